@@ -1,0 +1,172 @@
+/* The canonical tree out as YAML (libyaml's emitter) or JSON (json-c), in the order
+ * the tree holds its keys. Strings that would read back as another type are quoted. */
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "compose/compose.h"
+#include "compose/internal.h"
+#include "util/str.h"
+
+static int write_strbuf(void *data, unsigned char *buf, size_t size)
+{
+	strbuf_addn(data, (const char *)buf, size);
+	return 1;
+}
+
+static int emit_scalar(yaml_emitter_t *em, const char *s, enum scalar_type t)
+{
+	yaml_event_t ev;
+	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+
+	if (t == SC_NULL)
+		s = "null";
+	else if (t == SC_STR && (scalar_resolve(s) != SC_STR || strcmp(s, "<<") == 0))
+		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
+				     style != YAML_DOUBLE_QUOTED_SCALAR_STYLE, 1, style);
+	return yaml_emitter_emit(em, &ev);
+}
+
+static int emit_node(yaml_emitter_t *em, const struct node *n)
+{
+	yaml_event_t ev;
+	size_t i;
+
+	switch (n->kind) {
+	case NODE_SCALAR:
+		return emit_scalar(em, n->str, n->stype);
+	case NODE_SEQ:
+		yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+						     n->len ? YAML_BLOCK_SEQUENCE_STYLE
+							    : YAML_FLOW_SEQUENCE_STYLE);
+		if (!yaml_emitter_emit(em, &ev))
+			return 0;
+		for (i = 0; i < n->len; i++)
+			if (!emit_node(em, n->items[i]))
+				return 0;
+		yaml_sequence_end_event_initialize(&ev);
+		return yaml_emitter_emit(em, &ev);
+	case NODE_MAP:
+		yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+						    n->len ? YAML_BLOCK_MAPPING_STYLE
+							   : YAML_FLOW_MAPPING_STYLE);
+		if (!yaml_emitter_emit(em, &ev))
+			return 0;
+		for (i = 0; i < n->len; i++) {
+			if (!emit_scalar(em, n->pairs[i].key, SC_STR) ||
+			    !emit_node(em, n->pairs[i].value))
+				return 0;
+		}
+		yaml_mapping_end_event_initialize(&ev);
+		return yaml_emitter_emit(em, &ev);
+	}
+	return 0;
+}
+
+char *compose_emit_yaml(const struct node *tree)
+{
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	struct strbuf sb;
+	int ok;
+
+	strbuf_init(&sb);
+	yaml_emitter_initialize(&em);
+	yaml_emitter_set_output(&em, write_strbuf, &sb);
+	yaml_emitter_set_unicode(&em, 1);
+	yaml_emitter_set_width(&em, -1);
+	yaml_emitter_set_indent(&em, 2);
+	yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+	ok = yaml_emitter_emit(&em, &ev);
+	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	ok = ok && emit_node(&em, tree);
+	yaml_document_end_event_initialize(&ev, 1);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	yaml_stream_end_event_initialize(&ev);
+	ok = ok && yaml_emitter_emit(&em, &ev);
+	yaml_emitter_delete(&em);
+	if (!ok) {
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_take(&sb);
+}
+
+static struct json_object *to_json(const struct node *n)
+{
+	struct json_object *o;
+	long long i;
+	double d;
+	bool b;
+	size_t k;
+
+	switch (n->kind) {
+	case NODE_SEQ:
+		o = json_object_new_array_ext((int)n->len);
+		for (k = 0; k < n->len; k++)
+			json_object_array_add(o, to_json(n->items[k]));
+		return o;
+	case NODE_MAP:
+		o = json_object_new_object();
+		for (k = 0; k < n->len; k++)
+			json_object_object_add(o, n->pairs[k].key, to_json(n->pairs[k].value));
+		return o;
+	case NODE_SCALAR:
+		break;
+	}
+	switch (n->stype) {
+	case SC_NULL:
+		return NULL;
+	case SC_BOOL:
+		return json_object_new_boolean(node_as_bool(n, &b) && b);
+	case SC_INT:
+		if (node_as_int(n, &i))
+			return json_object_new_int64(i);
+		break;
+	case SC_FLOAT:
+		if (node_as_float(n, &d))
+			return json_object_new_double(d);
+		break;
+	case SC_STR:
+		break;
+	}
+	return json_object_new_string(n->str);
+}
+
+char *compose_emit_json(const struct node *tree, bool pretty)
+{
+	struct json_object *o = to_json(tree);
+	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
+		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+			    : JSON_C_TO_STRING_PLAIN);
+	char *s = xasprintf("%s\n", json_object_to_json_string_ext(o, flags));
+
+	json_object_put(o);
+	return s;
+}
+
+/* The hash covers the service's canonical JSON, so any change that `config` would show
+ * changes it, and formatting of the source files does not. */
+char *compose_service_hash(const struct compose_project *p, const char *service)
+{
+	const struct node *services = node_map_get(p->tree, "services");
+	const struct node *svc = node_map_get(services, service);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct strbuf sb;
+	char *json;
+
+	if (!svc)
+		return NULL;
+	json = compose_emit_json(svc, false);
+	EVP_Digest(json, strlen(json), md, &mdlen, EVP_sha256(), NULL);
+	free(json);
+	strbuf_init(&sb);
+	for (i = 0; i < mdlen; i++)
+		strbuf_addf(&sb, "%02x", md[i]);
+	return strbuf_take(&sb);
+}

@@ -1,0 +1,49 @@
+/* Interfaces between the stages of compose/. Private to compose/. */
+#ifndef STK_COMPOSE_INTERNAL_H
+#define STK_COMPOSE_INTERNAL_H
+
+#include "compose/interp.h"
+#include "compose/node.h"
+
+/* What every stage needs to know about where it is. */
+struct load_ctx {
+	struct diag_ctx *dc;
+	const struct compose_options *opt;
+	struct envset env;   /* interpolation variables: env files, then the shell's */
+	char *workdir;       /* the project directory, absolute */
+	int include_depth;
+};
+
+const char *load_ctx_lookup(void *ctx, const char *name);
+
+/* canon.c: one file's document → canonical tree (short syntax expanded, types checked,
+ * unknown attributes reported, relative paths resolved against base_dir). */
+struct node *compose_canonicalize(struct load_ctx *lc, struct node *doc, const char *base_dir);
+
+/* merge.c: merge override into base by the compose-spec rules; consumes override. */
+void compose_merge(struct node *base, struct node *override);
+
+/* extends.c: resolve `extends` in a canonical file tree. */
+void compose_apply_extends(struct load_ctx *lc, struct node *tree, const char *file);
+
+/* project.c: load one file to its canonical, extends-resolved tree. */
+struct node *compose_load_file(struct load_ctx *lc, const char *path);
+
+/* normalize.c: defaults, resource names, implicit dependencies and networks. */
+void compose_normalize(struct load_ctx *lc, struct node *tree, const char *project_name);
+
+/* validate.c: references, conflicts and cycles over the merged tree. */
+void compose_validate(struct load_ctx *lc, struct node *tree);
+
+/* decode.c: canonical tree → typed model. */
+void compose_decode(struct compose_project *p);
+
+/* emit.c */
+char *compose_emit_yaml(const struct node *tree);
+char *compose_emit_json(const struct node *tree, bool pretty);
+
+/* util: absolute, cleaned path of rel against base. */
+char *compose_path_join(const char *base, const char *rel);
+char *compose_path_dir(const char *path);
+
+#endif

@@ -1,0 +1,12 @@
+libstack_a_SOURCES += compose/compose.h compose/model.h compose/node.h compose/internal.h \
+	compose/interp.h compose/node.c compose/load.c compose/interp.c compose/dotenv.c \
+	compose/project.c compose/canon.c compose/merge.c compose/extends.c \
+	compose/normalize.c compose/validate.c compose/decode.c compose/emit.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_compose
+TESTS += tests/unit/test_compose
+tests_unit_test_compose_SOURCES = tests/unit/test_compose.c
+tests_unit_test_compose_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_compose_LDADD = $(UNIT_LDADD)
+endif

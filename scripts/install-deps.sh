@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs every Debian package the build and the tests need. Idempotent; run as root.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+
+BUILD="build-essential autoconf automake libtool pkg-config
+  libyaml-dev libjson-c-dev libuv1-dev libcurl4-openssl-dev libseccomp-dev libcap-dev
+  libarchive-dev libnl-3-dev libnl-route-3-dev libnftables-dev libssl-dev"
+TEST="libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
+  busybox-static iproute2 nftables"
+
+case "${1:-all}" in
+build) PKGS="$BUILD" ;;
+*) PKGS="$BUILD $TEST" ;;
+esac
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update
+	# shellcheck disable=SC2086
+	apt-get install -y --no-install-recommends $missing
+fi

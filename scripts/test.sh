@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs what is needed, builds with warnings as errors, and runs every test:
+# unit and integration tests, the unit tests again under ASan and UBSan, and the
+# fuzzers for their time budget. What CI runs.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+jobs=$(nproc)
+
+autoreconf -fi
+./configure --enable-werror
+make -j"$jobs"
+make -j"$jobs" check || { cat tests/unit/*.log 2>/dev/null; exit 1; }
+
+# Unit tests under the sanitizers, in a separate build tree.
+rm -rf build-asan && mkdir build-asan
+(cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
+	make -j"$jobs" >/dev/null && make -j"$jobs" unit) ||
+	{ cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
+
+sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"

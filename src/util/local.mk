@@ -1,0 +1,10 @@
+libstack_a_SOURCES += src/util/err.c src/util/err.h src/util/str.c src/util/str.h \
+	src/util/cleanup.h
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_util
+TESTS += tests/unit/test_util
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_util_LDADD = $(UNIT_LDADD)
+endif

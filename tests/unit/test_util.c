@@ -1,0 +1,70 @@
+/* Unit tests for src/util: error chaining, string buffers, edit distance. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/err.h"
+#include "util/str.h"
+
+static void test_err_wrap_prefixes_context(void **state)
+{
+	struct stk_err err;
+
+	(void)state;
+	stk_err_set(&err, ENOENT, "open %s", "x.yaml");
+	stk_err_wrap(&err, "service %s", "db");
+	assert_string_equal(err.msg, "service db: open x.yaml");
+	assert_int_equal(err.errnum, ENOENT);
+}
+
+static void test_err_sys_appends_strerror(void **state)
+{
+	struct stk_err err;
+
+	(void)state;
+	errno = ENOENT;
+	stk_err_sys(&err, "mount %s", "/data");
+	assert_string_equal(err.msg, "mount /data: No such file or directory");
+}
+
+static void test_strbuf_grows_and_formats(void **state)
+{
+	struct strbuf sb;
+	char *s;
+	int i;
+
+	(void)state;
+	strbuf_init(&sb);
+	for (i = 0; i < 1000; i++)
+		strbuf_addf(&sb, "%d,", i % 10);
+	assert_int_equal(sb.len, 2000);
+	s = strbuf_take(&sb);
+	assert_memory_equal(s, "0,1,2,", 6);
+	assert_null(sb.buf);
+	free(s);
+}
+
+static void test_edit_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(str_edit_distance("image", "imgae"), 2);
+	assert_int_equal(str_edit_distance("ports", "port"), 1);
+	assert_int_equal(str_edit_distance("", "abc"), 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_wrap_prefixes_context),
+		cmocka_unit_test(test_err_sys_appends_strerror),
+		cmocka_unit_test(test_strbuf_grows_and_formats),
+		cmocka_unit_test(test_edit_distance),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
