@@ -16,6 +16,19 @@ static int write_strbuf(void *data, unsigned char *buf, size_t size)
 	return 1;
 }
 
+/* YAML 1.1 readers take these as booleans: quote them, as Go's yaml.v3 does. */
+static bool yaml11_bool(const char *s)
+{
+	static const char *const words[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
+					    "NO", "on", "On", "ON", "off", "Off", "OFF", NULL};
+	const char *const *w;
+
+	for (w = words; *w; w++)
+		if (!strcmp(*w, s))
+			return true;
+	return false;
+}
+
 static int emit_scalar(yaml_emitter_t *em, const char *s, enum scalar_type t)
 {
 	yaml_event_t ev;
@@ -23,7 +36,7 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, enum scalar_type t)
 
 	if (t == SC_NULL)
 		s = "null";
-	else if (t == SC_STR && (scalar_resolve(s) != SC_STR || strcmp(s, "<<") == 0))
+	else if (t == SC_STR && (scalar_resolve(s) != SC_STR || yaml11_bool(s) || !strcmp(s, "<<")))
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
 				     style != YAML_DOUBLE_QUOTED_SCALAR_STYLE, 1, style);

@@ -5,6 +5,12 @@
 #include "compose/interp.h"
 #include "compose/node.h"
 
+struct extends_frame {
+	const char *file;
+	const char *service;
+	struct extends_frame *up;
+};
+
 /* What every stage needs to know about where it is. */
 struct load_ctx {
 	struct diag_ctx *dc;
@@ -12,9 +18,15 @@ struct load_ctx {
 	struct envset env;   /* interpolation variables: env files, then the shell's */
 	char *workdir;       /* the project directory, absolute */
 	int include_depth;
+	struct extends_frame *extends_stack; /* services being extended, for cycles */
+	char **profiles; /* every profile a service names, enabled or not */
+	size_t nprofiles;
 };
 
 const char *load_ctx_lookup(void *ctx, const char *name);
+/* Read a dotenv file (interpolated with lc's variables) into `into`; -1 on error. */
+int compose_read_env_file(struct load_ctx *lc, const char *path, struct node_pos pos,
+			  struct envset *into);
 
 /* canon.c: one file's document → canonical tree (short syntax expanded, types checked,
  * unknown attributes reported, relative paths resolved against base_dir). */
@@ -26,8 +38,12 @@ void compose_merge(struct node *base, struct node *override);
 /* extends.c: resolve `extends` in a canonical file tree. */
 void compose_apply_extends(struct load_ctx *lc, struct node *tree, const char *file);
 
-/* project.c: load one file to its canonical, extends-resolved tree. */
-struct node *compose_load_file(struct load_ctx *lc, const char *path);
+/* project.c: load one file to its canonical tree with extends and include resolved;
+ * relative paths in it resolve against base_dir. */
+struct node *compose_load_file(struct load_ctx *lc, const char *path, const char *base_dir);
+
+/* include.c: load the projects a file includes and merge their resources into tree. */
+void compose_apply_include(struct load_ctx *lc, struct node *tree);
 
 /* normalize.c: defaults, resource names, implicit dependencies and networks. */
 void compose_normalize(struct load_ctx *lc, struct node *tree, const char *project_name);

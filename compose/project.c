@@ -104,17 +104,16 @@ static bool failed(const struct load_ctx *lc)
 	return lc->dc->errors > 0;
 }
 
-struct node *compose_load_file(struct load_ctx *lc, const char *path)
+struct node *compose_load_file(struct load_ctx *lc, const char *path, const char *base_dir)
 {
 	const char *display = strcmp(path, "-") == 0 ? "-" : path;
-	_cleanup_free_ char *text = NULL, *dir = NULL;
+	_cleanup_free_ char *text = NULL;
 	struct node **docs = NULL, *tree = NULL;
 	size_t len = 0;
 	int ndocs, i;
 
 	if (strcmp(path, "-") == 0) {
 		text = read_stream(lc->opt->stdin_file ? lc->opt->stdin_file : stdin, &len);
-		dir = xstrdup(lc->workdir);
 	} else {
 		text = read_file(path, &len);
 		if (!text) {
@@ -122,7 +121,6 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path)
 				   "open %s: %s", path, strerror(errno));
 			return NULL;
 		}
-		dir = compose_path_dir(path);
 	}
 	ndocs = compose_yaml_load(lc->dc, display, text, len, &docs);
 	if (ndocs < 0)
@@ -143,7 +141,7 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path)
 		}
 		if (!lc->opt->no_interpolate)
 			compose_interpolate(lc->dc, docs[i], load_ctx_lookup, lc);
-		canon = compose_canonicalize(lc, docs[i], dir);
+		canon = compose_canonicalize(lc, docs[i], base_dir);
 		node_free(docs[i]);
 		if (!canon)
 			continue;
@@ -157,6 +155,8 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path)
 		tree = node_new(NODE_MAP, (struct node_pos){diag_intern_file(lc->dc, display), 1, 1});
 	if (!failed(lc))
 		compose_apply_extends(lc, tree, path);
+	if (!failed(lc))
+		compose_apply_include(lc, tree);
 	return tree;
 }
 
@@ -202,16 +202,23 @@ static int load_env_file(struct load_ctx *lc, const char *path, const struct env
 	text = read_file(path, &len);
 	if (!text) {
 		diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
-			   "couldn't read env file %s: %s", path, strerror(errno));
+			   "couldn't read env file: %s", strerror(errno));
 		return -1;
 	}
 	if (dotenv_parse(text, false, (interp_lookup)envset_get, (void *)shell, into, &error) <
 	    0) {
-		diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
-			   "failed to read %s: %s", path, error);
+		diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0}, "%s",
+			   error);
 		return -1;
 	}
 	return 0;
+}
+
+int compose_read_env_file(struct load_ctx *lc, const char *path, struct node_pos pos,
+			  struct envset *into)
+{
+	(void)pos;
+	return load_env_file(lc, path, &lc->env, into);
 }
 
 /* Interpolation variables: env files first, the shell's environment over them. */
@@ -373,6 +380,44 @@ size_t compose_diags_errors(const struct compose_diags *d)
 	return n;
 }
 
+static void mark_with_deps(const struct node *services, const char *name, bool *keep)
+{
+	const struct node *deps;
+	size_t i;
+
+	for (i = 0; i < services->len; i++) {
+		if (strcmp(services->pairs[i].key, name) || keep[i])
+			continue;
+		keep[i] = true;
+		deps = node_map_get(services->pairs[i].value, "depends_on");
+		for (size_t k = 0; deps && k < deps->len; k++)
+			mark_with_deps(services, deps->pairs[k].key, keep);
+	}
+}
+
+/* Services named on the command line, with what they depend on; the rest go. */
+static int select_services(struct load_ctx *lc, struct node *tree)
+{
+	struct node *services = node_map_get(tree, "services");
+	_cleanup_free_ bool *keep = NULL;
+	size_t i;
+
+	if (!lc->opt->nservices)
+		return 0;
+	keep = xcalloc(services->len, sizeof(*keep));
+	for (i = 0; i < lc->opt->nservices; i++) {
+		if (!node_map_get(services, lc->opt->services[i])) {
+			diag_error(lc->dc, nopos, "no such service: %s", lc->opt->services[i]);
+			return -1;
+		}
+		mark_with_deps(services, lc->opt->services[i], keep);
+	}
+	for (i = services->len; i-- > 0;)
+		if (!keep[i])
+			node_map_del(services, services->pairs[i].key);
+	return 0;
+}
+
 static char *get_cwd(const struct compose_options *opt)
 {
 	char buf[PATH_MAX];
@@ -423,7 +468,7 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	}
 	lc.workdir = workdir;
 	for (i = 0; i < files.n; i++) {
-		struct node *t = compose_load_file(&lc, files.v[i]);
+		struct node *t = compose_load_file(&lc, files.v[i], workdir);
 
 		if (!t)
 			continue;
@@ -443,7 +488,7 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	if (failed(&lc))
 		goto out;
 	compose_validate(&lc, tree);
-	if (failed(&lc))
+	if (failed(&lc) || select_services(&lc, tree) < 0)
 		goto out;
 	p->tree = steal(&tree);
 	p->files = files;
@@ -451,6 +496,9 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	p->pos_files.v = steal(&dc.files);
 	p->pos_files.n = dc.nfiles;
 	dc.nfiles = 0;
+	p->profiles.v = steal(&lc.profiles);
+	p->profiles.n = lc.nprofiles;
+	lc.nprofiles = 0;
 	compose_decode(p);
 	*out = steal(&p);
 out:
@@ -460,6 +508,9 @@ out:
 		free(files.v[i]);
 	free(files.v);
 	envset_free(&lc.env);
+	for (i = 0; i < lc.nprofiles; i++)
+		free(lc.profiles[i]);
+	free(lc.profiles);
 	for (i = 0; i < dc.nfiles; i++)
 		free(dc.files[i]);
 	free(dc.files);

@@ -7,12 +7,11 @@ secs=${1:-60}
 out=tests/fuzz/out
 mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -Isrc"
-libs="$(pkg-config --cflags --libs yaml-0.1 json-c libcrypto)"
+libs="$(pkg-config --cflags --libs yaml-0.1 json-c libcrypto) -lm"
 
 compose_srcs="compose/node.c compose/load.c compose/interp.c compose/dotenv.c
-	compose/project.c compose/canon.c compose/merge.c compose/extends.c
-	compose/normalize.c compose/validate.c compose/decode.c compose/emit.c
-	$(ls compose/graph.c compose/schema.c 2>/dev/null || true)
+	compose/project.c compose/canon.c compose/canon_service.c compose/merge.c compose/extends.c compose/include.c
+	compose/normalize.c compose/validate.c compose/graph.c compose/decode.c compose/model.c compose/emit.c
 	src/util/str.c src/util/err.c"
 
 # shellcheck disable=SC2086

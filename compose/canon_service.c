@@ -1,0 +1,1164 @@
+/* The service attributes: the schema in the order `config` prints, and the short
+ * syntaxes expanded to long form (ports, volumes, depends_on, networks, healthcheck,
+ * env_file, secrets/configs, ulimits, extra_hosts, build, devices, extends). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compose/canon.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+/* ---- ports ---- */
+
+static bool parse_port_range(const char *s, long *lo, long *hi)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	*lo = strtol(s, &end, 10);
+	*hi = *lo;
+	if (*end == '-') {
+		if (!isdigit((unsigned char)end[1]))
+			return false;
+		*hi = strtol(end + 1, &end, 10);
+	}
+	return !*end && *lo <= *hi && *hi <= 65535;
+}
+
+static struct node *port_entry(const char *host_ip, long target, const char *published,
+			       const char *proto, struct node_pos pos)
+{
+	struct node *e = node_new(NODE_MAP, pos);
+
+	node_map_set(e, "mode", node_new_str("ingress", pos));
+	if (host_ip && *host_ip)
+		node_map_set(e, "host_ip", node_new_str(host_ip, pos));
+	node_map_set(e, "target", node_new_int(target, pos));
+	if (published && *published)
+		node_map_set(e, "published", node_new_str(published, pos));
+	node_map_set(e, "protocol", node_new_str(proto, pos));
+	return e;
+}
+
+/* "[host_ip:][published[-range]:]target[-range][/protocol]", host_ip maybe [v6]. */
+static bool port_short(const char *spec, struct node *out, struct node_pos pos, char **why)
+{
+	_cleanup_free_ char *s = xstrdup(spec), *host_ip = NULL;
+	char *proto = "tcp", *slash, *last, *rest = s, *published = NULL, *target;
+	long tlo, thi, plo = 0, phi = 0, i;
+
+	if ((slash = strchr(s, '/'))) {
+		*slash = '\0';
+		proto = slash + 1;
+	}
+	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")) {
+		*why = xasprintf("unknown protocol \"%s\" (tcp, udp or sctp)", proto);
+		return false;
+	}
+	if (rest[0] == '[') {
+		char *close = strchr(rest, ']');
+
+		if (!close || close[1] != ':') {
+			*why = xstrdup("malformed IPv6 host address");
+			return false;
+		}
+		host_ip = xstrndup(rest + 1, (size_t)(close - rest - 1));
+		rest = close + 2;
+	}
+	last = strrchr(rest, ':');
+	if (last) {
+		*last = '\0';
+		target = last + 1;
+		char *first = strrchr(rest, ':');
+
+		if (first) {
+			*first = '\0';
+			if (host_ip) {
+				*why = xstrdup("too many colons");
+				return false;
+			}
+			host_ip = xstrdup(rest);
+			published = first + 1;
+		} else if (host_ip) {
+			published = rest;
+		} else {
+			published = rest;
+		}
+	} else {
+		target = rest;
+	}
+	if (!parse_port_range(target, &tlo, &thi) || tlo == 0) {
+		*why = xasprintf("invalid container port \"%s\"", target);
+		return false;
+	}
+	if (published && *published && !parse_port_range(published, &plo, &phi)) {
+		*why = xasprintf("invalid host port \"%s\"", published);
+		return false;
+	}
+	if (published && *published && thi - tlo != phi - plo && thi != tlo) {
+		*why = xasprintf("host port range \"%s\" and container port range \"%s\" differ in "
+				 "size",
+				 published, target);
+		return false;
+	}
+	for (i = 0; i <= thi - tlo; i++) {
+		char pub[32] = "";
+
+		if (published && *published) {
+			if (thi == tlo && phi != plo)
+				snprintf(pub, sizeof(pub), "%ld-%ld", plo, phi);
+			else
+				snprintf(pub, sizeof(pub), "%ld", plo + i);
+		}
+		node_seq_push(out, port_entry(host_ip, tlo + i, pub, proto, pos));
+	}
+	return true;
+}
+
+static const struct attr port_schema[];
+
+static struct node *c_ports(struct canon *c, const struct node *in, const char *path,
+			    const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind != NODE_SEQ)
+		return canon_error(c, in, path, "must be a list");
+	out = node_new(NODE_SEQ, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i), *why = NULL;
+
+		if (it->kind == NODE_MAP) {
+			struct node *e = canon_object_with(c, it, sub, port_schema, "port");
+
+			if (!e)
+				continue;
+			if (!node_map_get(e, "target")) {
+				canon_error(c, it, sub, "needs a \"target\" port");
+				node_free(e);
+				continue;
+			}
+			node_seq_push(out, e);
+		} else if (node_is_scalar(it) && it->stype != SC_BOOL) {
+			if (!port_short(it->str, out, it->pos, &why))
+				canon_error(c, it, sub, "invalid port \"%s\": %s", it->str, why);
+		} else {
+			canon_error(c, it, sub, "must be a port string or mapping");
+		}
+	}
+	return out;
+}
+
+static struct node *c_port_number(struct canon *c, const struct node *in, const char *path,
+				  const struct attr *a)
+{
+	long long v;
+
+	(void)a;
+	if (!node_as_int(in, &v) || v < 1 || v > 65535)
+		return canon_error(c, in, path, "must be a port number from 1 to 65535");
+	return node_new_int(v, in->pos);
+}
+
+static struct node *c_published(struct canon *c, const struct node *in, const char *path,
+				const struct attr *a)
+{
+	long lo, hi;
+
+	(void)a;
+	if (!node_is_scalar(in) || !parse_port_range(in->str, &lo, &hi))
+		return canon_error(c, in, path, "must be a port or a range such as \"8000-8010\"");
+	return node_new_str(in->str, in->pos);
+}
+
+static struct node *c_protocol(struct canon *c, const struct node *in, const char *path,
+			       const struct attr *a)
+{
+	if (node_is_scalar(in) && strcmp(in->str, "tcp") && strcmp(in->str, "udp") &&
+	    strcmp(in->str, "sctp"))
+		return canon_error(c, in, path, "must be tcp, udp or sctp");
+	return c_string(c, in, path, a);
+}
+
+static const struct attr port_schema[] = {
+	{"name", c_string, NULL},
+	{"mode", c_string, NULL},
+	{"host_ip", c_string, NULL},
+	{"target", c_port_number, NULL},
+	{"published", c_published, NULL},
+	{"protocol", c_protocol, NULL},
+	{"app_protocol", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+/* ---- volumes ---- */
+
+static const struct attr mount_bind_schema[] = {
+	{"propagation", c_string, NULL},
+	{"create_host_path", c_bool, NULL},
+	{"selinux", c_string, NULL},
+	{"recursive", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr mount_volume_schema[] = {
+	{"labels", c_label_mapping, NULL},
+	{"nocopy", c_bool, NULL},
+	{"subpath", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_mode(struct canon *c, const struct node *in, const char *path,
+			   const struct attr *a)
+{
+	long long v;
+
+	(void)a;
+	/* modes are octal: 0644 in YAML 1.1 style, "0644" or 0o644 */
+	if (in->kind == NODE_SCALAR && in->stype == SC_STR && in->str[0] == '0' &&
+	    node_as_int(in, &v))
+		return node_new_int(v, in->pos);
+	if (!node_as_int(in, &v) || v < 0 || v > 07777)
+		return canon_error(c, in, path, "must be a file mode such as 0644");
+	return node_new_int(v, in->pos);
+}
+
+static const struct attr mount_tmpfs_schema[] = {
+	{"size", c_bytes, NULL},
+	{"mode", c_mode, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr mount_image_schema[] = {
+	{"subpath", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_mount_type(struct canon *c, const struct node *in, const char *path,
+				 const struct attr *a)
+{
+	static const char *const types[] = {"bind", "volume", "tmpfs", "npipe", "cluster", "image",
+					    NULL};
+	const char *const *t;
+
+	if (!node_is_scalar(in))
+		return canon_error(c, in, path, "must be a string");
+	for (t = types; *t && strcmp(*t, in->str); t++)
+		;
+	if (!*t)
+		return canon_error(c, in, path, "unknown mount type \"%s\" (bind, volume, tmpfs, "
+					     "npipe, cluster or image)",
+				   in->str);
+	return c_string(c, in, path, a);
+}
+
+static const struct attr mount_schema[] = {
+	{"type", c_mount_type, NULL},
+	{"source", c_string, NULL},
+	{"target", c_string, NULL},
+	{"read_only", c_bool, NULL},
+	{"consistency", c_string, NULL},
+	{"bind", c_object, mount_bind_schema},
+	{"volume", c_object, mount_volume_schema},
+	{"tmpfs", c_object, mount_tmpfs_schema},
+	{"image", c_object, mount_image_schema},
+	{NULL, NULL, NULL},
+};
+
+static bool is_path_source(const char *s)
+{
+	return s[0] == '.' || s[0] == '/' || s[0] == '~';
+}
+
+static bool apply_volume_mode(struct node *e, struct node *bind, struct node *vol,
+			      const char *modes, struct node_pos pos, char **why)
+{
+	_cleanup_free_ char *copy = xstrdup(modes);
+	char *save = NULL, *m;
+
+	for (m = strtok_r(copy, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(m, "ro")) {
+			node_map_set(e, "read_only", node_new_bool(true, pos));
+		} else if (!strcmp(m, "rw")) {
+			node_map_del(e, "read_only");
+		} else if (!strcmp(m, "z") || !strcmp(m, "Z")) {
+			if (bind)
+				node_map_set(bind, "selinux", node_new_str(m, pos));
+		} else if (!strcmp(m, "nocopy")) {
+			if (vol)
+				node_map_set(vol, "nocopy", node_new_bool(true, pos));
+		} else if (!strcmp(m, "shared") || !strcmp(m, "rshared") || !strcmp(m, "slave") ||
+			   !strcmp(m, "rslave") || !strcmp(m, "private") ||
+			   !strcmp(m, "rprivate")) {
+			if (bind)
+				node_map_set(bind, "propagation", node_new_str(m, pos));
+		} else if (!strcmp(m, "consistent") || !strcmp(m, "cached") ||
+			   !strcmp(m, "delegated")) {
+			node_map_set(e, "consistency", node_new_str(m, pos));
+		} else {
+			*why = xasprintf("unknown mode \"%s\"", m);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "[source:]target[:mode]" */
+static struct node *volume_short(struct canon *c, const struct node *it, char **why)
+{
+	_cleanup_free_ char *s = xstrdup(it->str);
+	char *parts[4] = {0};
+	size_t n = 0;
+	char *p = s, *colon;
+	struct node *e, *bind = NULL, *vol = NULL;
+	const char *source = NULL, *target, *mode = NULL;
+
+	while (n < 4 && (colon = strchr(p, ':'))) {
+		*colon = '\0';
+		parts[n++] = p;
+		p = colon + 1;
+	}
+	if (n >= 3) {
+		*why = xstrdup("too many colons");
+		return NULL;
+	}
+	parts[n++] = p;
+	if (n == 1) {
+		target = parts[0];
+	} else {
+		source = parts[0];
+		target = parts[1];
+		if (n == 3)
+			mode = parts[2];
+	}
+	if (!*target || target[0] != '/') {
+		*why = xasprintf("the mount target \"%s\" must be an absolute path", target);
+		return NULL;
+	}
+	if (source && !*source) {
+		*why = xstrdup("empty source");
+		return NULL;
+	}
+	e = node_new(NODE_MAP, it->pos);
+	if (source && is_path_source(source)) {
+		_cleanup_free_ char *abs = canon_resolve_path(c, source);
+
+		node_map_set(e, "type", node_new_str("bind", it->pos));
+		node_map_set(e, "source", node_new_str(abs, it->pos));
+		node_map_set(e, "target", node_new_str(target, it->pos));
+		bind = node_new(NODE_MAP, it->pos);
+		node_map_set(bind, "create_host_path", node_new_bool(true, it->pos));
+	} else {
+		node_map_set(e, "type", node_new_str("volume", it->pos));
+		if (source)
+			node_map_set(e, "source", node_new_str(source, it->pos));
+		node_map_set(e, "target", node_new_str(target, it->pos));
+		vol = node_new(NODE_MAP, it->pos);
+	}
+	if (mode && !apply_volume_mode(e, bind, vol, mode, it->pos, why)) {
+		node_free(e);
+		node_free(bind);
+		node_free(vol);
+		return NULL;
+	}
+	if (bind)
+		node_map_set(e, "bind", bind);
+	if (vol)
+		node_map_set(e, "volume", vol);
+	return e;
+}
+
+static struct node *c_volumes(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind != NODE_SEQ)
+		return canon_error(c, in, path, "must be a list");
+	out = node_new(NODE_SEQ, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i), *why = NULL;
+		struct node *e = NULL, *src, *type;
+
+		if (it->kind == NODE_SCALAR && it->stype == SC_STR) {
+			e = volume_short(c, it, &why);
+			if (!e)
+				canon_error(c, it, sub, "invalid volume \"%s\": %s", it->str, why);
+		} else if (it->kind == NODE_MAP) {
+			e = canon_object_with(c, it, sub, mount_schema, "volume");
+			if (e && !(type = node_map_get(e, "type"))) {
+				canon_error(c, it, sub, "needs a \"type\"");
+				node_free(e);
+				e = NULL;
+			} else if (e && !node_map_get(e, "target")) {
+				canon_error(c, it, sub, "needs a \"target\"");
+				node_free(e);
+				e = NULL;
+			} else if (e && !strcmp(type->str, "bind") && (src = node_map_get(e, "source"))) {
+				char *abs = canon_resolve_path(c, src->str);
+
+				free(src->str);
+				src->str = abs;
+			}
+		} else {
+			canon_error(c, it, sub, "must be a string or a mapping");
+		}
+		if (e)
+			node_seq_push(out, e);
+	}
+	return out;
+}
+
+/* ---- depends_on ---- */
+
+static struct node *c_condition(struct canon *c, const struct node *in, const char *path,
+				const struct attr *a)
+{
+	if (node_is_scalar(in) && strcmp(in->str, "service_started") &&
+	    strcmp(in->str, "service_healthy") && strcmp(in->str, "service_completed_successfully"))
+		return canon_error(c, in, path,
+				   "must be service_started, service_healthy or "
+				   "service_completed_successfully, not \"%s\"",
+				   in->str);
+	return c_string(c, in, path, a);
+}
+
+static const struct attr depends_schema[] = {
+	{"condition", c_condition, NULL},
+	{"restart", c_bool, NULL},
+	{"required", c_bool, NULL},
+	{NULL, NULL, NULL},
+};
+
+static void depends_defaults(struct node *e)
+{
+	if (!node_map_get(e, "condition"))
+		node_map_set(e, "condition", node_new_str("service_started", e->pos));
+	if (!node_map_get(e, "required"))
+		node_map_set(e, "required", node_new_bool(true, e->pos));
+	/* keep the schema's order: condition, restart, required */
+	struct node *req = node_map_take(e, "required");
+
+	node_map_set(e, "required", req);
+}
+
+static struct node *c_depends_on(struct canon *c, const struct node *in, const char *path,
+				 const struct attr *a)
+{
+	struct node *out = node_new(NODE_MAP, in->pos);
+	size_t i;
+
+	(void)a;
+	if (in->kind == NODE_SEQ) {
+		for (i = 0; i < in->len; i++) {
+			const struct node *it = in->items[i];
+			struct node *e;
+
+			if (!node_is_scalar(it)) {
+				_cleanup_free_ char *sub = canon_path_index(path, i);
+
+				canon_error(c, it, sub, "must be a service name");
+				continue;
+			}
+			e = node_new(NODE_MAP, it->pos);
+			depends_defaults(e);
+			node_map_set_at(out, it->str, it->pos, e);
+		}
+		return out;
+	}
+	if (in->kind != NODE_MAP) {
+		node_free(out);
+		return canon_error(c, in, path, "must be a list of services or a mapping");
+	}
+	for (i = 0; i < in->len; i++) {
+		const struct node_pair *p = &in->pairs[i];
+		_cleanup_free_ char *sub = canon_path(path, p->key);
+		struct node *e = node_is_null(p->value)
+					 ? node_new(NODE_MAP, p->value->pos)
+					 : canon_object_with(c, p->value, sub, depends_schema,
+							     "depends_on");
+
+		if (!e)
+			continue;
+		depends_defaults(e);
+		node_map_set_at(out, p->key, p->kpos, e);
+	}
+	return out;
+}
+
+/* ---- networks of a service ---- */
+
+static const struct attr service_network_schema[] = {
+	{"aliases", c_strlist, NULL},
+	{"driver_opts", c_str_map, NULL},
+	{"gw_priority", c_int, NULL},
+	{"interface_name", c_string, NULL},
+	{"ipv4_address", c_string, NULL},
+	{"ipv6_address", c_string, NULL},
+	{"link_local_ips", c_strlist, NULL},
+	{"mac_address", c_string, NULL},
+	{"priority", c_int, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_service_networks(struct canon *c, const struct node *in,
+				       const char *path, const struct attr *a)
+{
+	struct node *out = node_new(NODE_MAP, in->pos);
+	size_t i;
+
+	(void)a;
+	if (in->kind == NODE_SEQ) {
+		for (i = 0; i < in->len; i++) {
+			const struct node *it = in->items[i];
+
+			if (!node_is_scalar(it)) {
+				_cleanup_free_ char *sub = canon_path_index(path, i);
+
+				canon_error(c, it, sub, "must be a network name");
+				continue;
+			}
+			node_map_set_at(out, it->str, it->pos, node_new_null(it->pos));
+		}
+		return out;
+	}
+	if (in->kind != NODE_MAP) {
+		node_free(out);
+		return canon_error(c, in, path, "must be a list of networks or a mapping");
+	}
+	for (i = 0; i < in->len; i++) {
+		const struct node_pair *p = &in->pairs[i];
+		_cleanup_free_ char *sub = canon_path(path, p->key);
+		struct node *e = node_is_null(p->value)
+					 ? node_new_null(p->value->pos)
+					 : canon_object_with(c, p->value, sub, service_network_schema,
+							     "network");
+
+		if (e)
+			node_map_set_at(out, p->key, p->kpos, e);
+	}
+	return out;
+}
+
+/* ---- healthcheck ---- */
+
+static struct node *c_health_test(struct canon *c, const struct node *in, const char *path,
+				  const struct attr *a)
+{
+	struct node *out;
+
+	if (in->kind == NODE_SCALAR && in->stype == SC_STR) {
+		out = node_new(NODE_SEQ, in->pos);
+		node_seq_push(out, node_new_str("CMD-SHELL", in->pos));
+		node_seq_push(out, node_new_str(in->str, in->pos));
+		return out;
+	}
+	out = c_strlist(c, in, path, a);
+	if (out && out->len &&
+	    strcmp(out->items[0]->str, "CMD") && strcmp(out->items[0]->str, "CMD-SHELL") &&
+	    strcmp(out->items[0]->str, "NONE")) {
+		node_free(out);
+		return canon_error(c, in, path, "must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"");
+	}
+	return out;
+}
+
+static const struct attr healthcheck_schema[] = {
+	{"disable", c_bool, NULL},
+	{"interval", c_duration, NULL},
+	{"retries", c_int, NULL},
+	{"start_interval", c_duration, NULL},
+	{"start_period", c_duration, NULL},
+	{"test", c_health_test, NULL},
+	{"timeout", c_duration, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_healthcheck(struct canon *c, const struct node *in, const char *path,
+				  const struct attr *a)
+{
+	struct node *out = canon_object_with(c, in, path, healthcheck_schema, "healthcheck");
+	struct node *test;
+
+	(void)a;
+	if (!out)
+		return NULL;
+	/* test: ["NONE"] is the same as disable: true */
+	test = node_map_get(out, "test");
+	if (test && test->kind == NODE_SEQ && test->len && !strcmp(test->items[0]->str, "NONE")) {
+		node_map_del(out, "test");
+		node_map_set(out, "disable", node_new_bool(true, in->pos));
+		node_map_sort(out);
+	}
+	return out;
+}
+
+/* ---- env_file ---- */
+
+static const struct attr env_file_schema[] = {
+	{"path", c_path, NULL},
+	{"required", c_bool, NULL},
+	{"format", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_env_file(struct canon *c, const struct node *in, const char *path,
+			       const struct attr *a)
+{
+	struct node *out = node_new(NODE_SEQ, in->pos), *list;
+	size_t i;
+
+	(void)a;
+	if (node_is_scalar(in)) {
+		list = node_new(NODE_SEQ, in->pos);
+		node_seq_push(list, node_copy(in));
+	} else if (in->kind == NODE_SEQ) {
+		list = node_copy(in);
+	} else {
+		node_free(out);
+		return canon_error(c, in, path, "must be a path or a list");
+	}
+	for (i = 0; i < list->len; i++) {
+		const struct node *it = list->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i);
+		struct node *e;
+
+		if (node_is_scalar(it)) {
+			_cleanup_free_ char *abs = canon_resolve_path(c, it->str);
+
+			e = node_new(NODE_MAP, it->pos);
+			node_map_set(e, "path", node_new_str(abs, it->pos));
+		} else {
+			e = canon_object_with(c, it, sub, env_file_schema, "env_file");
+			if (e && !node_map_get(e, "path")) {
+				canon_error(c, it, sub, "needs a \"path\"");
+				node_free(e);
+				e = NULL;
+			}
+		}
+		if (!e)
+			continue;
+		if (!node_map_get(e, "required"))
+			node_map_set(e, "required", node_new_bool(true, e->pos));
+		node_seq_push(out, e);
+	}
+	node_free(list);
+	return out;
+}
+
+/* ---- secrets and configs of a service ---- */
+
+static const struct attr file_ref_schema[] = {
+	{"source", c_string, NULL},
+	{"target", c_string, NULL},
+	{"uid", c_scalar_string, NULL},
+	{"gid", c_scalar_string, NULL},
+	{"mode", c_mode, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_file_refs(struct canon *c, const struct node *in, const char *path,
+				const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind != NODE_SEQ)
+		return canon_error(c, in, path, "must be a list");
+	out = node_new(NODE_SEQ, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i);
+		struct node *e;
+
+		if (node_is_scalar(it)) {
+			e = node_new(NODE_MAP, it->pos);
+			node_map_set(e, "source", node_new_str(it->str, it->pos));
+		} else {
+			e = canon_object_with(c, it, sub, file_ref_schema, "reference");
+			if (e && !node_map_get(e, "source")) {
+				canon_error(c, it, sub, "needs a \"source\"");
+				node_free(e);
+				e = NULL;
+			}
+		}
+		if (e)
+			node_seq_push(out, e);
+	}
+	return out;
+}
+
+/* ---- ulimits ---- */
+
+static const struct attr ulimit_schema[] = {
+	{"soft", c_int, NULL},
+	{"hard", c_int, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_ulimits(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind != NODE_MAP)
+		return canon_error(c, in, path, "must be a mapping");
+	out = node_new(NODE_MAP, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node_pair *p = &in->pairs[i];
+		_cleanup_free_ char *sub = canon_path(path, p->key);
+		struct node *e;
+
+		if (p->value->kind == NODE_MAP) {
+			e = canon_object_with(c, p->value, sub, ulimit_schema, "ulimit");
+			if (e && (!node_map_get(e, "soft") || !node_map_get(e, "hard"))) {
+				canon_error(c, p->value, sub, "needs both \"soft\" and \"hard\"");
+				node_free(e);
+				e = NULL;
+			}
+		} else {
+			e = c_int(c, p->value, sub, NULL);
+		}
+		if (e)
+			node_map_set_at(out, p->key, p->kpos, e);
+	}
+	return out;
+}
+
+/* ---- extra_hosts: "host=ip" (or "host:ip", or a mapping) → "host=ip" ---- */
+
+static struct node *c_extra_hosts(struct canon *c, const struct node *in, const char *path,
+				  const struct attr *a)
+{
+	struct node *out = node_new(NODE_SEQ, in->pos);
+	size_t i;
+
+	(void)a;
+	if (in->kind == NODE_MAP) {
+		for (i = 0; i < in->len; i++) {
+			const struct node *v = in->pairs[i].value;
+			_cleanup_free_ char *e = NULL;
+
+			if (!node_is_scalar(v)) {
+				_cleanup_free_ char *sub = canon_path(path, in->pairs[i].key);
+
+				canon_error(c, v, sub, "must be an IP address");
+				continue;
+			}
+			e = xasprintf("%s=%s", in->pairs[i].key, v->str);
+			node_seq_push(out, node_new_str(e, v->pos));
+		}
+		return out;
+	}
+	if (in->kind != NODE_SEQ) {
+		node_free(out);
+		return canon_error(c, in, path, "must be a list or a mapping");
+	}
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i), *e = NULL;
+		const char *sep;
+
+		if (!node_is_scalar(it)) {
+			canon_error(c, it, sub, "must be a string \"host=ip\"");
+			continue;
+		}
+		sep = strchr(it->str, '=');
+		if (!sep)
+			sep = strchr(it->str, ':');
+		if (!sep || sep == it->str || !sep[1]) {
+			canon_error(c, it, sub, "invalid extra host \"%s\": use \"host=ip\"", it->str);
+			continue;
+		}
+		e = xasprintf("%.*s=%s", (int)(sep - it->str), it->str, sep + 1);
+		node_seq_push(out, node_new_str(e, it->pos));
+	}
+	return out;
+}
+
+/* ---- build ---- */
+
+static const struct attr build_schema[] = {
+	{"context", c_string, NULL},
+	{"dockerfile", c_string, NULL},
+	{"dockerfile_inline", c_string, NULL},
+	{"args", c_env_mapping, NULL},
+	{"ssh", c_any, NULL},
+	{"labels", c_label_mapping, NULL},
+	{"cache_from", c_strlist, NULL},
+	{"cache_to", c_strlist, NULL},
+	{"no_cache", c_bool, NULL},
+	{"additional_contexts", c_label_mapping, NULL},
+	{"network", c_string, NULL},
+	{"provenance", c_any, NULL},
+	{"sbom", c_any, NULL},
+	{"pull", c_bool, NULL},
+	{"target", c_string, NULL},
+	{"shm_size", c_bytes, NULL},
+	{"extra_hosts", c_extra_hosts, NULL},
+	{"isolation", c_string, NULL},
+	{"privileged", c_bool, NULL},
+	{"secrets", c_file_refs, NULL},
+	{"tags", c_strlist, NULL},
+	{"ulimits", c_ulimits, NULL},
+	{"platforms", c_strlist, NULL},
+	{"entitlements", c_strlist, NULL},
+	{NULL, NULL, NULL},
+};
+
+static bool is_remote_context(const char *s)
+{
+	return str_has_prefix(s, "http://") || str_has_prefix(s, "https://") ||
+	       str_has_prefix(s, "git://") || str_has_prefix(s, "git@") ||
+	       str_has_prefix(s, "github.com/");
+}
+
+static struct node *c_build(struct canon *c, const struct node *in, const char *path,
+			    const struct attr *a)
+{
+	struct node *out, *ctx;
+
+	(void)a;
+	if (in->kind == NODE_SCALAR && in->stype == SC_STR) {
+		out = node_new(NODE_MAP, in->pos);
+		node_map_set(out, "context", node_new_str(in->str, in->pos));
+	} else {
+		out = canon_object_with(c, in, path, build_schema, "build");
+		if (!out)
+			return NULL;
+	}
+	ctx = node_map_get(out, "context");
+	if (!ctx) {
+		ctx = node_new_str(".", in->pos);
+		node_map_set(out, "context", ctx);
+	}
+	if (!is_remote_context(ctx->str)) {
+		char *abs = canon_resolve_path(c, ctx->str);
+
+		free(ctx->str);
+		ctx->str = abs;
+	}
+	if (!node_map_get(out, "dockerfile") && !node_map_get(out, "dockerfile_inline"))
+		node_map_set(out, "dockerfile", node_new_str("Dockerfile", in->pos));
+	/* keep the schema's order after adding defaults */
+	struct node *ordered = canon_object_with(c, out, path, build_schema, "build");
+
+	node_free(out);
+	return ordered;
+}
+
+/* ---- devices: "host[:container[:permissions]]" ---- */
+
+static const struct attr device_schema[] = {
+	{"source", c_string, NULL},
+	{"target", c_string, NULL},
+	{"permissions", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_devices(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind != NODE_SEQ)
+		return canon_error(c, in, path, "must be a list");
+	out = node_new(NODE_SEQ, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i);
+		struct node *e;
+
+		if (node_is_scalar(it)) {
+			_cleanup_free_ char *s = xstrdup(it->str);
+			char *tgt = strchr(s, ':'), *perm = NULL;
+
+			if (tgt) {
+				*tgt++ = '\0';
+				perm = strchr(tgt, ':');
+				if (perm)
+					*perm++ = '\0';
+			}
+			if (!*s || (tgt && !*tgt)) {
+				canon_error(c, it, sub, "invalid device \"%s\"", it->str);
+				continue;
+			}
+			e = node_new(NODE_MAP, it->pos);
+			node_map_set(e, "source", node_new_str(s, it->pos));
+			node_map_set(e, "target", node_new_str(tgt ? tgt : s, it->pos));
+			node_map_set(e, "permissions", node_new_str(perm ? perm : "rwm", it->pos));
+		} else {
+			e = canon_object_with(c, it, sub, device_schema, "device");
+		}
+		if (e)
+			node_seq_push(out, e);
+	}
+	return out;
+}
+
+/* ---- extends ---- */
+
+static const struct attr extends_schema[] = {
+	{"service", c_string, NULL},
+	{"file", c_path, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_extends(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	struct node *out;
+
+	(void)a;
+	if (in->kind == NODE_SCALAR && in->stype == SC_STR) {
+		out = node_new(NODE_MAP, in->pos);
+		node_map_set(out, "service", node_new_str(in->str, in->pos));
+		return out;
+	}
+	out = canon_object_with(c, in, path, extends_schema, "extends");
+	if (out && !node_map_get(out, "service")) {
+		canon_error(c, in, path, "needs a \"service\"");
+		node_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* ---- deploy, logging and smaller objects ---- */
+
+static const struct attr resource_schema[] = {
+	{"cpus", c_scalar_string, NULL},
+	{"memory", c_bytes, NULL},
+	{"pids", c_int, NULL},
+	{"devices", c_any, NULL},
+	{"generic_resources", c_any, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr resources_schema[] = {
+	{"limits", c_object, resource_schema},
+	{"reservations", c_object, resource_schema},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr restart_policy_schema[] = {
+	{"condition", c_string, NULL},
+	{"delay", c_duration, NULL},
+	{"max_attempts", c_int, NULL},
+	{"window", c_duration, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr deploy_schema[] = {
+	{"mode", c_string, NULL},
+	{"replicas", c_int, NULL},
+	{"labels", c_label_mapping, NULL},
+	{"update_config", c_any, NULL},
+	{"rollback_config", c_any, NULL},
+	{"resources", c_object, resources_schema},
+	{"restart_policy", c_object, restart_policy_schema},
+	{"placement", c_any, NULL},
+	{"endpoint_mode", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr logging_schema[] = {
+	{"driver", c_string, NULL},
+	{"options", c_label_mapping, NULL},
+	{NULL, NULL, NULL},
+};
+
+static const struct attr credential_spec_schema[] = {
+	{"config", c_string, NULL},
+	{"file", c_string, NULL},
+	{"registry", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *c_restart(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	const char *s;
+	char *end;
+
+	if (!node_is_scalar(in) || in->stype != SC_STR)
+		return canon_error(c, in, path, "must be a string");
+	s = in->str;
+	if (!strcmp(s, "no") || !strcmp(s, "always") || !strcmp(s, "unless-stopped") ||
+	    !strcmp(s, "on-failure"))
+		return c_string(c, in, path, a);
+	if (str_has_prefix(s, "on-failure:") && isdigit((unsigned char)s[11])) {
+		strtol(s + 11, &end, 10);
+		if (!*end)
+			return c_string(c, in, path, a);
+	}
+	return canon_error(c, in, path,
+			   "invalid restart policy \"%s\" (no, always, on-failure[:N] or "
+			   "unless-stopped)",
+			   s);
+}
+
+static struct node *c_pull_policy(struct canon *c, const struct node *in, const char *path,
+				  const struct attr *a)
+{
+	static const char *const ok[] = {"always", "never", "missing", "if_not_present", "build",
+					 "daily", "weekly", "refresh", NULL};
+	const char *const *p;
+
+	if (!node_is_scalar(in))
+		return canon_error(c, in, path, "must be a string");
+	for (p = ok; *p && strcmp(*p, in->str); p++)
+		;
+	if (!*p && !str_has_prefix(in->str, "every_"))
+		return canon_error(c, in, path,
+				   "invalid pull policy \"%s\" (always, never, missing, build, "
+				   "daily, weekly or every_<duration>)",
+				   in->str);
+	return c_string(c, in, path, a);
+}
+
+static struct node *c_expose(struct canon *c, const struct node *in, const char *path,
+			     const struct attr *a)
+{
+	return c_strlist(c, in, path, a);
+}
+
+static struct node *c_cpus(struct canon *c, const struct node *in, const char *path,
+			   const struct attr *a)
+{
+	return c_float(c, in, path, a);
+}
+
+static struct node *c_memswap(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	long long v;
+
+	if (node_as_int(in, &v) && v == -1)
+		return node_new_str("-1", in->pos);
+	return c_bytes(c, in, path, a);
+}
+
+static struct node *c_scale(struct canon *c, const struct node *in, const char *path,
+			    const struct attr *a)
+{
+	struct node *n = c_int(c, in, path, a);
+	long long v;
+
+	if (n && node_as_int(n, &v) && v < 0) {
+		node_free(n);
+		return canon_error(c, in, path, "must not be negative");
+	}
+	return n;
+}
+
+const struct attr service_schema[] = {
+	{"annotations", c_label_mapping, NULL},
+	{"attach", c_bool, NULL},
+	{"blkio_config", c_any, NULL},
+	{"build", c_build, NULL},
+	{"cap_add", c_strlist, NULL},
+	{"cap_drop", c_strlist, NULL},
+	{"cgroup", c_string, NULL},
+	{"cgroup_parent", c_string, NULL},
+	{"command", c_command, NULL},
+	{"configs", c_file_refs, NULL},
+	{"container_name", c_string, NULL},
+	{"cpu_count", c_int, NULL},
+	{"cpu_percent", c_int, NULL},
+	{"cpu_period", c_int, NULL},
+	{"cpu_quota", c_int, NULL},
+	{"cpu_rt_period", c_int, NULL},
+	{"cpu_rt_runtime", c_int, NULL},
+	{"cpu_shares", c_int, NULL},
+	{"cpus", c_cpus, NULL},
+	{"cpuset", c_string, NULL},
+	{"credential_spec", c_object, credential_spec_schema},
+	{"depends_on", c_depends_on, NULL},
+	{"deploy", c_object, deploy_schema},
+	{"develop", c_any, NULL},
+	{"device_cgroup_rules", c_strlist, NULL},
+	{"devices", c_devices, NULL},
+	{"dns", c_str_or_list, NULL},
+	{"dns_opt", c_strlist, NULL},
+	{"dns_search", c_str_or_list, NULL},
+	{"domainname", c_string, NULL},
+	{"entrypoint", c_command, NULL},
+	{"env_file", c_env_file, NULL},
+	{"environment", c_env_mapping, NULL},
+	{"expose", c_expose, NULL},
+	{"extends", c_extends, NULL},
+	{"external_links", c_strlist, NULL},
+	{"extra_hosts", c_extra_hosts, NULL},
+	{"gpus", c_any, NULL},
+	{"group_add", c_strlist, NULL},
+	{"healthcheck", c_healthcheck, NULL},
+	{"hostname", c_string, NULL},
+	{"image", c_string, NULL},
+	{"init", c_bool, NULL},
+	{"ipc", c_string, NULL},
+	{"isolation", c_string, NULL},
+	{"label_file", c_str_or_list, NULL},
+	{"labels", c_label_mapping, NULL},
+	{"links", c_strlist, NULL},
+	{"logging", c_object, logging_schema},
+	{"mac_address", c_string, NULL},
+	{"mem_limit", c_bytes, NULL},
+	{"mem_reservation", c_bytes, NULL},
+	{"mem_swappiness", c_int, NULL},
+	{"memswap_limit", c_memswap, NULL},
+	{"network_mode", c_string, NULL},
+	{"networks", c_service_networks, NULL},
+	{"oom_kill_disable", c_bool, NULL},
+	{"oom_score_adj", c_int, NULL},
+	{"pid", c_string, NULL},
+	{"pids_limit", c_int, NULL},
+	{"platform", c_string, NULL},
+	{"ports", c_ports, NULL},
+	{"post_start", c_any, NULL},
+	{"pre_stop", c_any, NULL},
+	{"privileged", c_bool, NULL},
+	{"profiles", c_strlist, NULL},
+	{"pull_policy", c_pull_policy, NULL},
+	{"read_only", c_bool, NULL},
+	{"restart", c_restart, NULL},
+	{"runtime", c_string, NULL},
+	{"scale", c_scale, NULL},
+	{"secrets", c_file_refs, NULL},
+	{"security_opt", c_strlist, NULL},
+	{"shm_size", c_bytes, NULL},
+	{"stdin_open", c_bool, NULL},
+	{"stop_grace_period", c_duration, NULL},
+	{"stop_signal", c_string, NULL},
+	{"storage_opt", c_label_mapping, NULL},
+	{"sysctls", c_label_mapping, NULL},
+	{"tmpfs", c_str_or_list, NULL},
+	{"tty", c_bool, NULL},
+	{"ulimits", c_ulimits, NULL},
+	{"user", c_string, NULL},
+	{"userns_mode", c_string, NULL},
+	{"uts", c_string, NULL},
+	{"volumes", c_volumes, NULL},
+	{"volumes_from", c_strlist, NULL},
+	{"working_dir", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+struct node *canon_service(struct canon *c, const struct node *in, const char *path)
+{
+	return canon_object_with(c, in, path, service_schema, "service");
+}
