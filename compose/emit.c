@@ -23,6 +23,8 @@ static bool yaml11_bool(const char *s)
 					    "NO", "on", "On", "ON", "off", "Off", "OFF", NULL};
 	const char *const *w;
 
+	if (!strchr("yYnNoO", s[0]))
+		return false;
 	for (w = words; *w; w++)
 		if (!strcmp(*w, s))
 			return true;

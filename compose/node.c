@@ -301,11 +301,32 @@ enum scalar_type scalar_resolve(const char *s)
 	long long i;
 	double d;
 
-	if (match_any(s, (const char *const[]){"", "~", "null", "Null", "NULL", NULL}))
+	/* most scalars are plain words: decide those on the first character */
+	switch (s[0]) {
+	case '\0':
 		return SC_NULL;
-	if (match_any(s, (const char *const[]){"true", "True", "TRUE", "false", "False", "FALSE",
-						NULL}))
-		return SC_BOOL;
+	case '~':
+		return s[1] ? SC_STR : SC_NULL;
+	case 'n':
+	case 'N':
+		return match_any(s, (const char *const[]){"null", "Null", "NULL", NULL}) ? SC_NULL
+										      : SC_STR;
+	case 't':
+	case 'T':
+	case 'f':
+	case 'F':
+		return match_any(s, (const char *const[]){"true", "True", "TRUE", "false", "False",
+							  "FALSE", NULL})
+			       ? SC_BOOL
+			       : SC_STR;
+	case '.':
+	case '+':
+	case '-':
+		break;
+	default:
+		if (s[0] < '0' || s[0] > '9')
+			return SC_STR;
+	}
 	if (parse_int_text(s, &i))
 		return SC_INT;
 	if (parse_float_text(s, &d))

@@ -37,6 +37,8 @@ struct compose_diags;
 int cli_load_project(struct cli_globals *g, const char *const *services, size_t nservices,
 		     bool no_interpolate, struct compose_project **out);
 void cli_print_diags(const struct compose_diags *d);
+/* Release a project at the end of a command (see project.c). */
+void cli_project_release(struct compose_project *p);
 
 /* Print "stack: msg" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -188,6 +188,6 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 		rc = CLI_FAIL;
 	}
 out:
-	compose_project_free(p);
+	cli_project_release(p);
 	return rc;
 }
