@@ -624,6 +624,48 @@ struct node *c_list_of(struct canon *c, const struct node *in, const char *path,
 	return out;
 }
 
+struct node *canon_entries(struct canon *c, const struct node *in, const char *path,
+			   const struct entry_syntax *syn)
+{
+	struct node *out;
+	size_t i, before;
+
+	if (in->kind != NODE_SEQ)
+		return canon_error(c, in, path, "must be a list");
+	out = node_new(NODE_SEQ, in->pos);
+	for (i = 0; i < in->len; i++) {
+		const struct node *it = in->items[i];
+		_cleanup_free_ char *sub = canon_path_index(path, i), *why = NULL;
+		const char *const *req;
+		struct node *e;
+
+		if (it->kind != NODE_MAP) {
+			before = out->len;
+			if (!node_is_scalar(it) || it->stype == SC_BOOL)
+				canon_error(c, it, sub, "must be a string or a mapping");
+			else if (!syn->from_short(c, it, out, &why))
+				canon_error(c, it, sub, "invalid %s \"%s\": %s", syn->what, it->str, why);
+			for (; syn->finish && before < out->len; before++)
+				syn->finish(c, out->items[before]);
+			continue;
+		}
+		e = canon_object_with(c, it, sub, syn->schema, syn->what);
+		for (req = syn->required; e && req && *req; req++) {
+			if (!node_map_get(e, *req)) {
+				canon_error(c, it, sub, "needs a \"%s\"", *req);
+				node_free(e);
+				e = NULL;
+			}
+		}
+		if (!e)
+			continue;
+		if (syn->finish)
+			syn->finish(c, e);
+		node_seq_push(out, e);
+	}
+	return out;
+}
+
 struct node *c_any(struct canon *c, const struct node *in, const char *path,
 		   const struct attr *a)
 {

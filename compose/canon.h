@@ -32,6 +32,21 @@ struct node *canon_object_with(struct canon *c, const struct node *in, const cha
 			       const struct attr *schema, const char *what);
 char *canon_resolve_path(struct canon *c, const char *p);
 
+/* A list whose entries are short syntax (a scalar that from_short expands, pushing
+ * one or more entries onto out, or returning false with *why set) or long syntax (a
+ * mapping in schema that must set every key in required). finish, if set, completes
+ * each entry (defaults, path resolution). */
+struct entry_syntax {
+	bool (*from_short)(struct canon *c, const struct node *it, struct node *out, char **why);
+	const struct attr *schema;
+	const char *what;
+	const char *const *required;
+	void (*finish)(struct canon *c, struct node *entry);
+};
+
+struct node *canon_entries(struct canon *c, const struct node *in, const char *path,
+			   const struct entry_syntax *syn);
+
 /* Generic attribute types. */
 struct node *c_string(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_scalar_string(struct canon *c, const struct node *in, const char *path, const struct attr *a);

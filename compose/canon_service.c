@@ -44,9 +44,10 @@ static struct node *port_entry(const char *host_ip, long target, const char *pub
 }
 
 /* "[host_ip:][published[-range]:]target[-range][/protocol]", host_ip maybe [v6]. */
-static bool port_short(const char *spec, struct node *out, struct node_pos pos, char **why)
+static bool port_short(struct canon *c, const struct node *it, struct node *out, char **why)
 {
-	_cleanup_free_ char *s = xstrdup(spec), *host_ip = NULL;
+	_cleanup_free_ char *s = xstrdup(it->str), *host_ip = NULL;
+	struct node_pos pos = it->pos;
 	char *proto = "tcp", *slash, *last, *rest = s, *published = NULL, *target;
 	long tlo, thi, plo = 0, phi = 0, i;
 
@@ -118,43 +119,6 @@ static bool port_short(const char *spec, struct node *out, struct node_pos pos, 
 	return true;
 }
 
-static const struct attr port_schema[];
-
-static struct node *c_ports(struct canon *c, const struct node *in, const char *path,
-			    const struct attr *a)
-{
-	struct node *out;
-	size_t i;
-
-	(void)a;
-	if (in->kind != NODE_SEQ)
-		return canon_error(c, in, path, "must be a list");
-	out = node_new(NODE_SEQ, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node *it = in->items[i];
-		_cleanup_free_ char *sub = canon_path_index(path, i), *why = NULL;
-
-		if (it->kind == NODE_MAP) {
-			struct node *e = canon_object_with(c, it, sub, port_schema, "port");
-
-			if (!e)
-				continue;
-			if (!node_map_get(e, "target")) {
-				canon_error(c, it, sub, "needs a \"target\" port");
-				node_free(e);
-				continue;
-			}
-			node_seq_push(out, e);
-		} else if (node_is_scalar(it) && it->stype != SC_BOOL) {
-			if (!port_short(it->str, out, it->pos, &why))
-				canon_error(c, it, sub, "invalid port \"%s\": %s", it->str, why);
-		} else {
-			canon_error(c, it, sub, "must be a port string or mapping");
-		}
-	}
-	return out;
-}
-
 static struct node *c_port_number(struct canon *c, const struct node *in, const char *path,
 				  const struct attr *a)
 {
@@ -196,6 +160,17 @@ static const struct attr port_schema[] = {
 	{"app_protocol", c_string, NULL},
 	{NULL, NULL, NULL},
 };
+
+static const char *const port_required[] = {"target", NULL};
+static const struct entry_syntax port_syntax = {port_short, port_schema, "port", port_required,
+						NULL};
+
+static struct node *c_ports(struct canon *c, const struct node *in, const char *path,
+			    const struct attr *a)
+{
+	(void)a;
+	return canon_entries(c, in, path, &port_syntax);
+}
 
 /* ---- volumes ---- */
 
@@ -310,7 +285,7 @@ static bool apply_volume_mode(struct node *e, struct node *bind, struct node *vo
 }
 
 /* "[source:]target[:mode]" */
-static struct node *volume_short(struct canon *c, const struct node *it, char **why)
+static bool volume_short(struct canon *c, const struct node *it, struct node *out, char **why)
 {
 	_cleanup_free_ char *s = xstrdup(it->str);
 	char *parts[4] = {0};
@@ -326,7 +301,7 @@ static struct node *volume_short(struct canon *c, const struct node *it, char **
 	}
 	if (n >= 3) {
 		*why = xstrdup("too many colons");
-		return NULL;
+		return false;
 	}
 	parts[n++] = p;
 	if (n == 1) {
@@ -339,11 +314,11 @@ static struct node *volume_short(struct canon *c, const struct node *it, char **
 	}
 	if (!*target || target[0] != '/') {
 		*why = xasprintf("the mount target \"%s\" must be an absolute path", target);
-		return NULL;
+		return false;
 	}
 	if (source && !*source) {
 		*why = xstrdup("empty source");
-		return NULL;
+		return false;
 	}
 	e = node_new(NODE_MAP, it->pos);
 	if (source && is_path_source(source)) {
@@ -365,57 +340,39 @@ static struct node *volume_short(struct canon *c, const struct node *it, char **
 		node_free(e);
 		node_free(bind);
 		node_free(vol);
-		return NULL;
+		return false;
 	}
 	if (bind)
 		node_map_set(e, "bind", bind);
 	if (vol)
 		node_map_set(e, "volume", vol);
-	return e;
+	node_seq_push(out, e);
+	return true;
 }
+
+/* A long-syntax bind's source is a path like any other. */
+static void volume_finish(struct canon *c, struct node *e)
+{
+	const struct node *type = node_map_get(e, "type");
+	struct node *src = node_map_get(e, "source");
+	char *abs;
+
+	if (!type || strcmp(type->str, "bind") || !src || src->kind != NODE_SCALAR)
+		return;
+	abs = canon_resolve_path(c, src->str);
+	free(src->str);
+	src->str = abs;
+}
+
+static const char *const volume_required[] = {"type", "target", NULL};
+static const struct entry_syntax volume_syntax = {volume_short, mount_schema, "volume",
+						  volume_required, volume_finish};
 
 static struct node *c_volumes(struct canon *c, const struct node *in, const char *path,
 			      const struct attr *a)
 {
-	struct node *out;
-	size_t i;
-
 	(void)a;
-	if (in->kind != NODE_SEQ)
-		return canon_error(c, in, path, "must be a list");
-	out = node_new(NODE_SEQ, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node *it = in->items[i];
-		_cleanup_free_ char *sub = canon_path_index(path, i), *why = NULL;
-		struct node *e = NULL, *src, *type;
-
-		if (it->kind == NODE_SCALAR && it->stype == SC_STR) {
-			e = volume_short(c, it, &why);
-			if (!e)
-				canon_error(c, it, sub, "invalid volume \"%s\": %s", it->str, why);
-		} else if (it->kind == NODE_MAP) {
-			e = canon_object_with(c, it, sub, mount_schema, "volume");
-			if (e && !(type = node_map_get(e, "type"))) {
-				canon_error(c, it, sub, "needs a \"type\"");
-				node_free(e);
-				e = NULL;
-			} else if (e && !node_map_get(e, "target")) {
-				canon_error(c, it, sub, "needs a \"target\"");
-				node_free(e);
-				e = NULL;
-			} else if (e && !strcmp(type->str, "bind") && (src = node_map_get(e, "source"))) {
-				char *abs = canon_resolve_path(c, src->str);
-
-				free(src->str);
-				src->str = abs;
-			}
-		} else {
-			canon_error(c, it, sub, "must be a string or a mapping");
-		}
-		if (e)
-			node_seq_push(out, e);
-	}
-	return out;
+	return canon_entries(c, in, path, &volume_syntax);
 }
 
 /* ---- depends_on ---- */
@@ -611,46 +568,39 @@ static const struct attr env_file_schema[] = {
 	{NULL, NULL, NULL},
 };
 
+static bool env_file_short(struct canon *c, const struct node *it, struct node *out, char **why)
+{
+	_cleanup_free_ char *abs = canon_resolve_path(c, it->str);
+	struct node *e = node_new(NODE_MAP, it->pos);
+
+	(void)why;
+	node_map_set(e, "path", node_new_str(abs, it->pos));
+	node_seq_push(out, e);
+	return true;
+}
+
+static void env_file_finish(struct canon *c, struct node *e)
+{
+	(void)c;
+	if (!node_map_get(e, "required"))
+		node_map_set(e, "required", node_new_bool(true, e->pos));
+}
+
+static const char *const env_file_required[] = {"path", NULL};
+static const struct entry_syntax env_file_syntax = {env_file_short, env_file_schema, "env_file",
+						    env_file_required, env_file_finish};
+
 static struct node *c_env_file(struct canon *c, const struct node *in, const char *path,
 			       const struct attr *a)
 {
-	struct node *out = node_new(NODE_SEQ, in->pos), *list;
-	size_t i;
+	struct node *list, *out;
 
 	(void)a;
-	if (node_is_scalar(in)) {
-		list = node_new(NODE_SEQ, in->pos);
-		node_seq_push(list, node_copy(in));
-	} else if (in->kind == NODE_SEQ) {
-		list = node_copy(in);
-	} else {
-		node_free(out);
-		return canon_error(c, in, path, "must be a path or a list");
-	}
-	for (i = 0; i < list->len; i++) {
-		const struct node *it = list->items[i];
-		_cleanup_free_ char *sub = canon_path_index(path, i);
-		struct node *e;
-
-		if (node_is_scalar(it)) {
-			_cleanup_free_ char *abs = canon_resolve_path(c, it->str);
-
-			e = node_new(NODE_MAP, it->pos);
-			node_map_set(e, "path", node_new_str(abs, it->pos));
-		} else {
-			e = canon_object_with(c, it, sub, env_file_schema, "env_file");
-			if (e && !node_map_get(e, "path")) {
-				canon_error(c, it, sub, "needs a \"path\"");
-				node_free(e);
-				e = NULL;
-			}
-		}
-		if (!e)
-			continue;
-		if (!node_map_get(e, "required"))
-			node_map_set(e, "required", node_new_bool(true, e->pos));
-		node_seq_push(out, e);
-	}
+	if (!node_is_scalar(in))
+		return canon_entries(c, in, path, &env_file_syntax);
+	list = node_new(NODE_SEQ, in->pos);
+	node_seq_push(list, node_copy(in));
+	out = canon_entries(c, list, path, &env_file_syntax);
 	node_free(list);
 	return out;
 }
@@ -666,36 +616,26 @@ static const struct attr file_ref_schema[] = {
 	{NULL, NULL, NULL},
 };
 
+static bool file_ref_short(struct canon *c, const struct node *it, struct node *out, char **why)
+{
+	struct node *e = node_new(NODE_MAP, it->pos);
+
+	(void)c;
+	(void)why;
+	node_map_set(e, "source", node_new_str(it->str, it->pos));
+	node_seq_push(out, e);
+	return true;
+}
+
+static const char *const file_ref_required[] = {"source", NULL};
+static const struct entry_syntax file_ref_syntax = {file_ref_short, file_ref_schema,
+						    "reference", file_ref_required, NULL};
+
 static struct node *c_file_refs(struct canon *c, const struct node *in, const char *path,
 				const struct attr *a)
 {
-	struct node *out;
-	size_t i;
-
 	(void)a;
-	if (in->kind != NODE_SEQ)
-		return canon_error(c, in, path, "must be a list");
-	out = node_new(NODE_SEQ, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node *it = in->items[i];
-		_cleanup_free_ char *sub = canon_path_index(path, i);
-		struct node *e;
-
-		if (node_is_scalar(it)) {
-			e = node_new(NODE_MAP, it->pos);
-			node_map_set(e, "source", node_new_str(it->str, it->pos));
-		} else {
-			e = canon_object_with(c, it, sub, file_ref_schema, "reference");
-			if (e && !node_map_get(e, "source")) {
-				canon_error(c, it, sub, "needs a \"source\"");
-				node_free(e);
-				e = NULL;
-			}
-		}
-		if (e)
-			node_seq_push(out, e);
-	}
-	return out;
+	return canon_entries(c, in, path, &file_ref_syntax);
 }
 
 /* ---- ulimits ---- */
@@ -868,46 +808,40 @@ static const struct attr device_schema[] = {
 	{NULL, NULL, NULL},
 };
 
+static bool device_short(struct canon *c, const struct node *it, struct node *out, char **why)
+{
+	_cleanup_free_ char *s = xstrdup(it->str);
+	char *tgt = strchr(s, ':'), *perm = NULL;
+	struct node *e;
+
+	(void)c;
+	if (tgt) {
+		*tgt++ = '\0';
+		perm = strchr(tgt, ':');
+		if (perm)
+			*perm++ = '\0';
+	}
+	if (!*s || (tgt && !*tgt)) {
+		*why = xstrdup("use \"host-path[:container-path[:permissions]]\"");
+		return false;
+	}
+	e = node_new(NODE_MAP, it->pos);
+	node_map_set(e, "source", node_new_str(s, it->pos));
+	node_map_set(e, "target", node_new_str(tgt ? tgt : s, it->pos));
+	node_map_set(e, "permissions", node_new_str(perm ? perm : "rwm", it->pos));
+	node_seq_push(out, e);
+	return true;
+}
+
+static const char *const device_required[] = {"source", NULL};
+static const struct entry_syntax device_syntax = {device_short, device_schema, "device",
+						  device_required, NULL};
+
 static struct node *c_devices(struct canon *c, const struct node *in, const char *path,
 			      const struct attr *a)
 {
-	struct node *out;
-	size_t i;
-
 	(void)a;
-	if (in->kind != NODE_SEQ)
-		return canon_error(c, in, path, "must be a list");
-	out = node_new(NODE_SEQ, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node *it = in->items[i];
-		_cleanup_free_ char *sub = canon_path_index(path, i);
-		struct node *e;
-
-		if (node_is_scalar(it)) {
-			_cleanup_free_ char *s = xstrdup(it->str);
-			char *tgt = strchr(s, ':'), *perm = NULL;
-
-			if (tgt) {
-				*tgt++ = '\0';
-				perm = strchr(tgt, ':');
-				if (perm)
-					*perm++ = '\0';
-			}
-			if (!*s || (tgt && !*tgt)) {
-				canon_error(c, it, sub, "invalid device \"%s\"", it->str);
-				continue;
-			}
-			e = node_new(NODE_MAP, it->pos);
-			node_map_set(e, "source", node_new_str(s, it->pos));
-			node_map_set(e, "target", node_new_str(tgt ? tgt : s, it->pos));
-			node_map_set(e, "permissions", node_new_str(perm ? perm : "rwm", it->pos));
-		} else {
-			e = canon_object_with(c, it, sub, device_schema, "device");
-		}
-		if (e)
-			node_seq_push(out, e);
-	}
-	return out;
+	return canon_entries(c, in, path, &device_syntax);
 }
 
 /* ---- extends ---- */

@@ -143,10 +143,9 @@ static void apply_merge(struct loader *ld, struct node *map, struct node *src)
 	diag_error(ld->dc, src->pos, "merge key \"<<\" needs a mapping or a list of mappings");
 }
 
-static const struct node *sort_map;
-
-static int cmp_key_then_index(const void *a, const void *b)
+static int cmp_key_then_index(const void *a, const void *b, void *arg)
 {
+	const struct node *sort_map = arg;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	int c = strcmp(sort_map->pairs[x].key, sort_map->pairs[y].key);
 
@@ -172,8 +171,7 @@ static void report_duplicates(struct loader *ld, const struct node *map)
 	dups = xcalloc(map->len, sizeof(*dups));
 	for (i = 0; i < map->len; i++)
 		idx[i] = i;
-	sort_map = map;
-	qsort(idx, map->len, sizeof(*idx), cmp_key_then_index);
+	qsort_r(idx, map->len, sizeof(*idx), cmp_key_then_index, (void *)map);
 	for (i = 1; i < map->len; i++) {
 		size_t first = i;
 

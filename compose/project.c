@@ -429,6 +429,42 @@ static char *get_cwd(const struct compose_options *opt)
 	return xstrdup(buf);
 }
 
+/* By file (in the order files first appear), then line and column, then as found. */
+static int cmp_diag(const void *a, const void *b, void *arg)
+{
+	const struct compose_diag *x = a, *y = b;
+	const struct compose_diags *sorting = arg;
+	size_t fx = 0, fy = 0, i;
+
+	if (strcmp(x->file, y->file)) {
+		for (i = 0; i < sorting->n; i++) {
+			if (!fx && !strcmp(sorting->v[i].file, x->file))
+				fx = i + 1;
+			if (!fy && !strcmp(sorting->v[i].file, y->file))
+				fy = i + 1;
+		}
+		return (fx > fy) - (fx < fy);
+	}
+	if (x->line != y->line)
+		return (x->line > y->line) - (x->line < y->line);
+	if (x->col != y->col)
+		return (x->col > y->col) - (x->col < y->col);
+	return (x > y) - (x < y);
+}
+
+/* Diagnostics are found stage by stage; a reader wants them in file order. */
+static void sort_diags(struct compose_diags *d, size_t from)
+{
+	struct compose_diags copy = *d;
+
+	if (d->n - from < 2)
+		return;
+	copy.v = xcalloc(d->n, sizeof(*copy.v));
+	memcpy(copy.v, d->v, d->n * sizeof(*copy.v));
+	qsort_r(d->v + from, d->n - from, sizeof(*d->v), cmp_diag, &copy);
+	free(copy.v);
+}
+
 int compose_project_load(const struct compose_options *opt, struct compose_project **out,
 			 struct compose_diags *diags)
 {
@@ -514,6 +550,7 @@ out:
 	for (i = 0; i < dc.nfiles; i++)
 		free(dc.files[i]);
 	free(dc.files);
+	sort_diags(diags, 0);
 	return *out ? 0 : -1;
 }
 
