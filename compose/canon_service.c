@@ -529,14 +529,15 @@ static struct node *c_health_test(struct canon *c, const struct node *in, const 
 	return out;
 }
 
+/* compose-go's order, which `docker compose config` prints */
 static const struct attr healthcheck_schema[] = {
-	{"disable", c_bool, NULL},
-	{"interval", c_duration, NULL},
-	{"retries", c_int, NULL},
-	{"start_interval", c_duration, NULL},
-	{"start_period", c_duration, NULL},
 	{"test", c_health_test, NULL},
 	{"timeout", c_duration, NULL},
+	{"interval", c_duration, NULL},
+	{"retries", c_int, NULL},
+	{"start_period", c_duration, NULL},
+	{"start_interval", c_duration, NULL},
+	{"disable", c_bool, NULL},
 	{NULL, NULL, NULL},
 };
 
@@ -554,7 +555,6 @@ static struct node *c_healthcheck(struct canon *c, const struct node *in, const 
 	if (test && test->kind == NODE_SEQ && test->len && !strcmp(test->items[0]->str, "NONE")) {
 		node_map_del(out, "test");
 		node_map_set(out, "disable", node_new_bool(true, in->pos));
-		node_map_sort(out);
 	}
 	return out;
 }
@@ -874,8 +874,11 @@ static struct node *c_extends(struct canon *c, const struct node *in, const char
 
 /* ---- deploy, logging and smaller objects ---- */
 
+static struct node *c_cpus(struct canon *c, const struct node *in, const char *path,
+			   const struct attr *a);
+
 static const struct attr resource_schema[] = {
-	{"cpus", c_scalar_string, NULL},
+	{"cpus", c_cpus, NULL},
 	{"memory", c_bytes, NULL},
 	{"pids", c_int, NULL},
 	{"devices", c_any, NULL},
