@@ -118,7 +118,7 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 		text = read_file(path, &len);
 		if (!text) {
 			diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
-				   "open %s: %s", path, strerror(errno));
+				   "cannot read the file: %s", strerror(errno));
 			return NULL;
 		}
 	}
