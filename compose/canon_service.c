@@ -204,6 +204,21 @@ static struct node *c_mode(struct canon *c, const struct node *in, const char *p
 	return node_new_int(v, in->pos);
 }
 
+/* secrets' and configs' modes print in octal, as Compose prints them ("0440") */
+static struct node *c_file_mode(struct canon *c, const struct node *in, const char *path,
+				const struct attr *a)
+{
+	struct node *n = c_mode(c, in, path, a);
+	char buf[16];
+	long long v;
+
+	if (!n || !node_as_int(n, &v))
+		return n;
+	snprintf(buf, sizeof(buf), "0%llo", v);
+	node_free(n);
+	return node_new_str(buf, in->pos);
+}
+
 static const struct attr mount_tmpfs_schema[] = {
 	{"size", c_bytes, NULL},
 	{"mode", c_mode, NULL},
@@ -550,12 +565,7 @@ static struct node *c_healthcheck(struct canon *c, const struct node *in, const 
 	(void)a;
 	if (!out)
 		return NULL;
-	/* test: ["NONE"] is the same as disable: true */
-	test = node_map_get(out, "test");
-	if (test && test->kind == NODE_SEQ && test->len && !strcmp(test->items[0]->str, "NONE")) {
-		node_map_del(out, "test");
-		node_map_set(out, "disable", node_new_bool(true, in->pos));
-	}
+	(void)test;
 	return out;
 }
 
@@ -612,7 +622,7 @@ static const struct attr file_ref_schema[] = {
 	{"target", c_string, NULL},
 	{"uid", c_scalar_string, NULL},
 	{"gid", c_scalar_string, NULL},
-	{"mode", c_mode, NULL},
+	{"mode", c_file_mode, NULL},
 	{NULL, NULL, NULL},
 };
 
@@ -965,6 +975,8 @@ static struct node *c_pull_policy(struct canon *c, const struct node *in, const 
 				   "invalid pull policy \"%s\" (always, never, missing, build, "
 				   "daily, weekly or every_<duration>)",
 				   in->str);
+	if (!strcmp(in->str, "if_not_present"))
+		return node_new_str("missing", in->pos);
 	return c_string(c, in, path, a);
 }
 

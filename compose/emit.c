@@ -38,6 +38,8 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, enum scalar_type t)
 
 	if (t == SC_NULL)
 		s = "null";
+	else if (t == SC_STR && strchr(s, '\n'))
+		style = YAML_LITERAL_SCALAR_STYLE;
 	else if (t == SC_STR && (scalar_resolve(s) != SC_STR || yaml11_bool(s) || !strcmp(s, "<<")))
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
@@ -152,16 +154,90 @@ static struct json_object *to_json(const struct node *n)
 	return json_object_new_string(n->str);
 }
 
+/* json-c prints an empty object or array over two lines when pretty; Compose prints
+ * {} and []. Outside strings, a bracket followed only by white space up to its
+ * closing bracket is joined. */
+static char *join_empty_containers(const char *in)
+{
+	struct strbuf sb;
+	bool in_str = false;
+
+	strbuf_init(&sb);
+	for (; *in; in++) {
+		strbuf_addc(&sb, *in);
+		if (in_str) {
+			if (*in == '\\' && in[1])
+				strbuf_addc(&sb, *++in);
+			else if (*in == '"')
+				in_str = false;
+			continue;
+		}
+		if (*in == '"') {
+			in_str = true;
+		} else if (*in == '{' || *in == '[') {
+			const char *p = in + 1;
+
+			while (*p == ' ' || *p == '\n')
+				p++;
+			if (*p == (*in == '{' ? '}' : ']')) {
+				strbuf_addc(&sb, *p);
+				in = p;
+			}
+		}
+	}
+	return strbuf_take(&sb);
+}
+
 char *compose_emit_json(const struct node *tree, bool pretty)
 {
 	struct json_object *o = to_json(tree);
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
 		    (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
 			    : JSON_C_TO_STRING_PLAIN);
-	char *s = xasprintf("%s\n", json_object_to_json_string_ext(o, flags));
+	char *joined = join_empty_containers(json_object_to_json_string_ext(o, flags));
+	char *s = xasprintf("%s\n", joined);
 
+	free(joined);
 	json_object_put(o);
 	return s;
+}
+
+static char *escape_dollars(const char *s)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (; *s; s++) {
+		if (*s == '$')
+			strbuf_addc(&sb, '$');
+		strbuf_addc(&sb, *s);
+	}
+	return strbuf_take(&sb);
+}
+
+/* An interpolated model printed so that reading it back yields the same model: every
+ * '$' doubled, as `docker compose config` does. */
+void compose_escape_dollars(struct node *n)
+{
+	size_t i;
+
+	if (n->kind == NODE_SCALAR && n->stype == SC_STR && strchr(n->str, '$')) {
+		char *e = escape_dollars(n->str);
+
+		free(n->str);
+		n->str = e;
+	}
+	for (i = 0; n->kind == NODE_SEQ && i < n->len; i++)
+		compose_escape_dollars(n->items[i]);
+	for (i = 0; n->kind == NODE_MAP && i < n->len; i++) {
+		if (strchr(n->pairs[i].key, '$')) {
+			char *e = escape_dollars(n->pairs[i].key);
+
+			free(n->pairs[i].key);
+			n->pairs[i].key = e;
+		}
+		compose_escape_dollars(n->pairs[i].value);
+	}
 }
 
 /* The hash covers the service's canonical JSON, so any change that `config` would show

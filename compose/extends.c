@@ -81,6 +81,7 @@ static void resolve_service(struct load_ctx *lc, struct node *services, const ch
 	node_map_del(base, "extends");
 	compose_merge(base, own);
 	p->value = base;
+	lc->merged = true;
 }
 
 void compose_apply_extends(struct load_ctx *lc, struct node *tree, const char *file)

@@ -103,6 +103,7 @@ static void include_one(struct load_ctx *lc, struct node *tree, const struct nod
 	}
 	if (merged && lc->dc->errors == 0)
 		add_resources(lc, tree, merged, entry);
+	lc->merged |= sub.merged;
 out:
 	node_free(merged);
 	envset_free(&sub.env);

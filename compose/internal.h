@@ -19,6 +19,7 @@ struct load_ctx {
 	char *workdir;       /* the project directory, absolute */
 	int include_depth;
 	struct extends_frame *extends_stack; /* services being extended, for cycles */
+	bool merged;     /* a merge ran: key order must be restored */
 	char **profiles; /* every profile a service names, enabled or not */
 	size_t nprofiles;
 };
@@ -57,6 +58,7 @@ void compose_decode(struct compose_project *p);
 /* emit.c */
 char *compose_emit_yaml(const struct node *tree);
 char *compose_emit_json(const struct node *tree, bool pretty);
+void compose_escape_dollars(struct node *n);
 
 /* util: absolute, cleaned path of rel against base. */
 char *compose_path_join(const char *base, const char *rel);

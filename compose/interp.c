@@ -287,19 +287,43 @@ static void warn_unset_once(struct interp_walk *w, const char *name, struct node
 		  name);
 }
 
-static void interp_node(struct interp_walk *w, struct node *n)
+/* Where the walk is: built into "services.db.environment.X" only for a message. */
+struct interp_frame {
+	const struct interp_frame *up;
+	const char *key; /* NULL: a list index */
+	size_t index;
+};
+
+static void frame_path(const struct interp_frame *f, struct strbuf *sb)
+{
+	if (!f)
+		return;
+	frame_path(f->up, sb);
+	if (f->key)
+		strbuf_addf(sb, "%s%s", f->up ? "." : "", f->key);
+	else
+		strbuf_addf(sb, "[%zu]", f->index);
+}
+
+static void interp_node(struct interp_walk *w, struct node *n, const struct interp_frame *at)
 {
 	struct interp_result r;
 	size_t i;
 
 	switch (n->kind) {
 	case NODE_SEQ:
-		for (i = 0; i < n->len; i++)
-			interp_node(w, n->items[i]);
+		for (i = 0; i < n->len; i++) {
+			struct interp_frame f = {at, NULL, i};
+
+			interp_node(w, n->items[i], &f);
+		}
 		return;
 	case NODE_MAP:
-		for (i = 0; i < n->len; i++)
-			interp_node(w, n->pairs[i].value);
+		for (i = 0; i < n->len; i++) {
+			struct interp_frame f = {at, n->pairs[i].key, 0};
+
+			interp_node(w, n->pairs[i].value, &f);
+		}
 		return;
 	case NODE_SCALAR:
 		break;
@@ -307,7 +331,12 @@ static void interp_node(struct interp_walk *w, struct node *n)
 	if (n->stype != SC_STR || !strchr(n->str, '$'))
 		return;
 	if (interp_string(n->str, w->lookup, w->ctx, &r) < 0) {
-		diag_error(w->dc, n->pos, "%s", r.error);
+		struct strbuf path;
+
+		strbuf_init(&path);
+		frame_path(at, &path);
+		diag_error(w->dc, n->pos, "%s: %s", path.buf ? path.buf : "", r.error);
+		strbuf_free(&path);
 		interp_result_free(&r);
 		return;
 	}
@@ -325,7 +354,7 @@ void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup l
 	struct interp_walk w = {dc, lookup, ctx, NULL, 0};
 	size_t i;
 
-	interp_node(&w, root);
+	interp_node(&w, root, NULL);
 	for (i = 0; i < w.nwarned; i++)
 		free(w.warned[i]);
 	free(w.warned);

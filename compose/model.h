@@ -205,6 +205,7 @@ struct compose_project {
 	struct compose_strv profiles; /* every profile any service names */
 	struct node *tree;            /* the canonical tree `config` prints */
 	struct compose_strv pos_files; /* file names the tree's positions point into */
+	bool interpolated;             /* rendering doubles '$' so the output reads back */
 };
 
 /* The index of a service by name, or -1. */

@@ -12,6 +12,11 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
+static int pair_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct node_pair *)a)->key, ((const struct node_pair *)b)->key);
+}
+
 static void strip_resets(struct node *n)
 {
 	size_t i = 0;
@@ -153,7 +158,7 @@ static void apply_profiles(struct load_ctx *lc, struct node *services)
 	free(active);
 }
 
-static void add_dependency(struct node *svc, const char *dep, struct node_pos pos)
+static void add_dependency(struct node *svc, const char *dep, struct node_pos pos, bool restart)
 {
 	struct node *deps = node_map_get(svc, "depends_on"), *e;
 
@@ -166,6 +171,9 @@ static void add_dependency(struct node *svc, const char *dep, struct node_pos po
 		return;
 	e = node_new(NODE_MAP, pos);
 	node_map_set(e, "condition", node_new_str("service_started", pos));
+	/* a container sharing another's namespaces must restart with it */
+	if (restart)
+		node_map_set(e, "restart", node_new_bool(true, pos));
 	node_map_set(e, "required", node_new_bool(true, pos));
 	node_map_set_at(deps, dep, pos, e);
 }
@@ -177,8 +185,13 @@ static void implicit_dependencies(struct node *svc)
 	const struct node *links = node_map_get(svc, "links");
 	size_t i;
 
-	if (nm && str_has_prefix(nm->str, "service:"))
-		add_dependency(svc, nm->str + 8, nm->pos);
+	static const char *const ns_attrs[] = {"network_mode", "ipc", "pid", "uts", "cgroup", NULL};
+
+	for (const char *const *a = ns_attrs; *a; a++) {
+		nm = node_map_get(svc, *a);
+		if (node_is_scalar(nm) && str_has_prefix(nm->str, "service:"))
+			add_dependency(svc, nm->str + 8, nm->pos, true);
+	}
 	for (i = 0; vf && i < vf->len; i++) {
 		const char *s = vf->items[i]->str;
 		_cleanup_free_ char *name = NULL;
@@ -186,13 +199,13 @@ static void implicit_dependencies(struct node *svc)
 		if (str_has_prefix(s, "container:"))
 			continue;
 		name = xstrndup(s, strcspn(s, ":"));
-		add_dependency(svc, name, vf->items[i]->pos);
+		add_dependency(svc, name, vf->items[i]->pos, false);
 	}
 	for (i = 0; links && i < links->len; i++) {
 		_cleanup_free_ char *name = xstrndup(links->items[i]->str,
 						     strcspn(links->items[i]->str, ":"));
 
-		add_dependency(svc, name, links->items[i]->pos);
+		add_dependency(svc, name, links->items[i]->pos, true);
 	}
 }
 
@@ -266,6 +279,76 @@ static void resolve_environment(struct load_ctx *lc, const char *name, struct no
 	node_map_sort(svc);
 }
 
+static int cmp_node_str(const void *a, const void *b)
+{
+	return strcmp((*(struct node *const *)a)->str, (*(struct node *const *)b)->str);
+}
+
+/* Maps inside x- extensions print with sorted keys, as Compose's Go maps do. */
+static void sort_maps_deep(struct node *n)
+{
+	size_t i;
+
+	if (n->kind == NODE_MAP) {
+		node_map_sort(n);
+		for (i = 0; i < n->len; i++)
+			sort_maps_deep(n->pairs[i].value);
+	} else if (n->kind == NODE_SEQ) {
+		for (i = 0; i < n->len; i++)
+			sort_maps_deep(n->items[i]);
+	}
+}
+
+/* x- keys after the attributes, sorted among themselves, their contents sorted too. */
+static void sort_extensions(struct node *map)
+{
+	size_t i, first = map->len;
+
+	for (i = 0; i < map->len; i++)
+		if (str_has_prefix(map->pairs[i].key, "x-")) {
+			first = i;
+			break;
+		}
+	for (i = first; i < map->len; i++)
+		sort_maps_deep(map->pairs[i].value);
+	if (map->len - first > 1)
+		qsort(map->pairs + first, map->len - first, sizeof(*map->pairs), pair_key_cmp);
+}
+
+/* Bare build args take their value from the environment and are dropped when unset. */
+static void resolve_build_args(struct load_ctx *lc, struct node *svc)
+{
+	struct node *args = node_map_get(node_map_get(svc, "build"), "args");
+	size_t i = 0;
+
+	while (args && i < args->len) {
+		struct node *v = args->pairs[i].value;
+		const char *from_env;
+
+		if (!node_is_null(v)) {
+			i++;
+		} else if ((from_env = envset_get(&lc->env, args->pairs[i].key))) {
+			args->pairs[i].value = node_new_str(from_env, v->pos);
+			node_free(v);
+			i++;
+		} else {
+			node_map_del(args, args->pairs[i].key);
+		}
+	}
+}
+
+/* Booleans Compose omits when false. */
+static void drop_false(struct node *svc)
+{
+	static const char *const keys[] = {"privileged", "read_only", "stdin_open", "tty", NULL};
+	const char *const *k;
+	bool v;
+
+	for (k = keys; *k; k++)
+		if (node_as_bool(node_map_get(svc, *k), &v) && !v)
+			node_map_del(svc, *k);
+}
+
 static const char *const sorted_maps[] = {"annotations", "labels", "sysctls", "storage_opt",
 					  "depends_on", "networks", "ulimits", NULL};
 
@@ -281,6 +364,9 @@ static void sort_service_maps(struct node *svc)
 		node_map_sort(n);
 	if ((n = node_map_get(svc, "logging")) && (n = node_map_get(n, "options")))
 		node_map_sort(n);
+	if ((n = node_map_get(svc, "extra_hosts")) && n->len > 1)
+		qsort(n->items, n->len, sizeof(*n->items), cmp_node_str);
+	sort_extensions(svc);
 }
 
 static bool uses_default_network(const struct node *services)
@@ -348,7 +434,13 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 		struct node *svc = services->pairs[i].value;
 
 		node_map_del(svc, "extends");
+		if (node_map_get(svc, "network_mode") && node_map_get(svc, "networks"))
+			diag_error(lc->dc, node_map_get(svc, "network_mode")->pos,
+				   "services.%s: \"network_mode\" and \"networks\" cannot be combined",
+				   services->pairs[i].key);
 		implicit_dependencies(svc);
+		resolve_build_args(lc, svc);
+		drop_false(svc);
 		resolve_environment(lc, services->pairs[i].key, svc);
 		if (!node_map_get(svc, "network_mode") && !node_map_get(svc, "networks")) {
 			struct node *nets = node_new(NODE_MAP, svc->pos);
@@ -373,6 +465,7 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 	name_resources(tree, "volumes", project_name);
 	name_resources(tree, "secrets", project_name);
 	name_resources(tree, "configs", project_name);
+	sort_extensions(tree);
 	/* top level in Compose's order */
 	static const char *const order[] = {"name", "services", "networks", "volumes",
 					    "secrets", "configs", "models", NULL};

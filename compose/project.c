@@ -145,10 +145,12 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 		node_free(docs[i]);
 		if (!canon)
 			continue;
-		if (!tree)
+		if (!tree) {
 			tree = canon;
-		else
+		} else {
 			compose_merge(tree, canon);
+			lc->merged = true;
+		}
 	}
 	free(docs);
 	if (!tree)
@@ -269,7 +271,22 @@ static int discover_files(struct load_ctx *lc, const char *start, struct compose
 			char *p = compose_path_join(dir, compose_names[i]);
 
 			if (file_exists(p)) {
+				struct strbuf others;
+
 				push_str(files, p);
+				strbuf_init(&others);
+				for (size_t k = i + 1; compose_names[k]; k++) {
+					_cleanup_free_ char *q = compose_path_join(dir, compose_names[k]);
+
+					if (file_exists(q))
+						strbuf_addf(&others, ", %s", compose_names[k]);
+				}
+				if (others.len)
+					diag_warn(lc->dc, nopos,
+						  "found multiple config files with supported names: "
+						  "%s%s; using %s",
+						  compose_names[i], others.buf, compose_names[i]);
+				strbuf_free(&others);
 				for (i = 0; override_names[i]; i++) {
 					p = compose_path_join(dir, override_names[i]);
 					if (file_exists(p)) {
@@ -356,6 +373,59 @@ static char *choose_name(struct load_ctx *lc, const struct node *tree)
 		return NULL;
 	}
 	return xstrdup(chosen);
+}
+
+/* Compose offers the project's name to interpolation as COMPOSE_PROJECT_NAME. When
+ * the name comes from a file's `name:`, that is only known once the file is read, so
+ * files that use the variable are read for their name first. */
+static void preset_project_name(struct load_ctx *lc, const struct compose_strv *files)
+{
+	_cleanup_free_ char *from_file = NULL;
+	bool used = false;
+	size_t i;
+
+	if (lc->opt->project_name) {
+		envset_set(&lc->env, "COMPOSE_PROJECT_NAME", lc->opt->project_name);
+		return;
+	}
+	if (envset_get(&lc->env, "COMPOSE_PROJECT_NAME"))
+		return;
+	for (i = 0; i < files->n; i++) {
+		_cleanup_free_ char *text = NULL;
+		struct compose_diags scratch = {0};
+		struct diag_ctx dc = {.diags = &scratch};
+		struct node **docs = NULL;
+		size_t len = 0, k;
+		int n, d;
+
+		if (!strcmp(files->v[i], "-") || !(text = read_file(files->v[i], &len)) ||
+		    !strstr(text, "COMPOSE_PROJECT_NAME"))
+			continue;
+		used = true;
+		n = compose_yaml_load(&dc, files->v[i], text, len, &docs);
+		for (d = 0; d < n; d++) {
+			struct node *name = node_map_get(docs[d], "name");
+			struct interp_result r;
+
+			if (node_is_scalar(name) &&
+			    interp_string(name->str, load_ctx_lookup, lc, &r) == 0) {
+				free(from_file);
+				from_file = steal(&r.value);
+			}
+			interp_result_free(&r);
+			node_free(docs[d]);
+		}
+		free(docs);
+		compose_diags_free(&scratch);
+		for (k = 0; k < dc.nfiles; k++)
+			free(dc.files[k]);
+		free(dc.files);
+	}
+	if (used) {
+		_cleanup_free_ char *dir = project_name_from_dir(lc->workdir);
+
+		envset_set(&lc->env, "COMPOSE_PROJECT_NAME", from_file ? from_file : dir);
+	}
 }
 
 void compose_diags_free(struct compose_diags *d)
@@ -503,23 +573,37 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 		}
 	}
 	lc.workdir = workdir;
+	preset_project_name(&lc, &files);
 	for (i = 0; i < files.n; i++) {
 		struct node *t = compose_load_file(&lc, files.v[i], workdir);
 
 		if (!t)
 			continue;
-		if (!tree)
+		if (!tree) {
 			tree = t;
-		else
+		} else {
 			compose_merge(tree, t);
+			lc.merged = true;
+		}
 	}
 	if (failed(&lc) || !tree)
 		goto out;
+	/* A merge appends the keys a later file adds; canonicalising the merged tree again
+	 * puts every mapping back in the order a single file would have given it. */
+	if (lc.merged) {
+		struct node *again = compose_canonicalize(&lc, tree, workdir);
+
+		node_free(tree);
+		tree = again;
+		if (failed(&lc) || !tree)
+			goto out;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->name = choose_name(&lc, tree);
 	if (!p->name)
 		goto out;
 	p->workdir = xstrdup(workdir);
+	p->interpolated = !opt->no_interpolate;
 	compose_normalize(&lc, tree, p->name);
 	if (failed(&lc))
 		goto out;
@@ -556,5 +640,14 @@ out:
 
 char *compose_project_render(const struct compose_project *p, enum compose_format fmt)
 {
-	return fmt == COMPOSE_JSON ? compose_emit_json(p->tree, true) : compose_emit_yaml(p->tree);
+	struct node *tree = p->tree, *copy = NULL;
+	char *out;
+
+	if (p->interpolated) {
+		tree = copy = node_copy(p->tree);
+		compose_escape_dollars(copy);
+	}
+	out = fmt == COMPOSE_JSON ? compose_emit_json(tree, true) : compose_emit_yaml(tree);
+	node_free(copy);
+	return out;
 }

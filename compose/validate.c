@@ -26,11 +26,6 @@ static void check_networks(struct vctx *v, const char *name, const struct node *
 	const struct node *nm = node_map_get(svc, "network_mode");
 	size_t i;
 
-	if (nm && nets && node_map_find(svc, "networks") &&
-	    !(nets->len == 1 && !strcmp(nets->pairs[0].key, "default") &&
-	      node_is_null(nets->pairs[0].value)))
-		diag_error(v->lc->dc, nm->pos,
-			   "services.%s: \"network_mode\" and \"networks\" cannot be combined", name);
 	for (i = 0; nets && i < nets->len; i++)
 		if (!defined(v, "networks", nets->pairs[i].key))
 			diag_error(v->lc->dc, nets->pairs[i].kpos,

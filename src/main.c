@@ -39,23 +39,11 @@ static void usage(FILE *out)
 	fputs("\nRun 'stack COMMAND --help' for more information on a command.\n", out);
 }
 
-static void push(const char ***arr, size_t *n, const char *v)
-{
-	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
-	(*arr)[(*n)++] = v;
-}
-
-enum { OPT_ENV_FILE = 256, OPT_PROFILE, OPT_PROJECT_DIR, OPT_ROOT };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"file", required_argument, NULL, 'f'},
-		{"project-name", required_argument, NULL, 'p'},
-		{"project-directory", required_argument, NULL, OPT_PROJECT_DIR},
-		{"env-file", required_argument, NULL, OPT_ENV_FILE},
-		{"profile", required_argument, NULL, OPT_PROFILE},
-		{"root", required_argument, NULL, OPT_ROOT},
+		CLI_GLOBAL_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'v'},
 		{0},
@@ -69,22 +57,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:f:p:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			push(&g.files, &g.nfiles, optarg);
+			cli_global_option(&g, OPT_G_FILE, optarg);
 			break;
 		case 'p':
-			g.project_name = optarg;
-			break;
-		case OPT_PROJECT_DIR:
-			g.project_dir = optarg;
-			break;
-		case OPT_ENV_FILE:
-			push(&g.env_files, &g.nenv_files, optarg);
-			break;
-		case OPT_PROFILE:
-			push(&g.profiles, &g.nprofiles, optarg);
-			break;
-		case OPT_ROOT:
-			g.root = optarg;
+			cli_global_option(&g, OPT_G_PROJECT_NAME, optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -96,10 +72,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return cli_usage_error(NULL, "flag needs an argument: %s", argv[optind - 1]);
 		default:
+			if (cli_global_option(&g, c, optarg))
+				break;
 			usage(stderr);
 			return cli_usage_error(NULL, "unknown flag: %s", argv[optind - 1]);
 		}
 	}
+	if ((rc = cli_reject_abbreviations(NULL, argv, 1, optind, opts)))
+		goto out;
 	if (optind >= argc) {
 		usage(stderr);
 		return CLI_USAGE;

@@ -2,6 +2,7 @@
 #ifndef STK_CLI_H
 #define STK_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,6 +25,25 @@ struct cli_command {
 	const char *summary;
 	bool hidden;
 };
+
+/* Global options are accepted after the command too, as Compose's are. Commands put
+ * CLI_GLOBAL_OPTIONS in their option table and pass unknown codes to
+ * cli_global_option, which returns false for a code that is not global. */
+enum { OPT_G_ENV_FILE = 1000, OPT_G_PROFILE, OPT_G_PROJECT_DIR, OPT_G_ROOT, OPT_G_FILE,
+       OPT_G_PROJECT_NAME };
+#define CLI_GLOBAL_OPTIONS                                                                 \
+	{"file", required_argument, NULL, OPT_G_FILE},                                     \
+	{"project-name", required_argument, NULL, OPT_G_PROJECT_NAME},                     \
+	{"project-directory", required_argument, NULL, OPT_G_PROJECT_DIR},                 \
+	{"env-file", required_argument, NULL, OPT_G_ENV_FILE},                             \
+	{"profile", required_argument, NULL, OPT_G_PROFILE},                               \
+	{"root", required_argument, NULL, OPT_G_ROOT}
+bool cli_global_option(struct cli_globals *g, int code, const char *arg);
+
+/* getopt_long takes an unambiguous prefix of a long option; Compose does not. Returns
+ * CLI_USAGE after reporting the first abbreviated --flag in argv[from..to), or 0. */
+int cli_reject_abbreviations(const char *cmd, char **argv, int from, int to,
+			     const struct option *opts);
 
 /* Exit codes: 0 success, 1 failure, 2 usage error (as docker compose). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

@@ -3,6 +3,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "util/str.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -28,4 +31,60 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	else
 		fputs("\nRun 'stack --help' for usage.\n", stderr);
 	return CLI_USAGE;
+}
+
+static void push(const char ***arr, size_t *n, const char *v)
+{
+	*arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+	(*arr)[(*n)++] = v;
+}
+
+bool cli_global_option(struct cli_globals *g, int code, const char *arg)
+{
+	switch (code) {
+	case OPT_G_FILE:
+		push(&g->files, &g->nfiles, arg);
+		return true;
+	case OPT_G_PROJECT_NAME:
+		g->project_name = arg;
+		return true;
+	case OPT_G_PROJECT_DIR:
+		g->project_dir = arg;
+		return true;
+	case OPT_G_ENV_FILE:
+		push(&g->env_files, &g->nenv_files, arg);
+		return true;
+	case OPT_G_PROFILE:
+		push(&g->profiles, &g->nprofiles, arg);
+		return true;
+	case OPT_G_ROOT:
+		g->root = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int cli_reject_abbreviations(const char *cmd, char **argv, int from, int to,
+			     const struct option *opts)
+{
+	int i;
+
+	for (i = from; i < to; i++) {
+		const char *a = argv[i];
+		size_t len;
+		const struct option *o;
+
+		if (!strcmp(a, "--"))
+			break;
+		if (strncmp(a, "--", 2))
+			continue;
+		len = strcspn(a + 2, "=");
+		for (o = opts; o->name; o++)
+			if (strlen(o->name) == len && !strncmp(o->name, a + 2, len))
+				break;
+		if (!o->name)
+			return cli_usage_error(cmd, "unknown flag: --%.*s", (int)len, a + 2);
+	}
+	return 0;
 }

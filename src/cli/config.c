@@ -37,10 +37,16 @@ static void print_list(const struct compose_project *p, enum config_list what, F
 	size_t i;
 
 	switch (what) {
-	case LIST_SERVICES:
+	case LIST_SERVICES: {
+		/* dependencies first, as Compose lists them, so scripts can start in order */
+		size_t *order = calloc(p->nservices + 1, sizeof(*order));
+
+		compose_start_order(p, order);
 		for (i = 0; i < p->nservices; i++)
-			fprintf(out, "%s\n", p->services[i].name);
+			fprintf(out, "%s\n", p->services[order[i]].name);
+		free(order);
 		break;
+	}
 	case LIST_VOLUMES:
 		for (i = 0; i < p->nvolumes; i++)
 			fprintf(out, "%s\n", p->volumes[i].key);
@@ -106,6 +112,7 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 		{"services", no_argument, NULL, OPT_SERVICES},
 		{"volumes", no_argument, NULL, OPT_VOLUMES},
 		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
 	enum compose_format fmt = COMPOSE_YAML;
@@ -118,7 +125,9 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:o:qh", opts, NULL)) != -1) {
+	if ((rc = cli_reject_abbreviations("config", argv, 1, argc, opts)))
+		return rc;
+	while ((c = getopt_long(argc, argv, ":o:qhf:p:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") == 0)
@@ -158,9 +167,17 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 		case 'h':
 			fputs(config_usage, stdout);
 			return CLI_OK;
+		case 'f':
+			cli_global_option(g, OPT_G_FILE, optarg);
+			break;
+		case 'p':
+			cli_global_option(g, OPT_G_PROJECT_NAME, optarg);
+			break;
 		case ':':
 			return cli_usage_error("config", "flag needs an argument: %s", argv[optind - 1]);
 		default:
+			if (cli_global_option(g, c, optarg))
+				break;
 			return cli_usage_error("config", "unknown flag: %s", argv[optind - 1]);
 		}
 	}
