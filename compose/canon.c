@@ -494,56 +494,80 @@ static const char *suggest(const char *key, const struct attr *schema)
 	return bestd <= 2 || (best && bestd * 3 <= strlen(key)) ? best : NULL;
 }
 
+static const struct attr *find_attr(const struct attr *schema, const char *key)
+{
+	for (; schema->name; schema++)
+		if (schema->name[0] == key[0] && !strcmp(schema->name, key))
+			return schema;
+	return NULL;
+}
+
+struct found_attr {
+	const struct attr *a;
+	const struct node_pair *p;
+};
+
+static int cmp_found(const void *x, const void *y)
+{
+	const struct attr *a = ((const struct found_attr *)x)->a;
+	const struct attr *b = ((const struct found_attr *)y)->a;
+
+	return (a > b) - (a < b);
+}
+
 /* An object: known attributes in schema order, then x- extensions in file order. */
 struct node *canon_object_with(struct canon *c, const struct node *in, const char *path,
 			       const struct attr *schema, const char *what)
 {
+	struct found_attr *found;
 	struct node *out;
-	const struct attr *a;
-	size_t i;
+	size_t i, n = 0;
 
 	if (in->kind != NODE_MAP)
 		return canon_error(c, in, path, "must be a mapping, not %s", node_kind_name(in));
+	found = xcalloc(in->len, sizeof(*found));
 	for (i = 0; i < in->len; i++) {
 		const char *key = in->pairs[i].key;
+		const struct attr *a;
 
 		if (str_has_prefix(key, "x-"))
 			continue;
-		for (a = schema; a->name && strcmp(a->name, key) != 0; a++)
-			;
-		if (!a->name) {
+		a = find_attr(schema, key);
+		if (!a) {
 			const char *s = suggest(key, schema);
 			struct node fake = {.pos = in->pairs[i].kpos};
 
 			canon_error(c, &fake, path[0] ? path : what,
 				    "unknown attribute \"%s\"%s%s%s", key,
 				    s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
-		}
-	}
-	out = node_new(NODE_MAP, in->pos);
-	for (a = schema; a->name; a++) {
-		struct node_pair *p = node_map_find(in, a->name);
-		struct node *v;
-		_cleanup_free_ char *sub = NULL;
-
-		if (!p)
 			continue;
-		sub = canon_path(path, a->name);
+		}
+		found[n].a = a;
+		found[n++].p = &in->pairs[i];
+	}
+	qsort(found, n, sizeof(*found), cmp_found);
+	out = node_new(NODE_MAP, in->pos);
+	for (i = 0; i < n; i++) {
+		const struct node_pair *p = found[i].p;
+		struct node *v;
+		_cleanup_free_ char *sub = canon_path(path, p->key);
+
 		if (p->value->tag_reset) {
 			/* kept, marked, for the merge to act on; dropped at normalisation */
 			v = node_new_null(p->value->pos);
 			v->tag_reset = true;
 		} else {
-			v = a->fn(c, p->value, sub, a);
+			v = found[i].a->fn(c, p->value, sub, found[i].a);
 			if (!v)
 				continue;
 			v->tag_override = p->value->tag_override;
 		}
-		node_map_set_at(out, a->name, p->kpos, v);
+		node_map_append(out, p->key, p->kpos, v);
 	}
+	free(found);
 	for (i = 0; i < in->len; i++)
 		if (str_has_prefix(in->pairs[i].key, "x-"))
-			node_map_set_at(out, in->pairs[i].key, in->pairs[i].kpos,
+			node_map_append(out, in->pairs[i].key, in->pairs[i].kpos,
 					node_copy(in->pairs[i].value));
 	return out;
 }
@@ -576,7 +600,7 @@ struct node *c_map_of(struct canon *c, const struct node *in, const char *path,
 		else
 			v = canon_object_with(c, p->value, sub, a->sub, a->name);
 		if (v)
-			node_map_set_at(out, p->key, p->kpos, v);
+			node_map_append(out, p->key, p->kpos, v);
 	}
 	return out;
 }
@@ -803,7 +827,7 @@ static struct node *c_services(struct canon *c, const struct node *in, const cha
 			v = canon_service(c, p->value, sub);
 		}
 		if (v)
-			node_map_set_at(out, p->key, p->kpos, v);
+			node_map_append(out, p->key, p->kpos, v);
 	}
 	return out;
 }

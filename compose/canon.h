@@ -3,6 +3,7 @@
 #ifndef STK_COMPOSE_CANON_H
 #define STK_COMPOSE_CANON_H
 
+#include "compose/compose.h"
 #include "compose/internal.h"
 
 struct canon {
@@ -51,10 +52,6 @@ struct node *c_list_of(struct canon *c, const struct node *in, const char *path,
 struct node *c_any(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 
-/* Durations and sizes as Compose writes and reads them. */
-bool compose_parse_duration(const char *s, long long *ns);
-char *compose_format_duration(long long ns);
-bool compose_parse_bytes(const char *s, long long *bytes);
 
 /* canon_service.c */
 extern const struct attr service_schema[];

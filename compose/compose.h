@@ -52,6 +52,15 @@ void compose_project_free(struct compose_project *p);
 
 enum compose_format { COMPOSE_YAML, COMPOSE_JSON };
 
+/* Services in start order (every service after what it depends on), as indexes into
+ * p->services; stop order is the reverse. order holds p->nservices entries. */
+void compose_start_order(const struct compose_project *p, size_t *order);
+
+/* Durations ("1m30s") and sizes ("512m") as Compose reads them. */
+bool compose_parse_duration(const char *s, long long *ns);
+char *compose_format_duration(long long ns);
+bool compose_parse_bytes(const char *s, long long *bytes);
+
 /* The canonical form of the project, as `docker compose config` prints it. */
 char *compose_project_render(const struct compose_project *p, enum compose_format fmt);
 /* A digest of one service's canonical configuration (hex SHA-256). */

@@ -84,3 +84,16 @@ int graph_start_order(const struct node *services, size_t *order, char **cycle)
 	*cycle = w.cycle;
 	return rc;
 }
+
+void compose_start_order(const struct compose_project *p, size_t *order)
+{
+	const struct node *services = node_map_get(p->tree, "services");
+	char *cycle = NULL;
+
+	/* validation refused cycles, so this cannot fail on a loaded project */
+	if (graph_start_order(services, order, &cycle) < 0) {
+		for (size_t i = 0; i < p->nservices; i++)
+			order[i] = i;
+	}
+	free(cycle);
+}

@@ -143,6 +143,56 @@ static void apply_merge(struct loader *ld, struct node *map, struct node *src)
 	diag_error(ld->dc, src->pos, "merge key \"<<\" needs a mapping or a list of mappings");
 }
 
+static const struct node *sort_map;
+
+static int cmp_key_then_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_map->pairs[x].key, sort_map->pairs[y].key);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	const size_t *x = a, *y = b;
+
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* A key given twice is an error. Sorting keeps this linearithmic for mappings with
+ * thousands of keys (generated services). */
+static void report_duplicates(struct loader *ld, const struct node *map)
+{
+	size_t *idx, (*dups)[2], ndups = 0, i;
+
+	if (map->len < 2)
+		return;
+	idx = xcalloc(map->len, sizeof(*idx));
+	dups = xcalloc(map->len, sizeof(*dups));
+	for (i = 0; i < map->len; i++)
+		idx[i] = i;
+	sort_map = map;
+	qsort(idx, map->len, sizeof(*idx), cmp_key_then_index);
+	for (i = 1; i < map->len; i++) {
+		size_t first = i;
+
+		while (first > 0 && !strcmp(map->pairs[idx[first - 1]].key, map->pairs[idx[i]].key))
+			first--;
+		if (first != i) {
+			dups[ndups][0] = idx[i];
+			dups[ndups++][1] = idx[first];
+		}
+	}
+	qsort(dups, ndups, sizeof(*dups), cmp_index);
+	for (i = 0; i < ndups; i++)
+		diag_error(ld->dc, map->pairs[dups[i][0]].kpos,
+			   "duplicate key \"%s\" (first defined at line %d)",
+			   map->pairs[dups[i][0]].key, map->pairs[dups[i][1]].kpos.line);
+	free(idx);
+	free(dups);
+}
+
 static struct node *parse_mapping(struct loader *ld, yaml_event_t *start)
 {
 	struct node *map = node_new(NODE_MAP, mark_pos(ld, start->start_mark));
@@ -153,7 +203,6 @@ static struct node *parse_mapping(struct loader *ld, yaml_event_t *start)
 	set_tag(ld, map, start->data.mapping_start.tag);
 	for (;;) {
 		struct node *key, *value;
-		struct node_pair *dup;
 
 		if (!next_event(ld, &ev))
 			goto fail;
@@ -186,17 +235,10 @@ static struct node *parse_mapping(struct loader *ld, yaml_event_t *start)
 			node_free(key);
 			continue;
 		}
-		dup = node_map_find(map, key->str);
-		if (dup) {
-			diag_error(ld->dc, key->pos, "duplicate key \"%s\" (first defined at line %d)",
-				   key->str, dup->kpos.line);
-			node_free(key);
-			node_free(value);
-			continue;
-		}
-		node_map_set_at(map, key->str, key->pos, value);
+		node_map_append(map, key->str, key->pos, value);
 		node_free(key);
 	}
+	report_duplicates(ld, map);
 	for (i = 0; i < nmerges; i++) {
 		apply_merge(ld, map, merges[i]);
 		node_free(merges[i]);

@@ -115,8 +115,9 @@ static void merge_seq(struct node *base, struct node *over, const char *attr)
 		free(base->items);
 		base->items = over->items;
 		base->len = over->len;
+		base->cap = over->cap;
 		over->items = NULL;
-		over->len = 0;
+		over->len = over->cap = 0;
 		node_free(over);
 		return;
 	}
@@ -137,7 +138,7 @@ static void merge_seq(struct node *base, struct node *over, const char *attr)
 	}
 	free(over->items);
 	over->items = NULL;
-	over->len = 0;
+	over->len = over->cap = 0;
 	node_free(over);
 }
 

@@ -96,13 +96,16 @@ struct node *node_copy(const struct node *n)
 			c->pairs[i].value = node_copy(n->pairs[i].value);
 		}
 	}
-	c->len = n->len;
+	c->len = c->cap = n->len;
 	return c;
 }
 
 void node_seq_push(struct node *seq, struct node *item)
 {
-	seq->items = xrealloc(seq->items, (seq->len + 1) * sizeof(*seq->items));
+	if (seq->len == seq->cap) {
+		seq->cap = seq->cap ? seq->cap * 2 : 4;
+		seq->items = xrealloc(seq->items, seq->cap * sizeof(*seq->items));
+	}
 	seq->items[seq->len++] = item;
 }
 
@@ -135,7 +138,19 @@ void node_map_set_at(struct node *map, const char *key, struct node_pos kpos,
 		p->value = value;
 		return;
 	}
-	map->pairs = xrealloc(map->pairs, (map->len + 1) * sizeof(*map->pairs));
+	node_map_append(map, key, kpos, value);
+}
+
+void node_map_append(struct node *map, const char *key, struct node_pos kpos,
+		     struct node *value)
+{
+	struct node_pair *p;
+
+	/* grow geometrically: services mappings have thousands of keys */
+	if (map->len == map->cap) {
+		map->cap = map->cap ? map->cap * 2 : 4;
+		map->pairs = xrealloc(map->pairs, map->cap * sizeof(*map->pairs));
+	}
 	p = &map->pairs[map->len++];
 	p->key = xstrdup(key);
 	p->kpos = kpos;

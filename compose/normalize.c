@@ -394,7 +394,8 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 	free(tree->pairs);
 	tree->pairs = sorted->pairs;
 	tree->len = sorted->len;
+	tree->cap = sorted->cap;
 	sorted->pairs = NULL;
-	sorted->len = 0;
+	sorted->len = sorted->cap = 0;
 	node_free(sorted);
 }

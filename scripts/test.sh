@@ -8,9 +8,12 @@ sh scripts/install-deps.sh
 jobs=$(nproc)
 
 autoreconf -fi
-./configure --enable-werror
-make -j"$jobs"
-make -j"$jobs" check || { cat tests/unit/*.log 2>/dev/null; exit 1; }
+# Out-of-tree builds need a source tree that was not configured in place.
+[ ! -f config.status ] || make distclean >/dev/null
+
+rm -rf build && mkdir build
+(cd build && ../configure --enable-werror && make -j"$jobs" && make -j"$jobs" check) ||
+	{ cat build/tests/unit/*.log 2>/dev/null; exit 1; }
 
 # Unit tests under the sanitizers, in a separate build tree.
 rm -rf build-asan && mkdir build-asan

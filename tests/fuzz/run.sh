@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 out=tests/fuzz/out
 mkdir -p "$out"
-flags="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -Isrc"
+flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -Isrc"
 libs="$(pkg-config --cflags --libs yaml-0.1 json-c libcrypto) -lm"
 
 compose_srcs="compose/node.c compose/load.c compose/interp.c compose/dotenv.c

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "compose/compose.h"
+#include "compose/internal.h"
 #include "compose/interp.h"
 #include "compose/node.h"
 
@@ -217,6 +219,141 @@ static void test_scalar_resolution(void **state)
 	assert_int_equal(scalar_resolve("e3"), SC_STR);
 }
 
+static void expect_duration(const char *in, const char *out)
+{
+	long long ns;
+	char *s;
+
+	assert_true(compose_parse_duration(in, &ns));
+	s = compose_format_duration(ns);
+	assert_string_equal(s, out);
+	free(s);
+}
+
+static void test_durations_print_as_go_does(void **state)
+{
+	long long ns;
+
+	(void)state;
+	expect_duration("90s", "1m30s");
+	expect_duration("1h", "1h0m0s");
+	expect_duration("500ms", "500ms");
+	expect_duration("1.5s", "1.5s");
+	expect_duration("1m30s", "1m30s");
+	expect_duration("2h45m", "2h45m0s");
+	expect_duration("1500us", "1.5ms");
+	expect_duration("0", "0s");
+	expect_duration("10ns", "10ns");
+	assert_false(compose_parse_duration("30", &ns));
+	assert_false(compose_parse_duration("1x", &ns));
+	assert_false(compose_parse_duration("", &ns));
+	assert_false(compose_parse_duration("s", &ns));
+}
+
+static void test_byte_sizes(void **state)
+{
+	long long b;
+
+	(void)state;
+	assert_true(compose_parse_bytes("512m", &b));
+	assert_int_equal(b, 512LL << 20);
+	assert_true(compose_parse_bytes("1g", &b));
+	assert_int_equal(b, 1LL << 30);
+	assert_true(compose_parse_bytes("1.5GB", &b));
+	assert_int_equal(b, 3LL << 29);
+	assert_true(compose_parse_bytes("100", &b));
+	assert_int_equal(b, 100);
+	assert_true(compose_parse_bytes("64KiB", &b));
+	assert_int_equal(b, 64 << 10);
+	assert_false(compose_parse_bytes("12x", &b));
+	assert_false(compose_parse_bytes("m", &b));
+	assert_false(compose_parse_bytes("-5m", &b));
+}
+
+static struct node *yaml(const char *text, struct diag_ctx *dc)
+{
+	struct node **docs = NULL, *n;
+
+	assert_int_equal(compose_yaml_load(dc, "t.yaml", text, strlen(text), &docs), 1);
+	n = docs[0];
+	free(docs);
+	return n;
+}
+
+static void test_merge_rules(void **state)
+{
+	struct compose_diags d = {0};
+	struct diag_ctx dc = {.diags = &d};
+	struct compose_options opt = {0};
+	struct load_ctx lc = {.dc = &dc, .opt = &opt, .workdir = (char *)"/p"};
+	struct node *a_doc, *b_doc, *a, *b, *web;
+
+	(void)state;
+	a_doc = yaml("services:\n  web:\n    image: a\n    command: x y\n"
+		     "    ports: ['80:80', '443:443']\n    dns: [1.1.1.1]\n"
+		     "    environment: {A: '1', B: '2'}\n    volumes: ['v:/data']\n"
+		     "    labels: {keep: me}\n",
+		     &dc);
+	b_doc = yaml("services:\n  web:\n    image: b\n    command: [z]\n"
+		     "    ports: ['8080:80', '443:443']\n    dns: [1.1.1.1, 8.8.8.8]\n"
+		     "    environment: [B=3]\n    volumes: ['./here:/data']\n"
+		     "    labels: !reset {}\n",
+		     &dc);
+	a = compose_canonicalize(&lc, a_doc, "/p");
+	b = compose_canonicalize(&lc, b_doc, "/p");
+	assert_int_equal(dc.errors, 0);
+	compose_merge(a, b);
+	web = node_map_get(node_map_get(a, "services"), "web");
+	assert_string_equal(node_map_get(web, "image")->str, "b");
+	/* command replaced, not appended */
+	assert_int_equal(node_map_get(web, "command")->len, 1);
+	/* ports merged by (ip, target, published, protocol): 80:80, 443:443, 8080:80 */
+	assert_int_equal(node_map_get(web, "ports")->len, 3);
+	/* dns appended without duplicates */
+	assert_int_equal(node_map_get(web, "dns")->len, 2);
+	assert_string_equal(node_map_get(node_map_get(web, "environment"), "A")->str, "1");
+	assert_string_equal(node_map_get(node_map_get(web, "environment"), "B")->str, "3");
+	/* volumes merged by target: the bind replaces the volume */
+	assert_int_equal(node_map_get(web, "volumes")->len, 1);
+	assert_string_equal(node_map_get(node_map_get(web, "volumes")->items[0], "type")->str,
+			    "bind");
+	assert_null(node_map_get(web, "labels"));
+	node_free(a);
+	node_free(a_doc);
+	node_free(b_doc);
+	free_ctx(&dc, &d);
+}
+
+static void test_port_short_syntax(void **state)
+{
+	struct compose_diags d = {0};
+	struct diag_ctx dc = {.diags = &d};
+	struct compose_options opt = {0};
+	struct load_ctx lc = {.dc = &dc, .opt = &opt, .workdir = (char *)"/p"};
+	struct node *doc, *c, *ports;
+
+	(void)state;
+	doc = yaml("services:\n  s:\n    image: x\n    ports:\n"
+		   "      - 3000\n      - 3000-3002\n      - '127.0.0.1::5000'\n"
+		   "      - '[::1]:6001:6001/udp'\n      - '9090-9091:8080-8081'\n",
+		   &dc);
+	c = compose_canonicalize(&lc, doc, "/p");
+	assert_non_null(c);
+	ports = node_map_get(node_map_get(node_map_get(c, "services"), "s"), "ports");
+	assert_int_equal(ports->len, 8);
+	assert_null(node_map_get(ports->items[0], "published"));
+	assert_string_equal(node_map_get(ports->items[3], "target")->str, "3002");
+	assert_string_equal(node_map_get(ports->items[4], "host_ip")->str, "127.0.0.1");
+	assert_null(node_map_get(ports->items[4], "published"));
+	assert_string_equal(node_map_get(ports->items[5], "host_ip")->str, "::1");
+	assert_string_equal(node_map_get(ports->items[5], "protocol")->str, "udp");
+	assert_string_equal(node_map_get(ports->items[7], "published")->str, "9091");
+	assert_string_equal(node_map_get(ports->items[7], "target")->str, "8081");
+	node_free(c);
+	node_free(doc);
+	free_ctx(&dc, &d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +366,10 @@ int main(void)
 		cmocka_unit_test(test_yaml_duplicate_key_is_an_error),
 		cmocka_unit_test(test_yaml_alias_bomb_is_refused),
 		cmocka_unit_test(test_scalar_resolution),
+		cmocka_unit_test(test_durations_print_as_go_does),
+		cmocka_unit_test(test_byte_sizes),
+		cmocka_unit_test(test_merge_rules),
+		cmocka_unit_test(test_port_short_syntax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
