@@ -4,6 +4,7 @@
  * attribute path; x- extensions pass through untouched. */
 #include "compose/canon.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -557,7 +558,11 @@ struct node *canon_object_with(struct canon *c, const struct node *in, const cha
 			v = node_new_null(p->value->pos);
 			v->tag_reset = true;
 		} else {
+			size_t before = c->lc->dc->errors;
+
 			v = found[i].a->fn(c, p->value, sub, found[i].a);
+			if (c->lc->dc->errors > before)
+				out->partial = true;
 			if (!v)
 				continue;
 			v->tag_override = p->value->tag_override;
@@ -650,12 +655,15 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 			continue;
 		}
 		e = canon_object_with(c, it, sub, syn->schema, syn->what);
+		/* an entry without what it needs is dropped; said only if it was not given
+		 * at all (a given but invalid one was reported already) */
 		for (req = syn->required; e && req && *req; req++) {
-			if (!node_map_get(e, *req)) {
+			if (node_map_get(e, *req))
+				continue;
+			if (!node_map_get(it, *req))
 				canon_error(c, it, sub, "needs a \"%s\"", *req);
-				node_free(e);
-				e = NULL;
-			}
+			node_free(e);
+			e = NULL;
 		}
 		if (!e)
 			continue;
@@ -688,11 +696,54 @@ struct node *c_path(struct canon *c, const struct node *in, const char *path,
 	return node_new_str(abs, in->pos);
 }
 
+static bool parse_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+struct node *c_ip(struct canon *c, const struct node *in, const char *path,
+		  const struct attr *a)
+{
+	if (node_is_scalar(in) && in->stype == SC_STR && !parse_ip(in->str))
+		return canon_error(c, in, path, "invalid IP address \"%s\"", in->str);
+	return c_string(c, in, path, a);
+}
+
+/* address/prefix, the prefix within the address family's length */
+struct node *c_cidr(struct canon *c, const struct node *in, const char *path,
+		    const struct attr *a)
+{
+	_cleanup_free_ char *addr = NULL;
+	const char *slash;
+	unsigned char buf[16];
+	char *end;
+	long prefix, max;
+
+	if (!node_is_scalar(in) || in->stype != SC_STR)
+		return c_string(c, in, path, a);
+	slash = strchr(in->str, '/');
+	if (!slash)
+		return canon_error(c, in, path, "invalid subnet \"%s\"", in->str);
+	addr = xstrndup(in->str, (size_t)(slash - in->str));
+	if (inet_pton(AF_INET, addr, buf) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, addr, buf) == 1)
+		max = 128;
+	else
+		return canon_error(c, in, path, "invalid subnet \"%s\"", in->str);
+	prefix = strtol(slash + 1, &end, 10);
+	if (!isdigit((unsigned char)slash[1]) || *end || prefix < 0 || prefix > max)
+		return canon_error(c, in, path, "invalid subnet \"%s\"", in->str);
+	return node_new_str(in->str, in->pos);
+}
+
 /* Top-level resources. */
 static const struct attr ipam_config_schema[] = {
-	{"subnet", c_string, NULL},
-	{"ip_range", c_string, NULL},
-	{"gateway", c_string, NULL},
+	{"subnet", c_cidr, NULL},
+	{"ip_range", c_cidr, NULL},
+	{"gateway", c_ip, NULL},
 	{"aux_addresses", c_str_map, NULL},
 	{NULL, NULL, NULL},
 };
@@ -901,12 +952,7 @@ static const struct attr top_schema[] = {
 struct node *compose_canonicalize(struct load_ctx *lc, struct node *doc, const char *base_dir)
 {
 	struct canon c = {lc, base_dir};
-	size_t before = lc->dc->errors;
-	struct node *out = canon_object_with(&c, doc, "", top_schema, "top level");
 
-	if (lc->dc->errors > before) {
-		node_free(out);
-		return NULL;
-	}
-	return out;
+	/* with errors, what did convert is kept, so later checks still run on it */
+	return canon_object_with(&c, doc, "", top_schema, "top level");
 }

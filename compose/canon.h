@@ -65,6 +65,8 @@ struct node *c_object(struct canon *c, const struct node *in, const char *path, 
 struct node *c_map_of(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_list_of(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_any(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_ip(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_cidr(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 
 

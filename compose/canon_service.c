@@ -474,8 +474,8 @@ static const struct attr service_network_schema[] = {
 	{"driver_opts", c_str_map, NULL},
 	{"gw_priority", c_int, NULL},
 	{"interface_name", c_string, NULL},
-	{"ipv4_address", c_string, NULL},
-	{"ipv6_address", c_string, NULL},
+	{"ipv4_address", c_ip, NULL},
+	{"ipv6_address", c_ip, NULL},
 	{"link_local_ips", c_strlist, NULL},
 	{"mac_address", c_string, NULL},
 	{"priority", c_int, NULL},
@@ -980,10 +980,34 @@ static struct node *c_pull_policy(struct canon *c, const struct node *in, const 
 	return c_string(c, in, path, a);
 }
 
+/* "port[-port][/protocol]" */
 static struct node *c_expose(struct canon *c, const struct node *in, const char *path,
 			     const struct attr *a)
 {
-	return c_strlist(c, in, path, a);
+	struct node *out = c_strlist(c, in, path, a);
+	size_t i = 0;
+
+	while (out && i < out->len) {
+		_cleanup_free_ char *s = xstrdup(out->items[i]->str);
+		char *slash = strchr(s, '/');
+		long lo, hi;
+
+		if (slash)
+			*slash = '\0';
+		if (parse_port_range(s, &lo, &hi) && lo > 0 &&
+		    (!slash || !strcmp(slash + 1, "tcp") || !strcmp(slash + 1, "udp") ||
+		     !strcmp(slash + 1, "sctp"))) {
+			i++;
+			continue;
+		}
+		_cleanup_free_ char *sub = canon_path_index(path, i);
+
+		canon_error(c, out->items[i], sub, "invalid port \"%s\"", out->items[i]->str);
+		node_free(out->items[i]);
+		memmove(out->items + i, out->items + i + 1, (out->len - i - 1) * sizeof(*out->items));
+		out->len--;
+	}
+	return out;
 }
 
 static struct node *c_cpus(struct canon *c, const struct node *in, const char *path,

@@ -90,7 +90,7 @@ static char *read_double(const char **pp, int *lineno, char **error)
 	}
 	if (*p != '"') {
 		strbuf_free(&sb);
-		*error = xasprintf("line %d: unterminated double-quoted value", *lineno);
+		*error = xasprintf("%d:1: unterminated double-quoted value", *lineno);
 		return NULL;
 	}
 	*pp = p + 1;
@@ -107,7 +107,7 @@ static char *read_single(const char **pp, int *lineno, char **error)
 		p++;
 	}
 	if (*p != '\'') {
-		*error = xasprintf("line %d: unterminated single-quoted value", *lineno);
+		*error = xasprintf("%d:1: unterminated single-quoted value", *lineno);
 		return NULL;
 	}
 	*pp = p + 1;
@@ -119,7 +119,7 @@ static int expand_value(char **v, struct dotenv_lookup *dl, int lineno, char **e
 	struct interp_result r;
 
 	if (interp_string(*v, dotenv_get, dl, &r) < 0) {
-		*error = xasprintf("line %d: %s", lineno, r.error);
+		*error = xasprintf("%d:1: %s", lineno, r.error);
 		interp_result_free(&r);
 		return -1;
 	}
@@ -134,7 +134,7 @@ int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
 		 struct envset *out, char **error)
 {
 	struct dotenv_lookup dl = {lookup, ctx, out};
-	const char *p = text;
+	const char *p = text, *line_start = text;
 	int lineno = 1;
 
 	*error = NULL;
@@ -148,6 +148,7 @@ int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
 		if (*p == '\n' || *p == '\r') {
 			lineno += *p == '\n';
 			p++;
+			line_start = p;
 			continue;
 		}
 		if (*p == '#') {
@@ -163,8 +164,8 @@ int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
 		while (is_key_char(*p))
 			p++;
 		if (p == ks || (!isalpha((unsigned char)*ks) && *ks != '_')) {
-			*error = xasprintf("line %d: invalid variable name \"%.*s\"", lineno,
-					   (int)strcspn(ks, "=\n"), ks);
+			*error = xasprintf("%d:%d: invalid variable name \"%.*s\"", lineno,
+					   (int)(ks - line_start + 1), (int)strcspn(ks, "=\n"), ks);
 			return -1;
 		}
 		key = xstrndup(ks, (size_t)(p - ks));
@@ -181,9 +182,9 @@ int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
 			continue;
 		}
 		if (*p != '=') {
-			*error = xasprintf("line %d: unexpected character \"%c\" in variable name "
+			*error = xasprintf("%d:%d: unexpected character \"%c\" in variable name "
 					   "\"%s\"",
-					   lineno, *p, key);
+					   lineno, (int)(p - line_start + 1), *p, key);
 			free(key);
 			return -1;
 		}
@@ -215,4 +216,14 @@ int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
 			p++;
 	}
 	return 0;
+}
+
+const char *dotenv_error_place(const char *error, int *line, int *col)
+{
+	int n = 0;
+
+	if (sscanf(error, "%d:%d: %n", line, col, &n) == 2 && n > 0)
+		return error + n;
+	*line = *col = 0;
+	return error;
 }

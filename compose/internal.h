@@ -20,6 +20,10 @@ struct load_ctx {
 	int include_depth;
 	struct extends_frame *extends_stack; /* services being extended, for cycles */
 	bool merged;     /* a merge ran: key order must be restored */
+	/* Something could not be read at all (a file, its YAML, an extends or include):
+	 * checking references would only report what is missing because of it. Errors in
+	 * attributes leave a partial tree that later stages still check. */
+	bool broken;
 	char **profiles; /* every profile a service names, enabled or not */
 	size_t nprofiles;
 };

@@ -37,6 +37,9 @@ void interp_result_free(struct interp_result *r);
 void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup lookup,
 			 void *ctx);
 
+/* Split a dotenv error ("LINE:COL: message") into its place and message. */
+const char *dotenv_error_place(const char *error, int *line, int *col);
+
 /* Parse a dotenv file's text. With interpolate, values may use ${VAR} from lookup and
  * from earlier lines. Returns 0, or -1 with *error set ("line N: ..."). */
 int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,

@@ -159,6 +159,7 @@ static void merge_into(struct node **slot, struct node *over, const char *attr)
 		merge_seq(base, over, attr);
 		return;
 	}
+	base->partial |= over->partial;
 	for (i = 0; i < over->len; i++) {
 		struct node_pair *op = &over->pairs[i];
 		struct node_pair *bp = node_map_find(base, op->key);

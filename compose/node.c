@@ -82,6 +82,7 @@ struct node *node_copy(const struct node *n)
 	c->tag_reset = n->tag_reset;
 	c->tag_override = n->tag_override;
 	c->interpolated = n->interpolated;
+	c->partial = n->partial;
 	if (n->str)
 		c->str = xstrdup(n->str);
 	if (n->kind == NODE_SEQ) {

@@ -31,6 +31,7 @@ struct node {
 	bool tag_reset;    /* !reset */
 	bool tag_override; /* !override */
 	bool interpolated; /* the text came from ${...} */
+	bool partial;      /* an attribute of this mapping was invalid and left out */
 	char *str;         /* scalar text */
 	size_t len;        /* items or pairs */
 	size_t cap;        /* allocated items or pairs */

@@ -250,7 +250,11 @@ static void resolve_environment(struct load_ctx *lc, const char *name, struct no
 			continue;
 		}
 		if (dotenv_parse(text, raw, load_ctx_lookup, lc, &e, &error) < 0) {
-			diag_error(lc->dc, f->pos, "services.%s.env_file: %s: %s", name, path, error);
+			int line, col;
+			const char *msg = dotenv_error_place(error, &line, &col);
+
+			diag_error(lc->dc, f->pos, "services.%s.env_file: %s:%d:%d: %s", name, path,
+				   line, col, msg);
 			continue;
 		}
 		for (k = 0; k < e.n; k++)

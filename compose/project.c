@@ -119,12 +119,15 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 		if (!text) {
 			diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
 				   "cannot read the file: %s", strerror(errno));
+			lc->broken = true;
 			return NULL;
 		}
 	}
 	ndocs = compose_yaml_load(lc->dc, display, text, len, &docs);
-	if (ndocs < 0)
+	if (ndocs < 0) {
+		lc->broken = true;
 		return NULL;
+	}
 	for (i = 0; i < ndocs; i++) {
 		struct node *canon;
 
@@ -137,6 +140,7 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 				   "top-level object must be a mapping, not %s",
 				   node_kind_name(docs[i]));
 			node_free(docs[i]);
+			lc->broken = true;
 			continue;
 		}
 		if (!lc->opt->no_interpolate)
@@ -155,10 +159,14 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 	free(docs);
 	if (!tree)
 		tree = node_new(NODE_MAP, (struct node_pos){diag_intern_file(lc->dc, display), 1, 1});
-	if (!failed(lc))
+	size_t before = lc->dc->errors;
+
+	if (!lc->broken)
 		compose_apply_extends(lc, tree, path);
-	if (!failed(lc))
+	if (!lc->broken)
 		compose_apply_include(lc, tree);
+	if (lc->dc->errors > before)
+		lc->broken = true;
 	return tree;
 }
 
@@ -209,8 +217,10 @@ static int load_env_file(struct load_ctx *lc, const char *path, const struct env
 	}
 	if (dotenv_parse(text, false, (interp_lookup)envset_get, (void *)shell, into, &error) <
 	    0) {
-		diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0}, "%s",
-			   error);
+		struct node_pos pos = {diag_intern_file(lc->dc, path), 0, 0};
+		const char *msg = dotenv_error_place(error, &pos.line, &pos.col);
+
+		diag_error(lc->dc, pos, "%s", msg);
 		return -1;
 	}
 	return 0;
@@ -533,6 +543,21 @@ static void sort_diags(struct compose_diags *d, size_t from)
 	memcpy(copy.v, d->v, d->n * sizeof(*copy.v));
 	qsort_r(d->v + from, d->n - from, sizeof(*d->v), cmp_diag, &copy);
 	free(copy.v);
+	/* the same message at the same place once */
+	size_t w = from + 1;
+
+	for (size_t r = from + 1; r < d->n; r++) {
+		struct compose_diag *prev = &d->v[w - 1], *cur = &d->v[r];
+
+		if (prev->line == cur->line && prev->col == cur->col && !strcmp(prev->file, cur->file) &&
+		    !strcmp(prev->msg, cur->msg)) {
+			free(cur->file);
+			free(cur->msg);
+			continue;
+		}
+		d->v[w++] = *cur;
+	}
+	d->n = w;
 }
 
 int compose_project_load(const struct compose_options *opt, struct compose_project **out,
@@ -586,16 +611,16 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 			lc.merged = true;
 		}
 	}
-	if (failed(&lc) || !tree)
+	if (lc.broken || !tree)
 		goto out;
 	/* A merge appends the keys a later file adds; canonicalising the merged tree again
 	 * puts every mapping back in the order a single file would have given it. */
-	if (lc.merged) {
+	if (lc.merged && !failed(&lc)) {
 		struct node *again = compose_canonicalize(&lc, tree, workdir);
 
 		node_free(tree);
 		tree = again;
-		if (failed(&lc) || !tree)
+		if (lc.broken || !tree)
 			goto out;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -605,7 +630,7 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	p->workdir = xstrdup(workdir);
 	p->interpolated = !opt->no_interpolate;
 	compose_normalize(&lc, tree, p->name);
-	if (failed(&lc))
+	if (lc.broken)
 		goto out;
 	compose_validate(&lc, tree);
 	if (failed(&lc) || select_services(&lc, tree) < 0)

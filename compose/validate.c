@@ -135,7 +135,8 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 	const struct node *cname = node_map_get(svc, "container_name");
 	long long s = 1, r = 1;
 
-	if (!node_map_get(svc, "image") && !node_map_get(svc, "build"))
+	/* a service whose image was invalid was reported already */
+	if (!node_map_get(svc, "image") && !node_map_get(svc, "build") && !svc->partial)
 		diag_error(v->lc->dc, svc->pos,
 			   "services.%s: service \"%s\" has neither an image nor a build context "
 			   "specified",
