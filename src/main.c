@@ -9,6 +9,8 @@
 
 static const struct cli_command commands[] = {
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"images", cli_images, "List images in the local store", false},
+	{"pull", cli_pull, "Pull images from a registry", false},
 	{"version", cli_version, "Show the stack version information", false},
 };
 

@@ -30,6 +30,11 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
+int cli_pull(struct cli_globals *g, int argc, char **argv);
+int cli_images(struct cli_globals *g, int argc, char **argv);
+
+/* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
+const char *cli_state_root(const struct cli_globals *g);
 
 struct compose_project;
 struct compose_diags;
