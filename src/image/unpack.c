@@ -311,8 +311,7 @@ int layer_unpack(const char *blob_path, const char *dest, char diffid[72], uint6
 	archive_write_disk_set_options(u.disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
 						       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
 						       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						       ARCHIVE_EXTRACT_UNLINK);
+						       ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	rc = open_readers(&u, blob_path, err);
 	if (rc == 0)
 		rc = extract_all(&u, err);
