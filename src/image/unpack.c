@@ -137,6 +137,30 @@ static void drop_overlay_xattrs(struct archive_entry *e)
 	}
 }
 
+/* libarchive names the full temporary path; the user wants the path in the layer. */
+static int disk_error(struct unpack *u, const char *what, const char *rel, struct stk_err *err)
+{
+	const char *msg = archive_error_string(u->disk);
+	size_t dl = strlen(u->dest);
+	struct strbuf sb;
+	const char *p;
+
+	strbuf_init(&sb);
+	for (p = msg ? msg : "unknown error"; *p;) {
+		if (strncmp(p, u->dest, dl) == 0 && p[dl] == '/') {
+			p += dl + 1;
+			continue;
+		}
+		strbuf_addc(&sb, *p++);
+	}
+	if (strstr(sb.buf, "through symlink"))
+		strbuf_adds(&sb, " (the layer tries to escape its directory)");
+	stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO, "%s %s: %s", what, rel,
+		    sb.buf);
+	strbuf_free(&sb);
+	return -1;
+}
+
 static int write_entry(struct unpack *u, struct archive_entry *e, const char *rel,
 		       struct stk_err *err)
 {
@@ -146,8 +170,7 @@ static int write_entry(struct unpack *u, struct archive_entry *e, const char *re
 	archive_entry_set_pathname(e, full);
 	r = archive_write_header(u->disk, e);
 	if (r < ARCHIVE_WARN)
-		return stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO,
-				   "extract %s: %s", rel, archive_error_string(u->disk));
+		return disk_error(u, "extract", rel, err);
 	if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0 &&
 	    !archive_entry_hardlink(e)) {
 		const void *blk;
@@ -156,16 +179,14 @@ static int write_entry(struct unpack *u, struct archive_entry *e, const char *re
 
 		while ((r = archive_read_data_block(u->inner, &blk, &len, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(u->disk, blk, len, off) < ARCHIVE_WARN)
-				return stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO,
-						   "write %s: %s", rel, archive_error_string(u->disk));
+				return disk_error(u, "write", rel, err);
 		}
 		if (r != ARCHIVE_EOF)
 			return stk_err_set(err, EBADMSG, "read %s: %s", rel, archive_error_string(u->inner));
 		u->size += (uint64_t)archive_entry_size(e);
 	}
 	if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
-		return stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO,
-				   "finish %s: %s", rel, archive_error_string(u->disk));
+		return disk_error(u, "finish", rel, err);
 	return 0;
 }
 

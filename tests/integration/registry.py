@@ -161,8 +161,11 @@ class Proxy:
     credentials checked when given); throttle=bytes per second for blob bodies;
     cut_after=bytes: close blob connections after that many body bytes."""
 
-    def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None):
+    def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None,
+                 die_after_cut=False):
         self.backend_port = backend_port
+        self.die_after_cut = die_after_cut
+        self.cuts = 0
         self.token_creds = token
         self.throttle = throttle
         self.cut_after = cut_after
@@ -254,6 +257,12 @@ class Proxy:
                         self.close_connection = True
                         conn.close()
                         self.connection.shutdown(socket.SHUT_RDWR)
+                        proxy.cuts += 1
+                        if proxy.die_after_cut:
+                            # the registry "goes away": nothing listens on the port any more
+                            srv = proxy.server
+                            threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()),
+                                             daemon=True).start()
                         return
                     self.wfile.write(chunk)
                     sent += len(chunk)
@@ -272,3 +281,6 @@ class Proxy:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def saw_range(self):
+        return any("Range" in h for _, path, h in self.requests if "/blobs/" in path)

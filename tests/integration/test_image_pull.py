@@ -77,3 +77,25 @@ def test_pull_invalid_reference_is_refused(stack, root):
     r = stack("--root", str(root), "pull", "Busy:Box")
     assert r.code == 1
     assert "invalid reference format" in r.err
+
+
+def test_postgres_and_redis_images_share_their_base_layer(stack, registry, root):
+    registry.ensure("postgres")
+    registry.ensure("redis")
+    r = stack("--root", str(root), "pull", registry.ref("postgres"))
+    assert r.code == 0, r
+    r = stack("--root", str(root), "pull", registry.ref("redis"))
+    assert r.code == 0, r
+    assert "Already exists" in r.err
+    for name, files in (("postgres", ["usr/local/bin/docker-entrypoint.sh", "usr/bin/pg_isready",
+                                      "usr/lib/postgresql/15/bin/postgres"]),
+                        ("redis", ["usr/bin/redis-server", "usr/bin/redis-cli"])):
+        r = stack("--root", str(root), "image", "inspect", registry.ref(name))
+        assert r.code == 0, r
+        [doc] = json.loads(r.out)
+        assert len(doc["LayerPaths"]) == 2
+        for f in files:
+            assert any(os.path.lexists(os.path.join(p, f)) for p in doc["LayerPaths"]), f
+    [pg] = json.loads(stack("--root", str(root), "image", "inspect", registry.ref("postgres")).out)
+    assert pg["Config"]["Entrypoint"] == ["docker-entrypoint.sh"]
+    assert pg["Config"]["Cmd"] == ["postgres"]
