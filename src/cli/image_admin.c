@@ -388,3 +388,99 @@ int cli_logout(struct cli_globals *g, int argc, char **argv)
 		printf("Not logged in to %s\n", key);
 	return CLI_OK;
 }
+
+/* ---- load / save ---- */
+
+int cli_load(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"input", required_argument, NULL, 'i'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *input = NULL;
+	struct image_store *s;
+	struct stk_err err;
+	char **lines = NULL;
+	size_t n = 0;
+	bool quiet = false;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+i:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			puts("Usage: stack load [OPTIONS]\n\nLoad images from a tar archive (docker save or OCI layout)\n\n"
+			     "Options:\n  -i, --input string   Read from tar archive file\n  -q, --quiet          Suppress the load output");
+			return CLI_OK;
+		default:
+			return cli_usage_error("load", "invalid option");
+		}
+	}
+	if (!input)
+		return cli_usage_error("load", "an archive is required: -i FILE");
+	rc = with_store(g, &s);
+	if (rc != CLI_OK)
+		return rc;
+	if (image_store_load(s, input, &lines, &n, &err) < 0) {
+		cli_error("load %s: %s", input, err.msg);
+		rc = CLI_FAIL;
+	}
+	if (quiet) {
+		while (n)
+			free(lines[--n]);
+		free(lines);
+	} else {
+		print_and_free_lines(lines, n);
+	}
+	image_store_free(s);
+	return rc;
+}
+
+int cli_save(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *output = NULL;
+	struct image_store *s;
+	struct stk_err err;
+	int c, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			puts("Usage: stack save [OPTIONS] IMAGE [IMAGE...]\n\nSave images to a tar archive "
+			     "(an OCI layout with docker's manifest.json)\n\nOptions:\n  -o, --output string   Write to a file");
+			return CLI_OK;
+		default:
+			return cli_usage_error("save", "invalid option");
+		}
+	}
+	if (!output)
+		return cli_usage_error("save", "an output file is required: -o FILE");
+	if (optind >= argc)
+		return cli_usage_error("save", "\"stack save\" requires at least 1 argument");
+	rc = with_store(g, &s);
+	if (rc != CLI_OK)
+		return rc;
+	if (image_store_save(s, (const char *const *)argv + optind, (size_t)(argc - optind), output, &err) < 0) {
+		cli_error("save: %s", err.msg);
+		rc = CLI_FAIL;
+	}
+	image_store_free(s);
+	return rc;
+}

@@ -88,6 +88,14 @@ int image_store_remove(struct image_store *s, const char *name, bool force, char
 int image_store_prune(struct image_store *s, bool all, char ***removed, size_t *nremoved,
 		      uint64_t *reclaimed, struct stk_err *err);
 
+/* Imports a `docker save` archive or an OCI image layout archive (tar, optionally
+ * compressed). `loaded` receives one "Loaded image: NAME" line per image. */
+int image_store_load(struct image_store *s, const char *file, char ***loaded, size_t *nloaded,
+		     struct stk_err *err);
+/* Writes the images to a tar that is both an OCI layout and a `docker save` archive. */
+int image_store_save(struct image_store *s, const char *const *names, size_t n, const char *file,
+		     struct stk_err *err);
+
 /* ---- pull ------------------------------------------------------------------ */
 
 enum image_event_kind {
