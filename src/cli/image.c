@@ -284,6 +284,8 @@ static void human_age(int64_t created, char *buf, size_t len)
 		snprintf(buf, len, "N/A");
 	else if (d < 60)
 		snprintf(buf, len, "Less than a minute ago");
+	else if (d < 120)
+		snprintf(buf, len, "About a minute ago");
 	else if (d < 3600)
 		snprintf(buf, len, "%lld minutes ago", (long long)(d / 60));
 	else if (d < 86400 * 2)

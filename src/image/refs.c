@@ -613,6 +613,13 @@ static int collect_garbage(struct image_store *s, uint64_t *reclaimed, struct st
 		manifest_free(&m);
 	}
 	rc = sweep(blobs, &kb, reclaimed, false, s, err);
+	/* with the store held exclusively, anything in tmp/ is debris of a killed pull */
+	if (rc == 0) {
+		_cleanup_free_ char *tmp = xasprintf("%s/tmp", s->dir);
+		struct keep none = {0};
+
+		rc = sweep(tmp, &none, NULL, false, s, err);
+	}
 	if (rc == 0)
 		rc = sweep(layers, &kl, reclaimed, true, s, err);
 	keep_free(&kb);
