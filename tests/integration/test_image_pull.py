@@ -99,3 +99,38 @@ def test_postgres_and_redis_images_share_their_base_layer(stack, registry, root)
     [pg] = json.loads(stack("--root", str(root), "image", "inspect", registry.ref("postgres")).out)
     assert pg["Config"]["Entrypoint"] == ["docker-entrypoint.sh"]
     assert pg["Config"]["Cmd"] == ["postgres"]
+
+
+def test_docker_manifest_list_and_schema2_are_negotiated(stack, registry, root):
+    """A Docker manifest list with an arm64 decoy and a Docker schema2 manifest for amd64."""
+    from registry import put_manifest
+    layout = registry.images.layout("busybox")
+    index = json.loads((layout / "index.json").read_text())
+    oci = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_bytes())
+    registry.ensure("busybox", repo="dockerfmt")  # the blobs, under this repository
+    m = {"schemaVersion": 2,
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                    "digest": oci["config"]["digest"], "size": oci["config"]["size"]},
+         "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                     "digest": l["digest"], "size": l["size"]} for l in oci["layers"]]}
+    body = json.dumps(m).encode()
+    import hashlib
+    md = "sha256:" + hashlib.sha256(body).hexdigest()
+    base = f"http://{registry.host}"
+    put_manifest(base, "dockerfmt", md, body, m["mediaType"])
+    lst = {"schemaVersion": 2,
+           "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+           "manifests": [
+               {"mediaType": m["mediaType"], "digest": md, "size": len(body),
+                "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+               {"mediaType": m["mediaType"], "digest": md, "size": len(body),
+                "platform": {"os": "linux", "architecture": "amd64"}}]}
+    put_manifest(base, "dockerfmt", "list", json.dumps(lst).encode(), lst["mediaType"])
+    r = stack("--root", str(root), "pull", "-q", registry.ref("dockerfmt", "list"))
+    assert r.code == 0, r
+    [doc] = json.loads(stack("--root", str(root), "image", "inspect",
+                             registry.ref("dockerfmt", "list")).out)
+    assert doc["ManifestDigest"] == md
+    r = stack("--root", str(root), "pull", "-q", f"{registry.host}/dockerfmt@{md}")
+    assert r.code == 0, r

@@ -441,6 +441,45 @@ static void test_store_blob_put_verifies_digest(void **state)
 	image_store_free(s);
 }
 
+static bool always_in_use(const char *id, void *arg)
+{
+	(void)id;
+	return *(bool *)arg;
+}
+
+static void test_rm_refuses_image_in_use_unless_forced(void **state)
+{
+	struct fixture *fx = *state;
+	const char *config = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+	char cd[72], md[72], *man;
+	struct image_store *s;
+	struct stk_err err;
+	char **lines = NULL;
+	size_t n = 0;
+	bool used = true;
+
+	assert_int_equal(image_store_open(fx->dir, &s, &err), 0);
+	sha256_digest(config, strlen(config), cd);
+	assert_int_equal(store_blob_put(s, cd, config, strlen(config), &err), 0);
+	man = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"digest\":\"%s\"},"
+			"\"layers\":[]}", MT_OCI_MANIFEST, cd);
+	sha256_digest(man, strlen(man), md);
+	assert_int_equal(store_blob_put(s, md, man, strlen(man), &err), 0);
+	assert_int_equal(store_add_image(s, "docker.io/library/app:1", md, &err), 0);
+	image_store_set_in_use_hook(s, always_in_use, &used);
+	assert_int_equal(image_store_remove(s, "app:1", false, &lines, &n, &err), -1);
+	assert_int_equal(err.errnum, EBUSY);
+	assert_non_null(strstr(err.msg, "being used by a container"));
+	assert_int_equal(image_store_remove(s, "app:1", true, &lines, &n, &err), 0);
+	assert_int_equal(n, 2);
+	while (n)
+		free(lines[--n]);
+	free(lines);
+	assert_false(store_blob_exists(s, md));
+	free(man);
+	image_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_schema1_refused_clearly),
 		cmocka_unit_test(test_index_picks_platform_and_variant),
 		cmocka_unit_test_setup_teardown(test_store_blob_put_verifies_digest, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_rm_refuses_image_in_use_unless_forced, setup_dirs, teardown_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
