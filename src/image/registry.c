@@ -272,7 +272,7 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			snprintf(r->curl_error, sizeof(r->curl_error), "write: %s", strerror(errno));
+			snprintf(r->write_error, sizeof(r->write_error), "write: %s", strerror(errno));
 			return 0;
 		}
 		sha256_update(r->hash, buf + done, (size_t)w);
@@ -308,6 +308,7 @@ static void req_reset_response(struct reg_req *r)
 	r->status = 0;
 	r->curl_rc = CURLE_OK;
 	r->curl_error[0] = '\0';
+	r->write_error[0] = '\0';
 	r->sink_decided = r->sink_is_file = false;
 	strbuf_free(&r->body);
 	strbuf_init(&r->body);
@@ -662,8 +663,10 @@ void reg_req_describe_failure(struct reg_req *r, struct stk_err *err)
 	char code[64];
 
 	if (r->curl_rc != CURLE_OK) {
-		if (r->curl_rc == CURLE_WRITE_ERROR && r->curl_error[0])
-			stk_err_set(err, EIO, "%s", r->curl_error);
+		if (r->curl_rc == CURLE_WRITE_ERROR && r->write_error[0])
+			stk_err_set(err, EIO, "%s", r->write_error);
+		else if (r->curl_rc == CURLE_WRITE_ERROR)
+			stk_err_set(err, EFBIG, "response from %s too large", r->url);
 		else
 			stk_err_set(err, EHOSTUNREACH, "%s unreachable: %s", c->base,
 				    r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));

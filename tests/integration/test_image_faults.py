@@ -188,3 +188,20 @@ def test_pull_killed_half_way_recovers_on_next_pull(stack, fresh_registry, root)
         proxy.stop()
     assert len(images(stack, root)) == 1
     assert partial_size(root, digest) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs")
+def test_disk_full_is_reported_and_store_stays_consistent(stack, registry, tmp_path):
+    root = tmp_path / "small"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(root)], check=True)
+    try:
+        ref = registry.ref("busybox")
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 1
+        assert len(r.err.strip().splitlines()) == 1, r
+        assert ref in r.err and "No space left on device" in r.err, r
+        assert images(stack, root) == []
+        assert_store_clean(root)
+    finally:
+        subprocess.run(["umount", str(root)], check=True)
