@@ -161,6 +161,10 @@ static void on_pull_event(const struct image_event *ev, void *arg)
 		break;
 	case IMAGE_EV_RETRY:
 		snprintf(line, sizeof(line), "Retrying (%s)", ev->detail ? ev->detail : "");
+		if (!ev->layer) {
+			fprintf(stderr, "%s: %s\n", ev->ref, line);
+			return;
+		}
 		break;
 	default:
 		return;

@@ -427,6 +427,12 @@ static void start_layers(struct image_pull *p)
 
 /* ---- config ---- */
 
+static void document_retry(struct reg_req *r, const char *why, void *arg)
+{
+	(void)r;
+	emit(arg, IMAGE_EV_RETRY, NULL, 0, 0, why);
+}
+
 static void config_ready(struct image_pull *p, const char *data, size_t n)
 {
 	struct stk_err e;
@@ -474,6 +480,7 @@ static void fetch_config(struct image_pull *p)
 	}
 	what = xasprintf("blobs/%s", p->m.config_digest);
 	p->mreq = reg_get(p->c, what, NULL, config_done, p);
+	p->mreq->on_retry = document_retry;
 }
 
 /* ---- manifest ---- */
@@ -558,6 +565,7 @@ static void fetch_manifest(struct image_pull *p, const char *ref)
 	free(p->expect_digest);
 	p->expect_digest = str_has_prefix(ref, "sha256:") ? xstrdup(ref) : NULL;
 	p->mreq = reg_get(p->c, what, ACCEPT_MANIFESTS, manifest_done, p);
+	p->mreq->on_retry = document_retry;
 }
 
 static bool is_insecure(const struct image_pull_opts *o, const char *domain)

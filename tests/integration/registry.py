@@ -162,8 +162,11 @@ class Proxy:
     cut_after=bytes: close blob connections after that many body bytes."""
 
     def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None,
-                 die_after_cut=False):
+                 die_after_cut=False, redirect_blobs=False, fail_blobs=0, fail_status=503):
         self.backend_port = backend_port
+        self.redirect_blobs = redirect_blobs
+        self.fail_blobs = fail_blobs  # answer this many blob requests with fail_status
+        self.fail_status = fail_status
         self.die_after_cut = die_after_cut
         self.cuts = 0
         self.token_creds = token
@@ -228,6 +231,15 @@ class Proxy:
                         realm = f"http://{proxy.host}/token"
                         return self.deny(401, {"WWW-Authenticate":
                                                f'Bearer realm="{realm}",service="stack-test"'})
+                if "/blobs/" in self.path and proxy.fail_blobs > 0:
+                    proxy.fail_blobs -= 1
+                    return self.deny(proxy.fail_status)
+                if "/blobs/" in self.path and proxy.redirect_blobs:
+                    self.send_response(307)
+                    self.send_header("Location", f"http://127.0.0.1:{proxy.backend_port}{self.path}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.backend_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("authorization", "host", "connection")}

@@ -205,3 +205,36 @@ def test_disk_full_is_reported_and_store_stays_consistent(stack, registry, tmp_p
         assert_store_clean(root)
     finally:
         subprocess.run(["umount", str(root)], check=True)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_server_errors_are_retried_with_backoff(stack, registry, root, status):
+    proxy = Proxy(registry.port, fail_blobs=2, fail_status=status).start()
+    try:
+        r = stack("--root", str(root), "pull", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+        assert f"Retrying (HTTP {status})" in r.err
+    finally:
+        proxy.stop()
+
+
+def test_persistent_server_errors_fail_clearly(stack, registry, root):
+    proxy = Proxy(registry.port, fail_blobs=100).start()
+    try:
+        ref = f"{proxy.host}/busybox"
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 1
+        assert ref in r.err and "503" in r.err, r
+        assert images(stack, root) == []
+    finally:
+        proxy.stop()
+
+
+def test_blob_redirects_are_followed(stack, registry, root):
+    proxy = Proxy(registry.port, redirect_blobs=True).start()
+    try:
+        r = stack("--root", str(root), "pull", "-q", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+    finally:
+        proxy.stop()
+    assert len(images(stack, root)) == 1
