@@ -9,6 +9,15 @@
 
 static const struct cli_command commands[] = {
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"image", cli_image, "Manage images", false},
+	{"images", cli_images, "List images in the local store", false},
+	{"load", cli_load, "Load images from a tar archive", false},
+	{"login", cli_login, "Log in to a registry", false},
+	{"logout", cli_logout, "Log out from a registry", false},
+	{"pull", cli_pull, "Pull images from a registry", false},
+	{"rmi", cli_rmi, "Remove one or more images", false},
+	{"save", cli_save, "Save images to a tar archive", false},
+	{"tag", cli_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", false},
 	{"version", cli_version, "Show the stack version information", false},
 };
 

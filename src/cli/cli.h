@@ -50,6 +50,20 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
+int cli_pull(struct cli_globals *g, int argc, char **argv);
+int cli_images(struct cli_globals *g, int argc, char **argv);
+int cli_image(struct cli_globals *g, int argc, char **argv);
+int cli_image_inspect(struct cli_globals *g, int argc, char **argv);
+int cli_image_prune(struct cli_globals *g, int argc, char **argv);
+int cli_rmi(struct cli_globals *g, int argc, char **argv);
+int cli_tag(struct cli_globals *g, int argc, char **argv);
+int cli_login(struct cli_globals *g, int argc, char **argv);
+int cli_logout(struct cli_globals *g, int argc, char **argv);
+int cli_load(struct cli_globals *g, int argc, char **argv);
+int cli_save(struct cli_globals *g, int argc, char **argv);
+
+/* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
+const char *cli_state_root(const struct cli_globals *g);
 
 struct compose_project;
 struct compose_diags;

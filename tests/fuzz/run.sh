@@ -17,7 +17,11 @@ compose_srcs="compose/node.c compose/load.c compose/interp.c compose/dotenv.c
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_compose" tests/fuzz/fuzz_compose.c $compose_srcs $libs
 
-for target in compose; do
+image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
+# shellcheck disable=SC2086
+clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $libs
+
+for target in compose manifest; do
 	work="$out/corpus-$target"
 	rm -rf "$work" && mkdir -p "$work"
 	"$out/fuzz_$target" -max_total_time="$secs" -max_len=16384 -timeout=10 \

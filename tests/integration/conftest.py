@@ -35,3 +35,7 @@ def run_stack(*args, cwd=None, env=None, input=None, clean_env=True):
 @pytest.fixture
 def stack():
     return run_stack
+
+
+# Image fixtures (test images, loopback registries, a temp state root).
+from image_fixtures import fresh_registry, registry, root, test_images  # noqa: E402,F401

@@ -1,0 +1,384 @@
+/* Layer extraction: compressed blob → decompress → SHA-256 of the tar (diff ID) → tar
+ * entries → files, in one pass with libarchive. Two archive readers are chained: the
+ * outer one only decompresses (raw format), the inner one reads tar from the outer's
+ * output, so the uncompressed bytes can be hashed as they flow.
+ *
+ * Safety: entry names and hardlink targets with ".." or a leading "/" fail the layer;
+ * libarchive's SECURE_SYMLINKS refuses to write through a symlink; whiteouts become
+ * overlayfs whiteouts (char 0/0, trusted.overlay.opaque=y) and any trusted.overlay.*
+ * xattr carried by the tar itself is dropped so a layer cannot forge them. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "image/internal.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+
+struct unpack {
+	struct archive *outer, *inner, *disk;
+	struct sha256 hash;
+	char buf[128 * 1024];
+	const char *dest;
+	char **opaque; /* directories (relative) to mark opaque once extraction is done */
+	size_t nopaque;
+	uint64_t size;
+};
+
+static la_ssize_t inner_read(struct archive *a, void *arg, const void **out)
+{
+	struct unpack *u = arg;
+	la_ssize_t n = archive_read_data(u->outer, u->buf, sizeof(u->buf));
+
+	(void)a;
+	if (n < 0) {
+		archive_set_error(u->inner, EIO, "%s", archive_error_string(u->outer));
+		return -1;
+	}
+	sha256_update(&u->hash, u->buf, (size_t)n);
+	*out = u->buf;
+	return n;
+}
+
+/* Relative, without "..": the only names a layer may use. Strips "./" and trailing "/". */
+static char *clean_name(const char *name)
+{
+	const char *p = name;
+	char *out, *q;
+
+	if (!name || name[0] == '/')
+		return NULL;
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	out = xstrdup(p);
+	for (q = out; *q;) {
+		size_t n = strcspn(q, "/");
+
+		if (n == 2 && q[0] == '.' && q[1] == '.') {
+			free(out);
+			return NULL;
+		}
+		q += n;
+		if (*q)
+			q++;
+	}
+	while (*out && out[strlen(out) - 1] == '/')
+		out[strlen(out) - 1] = '\0';
+	return out;
+}
+
+static int open_in_root(const char *root, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	_cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (rootfd < 0)
+		return -1;
+	return (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+}
+
+/* A hardlink may only point at a regular file already extracted, reached without
+ * following any symlink. */
+static bool hardlink_target_ok(const char *dest, const char *target)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+	};
+	_cleanup_close_ int rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (rootfd < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, rootfd, target, &how, sizeof(how));
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	return !S_ISDIR(st.st_mode);
+}
+
+static void drop_overlay_xattrs(struct archive_entry *e)
+{
+	struct { char *name; void *value; size_t size; } keep[64];
+	const char *name;
+	const void *value;
+	size_t size, n = 0, i;
+
+	if (archive_entry_xattr_reset(e) == 0)
+		return;
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK && n < 64) {
+		if (str_has_prefix(name, "trusted.overlay."))
+			continue;
+		keep[n].name = xstrdup(name);
+		keep[n].value = xmalloc(size ? size : 1);
+		memcpy(keep[n].value, value, size);
+		keep[n].size = size;
+		n++;
+	}
+	archive_entry_xattr_clear(e);
+	for (i = 0; i < n; i++) {
+		archive_entry_xattr_add_entry(e, keep[i].name, keep[i].value, keep[i].size);
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+}
+
+/* libarchive names the full temporary path; the user wants the path in the layer. */
+static int disk_error(struct unpack *u, const char *what, const char *rel, struct stk_err *err)
+{
+	const char *msg = archive_error_string(u->disk);
+	size_t dl = strlen(u->dest);
+	struct strbuf sb;
+	const char *p;
+
+	strbuf_init(&sb);
+	for (p = msg ? msg : "unknown error"; *p;) {
+		if (strncmp(p, u->dest, dl) == 0 && p[dl] == '/') {
+			p += dl + 1;
+			continue;
+		}
+		strbuf_addc(&sb, *p++);
+	}
+	if (strstr(sb.buf, "through symlink"))
+		strbuf_adds(&sb, " (the layer tries to escape its directory)");
+	stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO, "%s %s: %s", what, rel,
+		    sb.buf);
+	strbuf_free(&sb);
+	return -1;
+}
+
+static int write_entry(struct unpack *u, struct archive_entry *e, const char *rel,
+		       struct stk_err *err)
+{
+	_cleanup_free_ char *full = xasprintf("%s/%s", u->dest, rel);
+	int r;
+
+	archive_entry_set_pathname(e, full);
+	r = archive_write_header(u->disk, e);
+	if (r < ARCHIVE_WARN)
+		return disk_error(u, "extract", rel, err);
+	if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0 &&
+	    !archive_entry_hardlink(e)) {
+		const void *blk;
+		size_t len;
+		la_int64_t off;
+
+		while ((r = archive_read_data_block(u->inner, &blk, &len, &off)) == ARCHIVE_OK) {
+			if (archive_write_data_block(u->disk, blk, len, off) < ARCHIVE_WARN)
+				return disk_error(u, "write", rel, err);
+		}
+		if (r != ARCHIVE_EOF)
+			return stk_err_set(err, EBADMSG, "read %s: %s", rel, archive_error_string(u->inner));
+		u->size += (uint64_t)archive_entry_size(e);
+	}
+	if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
+		return disk_error(u, "finish", rel, err);
+	return 0;
+}
+
+/* ".wh.X" in D: X is deleted in this layer → a 0/0 character device D/X. */
+static int write_whiteout(struct unpack *u, const char *rel, const char *base, struct stk_err *err)
+{
+	_cleanup_free_ char *target = NULL;
+	struct archive_entry *w;
+	size_t dirlen = (size_t)(base - rel);
+	int rc;
+
+	if (strcmp(base, WHITEOUT_OPAQUE) == 0) {
+		u->opaque = xrealloc(u->opaque, (u->nopaque + 1) * sizeof(*u->opaque));
+		u->opaque[u->nopaque++] = xstrndup(rel, dirlen ? dirlen - 1 : 0);
+		return 0;
+	}
+	if (strlen(base) == strlen(WHITEOUT_PREFIX))
+		return stk_err_set(err, EBADMSG, "invalid whiteout entry %s", rel);
+	target = xasprintf("%.*s%s", (int)dirlen, rel, base + strlen(WHITEOUT_PREFIX));
+	w = archive_entry_new();
+	archive_entry_set_filetype(w, AE_IFCHR);
+	archive_entry_set_perm(w, 0);
+	archive_entry_set_rdev(w, 0);
+	archive_entry_set_uid(w, 0);
+	archive_entry_set_gid(w, 0);
+	rc = write_entry(u, w, target, err);
+	archive_entry_free(w);
+	return rc;
+}
+
+static int extract_entry(struct unpack *u, struct archive_entry *e, struct stk_err *err)
+{
+	_cleanup_free_ char *rel = clean_name(archive_entry_pathname(e));
+	const char *link = archive_entry_hardlink(e), *base;
+
+	if (!rel)
+		return stk_err_set(err, EPERM, "layer entry \"%s\" escapes the layer directory",
+				   archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	if (!*rel || strcmp(rel, ".") == 0)
+		return 0; /* the root itself: its attributes belong to the container */
+	base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	if (str_has_prefix(base, WHITEOUT_PREFIX))
+		return write_whiteout(u, rel, base, err);
+	drop_overlay_xattrs(e);
+	if (link) {
+		_cleanup_free_ char *t = clean_name(link);
+
+		if (!t || !*t || !hardlink_target_ok(u->dest, t))
+			return stk_err_set(err, EPERM, "hardlink \"%s\" -> \"%s\" escapes the layer directory",
+					   rel, link);
+		{
+			_cleanup_free_ char *abs = xasprintf("%s/%s", u->dest, t);
+
+			archive_entry_copy_hardlink(e, abs);
+		}
+	}
+	return write_entry(u, e, rel, err);
+}
+
+static int mark_opaque(struct unpack *u, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < u->nopaque; i++) {
+		_cleanup_close_ int fd = open_in_root(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+
+		if (fd < 0)
+			return stk_err_sys(err, "opaque directory %s", u->opaque[i]);
+		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+			return stk_err_sys(err, "mark %s opaque", u->opaque[i]);
+	}
+	return 0;
+}
+
+static void unpack_dispose(struct unpack *u)
+{
+	size_t i;
+
+	if (u->inner)
+		archive_read_free(u->inner);
+	if (u->outer)
+		archive_read_free(u->outer);
+	if (u->disk)
+		archive_write_free(u->disk);
+	if (u->hash.ctx)
+		sha256_dispose(&u->hash);
+	for (i = 0; i < u->nopaque; i++)
+		free(u->opaque[i]);
+	free(u->opaque);
+}
+
+static int open_readers(struct unpack *u, const char *blob_path, struct stk_err *err)
+{
+	struct archive_entry *raw;
+
+	u->outer = archive_read_new();
+	archive_read_support_filter_gzip(u->outer);
+	archive_read_support_filter_zstd(u->outer);
+	archive_read_support_filter_none(u->outer);
+	archive_read_support_format_raw(u->outer);
+	if (archive_read_open_filename(u->outer, blob_path, 128 * 1024) != ARCHIVE_OK ||
+	    archive_read_next_header(u->outer, &raw) != ARCHIVE_OK)
+		return stk_err_set(err, EBADMSG, "open layer: %s", archive_error_string(u->outer));
+	u->inner = archive_read_new();
+	archive_read_support_format_tar(u->inner);
+	if (archive_read_open(u->inner, u, NULL, inner_read, NULL) != ARCHIVE_OK)
+		return stk_err_set(err, EBADMSG, "read layer: %s", archive_error_string(u->inner));
+	return 0;
+}
+
+static int extract_all(struct unpack *u, struct stk_err *err)
+{
+	struct archive_entry *e;
+	la_ssize_t n;
+	int r;
+
+	while ((r = archive_read_next_header(u->inner, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		if (extract_entry(u, e, err) < 0)
+			return -1;
+	}
+	if (r != ARCHIVE_EOF)
+		return stk_err_set(err, EBADMSG, "layer is not a valid tar: %s",
+				   archive_error_string(u->inner));
+	/* the diff ID covers the whole stream, padding after the end marker included */
+	while ((n = archive_read_data(u->outer, u->buf, sizeof(u->buf))) > 0)
+		sha256_update(&u->hash, u->buf, (size_t)n);
+	if (n < 0)
+		return stk_err_set(err, EBADMSG, "decompress layer: %s", archive_error_string(u->outer));
+	if (archive_write_close(u->disk) != ARCHIVE_OK)
+		return stk_err_set(err, EIO, "extract: %s", archive_error_string(u->disk));
+	return mark_opaque(u, err);
+}
+
+int layer_unpack(const char *blob_path, const char *dest, char diffid[72], uint64_t *size,
+		 struct stk_err *err)
+{
+	struct unpack u = {.dest = dest};
+	int rc;
+
+	sha256_init(&u.hash);
+	u.disk = archive_write_disk_new();
+	archive_write_disk_set_options(u.disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
+						       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+						       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						       ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	rc = open_readers(&u, blob_path, err);
+	if (rc == 0)
+		rc = extract_all(&u, err);
+	if (rc == 0) {
+		sha256_final(&u.hash, diffid);
+		*size = u.size;
+		if (chmod(dest, 0755) < 0)
+			rc = stk_err_sys(err, "chmod %s", dest);
+	}
+	unpack_dispose(&u);
+	return rc;
+}
+
+int store_commit_layer(struct image_store *s, const char *blob_digest, const char *diffid,
+		       struct stk_err *err)
+{
+	_cleanup_free_ char *blob = store_blob_path(s, blob_digest);
+	_cleanup_free_ char *tmp = NULL, *dir = NULL, *meta = NULL, *json = NULL;
+	char got[72];
+	uint64_t size = 0;
+
+	if (store_layer_exists(s, diffid))
+		return 0;
+	tmp = store_tmp_dir(s, err);
+	if (!tmp)
+		return -1;
+	if (layer_unpack(blob, tmp, got, &size, err) < 0) {
+		struct stk_err ignored;
+
+		store_remove_tree(tmp, &ignored);
+		return -1;
+	}
+	if (strcmp(got, diffid) != 0) {
+		struct stk_err ignored;
+
+		store_remove_tree(tmp, &ignored);
+		return stk_err_set(err, EBADMSG, "layer %s: diff ID mismatch: config says %s, content is %s",
+				   blob_digest, diffid, got);
+	}
+	dir = store_layer_dir(s, diffid);
+	/* a tree without its metadata file is debris from an interrupted commit */
+	if (store_remove_tree(dir, err) < 0)
+		return -1;
+	if (rename(tmp, dir) < 0)
+		return stk_err_sys(err, "commit layer %s", diffid);
+	meta = xasprintf("%s.json", dir);
+	json = xasprintf("{\"size\":%llu,\"blob\":\"%s\"}", (unsigned long long)size, blob_digest);
+	return store_write_atomic(meta, json, strlen(json), err);
+}

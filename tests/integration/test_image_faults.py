@@ -1,0 +1,240 @@
+"""Pulls that go wrong: the registry goes away mid-pull, a corrupted blob, a layer that
+tries to escape its directory, a pull killed half-way. Each gives a clear error or
+recovers on the next pull, and the store stays consistent."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from conftest import STACK
+from registry import Proxy, push_blob, put_manifest
+
+
+def images(stack, root):
+    r = stack("--root", str(root), "images", "--format", "json")
+    assert r.code == 0, r
+    return json.loads(r.out)
+
+
+def assert_store_clean(root):
+    """No image recorded, no layer tree committed, no temporary debris."""
+    store = root / "images"
+    layers = [p for p in (store / "layers/sha256").iterdir()]
+    assert layers == [], layers
+    assert list((store / "tmp").iterdir()) == []
+
+
+def layer_blob(reg):
+    layout = reg.images.layout("busybox")
+    index = json.loads((layout / "index.json").read_text())
+    m = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_bytes())
+    return m["layers"][0]["digest"], m["layers"][0]["size"]
+
+
+def partial_size(root, digest):
+    p = root / "images/blobs/sha256" / (digest[7:] + ".partial")
+    return p.stat().st_size if p.exists() else 0
+
+
+def test_corrupted_blob_is_refused_and_nothing_is_kept(stack, fresh_registry, root):
+    reg = fresh_registry
+    reg.ensure("busybox")
+    digest, _ = layer_blob(reg)
+    path = reg.blob_path(digest)
+    good = path.read_bytes()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    path.write_bytes(bytes(bad))
+    ref = reg.ref("busybox")
+    r = stack("--root", str(root), "pull", "-q", ref)
+    assert r.code == 1
+    assert len(r.err.strip().splitlines()) == 1, r
+    assert ref in r.err and "digest mismatch" in r.err, r
+    assert images(stack, root) == []
+    assert_store_clean(root)
+    assert partial_size(root, digest) == 0
+    path.write_bytes(good)
+    r = stack("--root", str(root), "pull", "-q", ref)
+    assert r.code == 0, r
+    assert len(images(stack, root)) == 1
+
+
+def crafted_image(reg, repo, entries):
+    """Pushes an image whose single layer holds the given (name, kind, data) entries."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, kind, data in entries:
+            ti = tarfile.TarInfo(name)
+            if kind == "file":
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                tf.addfile(ti)
+            elif kind == "hardlink":
+                ti.type, ti.linkname = tarfile.LNKTYPE, data
+                tf.addfile(ti)
+    tar = buf.getvalue()
+    gz = gzip.compress(tar, mtime=0)
+    base = f"http://{reg.host}"
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers",
+                                    "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]}}).encode()
+    cd = push_blob(base, repo, config)
+    ld = push_blob(base, repo, gz)
+    manifest = json.dumps({"schemaVersion": 2,
+                           "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": cd, "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": ld, "size": len(gz)}]}).encode()
+    put_manifest(base, repo, "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
+    return reg.ref(repo)
+
+
+@pytest.mark.parametrize("entries", [
+    [("../../../../escaped-dotdot", "file", b"x")],
+    [("/escaped-abs", "file", b"x")],
+    [("link", "symlink", "/tmp"), ("link/escaped-through-link", "file", b"x")],
+    [("up", "symlink", "../../../../../../tmp"), ("up/escaped-rel-link", "file", b"x")],
+    [("h", "hardlink", "../../../../../../etc/passwd")],
+], ids=["dotdot", "absolute", "abs-symlink", "rel-symlink", "hardlink"])
+def test_layer_escaping_its_directory_is_refused(stack, fresh_registry, root, tmp_path, entries):
+    ref = crafted_image(fresh_registry, "evil", entries)
+    r = stack("--root", str(root), "pull", "-q", ref)
+    assert r.code == 1, r
+    assert ref in r.err, r
+    assert "escape" in r.err or "symlink" in r.err, r
+    for name in ("escaped-dotdot", "escaped-abs", "escaped-through-link", "escaped-rel-link"):
+        assert not os.path.exists(f"/tmp/{name}")
+        assert not os.path.exists(f"/{name}")
+    assert images(stack, root) == []
+    assert_store_clean(root)
+
+
+def test_registry_gone_mid_pull_then_next_pull_resumes(stack, fresh_registry, root):
+    reg = fresh_registry
+    reg.ensure("busybox")
+    digest, size = layer_blob(reg)
+    proxy = Proxy(reg.port, cut_after=size // 3, die_after_cut=True).start()
+    ref = f"{proxy.host}/busybox:latest"
+    try:
+        r = stack("--root", str(root), "pull", ref)
+        assert r.code == 1
+        assert ref in r.err.strip().splitlines()[-1], r
+        assert "unreachable" in r.err, r
+        assert "Retrying" in r.err
+        assert images(stack, root) == []
+        assert_store_clean(root)
+        assert partial_size(root, digest) >= size // 4
+    finally:
+        proxy.stop()
+    proxy = Proxy(reg.port, port=proxy.port).start()
+    try:
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 0, r
+        assert proxy.saw_range()
+    finally:
+        proxy.stop()
+    assert len(images(stack, root)) == 1
+    assert partial_size(root, digest) == 0
+
+
+def test_broken_connections_are_retried_with_range(stack, fresh_registry, root):
+    reg = fresh_registry
+    reg.ensure("busybox")
+    digest, size = layer_blob(reg)
+    proxy = Proxy(reg.port, cut_after=size // 3 + 1).start()
+    try:
+        r = stack("--root", str(root), "pull", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+        assert proxy.cuts >= 2
+        assert proxy.saw_range()
+    finally:
+        proxy.stop()
+    assert len(images(stack, root)) == 1
+
+
+def test_pull_killed_half_way_recovers_on_next_pull(stack, fresh_registry, root):
+    reg = fresh_registry
+    reg.ensure("busybox")
+    digest, size = layer_blob(reg)
+    proxy = Proxy(reg.port, throttle=size // 4).start()
+    ref = f"{proxy.host}/busybox:latest"
+    try:
+        p = subprocess.Popen([STACK, "--root", str(root), "pull", "-q", ref],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while partial_size(root, digest) < size // 4 and time.time() < deadline:
+            time.sleep(0.05)
+        assert p.poll() is None
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        assert images(stack, root) == []
+        assert partial_size(root, digest) > 0
+        proxy.throttle = None
+        proxy.requests.clear()
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 0, r
+        assert proxy.saw_range()
+    finally:
+        proxy.stop()
+    assert len(images(stack, root)) == 1
+    assert partial_size(root, digest) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs")
+def test_disk_full_is_reported_and_store_stays_consistent(stack, registry, tmp_path):
+    root = tmp_path / "small"
+    root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(root)], check=True)
+    try:
+        ref = registry.ref("busybox")
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 1
+        assert len(r.err.strip().splitlines()) == 1, r
+        assert ref in r.err and "No space left on device" in r.err, r
+        assert images(stack, root) == []
+        assert_store_clean(root)
+    finally:
+        subprocess.run(["umount", str(root)], check=True)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_server_errors_are_retried_with_backoff(stack, registry, root, status):
+    proxy = Proxy(registry.port, fail_blobs=2, fail_status=status).start()
+    try:
+        r = stack("--root", str(root), "pull", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+        assert f"Retrying (HTTP {status})" in r.err
+    finally:
+        proxy.stop()
+
+
+def test_persistent_server_errors_fail_clearly(stack, registry, root):
+    proxy = Proxy(registry.port, fail_blobs=100).start()
+    try:
+        ref = f"{proxy.host}/busybox"
+        r = stack("--root", str(root), "pull", "-q", ref)
+        assert r.code == 1
+        assert ref in r.err and "503" in r.err, r
+        assert images(stack, root) == []
+    finally:
+        proxy.stop()
+
+
+def test_blob_redirects_are_followed(stack, registry, root):
+    proxy = Proxy(registry.port, redirect_blobs=True).start()
+    try:
+        r = stack("--root", str(root), "pull", "-q", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+    finally:
+        proxy.stop()
+    assert len(images(stack, root)) == 1
