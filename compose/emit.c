@@ -215,6 +215,20 @@ static char *escape_dollars(const char *s)
 	return strbuf_take(&sb);
 }
 
+bool compose_has_dollar(const struct node *n)
+{
+	size_t i;
+
+	if (n->kind == NODE_SCALAR)
+		return n->stype == SC_STR && strchr(n->str, '$');
+	for (i = 0; i < n->len; i++)
+		if (n->kind == NODE_SEQ ? compose_has_dollar(n->items[i])
+					: strchr(n->pairs[i].key, '$') ||
+						  compose_has_dollar(n->pairs[i].value))
+			return true;
+	return false;
+}
+
 /* An interpolated model printed so that reading it back yields the same model: every
  * '$' doubled, as `docker compose config` does. */
 void compose_escape_dollars(struct node *n)

@@ -63,6 +63,7 @@ void compose_decode(struct compose_project *p);
 char *compose_emit_yaml(const struct node *tree);
 char *compose_emit_json(const struct node *tree, bool pretty);
 void compose_escape_dollars(struct node *n);
+bool compose_has_dollar(const struct node *n);
 
 /* util: absolute, cleaned path of rel against base. */
 char *compose_path_join(const char *base, const char *rel);

@@ -668,7 +668,7 @@ char *compose_project_render(const struct compose_project *p, enum compose_forma
 	struct node *tree = p->tree, *copy = NULL;
 	char *out;
 
-	if (p->interpolated) {
+	if (p->interpolated && compose_has_dollar(p->tree)) {
 		tree = copy = node_copy(p->tree);
 		compose_escape_dollars(copy);
 	}

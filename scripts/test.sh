@@ -15,11 +15,11 @@ rm -rf build && mkdir build
 (cd build && ../configure --enable-werror && make -j"$jobs" && make -j"$jobs" check) ||
 	{ cat build/tests/unit/*.log 2>/dev/null; exit 1; }
 
-# Unit tests under the sanitizers. Rebuilt in the source tree: autoconf refuses a
-# separate build tree next to an in-tree configured one.
-make distclean >/dev/null
-(./configure --enable-werror --enable-sanitizers >/dev/null &&
+# Unit tests under the sanitizers, in a separate build tree (both trees are out of the
+# source tree, which autoconf requires).
+rm -rf build-asan && mkdir build-asan
+(cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
 	make -j"$jobs" >/dev/null && make -j"$jobs" unit) ||
-	{ cat tests/unit/*.log 2>/dev/null; exit 1; }
+	{ cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 
 sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
