@@ -21,6 +21,12 @@ static const struct cli_command commands[] = {
 	{"version", cli_version, "Show the stack version information", false},
 };
 
+/* On a usage error: the synopsis, then the error and where the full help is. */
+static void short_usage(void)
+{
+	fputs("Usage: stack [OPTIONS] COMMAND\n\n", stderr);
+}
+
 static void usage(FILE *out)
 {
 	size_t i;
@@ -78,19 +84,19 @@ int main(int argc, char **argv)
 			printf("stack version %s\n", STACK_VERSION);
 			return CLI_OK;
 		case ':':
-			usage(stderr);
+			short_usage();
 			return cli_usage_error(NULL, "flag needs an argument: %s", argv[optind - 1]);
 		default:
 			if (cli_global_option(&g, c, optarg))
 				break;
-			usage(stderr);
+			short_usage();
 			return cli_usage_error(NULL, "unknown flag: %s", argv[optind - 1]);
 		}
 	}
 	if ((rc = cli_reject_abbreviations(NULL, argv, 1, optind, opts)))
 		goto out;
 	if (optind >= argc) {
-		usage(stderr);
+		short_usage();
 		return CLI_USAGE;
 	}
 	cmd = argv[optind];
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	usage(stderr);
+	short_usage();
 	rc = cli_usage_error(NULL, "unknown command \"%s\"", cmd);
 out:
 	free(g.files);
