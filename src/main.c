@@ -10,6 +10,7 @@
 static const struct cli_command commands[] = {
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
 };
 
 static void usage(FILE *out)

@@ -30,6 +30,9 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
+/* Hidden: drives src/net/ directly for tests. */
+int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
+int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);
 
 struct compose_project;
 struct compose_diags;
