@@ -1,5 +1,6 @@
 /* Unit tests for the pure parts of src/net: naming, CIDR arithmetic, subnet carving,
  * leases, the record round trip, the rendered nftables ruleset and generated files. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <ldns/ldns.h>
+
+#include "net/dns.h"
 #include "net/internal.h"
 #include "util/str.h"
 
@@ -223,6 +227,144 @@ static void test_resolv_conf_and_hosts(void **state)
 	unlink(path);
 }
 
+static uint8_t *make_query(const char *name, ldns_rr_type type, size_t *len)
+{
+	ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN,
+					 LDNS_RD);
+	uint8_t *wire = NULL;
+
+	ldns_pkt_set_id(q, 0x5151);
+	assert_int_equal(ldns_pkt2wire(&wire, q, len), LDNS_STATUS_OK);
+	ldns_pkt_free(q);
+	return wire;
+}
+
+/* Runs one query through the zone; returns the parsed reply or NULL for forward/drop. */
+static ldns_pkt *ask(struct net_dns_zone *z, const char *name, ldns_rr_type type,
+		     enum net_dns_action *action)
+{
+	size_t qlen, rlen;
+	uint8_t *q = make_query(name, type, &qlen), *r = NULL;
+	ldns_pkt *reply = NULL;
+
+	*action = net_dns_handle(z, q, qlen, &r, &rlen);
+	free(q);
+	if (*action == NET_DNS_REPLY) {
+		assert_int_equal(ldns_wire2pkt(&reply, r, rlen), LDNS_STATUS_OK);
+		assert_int_equal(ldns_pkt_id(reply), 0x5151);
+	}
+	free(r);
+	return reply;
+}
+
+static uint32_t answer_a(ldns_pkt *p, size_t i)
+{
+	ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), i);
+	uint32_t be;
+
+	memcpy(&be, ldns_rdf_data(ldns_rr_rdf(rr, 0)), 4);
+	return ntohl(be);
+}
+
+static void zone_fixture(struct net_dns_zone *z)
+{
+	struct net_cidr subnet;
+
+	net_cidr_parse("10.89.0.0/24", &subnet);
+	net_dns_zone_init(z, &subnet);
+	net_dns_zone_add(z, "web", 0x0a590002);
+	net_dns_zone_add(z, "web", 0x0a590003);
+	net_dns_zone_add(z, "web", 0x0a590004);
+	net_dns_zone_add(z, "proj-web-1", 0x0a590002);
+	net_dns_zone_add_ptr(z, 0x0a590002, "proj-web-1");
+}
+
+static void test_dns_service_name_answers_every_replica_rotated(void **state)
+{
+	struct net_dns_zone z;
+	enum net_dns_action act;
+	ldns_pkt *p;
+	uint32_t first[3];
+	int i;
+
+	(void)state;
+	zone_fixture(&z);
+	for (i = 0; i < 3; i++) {
+		p = ask(&z, "WEB.", LDNS_RR_TYPE_A, &act);
+		assert_int_equal(act, NET_DNS_REPLY);
+		assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+		assert_int_equal(ldns_pkt_ancount(p), 3);
+		first[i] = answer_a(p, 0);
+		ldns_pkt_free(p);
+	}
+	assert_true(first[0] != first[1] && first[1] != first[2] && first[0] != first[2]);
+	net_dns_zone_free(&z);
+}
+
+static void test_dns_aaaa_of_known_name_is_nodata(void **state)
+{
+	struct net_dns_zone z;
+	enum net_dns_action act;
+	ldns_pkt *p;
+
+	(void)state;
+	zone_fixture(&z);
+	p = ask(&z, "proj-web-1", LDNS_RR_TYPE_AAAA, &act);
+	assert_int_equal(act, NET_DNS_REPLY);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+	net_dns_zone_free(&z);
+}
+
+static void test_dns_ptr_unknown_and_forwarded_names(void **state)
+{
+	struct net_dns_zone z;
+	enum net_dns_action act;
+	ldns_pkt *p;
+	char *s;
+
+	(void)state;
+	zone_fixture(&z);
+	p = ask(&z, "2.0.89.10.in-addr.arpa.", LDNS_RR_TYPE_PTR, &act);
+	assert_int_equal(act, NET_DNS_REPLY);
+	s = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
+	assert_string_equal(s, "proj-web-1.");
+	free(s);
+	ldns_pkt_free(p);
+	p = ask(&z, "9.0.89.10.in-addr.arpa.", LDNS_RR_TYPE_PTR, &act);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	p = ask(&z, "db", LDNS_RR_TYPE_A, &act);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	assert_null(ask(&z, "example.com", LDNS_RR_TYPE_A, &act));
+	assert_int_equal(act, NET_DNS_FORWARD);
+	assert_null(ask(&z, "1.1.1.1.in-addr.arpa.", LDNS_RR_TYPE_PTR, &act));
+	assert_int_equal(act, NET_DNS_FORWARD);
+	net_dns_zone_free(&z);
+}
+
+static void test_dns_garbage_gets_formerr_or_nothing(void **state)
+{
+	struct net_dns_zone z;
+	uint8_t junk[16] = {0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0x3f, 'x'};
+	uint8_t *r = NULL;
+	size_t rlen;
+
+	(void)state;
+	zone_fixture(&z);
+	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), &r, &rlen), NET_DNS_REPLY);
+	assert_int_equal(rlen, 12);
+	assert_int_equal(r[0], 0xab);
+	assert_int_equal(r[3] & 0xf, LDNS_RCODE_FORMERR);
+	free(r);
+	assert_int_equal(net_dns_handle(&z, junk, 5, &r, &rlen), NET_DNS_DROP);
+	junk[2] |= 0x80; /* a response is never answered */
+	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), &r, &rlen), NET_DNS_DROP);
+	net_dns_zone_free(&z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +376,10 @@ int main(void)
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_nft_render_internal_has_no_way_out),
 		cmocka_unit_test(test_resolv_conf_and_hosts),
+		cmocka_unit_test(test_dns_service_name_answers_every_replica_rotated),
+		cmocka_unit_test(test_dns_aaaa_of_known_name_is_nodata),
+		cmocka_unit_test(test_dns_ptr_unknown_and_forwarded_names),
+		cmocka_unit_test(test_dns_garbage_gets_formerr_or_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
