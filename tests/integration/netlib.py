@@ -7,7 +7,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -143,6 +142,7 @@ def dns_parse_answer(msg):
 DNS_CLIENT = r"""
 import json, socket, struct, sys, time
 server, name, qtype, proto = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+timeout = float(sys.argv[5])
 q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
 for l in name.rstrip(".").split("."):
     q += bytes([len(l)]) + l.encode()
@@ -150,10 +150,10 @@ q += b"\x00" + struct.pack(">HH", qtype, 1)
 t0 = time.monotonic()
 try:
     if proto == "udp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(8)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(timeout)
         s.sendto(q, (server, 53)); r = s.recv(4096)
     else:
-        s = socket.create_connection((server, 53), timeout=8)
+        s = socket.create_connection((server, 53), timeout=timeout)
         s.sendall(struct.pack(">H", len(q)) + q)
         n = struct.unpack(">H", s.recv(2))[0]; r = b""
         while len(r) < n: r += s.recv(n - len(r))
@@ -163,8 +163,9 @@ except OSError as e:
 """
 
 
-def resolve(ns, server, name, qtype=1, proto="udp"):
-    r = ns.py(DNS_CLIENT, server, name, qtype, proto)
+def resolve(ns, server, name, qtype=1, proto="udp", timeout=8):
+    """(rcode, answers, seconds) of one query from inside ns; rcode None: no answer."""
+    r = ns.py(DNS_CLIENT, server, name, qtype, proto, timeout)
     res = json.loads(r.stdout)
     if "error" in res:
         return None, [], res["secs"]
@@ -203,3 +204,47 @@ def links():
 
 def ruleset():
     return sh("nft", "list", "ruleset").stdout
+
+
+class Serve:
+    """`stack net-plumbing serve`: the runtime (DNS, proxies) as the supervisor runs it."""
+
+    def __init__(self, plumb, stack_bin, resolv_conf, timeout_ms=1000):
+        self.p = subprocess.Popen(
+            [stack_bin, "--root", plumb.root, "net-plumbing", "serve", plumb.project,
+             "--resolv-conf", str(resolv_conf), "--timeout-ms", str(timeout_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.p.stdout.readline()
+        if line.strip() != "ready":
+            self.p.wait()
+            raise AssertionError("serve failed: " + self.p.stderr.read())
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            return self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise
+
+
+# A stub upstream resolver on loopback: every A query for NAME gets 198.51.100.7, except
+# names starting with "nx." which get NXDOMAIN. Only ever answers on 127.0.0.0/8.
+STUB_UPSTREAM = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    q, addr = s.recvfrom(4096)
+    qid, flags = struct.unpack(">HH", q[:4])
+    off = 12; labels = []
+    while q[off]:
+        labels.append(q[off+1:off+1+q[off]].decode()); off += q[off] + 1
+    question = q[12:off+5]
+    if labels[0] == "nx":
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question, addr)
+    else:
+        ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("198.51.100.7")
+        s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + ans, addr)
+"""

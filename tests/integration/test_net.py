@@ -1,8 +1,6 @@
 """Networks: bridges, veths, addresses, isolation, internal networks, published ports,
 teardown. Containers are stood in for by network namespaces the tests create."""
 import socket
-import subprocess
-import sys
 import uuid
 
 import pytest
