@@ -12,7 +12,9 @@ autoreconf -fi
 make -j"$jobs"
 make -j"$jobs" check || { cat tests/unit/*.log 2>/dev/null; exit 1; }
 
-# Unit tests under the sanitizers, in a separate build tree.
+# Unit tests under the sanitizers, in a separate build tree. configure refuses a
+# separate tree while the source tree is configured, so clean the in-tree build first.
+make distclean >/dev/null
 rm -rf build-asan && mkdir build-asan
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
 	make -j"$jobs" >/dev/null && make -j"$jobs" unit) ||

@@ -3,6 +3,7 @@
 #ifndef STK_NET_DNS_H
 #define STK_NET_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,9 +43,10 @@ enum net_dns_action {
 	NET_DNS_FORWARD, /* not ours: ask the upstream resolvers */
 };
 
-/* Handles one query. On NET_DNS_REPLY *out is a malloc'd wire message. */
+/* Handles one query. On NET_DNS_REPLY *out is a malloc'd wire message; a reply over UDP
+ * that exceeds what the client accepts is truncated (TC). */
 enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len,
-				   uint8_t **out, size_t *outlen);
+				   bool udp, uint8_t **out, size_t *outlen);
 /* A reply with only the question and rcode (SERVFAIL when upstreams fail). Returns -1
  * when the query cannot be parsed. */
 int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,

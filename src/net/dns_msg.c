@@ -3,6 +3,7 @@
  * ldns_pkt2wire); this file only decides. Fuzzed by tests/fuzz/fuzz_dns.c. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ldns/ldns.h>
@@ -121,9 +122,27 @@ static enum net_dns_action answer_ptr(struct net_dns_zone *z, const ldns_pkt *q,
 	return emit(r, out, outlen);
 }
 
+/* A UDP reply larger than the client takes goes out truncated (TC, no answers), so that
+ * the client asks again over TCP (RFC 1035 4.2.1, RFC 6891 6.2.5). */
+static enum net_dns_action emit_limited(ldns_pkt *r, size_t limit, uint8_t **out,
+					size_t *outlen)
+{
+	if (emit(r, out, outlen) != NET_DNS_REPLY)
+		return NET_DNS_DROP;
+	if (!limit || *outlen <= limit)
+		return NET_DNS_REPLY;
+	free(*out);
+	*out = NULL;
+	ldns_rr_list_deep_free(ldns_pkt_answer(r));
+	ldns_pkt_set_answer(r, ldns_rr_list_new());
+	ldns_pkt_set_ancount(r, 0);
+	ldns_pkt_set_tc(r, true);
+	return emit(r, out, outlen);
+}
+
 static enum net_dns_action answer_name(struct net_dns_zone *z, const ldns_pkt *q,
-				       const ldns_rr *question, const char *name, uint8_t **out,
-				       size_t *outlen)
+				       const ldns_rr *question, const char *name, size_t limit,
+				       uint8_t **out, size_t *outlen)
 {
 	struct net_dns_name *e = (struct net_dns_name *)net_dns_zone_find(z, name);
 	_cleanup_pkt_ ldns_pkt *r = NULL;
@@ -154,7 +173,7 @@ static enum net_dns_action answer_name(struct net_dns_zone *z, const ldns_pkt *q
 			       ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(be), &be));
 		}
 	}
-	return emit(r, out, outlen);
+	return emit_limited(r, limit, out, outlen);
 }
 
 static void strfree(char **s)
@@ -163,11 +182,12 @@ static void strfree(char **s)
 }
 
 enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len,
-				   uint8_t **out, size_t *outlen)
+				   bool udp, uint8_t **out, size_t *outlen)
 {
 	_cleanup_pkt_ ldns_pkt *q = NULL, *r = NULL;
 	_cleanup_(strfree) char *name = NULL;
 	const ldns_rr *question;
+	size_t limit = 0;
 	uint32_t addr;
 
 	if (ldns_wire2pkt(&q, msg, len) != LDNS_STATUS_OK)
@@ -191,7 +211,12 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 		return NET_DNS_DROP;
 	if (ldns_rr_get_type(question) == LDNS_RR_TYPE_PTR && parse_reverse(name, &addr) == 0)
 		return answer_ptr(z, q, question, addr, out, outlen);
-	return answer_name(z, q, question, name, out, outlen);
+	if (udp) {
+		limit = 512;
+		if (ldns_pkt_edns(q) && ldns_pkt_edns_udp_size(q) > limit)
+			limit = ldns_pkt_edns_udp_size(q) < 4096 ? ldns_pkt_edns_udp_size(q) : 4096;
+	}
+	return answer_name(z, q, question, name, limit, out, outlen);
 }
 
 int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,

@@ -37,6 +37,7 @@ struct dns_pending {
 	struct dns_conn *conn; /* TCP client, NULL for UDP or once it closed */
 	struct sockaddr_in client; /* UDP client */
 	uint16_t client_id, up_id;
+	int attempt; /* index of the upstream asked last */
 	uint8_t *query;
 	size_t qlen;
 	uv_timer_t timer;
@@ -147,17 +148,51 @@ static void pending_answer(struct dns_pending *p, uint8_t *data, size_t len)
 		free(data);
 }
 
+/* Each upstream gets an equal share of the timeout, so the total stays bounded. */
+static uint64_t per_try_ms(const struct net_runtime *rt)
+{
+	uint64_t ms = rt->timeout_ms / (unsigned)rt->nupstreams;
+
+	return ms < 100 ? 100 : ms;
+}
+
+static void pending_send(struct dns_pending *p)
+{
+	struct net_runtime *rt = p->rt;
+	uint8_t *copy = xmalloc(p->qlen);
+
+	memcpy(copy, p->query, p->qlen);
+	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[p->attempt], copy, p->qlen);
+}
+
 static void pending_timeout(uv_timer_t *t)
 {
 	struct dns_pending *p = t->data;
 	uint8_t *out = NULL;
 	size_t outlen;
 
+	if (++p->attempt < p->rt->nupstreams) {
+		pending_send(p);
+		uv_timer_start(&p->timer, pending_timeout, per_try_ms(p->rt), 0);
+		return;
+	}
+
 	p->query[0] = (uint8_t)(p->client_id >> 8);
 	p->query[1] = (uint8_t)p->client_id;
 	if (net_dns_error_reply(p->query, p->qlen, LDNS_RCODE_SERVFAIL, &out, &outlen) == 0)
 		pending_answer(p, out, outlen);
 	pending_finish(p);
+}
+
+static bool from_upstream(const struct net_runtime *rt, const struct sockaddr_in *from)
+{
+	int i;
+
+	for (i = 0; i < rt->nupstreams; i++)
+		if (from->sin_port == rt->upstreams[i].sin_port &&
+		    from->sin_addr.s_addr == rt->upstreams[i].sin_addr.s_addr)
+			return true;
+	return false;
 }
 
 void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
@@ -169,16 +204,14 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	uint16_t id;
 
 	(void)flags;
-	if (nread < 12 || !addr || addr->sa_family != AF_INET) {
+	/* Only the upstreams may answer: no spoofed replies from elsewhere. */
+	if (nread < 12 || !addr || addr->sa_family != AF_INET || !from_upstream(rt, from)) {
 		free(buf->base);
 		return;
 	}
 	id = (uint16_t)((uint8_t)buf->base[0] << 8 | (uint8_t)buf->base[1]);
 	for (p = rt->pending; p; p = p->next) {
-		/* Both the id and the server it was sent to must match: no spoofed answers
-		 * from elsewhere. */
-		if (p->up_id == id && from->sin_port == rt->upstreams[0].sin_port &&
-		    from->sin_addr.s_addr == rt->upstreams[0].sin_addr.s_addr) {
+		if (p->up_id == id) {
 			uint8_t *data = xmalloc((size_t)nread);
 
 			memcpy(data, buf->base, (size_t)nread);
@@ -195,7 +228,7 @@ static void forward(struct dns_server *srv, struct dns_conn *conn,
 {
 	struct net_runtime *rt = srv->rt;
 	struct dns_pending *p;
-	uint8_t *copy, *out = NULL;
+	uint8_t *out = NULL;
 	size_t outlen;
 
 	if (rt->nupstreams == 0) {
@@ -222,10 +255,8 @@ static void forward(struct dns_server *srv, struct dns_conn *conn,
 	net_rt_handle_opened(rt);
 	p->next = rt->pending;
 	rt->pending = p;
-	uv_timer_start(&p->timer, pending_timeout, rt->timeout_ms, 0);
-	copy = xmalloc(len);
-	memcpy(copy, p->query, len);
-	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[0], copy, len);
+	uv_timer_start(&p->timer, pending_timeout, per_try_ms(rt), 0);
+	pending_send(p);
 }
 
 void net_dns_pending_cancel_all(struct net_runtime *rt)
@@ -250,7 +281,7 @@ static void handle(struct dns_server *srv, struct dns_conn *conn, const struct s
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 
-	switch (net_dns_handle(&srv->zone, msg, len, &out, &outlen)) {
+	switch (net_dns_handle(&srv->zone, msg, len, conn == NULL, &out, &outlen)) {
 	case NET_DNS_REPLY:
 		reply(srv, conn, from, out, outlen);
 		break;

@@ -25,6 +25,9 @@ static void zone_setup(void)
 	net_dns_zone_add(&zone, "web", 0x0a590003);
 	net_dns_zone_add(&zone, "proj-web-1", 0x0a590002);
 	net_dns_zone_add(&zone, "www.alias", 0x0a590003);
+	/* Enough replicas that a UDP answer must be truncated. */
+	for (uint32_t i = 0; i < 40; i++)
+		net_dns_zone_add(&zone, "many", 0x0a590010 + i);
 	net_dns_zone_add_ptr(&zone, 0x0a590002, "proj-web-1");
 	net_dns_zone_add_ptr(&zone, 0x0a590003, "proj-web-2");
 }
@@ -49,7 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t outlen = 0;
 
 	zone_setup();
-	if (net_dns_handle(&zone, data, size, &out, &outlen) == NET_DNS_REPLY)
+	/* The first byte chooses the transport: UDP replies may be truncated. */
+	if (net_dns_handle(&zone, data, size, size && (data[0] & 1), &out, &outlen) ==
+	    NET_DNS_REPLY)
 		check_reply(data, size, out, outlen);
 	free(out);
 	out = NULL;

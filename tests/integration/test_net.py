@@ -1,6 +1,9 @@
 """Networks: bridges, veths, addresses, isolation, internal networks, published ports,
 teardown. Containers are stood in for by network namespaces the tests create."""
+import os
 import socket
+import subprocess
+import time
 import uuid
 
 import pytest
@@ -193,3 +196,19 @@ def test_detach_releases_the_lease_and_the_veth(plumb, nsf):
     plumb.ok("detach", plumb.project, "d-1")
     assert veth not in links()
     assert plumb.attach("default", "d-2", b) == "10.89.0.2"
+
+
+def test_attach_by_pid_moves_the_veth_into_that_process_namespace(plumb, nsf):
+    plumb.network("default")
+    a = nsf()
+    p = subprocess.Popen(["ip", "netns", "exec", a.name, "sleep", "60"])
+    try:
+        for _ in range(100):  # until `ip netns exec` has entered the namespace and exec'd
+            if "sleep" in open(f"/proc/{p.pid}/cmdline").read():
+                break
+            time.sleep(0.05)
+        ip = plumb.ok("attach", plumb.project, "default", "pid-1", "--pid", str(p.pid))
+        assert ip in a.run("ip", "-o", "-4", "addr", "show", "eth0").stdout
+    finally:
+        p.kill()
+        p.wait()

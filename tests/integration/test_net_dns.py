@@ -199,3 +199,15 @@ def test_nothing_is_left_after_serve_and_teardown(plumb, nsf, serve, upstream):
     assert "stk-" not in links() and "stv-" not in links()
     assert "stk-" not in ruleset()
     assert plumb.record() is None
+
+
+def test_a_dead_first_upstream_fails_over_to_the_next(plumb, nsf, serve, upstream, tmp_path):
+    gw = plumb.network("default")
+    a = nsf()
+    plumb.attach("default", "dp-a-1", a)
+    conf = tmp_path / "resolv-two.conf"
+    conf.write_text("nameserver 127.0.0.99\nnameserver 127.0.0.53\n")
+    serve(conf, timeout_ms=1000)
+    rcode, answers, secs = resolve(a, gw, "example.test")
+    assert (rcode, answers) == (NOERROR, ["198.51.100.7"])
+    assert secs < 5

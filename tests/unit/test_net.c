@@ -247,7 +247,7 @@ static ldns_pkt *ask(struct net_dns_zone *z, const char *name, ldns_rr_type type
 	uint8_t *q = make_query(name, type, &qlen), *r = NULL;
 	ldns_pkt *reply = NULL;
 
-	*action = net_dns_handle(z, q, qlen, &r, &rlen);
+	*action = net_dns_handle(z, q, qlen, true, &r, &rlen);
 	free(q);
 	if (*action == NET_DNS_REPLY) {
 		assert_int_equal(ldns_wire2pkt(&reply, r, rlen), LDNS_STATUS_OK);
@@ -345,6 +345,34 @@ static void test_dns_ptr_unknown_and_forwarded_names(void **state)
 	net_dns_zone_free(&z);
 }
 
+static void test_dns_big_udp_answer_is_truncated_tcp_is_not(void **state)
+{
+	struct net_dns_zone z;
+	enum net_dns_action act;
+	size_t qlen, rlen;
+	uint8_t *q, *r = NULL;
+	ldns_pkt *p;
+	uint32_t i;
+
+	(void)state;
+	zone_fixture(&z);
+	for (i = 0; i < 60; i++)
+		net_dns_zone_add(&z, "many", 0x0a590010 + i);
+	p = ask(&z, "many", LDNS_RR_TYPE_A, &act);
+	assert_true(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+	q = make_query("many", LDNS_RR_TYPE_A, &qlen);
+	assert_int_equal(net_dns_handle(&z, q, qlen, false, &r, &rlen), NET_DNS_REPLY);
+	assert_int_equal(ldns_wire2pkt(&p, r, rlen), LDNS_STATUS_OK);
+	assert_false(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 60);
+	ldns_pkt_free(p);
+	free(q);
+	free(r);
+	net_dns_zone_free(&z);
+}
+
 static void test_dns_garbage_gets_formerr_or_nothing(void **state)
 {
 	struct net_dns_zone z;
@@ -354,14 +382,14 @@ static void test_dns_garbage_gets_formerr_or_nothing(void **state)
 
 	(void)state;
 	zone_fixture(&z);
-	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), &r, &rlen), NET_DNS_REPLY);
+	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), true, &r, &rlen), NET_DNS_REPLY);
 	assert_int_equal(rlen, 12);
 	assert_int_equal(r[0], 0xab);
 	assert_int_equal(r[3] & 0xf, LDNS_RCODE_FORMERR);
 	free(r);
-	assert_int_equal(net_dns_handle(&z, junk, 5, &r, &rlen), NET_DNS_DROP);
+	assert_int_equal(net_dns_handle(&z, junk, 5, true, &r, &rlen), NET_DNS_DROP);
 	junk[2] |= 0x80; /* a response is never answered */
-	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), &r, &rlen), NET_DNS_DROP);
+	assert_int_equal(net_dns_handle(&z, junk, sizeof(junk), true, &r, &rlen), NET_DNS_DROP);
 	net_dns_zone_free(&z);
 }
 
@@ -379,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_dns_service_name_answers_every_replica_rotated),
 		cmocka_unit_test(test_dns_aaaa_of_known_name_is_nodata),
 		cmocka_unit_test(test_dns_ptr_unknown_and_forwarded_names),
+		cmocka_unit_test(test_dns_big_udp_answer_is_truncated_tcp_is_not),
 		cmocka_unit_test(test_dns_garbage_gets_formerr_or_nothing),
 	};
 
