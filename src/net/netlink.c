@@ -160,6 +160,28 @@ int net_nl_bridge_ensure(struct nl_sock *sk, const char *name, const char *addr_
 	return net_nl_link_up(sk, name, err);
 }
 
+/* Hairpin mode lets the bridge send a frame back out of the port it came from: needed
+ * when a container reaches its own published port through a host address (DNAT turns
+ * the packet around at the gateway). */
+static int bridge_port_hairpin(struct nl_sock *sk, const char *port, struct stk_err *err)
+{
+	_cleanup_link_ struct rtnl_link *orig = NULL, *change = NULL;
+	int index, rc;
+
+	if (link_index(sk, port, &index, err) < 0)
+		return -1;
+	/* Port flags travel in an AF_BRIDGE message: both sides must say so. */
+	orig = rtnl_link_alloc();
+	rtnl_link_set_ifindex(orig, index);
+	rtnl_link_set_family(orig, AF_BRIDGE);
+	change = rtnl_link_alloc();
+	rtnl_link_set_family(change, AF_BRIDGE);
+	if ((rc = rtnl_link_bridge_set_flags(change, RTNL_BRIDGE_HAIRPIN_MODE)) < 0 ||
+	    (rc = rtnl_link_change(sk, orig, change, 0)) < 0)
+		return nl_fail(err, rc, "set hairpin mode on", port);
+	return 0;
+}
+
 int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tmp,
 		       const char *bridge, int netns_fd, pid_t pid, struct stk_err *err)
 {
@@ -185,6 +207,8 @@ int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tm
 	rc = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
 	if (rc < 0)
 		return nl_fail(err, rc, "create veth", host);
+	if (bridge_port_hairpin(sk, host, err) < 0)
+		return -1;
 	return net_nl_link_up(sk, host, err);
 }
 

@@ -72,6 +72,10 @@ char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw)
 	if (!nw->internal) {
 		strbuf_adds(&sb, "\tchain postrouting {\n"
 				 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+		/* Hairpin: a container reaching a published port of its own network through a
+		 * host address must see the reply come back from that address. */
+		strbuf_addf(&sb, "\t\toifname \"%s\" ip saddr %s ct status dnat masquerade\n",
+			    nw->bridge, nw->subnet);
 		strbuf_addf(&sb, "\t\tip saddr %s oifname != \"%s\" masquerade\n", nw->subnet,
 			    nw->bridge);
 		strbuf_adds(&sb, "\t}\n\tchain prerouting {\n"

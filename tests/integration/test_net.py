@@ -58,6 +58,8 @@ def test_attach_gives_each_container_an_address_and_they_talk_tcp(plumb, nsf):
     assert ip_a == "10.89.0.2" and ip_b == "10.89.0.3"
     assert "eth0" in a.run("ip", "-o", "addr", "show", "eth0").stdout
     assert "default via 10.89.0.1" in a.run("ip", "route").stdout
+    veth = plumb.record()["endpoints"][0]["veth"]
+    assert "hairpin on" in sh("ip", "-d", "link", "show", veth).stdout
     b.spawn_py(ECHO_SERVER, "tcp", 5432, "db")
     r = a.py(CLIENT, "tcp", ip_b, 5432)
     assert r.stdout.strip() == "db:ping", r

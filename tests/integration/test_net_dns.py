@@ -211,3 +211,15 @@ def test_a_dead_first_upstream_fails_over_to_the_next(plumb, nsf, serve, upstrea
     rcode, answers, secs = resolve(a, gw, "example.test")
     assert (rcode, answers) == (NOERROR, ["198.51.100.7"])
     assert secs < 5
+
+
+def test_published_port_reached_from_its_own_network_through_the_gateway(plumb, nsf,
+                                                                          serve, upstream):
+    gw = plumb.network("default")
+    web, other = nsf(), nsf()
+    plumb.attach("default", "dp-web-1", web, "--default-route", "--publish", "18085:80")
+    plumb.attach("default", "dp-other-1", other, "--default-route")
+    web.spawn_py(ECHO_SERVER, "tcp", 80, "web")
+    serve(upstream)
+    assert other.py(CLIENT, "tcp", gw, 18085).stdout.strip() == "web:ping"
+    assert web.py(CLIENT, "tcp", gw, 18085).stdout.strip() == "web:ping"
