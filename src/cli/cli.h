@@ -64,6 +64,9 @@ int cli_save(struct cli_globals *g, int argc, char **argv);
 
 /* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
 const char *cli_state_root(const struct cli_globals *g);
+/* Hidden: drives src/net/ directly for tests. */
+int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
+int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);
 
 struct compose_project;
 struct compose_diags;

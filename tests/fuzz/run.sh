@@ -21,7 +21,12 @@ image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $libs
 
-for target in compose manifest; do
+# The DNS server's message handling: what a container can send to the gateway.
+dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/util/str.c src/util/err.c"
+# shellcheck disable=SC2086
+clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(pkg-config --cflags --libs ldns)
+
+for target in compose manifest dns; do
 	work="$out/corpus-$target"
 	rm -rf "$work" && mkdir -p "$work"
 	"$out/fuzz_$target" -max_total_time="$secs" -max_len=16384 -timeout=10 \

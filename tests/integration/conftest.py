@@ -1,9 +1,37 @@
 """Shared fixtures: the stack binary built by `make`, run as a user would run it."""
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """Run the whole suite in a network namespace of its own (and a private mount
+    namespace, so `ip netns add` leaves nothing in the host's /run/netns): bridges,
+    veths and nftables tables made by tests can never touch the host's. Needs root;
+    without it, tests that need namespaces skip themselves."""
+    if os.environ.get("STACK_TEST_NETNS") or os.geteuid() != 0 or not shutil.which("unshare"):
+        return
+    os.environ["STACK_TEST_NETNS"] = "1"
+    # pytest has already redirected fds 1 and 2 into its capture files: give them back.
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if capman:
+        capman.suspend_global_capture(in_=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvp("unshare", ["unshare", "--net", "--mount", "--propagation", "private", "--",
+                          sys.executable, "-m", "pytest", *sys.argv[1:]])
+
+
+
+if os.environ.get("STACK_TEST_NETNS") and os.geteuid() == 0:
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    # A tmpfs of this mount namespace: `ip netns add` leaves no file in the host's.
+    os.makedirs("/run/netns", exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "stack-test-netns", "/run/netns"], check=True)
 
 SRCDIR = Path(os.environ.get("STACK_SRCDIR", Path(__file__).resolve().parents[2]))
 STACK = os.environ.get("STACK_BIN", str(SRCDIR / "stack"))

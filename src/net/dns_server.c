@@ -1,0 +1,467 @@
+/* The DNS server on a network's gateway, UDP and TCP, as libuv handles. Queries go
+ * through net_dns_handle(); names that are not the project's are forwarded over UDP to
+ * the host's resolvers with a new id, and answered SERVFAIL when none replies in time.
+ * Only clients inside the network's subnet are answered: the zone of the network the
+ * query arrived on holds only the containers that share that network. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "net/runtime.h"
+#include "util/str.h"
+
+struct dns_server {
+	struct net_runtime *rt;
+	char bridge[IFNAMSIZ];
+	struct net_dns_zone zone;
+	uv_udp_t udp;
+	uv_tcp_t tcp;
+	int open; /* handles of this server still open */
+	struct dns_server *next;
+};
+
+struct dns_conn {
+	uv_tcp_t h;
+	struct dns_server *srv;
+	uint8_t *buf;
+	size_t len;
+	bool closing;
+};
+
+struct dns_pending {
+	struct net_runtime *rt;
+	struct dns_server *srv; /* NULL once the server closed */
+	struct dns_conn *conn; /* TCP client, NULL for UDP or once it closed */
+	struct sockaddr_in client; /* UDP client */
+	uint16_t client_id, up_id;
+	int attempt; /* index of the upstream asked last */
+	uint8_t *query;
+	size_t qlen;
+	uv_timer_t timer;
+	struct dns_pending *next;
+};
+
+struct udp_send {
+	uv_udp_send_t req;
+	uint8_t *data;
+};
+
+struct tcp_write {
+	uv_write_t req;
+	uint8_t *data;
+};
+
+/* ---- replies ---- */
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	struct udp_send *s = (struct udp_send *)req;
+
+	(void)status; /* a client that went away loses its answer; nothing else to do */
+	free(s->data);
+	free(s);
+}
+
+static void udp_send_to(uv_udp_t *h, const struct sockaddr *to, uint8_t *data, size_t len)
+{
+	struct udp_send *s = xcalloc(1, sizeof(*s));
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+
+	s->data = data;
+	if (uv_udp_send(&s->req, h, &b, 1, to, udp_sent) < 0)
+		udp_sent(&s->req, -1);
+}
+
+static void tcp_written(uv_write_t *req, int status)
+{
+	struct tcp_write *w = (struct tcp_write *)req;
+
+	(void)status;
+	free(w->data);
+	free(w);
+}
+
+static void tcp_send(struct dns_conn *c, const uint8_t *data, size_t len)
+{
+	struct tcp_write *w;
+	uv_buf_t b;
+
+	if (c->closing || len > 65535)
+		return;
+	w = xcalloc(1, sizeof(*w));
+	w->data = xmalloc(len + 2);
+	w->data[0] = (uint8_t)(len >> 8);
+	w->data[1] = (uint8_t)len;
+	memcpy(w->data + 2, data, len);
+	b = uv_buf_init((char *)w->data, (unsigned)(len + 2));
+	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, tcp_written) < 0)
+		tcp_written(&w->req, -1);
+}
+
+/* Takes ownership of data. */
+static void reply(struct dns_server *srv, struct dns_conn *conn, const struct sockaddr *to,
+		  uint8_t *data, size_t len)
+{
+	if (conn) {
+		tcp_send(conn, data, len);
+		free(data);
+	} else {
+		udp_send_to(&srv->udp, to, data, len);
+	}
+}
+
+/* ---- forwarding ---- */
+
+static void pending_closed(uv_handle_t *h)
+{
+	struct dns_pending *p = h->data;
+	struct net_runtime *rt = p->rt;
+
+	free(p->query);
+	free(p);
+	net_rt_handle_closed(rt);
+}
+
+static void pending_finish(struct dns_pending *p)
+{
+	struct dns_pending **pp;
+
+	for (pp = &p->rt->pending; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	uv_timer_stop(&p->timer);
+	uv_close((uv_handle_t *)&p->timer, pending_closed);
+}
+
+static void pending_answer(struct dns_pending *p, uint8_t *data, size_t len)
+{
+	data[0] = (uint8_t)(p->client_id >> 8);
+	data[1] = (uint8_t)p->client_id;
+	if (p->srv && (p->conn || p->client.sin_family))
+		reply(p->srv, p->conn, (struct sockaddr *)&p->client, data, len);
+	else
+		free(data);
+}
+
+/* Each upstream gets an equal share of the timeout, so the total stays bounded. */
+static uint64_t per_try_ms(const struct net_runtime *rt)
+{
+	uint64_t ms = rt->timeout_ms / (unsigned)rt->nupstreams;
+
+	return ms < 100 ? 100 : ms;
+}
+
+static void pending_send(struct dns_pending *p)
+{
+	struct net_runtime *rt = p->rt;
+	uint8_t *copy = xmalloc(p->qlen);
+
+	memcpy(copy, p->query, p->qlen);
+	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[p->attempt], copy, p->qlen);
+}
+
+static void pending_timeout(uv_timer_t *t)
+{
+	struct dns_pending *p = t->data;
+	uint8_t *out = NULL;
+	size_t outlen;
+
+	if (++p->attempt < p->rt->nupstreams) {
+		pending_send(p);
+		uv_timer_start(&p->timer, pending_timeout, per_try_ms(p->rt), 0);
+		return;
+	}
+
+	p->query[0] = (uint8_t)(p->client_id >> 8);
+	p->query[1] = (uint8_t)p->client_id;
+	if (net_dns_error_reply(p->query, p->qlen, LDNS_RCODE_SERVFAIL, &out, &outlen) == 0)
+		pending_answer(p, out, outlen);
+	pending_finish(p);
+}
+
+static bool from_upstream(const struct net_runtime *rt, const struct sockaddr_in *from)
+{
+	int i;
+
+	for (i = 0; i < rt->nupstreams; i++)
+		if (from->sin_port == rt->upstreams[i].sin_port &&
+		    from->sin_addr.s_addr == rt->upstreams[i].sin_addr.s_addr)
+			return true;
+	return false;
+}
+
+void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+			   const struct sockaddr *addr, unsigned flags)
+{
+	struct net_runtime *rt = h->data;
+	const struct sockaddr_in *from = (const struct sockaddr_in *)addr;
+	struct dns_pending *p;
+	uint16_t id;
+
+	(void)flags;
+	/* Only the upstreams may answer: no spoofed replies from elsewhere. */
+	if (nread < 12 || !addr || addr->sa_family != AF_INET || !from_upstream(rt, from)) {
+		free(buf->base);
+		return;
+	}
+	id = (uint16_t)((uint8_t)buf->base[0] << 8 | (uint8_t)buf->base[1]);
+	for (p = rt->pending; p; p = p->next) {
+		if (p->up_id == id) {
+			uint8_t *data = xmalloc((size_t)nread);
+
+			memcpy(data, buf->base, (size_t)nread);
+			pending_answer(p, data, (size_t)nread);
+			pending_finish(p);
+			break;
+		}
+	}
+	free(buf->base);
+}
+
+static void forward(struct dns_server *srv, struct dns_conn *conn,
+		    const struct sockaddr *client, const uint8_t *msg, size_t len)
+{
+	struct net_runtime *rt = srv->rt;
+	struct dns_pending *p;
+	uint8_t *out = NULL;
+	size_t outlen;
+
+	if (rt->nupstreams == 0) {
+		if (net_dns_error_reply(msg, len, LDNS_RCODE_SERVFAIL, &out, &outlen) == 0)
+			reply(srv, conn, client, out, outlen);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->rt = rt;
+	p->srv = srv;
+	p->conn = conn;
+	if (!conn)
+		memcpy(&p->client, client, sizeof(p->client));
+	p->client_id = (uint16_t)(msg[0] << 8 | msg[1]);
+	p->up_id = rt->next_id;
+	rt->next_id = (uint16_t)(rt->next_id * 25173u + 13849u); /* spread, not sequential */
+	p->query = xmalloc(len);
+	memcpy(p->query, msg, len);
+	p->qlen = len;
+	p->query[0] = (uint8_t)(p->up_id >> 8);
+	p->query[1] = (uint8_t)p->up_id;
+	uv_timer_init(rt->loop, &p->timer);
+	p->timer.data = p;
+	net_rt_handle_opened(rt);
+	p->next = rt->pending;
+	rt->pending = p;
+	uv_timer_start(&p->timer, pending_timeout, per_try_ms(rt), 0);
+	pending_send(p);
+}
+
+void net_dns_pending_cancel_all(struct net_runtime *rt)
+{
+	while (rt->pending)
+		pending_finish(rt->pending);
+}
+
+/* ---- queries ---- */
+
+static bool client_allowed(const struct dns_server *srv, const struct sockaddr *addr)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+
+	return addr->sa_family == AF_INET &&
+	       net_cidr_contains(&srv->zone.subnet, ntohl(in->sin_addr.s_addr));
+}
+
+static void handle(struct dns_server *srv, struct dns_conn *conn, const struct sockaddr *from,
+		   const uint8_t *msg, size_t len)
+{
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+
+	switch (net_dns_handle(&srv->zone, msg, len, conn == NULL, &out, &outlen)) {
+	case NET_DNS_REPLY:
+		reply(srv, conn, from, out, outlen);
+		break;
+	case NET_DNS_FORWARD:
+		forward(srv, conn, from, msg, len);
+		break;
+	case NET_DNS_DROP:
+		break;
+	}
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		     const struct sockaddr *addr, unsigned flags)
+{
+	struct dns_server *srv = h->data;
+
+	(void)flags;
+	if (nread > 0 && addr && client_allowed(srv, addr))
+		handle(srv, NULL, addr, (const uint8_t *)buf->base, (size_t)nread);
+	free(buf->base);
+}
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct dns_conn *c = h->data;
+	struct net_runtime *rt = c->srv->rt;
+
+	free(c->buf);
+	free(c);
+	net_rt_handle_closed(rt);
+}
+
+static void conn_close(struct dns_conn *c)
+{
+	struct dns_pending *p;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	for (p = c->srv->rt->pending; p; p = p->next)
+		if (p->conn == c)
+			p->conn = NULL;
+	uv_close((uv_handle_t *)&c->h, conn_closed);
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct dns_conn *c = s->data;
+	size_t n;
+
+	if (nread < 0) {
+		free(buf->base);
+		conn_close(c);
+		return;
+	}
+	/* At most one message and its length prefix are buffered. */
+	if (c->len + (size_t)nread > 65537) {
+		free(buf->base);
+		conn_close(c);
+		return;
+	}
+	c->buf = xrealloc(c->buf, c->len + (size_t)nread + 1);
+	memcpy(c->buf + c->len, buf->base, (size_t)nread);
+	c->len += (size_t)nread;
+	free(buf->base);
+	while (!c->closing && c->len >= 2) {
+		n = (size_t)c->buf[0] << 8 | c->buf[1];
+		if (c->len < n + 2)
+			break;
+		handle(c->srv, c, NULL, c->buf + 2, n);
+		memmove(c->buf, c->buf + 2 + n, c->len - 2 - n);
+		c->len -= 2 + n;
+	}
+}
+
+static void tcp_accept(uv_stream_t *server, int status)
+{
+	struct dns_server *srv = server->data;
+	struct sockaddr_storage peer;
+	int plen = sizeof(peer);
+	struct dns_conn *c;
+
+	if (status < 0)
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	uv_tcp_init(srv->rt->loop, &c->h);
+	c->h.data = c;
+	net_rt_handle_opened(srv->rt);
+	if (uv_accept(server, (uv_stream_t *)&c->h) < 0 ||
+	    uv_tcp_getpeername(&c->h, (struct sockaddr *)&peer, &plen) < 0 ||
+	    !client_allowed(srv, (struct sockaddr *)&peer) ||
+	    uv_read_start((uv_stream_t *)&c->h, net_buf_alloc, conn_read) < 0)
+		conn_close(c);
+}
+
+/* ---- lifetime ---- */
+
+static void server_handle_closed(uv_handle_t *h)
+{
+	struct dns_server *srv = h->data;
+	struct net_runtime *rt = srv->rt;
+
+	if (--srv->open == 0) {
+		net_dns_zone_free(&srv->zone);
+		free(srv);
+	}
+	net_rt_handle_closed(rt);
+}
+
+void net_dns_server_close(struct dns_server *srv)
+{
+	struct dns_pending *p;
+
+	for (p = srv->rt->pending; p; p = p->next)
+		if (p->srv == srv)
+			p->srv = NULL;
+	uv_close((uv_handle_t *)&srv->udp, server_handle_closed);
+	uv_close((uv_handle_t *)&srv->tcp, server_handle_closed);
+}
+
+int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
+			 struct dns_server **out, struct stk_err *err)
+{
+	struct dns_server *srv = xcalloc(1, sizeof(*srv));
+	struct sockaddr_in addr;
+	struct net_cidr subnet;
+	const char *step;
+	int rc;
+
+	srv->rt = rt;
+	snprintf(srv->bridge, sizeof(srv->bridge), "%s", nw->bridge);
+	net_cidr_parse(nw->subnet, &subnet);
+	net_dns_zone_init(&srv->zone, &subnet);
+	uv_udp_init(rt->loop, &srv->udp);
+	uv_tcp_init(rt->loop, &srv->tcp);
+	srv->udp.data = srv->tcp.data = srv;
+	srv->open = 2;
+	rt->handles += 2;
+	step = "address";
+	if ((rc = uv_ip4_addr(nw->gateway, rt->dns_port, &addr)) < 0)
+		goto fail;
+	step = "bind udp";
+	if ((rc = uv_udp_bind(&srv->udp, (struct sockaddr *)&addr, 0)) < 0)
+		goto fail;
+	step = "bind tcp";
+	if ((rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&addr, 0)) < 0)
+		goto fail;
+	step = "listen";
+	if ((rc = uv_listen((uv_stream_t *)&srv->tcp, 64, tcp_accept)) < 0)
+		goto fail;
+	step = "receive";
+	if ((rc = uv_udp_recv_start(&srv->udp, net_buf_alloc, udp_recv)) < 0)
+		goto fail;
+	*out = srv;
+	return 0;
+fail:
+	stk_err_set(err, -rc, "network %s: dns on %s:%u: %s: %s", nw->name, nw->gateway,
+		    rt->dns_port, step, uv_strerror(rc));
+	net_dns_server_close(srv);
+	return -1;
+}
+
+void net_dns_server_set_zone(struct dns_server *srv, struct net_dns_zone *zone)
+{
+	net_dns_zone_free(&srv->zone);
+	srv->zone = *zone;
+}
+
+const char *net_dns_server_bridge(const struct dns_server *srv)
+{
+	return srv->bridge;
+}
+
+struct dns_server *net_dns_server_next(struct dns_server *srv)
+{
+	return srv->next;
+}
+
+void net_dns_server_set_next(struct dns_server *srv, struct dns_server *next)
+{
+	srv->next = next;
+}

@@ -1,0 +1,131 @@
+/* Private to src/net/: the on-disk record and the helpers the files share. */
+#ifndef STK_NET_INTERNAL_H
+#define STK_NET_INTERNAL_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/net.h"
+
+/* ---- record.c: what exists (or may exist) for a project ---- */
+
+struct net_port_rec {
+	enum net_proto proto;
+	char host_ip[INET_ADDRSTRLEN];
+	uint16_t host_port, container_port;
+};
+
+struct net_ep_rec {
+	char *container, *service, *hostname, *network;
+	char **aliases;
+	size_t naliases;
+	char ip[INET_ADDRSTRLEN];
+	char veth[IFNAMSIZ]; /* host end */
+	struct net_port_rec *ports;
+	size_t nports;
+};
+
+struct net_nw_rec {
+	char *name;
+	char bridge[IFNAMSIZ]; /* also the nftables table name */
+	char subnet[INET_ADDRSTRLEN + 3];
+	char gateway[INET_ADDRSTRLEN];
+	char ip_range[INET_ADDRSTRLEN + 3];
+	bool internal;
+};
+
+struct net_record {
+	char *project;
+	struct net_nw_rec *nws;
+	size_t nnws;
+	struct net_ep_rec *eps;
+	size_t neps;
+};
+
+char *net_record_path(const char *state_root, const char *project);
+/* A missing file is an empty record. */
+int net_record_load(const char *state_root, const char *project, struct net_record *rec,
+		    struct stk_err *err);
+/* tmp + fsync + rename. */
+int net_record_save(const char *state_root, const struct net_record *rec, struct stk_err *err);
+void net_record_free(struct net_record *rec);
+struct net_nw_rec *net_record_network(struct net_record *rec, const char *name);
+struct net_nw_rec *net_record_add_network(struct net_record *rec);
+struct net_ep_rec *net_record_add_endpoint(struct net_record *rec);
+void net_record_remove_endpoint(struct net_record *rec, size_t i);
+/* Every project's record under state_root, to check subnets against each other. */
+int net_record_load_all(const char *state_root, struct net_record **out, size_t *n,
+			struct stk_err *err);
+/* Exclusive lock over the whole net state: leases and subnets are shared. */
+int net_lock(const char *state_root, struct stk_err *err);
+
+/* ---- naming.c ---- */
+
+uint32_t net_hash(const char *a, const char *b);
+/* "stk-" + 8 hex of hash(project, network). */
+void net_bridge_name(const char *project, const char *network, char out[IFNAMSIZ]);
+/* "stv-" + 8 hex of hash(container, network): the host end of a veth. */
+void net_veth_name(const char *container, const char *network, char out[IFNAMSIZ]);
+
+/* ---- ipam.c ---- */
+
+struct net_cidr {
+	uint32_t addr; /* host order */
+	int prefix;
+};
+
+int net_cidr_parse(const char *s, struct net_cidr *out);
+void net_cidr_format(const struct net_cidr *c, char *out, size_t n);
+bool net_cidr_overlap(const struct net_cidr *a, const struct net_cidr *b);
+bool net_cidr_contains(const struct net_cidr *c, uint32_t addr);
+void net_ip_format(uint32_t addr, char out[INET_ADDRSTRLEN]);
+int net_ip_parse(const char *s, uint32_t *out);
+/* Picks the first subnet of `prefix` bits in pool that overlaps none of `taken`. */
+int net_ipam_carve(const struct net_cidr *pool, int prefix, const struct net_cidr *taken,
+		   size_t ntaken, struct net_cidr *out, struct stk_err *err);
+/* Picks the first free host address of nw (within its ip_range) not used in rec. */
+int net_ipam_lease(const struct net_nw_rec *nw, const struct net_record *rec,
+		   char out[INET_ADDRSTRLEN], struct stk_err *err);
+
+/* ---- netlink.c ---- */
+
+struct nl_sock;
+int net_nl_open(struct nl_sock **out, struct stk_err *err);
+/* A netlink socket living in another network namespace (fd, or pid if fd < 0). */
+int net_nl_open_in(int netns_fd, pid_t pid, struct nl_sock **out, struct stk_err *err);
+void net_nl_close(struct nl_sock *sk);
+int net_nl_link_exists(struct nl_sock *sk, const char *name);
+int net_nl_bridge_ensure(struct nl_sock *sk, const char *name, const char *addr_cidr,
+			 struct stk_err *err);
+/* Creates host<->peer, attaches host to bridge, moves peer into the netns. */
+int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tmp,
+		       const char *bridge, int netns_fd, pid_t pid, struct stk_err *err);
+int net_nl_link_rename_up(struct nl_sock *sk, const char *from, const char *to,
+			  struct stk_err *err);
+int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
+		    struct stk_err *err);
+int net_nl_route_default(struct nl_sock *sk, const char *ifname, const char *gateway,
+			 struct stk_err *err);
+int net_nl_link_up(struct nl_sock *sk, const char *name, struct stk_err *err);
+/* Deletes a link if it exists; a missing link is not an error. */
+int net_nl_link_delete(struct nl_sock *sk, const char *name, struct stk_err *err);
+/* Destinations of the host's IPv4 routes (except default routes and stack's bridges). */
+int net_nl_routes(struct nl_sock *sk, struct net_cidr **out, size_t *n, struct stk_err *err);
+
+/* ---- nft.c ---- */
+
+/* Replaces the network's table atomically with what the record says. */
+int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw,
+		 struct stk_err *err);
+int net_nft_delete(const char *table, struct stk_err *err);
+/* The ruleset text net_nft_sync() would load (for tests). */
+char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw);
+
+/* ---- misc ---- */
+
+int net_write_file_atomic(const char *path, const char *data, size_t len, struct stk_err *err);
+int net_sysctl_write(const char *path, const char *value, struct stk_err *err);
+
+#endif

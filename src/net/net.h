@@ -1,0 +1,142 @@
+/* Networks: the contract of src/net/ with the rest of stack.
+ *
+ * A project's networks are Linux bridges (`stk-` + 8 hex), each with a subnet from the
+ * address pool, an nftables table that forwards, masquerades, isolates and publishes
+ * ports, and a veth per container per network. Everything is recorded under
+ * `<state_root>/net/` before it is created, so that net_project_teardown() removes it
+ * even after a crash. DNS and the loopback port proxy run on a libuv loop owned by the
+ * caller (the supervisor): see net_runtime_*. */
+#ifndef STK_NET_NET_H
+#define STK_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "util/err.h"
+
+struct net_ctx;
+
+struct net_options {
+	/* Pool carved into subnets for networks without ipam config; default 10.89.0.0/16. */
+	const char *pool;
+	/* Prefix length of each carved subnet; default 24. */
+	int subnet_prefix;
+};
+
+/* Opens the project's record (creating an empty one). The caller owns the context. */
+int net_open(const char *state_root, const char *project, const struct net_options *opts,
+	     struct net_ctx **out, struct stk_err *err);
+void net_close(struct net_ctx *ctx);
+
+struct net_network_spec {
+	const char *name; /* compose name, e.g. "default" */
+	const char *subnet; /* ipam.config[0].subnet, or NULL to carve one from the pool */
+	const char *gateway; /* or NULL: first address of the subnet */
+	const char *ip_range; /* or NULL: the whole subnet */
+	bool internal;
+};
+
+/* Creates the bridge, its gateway address and its nftables table. Idempotent: an
+ * existing network of that name is brought back to what the record says. */
+int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
+		       struct stk_err *err);
+
+enum net_proto { NET_TCP, NET_UDP };
+
+struct net_port {
+	enum net_proto proto;
+	const char *host_ip; /* NULL or "0.0.0.0": every address */
+	uint16_t host_port;
+	uint16_t container_port;
+};
+
+struct net_endpoint_spec {
+	const char *network; /* compose network name, created before */
+	const char *container; /* container name, e.g. "proj-web-1" */
+	const char *service; /* service name, resolves to every replica */
+	const char *hostname; /* or NULL */
+	const char *const *aliases;
+	size_t naliases;
+	const char *ipv4; /* ipv4_address, or NULL to lease one */
+	const char *ifname; /* name inside the container; default "eth0" */
+	/* The container's network namespace: an fd (preferred) or, if netns_fd < 0, a pid. */
+	int netns_fd;
+	pid_t pid;
+	bool default_route; /* route 0.0.0.0/0 via this network's gateway */
+	const struct net_port *ports;
+	size_t nports;
+};
+
+/* Checks that every published port is free on the host; the error names the port. Call
+ * before anything of the project starts. */
+int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err *err);
+
+/* Leases an address, creates the veth pair, moves one end into the container's netns,
+ * renames it, addresses it, routes through the gateway, and publishes ports. The leased
+ * address is written to ip_out. */
+int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
+			char ip_out[16], struct stk_err *err);
+
+/* Removes a container from every network: veths, leases and published ports. */
+int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_err *err);
+
+/* Removes every bridge, veth, nftables table and lease recorded for the project, then
+ * the record itself. Works from the record alone: nothing needs to be running, and
+ * objects already gone are skipped. */
+int net_project_teardown(const char *state_root, const char *project, struct stk_err *err);
+
+/* The gateway address of a network of the project (the container's DNS server). */
+int net_network_gateway(struct net_ctx *ctx, const char *network, char gw_out[16],
+			struct stk_err *err);
+
+/* ---- files for the container ---- */
+
+struct net_resolv_spec {
+	const char *nameserver; /* the gateway of the container's first network */
+	const char *const *dns; /* compose `dns`: replaces the nameserver when set */
+	size_t ndns;
+	const char *const *search;
+	size_t nsearch;
+	const char *const *options;
+	size_t noptions;
+};
+
+/* Writes /etc/resolv.conf content for a container to path (atomically). */
+int net_write_resolv_conf(const char *path, const struct net_resolv_spec *spec,
+			  struct stk_err *err);
+
+struct net_hosts_spec {
+	const char *hostname;
+	const char *ip; /* the container's own address, or NULL */
+	const char *const *extra_hosts; /* "name:ip" or "name=ip"; ip may be host-gateway */
+	size_t nextra;
+	const char *host_gateway; /* address that host-gateway means */
+};
+
+/* Writes /etc/hosts content for a container to path (atomically). */
+int net_write_hosts(const char *path, const struct net_hosts_spec *spec, struct stk_err *err);
+
+/* ---- runtime: DNS server and loopback proxies on a libuv loop ---- */
+
+struct net_runtime;
+
+struct net_runtime_options {
+	const char *resolv_conf; /* upstream resolvers; default /etc/resolv.conf */
+	uint16_t dns_port; /* default 53 */
+	unsigned upstream_timeout_ms; /* default 2000 */
+};
+
+/* Serves DNS on every gateway of the project and proxies its published ports on the
+ * host's loopback. Reads the record; call net_runtime_reload() after it changed. */
+int net_runtime_start(uv_loop_t *loop, const char *state_root, const char *project,
+		      const struct net_runtime_options *opts, struct net_runtime **out,
+		      struct stk_err *err);
+int net_runtime_reload(struct net_runtime *rt, struct stk_err *err);
+/* Closes every handle; the runtime is freed once the loop has run the close callbacks. */
+void net_runtime_stop(struct net_runtime *rt);
+
+#endif

@@ -1,0 +1,514 @@
+/* Networks and endpoints of a project: the steps in the order that keeps the record
+ * ahead of the kernel (record first, then create), and teardown from the record. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/internal.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+struct net_ctx {
+	char *root;
+	char *project;
+	struct net_cidr pool;
+	int prefix;
+};
+
+static void record_freep(struct net_record *rec)
+{
+	net_record_free(rec);
+}
+
+static void nl_closep(struct nl_sock **sk)
+{
+	net_nl_close(*sk);
+}
+
+#define _cleanup_record_ _cleanup_(record_freep)
+#define _cleanup_nl_ _cleanup_(nl_closep)
+
+int net_open(const char *state_root, const char *project, const struct net_options *opts,
+	     struct net_ctx **out, struct stk_err *err)
+{
+	const char *pool = opts && opts->pool ? opts->pool : "10.89.0.0/16";
+	struct net_ctx *ctx;
+
+	ctx = xcalloc(1, sizeof(*ctx));
+	if (net_cidr_parse(pool, &ctx->pool) < 0) {
+		free(ctx);
+		return stk_err_set(err, EINVAL, "bad address pool \"%s\": want a.b.c.d/n", pool);
+	}
+	ctx->prefix = opts && opts->subnet_prefix ? opts->subnet_prefix : 24;
+	ctx->root = xstrdup(state_root);
+	ctx->project = xstrdup(project);
+	*out = ctx;
+	return 0;
+}
+
+void net_close(struct net_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	free(ctx->root);
+	free(ctx->project);
+	free(ctx);
+}
+
+int net_sysctl_write(const char *path, const char *value, struct stk_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, value, strlen(value)) < 0)
+		return stk_err_sys(err, "write %s", path);
+	return 0;
+}
+
+/* Every other network's subnet and the host's routes, with names for the error message. */
+struct taken {
+	struct net_cidr *cidrs;
+	char **what;
+	size_t n;
+};
+
+static void taken_add(struct taken *t, struct net_cidr c, char *what)
+{
+	t->cidrs = xrealloc(t->cidrs, (t->n + 1) * sizeof(*t->cidrs));
+	t->what = xrealloc(t->what, (t->n + 1) * sizeof(*t->what));
+	t->cidrs[t->n] = c;
+	t->what[t->n++] = what;
+}
+
+static void taken_free(struct taken *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->what[i]);
+	free(t->what);
+	free(t->cidrs);
+}
+
+static int collect_taken(struct net_ctx *ctx, struct nl_sock *sk, const char *self_bridge,
+			 struct taken *t, struct stk_err *err)
+{
+	struct net_cidr *routes = NULL;
+	struct net_record *recs = NULL;
+	size_t nroutes = 0, nrecs = 0, i, j;
+	char s[32];
+
+	if (net_record_load_all(ctx->root, &recs, &nrecs, err) < 0)
+		return -1;
+	for (i = 0; i < nrecs; i++) {
+		for (j = 0; j < recs[i].nnws; j++) {
+			struct net_cidr c;
+
+			if (strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
+			    net_cidr_parse(recs[i].nws[j].subnet, &c) < 0)
+				continue;
+			taken_add(t, c, xasprintf("network %s of project %s", recs[i].nws[j].name,
+						  recs[i].project));
+		}
+		net_record_free(&recs[i]);
+	}
+	free(recs);
+	/* After the networks, so that an overlap names the network, not its bridge route. */
+	if (net_nl_routes(sk, &routes, &nroutes, err) < 0)
+		return -1;
+	for (i = 0; i < nroutes; i++) {
+		net_cidr_format(&routes[i], s, sizeof(s));
+		taken_add(t, routes[i], xasprintf("host route %s", s));
+	}
+	free(routes);
+	return 0;
+}
+
+static int choose_subnet(struct net_ctx *ctx, struct nl_sock *sk,
+			 const struct net_network_spec *spec, struct net_nw_rec *nw,
+			 struct stk_err *err)
+{
+	struct taken t = {0};
+	struct net_cidr subnet, range;
+	uint32_t gw;
+	size_t i;
+	int rc = -1;
+
+	if (collect_taken(ctx, sk, nw->bridge, &t, err) < 0)
+		goto out;
+	if (spec->subnet) {
+		if (net_cidr_parse(spec->subnet, &subnet) < 0 || subnet.prefix > 30) {
+			stk_err_set(err, EINVAL, "bad subnet \"%s\"", spec->subnet);
+			goto out;
+		}
+		for (i = 0; i < t.n; i++) {
+			if (net_cidr_overlap(&subnet, &t.cidrs[i])) {
+				stk_err_set(err, EADDRINUSE, "subnet %s overlaps %s", spec->subnet,
+					    t.what[i]);
+				goto out;
+			}
+		}
+	} else if (net_ipam_carve(&ctx->pool, ctx->prefix, t.cidrs, t.n, &subnet, err) < 0) {
+		goto out;
+	}
+	net_cidr_format(&subnet, nw->subnet, sizeof(nw->subnet));
+	if (spec->gateway) {
+		if (net_ip_parse(spec->gateway, &gw) < 0 || !net_cidr_contains(&subnet, gw)) {
+			stk_err_set(err, EINVAL, "gateway %s is not an address of subnet %s",
+				    spec->gateway, nw->subnet);
+			goto out;
+		}
+	} else {
+		gw = subnet.addr + 1;
+	}
+	net_ip_format(gw, nw->gateway);
+	if (spec->ip_range) {
+		if (net_cidr_parse(spec->ip_range, &range) < 0 || range.prefix < subnet.prefix ||
+		    !net_cidr_contains(&subnet, range.addr)) {
+			stk_err_set(err, EINVAL, "ip_range %s is not within subnet %s", spec->ip_range,
+				    nw->subnet);
+			goto out;
+		}
+		net_cidr_format(&range, nw->ip_range, sizeof(nw->ip_range));
+	}
+	rc = 0;
+out:
+	taken_free(&t);
+	return rc;
+}
+
+static int network_realize(struct nl_sock *sk, const struct net_record *rec,
+			   const struct net_nw_rec *nw, struct stk_err *err)
+{
+	char cidr[48];
+	struct net_cidr subnet;
+
+	net_cidr_parse(nw->subnet, &subnet);
+	snprintf(cidr, sizeof(cidr), "%s/%d", nw->gateway, subnet.prefix);
+	/* Routing between bridges and the uplink needs forwarding; Docker sets it too. */
+	if (!nw->internal && net_sysctl_write("/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
+		return -1;
+	if (net_nl_bridge_ensure(sk, nw->bridge, cidr, err) < 0)
+		return -1;
+	return net_nft_sync(rec, nw, err);
+}
+
+int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
+		       struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	_cleanup_nl_ struct nl_sock *sk = NULL;
+	_cleanup_close_ int lock = -1;
+	struct net_nw_rec *nw;
+
+	lock = net_lock(ctx->root, err);
+	if (lock < 0 || net_record_load(ctx->root, ctx->project, &rec, err) < 0 ||
+	    net_nl_open(&sk, err) < 0)
+		goto fail;
+	nw = net_record_network(&rec, spec->name);
+	if (!nw) {
+		struct net_nw_rec fresh = {0};
+
+		net_bridge_name(ctx->project, spec->name, fresh.bridge);
+		fresh.internal = spec->internal;
+		if (choose_subnet(ctx, sk, spec, &fresh, err) < 0)
+			goto fail;
+		nw = net_record_add_network(&rec);
+		*nw = fresh;
+		nw->name = xstrdup(spec->name);
+		/* Recorded before it exists, so that teardown after a crash finds it. */
+		if (net_record_save(ctx->root, &rec, err) < 0)
+			goto fail;
+	}
+	if (network_realize(sk, &rec, nw, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	return stk_err_wrap(err, "network %s", spec->name);
+}
+
+int net_network_gateway(struct net_ctx *ctx, const char *network, char gw_out[16],
+			struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	struct net_nw_rec *nw;
+
+	if (net_record_load(ctx->root, ctx->project, &rec, err) < 0)
+		return -1;
+	nw = net_record_network(&rec, network);
+	if (!nw)
+		return stk_err_set(err, ENOENT, "network %s does not exist", network);
+	memcpy(gw_out, nw->gateway, INET_ADDRSTRLEN);
+	return 0;
+}
+
+static const char *proto_name(enum net_proto p)
+{
+	return p == NET_UDP ? "udp" : "tcp";
+}
+
+static int port_published_elsewhere(const char *root, const struct net_port *p,
+				    struct stk_err *err)
+{
+	struct net_record *recs = NULL;
+	size_t nrecs = 0, i, j, k;
+	int rc = 0;
+
+	if (net_record_load_all(root, &recs, &nrecs, err) < 0)
+		return -1;
+	for (i = 0; i < nrecs; i++) {
+		for (j = 0; j < recs[i].neps && rc == 0; j++)
+			for (k = 0; k < recs[i].eps[j].nports; k++)
+				if (recs[i].eps[j].ports[k].host_port == p->host_port &&
+				    recs[i].eps[j].ports[k].proto == p->proto) {
+					rc = stk_err_set(err, EADDRINUSE,
+							 "port %u/%s is already in use: published by %s",
+							 p->host_port, proto_name(p->proto),
+							 recs[i].eps[j].container);
+					break;
+				}
+		net_record_free(&recs[i]);
+	}
+	free(recs);
+	return rc;
+}
+
+static int port_bind_check(const struct net_port *p, struct stk_err *err)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->host_port)};
+	int type = p->proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	_cleanup_close_ int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return stk_err_sys(err, "socket");
+	if (p->host_ip && *p->host_ip && inet_pton(AF_INET, p->host_ip, &sa.sin_addr) != 1)
+		return stk_err_set(err, EINVAL, "port %u/%s: bad host address \"%s\"", p->host_port,
+				   proto_name(p->proto), p->host_ip);
+	/* TIME_WAIT leftovers must not count as "in use"; a listener still does. */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EADDRINUSE)
+			return stk_err_set(err, EADDRINUSE,
+					   "port %u/%s is already in use on %s", p->host_port,
+					   proto_name(p->proto),
+					   p->host_ip && *p->host_ip ? p->host_ip : "0.0.0.0");
+		return stk_err_sys(err, "port %u/%s: bind", p->host_port, proto_name(p->proto));
+	}
+	if (type == SOCK_STREAM && listen(fd, 1) < 0 && errno == EADDRINUSE)
+		return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use", p->host_port,
+				   proto_name(p->proto));
+	return 0;
+}
+
+int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < nports; i++) {
+		for (j = 0; j < i; j++)
+			if (ports[j].host_port == ports[i].host_port && ports[j].proto == ports[i].proto)
+				return stk_err_set(err, EADDRINUSE, "port %u/%s is published twice",
+						   ports[i].host_port, proto_name(ports[i].proto));
+		if (port_bind_check(&ports[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int endpoint_configure(struct nl_sock *sk, const struct net_endpoint_spec *spec,
+			      const struct net_nw_rec *nw, const char *ip,
+			      const char *peer_tmp, struct stk_err *err)
+{
+	_cleanup_nl_ struct nl_sock *in = NULL;
+	const char *ifname = spec->ifname ? spec->ifname : "eth0";
+	struct net_cidr subnet;
+	char cidr[48];
+	char host[IFNAMSIZ];
+
+	net_veth_name(spec->container, nw->name, host);
+	if (net_nl_veth_create(sk, host, peer_tmp, nw->bridge, spec->netns_fd, spec->pid,
+			       err) < 0)
+		return -1;
+	if (net_nl_open_in(spec->netns_fd, spec->pid, &in, err) < 0)
+		return -1;
+	net_cidr_parse(nw->subnet, &subnet);
+	snprintf(cidr, sizeof(cidr), "%s/%d", ip, subnet.prefix);
+	if (net_nl_link_rename_up(in, peer_tmp, ifname, err) < 0 ||
+	    net_nl_addr_add(in, ifname, cidr, err) < 0 || net_nl_link_up(in, "lo", err) < 0)
+		return -1;
+	/* An internal network has no way out, so it never carries the default route. */
+	if (spec->default_route && !nw->internal &&
+	    net_nl_route_default(in, ifname, nw->gateway, err) < 0)
+		return -1;
+	return 0;
+}
+
+static struct net_ep_rec *record_endpoint(struct net_record *rec,
+					  const struct net_endpoint_spec *spec, const char *ip)
+{
+	struct net_ep_rec *ep = net_record_add_endpoint(rec);
+	size_t i;
+
+	ep->container = xstrdup(spec->container);
+	ep->service = xstrdup(spec->service ? spec->service : "");
+	ep->hostname = xstrdup(spec->hostname ? spec->hostname : "");
+	ep->network = xstrdup(spec->network);
+	snprintf(ep->ip, sizeof(ep->ip), "%s", ip);
+	net_veth_name(spec->container, spec->network, ep->veth);
+	ep->naliases = spec->naliases;
+	ep->aliases = xcalloc(spec->naliases + 1, sizeof(char *));
+	for (i = 0; i < spec->naliases; i++)
+		ep->aliases[i] = xstrdup(spec->aliases[i]);
+	ep->nports = spec->nports;
+	ep->ports = xcalloc(spec->nports + 1, sizeof(*ep->ports));
+	for (i = 0; i < spec->nports; i++) {
+		ep->ports[i].proto = spec->ports[i].proto;
+		snprintf(ep->ports[i].host_ip, sizeof(ep->ports[i].host_ip), "%s",
+			 spec->ports[i].host_ip ? spec->ports[i].host_ip : "");
+		ep->ports[i].host_port = spec->ports[i].host_port;
+		ep->ports[i].container_port = spec->ports[i].container_port;
+	}
+	return ep;
+}
+
+static int choose_ip(const struct net_record *rec, const struct net_nw_rec *nw,
+		     const char *want, char ip[INET_ADDRSTRLEN], struct stk_err *err)
+{
+	struct net_cidr subnet;
+	uint32_t a;
+	size_t i;
+
+	if (!want)
+		return net_ipam_lease(nw, rec, ip, err);
+	net_cidr_parse(nw->subnet, &subnet);
+	if (net_ip_parse(want, &a) < 0 || !net_cidr_contains(&subnet, a))
+		return stk_err_set(err, EINVAL, "ipv4_address %s is not in subnet %s", want,
+				   nw->subnet);
+	if (strcmp(want, nw->gateway) == 0)
+		return stk_err_set(err, EADDRINUSE, "ipv4_address %s is the gateway", want);
+	for (i = 0; i < rec->neps; i++)
+		if (strcmp(rec->eps[i].network, nw->name) == 0 && strcmp(rec->eps[i].ip, want) == 0)
+			return stk_err_set(err, EADDRINUSE, "ipv4_address %s is already leased to %s",
+					   want, rec->eps[i].container);
+	snprintf(ip, INET_ADDRSTRLEN, "%s", want);
+	return 0;
+}
+
+int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
+			char ip_out[16], struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	_cleanup_nl_ struct nl_sock *sk = NULL;
+	_cleanup_close_ int lock = -1;
+	struct net_nw_rec *nw;
+	char ip[INET_ADDRSTRLEN], peer_tmp[IFNAMSIZ], veth[IFNAMSIZ];
+	struct stk_err ignored;
+	size_t i;
+
+	lock = net_lock(ctx->root, err);
+	if (lock < 0 || net_record_load(ctx->root, ctx->project, &rec, err) < 0)
+		goto fail;
+	nw = net_record_network(&rec, spec->network);
+	if (!nw) {
+		stk_err_set(err, ENOENT, "network %s does not exist", spec->network);
+		goto fail;
+	}
+	for (i = 0; i < rec.neps; i++)
+		if (strcmp(rec.eps[i].container, spec->container) == 0 &&
+		    strcmp(rec.eps[i].network, spec->network) == 0) {
+			stk_err_set(err, EEXIST, "already attached");
+			goto fail;
+		}
+	if (choose_ip(&rec, nw, spec->ipv4, ip, err) < 0 || net_nl_open(&sk, err) < 0)
+		goto fail;
+	for (i = 0; i < spec->nports; i++)
+		if (port_published_elsewhere(ctx->root, &spec->ports[i], err) < 0)
+			goto fail;
+	record_endpoint(&rec, spec, ip);
+	if (net_record_save(ctx->root, &rec, err) < 0)
+		goto fail;
+	nw = net_record_network(&rec, spec->network);
+	snprintf(peer_tmp, sizeof(peer_tmp), "stp-%08x", net_hash(spec->container, nw->bridge));
+	if (endpoint_configure(sk, spec, nw, ip, peer_tmp, err) < 0 ||
+	    (spec->nports && net_nft_sync(&rec, nw, err) < 0)) {
+		/* Undo: the veth (its peer goes with it) and the lease. */
+		net_veth_name(spec->container, spec->network, veth);
+		net_nl_link_delete(sk, veth, &ignored);
+		net_record_remove_endpoint(&rec, rec.neps - 1);
+		net_record_save(ctx->root, &rec, &ignored);
+		net_nft_sync(&rec, nw, &ignored);
+		goto fail;
+	}
+	memcpy(ip_out, ip, INET_ADDRSTRLEN);
+	return 0;
+fail:
+	return stk_err_wrap(err, "%s: attach to network %s", spec->container, spec->network);
+}
+
+int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	_cleanup_nl_ struct nl_sock *sk = NULL;
+	_cleanup_close_ int lock = -1;
+	size_t i, j;
+	int rc = 0;
+
+	lock = net_lock(ctx->root, err);
+	if (lock < 0 || net_record_load(ctx->root, ctx->project, &rec, err) < 0 ||
+	    net_nl_open(&sk, err) < 0)
+		return stk_err_wrap(err, "%s: detach", container);
+	for (i = rec.neps; i-- > 0;) {
+		if (strcmp(rec.eps[i].container, container) != 0)
+			continue;
+		if (net_nl_link_delete(sk, rec.eps[i].veth, err) < 0)
+			rc = -1;
+		net_record_remove_endpoint(&rec, i);
+	}
+	if (net_record_save(ctx->root, &rec, err) < 0)
+		rc = -1;
+	for (j = 0; j < rec.nnws; j++)
+		if (net_nl_link_exists(sk, rec.nws[j].bridge) &&
+		    net_nft_sync(&rec, &rec.nws[j], err) < 0)
+			rc = -1;
+	return rc < 0 ? stk_err_wrap(err, "%s: detach", container) : 0;
+}
+
+int net_project_teardown(const char *state_root, const char *project, struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	_cleanup_nl_ struct nl_sock *sk = NULL;
+	_cleanup_close_ int lock = -1;
+	_cleanup_free_ char *path = NULL;
+	struct stk_err first = {0};
+	size_t i;
+	int rc = 0;
+
+	lock = net_lock(state_root, err);
+	if (lock < 0 || net_record_load(state_root, project, &rec, err) < 0 ||
+	    net_nl_open(&sk, err) < 0)
+		return stk_err_wrap(err, "project %s: remove networks", project);
+	/* Keep going after a failure: remove as much as can be removed, report the first. */
+	for (i = 0; i < rec.neps; i++)
+		if (net_nl_link_delete(sk, rec.eps[i].veth, rc ? err : &first) < 0)
+			rc = -1;
+	for (i = 0; i < rec.nnws; i++) {
+		if (net_nft_delete(rec.nws[i].bridge, rc ? err : &first) < 0)
+			rc = -1;
+		if (net_nl_link_delete(sk, rec.nws[i].bridge, rc ? err : &first) < 0)
+			rc = -1;
+	}
+	if (rc < 0) {
+		*err = first;
+		return stk_err_wrap(err, "project %s: remove networks", project);
+	}
+	path = net_record_path(state_root, project);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return stk_err_sys(err, "remove %s", path);
+	return 0;
+}

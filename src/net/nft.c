@@ -1,0 +1,135 @@
+/* Packet filtering and NAT through libnftables: one `inet` table per network, named
+ * like its bridge, rendered as nft rule text from the record and replaced in a single
+ * transaction, so that a network is never half-configured. Tables of different networks
+ * evaluate independently: a drop in any of them drops, which is what isolates them. */
+#include <errno.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#include "net/internal.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+static void render_forward(struct strbuf *sb, const struct net_nw_rec *nw)
+{
+	const char *br = nw->bridge;
+
+	strbuf_adds(sb, "\tchain forward {\n"
+			"\t\ttype filter hook forward priority filter; policy accept;\n");
+	strbuf_addf(sb, "\t\tiifname \"%s\" oifname \"%s\" accept\n", br, br);
+	if (nw->internal) {
+		/* internal: nothing leaves the bridge and nothing enters it, replies included. */
+		strbuf_addf(sb, "\t\tiifname \"%s\" drop\n", br);
+		strbuf_addf(sb, "\t\toifname \"%s\" drop\n", br);
+	} else {
+		strbuf_addf(sb, "\t\toifname \"%s\" ct state established,related accept\n", br);
+		strbuf_addf(sb, "\t\toifname \"%s\" ct status dnat accept\n", br);
+		strbuf_addf(sb, "\t\toifname \"%s\" drop\n", br);
+		/* Another network's bridge is not a way out: that is the isolation. */
+		strbuf_addf(sb, "\t\tiifname \"%s\" oifname \"stk-*\" drop\n", br);
+		strbuf_addf(sb, "\t\tiifname \"%s\" accept\n", br);
+	}
+	strbuf_adds(sb, "\t}\n");
+}
+
+static void render_dnat(struct strbuf *sb, const struct net_record *rec,
+			const struct net_nw_rec *nw, bool output)
+{
+	size_t i, j;
+
+	for (i = 0; i < rec->neps; i++) {
+		const struct net_ep_rec *ep = &rec->eps[i];
+
+		if (strcmp(ep->network, nw->name) != 0)
+			continue;
+		for (j = 0; j < ep->nports; j++) {
+			const struct net_port_rec *p = &ep->ports[j];
+			const char *proto = p->proto == NET_UDP ? "udp" : "tcp";
+
+			strbuf_adds(sb, "\t\t");
+			/* Loopback is served by the userland proxy: the kernel will not route
+			 * 127.0.0.0/8 to a bridge without route_localnet. */
+			if (output)
+				strbuf_adds(sb, "ip daddr != 127.0.0.0/8 ");
+			if (p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0)
+				strbuf_addf(sb, "ip daddr %s ", p->host_ip);
+			else
+				strbuf_adds(sb, "fib daddr type local ");
+			strbuf_addf(sb, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, ep->ip,
+				    p->container_port);
+		}
+	}
+}
+
+char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	strbuf_addf(&sb, "table inet %s {\n", nw->bridge);
+	render_forward(&sb, nw);
+	if (!nw->internal) {
+		strbuf_adds(&sb, "\tchain postrouting {\n"
+				 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+		/* Hairpin: a container reaching a published port of its own network through a
+		 * host address must see the reply come back from that address. */
+		strbuf_addf(&sb, "\t\toifname \"%s\" ip saddr %s ct status dnat masquerade\n",
+			    nw->bridge, nw->subnet);
+		strbuf_addf(&sb, "\t\tip saddr %s oifname != \"%s\" masquerade\n", nw->subnet,
+			    nw->bridge);
+		strbuf_adds(&sb, "\t}\n\tchain prerouting {\n"
+				 "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+		render_dnat(&sb, rec, nw, false);
+		strbuf_adds(&sb, "\t}\n\tchain output {\n"
+				 "\t\ttype nat hook output priority -100; policy accept;\n");
+		render_dnat(&sb, rec, nw, true);
+		strbuf_adds(&sb, "\t}\n");
+	}
+	strbuf_adds(&sb, "}\n");
+	return strbuf_take(&sb);
+}
+
+static int nft_run(const char *text, const char *what, struct stk_err *err)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc = 0;
+
+	if (!nft)
+		return stk_err_set(err, ENOMEM, "%s: cannot create an nftables context", what);
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	if (nft_run_cmd_from_buffer(nft, text) != 0) {
+		const char *msg = nft_ctx_get_error_buffer(nft);
+		size_t n = msg ? strlen(msg) : 0;
+
+		while (n && msg[n - 1] == '\n')
+			n--;
+		rc = stk_err_set(err, 0, "%s: nftables: %.*s", what, (int)n, msg ? msg : "");
+	}
+	nft_ctx_free(nft);
+	return rc;
+}
+
+int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw,
+		 struct stk_err *err)
+{
+	_cleanup_free_ char *body = net_nft_render(rec, nw);
+	_cleanup_free_ char *what = xasprintf("network %s: load rules", nw->name);
+	_cleanup_free_ char *text = NULL;
+
+	/* "add; delete; define" in one batch replaces the table atomically, whether or not
+	 * it existed before. */
+	text = xasprintf("add table inet %s\ndelete table inet %s\n%s", nw->bridge, nw->bridge,
+			 body);
+	return nft_run(text, what, err);
+}
+
+int net_nft_delete(const char *table, struct stk_err *err)
+{
+	_cleanup_free_ char *text = xasprintf("add table inet %s\ndelete table inet %s\n",
+					      table, table);
+	_cleanup_free_ char *what = xasprintf("delete nftables table %s", table);
+
+	return nft_run(text, what, err);
+}
