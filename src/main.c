@@ -10,6 +10,7 @@
 static const struct cli_command commands[] = {
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"runtime", cli_runtime, "Run one container in the foreground (plumbing)", true},
 };
 
 static void usage(FILE *out)

@@ -30,6 +30,8 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
+/* Hidden plumbing: run one container in the foreground (src/cli/runtime.c). */
+int cli_runtime(struct cli_globals *g, int argc, char **argv);
 
 struct compose_project;
 struct compose_diags;

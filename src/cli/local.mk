@@ -1,1 +1,1 @@
-libstack_a_SOURCES += src/cli/cli.h src/cli/common.c src/cli/version.c src/cli/config.c src/cli/project.c
+libstack_a_SOURCES += src/cli/cli.h src/cli/common.c src/cli/version.c src/cli/config.c src/cli/project.c src/cli/runtime.c
