@@ -27,18 +27,26 @@
 
 static const char runtime_usage[] =
 	"Usage: stack runtime run --rootfs DIR [--spec FILE.json] [--report FILE] [-- CMD ARG...]\n"
+	"       stack runtime exec --id ID [--spec FILE.json] [--tty] [--user U] -- CMD ARG...\n"
+	"       stack runtime pause|unpause|stats --id ID [--spec FILE.json]\n"
+	"       stack runtime kill --id ID [--spec FILE.json] [--signal SIG]\n"
 	"\n"
-	"Run one container in the foreground (plumbing; for tests and benchmarks)\n"
+	"Run one container in the foreground, or act on one that runs (plumbing; for tests\n"
+	"and benchmarks)\n"
 	"\n"
 	"Options:\n"
 	"      --rootfs string   Root filesystem directory\n"
 	"      --spec string     Container spec (JSON; Compose-style keys)\n"
 	"      --id string       Container id (default: random)\n"
 	"      --report string   Write {exit_code, signal, oom_killed} as JSON here\n"
+	"  -t, --tty             exec: allocate a pseudo-TTY\n"
+	"  -u, --user string     exec: user name or uid[:gid]\n"
+	"  -s, --signal string   kill: the signal (default KILL)\n"
 	"  -h, --help            Show this help\n";
 
 struct run_opts {
-	const char *rootfs, *spec, *id, *report;
+	const char *rootfs, *spec, *id, *report, *user, *signal;
+	bool tty;
 	int stop_signal;
 	int grace_ms;
 };
@@ -141,6 +149,27 @@ static bool copy_fd(int from, int to)
 	return true;
 }
 
+/* Id, cgroup parent and state directory: the same for run and for the commands that
+ * act on a running container, so both find it. */
+static int place_container(struct cli_globals *g, const struct run_opts *o,
+			   struct engine_spec *spec)
+{
+	const char *root = g->root ? g->root : getenv("STACK_ROOT");
+	_cleanup_free_ char *base = xasprintf("%s/containers", root && *root ? root : "/var/lib/stack");
+
+	if (!spec->id)
+		spec->id = o->id ? xstrdup(o->id) : random_id();
+	if (!spec->cgroup_parent)
+		spec->cgroup_parent = xstrdup("stack/runtime");
+	if (mkdir_p(base) < 0) {
+		cli_error("create %s: %s", base, strerror(errno));
+		return -1;
+	}
+	if (!spec->state_dir)
+		spec->state_dir = xasprintf("%s/%s", base, spec->id);
+	return 0;
+}
+
 /* Serve the container until it exits: signals, the stop grace timer, the pty. */
 static int supervise(struct engine_container *c, const struct run_opts *o, int pty, int sfd,
 		     struct engine_exit *ex, struct stk_err *err)
@@ -203,7 +232,6 @@ static void write_report(const char *path, const struct engine_exit *ex)
 
 static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 {
-	const char *root = g->root ? g->root : getenv("STACK_ROOT");
 	struct engine_spec spec;
 	struct engine_container *c = NULL;
 	struct engine_exit ex = {0};
@@ -213,7 +241,6 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	int rc = CLI_FAIL, pty = -1, sfd = -1;
 	sigset_t oldmask;
 	const char *const *w;
-	_cleanup_free_ char *base = NULL;
 
 	engine_spec_init(&spec);
 	if (load_spec(o, &spec, &err) < 0) {
@@ -239,17 +266,8 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		for (n = 0; cmd[n]; n++)
 			spec.argv[n] = xstrdup(cmd[n]);
 	}
-	if (!spec.id)
-		spec.id = o->id ? xstrdup(o->id) : random_id();
-	if (!spec.cgroup_parent)
-		spec.cgroup_parent = xstrdup("stack/runtime");
-	base = xasprintf("%s/containers", root && *root ? root : "/var/lib/stack");
-	if (mkdir_p(base) < 0) {
-		cli_error("create %s: %s", base, strerror(errno));
+	if (place_container(g, o, &spec) < 0)
 		goto out;
-	}
-	if (!spec.state_dir)
-		spec.state_dir = xasprintf("%s/%s", base, spec.id);
 	spec.stdio[0] = 0;
 	spec.stdio[1] = 1;
 	spec.stdio[2] = 2;
@@ -291,27 +309,127 @@ out:
 	return rc;
 }
 
-static int runtime_run(struct cli_globals *g, int argc, char **argv)
+/* exec, pause, unpause, kill, stats on a container `runtime run` started. */
+static int exec_in(struct engine_container *c, const struct run_opts *o, char **cmd)
+{
+	struct engine_exec_spec e = {.argv = cmd, .tty = o->tty, .user = (char *)o->user,
+				     .stdio = {0, 1, 2}};
+	struct engine_process p;
+	struct engine_exit ex;
+	struct stk_err err;
+	int rc;
+
+	if (engine_exec(c, &e, &p, &err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	for (;;) {
+		struct pollfd fds[3] = {
+			{.fd = p.pidfd, .events = POLLIN},
+			{.fd = p.pty_master, .events = POLLIN},
+			{.fd = p.pty_master >= 0 ? 0 : -1, .events = POLLIN},
+		};
+
+		if (poll(fds, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN)
+			copy_fd(p.pty_master, 1);
+		if (fds[2].revents & (POLLIN | POLLHUP) && !copy_fd(0, p.pty_master))
+			fds[2].fd = -1;
+		if (fds[0].revents & POLLIN) {
+			while (p.pty_master >= 0 && copy_fd(p.pty_master, 1))
+				;
+			break;
+		}
+	}
+	rc = engine_process_try_wait(&p, &ex, &err);
+	close(p.pidfd);
+	if (p.pty_master >= 0)
+		close(p.pty_master);
+	if (rc != 0) {
+		cli_error("%s", rc < 0 ? err.msg : "exec: process did not exit");
+		return CLI_FAIL;
+	}
+	return ex.code;
+}
+
+static int act_on(struct cli_globals *g, const char *action, struct run_opts *o, char **cmd)
+{
+	struct engine_container *c = NULL;
+	struct engine_spec spec;
+	struct stk_err err;
+	int rc = CLI_FAIL, sig = SIGKILL;
+
+	engine_spec_init(&spec);
+	if (load_spec(o, &spec, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (place_container(g, o, &spec) < 0)
+		goto out;
+	if (o->signal && engine_signal_parse(o->signal, &sig, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (engine_open(&spec, &c, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (strcmp(action, "exec") == 0) {
+		rc = exec_in(c, o, cmd);
+		goto out;
+	}
+	if (strcmp(action, "stats") == 0) {
+		struct engine_stats st;
+
+		if (engine_stats(c, &st, &err) == 0) {
+			printf("{\"cpu_usage_ns\": %llu, \"memory_usage\": %llu, \"memory_limit\": %llu, "
+			       "\"pids\": %llu, \"blkio_read\": %llu, \"blkio_write\": %llu}\n",
+			       (unsigned long long)st.cpu_usage_ns, (unsigned long long)st.memory_usage,
+			       (unsigned long long)st.memory_limit, (unsigned long long)st.pids,
+			       (unsigned long long)st.blkio_read, (unsigned long long)st.blkio_write);
+			rc = CLI_OK;
+		}
+	} else if (strcmp(action, "pause") == 0) {
+		rc = engine_pause(c, &err) == 0 ? CLI_OK : CLI_FAIL;
+	} else if (strcmp(action, "unpause") == 0) {
+		rc = engine_unpause(c, &err) == 0 ? CLI_OK : CLI_FAIL;
+	} else {
+		rc = engine_kill(c, sig, &err) == 0 ? CLI_OK : CLI_FAIL;
+	}
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+out:
+	engine_container_free(c);
+	engine_spec_release(&spec);
+	return rc;
+}
+
+static int runtime_cmd(struct cli_globals *g, const char *action, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"rootfs", required_argument, NULL, 'r'},
-		{"spec", required_argument, NULL, 's'},
+		{"spec", required_argument, NULL, 'S'},
 		{"id", required_argument, NULL, 'i'},
 		{"report", required_argument, NULL, 'R'},
+		{"tty", no_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'u'},
+		{"signal", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct run_opts o = {.stop_signal = SIGTERM, .grace_ms = 10000};
+	bool run = strcmp(action, "run") == 0;
 	int c;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+htu:s:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.rootfs = optarg;
 			break;
-		case 's':
+		case 'S':
 			o.spec = optarg;
 			break;
 		case 'i':
@@ -320,25 +438,44 @@ static int runtime_run(struct cli_globals *g, int argc, char **argv)
 		case 'R':
 			o.report = optarg;
 			break;
+		case 't':
+			o.tty = true;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 's':
+			o.signal = optarg;
+			break;
 		case 'h':
 			fputs(runtime_usage, stdout);
 			return CLI_OK;
 		default:
 			fputs(runtime_usage, stderr);
-			return cli_usage_error("runtime run", "unknown flag: %s", argv[optind - 1]);
+			return cli_usage_error("runtime", "unknown flag: %s", argv[optind - 1]);
 		}
 	}
-	if (!o.rootfs && !o.spec) {
+	if (run && !o.rootfs && !o.spec) {
 		fputs(runtime_usage, stderr);
-		return cli_usage_error("runtime run", "--rootfs or --spec is required");
+		return cli_usage_error("runtime", "--rootfs or --spec is required");
 	}
-	return run_container(g, &o, argv + optind);
+	if (!run && !o.id) {
+		fputs(runtime_usage, stderr);
+		return cli_usage_error("runtime", "--id is required");
+	}
+	if (strcmp(action, "exec") == 0 && optind >= argc)
+		return cli_usage_error("runtime", "exec needs a command");
+	return run ? run_container(g, &o, argv + optind) : act_on(g, action, &o, argv + optind);
 }
 
 int cli_runtime(struct cli_globals *g, int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return runtime_run(g, argc - 1, argv + 1);
+	static const char *const actions[] = {"run", "exec", "pause", "unpause", "kill", "stats"};
+	size_t i;
+
+	for (i = 0; argc >= 2 && i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (strcmp(argv[1], actions[i]) == 0)
+			return runtime_cmd(g, actions[i], argc - 1, argv + 1);
 	fputs(runtime_usage, stderr);
 	return cli_usage_error("runtime", "unknown subcommand \"%s\"", argc >= 2 ? argv[1] : "");
 }

@@ -108,6 +108,31 @@ static void reap_failed_child(pid_t pid, int pidfd)
 	(void)pid;
 }
 
+static char *read_small(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	struct strbuf sb;
+	char buf[1024];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_addn(&sb, buf, n);
+	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+}
+
+/* For engine_open from another process (exec, pause from the CLI). */
+static void write_pid_file(struct engine_container *c)
+{
+	_cleanup_free_ char *p = xasprintf("%s/pid", c->spec.state_dir);
+	_cleanup_fclose_ FILE *f = fopen(p, "we");
+
+	if (!f || fprintf(f, "%d\n", (int)c->pid) < 0)
+		engine_warn(c, "write %s: %s", p, strerror(errno));
+}
+
 int engine_start(struct engine_container *c, struct stk_err *err)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
@@ -148,6 +173,49 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	close(sv[0]);
 	c->pid = pid;
 	c->pidfd = pidfd;
+	write_pid_file(c);
+	return 0;
+}
+
+int engine_open(const struct engine_spec *spec, struct engine_container **out,
+		struct stk_err *err)
+{
+	_cleanup_free_ char *pidfile = NULL, *procfile = NULL, *cgroups = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	struct engine_container *c;
+	int pid = -1;
+
+	if (!spec->id || !*spec->id || !spec->state_dir)
+		return stk_err_set(err, EINVAL, "container id and state directory are required");
+	pidfile = xasprintf("%s/pid", spec->state_dir);
+	f = fopen(pidfile, "re");
+	if (!f || fscanf(f, "%d", &pid) != 1)
+		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->pty_master = -1;
+	c->opened = true;
+	engine_spec_copy(&c->spec, spec);
+	c->cg = xcalloc(1, sizeof(*c->cg));
+	c->cg->version = cgroup_version();
+	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
+					     ? spec->cgroup_parent : "stack", spec->id);
+	c->cg->dirfd = -1;
+	if (c->cg->version == 2) {
+		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
+
+		c->cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* The pid must still be the container's: its cgroup says so. */
+	procfile = xasprintf("/proc/%d/cgroup", pid);
+	cgroups = read_small(procfile);
+	if (c->pidfd < 0 || !cgroups || !strstr(cgroups, c->cg->path)) {
+		engine_container_free(c);
+		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
+	}
+	process_rlimits(c);
+	*out = c;
 	return 0;
 }
 
@@ -215,6 +283,9 @@ int engine_try_wait(struct engine_container *c, struct engine_exit *out, struct 
 		*out = c->exit;
 		return 0;
 	}
+	if (c->opened)
+		return stk_err_set(err, ECHILD, "container %s was started by another process",
+				   c->spec.id);
 	if (c->pidfd < 0)
 		return stk_err_set(err, ESRCH, "container %s was not started", c->spec.id);
 	memset(&si, 0, sizeof(si));
@@ -275,6 +346,8 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	struct stk_err ignored;
 	int rc = 0;
 
+	if (c->opened)
+		return stk_err_set(err, EPERM, "container %s belongs to another process", c->spec.id);
 	if (c->cg) {
 		if (c->pidfd >= 0 && !c->reaped) {
 			struct engine_exit ex;

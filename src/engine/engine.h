@@ -113,6 +113,12 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 /* Start the container's process; returns once it has exec'd its entrypoint. */
 int engine_start(struct engine_container *c, struct stk_err *err);
 
+/* Attach to a container another process started from the same spec (its state
+ * directory holds the pid): for exec, pause, unpause, kill, stats. Such a handle cannot
+ * reap or remove; its pidfd still becomes readable when PID 1 exits. */
+int engine_open(const struct engine_spec *spec, struct engine_container **out,
+		struct stk_err *err);
+
 pid_t engine_pid(const struct engine_container *c);
 /* Readable when the container's PID 1 has exited; owned by the container. */
 int engine_pidfd(const struct engine_container *c);

@@ -16,6 +16,7 @@ struct engine_container {
 	int pidfd;
 	int pty_master;
 	bool reaped;
+	bool opened; /* by engine_open: not our child */
 	struct engine_exit exit;
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;

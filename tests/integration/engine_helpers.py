@@ -115,12 +115,22 @@ class Engine:
         r.report = json.loads(report.read_text()) if report.exists() else None
         return r
 
+    def ctl(self, action, container, *args, timeout=60, input=None):
+        """`stack runtime ACTION --id ID ...` against a running container."""
+        p = subprocess.run([STACK, "--root", str(self.root), "runtime", action, "--id",
+                            container.id, "--spec", str(container.spec_path), *args],
+                           capture_output=True, text=True, timeout=timeout, input=input,
+                           env={"PATH": "/usr/bin:/bin"})
+        return Result(p.returncode, p.stdout, p.stderr)
+
     def start(self, *cmd, spec=None, cid=None, **kw):
         args, cid, report = self._args(cmd, spec, cid)
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
                                 env={"PATH": "/usr/bin:/bin"}, **kw)
-        return Container(proc, cid, report)
+        c = Container(proc, cid, report)
+        c.spec_path = self.tmp / f"spec{self.n}.json"
+        return c
 
 
 class Result:
