@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is needed, builds with warnings as errors, and runs every test:
 # unit and integration tests, the unit tests again under ASan and UBSan, and the
-# fuzzers for their time budget. What CI runs.
+# fuzzers for their time budget, and the engine's tests on cgroup v2 in a VM. What CI runs.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -19,3 +19,7 @@ rm -rf build-asan && mkdir build-asan
 	{ cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 
 sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+
+# The engine's cgroup and lifecycle tests again on cgroup v2, in a VM (Debian's kernel
+# under qemu, host root shared read-only over 9p).
+sh tests/vm/run.sh .

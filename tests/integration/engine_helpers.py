@@ -148,7 +148,7 @@ def leftovers(tmp_path: Path):
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         if str(tmp_path) in line:
             found.append("mount: " + line)
-    for d in CGROUP_ROOT.iterdir():
+    for d in [CGROUP_ROOT, *CGROUP_ROOT.iterdir()]:
         if (d / CGROUP_PARENT).exists():
             found.append(f"cgroup: {d / CGROUP_PARENT}")
     containers = tmp_path / "state" / "containers"

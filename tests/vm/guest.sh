@@ -1,0 +1,17 @@
+#!/bin/sh
+# Inside the test VM (cgroup v2, host root read-only): the engine's cgroup, stop and
+# lifecycle tests. The last line on the console carries the result for tests/vm/run.sh.
+src=$1
+build=$2
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
+cd /tmp
+echo "tests/vm: kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup) on /sys/fs/cgroup"
+STACK_BIN="$build/stack" STACK_SRCDIR="$src" python3 -m pytest -q -p no:cacheprovider \
+	--rootdir=/tmp -o cache_dir=/tmp/.pytest \
+	"$src/tests/integration/test_engine_limits.py" \
+	"$src/tests/integration/test_engine_stop.py" \
+	"$src/tests/integration/test_engine_lifecycle.py"
+echo "STACK-VM-RESULT: $?"
+# Power off at once; if sysrq is unavailable, PID 1 exiting panics and -no-reboot ends qemu.
+echo o > /proc/sysrq-trigger 2>/dev/null
+sleep 10
