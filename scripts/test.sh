@@ -12,6 +12,13 @@ autoreconf -fi
 make -j"$jobs"
 make -j"$jobs" check || { cat tests/unit/*.log 2>/dev/null; exit 1; }
 
+# The engine's cgroup and lifecycle tests again on cgroup v2, in a VM (Debian's kernel
+# under qemu, host root shared read-only over 9p), with the binary just built.
+sh tests/vm/run.sh .
+
+# A VPATH build refuses a source tree that is configured in place.
+make distclean >/dev/null
+
 # Unit tests under the sanitizers, in a separate build tree.
 rm -rf build-asan && mkdir build-asan
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
@@ -19,7 +26,3 @@ rm -rf build-asan && mkdir build-asan
 	{ cat build-asan/tests/unit/*.log 2>/dev/null; exit 1; }
 
 sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
-
-# The engine's cgroup and lifecycle tests again on cgroup v2, in a VM (Debian's kernel
-# under qemu, host root shared read-only over 9p).
-sh tests/vm/run.sh .
