@@ -356,8 +356,10 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 			wait_readable(c->pidfd, 5000);
 			engine_try_wait(c, &ex, &ignored);
 		}
-		/* Processes of an exec may outlive PID 1 for a moment. */
-		cgroup_kill_all(c->cg, &ignored);
+		/* Never started, or started and reaped: the kernel tears down the pid namespace
+		 * with PID 1, so the cgroup empties by itself (cgroup_destroy waits for it). */
+		if (c->pidfd >= 0 && !c->reaped)
+			cgroup_kill_all(c->cg, &ignored);
 		if (cgroup_destroy(c->cg, err) < 0)
 			rc = stk_err_wrap(err, "remove %s", c->spec.id);
 	}
