@@ -192,5 +192,6 @@ void child_main(struct child_args *a)
 	p.stdio = s->stdio;
 	p.rlimits = a->c->rlimits;
 	p.nrlimits = a->c->nrlimits;
+	p.seccomp_profile = a->c->seccomp_profile;
 	process_exec(s, &p, sync);
 }

@@ -81,6 +81,10 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		free(c->spec.init_path);
 		c->spec.init_path = p;
 	}
+	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+		engine_container_free(c);
+		return stk_err_wrap(err, "create container %s", spec->id);
+	}
 	if (mkdir(c->spec.state_dir, 0700) < 0 && errno != EEXIST) {
 		stk_err_sys(err, "create %s", c->spec.state_dir);
 		engine_container_free(c);
@@ -215,6 +219,10 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
 	}
 	process_rlimits(c);
+	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+		engine_container_free(c);
+		return -1;
+	}
 	*out = c;
 	return 0;
 }
@@ -385,6 +393,7 @@ void engine_container_free(struct engine_container *c)
 		free(c->warnings[i]);
 	free(c->warnings);
 	free(c->rlimits);
+	free(c->seccomp_profile);
 	engine_spec_release(&c->spec);
 	free(c);
 }

@@ -51,6 +51,7 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 	p.stdio = e->stdio;
 	p.rlimits = c->rlimits;
 	p.nrlimits = c->nrlimits;
+	p.seccomp_profile = c->seccomp_profile;
 	process_exec(&c->spec, &p, sync);
 }
 

@@ -20,6 +20,7 @@ struct engine_container {
 	struct engine_exit exit;
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;
+	char *seccomp_profile; /* a JSON profile's text, read before pivot_root */
 	char **warnings;
 	size_t nwarnings;
 };
@@ -109,7 +110,10 @@ int caps_apply(const struct engine_spec *s, struct stk_err *err);
 bool caps_has(const struct engine_spec *s, int cap);
 
 /* seccomp.c */
-int seccomp_apply(const struct engine_spec *s, struct stk_err *err);
+/* profile: the text of a JSON profile when s->seccomp names one. */
+int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err);
+/* Read and check the profile file s->seccomp names; NULL text when it names none. */
+int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err);
 
 /* user.c */
 struct user_ids {
@@ -133,6 +137,7 @@ struct process_args {
 	const int *stdio;
 	const struct engine_ulimit *rlimits;
 	size_t nrlimits;
+	const char *seccomp_profile;
 };
 void __attribute__((noreturn)) process_exec(const struct engine_spec *s,
 					     const struct process_args *p, int sync);

@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/str.h"
 
 static const char *const allowed[] = {
 	"accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk",
@@ -179,16 +182,51 @@ static int default_profile(scmp_filter_ctx ctx, const struct engine_spec *s, str
 	return 0;
 }
 
-int seccomp_apply(const struct engine_spec *s, struct stk_err *err)
+static bool names_a_profile(const struct engine_spec *s)
+{
+	return !s->privileged && s->seccomp && *s->seccomp && strcmp(s->seccomp, "unconfined") != 0;
+}
+
+int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	scmp_filter_ctx ctx = NULL;
+	struct strbuf sb;
+	char buf[8192];
+	size_t n;
+
+	*text = NULL;
+	if (!names_a_profile(s))
+		return 0;
+	f = fopen(s->seccomp, "re");
+	if (!f)
+		return stk_err_sys(err, "open seccomp profile %s", s->seccomp);
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_addn(&sb, buf, n);
+	*text = sb.buf ? strbuf_take(&sb) : xstrdup("");
+	/* Parse it now, so that a broken profile fails create, not the child. */
+	if (seccomp_json_parse(*text, s, &ctx, err) < 0) {
+		free(*text);
+		*text = NULL;
+		return stk_err_wrap(err, "seccomp profile %s", s->seccomp);
+	}
+	seccomp_release(ctx);
+	return 0;
+}
+
+int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err)
 {
 	scmp_filter_ctx ctx = NULL;
 	int rc;
 
 	if (s->privileged || (s->seccomp && strcmp(s->seccomp, "unconfined") == 0))
 		return 0;
-	if (s->seccomp && *s->seccomp) {
-		if (seccomp_json_load(s->seccomp, s, &ctx, err) < 0)
-			return -1;
+	if (names_a_profile(s)) {
+		if (!profile)
+			return stk_err_set(err, EINVAL, "seccomp profile %s was not read", s->seccomp);
+		if (seccomp_json_parse(profile, s, &ctx, err) < 0)
+			return stk_err_wrap(err, "seccomp profile %s", s->seccomp);
 	} else {
 		ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 		if (!ctx)

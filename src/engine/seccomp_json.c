@@ -246,24 +246,3 @@ fail:
 	seccomp_release(ctx);
 	return -1;
 }
-
-int seccomp_json_load(const char *path, const struct engine_spec *s, scmp_filter_ctx *out,
-		      struct stk_err *err)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	struct strbuf sb;
-	char buf[8192];
-	size_t n;
-	int rc;
-
-	if (!f)
-		return stk_err_sys(err, "open seccomp profile %s", path);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	rc = seccomp_json_parse(sb.buf ? sb.buf : "", s, out, err);
-	strbuf_free(&sb);
-	if (rc < 0)
-		return stk_err_wrap(err, "seccomp profile %s", path);
-	return 0;
-}

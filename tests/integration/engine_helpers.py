@@ -171,7 +171,8 @@ def engine(tmp_path):
     """An Engine for the test; afterwards, nothing of it may remain."""
     e = Engine(tmp_path)
     yield e
-    assert leftovers(tmp_path) == []
+    left = leftovers(tmp_path)
+    assert left == [], left
 
 
 def stop(container, sig=signal.SIGTERM):

@@ -1,5 +1,6 @@
 """What a default container can see and do: Docker's default isolation, checked from
 inside the container and from the host."""
+import json
 import os
 import signal
 
@@ -282,3 +283,39 @@ def test_from_host_namespaces_cgroup_and_fds(engine):
         c.proc.send_signal(signal.SIGTERM)
         code, _, err = c.wait()
     assert code == 137, err
+
+
+def test_seccomp_profile_from_a_docker_json_file(engine, tmp_path):
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64",
+                     "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 13}],
+    }))
+    r = engine.run("sh", "-c", "mkdir /tmp/x; grep Seccomp: /proc/self/status",
+                   spec={"security_opt": [f"seccomp={profile}"]})
+    assert "Permission denied" in r.err, r
+    assert "Seccomp:\t2" in r.out
+
+
+def test_broken_seccomp_profile_fails_the_start_with_its_name(engine, tmp_path):
+    profile = tmp_path / "bad.json"
+    profile.write_text('{"defaultAction": "SCMP_ACT_FROB"}')
+    r = engine.run("true", spec={"security_opt": [f"seccomp={profile}"]})
+    assert r.code != 0
+    assert "SCMP_ACT_FROB" in r.err and str(profile) in r.err
+
+
+def test_rlimit_above_our_hard_limit_is_clamped_with_a_warning(engine):
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return
+    r = engine.run("sh", "-c", "ulimit -Hn",
+                   spec={"ulimits": {"nofile": {"soft": 64, "hard": hard * 4}}})
+    assert r.code == 0, r
+    assert int(r.out) <= hard * 4
+    can_raise = int(r.out) == hard * 4
+    assert can_raise or "warning: ulimit" in r.err
