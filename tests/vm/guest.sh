@@ -3,11 +3,13 @@
 # lifecycle tests. The last line on the console carries the result for tests/vm/run.sh.
 src=$1
 build=$2
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
-cd /tmp
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin PYTHONDONTWRITEBYTECODE=1 HOME=/run/tmp
+export TMPDIR=/run/tmp
+mkdir -p "$TMPDIR"
+cd "$TMPDIR" || exit 1
 echo "tests/vm: kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup) on /sys/fs/cgroup"
 STACK_BIN="$build/stack" STACK_SRCDIR="$src" python3 -m pytest -q -p no:cacheprovider \
-	--rootdir=/tmp -o cache_dir=/tmp/.pytest \
+	--rootdir="$TMPDIR" -o cache_dir="$TMPDIR/.pytest" \
 	"$src/tests/integration/test_engine_limits.py" \
 	"$src/tests/integration/test_engine_stop.py" \
 	"$src/tests/integration/test_engine_lifecycle.py"

@@ -16,6 +16,7 @@ mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
 mount -t devtmpfs devtmpfs /newroot/dev
 mkdir -p /newroot/dev/pts 2>/dev/null
 mount -t devpts devpts /newroot/dev/pts
-for d in tmp run var/tmp var/lib; do mount -t tmpfs tmpfs "/newroot/$d"; done
+# Writable scratch space on /run only: the sources may live under /tmp on the host.
+for d in run var/tmp; do mount -t tmpfs tmpfs "/newroot/$d"; done
 umount /proc
 exec switch_root /newroot /bin/sh "$src/tests/vm/guest.sh" "$src" "$build"
