@@ -35,12 +35,17 @@ int cgroup_version(void)
 int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err)
 {
 	struct cgroup *cg = xcalloc(1, sizeof(*cg));
-	int rc;
+	int rc = -1, attempt;
 
 	cg->version = cgroup_version();
 	cg->path = xasprintf("%s/%s", parent && *parent ? parent : "stack", id);
 	cg->dirfd = -1;
-	rc = cg->version == 2 ? cgv2_create(cg, err) : cgv1_create(cg, err);
+	/* A sibling's removal may take an empty shared parent away under us: retry. */
+	for (attempt = 0; attempt < 3; attempt++) {
+		rc = cg->version == 2 ? cgv2_create(cg, err) : cgv1_create(cg, err);
+		if (rc == 0 || err->errnum != ENOENT)
+			break;
+	}
 	if (rc < 0) {
 		cgroup_free(cg);
 		return stk_err_wrap(err, "create cgroup");
