@@ -3,6 +3,7 @@
 # (linux-image-amd64) under qemu-system-x86_64 with a tiny initramfs that mounts the
 # host's root read-only over 9p, mounts the unified hierarchy, and runs pytest there.
 # Usage: tests/vm/run.sh [BUILDDIR]   (BUILDDIR holds the built ./stack; default: srcdir)
+# VM_MODE=bench runs bench/start_to_exit.py in the guest instead of the tests.
 set -eu
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 builddir=$(cd "${1:-$srcdir}" && pwd)
@@ -33,7 +34,7 @@ log="$work/console.log"
 timeout "${VM_TIMEOUT:-1500}" qemu-system-x86_64 -nographic -no-reboot -m 2048 -smp 2 \
 	-cpu max -kernel "$kernel" -initrd "$work/initrd.gz" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
-	-append "console=ttyS0 panic=-1 quiet cgroup_no_v1=all stack.src=$srcdir stack.build=$builddir" \
+	-append "console=ttyS0 panic=-1 quiet cgroup_no_v1=all stack.src=$srcdir stack.build=$builddir stack.mode=${VM_MODE:-test}" \
 	</dev/null | tee "$log"
 rc=$(sed -n 's/^STACK-VM-RESULT: \([0-9]*\).*/\1/p' "$log" | tail -1)
 [ -n "$rc" ] || { echo "tests/vm: the VM gave no result"; exit 1; }
