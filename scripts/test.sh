@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is needed, builds with warnings as errors, and runs every test:
 # unit and integration tests, the unit tests again under ASan and UBSan, and the
-# fuzzers for their time budget. What CI runs.
+# fuzzers for their time budget, and the engine's tests on cgroup v2 in a VM. What CI runs.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -14,6 +14,10 @@ autoreconf -fi
 rm -rf build && mkdir build
 (cd build && ../configure --enable-werror && make -j"$jobs" && make -j"$jobs" check) ||
 	{ cat build/tests/unit/*.log 2>/dev/null; exit 1; }
+
+# The engine's cgroup and lifecycle tests again on cgroup v2, in a VM (Debian's kernel
+# under qemu, host root shared read-only over 9p), with the binary just built.
+sh tests/vm/run.sh build
 
 # Unit tests under the sanitizers, in a separate build tree (both trees are out of the
 # source tree, which autoconf requires).

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
 	{"tag", cli_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", false},
 	{"version", cli_version, "Show the stack version information", false},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
+	{"runtime", cli_runtime, "Run one container in the foreground (plumbing)", true},
 };
 
 /* On a usage error: the synopsis, then the error and where the full help is. */

@@ -67,6 +67,8 @@ const char *cli_state_root(const struct cli_globals *g);
 /* Hidden: drives src/net/ directly for tests. */
 int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
 int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);
+/* Hidden plumbing: run one container in the foreground (src/cli/runtime.c). */
+int cli_runtime(struct cli_globals *g, int argc, char **argv);
 
 struct compose_project;
 struct compose_diags;

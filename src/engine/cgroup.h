@@ -1,0 +1,63 @@
+/* One interface over cgroup v1 and v2. The hierarchy is detected once; each container
+ * gets <parent>/<id> (in every v1 controller, or once in the unified tree). */
+#ifndef STK_ENGINE_CGROUP_H
+#define STK_ENGINE_CGROUP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "engine/engine.h"
+
+struct cgroup {
+	int version; /* 1 or 2 */
+	char *path;  /* relative to the hierarchy root: "stack/proj/id" */
+	int dirfd;   /* v2: the leaf, for CLONE_INTO_CGROUP; -1 on v1 */
+};
+
+/* 1 or 2; STACK_CGROUP_ROOT overrides the mount point (tests). */
+int cgroup_version(void);
+const char *cgroup_root(void);
+
+int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err);
+int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
+		 struct stk_err *err);
+int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+int cgroup_kill_all(struct cgroup *cg, struct stk_err *err);
+int cgroup_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
+bool cgroup_oom_killed(struct cgroup *cg);
+/* Remove the leaf (and empty parents the engine made); processes must be gone. */
+int cgroup_destroy(struct cgroup *cg, struct stk_err *err);
+void cgroup_free(struct cgroup *cg);
+
+/* Backends. */
+int cgv1_create(struct cgroup *cg, struct stk_err *err);
+int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
+	       struct stk_err *err);
+int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+int cgv1_kill_all(struct cgroup *cg, struct stk_err *err);
+int cgv1_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
+bool cgv1_oom_killed(struct cgroup *cg);
+int cgv1_destroy(struct cgroup *cg, struct stk_err *err);
+
+int cgv2_create(struct cgroup *cg, struct stk_err *err);
+int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, struct stk_err *err);
+int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);
+int cgv2_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
+bool cgv2_oom_killed(struct cgroup *cg);
+int cgv2_destroy(struct cgroup *cg, struct stk_err *err);
+
+/* cgroup.c helpers shared by the backends. */
+int cg_write(const char *dir, const char *file, const char *val, struct stk_err *err);
+/* Read a small file; returns a malloc'd string or NULL with errno set. */
+char *cg_read(const char *dir, const char *file);
+/* "key value" lines: the value of key, or -1. */
+long long cg_read_key(const char *dir, const char *file, const char *key);
+/* Remove root/rel, then its parents while they are empty. */
+int cg_rmdir_up(const char *root, const char *rel, struct stk_err *err);
+int cg_mkdir_p(const char *root, const char *rel, struct stk_err *err);
+
+#endif

@@ -1,0 +1,297 @@
+/* cgroup v1: one directory per controller. Kill-all freezes first so that nothing can
+ * fork between reading the task list and signalling it. */
+#include "engine/cgroup.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/str.h"
+
+static const char *const controllers[] = {
+	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+};
+#define NCTRL (sizeof(controllers) / sizeof(controllers[0]))
+
+/* Devices a default container may create and use (as runc's default list). */
+static const char *const allowed_devices[] = {
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+};
+
+static char *ctrl_dir(const char *ctrl, const char *rel)
+{
+	return xasprintf("%s/%s/%s", cgroup_root(), ctrl, rel);
+}
+
+static bool ctrl_present(const char *ctrl)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", cgroup_root(), ctrl);
+
+	return access(p, F_OK) == 0;
+}
+
+/* A new cpuset is empty; a task cannot join until cpus and mems are copied down. */
+static int cpuset_fill(const char *rel, struct stk_err *err)
+{
+	_cleanup_free_ char *path = xstrdup(rel);
+	char *slash = path;
+
+	for (;;) {
+		slash = strchr(slash, '/');
+		if (slash)
+			*slash = '\0';
+		{
+			_cleanup_free_ char *dir = ctrl_dir("cpuset", path);
+			_cleanup_free_ char *parent = xstrdup(dir);
+			const char *files[] = {"cpuset.cpus", "cpuset.mems"};
+			size_t i;
+
+			*strrchr(parent, '/') = '\0';
+			for (i = 0; i < 2; i++) {
+				_cleanup_free_ char *cur = cg_read(dir, files[i]);
+				_cleanup_free_ char *up = NULL;
+
+				if (cur && cur[0] != '\n' && cur[0])
+					continue;
+				up = cg_read(parent, files[i]);
+				if (!up)
+					return stk_err_sys(err, "read %s/%s", parent, files[i]);
+				if (cg_write(dir, files[i], up, err) < 0)
+					return -1;
+			}
+		}
+		if (!slash)
+			return 0;
+		*slash++ = '/';
+	}
+}
+
+int cgv1_create(struct cgroup *cg, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < NCTRL; i++) {
+		_cleanup_free_ char *base = xasprintf("%s/%s", cgroup_root(), controllers[i]);
+
+		if (!ctrl_present(controllers[i]))
+			continue;
+		if (cg_mkdir_p(base, cg->path, err) < 0)
+			return -1;
+	}
+	if (ctrl_present("cpuset") && cpuset_fill(cg->path, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int write_ll(const char *dir, const char *file, long long v, struct stk_err *err)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return cg_write(dir, file, buf, err);
+}
+
+static int apply_memory(const char *rel, const struct engine_resources *r, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("memory", rel);
+	long long swap = r->memory_swap;
+
+	if (r->memory_reservation > 0 &&
+	    write_ll(dir, "memory.soft_limit_in_bytes", r->memory_reservation, err) < 0)
+		return -1;
+	if (r->memory <= 0)
+		return 0;
+	if (write_ll(dir, "memory.limit_in_bytes", r->memory, err) < 0)
+		return -1;
+	/* As Docker: memory without memory_swap allows as much swap again. */
+	if (swap == 0)
+		swap = 2 * r->memory;
+	{
+		_cleanup_free_ char *f = xasprintf("%s/memory.memsw.limit_in_bytes", dir);
+
+		if (access(f, F_OK) < 0)
+			return 0; /* swap accounting is off: nothing to limit */
+	}
+	return write_ll(dir, "memory.memsw.limit_in_bytes", swap, err);
+}
+
+static int apply_cpu(const char *rel, const struct engine_resources *r, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("cpu", rel);
+	_cleanup_free_ char *cs = ctrl_dir("cpuset", rel);
+
+	if (r->cpu_period && write_ll(dir, "cpu.cfs_period_us", (long long)r->cpu_period, err) < 0)
+		return -1;
+	if (r->cpu_quota > 0 && write_ll(dir, "cpu.cfs_quota_us", r->cpu_quota, err) < 0)
+		return -1;
+	if (r->cpu_shares && write_ll(dir, "cpu.shares", (long long)r->cpu_shares, err) < 0)
+		return -1;
+	if (r->cpuset_cpus && cg_write(cs, "cpuset.cpus", r->cpuset_cpus, err) < 0)
+		return -1;
+	if (r->cpuset_mems && cg_write(cs, "cpuset.mems", r->cpuset_mems, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("devices", rel);
+	size_t i;
+
+	if (!ctrl_present("devices"))
+		return 0;
+	if (privileged)
+		return cg_write(dir, "devices.allow", "a", err);
+	if (cg_write(dir, "devices.deny", "a", err) < 0)
+		return -1;
+	for (i = 0; i < sizeof(allowed_devices) / sizeof(allowed_devices[0]); i++)
+		if (cg_write(dir, "devices.allow", allowed_devices[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
+	       struct stk_err *err)
+{
+	if (apply_memory(cg->path, r, err) < 0 || apply_cpu(cg->path, r, err) < 0 ||
+	    apply_devices(cg->path, privileged, err) < 0)
+		return stk_err_wrap(err, "set cgroup limits");
+	if (r->pids_limit > 0) {
+		_cleanup_free_ char *dir = ctrl_dir("pids", cg->path);
+
+		if (write_ll(dir, "pids.max", r->pids_limit, err) < 0)
+			return stk_err_wrap(err, "set cgroup limits");
+	}
+	return 0;
+}
+
+int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
+{
+	char buf[32];
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (i = 0; i < NCTRL; i++) {
+		_cleanup_free_ char *dir = NULL;
+
+		if (!ctrl_present(controllers[i]))
+			continue;
+		dir = ctrl_dir(controllers[i], cg->path);
+		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
+			return stk_err_wrap(err, "join cgroup");
+	}
+	return 0;
+}
+
+int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
+	struct timespec ts = {0, 1000 * 1000};
+	int i;
+
+	if (cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err) < 0)
+		return -1;
+	for (i = 0; i < 5000; i++) {
+		_cleanup_free_ char *st = cg_read(dir, "freezer.state");
+
+		if (st && strncmp(st, frozen ? "FROZEN" : "THAWED", 6) == 0)
+			return 0;
+		/* Writing again nudges tasks that were forking when we froze. */
+		if (frozen && i % 100 == 99 && cg_write(dir, "freezer.state", "FROZEN", err) < 0)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return stk_err_set(err, ETIMEDOUT, "cgroup %s did not freeze", cg->path);
+}
+
+int cgv1_kill_all(struct cgroup *cg, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
+	_cleanup_free_ char *procs = NULL;
+	char *p, *end;
+
+	if (cgv1_freeze(cg, true, err) < 0)
+		return stk_err_wrap(err, "kill container processes");
+	procs = cg_read(dir, "cgroup.procs");
+	for (p = procs; p && *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		while (*end == '\n')
+			end++;
+	}
+	return cgv1_freeze(cg, false, err);
+}
+
+static uint64_t read_u64(const char *ctrl, const char *rel, const char *file)
+{
+	_cleanup_free_ char *dir = ctrl_dir(ctrl, rel);
+	_cleanup_free_ char *s = cg_read(dir, file);
+
+	return s ? strtoull(s, NULL, 10) : 0;
+}
+
+static void blkio_sum(const char *rel, struct engine_stats *out)
+{
+	_cleanup_free_ char *dir = ctrl_dir("blkio", rel);
+	_cleanup_free_ char *s = cg_read(dir, "blkio.throttle.io_service_bytes");
+	char *line, *save = NULL;
+
+	for (line = s ? strtok_r(s, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char dev[32], op[16];
+		unsigned long long v;
+
+		if (sscanf(line, "%31s %15s %llu", dev, op, &v) != 3)
+			continue;
+		if (strcmp(op, "Read") == 0)
+			out->blkio_read += v;
+		else if (strcmp(op, "Write") == 0)
+			out->blkio_write += v;
+	}
+}
+
+int cgv1_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err)
+{
+	out->cpu_usage_ns = read_u64("cpuacct", cg->path, "cpuacct.usage");
+	out->memory_usage = read_u64("memory", cg->path, "memory.usage_in_bytes");
+	out->memory_limit = read_u64("memory", cg->path, "memory.limit_in_bytes");
+	/* v1 reports "unlimited" as a huge page-aligned number. */
+	if (out->memory_limit >= (1ULL << 62))
+		out->memory_limit = 0;
+	out->pids = read_u64("pids", cg->path, "pids.current");
+	blkio_sum(cg->path, out);
+	return 0;
+}
+
+bool cgv1_oom_killed(struct cgroup *cg)
+{
+	_cleanup_free_ char *dir = ctrl_dir("memory", cg->path);
+
+	return cg_read_key(dir, "memory.oom_control", "oom_kill") > 0;
+}
+
+int cgv1_destroy(struct cgroup *cg, struct stk_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < NCTRL; i++) {
+		_cleanup_free_ char *base = xasprintf("%s/%s", cgroup_root(), controllers[i]);
+
+		if (!ctrl_present(controllers[i]))
+			continue;
+		if (cg_rmdir_up(base, cg->path, err) < 0)
+			rc = -1;
+	}
+	return rc;
+}

@@ -1,0 +1,399 @@
+/* The container's life from the parent's side: create (state directory, cgroup),
+ * start (clone3, cgroup placement, "go", wait for exec), signals, pause, reaping with
+ * the exit code and OOM flag, stats, and removal that leaves nothing behind. */
+#include "engine/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/str.h"
+
+void engine_warn(struct engine_container *c, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	c->warnings = xrealloc(c->warnings, (c->nwarnings + 2) * sizeof(char *));
+	c->warnings[c->nwarnings++] = xstrdup(buf);
+	c->warnings[c->nwarnings] = NULL;
+}
+
+const char *const *engine_warnings(const struct engine_container *c)
+{
+	static const char *const none[] = {NULL};
+
+	return c->warnings ? (const char *const *)c->warnings : none;
+}
+
+static int validate(const struct engine_spec *s, struct stk_err *err)
+{
+	if (!s->id || !*s->id || strchr(s->id, '/') || strcmp(s->id, "..") == 0)
+		return stk_err_set(err, EINVAL, "invalid container id \"%s\"", s->id ? s->id : "");
+	if (!s->state_dir || s->state_dir[0] != '/')
+		return stk_err_set(err, EINVAL, "state directory must be an absolute path");
+	if (!s->nlayers && (!s->rootfs || s->rootfs[0] != '/'))
+		return stk_err_set(err, EINVAL, "rootfs must be an absolute path");
+	if (!s->argv || !s->argv[0])
+		return stk_err_set(err, EINVAL, "no command given");
+	return 0;
+}
+
+int engine_create(const struct engine_spec *spec, struct engine_container **out,
+		  struct stk_err *err)
+{
+	struct engine_container *c;
+
+	if (validate(spec, err) < 0)
+		return -1;
+	c = xcalloc(1, sizeof(*c));
+	c->pid = -1;
+	c->pidfd = -1;
+	c->pty_master = -1;
+	engine_spec_copy(&c->spec, spec);
+	if (!c->spec.hostname)
+		c->spec.hostname = xstrndup(c->spec.id, 12);
+	if (c->spec.init) {
+		char *p = init_find(c->spec.init_path);
+
+		if (!p) {
+			engine_container_free(c);
+			return stk_err_set(err, ENOENT, "init: stack-init not found (looked next to the "
+						       "stack binary and in the libexec directory)");
+		}
+		free(c->spec.init_path);
+		c->spec.init_path = p;
+	}
+	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+		engine_container_free(c);
+		return stk_err_wrap(err, "create container %s", spec->id);
+	}
+	if (mkdir(c->spec.state_dir, 0700) < 0 && errno != EEXIST) {
+		stk_err_sys(err, "create %s", c->spec.state_dir);
+		engine_container_free(c);
+		return -1;
+	}
+	if (rootfs_prepare_files(&c->spec, err) < 0 ||
+	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->cg, err) < 0 ||
+	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, err) < 0) {
+		struct stk_err ignored;
+
+		engine_remove(c, &ignored);
+		engine_container_free(c);
+		return stk_err_wrap(err, "create container %s", spec->id);
+	}
+	*out = c;
+	return 0;
+}
+
+static void reap_failed_child(pid_t pid, int pidfd)
+{
+	siginfo_t si;
+
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+	(void)pid;
+}
+
+static char *read_small(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	struct strbuf sb;
+	char buf[1024];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_addn(&sb, buf, n);
+	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+}
+
+/* For engine_open from another process (exec, pause from the CLI). */
+static void write_pid_file(struct engine_container *c)
+{
+	_cleanup_free_ char *p = xasprintf("%s/pid", c->spec.state_dir);
+	_cleanup_fclose_ FILE *f = fopen(p, "we");
+
+	if (!f || fprintf(f, "%d\n", (int)c->pid) < 0)
+		engine_warn(c, "write %s: %s", p, strerror(errno));
+}
+
+int engine_start(struct engine_container *c, struct stk_err *err)
+{
+	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+	int sv[2], pidfd = -1;
+	struct sync_msg go = {.type = SYNC_GO};
+	pid_t pid;
+
+	if (c->pid > 0)
+		return stk_err_set(err, EBUSY, "container %s already started", c->spec.id);
+	process_rlimits(c);
+	if (!c->spec.netns)
+		flags |= CLONE_NEWNET;
+	if (c->cg->version == 2)
+		flags |= CLONE_NEWCGROUP;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return stk_err_sys(err, "start %s: socketpair", c->spec.id);
+	pid = ns_clone(flags, c->cg->version == 2 ? c->cg->dirfd : -1, &pidfd);
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return stk_err_sys(err, "start %s: clone3", c->spec.id);
+	}
+	if (pid == 0) {
+		struct child_args a = {.c = c, .sync = sv[1], .cgroup_version = c->cg->version};
+
+		close(sv[0]);
+		child_main(&a);
+	}
+	close(sv[1]);
+	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
+	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
+	    ns_wait_exec(sv[0], &c->pty_master, err) < 0) {
+		close(sv[0]);
+		reap_failed_child(pid, pidfd);
+		close(pidfd);
+		return stk_err_wrap(err, "start %s", c->spec.id);
+	}
+	close(sv[0]);
+	c->pid = pid;
+	c->pidfd = pidfd;
+	write_pid_file(c);
+	return 0;
+}
+
+int engine_open(const struct engine_spec *spec, struct engine_container **out,
+		struct stk_err *err)
+{
+	_cleanup_free_ char *pidfile = NULL, *procfile = NULL, *cgroups = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	struct engine_container *c;
+	int pid = -1;
+
+	if (!spec->id || !*spec->id || !spec->state_dir)
+		return stk_err_set(err, EINVAL, "container id and state directory are required");
+	pidfile = xasprintf("%s/pid", spec->state_dir);
+	f = fopen(pidfile, "re");
+	if (!f || fscanf(f, "%d", &pid) != 1)
+		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
+	c->pty_master = -1;
+	c->opened = true;
+	engine_spec_copy(&c->spec, spec);
+	c->cg = xcalloc(1, sizeof(*c->cg));
+	c->cg->version = cgroup_version();
+	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
+					     ? spec->cgroup_parent : "stack", spec->id);
+	c->cg->dirfd = -1;
+	if (c->cg->version == 2) {
+		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
+
+		c->cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* The pid must still be the container's: its cgroup says so. */
+	procfile = xasprintf("/proc/%d/cgroup", pid);
+	cgroups = read_small(procfile);
+	if (c->pidfd < 0 || !cgroups || !strstr(cgroups, c->cg->path)) {
+		engine_container_free(c);
+		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
+	}
+	process_rlimits(c);
+	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+		engine_container_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+pid_t engine_pid(const struct engine_container *c)
+{
+	return c->pid;
+}
+
+int engine_pidfd(const struct engine_container *c)
+{
+	return c->pidfd;
+}
+
+int engine_take_pty_master(struct engine_container *c)
+{
+	return stk_steal_fd(&c->pty_master);
+}
+
+int engine_kill(struct engine_container *c, int sig, struct stk_err *err)
+{
+	if (c->pidfd < 0 || c->reaped)
+		return stk_err_set(err, ESRCH, "container %s is not running", c->spec.id);
+	if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
+		return stk_err_sys(err, "kill %s", c->spec.id);
+	return 0;
+}
+
+int engine_kill_all(struct engine_container *c, struct stk_err *err)
+{
+	if (cgroup_kill_all(c->cg, err) < 0)
+		return stk_err_wrap(err, "kill %s", c->spec.id);
+	return 0;
+}
+
+int engine_pause(struct engine_container *c, struct stk_err *err)
+{
+	if (cgroup_freeze(c->cg, true, err) < 0)
+		return stk_err_wrap(err, "pause %s", c->spec.id);
+	return 0;
+}
+
+int engine_unpause(struct engine_container *c, struct stk_err *err)
+{
+	if (cgroup_freeze(c->cg, false, err) < 0)
+		return stk_err_wrap(err, "unpause %s", c->spec.id);
+	return 0;
+}
+
+static void exit_from_siginfo(const siginfo_t *si, struct engine_exit *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (si->si_code == CLD_EXITED) {
+		out->code = si->si_status;
+	} else {
+		out->signal = si->si_status;
+		out->code = 128 + si->si_status;
+	}
+}
+
+int engine_try_wait(struct engine_container *c, struct engine_exit *out, struct stk_err *err)
+{
+	siginfo_t si;
+
+	if (c->reaped) {
+		*out = c->exit;
+		return 0;
+	}
+	if (c->opened)
+		return stk_err_set(err, ECHILD, "container %s was started by another process",
+				   c->spec.id);
+	if (c->pidfd < 0)
+		return stk_err_set(err, ESRCH, "container %s was not started", c->spec.id);
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG) < 0)
+		return stk_err_sys(err, "wait for %s", c->spec.id);
+	if (si.si_pid == 0)
+		return 1;
+	exit_from_siginfo(&si, &c->exit);
+	c->exit.oom_killed = cgroup_oom_killed(c->cg);
+	c->reaped = true;
+	*out = c->exit;
+	return 0;
+}
+
+static bool wait_readable(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int rc;
+
+	do
+		rc = poll(&p, 1, ms);
+	while (rc < 0 && errno == EINTR);
+	return rc > 0;
+}
+
+int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms,
+			 struct engine_exit *out, struct stk_err *err)
+{
+	struct stk_err ignored;
+	int rc;
+
+	if (c->reaped)
+		return engine_try_wait(c, out, err);
+	engine_kill(c, sig, &ignored);
+	if (!wait_readable(c->pidfd, grace_ms) && engine_kill_all(c, err) < 0)
+		return -1;
+	wait_readable(c->pidfd, -1);
+	rc = engine_try_wait(c, out, err);
+	return rc < 0 ? -1 : 0;
+}
+
+int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err)
+{
+	if (cgroup_stats(c->cg, out, err) < 0)
+		return stk_err_wrap(err, "stats of %s", c->spec.id);
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int engine_remove(struct engine_container *c, struct stk_err *err)
+{
+	struct stk_err ignored;
+	int rc = 0;
+
+	if (c->opened)
+		return stk_err_set(err, EPERM, "container %s belongs to another process", c->spec.id);
+	if (c->cg) {
+		if (c->pidfd >= 0 && !c->reaped) {
+			struct engine_exit ex;
+
+			engine_kill_all(c, &ignored);
+			wait_readable(c->pidfd, 5000);
+			engine_try_wait(c, &ex, &ignored);
+		}
+		/* Never started, or started and reaped: the kernel tears down the pid namespace
+		 * with PID 1, so the cgroup empties by itself (cgroup_destroy waits for it). */
+		if (c->pidfd >= 0 && !c->reaped)
+			cgroup_kill_all(c->cg, &ignored);
+		if (cgroup_destroy(c->cg, err) < 0)
+			rc = stk_err_wrap(err, "remove %s", c->spec.id);
+	}
+	/* FTW_MOUNT: never descend into anything mounted under the state directory. */
+	if (c->spec.state_dir && nftw(c->spec.state_dir, rm_entry, 16,
+				      FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT && rc == 0)
+		rc = stk_err_sys(err, "remove %s", c->spec.state_dir);
+	return rc;
+}
+
+void engine_container_free(struct engine_container *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	if (c->pty_master >= 0)
+		close(c->pty_master);
+	cgroup_free(c->cg);
+	for (i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
+	free(c->rlimits);
+	free(c->seccomp_profile);
+	engine_spec_release(&c->spec);
+	free(c);
+}

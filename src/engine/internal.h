@@ -1,0 +1,151 @@
+/* Private to src/engine/: the container record, the parent/child sync protocol, and
+ * the functions each file offers the others. */
+#ifndef STK_ENGINE_INTERNAL_H
+#define STK_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "engine/cgroup.h"
+#include "engine/engine.h"
+
+struct engine_container {
+	struct engine_spec spec; /* a deep copy, owned */
+	struct cgroup *cg;
+	pid_t pid;
+	int pidfd;
+	int pty_master;
+	bool reaped;
+	bool opened; /* by engine_open: not our child */
+	struct engine_exit exit;
+	struct engine_ulimit *rlimits;
+	size_t nrlimits;
+	char *seccomp_profile; /* a JSON profile's text, read before pivot_root */
+	char **warnings;
+	size_t nwarnings;
+};
+
+void engine_warn(struct engine_container *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
+
+/* Steps of the child's setup, reported with errno when one fails. */
+enum child_step {
+	STEP_SYNC = 1,
+	STEP_CGROUPNS,
+	STEP_ROOTFS,
+	STEP_MOUNT,
+	STEP_DEV,
+	STEP_PIVOT,
+	STEP_PATHS,
+	STEP_HOSTNAME,
+	STEP_NETWORK,
+	STEP_SYSCTL,
+	STEP_RLIMIT,
+	STEP_OOM,
+	STEP_TTY,
+	STEP_STDIO,
+	STEP_USER,
+	STEP_CWD,
+	STEP_CAPS,
+	STEP_SECCOMP,
+	STEP_NAMESPACES,
+	STEP_EXEC,
+};
+const char *child_step_name(int step);
+
+/* Child -> parent messages on the SOCK_SEQPACKET pair. EOF means execve succeeded. */
+enum sync_type { SYNC_READY = 1, SYNC_GO, SYNC_PTY, SYNC_ERROR };
+struct sync_msg {
+	int type;
+	int step;
+	int errnum;
+	char msg[1024];
+};
+int sync_send(int fd, const struct sync_msg *m, int passfd);
+/* Returns 1 on a message, 0 on EOF, -1 on error; *passfd gets an fd passed along. */
+int sync_recv(int fd, struct sync_msg *m, int *passfd);
+/* In the child: report a failure and _exit. */
+void __attribute__((noreturn)) child_fail(int sync, int step, const struct stk_err *err);
+
+/* clone3 with the given flags; returns pid (0 in the child), sets *pidfd. */
+pid_t ns_clone(unsigned long flags, int cgroup_fd, int *pidfd);
+/* Wait for the child's messages until exec (EOF); handles SYNC_PTY. */
+int ns_wait_exec(int sync, int *pty_master, struct stk_err *err);
+
+/* What the child runs, and what it needs from the parent. */
+struct child_args {
+	const struct engine_container *c;
+	int sync;
+	int cgroup_version;
+};
+void __attribute__((noreturn)) child_main(struct child_args *a);
+void child_reset_signals(void);
+
+/* rootfs.c */
+int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err);
+int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err *err);
+int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version,
+		     struct stk_err *err);
+int rootfs_pivot(const char *root, struct stk_err *err);
+int rootfs_mask_paths(const struct engine_spec *s, struct stk_err *err);
+int rootfs_finish(const struct engine_spec *s, struct stk_err *err);
+
+/* mount.c: targets resolved inside the root, never following a symlink out of it. */
+int mount_open_in_root(int rootfd, const char *path, bool dir, bool create, struct stk_err *err);
+int mount_at(int rootfd, const char *target, bool dir, const char *src, const char *fstype,
+	     unsigned long flags, const char *data, struct stk_err *err);
+int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *err);
+int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err);
+int mount_init(int rootfd, const char *init_path, struct stk_err *err);
+
+/* dev.c */
+int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err);
+/* Open a new pty in the container's devpts; the slave becomes stdio. */
+int dev_open_pty(int *master, int *slave, struct stk_err *err);
+
+/* caps.c */
+int caps_drop_bounding(const struct engine_spec *s, struct stk_err *err);
+int caps_apply(const struct engine_spec *s, struct stk_err *err);
+bool caps_has(const struct engine_spec *s, int cap);
+
+/* seccomp.c */
+/* profile: the text of a JSON profile when s->seccomp names one. */
+int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err);
+/* Read and check the profile file s->seccomp names; NULL text when it names none. */
+int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err);
+
+/* user.c */
+struct user_ids {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	char *home;
+};
+int user_resolve(const char *user, char *const *group_add, const char *passwd,
+		 const char *group, struct user_ids *out, struct stk_err *err);
+void user_ids_release(struct user_ids *u);
+
+/* process.c: the last steps of a container process, shared by start and exec. */
+struct process_args {
+	char **argv, **env;
+	const char *workdir;
+	const char *user;
+	bool tty;
+	bool main; /* PID 1 of the container, not an exec */
+	const int *stdio;
+	const struct engine_ulimit *rlimits;
+	size_t nrlimits;
+	const char *seccomp_profile;
+};
+void __attribute__((noreturn)) process_exec(const struct engine_spec *s,
+					     const struct process_args *p, int sync);
+/* Docker's defaults plus the spec's, clamped to our hard limits when we cannot raise
+ * them (no CAP_SYS_RESOURCE); explicit ones that were clamped warn. */
+void process_rlimits(struct engine_container *c);
+
+/* init path next to the binary, then libexecdir. */
+char *init_find(const char *configured);
+
+#endif

@@ -1,0 +1,23 @@
+libstack_a_SOURCES += src/engine/engine.h src/engine/internal.h src/engine/cgroup.h \
+	src/engine/seccomp.h src/engine/container.c src/engine/ns.c src/engine/child.c \
+	src/engine/process.c src/engine/rootfs.c src/engine/mount.c src/engine/dev.c \
+	src/engine/caps.c src/engine/seccomp.c src/engine/seccomp_json.c src/engine/user.c \
+	src/engine/exec.c src/engine/cgroup.c src/engine/cgroup_v1.c src/engine/cgroup_v2.c \
+	src/engine/spec.c src/engine/signal.c src/engine/initpath.c
+
+# The PID 1 of `init: true` containers: static, so it runs in any image, and built
+# without the sanitizers, which cannot link statically.
+pkglibexec_PROGRAMS = stack-init
+stack_init_SOURCES = src/engine/init/stack-init.c
+stack_init_CFLAGS = -std=gnu11 -Wall -Wextra -Werror
+stack_init_LDFLAGS = -static
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_engine
+TESTS += tests/unit/test_engine
+tests_unit_test_engine_SOURCES = tests/unit/test_engine.c
+tests_unit_test_engine_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_engine_LDADD = $(UNIT_LDADD)
+endif
+
+AM_CPPFLAGS += -DSTACK_LIBEXECDIR=\"$(pkglibexecdir)\"

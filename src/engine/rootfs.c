@@ -1,0 +1,292 @@
+/* The container's root filesystem: the per-container files written at create, the
+ * overlay (or single directory) mount, /proc, /sys and the cgroup view, pivot_root,
+ * and Docker's masked and read-only paths. */
+#include "engine/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/str.h"
+
+/* Docker's lists (moby oci/defaults.go), applied unless privileged. */
+static const char *const masked_paths[] = {
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static int write_file(const char *path, const char *content, struct stk_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = strlen(content);
+
+	if (fd < 0)
+		return stk_err_sys(err, "create %s", path);
+	if (write(fd, content, len) != (ssize_t)len)
+		return stk_err_sys(err, "write %s", path);
+	return 0;
+}
+
+static char *hosts_content(const struct engine_spec *s)
+{
+	struct strbuf sb;
+	size_t i;
+
+	strbuf_init(&sb);
+	strbuf_adds(&sb, "127.0.0.1\tlocalhost\n"
+			 "::1\tlocalhost ip6-localhost ip6-loopback\n"
+			 "fe00::0\tip6-localnet\n"
+			 "ff00::0\tip6-mcastprefix\n"
+			 "ff02::1\tip6-allnodes\n"
+			 "ff02::2\tip6-allrouters\n");
+	for (i = 0; i < s->nextra_hosts; i++)
+		strbuf_addf(&sb, "%s\t%s\n", s->extra_hosts[i].value, s->extra_hosts[i].key);
+	return strbuf_take(&sb);
+}
+
+/* As Docker: the given servers, or the host's without loopback ones (they cannot be
+ * reached from the container's network namespace). */
+static char *resolv_content(const struct engine_spec *s)
+{
+	struct strbuf sb;
+	char **p;
+
+	strbuf_init(&sb);
+	if (s->dns) {
+		for (p = s->dns; *p; p++)
+			strbuf_addf(&sb, "nameserver %s\n", *p);
+	} else {
+		_cleanup_fclose_ FILE *f = fopen("/etc/resolv.conf", "re");
+		char line[512];
+
+		while (f && fgets(line, sizeof(line), f)) {
+			if (str_has_prefix(line, "nameserver") &&
+			    (strstr(line, " 127.") || strstr(line, " ::1")))
+				continue;
+			if (s->dns_search && str_has_prefix(line, "search"))
+				continue;
+			if (s->dns_opt && str_has_prefix(line, "options"))
+				continue;
+			strbuf_adds(&sb, line);
+		}
+	}
+	if (s->dns_search) {
+		strbuf_adds(&sb, "search");
+		for (p = s->dns_search; *p; p++)
+			strbuf_addf(&sb, " %s", *p);
+		strbuf_addc(&sb, '\n');
+	}
+	if (s->dns_opt) {
+		strbuf_adds(&sb, "options");
+		for (p = s->dns_opt; *p; p++)
+			strbuf_addf(&sb, " %s", *p);
+		strbuf_addc(&sb, '\n');
+	}
+	return strbuf_take(&sb);
+}
+
+int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
+{
+	_cleanup_free_ char *hosts = hosts_content(s);
+	_cleanup_free_ char *resolv = resolv_content(s);
+	_cleanup_free_ char *hostname = xasprintf("%s\n", s->hostname);
+	static const char *const dirs[] = {"rootfs", "upper", "work"};
+	const char *names[] = {"hosts", "resolv.conf", "hostname"};
+	const char *contents[] = {hosts, resolv, hostname};
+	size_t i;
+
+	for (i = 0; i < (s->nlayers ? 3u : 1u); i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", s->state_dir, dirs[i]);
+
+		if (mkdir(d, 0700) < 0 && errno != EEXIST)
+			return stk_err_sys(err, "mkdir %s", d);
+	}
+	for (i = 0; i < 3; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", s->state_dir, names[i]);
+
+		if (write_file(p, contents[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err *err)
+{
+	struct strbuf opts;
+	size_t i;
+	int rc;
+
+	if (!s->nlayers) {
+		if (mount(s->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return stk_err_sys(err, "bind %s", s->rootfs);
+		return 0;
+	}
+	strbuf_init(&opts);
+	strbuf_adds(&opts, "lowerdir=");
+	for (i = 0; i < s->nlayers; i++)
+		strbuf_addf(&opts, "%s%s", i ? ":" : "", s->layers[i]);
+	strbuf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", s->state_dir, s->state_dir);
+	rc = mount("overlay", target, "overlay", 0, opts.buf);
+	strbuf_free(&opts);
+	if (rc < 0)
+		return stk_err_sys(err, "mount overlay on %s", target);
+	return 0;
+}
+
+/* v1: a read-only tmpfs with each of the host's hierarchies mounted again; inside the
+ * container's cgroup namespace each shows the container's own cgroup as its root. */
+static int mount_cgroup_v1(int rootfd, struct stk_err *err)
+{
+	_cleanup_close_ int cgdir = -1;
+	DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *e;
+	char path[64];
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	if (mount_at(rootfd, "/sys/fs/cgroup", true, "tmpfs", "tmpfs",
+		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err) < 0)
+		goto out_err;
+	cgdir = mount_open_in_root(rootfd, "/sys/fs/cgroup", true, false, err);
+	if (cgdir < 0)
+		goto out_err;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *host = NULL, *target = NULL, *data = NULL;
+		struct statfs sf;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		host = xasprintf("/sys/fs/cgroup/%s", e->d_name);
+		target = xasprintf("/sys/fs/cgroup/%s", e->d_name);
+		if (lstat(host, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			char link[256];
+			ssize_t n = readlink(host, link, sizeof(link) - 1);
+
+			if (n > 0) {
+				link[n] = '\0';
+				symlinkat(link, cgdir, e->d_name);
+			}
+			continue;
+		}
+		if (statfs(host, &sf) < 0 || sf.f_type != CGROUP_SUPER_MAGIC)
+			continue;
+		data = str_has_prefix(e->d_name, "name=") || strcmp(e->d_name, "systemd") == 0
+			? xasprintf("none,name=%s", e->d_name + (e->d_name[0] == 'n' ? 5 : 0))
+			: xstrdup(e->d_name);
+		if (mount_at(rootfd, target, true, "cgroup", "cgroup",
+			     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data, err) < 0)
+			goto out_err;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cgdir);
+	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
+		  MS_NOEXEC, NULL) < 0)
+		rc = stk_err_sys(err, "remount /sys/fs/cgroup read-only");
+	closedir(d);
+	return rc;
+out_err:
+	closedir(d);
+	return -1;
+}
+
+int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version,
+		     struct stk_err *err)
+{
+	unsigned long sys_ro = s->privileged ? 0 : MS_RDONLY;
+	unsigned long cg_ro = s->privileged ? 0 : MS_RDONLY;
+
+	if (mount_at(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL, err) < 0)
+		return -1;
+	if (mount_at(rootfd, "/sys", true, "sysfs", "sysfs",
+		     MS_NOSUID | MS_NODEV | MS_NOEXEC | sys_ro, NULL, err) < 0)
+		return -1;
+	if (cgroup_version == 2)
+		return mount_at(rootfd, "/sys/fs/cgroup", true, "cgroup2", "cgroup2",
+				MS_NOSUID | MS_NODEV | MS_NOEXEC | cg_ro, NULL, err);
+	return mount_cgroup_v1(rootfd, err);
+}
+
+int rootfs_pivot(const char *root, struct stk_err *err)
+{
+	_cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fchdir(fd) < 0)
+		return stk_err_sys(err, "chdir %s", root);
+	/* pivot_root(".", ".") stacks the old root under the new one; detach it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return stk_err_sys(err, "pivot_root %s", root);
+	if (umount2(".", MNT_DETACH) < 0)
+		return stk_err_sys(err, "detach the old root");
+	if (chdir("/") < 0)
+		return stk_err_sys(err, "chdir /");
+	return 0;
+}
+
+static int mask_path(int rootfd, const char *p, struct stk_err *err)
+{
+	_cleanup_close_ int fd = mount_open_in_root(rootfd, p, false, false, err);
+	struct stat st;
+
+	if (fd < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0)
+		return stk_err_sys(err, "stat %s", p);
+	if (S_ISDIR(st.st_mode))
+		return mount_at(rootfd, p, true, "tmpfs", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+				MS_NOEXEC, "size=0", err);
+	return mount_at(rootfd, p, false, "/dev/null", NULL, MS_BIND, NULL, err);
+}
+
+static int readonly_path(int rootfd, const char *p, struct stk_err *err)
+{
+	_cleanup_close_ int fd = mount_open_in_root(rootfd, p, false, false, err);
+	char self[64];
+
+	if (fd < 0)
+		return err->errnum == ENOENT ? 0 : -1;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	return mount_at(rootfd, p, false, self, NULL, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID |
+			MS_NODEV | MS_NOEXEC, NULL, err);
+}
+
+int rootfs_mask_paths(const struct engine_spec *s, struct stk_err *err)
+{
+	_cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	size_t i;
+
+	if (s->privileged)
+		return 0;
+	if (rootfd < 0)
+		return stk_err_sys(err, "open /");
+	for (i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
+		if (mask_path(rootfd, masked_paths[i], err) < 0)
+			return -1;
+	for (i = 0; i < sizeof(readonly_paths) / sizeof(readonly_paths[0]); i++)
+		if (readonly_path(rootfd, readonly_paths[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int rootfs_finish(const struct engine_spec *s, struct stk_err *err)
+{
+	if (s->read_only && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return stk_err_sys(err, "remount / read-only");
+	return 0;
+}

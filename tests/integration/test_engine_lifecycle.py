@@ -1,0 +1,174 @@
+"""A running container from outside: exec with and without a tty, pause and unpause,
+stats, kill, tty for PID 1, and init as PID 1."""
+import json
+import os
+import signal
+import time
+
+from engine_helpers import cgroup_dir, cgroup_v2, engine, needs_busybox, needs_root  # noqa: F401
+
+pytestmark = [needs_root, needs_busybox]
+
+
+def started(engine, *cmd, spec=None):
+    c = engine.start(*cmd, spec=spec)
+    line = c.proc.stdout.readline()
+    assert line.strip() == "ready", line
+    return c
+
+
+def finish(c):
+    c.proc.send_signal(signal.SIGTERM)
+    return c.wait(timeout=30)
+
+
+LOOP = ("sh", "-c", "echo ready; while :; do sleep 0.05; done")
+
+
+def test_exec_runs_inside_the_containers_namespaces_with_its_privileges(engine):
+    c = started(engine, *LOOP, spec={"hostname": "box", "environment": ["A=1"],
+                                    "stop_grace_period": 0.2})
+    try:
+        pid = c.pid()
+        r = engine.ctl("exec", c, "--", "sh", "-c",
+                       "hostname; echo A=$A; cat /proc/1/cmdline | tr '\\0' ' '; echo;"
+                       "grep -E '^(CapEff|Seccomp):' /proc/self/status; ls /proc/self/fd | wc -l;"
+                       "readlink /proc/self/ns/net; readlink /proc/self/ns/mnt")
+        assert r.code == 0, r
+        lines = r.out.splitlines()
+        assert lines[0] == "box"
+        assert lines[1] == "A=1"
+        assert lines[2].startswith("sh -c echo ready")
+        assert "CapEff:\t00000000a80425fb" in lines
+        assert "Seccomp:\t2" in lines
+        assert int(lines[5]) == 4  # 0, 1, 2 and ls's own directory fd
+        assert lines[6] == os.readlink(f"/proc/{pid}/ns/net")
+        assert lines[7] == os.readlink(f"/proc/{pid}/ns/mnt")
+    finally:
+        finish(c)
+
+
+def test_exec_joins_the_containers_cgroup_and_returns_its_exit_code(engine):
+    c = started(engine, *LOOP, spec={"stop_grace_period": 0.2})
+    try:
+        r = engine.ctl("exec", c, "--", "sh", "-c",
+                       "cat /proc/self/cgroup | grep -c ':/$' >/dev/null; exit 9")
+        assert r.code == 9, r
+        r = engine.ctl("exec", c, "--", "sh", "-c", "sleep 0.2 & cat /proc/$!/cgroup")
+        assert r.code == 0, r
+        assert all(line.endswith(":/") for line in r.out.splitlines())
+    finally:
+        finish(c)
+
+
+def test_exec_as_another_user(engine):
+    c = started(engine, *LOOP, spec={"stop_grace_period": 0.2})
+    try:
+        r = engine.ctl("exec", c, "--user", "app", "--", "sh", "-c", "id -u; echo $HOME")
+        assert r.code == 0, r
+        assert r.out.split() == ["1000", "/home/app"]
+    finally:
+        finish(c)
+
+
+def test_exec_of_missing_program_is_a_clear_error(engine):
+    c = started(engine, *LOOP, spec={"stop_grace_period": 0.2})
+    try:
+        r = engine.ctl("exec", c, "--", "/nope")
+        assert r.code != 0
+        assert 'exec "/nope": no such file in rootfs' in r.err
+    finally:
+        finish(c)
+
+
+def test_exec_with_a_tty(engine):
+    c = started(engine, *LOOP, spec={"stop_grace_period": 0.2})
+    try:
+        r = engine.ctl("exec", c, "--tty", "--", "sh", "-c", "tty; echo TERM=$TERM")
+        assert r.code == 0, r
+        assert r.out.replace("\r", "").splitlines() == ["/dev/pts/0", "TERM=xterm"]
+    finally:
+        finish(c)
+
+
+def counter_value(path):
+    return int(path.read_text() or "0")
+
+
+def test_pause_freezes_and_unpause_resumes(engine, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    c = started(engine, "sh", "-c", "i=0; echo ready; while :; do i=$((i+1)); echo $i > /s/n;"
+                "sleep 0.02; done",
+                spec={"mounts": [{"type": "bind", "source": str(shared), "target": "/s"}],
+                      "stop_grace_period": 0.2})
+    try:
+        time.sleep(0.2)
+        assert engine.ctl("pause", c).code == 0
+        state = (cgroup_dir("freezer", c.id) / "freezer.state") if not cgroup_v2() else None
+        if state:
+            assert state.read_text().strip() == "FROZEN"
+        frozen = counter_value(shared / "n")
+        time.sleep(0.5)
+        assert counter_value(shared / "n") == frozen
+        assert engine.ctl("unpause", c).code == 0
+        time.sleep(0.5)
+        assert counter_value(shared / "n") > frozen
+    finally:
+        code, _, err = finish(c)
+    assert code == 137, err
+
+
+def test_stats_report_cpu_memory_and_pids(engine):
+    c = started(engine, *LOOP, spec={"mem_limit": "64m", "stop_grace_period": 0.2})
+    try:
+        r = engine.ctl("stats", c)
+        assert r.code == 0, r
+        st = json.loads(r.out)
+        assert st["memory_limit"] == 64 << 20
+        assert st["memory_usage"] > 0
+        assert st["pids"] >= 1
+        assert st["cpu_usage_ns"] > 0
+    finally:
+        finish(c)
+
+
+def test_kill_sends_the_signal_to_pid_1(engine):
+    c = started(engine, "sh", "-c", "trap 'exit 6' USR1; echo ready; while :; do sleep 0.05; done")
+    assert engine.ctl("kill", c, "--signal", "USR1").code == 0
+    code, _, err = c.wait(timeout=30)
+    assert code == 6, err
+
+
+def test_tty_container_gets_a_pty_whose_master_the_caller_reads(engine):
+    r = engine.run("sh", "-c", "tty; stat -c %G /dev/pts/0; echo TERM=$TERM", spec={"tty": True})
+    assert r.code == 0, r
+    assert r.out.replace("\r", "").splitlines() == ["/dev/pts/0", "tty", "TERM=xterm"]
+
+
+def test_init_is_pid_1_and_reaps_orphans(engine):
+    r = engine.run("sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo;"
+                   "(sh -c 'sleep 0.1 &' ); sleep 0.5; ps -o stat,comm | grep -c '^Z' || true",
+                   spec={"init": True})
+    assert r.code == 0, r
+    lines = r.out.splitlines()
+    assert lines[0].startswith("/dev/init -- sh -c")
+    assert lines[1] == "0"
+
+
+def test_init_forwards_the_stop_signal_to_the_command(engine):
+    # sleep as PID 1 would ignore TERM; under init it is an ordinary process and dies.
+    c = engine.start("sleep", "1000", spec={"init": True, "stop_grace_period": 30})
+    pid = c.pid()
+    c.wait_exec(pid, b"/dev/init")
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    c.proc.send_signal(signal.SIGTERM)
+    code, _, err = c.wait(timeout=30)
+    assert code == 128 + signal.SIGTERM, err
+    assert time.monotonic() - t0 < 10
+
+
+def test_init_exits_with_the_commands_code(engine):
+    r = engine.run("sh", "-c", "exit 42", spec={"init": True})
+    assert r.code == 42, r
