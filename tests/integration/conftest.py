@@ -33,7 +33,7 @@ if os.environ.get("STACK_TEST_NETNS") and os.geteuid() == 0:
     os.makedirs("/run/netns", exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "stack-test-netns", "/run/netns"], check=True)
 
-SRCDIR = Path(os.environ.get("STACK_SRCDIR", Path(__file__).resolve().parents[2]))
+SRCDIR = Path(os.environ.get("STACK_SRCDIR", Path(__file__).resolve().parents[2])).resolve()
 STACK = os.environ.get("STACK_BIN", str(SRCDIR / "stack"))
 
 
