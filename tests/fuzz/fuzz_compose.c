@@ -56,6 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		node_free(tree);
 	}
 	envset_free(&lc.env);
+	for (k = 0; k < lc.nprofiles; k++)
+		free(lc.profiles[k]);
+	free(lc.profiles);
 	for (k = 0; k < dc.nfiles; k++)
 		free(dc.files[k]);
 	free(dc.files);

@@ -29,7 +29,7 @@ clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(
 for target in compose manifest dns; do
 	work="$out/corpus-$target"
 	rm -rf "$work" && mkdir -p "$work"
-	"$out/fuzz_$target" -max_total_time="$secs" -max_len=16384 -timeout=10 \
+	"$out/fuzz_$target" -max_total_time="$secs" -artifact_prefix="$out/" -max_len=16384 -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 "$work" "tests/fuzz/corpus/$target" \
 		>"$out/fuzz_$target.log" 2>&1 || {
 		tail -n 60 "$out/fuzz_$target.log"
