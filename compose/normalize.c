@@ -209,21 +209,6 @@ static void implicit_dependencies(struct node *svc)
 	}
 }
 
-static char *read_text(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	struct strbuf sb;
-	char buf[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	return strbuf_take(&sb);
-}
-
 /* env_file entries in order, then environment over them; then bare names resolved. */
 static void resolve_environment(struct load_ctx *lc, const char *name, struct node *svc)
 {
@@ -238,7 +223,7 @@ static void resolve_environment(struct load_ctx *lc, const char *name, struct no
 		const struct node *req = node_map_get(f, "required");
 		const struct node *fmt = node_map_get(f, "format");
 		bool required = true, raw = fmt && !strcmp(fmt->str, "raw");
-		_cleanup_free_ char *text = read_text(path), *error = NULL;
+		_cleanup_free_ char *text = str_read_file(path, NULL), *error = NULL;
 		struct envset e = {0};
 		size_t k;
 

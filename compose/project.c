@@ -76,28 +76,6 @@ static bool file_exists(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static char *read_stream(FILE *f, size_t *len)
-{
-	struct strbuf sb;
-	char buf[8192];
-	size_t n;
-
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	*len = sb.len;
-	return strbuf_take(&sb);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-
-	if (!f)
-		return NULL;
-	return read_stream(f, len);
-}
-
 /* Each stage reports into dc; the loader stops after a stage that found errors. */
 static bool failed(const struct load_ctx *lc)
 {
@@ -113,9 +91,9 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 	int ndocs, i;
 
 	if (strcmp(path, "-") == 0) {
-		text = read_stream(lc->opt->stdin_file ? lc->opt->stdin_file : stdin, &len);
+		text = str_read_stream(lc->opt->stdin_file ? lc->opt->stdin_file : stdin, &len);
 	} else {
-		text = read_file(path, &len);
+		text = str_read_file(path, &len);
 		if (!text) {
 			diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
 				   "cannot read the file: %s", strerror(errno));
@@ -209,7 +187,7 @@ static int load_env_file(struct load_ctx *lc, const char *path, const struct env
 	_cleanup_free_ char *text = NULL, *error = NULL;
 	size_t len;
 
-	text = read_file(path, &len);
+	text = str_read_file(path, &len);
 	if (!text) {
 		diag_error(lc->dc, (struct node_pos){diag_intern_file(lc->dc, path), 0, 0},
 			   "couldn't read env file: %s", strerror(errno));
@@ -408,7 +386,7 @@ static void preset_project_name(struct load_ctx *lc, const struct compose_strv *
 		size_t len = 0, k;
 		int n, d;
 
-		if (!strcmp(files->v[i], "-") || !(text = read_file(files->v[i], &len)) ||
+		if (!strcmp(files->v[i], "-") || !(text = str_read_file(files->v[i], &len)) ||
 		    !strstr(text, "COMPOSE_PROJECT_NAME"))
 			continue;
 		used = true;

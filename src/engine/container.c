@@ -112,21 +112,6 @@ static void reap_failed_child(pid_t pid, int pidfd)
 	(void)pid;
 }
 
-static char *read_small(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	struct strbuf sb;
-	char buf[1024];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	return sb.buf ? strbuf_take(&sb) : xstrdup("");
-}
-
 /* For engine_open from another process (exec, pause from the CLI). */
 static void write_pid_file(struct engine_container *c)
 {
@@ -213,7 +198,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The pid must still be the container's: its cgroup says so. */
 	procfile = xasprintf("/proc/%d/cgroup", pid);
-	cgroups = read_small(procfile);
+	cgroups = str_read_file(procfile, NULL);
 	if (c->pidfd < 0 || !cgroups || !strstr(cgroups, c->cg->path)) {
 		engine_container_free(c);
 		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);

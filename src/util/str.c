@@ -164,3 +164,29 @@ size_t str_edit_distance(const char *a, const char *b)
 	free(row);
 	return result;
 }
+
+char *str_read_stream(FILE *f, size_t *len)
+{
+	struct strbuf sb;
+	char buf[8192];
+	size_t n;
+
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		strbuf_addn(&sb, buf, n);
+	if (len)
+		*len = sb.len;
+	return strbuf_take(&sb);
+}
+
+char *str_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *text;
+
+	if (!f)
+		return NULL;
+	text = str_read_stream(f, len);
+	fclose(f);
+	return text;
+}

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Out-of-memory aborts: there is no useful recovery for a CLI or supervisor. */
 void *xmalloc(size_t n);
@@ -27,6 +28,11 @@ void strbuf_addc(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Give the buffer away; the strbuf is left empty. */
 char *strbuf_take(struct strbuf *sb);
+
+/* A whole stream or file into a NUL-terminated buffer; len (may be NULL) gets its
+ * length. NULL with errno set when the file cannot be opened. */
+char *str_read_stream(FILE *f, size_t *len);
+char *str_read_file(const char *path, size_t *len);
 
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
