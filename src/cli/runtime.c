@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "util/fs.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -69,22 +70,6 @@ static char *random_id(void)
 	for (i = 0; i < sizeof(b); i++)
 		snprintf(s + 3 + 2 * i, 3, "%02x", b[i]);
 	return s;
-}
-
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	char *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* stop_signal and stop_grace_period belong to the caller, not to the engine. */
@@ -161,8 +146,10 @@ static int place_container(struct cli_globals *g, const struct run_opts *o,
 		spec->id = o->id ? xstrdup(o->id) : random_id();
 	if (!spec->cgroup_parent)
 		spec->cgroup_parent = xstrdup("stack/runtime");
-	if (mkdir_p(base) < 0) {
-		cli_error("create %s: %s", base, strerror(errno));
+	struct stk_err err;
+
+	if (stk_mkdir_p(base, 0755, &err) < 0) {
+		cli_error("create %s: %s", base, strerror(err.errnum));
 		return -1;
 	}
 	if (!spec->state_dir)

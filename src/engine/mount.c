@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/fs.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -151,24 +152,6 @@ int mount_at(int rootfd, const char *target, bool dir, const char *src, const ch
 	return 0;
 }
 
-static int mkdir_p(const char *path, struct stk_err *err)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	char *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return stk_err_sys(err, "mkdir %s", p);
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return stk_err_sys(err, "mkdir %s", p);
-	return 0;
-}
-
 static int mount_one(int rootfd, const struct engine_mount *m, struct stk_err *err)
 {
 	unsigned long ro = m->read_only ? MS_RDONLY : 0;
@@ -186,7 +169,7 @@ static int mount_one(int rootfd, const struct engine_mount *m, struct stk_err *e
 	if (stat(m->source, &st) < 0) {
 		if (errno != ENOENT || (m->type == ENGINE_MOUNT_BIND && !m->create_host_path))
 			return stk_err_sys(err, "bind source %s", m->source);
-		if (mkdir_p(m->source, err) < 0)
+		if (stk_mkdir_p(m->source, 0755, err) < 0)
 			return -1;
 		if (stat(m->source, &st) < 0)
 			return stk_err_sys(err, "bind source %s", m->source);

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "net/internal.h"
+#include "util/fs.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -27,31 +28,13 @@ char *net_record_path(const char *state_root, const char *project)
 	return xasprintf("%s/net/%s.json", state_root, project);
 }
 
-static int mkdir_p(const char *path, struct stk_err *err)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	char *s;
-
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return stk_err_sys(err, "mkdir %s", p);
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		return stk_err_sys(err, "mkdir %s", p);
-	return 0;
-}
-
 int net_lock(const char *state_root, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/net", state_root);
 	_cleanup_free_ char *path = xasprintf("%s/net/lock", state_root);
 	int fd;
 
-	if (mkdir_p(dir, err) < 0)
+	if (stk_mkdir_p(dir, 0700, err) < 0)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -286,7 +269,7 @@ int net_record_save(const char *state_root, const struct net_record *rec, struct
 	const char *text;
 	size_t i;
 
-	if (mkdir_p(dir, err) < 0)
+	if (stk_mkdir_p(dir, 0700, err) < 0)
 		return -1;
 	json_object_object_add(root, "project", json_object_new_string(rec->project));
 	arr = json_object_new_array();

@@ -1,5 +1,5 @@
 libstack_a_SOURCES += src/util/err.c src/util/err.h src/util/str.c src/util/str.h \
-	src/util/cleanup.h
+	src/util/cleanup.h src/util/fs.c src/util/fs.h
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_util
