@@ -104,10 +104,108 @@ static const struct seq_merge *rule_for(const char *attr)
 	return NULL;
 }
 
+/* What identifies an entry, as a string: equal strings ⇔ the entries match (node_equal
+ * for SEQ_UNIQUE, same_entry for SEQ_KEYED). NULL when an entry has no such simple
+ * identity (a mapping in a unique list, a mapping-valued key): those are compared one
+ * by one. */
+static char *entry_identity(const struct node *n, const struct seq_merge *r)
+{
+	struct strbuf sb;
+	const char *const *k;
+
+	strbuf_init(&sb);
+	if (r->rule == SEQ_UNIQUE || n->kind != NODE_MAP) {
+		if (n->kind != NODE_SCALAR)
+			return NULL;
+		strbuf_addf(&sb, "%d:%s", (int)n->stype, n->str);
+		return strbuf_take(&sb);
+	}
+	for (k = r->keys; *k; k++) {
+		const struct node *v = node_map_get(n, *k);
+
+		if (!v)
+			strbuf_adds(&sb, "\x02\x1f");
+		else if (v->kind == NODE_SCALAR)
+			strbuf_addf(&sb, "%d:%s\x1f", (int)v->stype, v->str);
+		else {
+			strbuf_free(&sb);
+			return NULL;
+		}
+	}
+	return strbuf_take(&sb);
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Entries of over replace the base entries they match and are appended otherwise.
+ * An index by identity keeps this linear: a port range expands into thousands of
+ * entries, and comparing every pair of them does not finish. */
+static void merge_seq_matching(struct node *base, struct node *over, const struct seq_merge *r)
+{
+	size_t total = base->len + over->len, cap = 16, i, j;
+	char **ids;
+	size_t *slots;
+
+	while (cap < total * 2)
+		cap *= 2;
+	ids = xcalloc(total, sizeof(*ids));
+	slots = xcalloc(cap, sizeof(*slots)); /* index + 1 into base->items; 0 empty */
+	for (j = 0; j < base->len; j++) {
+		ids[j] = entry_identity(base->items[j], r);
+		if (!ids[j])
+			continue;
+		for (i = hash_str(ids[j]) & (cap - 1); slots[i]; i = (i + 1) & (cap - 1))
+			if (ids[slots[i] - 1] && !strcmp(ids[slots[i] - 1], ids[j]))
+				break;
+		if (!slots[i])
+			slots[i] = j + 1;
+	}
+	for (i = 0; i < over->len; i++) {
+		struct node *item = over->items[i];
+		char *id = entry_identity(item, r);
+		size_t at = (size_t)-1, h;
+
+		if (id) {
+			for (h = hash_str(id) & (cap - 1); slots[h]; h = (h + 1) & (cap - 1))
+				if (!strcmp(ids[slots[h] - 1], id)) {
+					at = slots[h] - 1;
+					break;
+				}
+		} else {
+			for (j = 0; j < base->len && at == (size_t)-1; j++)
+				if (!ids[j] && (r->rule == SEQ_UNIQUE ? node_equal(base->items[j], item)
+								      : same_entry(base->items[j], item,
+										   r->keys)))
+					at = j;
+		}
+		if (at != (size_t)-1) {
+			node_free(base->items[at]);
+			base->items[at] = item;
+			free(id);
+			continue;
+		}
+		ids[base->len] = id;
+		if (id)
+			slots[h] = base->len + 1;
+		node_seq_push(base, item);
+	}
+	for (j = 0; j < base->len; j++)
+		free(ids[j]);
+	free(ids);
+	free(slots);
+}
+
 static void merge_seq(struct node *base, struct node *over, const char *attr)
 {
 	const struct seq_merge *r = rule_for(attr);
-	size_t i, j;
+	size_t i;
 
 	if (r && r->rule == SEQ_REPLACE) {
 		for (i = 0; i < base->len; i++)
@@ -121,20 +219,11 @@ static void merge_seq(struct node *base, struct node *over, const char *attr)
 		node_free(over);
 		return;
 	}
-	for (i = 0; i < over->len; i++) {
-		struct node *item = over->items[i];
-		bool placed = false;
-
-		for (j = 0; r && r->rule != SEQ_APPEND && j < base->len && !placed; j++) {
-			if (r->rule == SEQ_UNIQUE ? node_equal(base->items[j], item)
-						  : same_entry(base->items[j], item, r->keys)) {
-				node_free(base->items[j]);
-				base->items[j] = item;
-				placed = true;
-			}
-		}
-		if (!placed)
-			node_seq_push(base, item);
+	if (!r || r->rule == SEQ_APPEND) {
+		for (i = 0; i < over->len; i++)
+			node_seq_push(base, over->items[i]);
+	} else {
+		merge_seq_matching(base, over, r);
 	}
 	free(over->items);
 	over->items = NULL;
