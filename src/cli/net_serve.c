@@ -1,18 +1,36 @@
 /* `stack net-plumbing serve PROJECT`: runs the network runtime (DNS, port proxies) in
- * the foreground until SIGTERM or SIGINT; SIGHUP re-reads the record. What the
- * supervisor will do inside its own loop. Prints "ready" once every socket listens. */
+ * the foreground until SIGTERM or SIGINT; SIGHUP re-reads the record, and so does every
+ * change of the record (a container that `stack runtime run` attached or detached).
+ * What the supervisor will do inside its own loop. Prints "ready" once every socket
+ * listens. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "net/net.h"
+#include "util/str.h"
 
 struct serve {
 	struct net_runtime *rt;
 	uv_signal_t sigs[3];
+	uv_fs_event_t watch; /* <root>/net: the record is replaced by rename */
+	char *record; /* "<project>.json" */
+	bool watching;
 };
+
+static void on_record_change(uv_fs_event_t *h, const char *file, int events, int status)
+{
+	struct serve *s = h->data;
+	struct stk_err err;
+
+	if (status < 0 || !file || strcmp(file, s->record) != 0)
+		return;
+	if (net_runtime_reload(s->rt, &err) < 0)
+		cli_error("%s", err.msg);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -26,6 +44,8 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	net_runtime_stop(s->rt);
+	if (s->watching)
+		uv_close((uv_handle_t *)&s->watch, NULL);
 	for (i = 0; i < 3; i++)
 		uv_close((uv_handle_t *)&s->sigs[i], NULL);
 }
@@ -67,9 +87,21 @@ int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv)
 		s.sigs[i].data = &s;
 		uv_signal_start(&s.sigs[i], on_signal, signums[i]);
 	}
+	{
+		char *dir = xasprintf("%s/net", root);
+
+		s.record = xasprintf("%s.json", argv[optind]);
+		uv_fs_event_init(&loop, &s.watch);
+		s.watch.data = &s;
+		s.watching = uv_fs_event_start(&s.watch, on_record_change, dir, 0) == 0;
+		if (!s.watching)
+			uv_close((uv_handle_t *)&s.watch, NULL);
+		free(dir);
+	}
 	printf("ready\n");
 	fflush(stdout);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	free(s.record);
 	return CLI_OK;
 }

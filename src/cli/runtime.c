@@ -21,13 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/runtime_net.h"
 #include "engine/engine.h"
 #include "util/fs.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
 static const char runtime_usage[] =
-	"Usage: stack runtime run --rootfs DIR [--spec FILE.json] [--report FILE] [-- CMD ARG...]\n"
+	"Usage: stack runtime run --rootfs DIR [--spec FILE.json] [--report FILE]\n"
+	"                         [--project P --network NET[,alias=A][,ip=IP]...]\n"
+	"                         [--network none|host|container:ID] [-- CMD ARG...]\n"
 	"       stack runtime exec --id ID [--spec FILE.json] [--tty] [--user U] -- CMD ARG...\n"
 	"       stack runtime pause|unpause|stats --id ID [--spec FILE.json]\n"
 	"       stack runtime kill --id ID [--spec FILE.json] [--signal SIG]\n"
@@ -43,10 +46,18 @@ static const char runtime_usage[] =
 	"  -t, --tty             exec: allocate a pseudo-TTY\n"
 	"  -u, --user string     exec: user name or uid[:gid]\n"
 	"  -s, --signal string   kill: the signal (default KILL)\n"
+	"      --project string  run: the project whose networks --network names\n"
+	"      --network string  run: join a network of the project (repeat for more; the\n"
+	"                        first has the default route), or none, host, container:ID\n"
+	"      --name string     run: container name in DNS (default: the id)\n"
+	"      --service string  run: service name in DNS\n"
 	"  -h, --help            Show this help\n";
 
 struct run_opts {
 	const char *rootfs, *spec, *id, *report, *user, *signal;
+	const char *project, *name, *service;
+	const char **networks;
+	size_t nnetworks;
 	bool tty;
 	int stop_signal;
 	int grace_ms;
@@ -221,6 +232,10 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 {
 	struct engine_spec spec;
 	struct engine_container *c = NULL;
+	struct runtime_net *net = NULL;
+	struct runtime_net_opts no = {.project = o->project, .name = o->name,
+				      .service = o->service, .networks = o->networks,
+				      .nnetworks = o->nnetworks};
 	struct engine_exit ex = {0};
 	struct stk_err err;
 	struct termios saved;
@@ -255,6 +270,11 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	}
 	if (place_container(g, o, &spec) < 0)
 		goto out;
+	no.root = cli_state_root(g);
+	if (runtime_net_setup(&no, &spec, &net, &err) < 0) {
+		cli_error("%s: network: %s", spec.id, err.msg);
+		goto out;
+	}
 	spec.stdio[0] = 0;
 	spec.stdio[1] = 1;
 	spec.stdio[2] = 2;
@@ -288,6 +308,7 @@ out:
 	if (c && engine_remove(c, &err) < 0)
 		cli_error("%s", err.msg);
 	engine_container_free(c);
+	runtime_net_release(net);
 	engine_spec_release(&spec);
 	if (sfd >= 0) {
 		close(sfd);
@@ -402,6 +423,10 @@ static int runtime_cmd(struct cli_globals *g, const char *action, int argc, char
 		{"tty", no_argument, NULL, 't'},
 		{"user", required_argument, NULL, 'u'},
 		{"signal", required_argument, NULL, 's'},
+		{"project", required_argument, NULL, 'P'},
+		{"network", required_argument, NULL, 'N'},
+		{"name", required_argument, NULL, 'n'},
+		{"service", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -434,13 +459,31 @@ static int runtime_cmd(struct cli_globals *g, const char *action, int argc, char
 		case 's':
 			o.signal = optarg;
 			break;
+		case 'P':
+			o.project = optarg;
+			break;
+		case 'N':
+			o.networks = xrealloc(o.networks, (o.nnetworks + 1) * sizeof(char *));
+			o.networks[o.nnetworks++] = optarg;
+			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'v':
+			o.service = optarg;
+			break;
 		case 'h':
 			fputs(runtime_usage, stdout);
 			return CLI_OK;
 		default:
 			fputs(runtime_usage, stderr);
+			free(o.networks);
 			return cli_usage_error("runtime", "unknown flag: %s", argv[optind - 1]);
 		}
+	}
+	if (!run && o.networks) {
+		free(o.networks);
+		return cli_usage_error("runtime", "--network is for run only");
 	}
 	if (run && !o.rootfs && !o.spec) {
 		fputs(runtime_usage, stderr);
@@ -452,7 +495,9 @@ static int runtime_cmd(struct cli_globals *g, const char *action, int argc, char
 	}
 	if (strcmp(action, "exec") == 0 && optind >= argc)
 		return cli_usage_error("runtime", "exec needs a command");
-	return run ? run_container(g, &o, argv + optind) : act_on(g, action, &o, argv + optind);
+	c = run ? run_container(g, &o, argv + optind) : act_on(g, action, &o, argv + optind);
+	free(o.networks);
+	return c;
 }
 
 int cli_runtime(struct cli_globals *g, int argc, char **argv)

@@ -71,9 +71,13 @@ struct engine_spec {
 	char *user;       /* name, uid, name:group or uid:gid; NULL = root */
 	char **group_add; /* NULL-terminated names or gids */
 	char *hostname, *domainname;
-	struct engine_kv *extra_hosts; /* name -> address for /etc/hosts */
+	/* /etc/hosts and /etc/resolv.conf are the caller's (the network module writes them):
+	 * bind-mounted as they are; NULL keeps the image's own. extra_hosts and dns* are
+	 * parsed from the JSON spec for that caller; the engine does not read them. */
+	char *hosts_file, *resolv_conf_file;
+	struct engine_kv *extra_hosts; /* name -> address */
 	size_t nextra_hosts;
-	char **dns, **dns_search, **dns_opt; /* NULL-terminated; NULL = copy the host's */
+	char **dns, **dns_search, **dns_opt; /* NULL-terminated */
 
 	struct engine_ulimit *ulimits; /* on top of Docker's defaults */
 	size_t nulimits;

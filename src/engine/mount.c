@@ -201,17 +201,19 @@ int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *e
 	return 0;
 }
 
-/* /etc/hosts, /etc/hostname and /etc/resolv.conf come from the state directory, unless
- * the user mounted something there already. */
+/* /etc/hostname comes from the state directory, /etc/hosts and /etc/resolv.conf from the
+ * caller, unless the user mounted something there already. */
 int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err)
 {
 	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
+	_cleanup_free_ char *hostname = xasprintf("%s/hostname", s->state_dir);
+	const char *sources[] = {s->hosts_file, hostname, s->resolv_conf_file};
 	size_t i, j;
 
 	for (i = 0; i < 3; i++) {
 		_cleanup_free_ char *target = xasprintf("/etc/%s", files[i]);
-		_cleanup_free_ char *src = xasprintf("%s/%s", s->state_dir, files[i]);
-		bool user = false;
+		const char *src = sources[i];
+		bool user = !src;
 
 		for (j = 0; j < s->nmounts; j++)
 			if (strcmp(s->mounts[j].target, target) == 0)

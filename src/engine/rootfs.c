@@ -40,72 +40,11 @@ static int write_file(const char *path, const char *content, struct stk_err *err
 	return 0;
 }
 
-static char *hosts_content(const struct engine_spec *s)
-{
-	struct strbuf sb;
-	size_t i;
-
-	strbuf_init(&sb);
-	strbuf_adds(&sb, "127.0.0.1\tlocalhost\n"
-			 "::1\tlocalhost ip6-localhost ip6-loopback\n"
-			 "fe00::0\tip6-localnet\n"
-			 "ff00::0\tip6-mcastprefix\n"
-			 "ff02::1\tip6-allnodes\n"
-			 "ff02::2\tip6-allrouters\n");
-	for (i = 0; i < s->nextra_hosts; i++)
-		strbuf_addf(&sb, "%s\t%s\n", s->extra_hosts[i].value, s->extra_hosts[i].key);
-	return strbuf_take(&sb);
-}
-
-/* As Docker: the given servers, or the host's without loopback ones (they cannot be
- * reached from the container's network namespace). */
-static char *resolv_content(const struct engine_spec *s)
-{
-	struct strbuf sb;
-	char **p;
-
-	strbuf_init(&sb);
-	if (s->dns) {
-		for (p = s->dns; *p; p++)
-			strbuf_addf(&sb, "nameserver %s\n", *p);
-	} else {
-		_cleanup_fclose_ FILE *f = fopen("/etc/resolv.conf", "re");
-		char line[512];
-
-		while (f && fgets(line, sizeof(line), f)) {
-			if (str_has_prefix(line, "nameserver") &&
-			    (strstr(line, " 127.") || strstr(line, " ::1")))
-				continue;
-			if (s->dns_search && str_has_prefix(line, "search"))
-				continue;
-			if (s->dns_opt && str_has_prefix(line, "options"))
-				continue;
-			strbuf_adds(&sb, line);
-		}
-	}
-	if (s->dns_search) {
-		strbuf_adds(&sb, "search");
-		for (p = s->dns_search; *p; p++)
-			strbuf_addf(&sb, " %s", *p);
-		strbuf_addc(&sb, '\n');
-	}
-	if (s->dns_opt) {
-		strbuf_adds(&sb, "options");
-		for (p = s->dns_opt; *p; p++)
-			strbuf_addf(&sb, " %s", *p);
-		strbuf_addc(&sb, '\n');
-	}
-	return strbuf_take(&sb);
-}
-
 int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 {
-	_cleanup_free_ char *hosts = hosts_content(s);
-	_cleanup_free_ char *resolv = resolv_content(s);
 	_cleanup_free_ char *hostname = xasprintf("%s\n", s->hostname);
+	_cleanup_free_ char *p = xasprintf("%s/hostname", s->state_dir);
 	static const char *const dirs[] = {"rootfs", "upper", "work"};
-	const char *names[] = {"hosts", "resolv.conf", "hostname"};
-	const char *contents[] = {hosts, resolv, hostname};
 	size_t i;
 
 	for (i = 0; i < (s->nlayers ? 3u : 1u); i++) {
@@ -114,13 +53,7 @@ int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 		if (mkdir(d, 0700) < 0 && errno != EEXIST)
 			return stk_err_sys(err, "mkdir %s", d);
 	}
-	for (i = 0; i < 3; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", s->state_dir, names[i]);
-
-		if (write_file(p, contents[i], err) < 0)
-			return -1;
-	}
-	return 0;
+	return write_file(p, hostname, err);
 }
 
 int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err *err)

@@ -95,6 +95,8 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	d->group_add = strv_copy(s->group_add);
 	d->hostname = dup0(s->hostname);
 	d->domainname = dup0(s->domainname);
+	d->hosts_file = dup0(s->hosts_file);
+	d->resolv_conf_file = dup0(s->resolv_conf_file);
 	d->extra_hosts = kv_copy(s->extra_hosts, s->nextra_hosts);
 	d->dns = strv_copy(s->dns);
 	d->dns_search = strv_copy(s->dns_search);
@@ -135,6 +137,8 @@ void engine_spec_release(struct engine_spec *s)
 	strv_free(s->group_add);
 	free(s->hostname);
 	free(s->domainname);
+	free(s->hosts_file);
+	free(s->resolv_conf_file);
 	kv_free(s->extra_hosts, s->nextra_hosts);
 	strv_free(s->dns);
 	strv_free(s->dns_search);

@@ -97,8 +97,14 @@ int net_network_gateway(struct net_ctx *ctx, const char *network, char gw_out[16
 
 struct net_resolv_spec {
 	const char *nameserver; /* the gateway of the container's first network */
-	const char *const *dns; /* compose `dns`: replaces the nameserver when set */
+	const char *const *dns; /* compose `dns`: listed after the nameserver */
 	size_t ndns;
+	/* Without nameserver and dns: the nameservers (and the search and options lines not
+	 * given here) of this file, the host's /etc/resolv.conf. Loopback servers cannot be
+	 * reached from a container's own namespace and are left out, unless keep_loopback
+	 * (network_mode host). */
+	const char *host_resolv_conf;
+	bool keep_loopback;
 	const char *const *search;
 	size_t nsearch;
 	const char *const *options;
@@ -115,6 +121,8 @@ struct net_hosts_spec {
 	const char *const *extra_hosts; /* "name:ip" or "name=ip"; ip may be host-gateway */
 	size_t nextra;
 	const char *host_gateway; /* address that host-gateway means */
+	const char *base; /* a file whose lines come first (the host's /etc/hosts for
+			   * network_mode host) instead of the localhost lines */
 };
 
 /* Writes /etc/hosts content for a container to path (atomically). */
