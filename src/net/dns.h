@@ -49,6 +49,8 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 				   bool udp, uint8_t **out, size_t *outlen);
 /* A reply with only the question and rcode (SERVFAIL when upstreams fail). Returns -1
  * when the query cannot be parsed. */
+/* The largest reply the sender of this query takes over UDP (512, or its EDNS size). */
+size_t net_dns_udp_limit(const uint8_t *msg, size_t len);
 int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,
 			size_t *outlen);
 

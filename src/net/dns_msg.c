@@ -181,6 +181,16 @@ static void strfree(char **s)
 	free(*s);
 }
 
+/* What a client takes over UDP: 512 bytes, or its EDNS size up to 4096. */
+static size_t udp_limit(const ldns_pkt *q)
+{
+	size_t limit = 512;
+
+	if (ldns_pkt_edns(q) && ldns_pkt_edns_udp_size(q) > limit)
+		limit = ldns_pkt_edns_udp_size(q) < 4096 ? ldns_pkt_edns_udp_size(q) : 4096;
+	return limit;
+}
+
 enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len,
 				   bool udp, uint8_t **out, size_t *outlen)
 {
@@ -211,12 +221,18 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 		return NET_DNS_DROP;
 	if (ldns_rr_get_type(question) == LDNS_RR_TYPE_PTR && parse_reverse(name, &addr) == 0)
 		return answer_ptr(z, q, question, addr, out, outlen);
-	if (udp) {
-		limit = 512;
-		if (ldns_pkt_edns(q) && ldns_pkt_edns_udp_size(q) > limit)
-			limit = ldns_pkt_edns_udp_size(q) < 4096 ? ldns_pkt_edns_udp_size(q) : 4096;
-	}
+	if (udp)
+		limit = udp_limit(q);
 	return answer_name(z, q, question, name, limit, out, outlen);
+}
+
+size_t net_dns_udp_limit(const uint8_t *msg, size_t len)
+{
+	_cleanup_pkt_ ldns_pkt *q = NULL;
+
+	if (ldns_wire2pkt(&q, msg, len) != LDNS_STATUS_OK)
+		return 512;
+	return udp_limit(q);
 }
 
 int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,

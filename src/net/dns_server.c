@@ -1,6 +1,8 @@
 /* The DNS server on a network's gateway, UDP and TCP, as libuv handles. Queries go
- * through net_dns_handle(); names that are not the project's are forwarded over UDP to
- * the host's resolvers with a new id, and answered SERVFAIL when none replies in time.
+ * through net_dns_handle(); names that are not the project's are forwarded to the
+ * host's resolvers with a new id, over the transport the query came on, and answered
+ * SERVFAIL when none replies in time. A truncated (TC) answer over UDP is asked again
+ * over TCP, as a stub resolver would.
  * Only clients inside the network's subnet are answered: the zone of the network the
  * query arrived on holds only the containers that share that network. */
 #include <errno.h>
@@ -31,6 +33,8 @@ struct dns_conn {
 	bool closing;
 };
 
+struct up_conn;
+
 struct dns_pending {
 	struct net_runtime *rt;
 	struct dns_server *srv; /* NULL once the server closed */
@@ -40,8 +44,23 @@ struct dns_pending {
 	int attempt; /* index of the upstream asked last */
 	uint8_t *query;
 	size_t qlen;
+	bool tcp; /* ask the upstreams over TCP */
+	uint8_t *truncated; /* the TC answer over UDP, for a client the full one overflows */
+	size_t tlen;
+	struct up_conn *up; /* the TCP exchange with an upstream in flight */
 	uv_timer_t timer;
 	struct dns_pending *next;
+};
+
+/* One query to one upstream over TCP: connect, write, read one length-prefixed reply. */
+struct up_conn {
+	uv_tcp_t h;
+	uv_connect_t connect;
+	uv_write_t write;
+	struct net_runtime *rt;
+	struct dns_pending *p; /* NULL once the query no longer waits for it */
+	uint8_t *out, *buf;
+	size_t len;
 };
 
 struct udp_send {
@@ -121,8 +140,29 @@ static void pending_closed(uv_handle_t *h)
 	struct net_runtime *rt = p->rt;
 
 	free(p->query);
+	free(p->truncated);
 	free(p);
 	net_rt_handle_closed(rt);
+}
+
+static void up_closed(uv_handle_t *h)
+{
+	struct up_conn *u = h->data;
+	struct net_runtime *rt = u->rt;
+
+	free(u->out);
+	free(u->buf);
+	free(u);
+	net_rt_handle_closed(rt);
+}
+
+static void up_close(struct dns_pending *p)
+{
+	if (!p->up)
+		return;
+	p->up->p = NULL;
+	uv_close((uv_handle_t *)&p->up->h, up_closed);
+	p->up = NULL;
 }
 
 static void pending_finish(struct dns_pending *p)
@@ -134,12 +174,21 @@ static void pending_finish(struct dns_pending *p)
 			*pp = p->next;
 			break;
 		}
+	up_close(p);
 	uv_timer_stop(&p->timer);
 	uv_close((uv_handle_t *)&p->timer, pending_closed);
 }
 
 static void pending_answer(struct dns_pending *p, uint8_t *data, size_t len)
 {
+	/* The full answer a UDP client cannot take: it gets the truncated one and asks us
+	 * again over TCP. */
+	if (!p->conn && p->truncated && len > net_dns_udp_limit(p->query, p->qlen)) {
+		free(data);
+		data = p->truncated;
+		len = p->tlen;
+		p->truncated = NULL;
+	}
 	data[0] = (uint8_t)(p->client_id >> 8);
 	data[1] = (uint8_t)p->client_id;
 	if (p->srv && (p->conn || p->client.sin_family))
@@ -156,32 +205,136 @@ static uint64_t per_try_ms(const struct net_runtime *rt)
 	return ms < 100 ? 100 : ms;
 }
 
-static void pending_send(struct dns_pending *p)
-{
-	struct net_runtime *rt = p->rt;
-	uint8_t *copy = xmalloc(p->qlen);
+static void pending_send(struct dns_pending *p);
+static void pending_timeout(uv_timer_t *t);
 
-	memcpy(copy, p->query, p->qlen);
-	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[p->attempt], copy, p->qlen);
-}
-
-static void pending_timeout(uv_timer_t *t)
+/* The upstream asked last failed or timed out: the next one, or SERVFAIL (or, for a
+ * UDP client that has one, the truncated answer). */
+static void pending_next(struct dns_pending *p)
 {
-	struct dns_pending *p = t->data;
 	uint8_t *out = NULL;
 	size_t outlen;
 
+	up_close(p);
 	if (++p->attempt < p->rt->nupstreams) {
-		pending_send(p);
 		uv_timer_start(&p->timer, pending_timeout, per_try_ms(p->rt), 0);
+		pending_send(p);
 		return;
 	}
-
+	if (!p->conn && p->truncated) {
+		out = p->truncated;
+		outlen = p->tlen;
+		p->truncated = NULL;
+		pending_answer(p, out, outlen);
+		pending_finish(p);
+		return;
+	}
 	p->query[0] = (uint8_t)(p->client_id >> 8);
 	p->query[1] = (uint8_t)p->client_id;
 	if (net_dns_error_reply(p->query, p->qlen, LDNS_RCODE_SERVFAIL, &out, &outlen) == 0)
 		pending_answer(p, out, outlen);
 	pending_finish(p);
+}
+
+static void pending_timeout(uv_timer_t *t)
+{
+	pending_next(t->data);
+}
+
+static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct up_conn *u = s->data;
+	struct dns_pending *p = u->p;
+	size_t n;
+
+	if (!p) {
+		free(buf->base);
+		return;
+	}
+	if (nread < 0 || u->len + (size_t)nread > 65537) {
+		free(buf->base);
+		pending_next(p); /* closed before a whole answer: the next upstream */
+		return;
+	}
+	u->buf = xrealloc(u->buf, u->len + (size_t)nread + 1);
+	memcpy(u->buf + u->len, buf->base, (size_t)nread);
+	u->len += (size_t)nread;
+	free(buf->base);
+	if (u->len < 2)
+		return;
+	n = (size_t)u->buf[0] << 8 | u->buf[1];
+	if (u->len < n + 2)
+		return;
+	if (n < 12 || (uint16_t)(u->buf[2] << 8 | u->buf[3]) != p->up_id) {
+		pending_next(p);
+		return;
+	}
+	{
+		uint8_t *data = xmalloc(n);
+
+		memcpy(data, u->buf + 2, n);
+		pending_answer(p, data, n);
+		pending_finish(p);
+	}
+}
+
+static void up_written(uv_write_t *req, int status)
+{
+	struct up_conn *u = req->data;
+
+	if (status < 0 && u->p)
+		pending_next(u->p);
+}
+
+static void up_connected(uv_connect_t *req, int status)
+{
+	struct up_conn *u = req->data;
+	uv_buf_t b;
+
+	if (!u->p)
+		return;
+	if (status < 0) {
+		pending_next(u->p); /* refused: no need to wait out the timeout */
+		return;
+	}
+	b = uv_buf_init((char *)u->out, (unsigned)(u->p->qlen + 2));
+	if (uv_write(&u->write, (uv_stream_t *)&u->h, &b, 1, up_written) < 0 ||
+	    uv_read_start((uv_stream_t *)&u->h, net_buf_alloc, up_read) < 0)
+		pending_next(u->p);
+}
+
+static void up_start(struct dns_pending *p)
+{
+	struct net_runtime *rt = p->rt;
+	struct up_conn *u = xcalloc(1, sizeof(*u));
+
+	u->rt = rt;
+	u->p = p;
+	u->out = xmalloc(p->qlen + 2);
+	u->out[0] = (uint8_t)(p->qlen >> 8);
+	u->out[1] = (uint8_t)p->qlen;
+	memcpy(u->out + 2, p->query, p->qlen);
+	uv_tcp_init(rt->loop, &u->h);
+	u->h.data = u->connect.data = u->write.data = u;
+	net_rt_handle_opened(rt);
+	p->up = u;
+	if (uv_tcp_connect(&u->connect, &u->h, (struct sockaddr *)&rt->upstreams[p->attempt],
+			   up_connected) < 0)
+		pending_next(p);
+}
+
+static void pending_send(struct dns_pending *p)
+{
+	struct net_runtime *rt = p->rt;
+	uint8_t *copy;
+
+	if (p->tcp) {
+		up_start(p);
+		return;
+	}
+	copy = xmalloc(p->qlen);
+	memcpy(copy, p->query, p->qlen);
+	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[p->attempt], copy, p->qlen);
 }
 
 static bool from_upstream(const struct net_runtime *rt, const struct sockaddr_in *from)
@@ -211,10 +364,19 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	id = (uint16_t)((uint8_t)buf->base[0] << 8 | (uint8_t)buf->base[1]);
 	for (p = rt->pending; p; p = p->next) {
-		if (p->up_id == id) {
+		if (p->up_id == id && !p->tcp) {
 			uint8_t *data = xmalloc((size_t)nread);
 
 			memcpy(data, buf->base, (size_t)nread);
+			if (data[2] & 0x02) {
+				/* TC: the same upstream again over TCP, within a fresh share of time. */
+				p->truncated = data;
+				p->tlen = (size_t)nread;
+				p->tcp = true;
+				uv_timer_start(&p->timer, pending_timeout, per_try_ms(rt), 0);
+				pending_send(p);
+				break;
+			}
 			pending_answer(p, data, (size_t)nread);
 			pending_finish(p);
 			break;
@@ -240,6 +402,7 @@ static void forward(struct dns_server *srv, struct dns_conn *conn,
 	p->rt = rt;
 	p->srv = srv;
 	p->conn = conn;
+	p->tcp = conn != NULL;
 	if (!conn)
 		memcpy(&p->client, client, sizeof(p->client));
 	p->client_id = (uint16_t)(msg[0] << 8 | msg[1]);

@@ -229,22 +229,58 @@ class Serve:
             raise
 
 
-# A stub upstream resolver on loopback: every A query for NAME gets 198.51.100.7, except
-# names starting with "nx." which get NXDOMAIN. Only ever answers on 127.0.0.0/8.
+# A stub upstream resolver on loopback, over UDP and TCP: every A query for NAME gets
+# 198.51.100.7 over UDP and 198.51.100.8 over TCP (so a test sees which way a query
+# went), except names starting with "nx." which get NXDOMAIN, and names starting with
+# "tc." which get an empty truncated (TC) answer over UDP. With "silent" as the second
+# argument it accepts TCP connections and never answers (and serves no UDP). Only ever
+# listens on 127.0.0.0/8.
 STUB_UPSTREAM = r"""
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
-print("ready", flush=True)
-while True:
-    q, addr = s.recvfrom(4096)
+import socket, struct, sys, threading
+addr = sys.argv[1]
+silent = len(sys.argv) > 2 and sys.argv[2] == "silent"
+def answer(q, tcp):
     qid, flags = struct.unpack(">HH", q[:4])
     off = 12; labels = []
     while q[off]:
         labels.append(q[off+1:off+1+q[off]].decode()); off += q[off] + 1
     question = q[12:off+5]
     if labels[0] == "nx":
-        s.sendto(struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question, addr)
-    else:
-        ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("198.51.100.7")
-        s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + ans, addr)
+        return struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0) + question
+    if labels[0] == "tc" and not tcp:
+        return struct.pack(">HHHHHH", qid, 0x8380, 1, 0, 0, 0) + question
+    ip = "198.51.100.8" if tcp else "198.51.100.7"
+    ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(ip)
+    return struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question + ans
+def serve_tcp(c):
+    with c:
+        while True:
+            h = c.recv(2)
+            if len(h) < 2 or silent:
+                if silent:
+                    c.recv(65536)
+                return
+            n = struct.unpack(">H", h)[0]; q = b""
+            while len(q) < n:
+                d = c.recv(n - len(q))
+                if not d:
+                    return
+                q += d
+            r = answer(q, True)
+            c.sendall(struct.pack(">H", len(r)) + r)
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind((addr, 53)); t.listen(16)
+def accept():
+    while True:
+        c, _ = t.accept()
+        threading.Thread(target=serve_tcp, args=(c,), daemon=True).start()
+threading.Thread(target=accept, daemon=True).start()
+if not silent:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, 53))
+print("ready", flush=True)
+if silent:
+    threading.Event().wait()
+while True:
+    q, a = s.recvfrom(4096)
+    s.sendto(answer(q, False), a)
 """

@@ -130,8 +130,58 @@ def test_external_names_are_forwarded_to_the_upstream(plumb, nsf, serve, upstrea
     plumb.attach("default", "dp-a-1", a)
     serve(upstream)
     assert resolve(a, gw, "example.test")[:2] == (NOERROR, ["198.51.100.7"])
-    assert resolve(a, gw, "example.test", proto="tcp")[:2] == (NOERROR, ["198.51.100.7"])
     assert resolve(a, gw, "nx.example.test")[0] == NXDOMAIN
+
+
+def test_a_query_over_tcp_is_forwarded_over_tcp(plumb, nsf, serve, upstream):
+    gw = plumb.network("default")
+    a = nsf()
+    plumb.attach("default", "dp-a-1", a)
+    serve(upstream)
+    # The stub answers .8 only over TCP.
+    assert resolve(a, gw, "example.test", proto="tcp")[:2] == (NOERROR, ["198.51.100.8"])
+    assert resolve(a, gw, "nx.example.test", proto="tcp")[0] == NXDOMAIN
+    # several queries on one connection's worth of traffic, one after another
+    for i in range(3):
+        assert resolve(a, gw, f"n{i}.example.test", proto="tcp")[1] == ["198.51.100.8"]
+
+
+def test_a_truncated_udp_answer_is_asked_again_over_tcp(plumb, nsf, serve, upstream):
+    gw = plumb.network("default")
+    a = nsf()
+    plumb.attach("default", "dp-a-1", a)
+    serve(upstream)
+    # Over UDP the stub answers tc.* with TC and nothing else; the full answer comes
+    # from asking it over TCP, and it fits the client's 512 bytes.
+    assert resolve(a, gw, "tc.example.test")[:2] == (NOERROR, ["198.51.100.8"])
+
+
+def test_tcp_forwarding_fails_over_and_gives_servfail_in_bounded_time(
+        plumb, nsf, serve, upstream, tmp_path):
+    gw = plumb.network("default")
+    a = nsf()
+    plumb.attach("default", "dp-a-1", a)
+    silent = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "127.0.0.98", "silent"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert silent.stdout.readline().strip() == "ready"
+        # First a server that accepts and never answers, then one that refuses: both
+        # are passed over for the live one.
+        conf = tmp_path / "resolv-three.conf"
+        conf.write_text("nameserver 127.0.0.98\nnameserver 127.0.0.99\n"
+                        "nameserver 127.0.0.53\n")
+        s = serve(conf, timeout_ms=1500)
+        rcode, answers, secs = resolve(a, gw, "example.test", proto="tcp")
+        assert (rcode, answers) == (NOERROR, ["198.51.100.8"])
+        assert secs < 5
+        assert s.stop() == 0
+        conf.write_text("nameserver 127.0.0.98\nnameserver 127.0.0.99\n")
+        serve(conf, timeout_ms=1000)
+        rcode, _, secs = resolve(a, gw, "example.test", proto="tcp")
+        assert rcode == SERVFAIL and secs < 5
+    finally:
+        silent.kill()
+        silent.wait()
 
 
 def test_unreachable_upstream_gives_servfail_in_bounded_time(plumb, nsf, serve,
