@@ -72,7 +72,9 @@ static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{"subnet", required_argument, NULL, 's'}, {"gateway", required_argument, NULL, 'g'},
 		{"ip-range", required_argument, NULL, 'r'}, {"internal", no_argument, NULL, 'i'},
-		{"pool", required_argument, NULL, 'P'}, {0}};
+		{"pool", required_argument, NULL, 'P'}, {"ipv6", no_argument, NULL, '6'},
+		{"subnet6", required_argument, NULL, 'S'}, {"gateway6", required_argument, NULL, 'G'},
+		{"pool6", required_argument, NULL, 'Q'}, {0}};
 	struct net_network_spec spec = {0};
 	struct net_options nopts = {0};
 	struct net_ctx *ctx = NULL;
@@ -87,11 +89,17 @@ static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 		case 'r': spec.ip_range = optarg; break;
 		case 'i': spec.internal = true; break;
 		case 'P': nopts.pool = optarg; break;
+		case '6': spec.enable_ipv6 = true; break;
+		case 'S': spec.subnet6 = optarg; break;
+		case 'G': spec.gateway6 = optarg; break;
+		case 'Q': nopts.pool6 = optarg; break;
 		default: return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("net-plumbing", "network-create PROJECT NETWORK");
+	if ((spec.subnet6 || spec.gateway6) && !spec.enable_ipv6)
+		return cli_usage_error("net-plumbing", "--subnet6 and --gateway6 need --ipv6");
 	spec.name = argv[optind + 1];
 	if (net_open(root_of(g), argv[optind], &nopts, &ctx, &err) < 0)
 		return fail(&err);
@@ -112,14 +120,15 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		{"service", required_argument, NULL, 's'}, {"hostname", required_argument, NULL, 'h'},
 		{"alias", required_argument, NULL, 'a'}, {"ip", required_argument, NULL, 'i'},
 		{"ifname", required_argument, NULL, 'f'}, {"default-route", no_argument, NULL, 'd'},
-		{"publish", required_argument, NULL, 'P'}, {0}};
+		{"publish", required_argument, NULL, 'P'}, {"ip6", required_argument, NULL, '6'},
+		{0}};
 	struct net_endpoint_spec spec = {.netns_fd = -1};
 	_cleanup_close_ int nsfd = -1;
 	struct net_port *ports = NULL;
 	struct strv aliases = {0};
 	struct net_ctx *ctx = NULL;
 	struct stk_err err;
-	char ip[16];
+	char ip[16], ip6[46] = "";
 	int c, rc = CLI_OK;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -137,6 +146,7 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		case 'h': spec.hostname = optarg; break;
 		case 'a': strv_push(&aliases, optarg); break;
 		case 'i': spec.ipv4 = optarg; break;
+		case '6': spec.ipv6 = optarg; break;
 		case 'f': spec.ifname = optarg; break;
 		case 'd': spec.default_route = true; break;
 		case 'P':
@@ -159,8 +169,11 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	/* Ports are checked before anything is created, as `up` will do. */
 	if (net_ports_check(ports, spec.nports, &err) < 0 ||
 	    net_open(root_of(g), argv[optind], NULL, &ctx, &err) < 0 ||
-	    net_endpoint_attach(ctx, &spec, ip, &err) < 0)
+	    net_endpoint_attach(ctx, &spec, ip, &err) < 0 ||
+	    net_endpoint_address6(ctx, spec.container, spec.network, ip6, &err) < 0)
 		rc = fail(&err);
+	else if (*ip6)
+		printf("%s %s\n", ip, ip6); /* an enable_ipv6 network: both addresses */
 	else
 		printf("%s\n", ip);
 	net_close(ctx);

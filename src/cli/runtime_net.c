@@ -35,9 +35,9 @@ struct runtime_net {
 
 enum mode { MODE_NONE, MODE_HOST, MODE_CONTAINER, MODE_NETWORKS };
 
-/* One --network NET[,alias=A]...[,ip=IP]. */
+/* One --network NET[,alias=A]...[,ip=IP][,ip6=IP6]. */
 struct attach_req {
-	char *network, *ip;
+	char *network, *ip, *ip6;
 	const char **aliases;
 	size_t naliases;
 };
@@ -64,9 +64,11 @@ static int parse_attach(const char *arg, struct attach_req *r, struct stk_err *e
 			r->aliases[r->naliases++] = tok + 6;
 		} else if (str_has_prefix(tok, "ip=") && tok[3]) {
 			r->ip = tok + 3;
+		} else if (str_has_prefix(tok, "ip6=") && tok[4]) {
+			r->ip6 = tok + 4;
 		} else {
 			return stk_err_set(err, EINVAL, "--network %s: unknown option \"%s\" (want "
-					   "alias=NAME or ip=ADDRESS)", arg, tok);
+					   "alias=NAME, ip=ADDRESS or ip6=ADDRESS)", arg, tok);
 		}
 	}
 	return 0;
@@ -154,11 +156,11 @@ static size_t strv_len(char **v)
 }
 
 static int write_files(struct runtime_net *rn, enum mode mode, struct engine_spec *spec,
-		       const char *ip, const char *gateway, struct stk_err *err)
+		       const char *ip, const char *ip6, const char *gateway, struct stk_err *err)
 {
 	const char **extra = extra_hosts(spec);
 	struct net_hosts_spec hs = {
-		.hostname = spec->hostname, .ip = ip, .extra_hosts = extra,
+		.hostname = spec->hostname, .ip = ip, .ip6 = ip6, .extra_hosts = extra,
 		.nextra = spec->nextra_hosts,
 		.host_gateway = gateway ? gateway : mode == MODE_HOST ? "127.0.0.1" : NULL,
 		.base = mode == MODE_HOST ? HOST_HOSTS : NULL,
@@ -197,7 +199,8 @@ static int write_files(struct runtime_net *rn, enum mode mode, struct engine_spe
 /* Every --network of the project, in order: eth0, eth1, ...; the first carries the
  * default route and names the DNS server. */
 static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
-		      struct engine_spec *spec, char ip[16], char gw[16], struct stk_err *err)
+		      struct engine_spec *spec, char ip[16], char ip6[46], char gw[16],
+		      struct stk_err *err)
 {
 	size_t i;
 	int rc = 0;
@@ -221,6 +224,7 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 		if (rc == 0) {
 			es.network = r.network;
 			es.ipv4 = r.ip;
+			es.ipv6 = r.ip6;
 			es.aliases = r.aliases;
 			es.naliases = r.naliases;
 			rc = net_endpoint_attach(rn->ctx, &es, addr, err);
@@ -228,6 +232,9 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 		if (rc == 0 && i == 0) {
 			memcpy(ip, addr, 16);
 			rc = net_network_gateway(rn->ctx, r.network, gw, err);
+			if (rc == 0)
+				rc = net_endpoint_address6(rn->ctx, rn->container, r.network, ip6,
+							   err);
 		}
 		attach_req_free(&r);
 	}
@@ -268,7 +275,7 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 {
 	struct runtime_net *rn = xcalloc(1, sizeof(*rn));
 	const char *other = NULL;
-	char ip[16] = "", gw[16] = "", host[256];
+	char ip[16] = "", ip6[46] = "", gw[16] = "", host[256];
 	int mode = mode_of(o, &other, err);
 
 	rn->nsfd = -1;
@@ -289,9 +296,10 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 		free(spec->netns);
 		spec->netns = xasprintf("/proc/%d/ns/net", (int)getpid());
 	}
-	if (mode == MODE_NETWORKS && attach_all(o, rn, spec, ip, gw, err) < 0)
+	if (mode == MODE_NETWORKS && attach_all(o, rn, spec, ip, ip6, gw, err) < 0)
 		goto fail;
-	if (write_files(rn, (enum mode)mode, spec, *ip ? ip : NULL, *gw ? gw : NULL, err) < 0)
+	if (write_files(rn, (enum mode)mode, spec, *ip ? ip : NULL, ip6, *gw ? gw : NULL,
+			err) < 0)
 		goto fail;
 	*out = rn;
 	return 0;

@@ -14,10 +14,18 @@ struct net_dns_name {
 	uint32_t *addrs; /* host order */
 	size_t naddrs;
 	unsigned rotor; /* replicas are answered in turn, each first once */
+	struct in6_addr *addrs6; /* AAAA, on enable_ipv6 networks */
+	size_t naddrs6;
+	unsigned rotor6;
 };
 
 struct net_dns_ptr {
 	uint32_t addr;
+	char *name;
+};
+
+struct net_dns_ptr6 {
+	struct in6_addr addr;
 	char *name;
 };
 
@@ -28,12 +36,20 @@ struct net_dns_zone {
 	size_t nnames;
 	struct net_dns_ptr *ptrs;
 	size_t nptrs;
+	bool has6; /* the network has IPv6: subnet6 is set */
+	struct net_cidr6 subnet6;
+	struct net_dns_ptr6 *ptrs6;
+	size_t nptrs6;
 };
 
 void net_dns_zone_init(struct net_dns_zone *z, const struct net_cidr *subnet);
 /* Adds addr under name (case-insensitive; duplicates ignored). */
 void net_dns_zone_add(struct net_dns_zone *z, const char *name, uint32_t addr);
 void net_dns_zone_add_ptr(struct net_dns_zone *z, uint32_t addr, const char *name);
+void net_dns_zone_set_subnet6(struct net_dns_zone *z, const struct net_cidr6 *subnet6);
+void net_dns_zone_add6(struct net_dns_zone *z, const char *name, const struct in6_addr *addr);
+void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr,
+			   const char *name);
 void net_dns_zone_free(struct net_dns_zone *z);
 const struct net_dns_name *net_dns_zone_find(const struct net_dns_zone *z, const char *name);
 

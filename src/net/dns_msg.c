@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <ldns/ldns.h>
 
@@ -95,6 +96,56 @@ static int parse_reverse(const char *name, uint32_t *addr)
 	return 0;
 }
 
+/* 32 nibble labels, lowest first, then ip6.arpa; -1 for anything else. */
+static int parse_reverse6(const char *name, struct in6_addr *addr)
+{
+	const char *p = name;
+	int i, v;
+
+	memset(addr, 0, sizeof(*addr));
+	for (i = 31; i >= 0; i--) {
+		char c = p[0];
+
+		if (!c || p[1] != '.')
+			return -1;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v = (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+		addr->s6_addr[i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+		p += 2;
+	}
+	return strcasecmp(p, "ip6.arpa") == 0 || strcasecmp(p, "ip6.arpa.") == 0 ? 0 : -1;
+}
+
+static enum net_dns_action answer_ptr6(struct net_dns_zone *z, const ldns_pkt *q,
+				       const ldns_rr *question, const struct in6_addr *addr,
+				       uint8_t **out, size_t *outlen)
+{
+	_cleanup_pkt_ ldns_pkt *r = NULL;
+	size_t i;
+
+	if (!z->has6 || !net_cidr6_contains(&z->subnet6, addr))
+		return NET_DNS_FORWARD;
+	for (i = 0; i < z->nptrs6; i++) {
+		if (memcmp(&z->ptrs6[i].addr, addr, sizeof(*addr)) != 0)
+			continue;
+		r = reply_new(q, question, LDNS_RCODE_NOERROR);
+		if (r) {
+			ldns_rdf *target = ldns_dname_new_frm_str(z->ptrs6[i].name);
+
+			if (!target)
+				return NET_DNS_DROP;
+			add_rr(r, question, LDNS_RR_TYPE_PTR, target);
+		}
+		return emit(r, out, outlen);
+	}
+	r = reply_new(q, question, LDNS_RCODE_NXDOMAIN);
+	return emit(r, out, outlen);
+}
+
 static enum net_dns_action answer_ptr(struct net_dns_zone *z, const ldns_pkt *q,
 				      const ldns_rr *question, uint32_t addr, uint8_t **out,
 				      size_t *outlen)
@@ -173,6 +224,14 @@ static enum net_dns_action answer_name(struct net_dns_zone *z, const ldns_pkt *q
 			       ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof(be), &be));
 		}
 	}
+	if (ldns_rr_get_type(question) == LDNS_RR_TYPE_AAAA && e->naddrs6) {
+		unsigned start = e->rotor6++ % (unsigned)e->naddrs6;
+
+		for (i = 0; i < e->naddrs6; i++)
+			add_rr(r, question, LDNS_RR_TYPE_AAAA,
+			       ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, sizeof(struct in6_addr),
+						     &e->addrs6[(start + i) % e->naddrs6]));
+	}
 	return emit_limited(r, limit, out, outlen);
 }
 
@@ -198,6 +257,7 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 	_cleanup_(strfree) char *name = NULL;
 	const ldns_rr *question;
 	size_t limit = 0;
+	struct in6_addr addr6;
 	uint32_t addr;
 
 	if (ldns_wire2pkt(&q, msg, len) != LDNS_STATUS_OK)
@@ -221,6 +281,8 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 		return NET_DNS_DROP;
 	if (ldns_rr_get_type(question) == LDNS_RR_TYPE_PTR && parse_reverse(name, &addr) == 0)
 		return answer_ptr(z, q, question, addr, out, outlen);
+	if (ldns_rr_get_type(question) == LDNS_RR_TYPE_PTR && parse_reverse6(name, &addr6) == 0)
+		return answer_ptr6(z, q, question, &addr6, out, outlen);
 	if (udp)
 		limit = udp_limit(q);
 	return answer_name(z, q, question, name, limit, out, outlen);

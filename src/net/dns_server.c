@@ -19,8 +19,9 @@ struct dns_server {
 	struct net_runtime *rt;
 	char bridge[IFNAMSIZ];
 	struct net_dns_zone zone;
-	uv_udp_t udp;
-	uv_tcp_t tcp;
+	uv_udp_t udp, udp6;
+	uv_tcp_t tcp, tcp6;
+	bool has6; /* udp6 and tcp6 are initialised (the network has IPv6) */
 	int open; /* handles of this server still open */
 	struct dns_server *next;
 };
@@ -39,7 +40,7 @@ struct dns_pending {
 	struct net_runtime *rt;
 	struct dns_server *srv; /* NULL once the server closed */
 	struct dns_conn *conn; /* TCP client, NULL for UDP or once it closed */
-	struct sockaddr_in client; /* UDP client */
+	struct sockaddr_storage client; /* UDP client, IPv4 or IPv6 */
 	uint16_t client_id, up_id;
 	int attempt; /* index of the upstream asked last */
 	uint8_t *query;
@@ -128,7 +129,7 @@ static void reply(struct dns_server *srv, struct dns_conn *conn, const struct so
 		tcp_send(conn, data, len);
 		free(data);
 	} else {
-		udp_send_to(&srv->udp, to, data, len);
+		udp_send_to(to->sa_family == AF_INET6 ? &srv->udp6 : &srv->udp, to, data, len);
 	}
 }
 
@@ -191,7 +192,7 @@ static void pending_answer(struct dns_pending *p, uint8_t *data, size_t len)
 	}
 	data[0] = (uint8_t)(p->client_id >> 8);
 	data[1] = (uint8_t)p->client_id;
-	if (p->srv && (p->conn || p->client.sin_family))
+	if (p->srv && (p->conn || p->client.ss_family))
 		reply(p->srv, p->conn, (struct sockaddr *)&p->client, data, len);
 	else
 		free(data);
@@ -404,7 +405,9 @@ static void forward(struct dns_server *srv, struct dns_conn *conn,
 	p->conn = conn;
 	p->tcp = conn != NULL;
 	if (!conn)
-		memcpy(&p->client, client, sizeof(p->client));
+		memcpy(&p->client, client, client->sa_family == AF_INET6
+						   ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
 	p->client_id = (uint16_t)(msg[0] << 8 | msg[1]);
 	p->up_id = rt->next_id;
 	rt->next_id = (uint16_t)(rt->next_id * 25173u + 13849u); /* spread, not sequential */
@@ -433,7 +436,10 @@ void net_dns_pending_cancel_all(struct net_runtime *rt)
 static bool client_allowed(const struct dns_server *srv, const struct sockaddr *addr)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
 
+	if (addr->sa_family == AF_INET6)
+		return srv->zone.has6 && net_cidr6_contains(&srv->zone.subnet6, &in6->sin6_addr);
 	return addr->sa_family == AF_INET &&
 	       net_cidr_contains(&srv->zone.subnet, ntohl(in->sin_addr.s_addr));
 }
@@ -564,6 +570,29 @@ void net_dns_server_close(struct dns_server *srv)
 			p->srv = NULL;
 	uv_close((uv_handle_t *)&srv->udp, server_handle_closed);
 	uv_close((uv_handle_t *)&srv->tcp, server_handle_closed);
+	if (srv->has6) {
+		uv_close((uv_handle_t *)&srv->udp6, server_handle_closed);
+		uv_close((uv_handle_t *)&srv->tcp6, server_handle_closed);
+	}
+}
+
+/* Binds one UDP and one TCP handle to addr:port and starts them; step names a failure. */
+static int server_listen(uv_udp_t *udp, uv_tcp_t *tcp, const struct sockaddr *addr,
+			 const char **step)
+{
+	int rc;
+
+	*step = "bind udp";
+	if ((rc = uv_udp_bind(udp, addr, 0)) < 0)
+		return rc;
+	*step = "bind tcp";
+	if ((rc = uv_tcp_bind(tcp, addr, 0)) < 0)
+		return rc;
+	*step = "listen";
+	if ((rc = uv_listen((uv_stream_t *)tcp, 64, tcp_accept)) < 0)
+		return rc;
+	*step = "receive";
+	return uv_udp_recv_start(udp, net_buf_alloc, udp_recv);
 }
 
 int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
@@ -571,8 +600,9 @@ int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 {
 	struct dns_server *srv = xcalloc(1, sizeof(*srv));
 	struct sockaddr_in addr;
+	struct sockaddr_in6 addr6;
 	struct net_cidr subnet;
-	const char *step;
+	const char *step, *gw = nw->gateway;
 	int rc;
 
 	srv->rt = rt;
@@ -584,25 +614,31 @@ int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 	srv->udp.data = srv->tcp.data = srv;
 	srv->open = 2;
 	rt->handles += 2;
+	if (nw->ipv6) {
+		uv_udp_init(rt->loop, &srv->udp6);
+		uv_tcp_init(rt->loop, &srv->tcp6);
+		srv->udp6.data = srv->tcp6.data = srv;
+		srv->has6 = true;
+		srv->open += 2;
+		rt->handles += 2;
+	}
 	step = "address";
-	if ((rc = uv_ip4_addr(nw->gateway, rt->dns_port, &addr)) < 0)
+	if ((rc = uv_ip4_addr(nw->gateway, rt->dns_port, &addr)) < 0 ||
+	    (rc = server_listen(&srv->udp, &srv->tcp, (struct sockaddr *)&addr, &step)) < 0)
 		goto fail;
-	step = "bind udp";
-	if ((rc = uv_udp_bind(&srv->udp, (struct sockaddr *)&addr, 0)) < 0)
-		goto fail;
-	step = "bind tcp";
-	if ((rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&addr, 0)) < 0)
-		goto fail;
-	step = "listen";
-	if ((rc = uv_listen((uv_stream_t *)&srv->tcp, 64, tcp_accept)) < 0)
-		goto fail;
-	step = "receive";
-	if ((rc = uv_udp_recv_start(&srv->udp, net_buf_alloc, udp_recv)) < 0)
-		goto fail;
+	if (nw->ipv6) {
+		step = "address";
+		if ((rc = uv_ip6_addr(nw->gateway6, rt->dns_port, &addr6)) < 0 ||
+		    (rc = server_listen(&srv->udp6, &srv->tcp6, (struct sockaddr *)&addr6,
+					&step)) < 0) {
+			gw = nw->gateway6;
+			goto fail;
+		}
+	}
 	*out = srv;
 	return 0;
 fail:
-	stk_err_set(err, -rc, "network %s: dns on %s:%u: %s: %s", nw->name, nw->gateway,
+	stk_err_set(err, -rc, "network %s: dns on %s port %u: %s: %s", nw->name, gw,
 		    rt->dns_port, step, uv_strerror(rc));
 	net_dns_server_close(srv);
 	return -1;

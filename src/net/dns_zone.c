@@ -40,19 +40,27 @@ const struct net_dns_name *net_dns_zone_find(const struct net_dns_zone *z, const
 	return NULL;
 }
 
-void net_dns_zone_add(struct net_dns_zone *z, const char *name, uint32_t addr)
+static struct net_dns_name *name_get(struct net_dns_zone *z, const char *name)
 {
 	struct net_dns_name *e = (struct net_dns_name *)net_dns_zone_find(z, name);
-	size_t i;
 
-	if (!*name)
-		return;
 	if (!e) {
 		z->names = xrealloc(z->names, (z->nnames + 1) * sizeof(*z->names));
 		e = &z->names[z->nnames++];
 		memset(e, 0, sizeof(*e));
 		e->name = normalize(name);
 	}
+	return e;
+}
+
+void net_dns_zone_add(struct net_dns_zone *z, const char *name, uint32_t addr)
+{
+	struct net_dns_name *e;
+	size_t i;
+
+	if (!*name)
+		return;
+	e = name_get(z, name);
 	for (i = 0; i < e->naddrs; i++)
 		if (e->addrs[i] == addr)
 			return;
@@ -68,6 +76,36 @@ void net_dns_zone_add_ptr(struct net_dns_zone *z, uint32_t addr, const char *nam
 	z->nptrs++;
 }
 
+void net_dns_zone_set_subnet6(struct net_dns_zone *z, const struct net_cidr6 *subnet6)
+{
+	z->has6 = true;
+	z->subnet6 = *subnet6;
+}
+
+void net_dns_zone_add6(struct net_dns_zone *z, const char *name, const struct in6_addr *addr)
+{
+	struct net_dns_name *e;
+	size_t i;
+
+	if (!*name)
+		return;
+	e = name_get(z, name);
+	for (i = 0; i < e->naddrs6; i++)
+		if (memcmp(&e->addrs6[i], addr, sizeof(*addr)) == 0)
+			return;
+	e->addrs6 = xrealloc(e->addrs6, (e->naddrs6 + 1) * sizeof(*e->addrs6));
+	e->addrs6[e->naddrs6++] = *addr;
+}
+
+void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr,
+			   const char *name)
+{
+	z->ptrs6 = xrealloc(z->ptrs6, (z->nptrs6 + 1) * sizeof(*z->ptrs6));
+	z->ptrs6[z->nptrs6].addr = *addr;
+	z->ptrs6[z->nptrs6].name = normalize(name);
+	z->nptrs6++;
+}
+
 void net_dns_zone_free(struct net_dns_zone *z)
 {
 	size_t i;
@@ -75,10 +113,14 @@ void net_dns_zone_free(struct net_dns_zone *z)
 	for (i = 0; i < z->nnames; i++) {
 		free(z->names[i].name);
 		free(z->names[i].addrs);
+		free(z->names[i].addrs6);
 	}
 	for (i = 0; i < z->nptrs; i++)
 		free(z->ptrs[i].name);
+	for (i = 0; i < z->nptrs6; i++)
+		free(z->ptrs6[i].name);
 	free(z->names);
 	free(z->ptrs);
+	free(z->ptrs6);
 	memset(z, 0, sizeof(*z));
 }

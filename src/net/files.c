@@ -121,6 +121,8 @@ int net_write_hosts(const char *path, const struct net_hosts_spec *spec, struct 
 	}
 	if (spec->ip && spec->hostname)
 		strbuf_addf(&sb, "%s\t%s\n", spec->ip, spec->hostname);
+	if (spec->ip6 && *spec->ip6 && spec->hostname)
+		strbuf_addf(&sb, "%s\t%s\n", spec->ip6, spec->hostname);
 	text = strbuf_take(&sb);
 	if (net_write_file_atomic(path, text, strlen(text), err) < 0)
 		return stk_err_wrap(err, "write hosts");

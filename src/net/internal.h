@@ -22,6 +22,7 @@ struct net_ep_rec {
 	char **aliases;
 	size_t naliases;
 	char ip[INET_ADDRSTRLEN];
+	char ip6[INET6_ADDRSTRLEN]; /* "" unless the network has IPv6 */
 	char veth[IFNAMSIZ]; /* host end */
 	struct net_port_rec *ports;
 	size_t nports;
@@ -34,6 +35,9 @@ struct net_nw_rec {
 	char gateway[INET_ADDRSTRLEN];
 	char ip_range[INET_ADDRSTRLEN + 3];
 	bool internal;
+	bool ipv6; /* enable_ipv6: subnet6 and gateway6 are set */
+	char subnet6[INET6_ADDRSTRLEN + 4];
+	char gateway6[INET6_ADDRSTRLEN];
 };
 
 struct net_record {
@@ -89,6 +93,25 @@ int net_ipam_carve(const struct net_cidr *pool, int prefix, const struct net_cid
 int net_ipam_lease(const struct net_nw_rec *nw, const struct net_record *rec,
 		   char out[INET_ADDRSTRLEN], struct stk_err *err);
 
+/* ---- ipam6.c ---- */
+
+struct net_cidr6 {
+	struct in6_addr addr;
+	int prefix;
+};
+
+int net_ip6_parse(const char *s, struct in6_addr *out);
+int net_cidr6_parse(const char *s, struct net_cidr6 *out);
+void net_cidr6_format(const struct net_cidr6 *c, char *out, size_t n);
+bool net_cidr6_contains(const struct net_cidr6 *c, const struct in6_addr *a);
+bool net_cidr6_overlap(const struct net_cidr6 *a, const struct net_cidr6 *b);
+void net_cidr6_nth(const struct net_cidr6 *c, uint64_t offset, char out[INET6_ADDRSTRLEN]);
+int net_ipam6_carve(const struct net_cidr6 *pool, int prefix, const struct net_cidr6 *taken,
+		    size_t ntaken, struct net_cidr6 *out, struct stk_err *err);
+bool net_ipam6_in_use(const struct net_record *rec, const char *network, const char *ip);
+int net_ipam6_lease(const struct net_nw_rec *nw, const struct net_record *rec,
+		    char out[INET6_ADDRSTRLEN], struct stk_err *err);
+
 /* ---- netlink.c ---- */
 
 struct nl_sock;
@@ -104,8 +127,10 @@ int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tm
 		       const char *bridge, int netns_fd, pid_t pid, struct stk_err *err);
 int net_nl_link_rename_up(struct nl_sock *sk, const char *from, const char *to,
 			  struct stk_err *err);
+/* IPv4 or IPv6 (by the form of cidr); IPv6 addresses skip DAD, as Docker's do. */
 int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
 		    struct stk_err *err);
+/* 0.0.0.0/0 or ::/0, by the form of gateway. */
 int net_nl_route_default(struct nl_sock *sk, const char *ifname, const char *gateway,
 			 struct stk_err *err);
 int net_nl_link_up(struct nl_sock *sk, const char *name, struct stk_err *err);

@@ -25,6 +25,10 @@ struct net_options {
 	const char *pool;
 	/* Prefix length of each carved subnet; default 24. */
 	int subnet_prefix;
+	/* The same for IPv6 (enable_ipv6 networks without a subnet): a ULA pool, default
+	 * fd00:89::/48 carved into /64s. */
+	const char *pool6;
+	int subnet_prefix6;
 };
 
 /* Opens the project's record (creating an empty one). The caller owns the context. */
@@ -38,6 +42,9 @@ struct net_network_spec {
 	const char *gateway; /* or NULL: first address of the subnet */
 	const char *ip_range; /* or NULL: the whole subnet */
 	bool internal;
+	bool enable_ipv6;
+	const char *subnet6; /* the IPv6 ipam.config subnet, or NULL to carve one */
+	const char *gateway6; /* or NULL: the first address of subnet6 */
 };
 
 /* Creates the bridge, its gateway address and its nftables table. Idempotent: an
@@ -62,6 +69,7 @@ struct net_endpoint_spec {
 	const char *const *aliases;
 	size_t naliases;
 	const char *ipv4; /* ipv4_address, or NULL to lease one */
+	const char *ipv6; /* ipv6_address (enable_ipv6 networks), or NULL to lease one */
 	const char *ifname; /* name inside the container; default "eth0" */
 	/* The container's network namespace: an fd (preferred) or, if netns_fd < 0, a pid. */
 	int netns_fd;
@@ -80,6 +88,10 @@ int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err 
  * address is written to ip_out. */
 int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
 			char ip_out[16], struct stk_err *err);
+
+/* The IPv6 address a container leased on a network ("" when the network has none). */
+int net_endpoint_address6(struct net_ctx *ctx, const char *container, const char *network,
+			  char out[46], struct stk_err *err);
 
 /* Removes a container from every network: veths, leases and published ports. */
 int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_err *err);
@@ -118,6 +130,7 @@ int net_write_resolv_conf(const char *path, const struct net_resolv_spec *spec,
 struct net_hosts_spec {
 	const char *hostname;
 	const char *ip; /* the container's own address, or NULL */
+	const char *ip6; /* its IPv6 address, or NULL */
 	const char *const *extra_hosts; /* "name:ip" or "name=ip"; ip may be host-gateway */
 	size_t nextra;
 	const char *host_gateway; /* address that host-gateway means */

@@ -131,12 +131,16 @@ int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
 
 	if (link_index(sk, ifname, &index, err) < 0)
 		return -1;
-	rc = nl_addr_parse(cidr, AF_INET, &local);
+	rc = nl_addr_parse(cidr, strchr(cidr, ':') ? AF_INET6 : AF_INET, &local);
 	if (rc < 0)
 		return nl_fail(err, rc, "parse address", cidr);
 	addr = rtnl_addr_alloc();
 	rtnl_addr_set_ifindex(addr, index);
 	rtnl_addr_set_local(addr, local);
+	/* Duplicate address detection would hold the address back for a second or more;
+	 * the addresses are leased, so there is nothing to detect. */
+	if (strchr(cidr, ':'))
+		rtnl_addr_set_flags(addr, IFA_F_NODAD);
 	rc = rtnl_addr_add(sk, addr, 0);
 	rtnl_addr_put(addr);
 	if (rc < 0 && rc != -NLE_EXIST)
@@ -234,15 +238,16 @@ int net_nl_route_default(struct nl_sock *sk, const char *ifname, const char *gat
 	_cleanup_nladdr_ struct nl_addr *dst = NULL, *gw = NULL;
 	struct rtnl_route *route;
 	struct rtnl_nexthop *nh;
+	int family = strchr(gateway, ':') ? AF_INET6 : AF_INET;
 	int index, rc;
 
 	if (link_index(sk, ifname, &index, err) < 0)
 		return -1;
-	if ((rc = nl_addr_parse("0.0.0.0/0", AF_INET, &dst)) < 0 ||
-	    (rc = nl_addr_parse(gateway, AF_INET, &gw)) < 0)
+	if ((rc = nl_addr_parse(family == AF_INET6 ? "::/0" : "0.0.0.0/0", family, &dst)) < 0 ||
+	    (rc = nl_addr_parse(gateway, family, &gw)) < 0)
 		return nl_fail(err, rc, "parse gateway", gateway);
 	route = rtnl_route_alloc();
-	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_family(route, family);
 	rtnl_route_set_dst(route, dst);
 	nh = rtnl_route_nh_alloc();
 	rtnl_route_nh_set_ifindex(nh, index);

@@ -18,6 +18,8 @@ struct net_ctx {
 	char *project;
 	struct net_cidr pool;
 	int prefix;
+	struct net_cidr6 pool6;
+	int prefix6;
 };
 
 static void record_freep(struct net_record *rec)
@@ -37,6 +39,7 @@ int net_open(const char *state_root, const char *project, const struct net_optio
 	     struct net_ctx **out, struct stk_err *err)
 {
 	const char *pool = opts && opts->pool ? opts->pool : "10.89.0.0/16";
+	const char *pool6 = opts && opts->pool6 ? opts->pool6 : "fd00:89::/48";
 	struct net_ctx *ctx;
 
 	ctx = xcalloc(1, sizeof(*ctx));
@@ -44,7 +47,13 @@ int net_open(const char *state_root, const char *project, const struct net_optio
 		free(ctx);
 		return stk_err_set(err, EINVAL, "bad address pool \"%s\": want a.b.c.d/n", pool);
 	}
+	if (net_cidr6_parse(pool6, &ctx->pool6) < 0 || ctx->pool6.prefix < 8) {
+		free(ctx);
+		return stk_err_set(err, EINVAL, "bad IPv6 address pool \"%s\": want an IPv6 "
+				   "prefix such as fd00:89::/48", pool6);
+	}
 	ctx->prefix = opts && opts->subnet_prefix ? opts->subnet_prefix : 24;
+	ctx->prefix6 = opts && opts->subnet_prefix6 ? opts->subnet_prefix6 : 64;
 	ctx->root = xstrdup(state_root);
 	ctx->project = xstrdup(project);
 	*out = ctx;
@@ -181,6 +190,84 @@ out:
 	return rc;
 }
 
+/* Other networks' IPv6 subnets, from every project's record. */
+static int collect_taken6(struct net_ctx *ctx, const char *self_bridge, struct net_cidr6 **out,
+			  char ***what, size_t *n, struct stk_err *err)
+{
+	struct net_record *recs = NULL;
+	size_t nrecs = 0, i, j;
+
+	*out = NULL;
+	*what = NULL;
+	*n = 0;
+	if (net_record_load_all(ctx->root, &recs, &nrecs, err) < 0)
+		return -1;
+	for (i = 0; i < nrecs; i++) {
+		for (j = 0; j < recs[i].nnws; j++) {
+			struct net_cidr6 c;
+
+			if (!recs[i].nws[j].ipv6 || strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
+			    net_cidr6_parse(recs[i].nws[j].subnet6, &c) < 0)
+				continue;
+			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+			*what = xrealloc(*what, (*n + 1) * sizeof(**what));
+			(*out)[*n] = c;
+			(*what)[(*n)++] = xasprintf("network %s of project %s", recs[i].nws[j].name,
+						    recs[i].project);
+		}
+		net_record_free(&recs[i]);
+	}
+	free(recs);
+	return 0;
+}
+
+static int choose_subnet6(struct net_ctx *ctx, const struct net_network_spec *spec,
+			  struct net_nw_rec *nw, struct stk_err *err)
+{
+	struct net_cidr6 *taken = NULL, subnet;
+	struct in6_addr gw;
+	char **what = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (collect_taken6(ctx, nw->bridge, &taken, &what, &n, err) < 0)
+		return -1;
+	if (spec->subnet6) {
+		if (net_cidr6_parse(spec->subnet6, &subnet) < 0 || subnet.prefix < 16 ||
+		    subnet.prefix > 126) {
+			stk_err_set(err, EINVAL, "bad IPv6 subnet \"%s\"", spec->subnet6);
+			goto out;
+		}
+		for (i = 0; i < n; i++)
+			if (net_cidr6_overlap(&subnet, &taken[i])) {
+				stk_err_set(err, EADDRINUSE, "subnet %s overlaps %s", spec->subnet6,
+					    what[i]);
+				goto out;
+			}
+	} else if (net_ipam6_carve(&ctx->pool6, ctx->prefix6, taken, n, &subnet, err) < 0) {
+		goto out;
+	}
+	net_cidr6_format(&subnet, nw->subnet6, sizeof(nw->subnet6));
+	if (spec->gateway6) {
+		if (net_ip6_parse(spec->gateway6, &gw) < 0 || !net_cidr6_contains(&subnet, &gw)) {
+			stk_err_set(err, EINVAL, "gateway %s is not an address of subnet %s",
+				    spec->gateway6, nw->subnet6);
+			goto out;
+		}
+		inet_ntop(AF_INET6, &gw, nw->gateway6, sizeof(nw->gateway6));
+	} else {
+		net_cidr6_nth(&subnet, 1, nw->gateway6);
+	}
+	nw->ipv6 = true;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(what[i]);
+	free(what);
+	free(taken);
+	return rc;
+}
+
 static int network_realize(struct nl_sock *sk, const struct net_record *rec,
 			   const struct net_nw_rec *nw, struct stk_err *err)
 {
@@ -194,6 +281,16 @@ static int network_realize(struct nl_sock *sk, const struct net_record *rec,
 		return -1;
 	if (net_nl_bridge_ensure(sk, nw->bridge, cidr, err) < 0)
 		return -1;
+	if (nw->ipv6) {
+		struct net_cidr6 subnet6;
+
+		net_cidr6_parse(nw->subnet6, &subnet6);
+		snprintf(cidr, sizeof(cidr), "%s/%d", nw->gateway6, subnet6.prefix);
+		if ((!nw->internal &&
+		     net_sysctl_write("/proc/sys/net/ipv6/conf/all/forwarding", "1", err) < 0) ||
+		    net_nl_addr_add(sk, nw->bridge, cidr, err) < 0)
+			return -1;
+	}
 	return net_nft_sync(rec, nw, err);
 }
 
@@ -215,7 +312,8 @@ int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
 
 		net_bridge_name(ctx->project, spec->name, fresh.bridge);
 		fresh.internal = spec->internal;
-		if (choose_subnet(ctx, sk, spec, &fresh, err) < 0)
+		if (choose_subnet(ctx, sk, spec, &fresh, err) < 0 ||
+		    (spec->enable_ipv6 && choose_subnet6(ctx, spec, &fresh, err) < 0))
 			goto fail;
 		nw = net_record_add_network(&rec);
 		*nw = fresh;
@@ -322,7 +420,7 @@ int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err 
 }
 
 static int endpoint_configure(struct nl_sock *sk, const struct net_endpoint_spec *spec,
-			      const struct net_nw_rec *nw, const char *ip,
+			      const struct net_nw_rec *nw, const char *ip, const char *ip6,
 			      const char *peer_tmp, struct stk_err *err)
 {
 	_cleanup_nl_ struct nl_sock *in = NULL;
@@ -346,15 +444,27 @@ static int endpoint_configure(struct nl_sock *sk, const struct net_endpoint_spec
 	if (spec->default_route && !nw->internal &&
 	    net_nl_route_default(in, ifname, nw->gateway, err) < 0)
 		return -1;
+	if (*ip6) {
+		struct net_cidr6 subnet6;
+
+		net_cidr6_parse(nw->subnet6, &subnet6);
+		snprintf(cidr, sizeof(cidr), "%s/%d", ip6, subnet6.prefix);
+		if (net_nl_addr_add(in, ifname, cidr, err) < 0 ||
+		    (spec->default_route && !nw->internal &&
+		     net_nl_route_default(in, ifname, nw->gateway6, err) < 0))
+			return -1;
+	}
 	return 0;
 }
 
 static struct net_ep_rec *record_endpoint(struct net_record *rec,
-					  const struct net_endpoint_spec *spec, const char *ip)
+					  const struct net_endpoint_spec *spec, const char *ip,
+					  const char *ip6)
 {
 	struct net_ep_rec *ep = net_record_add_endpoint(rec);
 	size_t i;
 
+	snprintf(ep->ip6, sizeof(ep->ip6), "%s", ip6);
 	ep->container = xstrdup(spec->container);
 	ep->service = xstrdup(spec->service ? spec->service : "");
 	ep->hostname = xstrdup(spec->hostname ? spec->hostname : "");
@@ -400,6 +510,49 @@ static int choose_ip(const struct net_record *rec, const struct net_nw_rec *nw,
 	return 0;
 }
 
+static int choose_ip6(const struct net_record *rec, const struct net_nw_rec *nw,
+		      const char *want, char ip6[INET6_ADDRSTRLEN], struct stk_err *err)
+{
+	struct net_cidr6 subnet;
+	struct in6_addr a, gw;
+
+	ip6[0] = '\0';
+	if (!nw->ipv6) {
+		if (want)
+			return stk_err_set(err, EINVAL, "ipv6_address %s: network %s has no IPv6 "
+					   "(enable_ipv6)", want, nw->name);
+		return 0;
+	}
+	if (!want)
+		return net_ipam6_lease(nw, rec, ip6, err);
+	net_cidr6_parse(nw->subnet6, &subnet);
+	if (net_ip6_parse(want, &a) < 0 || !net_cidr6_contains(&subnet, &a))
+		return stk_err_set(err, EINVAL, "ipv6_address %s is not in subnet %s", want,
+				   nw->subnet6);
+	if (net_ip6_parse(nw->gateway6, &gw) == 0 && memcmp(&a, &gw, sizeof(a)) == 0)
+		return stk_err_set(err, EADDRINUSE, "ipv6_address %s is the gateway", want);
+	if (net_ipam6_in_use(rec, nw->name, want))
+		return stk_err_set(err, EADDRINUSE, "ipv6_address %s is already leased", want);
+	inet_ntop(AF_INET6, &a, ip6, INET6_ADDRSTRLEN);
+	return 0;
+}
+
+int net_endpoint_address6(struct net_ctx *ctx, const char *container, const char *network,
+			  char out[46], struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	size_t i;
+
+	out[0] = '\0';
+	if (net_record_load(ctx->root, ctx->project, &rec, err) < 0)
+		return -1;
+	for (i = 0; i < rec.neps; i++)
+		if (strcmp(rec.eps[i].container, container) == 0 &&
+		    strcmp(rec.eps[i].network, network) == 0)
+			snprintf(out, INET6_ADDRSTRLEN, "%s", rec.eps[i].ip6);
+	return 0;
+}
+
 int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
 			char ip_out[16], struct stk_err *err)
 {
@@ -407,7 +560,7 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 	_cleanup_nl_ struct nl_sock *sk = NULL;
 	_cleanup_close_ int lock = -1;
 	struct net_nw_rec *nw;
-	char ip[INET_ADDRSTRLEN], peer_tmp[IFNAMSIZ], veth[IFNAMSIZ];
+	char ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], peer_tmp[IFNAMSIZ], veth[IFNAMSIZ];
 	struct stk_err ignored;
 	size_t i;
 
@@ -425,17 +578,18 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 			stk_err_set(err, EEXIST, "already attached");
 			goto fail;
 		}
-	if (choose_ip(&rec, nw, spec->ipv4, ip, err) < 0 || net_nl_open(&sk, err) < 0)
+	if (choose_ip(&rec, nw, spec->ipv4, ip, err) < 0 ||
+	    choose_ip6(&rec, nw, spec->ipv6, ip6, err) < 0 || net_nl_open(&sk, err) < 0)
 		goto fail;
 	for (i = 0; i < spec->nports; i++)
 		if (port_published_elsewhere(ctx->root, &spec->ports[i], err) < 0)
 			goto fail;
-	record_endpoint(&rec, spec, ip);
+	record_endpoint(&rec, spec, ip, ip6);
 	if (net_record_save(ctx->root, &rec, err) < 0)
 		goto fail;
 	nw = net_record_network(&rec, spec->network);
 	snprintf(peer_tmp, sizeof(peer_tmp), "stp-%08x", net_hash(spec->container, nw->bridge));
-	if (endpoint_configure(sk, spec, nw, ip, peer_tmp, err) < 0 ||
+	if (endpoint_configure(sk, spec, nw, ip, ip6, peer_tmp, err) < 0 ||
 	    (spec->nports && net_nft_sync(&rec, nw, err) < 0)) {
 		/* Undo: the veth (its peer goes with it) and the lease. */
 		net_veth_name(spec->container, spec->network, veth);

@@ -1,4 +1,5 @@
-/* Packet filtering and NAT through libnftables: one `inet` table per network, named
+/* Packet filtering and NAT through libnftables: one `inet` table per network (IPv4 and,
+ * for enable_ipv6 networks, IPv6 alike: the forward chain matches interfaces only), named
  * like its bridge, rendered as nft rule text from the record and replaced in a single
  * transaction, so that a network is never half-configured. Tables of different networks
  * evaluate independently: a drop in any of them drops, which is what isolates them. */
@@ -58,6 +59,13 @@ static void render_dnat(struct strbuf *sb, const struct net_record *rec,
 				strbuf_adds(sb, "fib daddr type local ");
 			strbuf_addf(sb, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, ep->ip,
 				    p->container_port);
+			/* Every address includes the host's IPv6 ones (the proxy serves only
+			 * 127.0.0.1, so ::1 is left alone). */
+			if (!ep->ip6[0] || (p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0))
+				continue;
+			strbuf_addf(sb, "\t\tmeta nfproto ipv6 %sfib daddr type local %s dport %u "
+				    "dnat ip6 to [%s]:%u\n", output ? "ip6 daddr != ::1 " : "", proto,
+				    p->host_port, ep->ip6, p->container_port);
 		}
 	}
 }
@@ -78,6 +86,12 @@ char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw)
 			    nw->bridge, nw->subnet);
 		strbuf_addf(&sb, "\t\tip saddr %s oifname != \"%s\" masquerade\n", nw->subnet,
 			    nw->bridge);
+		if (nw->ipv6) {
+			strbuf_addf(&sb, "\t\toifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
+				    nw->bridge, nw->subnet6);
+			strbuf_addf(&sb, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n",
+				    nw->subnet6, nw->bridge);
+		}
 		strbuf_adds(&sb, "\t}\n\tchain prerouting {\n"
 				 "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 		render_dnat(&sb, rec, nw, false);

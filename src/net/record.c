@@ -105,6 +105,9 @@ static void load_network(json_object *o, struct net_nw_rec *nw)
 	copy_fixed(nw->gateway, sizeof(nw->gateway), jstr(o, "gateway"));
 	copy_fixed(nw->ip_range, sizeof(nw->ip_range), jstr(o, "ip_range"));
 	nw->internal = json_object_object_get_ex(o, "internal", &v) && json_object_get_boolean(v);
+	nw->ipv6 = json_object_object_get_ex(o, "ipv6", &v) && json_object_get_boolean(v);
+	copy_fixed(nw->subnet6, sizeof(nw->subnet6), jstr(o, "subnet6"));
+	copy_fixed(nw->gateway6, sizeof(nw->gateway6), jstr(o, "gateway6"));
 }
 
 static void load_endpoint(json_object *o, struct net_ep_rec *ep)
@@ -117,6 +120,7 @@ static void load_endpoint(json_object *o, struct net_ep_rec *ep)
 	ep->hostname = xstrdup(jstr(o, "hostname"));
 	ep->network = xstrdup(jstr(o, "network"));
 	copy_fixed(ep->ip, sizeof(ep->ip), jstr(o, "ip"));
+	copy_fixed(ep->ip6, sizeof(ep->ip6), jstr(o, "ip6"));
 	copy_fixed(ep->veth, sizeof(ep->veth), jstr(o, "veth"));
 	if (json_object_object_get_ex(o, "aliases", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {
@@ -226,6 +230,11 @@ static json_object *save_network(const struct net_nw_rec *nw)
 	json_object_object_add(o, "gateway", json_object_new_string(nw->gateway));
 	json_object_object_add(o, "ip_range", json_object_new_string(nw->ip_range));
 	json_object_object_add(o, "internal", json_object_new_boolean(nw->internal));
+	if (nw->ipv6) {
+		json_object_object_add(o, "ipv6", json_object_new_boolean(true));
+		json_object_object_add(o, "subnet6", json_object_new_string(nw->subnet6));
+		json_object_object_add(o, "gateway6", json_object_new_string(nw->gateway6));
+	}
 	return o;
 }
 
@@ -240,6 +249,8 @@ static json_object *save_endpoint(const struct net_ep_rec *ep)
 	json_object_object_add(o, "hostname", json_object_new_string(ep->hostname));
 	json_object_object_add(o, "network", json_object_new_string(ep->network));
 	json_object_object_add(o, "ip", json_object_new_string(ep->ip));
+	if (ep->ip6[0])
+		json_object_object_add(o, "ip6", json_object_new_string(ep->ip6));
 	json_object_object_add(o, "veth", json_object_new_string(ep->veth));
 	for (i = 0; i < ep->naliases; i++)
 		json_object_array_add(arr, json_object_new_string(ep->aliases[i]));

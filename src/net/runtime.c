@@ -58,12 +58,16 @@ static void zone_build(struct net_dns_zone *z, const struct net_record *rec,
 		       const struct net_nw_rec *nw)
 {
 	struct net_cidr subnet;
+	struct net_cidr6 subnet6;
 	size_t i, j;
 
 	net_cidr_parse(nw->subnet, &subnet);
 	net_dns_zone_init(z, &subnet);
+	if (nw->ipv6 && net_cidr6_parse(nw->subnet6, &subnet6) == 0)
+		net_dns_zone_set_subnet6(z, &subnet6);
 	for (i = 0; i < rec->neps; i++) {
 		const struct net_ep_rec *ep = &rec->eps[i];
+		struct in6_addr a6;
 		uint32_t a;
 
 		if (strcmp(ep->network, nw->name) != 0 || net_ip_parse(ep->ip, &a) < 0)
@@ -74,6 +78,14 @@ static void zone_build(struct net_dns_zone *z, const struct net_record *rec,
 		for (j = 0; j < ep->naliases; j++)
 			net_dns_zone_add(z, ep->aliases[j], a);
 		net_dns_zone_add_ptr(z, a, ep->container);
+		if (!z->has6 || !ep->ip6[0] || net_ip6_parse(ep->ip6, &a6) < 0)
+			continue;
+		net_dns_zone_add6(z, ep->service, &a6);
+		net_dns_zone_add6(z, ep->container, &a6);
+		net_dns_zone_add6(z, ep->hostname, &a6);
+		for (j = 0; j < ep->naliases; j++)
+			net_dns_zone_add6(z, ep->aliases[j], &a6);
+		net_dns_zone_add_ptr6(z, &a6, ep->container);
 	}
 }
 

@@ -53,9 +53,16 @@ class Netns:
 ECHO_SERVER = r"""
 import socket, sys, threading
 kind, port, reply = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+# Dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d (IPv6 may be off: then IPv4 only).
+def sock(kind):
+    try:
+        s = socket.socket(socket.AF_INET6, kind); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        return s, "::"
+    except OSError:
+        return socket.socket(socket.AF_INET, kind), "0.0.0.0"
 if kind == "tcp":
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64); print("ready", flush=True)
+    s, any_ = sock(socket.SOCK_STREAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((any_, port)); s.listen(64); print("ready", flush=True)
     def serve(c):
         data = c.recv(65536)
         while data:
@@ -65,7 +72,7 @@ if kind == "tcp":
     while True:
         c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    s, any_ = sock(socket.SOCK_DGRAM); s.bind((any_, port))
     print("ready", flush=True)
     while True:
         data, addr = s.recvfrom(65536); s.sendto(reply + b":" + data, addr)
@@ -79,7 +86,8 @@ try:
         s = socket.create_connection((host, port), timeout=2); s.sendall(b"ping")
         print(s.recv(100).decode())
     else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(2)
         s.sendto(b"ping", (host, port)); print(s.recv(100).decode())
 except OSError as e:
     print("ERR", type(e).__name__, e); sys.exit(1)
@@ -150,7 +158,8 @@ q += b"\x00" + struct.pack(">HH", qtype, 1)
 t0 = time.monotonic()
 try:
     if proto == "udp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(timeout)
+        fam = socket.AF_INET6 if ":" in server else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(timeout)
         s.sendto(q, (server, 53)); r = s.recv(4096)
     else:
         s = socket.create_connection((server, 53), timeout=timeout)
