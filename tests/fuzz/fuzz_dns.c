@@ -30,6 +30,18 @@ static void zone_setup(void)
 		net_dns_zone_add(&zone, "many", 0x0a590010 + i);
 	net_dns_zone_add_ptr(&zone, 0x0a590002, "proj-web-1");
 	net_dns_zone_add_ptr(&zone, 0x0a590003, "proj-web-2");
+	/* IPv6: AAAA answers and ip6.arpa PTR parsing. */
+	{
+		struct net_cidr6 subnet6;
+		struct in6_addr a;
+
+		net_cidr6_parse("fd00:89::/64", &subnet6);
+		net_dns_zone_set_subnet6(&zone, &subnet6);
+		net_ip6_parse("fd00:89::2", &a);
+		net_dns_zone_add6(&zone, "web", &a);
+		net_dns_zone_add6(&zone, "proj-web-1", &a);
+		net_dns_zone_add_ptr6(&zone, &a, "proj-web-1");
+	}
 }
 
 static void check_reply(const uint8_t *q, size_t qlen, const uint8_t *r, size_t rlen)

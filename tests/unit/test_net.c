@@ -393,6 +393,112 @@ static void test_dns_garbage_gets_formerr_or_nothing(void **state)
 	net_dns_zone_free(&z);
 }
 
+static void test_ipv6_carve_and_lease(void **state)
+{
+	struct net_cidr6 pool, taken[2], out;
+	struct net_record rec = {0};
+	struct net_nw_rec nw = {.name = "default", .ipv6 = true};
+	struct net_ep_rec *ep;
+	struct stk_err err;
+	char s[64];
+
+	(void)state;
+	assert_int_equal(net_cidr6_parse("fd00:89::/48", &pool), 0);
+	assert_int_equal(net_cidr6_parse("fd00:89::/64", &taken[0]), 0);
+	assert_int_equal(net_cidr6_parse("fd00:89:0:1::/56", &taken[1]), 0);
+	assert_int_equal(net_ipam6_carve(&pool, 64, taken, 1, &out, &err), 0);
+	net_cidr6_format(&out, s, sizeof(s));
+	assert_string_equal(s, "fd00:89:0:1::/64");
+	/* A /56 covering the next 256 /64s is stepped over as a whole. */
+	assert_int_equal(net_ipam6_carve(&pool, 64, taken, 2, &out, &err), 0);
+	net_cidr6_format(&out, s, sizeof(s));
+	assert_string_equal(s, "fd00:89:0:100::/64");
+	assert_int_equal(net_cidr6_parse("fd00:89::/127", &pool), 0);
+	assert_int_equal(net_ipam6_carve(&pool, 64, taken, 0, &out, &err), -1);
+	snprintf(nw.subnet6, sizeof(nw.subnet6), "fd00:89::/64");
+	snprintf(nw.gateway6, sizeof(nw.gateway6), "fd00:89::1");
+	rec.project = "p";
+	assert_int_equal(net_ipam6_lease(&nw, &rec, s, &err), 0);
+	assert_string_equal(s, "fd00:89::2");
+	ep = net_record_add_endpoint(&rec);
+	ep->network = "default";
+	snprintf(ep->ip6, sizeof(ep->ip6), "fd00:89::2");
+	assert_true(net_ipam6_in_use(&rec, "default", "fd00:89:0:0::2"));
+	assert_int_equal(net_ipam6_lease(&nw, &rec, s, &err), 0);
+	assert_string_equal(s, "fd00:89::3");
+	free(rec.eps);
+}
+
+static void test_nft_render_ipv6_masquerades_and_publishes(void **state)
+{
+	struct net_record rec = {0};
+	struct net_nw_rec nw = {.name = "default", .bridge = "stk-00000000", .ipv6 = true,
+				.subnet = "10.89.0.0/24", .gateway = "10.89.0.1",
+				.subnet6 = "fd00:89::/64", .gateway6 = "fd00:89::1"};
+	struct net_port_rec port = {.proto = NET_TCP, .host_port = 8080, .container_port = 80};
+	struct net_ep_rec ep = {.container = "c", .network = "default", .ip = "10.89.0.2",
+				.ip6 = "fd00:89::2", .ports = &port, .nports = 1};
+	char *text;
+
+	(void)state;
+	rec.nws = &nw;
+	rec.nnws = 1;
+	rec.eps = &ep;
+	rec.neps = 1;
+	text = net_nft_render(&rec, &nw);
+	assert_non_null(strstr(text, "ip6 saddr fd00:89::/64 oifname != \"stk-00000000\" masquerade"));
+	assert_non_null(strstr(text, "dnat ip6 to [fd00:89::2]:80"));
+	assert_non_null(strstr(text, "ip6 daddr != ::1 fib daddr type local tcp dport 8080"));
+	free(text);
+	/* A port bound to one IPv4 address is not published on IPv6. */
+	snprintf(port.host_ip, sizeof(port.host_ip), "127.0.0.1");
+	text = net_nft_render(&rec, &nw);
+	assert_null(strstr(text, "dnat ip6"));
+	free(text);
+}
+
+static void test_dns_aaaa_and_ip6_ptr(void **state)
+{
+	struct net_dns_zone z;
+	struct net_cidr6 subnet6;
+	struct in6_addr a;
+	enum net_dns_action act;
+	ldns_pkt *p;
+	char *s;
+
+	(void)state;
+	zone_fixture(&z);
+	net_cidr6_parse("fd00:89::/64", &subnet6);
+	net_dns_zone_set_subnet6(&z, &subnet6);
+	net_ip6_parse("fd00:89::2", &a);
+	net_dns_zone_add6(&z, "proj-web-1", &a);
+	net_dns_zone_add_ptr6(&z, &a, "proj-web-1");
+	p = ask(&z, "proj-web-1", LDNS_RR_TYPE_AAAA, &act);
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	s = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
+	assert_string_equal(s, "fd00:89::2");
+	free(s);
+	ldns_pkt_free(p);
+	p = ask(&z, "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.8.0.0.0.0.d.f.ip6.arpa.",
+		LDNS_RR_TYPE_PTR, &act);
+	assert_int_equal(act, NET_DNS_REPLY);
+	s = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(p), 0), 0));
+	assert_string_equal(s, "proj-web-1.");
+	free(s);
+	ldns_pkt_free(p);
+	p = ask(&z, "3.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.9.8.0.0.0.0.d.f.ip6.arpa.",
+		LDNS_RR_TYPE_PTR, &act);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+	/* Outside the network, or not a full reverse name: the upstream's business. */
+	assert_null(ask(&z, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+			LDNS_RR_TYPE_PTR, &act));
+	assert_int_equal(act, NET_DNS_FORWARD);
+	assert_null(ask(&z, "9.8.0.0.0.0.d.f.ip6.arpa.", LDNS_RR_TYPE_PTR, &act));
+	assert_int_equal(act, NET_DNS_FORWARD);
+	net_dns_zone_free(&z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +515,9 @@ int main(void)
 		cmocka_unit_test(test_dns_ptr_unknown_and_forwarded_names),
 		cmocka_unit_test(test_dns_big_udp_answer_is_truncated_tcp_is_not),
 		cmocka_unit_test(test_dns_garbage_gets_formerr_or_nothing),
+		cmocka_unit_test(test_ipv6_carve_and_lease),
+		cmocka_unit_test(test_nft_render_ipv6_masquerades_and_publishes),
+		cmocka_unit_test(test_dns_aaaa_and_ip6_ptr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
