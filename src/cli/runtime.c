@@ -29,7 +29,7 @@
 
 static const char runtime_usage[] =
 	"Usage: stack runtime run --rootfs DIR [--spec FILE.json] [--report FILE]\n"
-	"                         [--project P --network NET[,alias=A][,ip=IP]...]\n"
+	"                         [--project P --network NET[,alias=A][,ip=IP][,ip6=IP6]...]\n"
 	"                         [--network none|host|container:ID] [-- CMD ARG...]\n"
 	"       stack runtime exec --id ID [--spec FILE.json] [--tty] [--user U] -- CMD ARG...\n"
 	"       stack runtime pause|unpause|stats --id ID [--spec FILE.json]\n"

@@ -291,7 +291,7 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 	if (!spec->hostname && mode == MODE_HOST && gethostname(host, sizeof(host)) == 0)
 		spec->hostname = xstrdup(host);
 	if (!spec->hostname)
-		spec->hostname = xstrndup(spec->id, 12); /* as the engine would */
+		spec->hostname = xstrndup(spec->id, strnlen(spec->id, 12)); /* as the engine */
 	if (mode == MODE_HOST) {
 		free(spec->netns);
 		spec->netns = xasprintf("/proc/%d/ns/net", (int)getpid());
