@@ -301,3 +301,22 @@ def test_nothing_is_left_after_the_containers_and_teardown(net, plumb, serve):
     plumb.ok("teardown", plumb.project)
     assert "stk-" not in links() and "stv-" not in links()
     assert "stk-" not in ruleset()
+
+
+def test_ipv6_network_gives_containers_an_address_aaaa_answers_and_a_hosts_line(
+        net, plumb, serve):
+    plumb.network("default", "--ipv6")
+    serve()
+    p = net.start(*server("v6-db"), networks=["default,ip6=fd00:89::db"],
+                  name=f"{plumb.project}-db-1", service="db")
+    net.wait_attached(p, f"{plumb.project}-db-1")
+    r = net.run("sh", "-c", "cat /etc/hosts; ip -6 addr show eth0; ip -6 route;"
+                "nslookup -type=aaaa db; echo x | nc -w 2 fd00:89::db 5000",
+                networks=["default"], spec={"hostname": "web6"})
+    assert r.returncode == 0, r
+    assert "fd00:89::2\tweb6" in r.stdout
+    line = [ln for ln in r.stdout.splitlines() if "inet6 fd00:89::2/64" in ln]
+    assert line and "tentative" not in line[0], r.stdout
+    assert "default via fd00:89::1 dev eth0" in r.stdout
+    assert "Address: fd00:89::db" in r.stdout
+    assert "v6-db" in r.stdout
