@@ -4,8 +4,14 @@ port (loopback proxy, DNAT) against a direct connection to the container.
 
     sudo python3 bench/net_bench.py [path/to/stack]
 
-Re-executes itself in a fresh network + mount namespace: nothing touches the host."""
+Re-executes itself in a fresh network + mount namespace: nothing touches the host.
+Where podman runs (it needs runc here: crun refuses the host's hybrid cgroup layout, and
+netavark + aardvark-dns for DNS), the same figures are taken for podman, with a
+throw-away --root/--runroot/network config under a temporary directory that is removed
+afterwards; otherwise the reason it could not run is printed."""
+import glob
 import os
+import shutil
 import socket
 import statistics
 import struct
@@ -75,6 +81,109 @@ def rtt_us(host, port, n=5000):
     return statistics.median(times), times[int(len(times) * 0.99)]
 
 
+PODMAN_CONF = """[network]
+network_backend = "netavark"
+network_config_dir = "{d}/netconf"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{d}/events.log"
+tmp_dir = "{d}/tmp"
+"""
+
+
+def podman_bench():
+    """The same measures for podman: aardvark-dns on the gateway, netavark's DNAT and
+    podman's port forwarding. Containers are busybox rootfs directories (no image pull),
+    the load generator and echo server are this script's, run in the containers'
+    namespaces through nsenter. Returns a reason when podman cannot run here."""
+    if not shutil.which("podman"):
+        return "podman is not installed"
+    for dep in ("/usr/lib/podman/netavark", "/usr/lib/podman/aardvark-dns"):
+        if not os.path.exists(dep):
+            return f"{dep} is missing (apt-get install netavark aardvark-dns)"
+    if not shutil.which("runc"):
+        return "runc is missing: crun 1.8 refuses this host's hybrid cgroup layout"
+    d = tempfile.mkdtemp(prefix="podman-bench-")
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(d, "containers.conf"))
+    open(env["CONTAINERS_CONF"], "w").write(PODMAN_CONF.format(d=d))
+    rootfs = os.path.join(d, "rootfs")
+    for sub in ("bin", "etc", "proc", "sys", "dev", "tmp"):
+        os.makedirs(os.path.join(rootfs, sub))
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin/busybox"))
+    os.symlink("busybox", os.path.join(rootfs, "bin/sleep"))
+    base = ["podman", "--root", f"{d}/root", "--runroot", f"{d}/runroot",
+            "--storage-driver", "vfs"]
+    # The sandbox's rlimits cannot be raised, so ask for ones below them.
+    run = base + ["run", "-d", "--runtime", "runc", "--ulimit", "nofile=1024:1024",
+                  "--ulimit", "nproc=4096:4096", "--network", "benchnet", "--rootfs"]
+
+    def pm(*a):
+        return subprocess.run(list(a), check=True, capture_output=True, text=True,
+                              env=env).stdout.strip()
+
+    def netns_of(name):
+        pid = pm(*base, "inspect", "-f", "{{.State.Pid}}", name)
+        return f"--net=/proc/{pid}/ns/net"
+
+    # podman (cgroupfs manager) makes libpod_parent in every hierarchy and leaves it.
+    cg_before = set(glob.glob("/sys/fs/cgroup/*/libpod_parent") +
+                    glob.glob("/sys/fs/cgroup/libpod_parent"))
+    procs = []
+    try:
+        pm(*base, "network", "create", "--subnet", "10.99.0.0/24", "benchnet")
+        # --rootfs is a flag: the rootfs directory is the first positional argument.
+        pm(*run, "--name", "client", rootfs, "sleep", "600")
+        pm(*run, "--name", "web", "-p", "18091:80", rootfs, "sleep", "600")
+        for i in (1, 2, 3):
+            pm(*run, "--name", f"api{i}", "--network-alias", "api", rootfs, "sleep", "600")
+        web_ip = pm(*base, "inspect", "-f",
+                    "{{.NetworkSettings.Networks.benchnet.IPAddress}}", "web")
+        echo = subprocess.Popen(["nsenter", netns_of("web"), sys.executable, "-c", ECHO],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(echo)
+        assert echo.stdout.readline().strip() == "ready"
+        for window in (1, 32):
+            qps = subprocess.run(["nsenter", netns_of("client"), sys.executable, "-c",
+                                  DNS_LOAD, "10.99.0.1", "5", str(window)],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            print(f"podman dns (aardvark-dns): A query for a 3-replica alias, {window} in "
+                  f"flight: {float(qps):.0f} answers/s")
+        base_rtt = rtt_us(web_ip, 80)
+        print(f"podman tcp rtt direct to container {web_ip}:80: median {base_rtt[0]:.1f} us,"
+              f" p99 {base_rtt[1]:.1f} us")
+        for label, host in [("published port on loopback", "127.0.0.1"),
+                            ("published port on the host address", "192.0.2.1")]:
+            try:
+                m = rtt_us(host, 18091)
+                print(f"podman tcp rtt {label} {host}:18091: median {m[0]:.1f} us "
+                      f"(+{m[0]-base_rtt[0]:.1f}), p99 {m[1]:.1f} us")
+            except OSError as e:
+                print(f"podman tcp rtt {label} {host}:18091: fails: {e}")
+        return None
+    except (subprocess.CalledProcessError, AssertionError) as e:
+        err = getattr(e, "stderr", "") or str(e)
+        return f"podman failed: {err.strip().splitlines()[-1] if err.strip() else e}"
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        subprocess.run(base + ["rm", "-f", "-a", "-t", "0"], capture_output=True, env=env)
+        subprocess.run(base + ["network", "rm", "-f", "benchnet"], capture_output=True,
+                       env=env)
+        subprocess.run(base + ["system", "reset", "-f"], capture_output=True, env=env)
+        subprocess.run(["umount", "-R", f"{d}/root"], capture_output=True)
+        subprocess.run(["umount", "-R", f"{d}/runroot"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+        for cg in set(glob.glob("/sys/fs/cgroup/*/libpod_parent") +
+                      glob.glob("/sys/fs/cgroup/libpod_parent")) - cg_before:
+            for sub, _, _ in sorted(os.walk(cg), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
+
+
 def main():
     sh("ip", "link", "set", "lo", "up")
     os.makedirs("/run/netns", exist_ok=True)
@@ -125,6 +234,9 @@ def main():
             m = rtt_us(host, 18090)
             print(f"tcp rtt {label} {host}:18090: median {m[0]:.1f} us (+{m[0]-base[0]:.1f}),"
                   f" p99 {m[1]:.1f} us")
+        why = podman_bench()
+        if why:
+            print(f"podman: not measured: {why}")
     finally:
         for p in procs:
             p.terminate()
