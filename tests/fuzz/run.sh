@@ -22,7 +22,7 @@ image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
 clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $libs
 
 # The DNS server's message handling: what a container can send to the gateway.
-dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/util/str.c src/util/err.c"
+dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/net/ipam6.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
 clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(pkg-config --cflags --libs ldns)
 
