@@ -42,10 +42,13 @@ char *xstrdup(const char *s)
 	return xstrndup(s, strlen(s));
 }
 
+/* As strndup: copies at most n bytes, stopping at the end of s. */
 char *xstrndup(const char *s, size_t n)
 {
-	char *p = xmalloc(n + 1);
+	char *p;
 
+	n = strnlen(s, n);
+	p = xmalloc(n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;

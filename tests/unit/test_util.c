@@ -57,6 +57,21 @@ static void test_edit_distance(void **state)
 	assert_int_equal(str_edit_distance("", "abc"), 3);
 }
 
+static void test_xstrndup_stops_at_the_end_of_a_short_string(void **state)
+{
+	char short_id[4] = {'a', 'b', 'c', '\0'};
+	char *s;
+
+	(void)state;
+	/* Only 4 bytes exist: under ASan a copy of 12 would be a read overflow. */
+	s = xstrndup(short_id, 12);
+	assert_string_equal(s, "abc");
+	free(s);
+	s = xstrndup("abcdef", 2);
+	assert_string_equal(s, "ab");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -64,6 +79,7 @@ int main(void)
 		cmocka_unit_test(test_err_sys_appends_strerror),
 		cmocka_unit_test(test_strbuf_grows_and_formats),
 		cmocka_unit_test(test_edit_distance),
+		cmocka_unit_test(test_xstrndup_stops_at_the_end_of_a_short_string),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
