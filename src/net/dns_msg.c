@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ldns/ldns.h>
+#include "util/lazy_ldns.h"
 
 #include "net/dns.h"
 #include "util/cleanup.h"
