@@ -203,7 +203,7 @@ int image_auth_check(const char *domain, const char *user, const char *password,
 	for (i = 0; i < opts->ninsecure; i++)
 		insecure |= strcmp(opts->insecure[i], domain) == 0;
 	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0)
-		return -1;
+		return stk_err_wrap(err, "login to %s", domain);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (uv_loop_init(&loop) < 0)
 		return stk_err_set(err, EIO, "event loop");

@@ -22,9 +22,14 @@ image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
 clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $libs
 
 # The DNS server's message handling: what a container can send to the gateway.
-dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/util/str.c src/util/err.c"
+# dns_msg.c reaches ldns through the loader (src/util/lazylib.h), which opens it by the
+# SONAME configure would find; the fuzzer also links it, so the loader finds it loaded.
+dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/util/str.c src/util/err.c
+	src/util/lazylib.c src/util/lazy_ldns.c"
+ldns_so=$(objdump -p "$(clang -print-file-name=libldns.so)" | awk '$1 == "SONAME" { print $2 }')
 # shellcheck disable=SC2086
-clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(pkg-config --cflags --libs ldns)
+clang $flags -D_GNU_SOURCE -DSTK_SONAME_LDNS="\"$ldns_so\"" -DSTK_DEBPKG_LDNS='"libldns3"' \
+	-o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(pkg-config --cflags --libs ldns)
 
 for target in compose manifest dns; do
 	work="$out/corpus-$target"
