@@ -332,7 +332,8 @@ int image_store_load(struct image_store *s, const char *file, char ***loaded, si
 	struct stk_err ignored;
 	int rc;
 
-	if (lock < 0 || stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
+	if (lock < 0 || stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
 		return -1;
 	tmp = store_tmp_dir(s, err);
 	if (!tmp)
@@ -512,7 +513,8 @@ int image_store_save(struct image_store *s, const char *const *names, size_t n, 
 	size_t i;
 	int rc;
 
-	if (stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
+	if (stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
 		return -1;
 	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);

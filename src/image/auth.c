@@ -2,7 +2,6 @@
  * {"auths": {"<registry>": {"auth": base64("user:password")}}}. Other keys of the file
  * are kept as they are. Credential helpers (credsStore) are not supported. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +9,7 @@
 
 #include "image/registry.h"
 #include "util/cleanup.h"
+#include "util/lazy_crypto.h"
 
 char *image_auth_key(const char *domain)
 {

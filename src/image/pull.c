@@ -589,7 +589,8 @@ int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *
 	static bool curl_ready;
 
 	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0 ||
-	    stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
+	    stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
 		return stk_err_wrap(err, "%s", ref);
 	p = xcalloc(1, sizeof(*p));
 	if (!curl_ready) {

@@ -16,8 +16,8 @@ from netlib import Plumbing, links, needs_root
 
 # What `stack version`, `config` and `runtime run` may load: libc and the libraries
 # the binary links (docs/build.md), and the dynamic loader itself.
-ALLOWED = re.compile(r"lib(c|m|yaml-0|json-c|uv|seccomp|cap|crypto)\.so\.[0-9]+$|^ld-linux")
-LAZY = ("curl", "archive", "nl-3", "nl-route-3", "nftables", "ldns")
+ALLOWED = re.compile(r"lib(c|m|yaml-0|json-c|uv|seccomp|cap)\.so\.[0-9]+$|^ld-linux")
+LAZY = ("curl", "archive", "nl-3", "nl-route-3", "nftables", "ldns", "crypto")
 
 
 def loaded_objects(stderr):
@@ -69,6 +69,29 @@ def test_version_loads_only_the_linked_libraries():
     assert r.returncode == 0, r.stderr
     objs = loaded_objects(r.stderr)
     assert objs and all(ALLOWED.search(o) for o in objs), sorted(objs)
+
+
+def test_config_hash_opens_libcrypto_only_when_asked(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    env = {"PATH": "/usr/bin:/bin", "LD_DEBUG": "files"}
+    r = run(["config", "--hash", "web"], env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"web [0-9a-f]{64}\n", r.stdout), r.stdout
+    assert re.search(r"file=libcrypto\.so\.[0-9]+ \[0\];\s+dynamically loaded by", r.stderr)
+    r = run(["config", "--services"], env, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "web\n", r
+    assert "libcrypto" not in r.stderr
+
+
+def test_config_hash_without_a_usable_libcrypto_exits_with_the_package(broken, tmp_path):
+    """A path with no explicit load before its first call (the safety net): a clear
+    message and exit 127, never a crash."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    env, name = broken("crypto", "stub")
+    r = run(["config", "--hash", "web"], env, cwd=tmp_path)
+    assert r.returncode == 127, (r.returncode, r.stderr)
+    assert re.search(rf"^stack: cannot load {re.escape(name)} \(install [a-z0-9.+-]+\): "
+                     r"no function ", r.stderr, re.M), r.stderr
 
 
 def test_config_loads_no_lazy_library(tmp_path):
