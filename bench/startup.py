@@ -3,9 +3,15 @@
 load on a shared machine hits every command alike rather than one of them), median and
 p90 of N rounds after a warm-up round. Run by hand:
     python3 bench/startup.py [--runs 300] [--stack ./stack] [--compare OTHER_STACK]
+                             [--containers]
 Times `stack version`, `stack config` on a 3-service project, `crun --version` and
 /bin/true (the floor: fork + exec + exit from Python), and prints the dynamic loader's
-own count of objects and relocations for `stack version` (LD_DEBUG=statistics)."""
+own count of objects and relocations for `stack version` (LD_DEBUG=statistics).
+--containers (as root) adds start-to-exit of `true` in a container, `stack runtime run`
+against `crun run`, as bench/start_to_exit.py sets them up; on a hybrid cgroup host run
+the script under `unshare -m sh -c 'mount --make-rprivate / && umount
+/sys/fs/cgroup/unified && python3 bench/startup.py --containers'`, as crun refuses
+the hybrid layout."""
 import argparse
 import os
 import re
@@ -15,6 +21,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import start_to_exit
 
 PROJECT = """services:
   web:
@@ -60,11 +68,29 @@ def loader_stats(argv):
     return len(objs), relocs and relocs.group(1), cycles and cycles.group(1)
 
 
+def add_containers(cmds, tmp, a):
+    rootfs = tmp / "rootfs"
+    start_to_exit.make_rootfs(rootfs)
+    for label, binary in (("stack", a.stack), ("other", a.compare)):
+        if binary:
+            cmds[f"{label} runtime run true"] = (
+                [os.path.abspath(binary), "--root", str(tmp / f"state-{label}"), "runtime",
+                 "run", "--rootfs", str(rootfs), "--", "/bin/true"], None)
+    if shutil.which("crun"):
+        bundle = tmp / "bundle"
+        bundle.mkdir()
+        start_to_exit.crun_bundle(bundle, rootfs)
+        # one container name for every run: each run removes its container on exit
+        cmds["crun run true"] = ([shutil.which("crun"), "run", "--bundle", str(bundle),
+                                  f"bench-{os.getpid()}"], None)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--stack", default=str(Path(__file__).resolve().parents[1] / "stack"))
     ap.add_argument("--compare", help="a second stack binary to time alongside")
+    ap.add_argument("--containers", action="store_true", help="also time runtime run and crun")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "compose.yaml").write_text(PROJECT)
@@ -76,6 +102,8 @@ def main():
                 cmds[f"{label} config"] = ([b, "-p", "bench", "config"], tmp)
         if shutil.which("crun"):
             cmds["crun --version"] = ([shutil.which("crun"), "--version"], None)
+        if a.containers:
+            add_containers(cmds, Path(tmp), a)
         cmds["/bin/true"] = (["/bin/true"], None)
         times = {k: [] for k in cmds}
         for rnd in range(a.runs + 1):
