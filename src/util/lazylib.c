@@ -24,7 +24,8 @@ static int load_locked(struct stk_lazylib *lib, struct stk_err *err)
 				   lib->package, dlerror());
 	missing = lib->resolve(h);
 	if (missing) {
-		/* Keep the handle: the library may be half-used by another table's caller. */
+		/* The partly filled table is never used (loaded stays 0); the handle is left
+		 * open, as closing a library whose constructors ran gains nothing. */
 		return stk_err_set(err, ELIBBAD, "cannot load %s (install %s): no function %s in %s",
 				   lib->soname, lib->package, missing, lib->soname);
 	}
