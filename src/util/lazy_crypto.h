@@ -2,7 +2,8 @@
  * credentials (src/image/store.c, auth.c, compose/emit.c), opened on first use
  * (util/lazylib.h): `stack version`, `config` without --hash and `runtime run` never
  * hash, and libcrypto is the largest object they would otherwise map. Include this
- * instead of <openssl/evp.h>; add a function to the list when the code starts calling it. */
+ * instead of <openssl/evp.h>; when the code starts calling another of its functions,
+ * add it to the X-macro list and to the #defines below (docs/build.md). */
 #ifndef STK_UTIL_LAZY_CRYPTO_H
 #define STK_UTIL_LAZY_CRYPTO_H
 

@@ -1,6 +1,7 @@
 /* libcurl: the registry client (src/image/registry.c, pull.c, auth.c), opened on first
- * use (util/lazylib.h). Include this instead of the library's own headers; add a
- * function to the list when the code starts calling it. */
+ * use (util/lazylib.h). Include this instead of the library's own headers; when the
+ * code starts calling another of its functions, add it to the X-macro list and to the
+ * #defines below (docs/build.md). */
 #ifndef STK_UTIL_LAZY_CURL_H
 #define STK_UTIL_LAZY_CURL_H
 
