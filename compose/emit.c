@@ -1,13 +1,13 @@
 /* The canonical tree out as YAML (libyaml's emitter) or JSON (json-c), in the order
  * the tree holds its keys. Strings that would read back as another type are quoted. */
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
 #include "compose/compose.h"
 #include "compose/internal.h"
+#include "util/lazy_crypto.h"
 #include "util/str.h"
 
 static int write_strbuf(void *data, unsigned char *buf, size_t size)

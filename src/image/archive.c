@@ -3,8 +3,6 @@
  * `docker load` and OCI tools read it. The archive is unpacked into the store's tmp/
  * (same filesystem), every blob is verified against its digest, layers are committed
  * as for a pull, and the names are recorded last. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 
 #include "image/internal.h"
 #include "util/cleanup.h"
+#include "util/lazy_archive.h"
 #include "util/str.h"
 
 static int extract_archive(const char *file, const char *dest, struct stk_err *err)
@@ -333,7 +332,8 @@ int image_store_load(struct image_store *s, const char *file, char ***loaded, si
 	struct stk_err ignored;
 	int rc;
 
-	if (lock < 0)
+	if (lock < 0 || stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
 		return -1;
 	tmp = store_tmp_dir(s, err);
 	if (!tmp)
@@ -508,11 +508,15 @@ int image_store_save(struct image_store *s, const char *const *names, size_t n, 
 		     struct stk_err *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", file, (int)getpid());
-	struct archive *a = archive_write_new();
+	struct archive *a;
 	struct saved_blobs seen = {0};
 	size_t i;
 	int rc;
 
+	if (stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
+		return -1;
+	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
 	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
 		rc = stk_err_set(err, archive_errno(a) > 0 ? archive_errno(a) : EIO, "create %s: %s", file,

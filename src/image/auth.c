@@ -2,7 +2,6 @@
  * {"auths": {"<registry>": {"auth": base64("user:password")}}}. Other keys of the file
  * are kept as they are. Credential helpers (credsStore) are not supported. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +9,7 @@
 
 #include "image/registry.h"
 #include "util/cleanup.h"
+#include "util/lazy_crypto.h"
 
 char *image_auth_key(const char *domain)
 {
@@ -202,6 +202,8 @@ int image_auth_check(const char *domain, const char *user, const char *password,
 
 	for (i = 0; i < opts->ninsecure; i++)
 		insecure |= strcmp(opts->insecure[i], domain) == 0;
+	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0)
+		return stk_err_wrap(err, "login to %s", domain);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (uv_loop_init(&loop) < 0)
 		return stk_err_set(err, EIO, "event loop");

@@ -3,12 +3,12 @@
 #define STK_IMAGE_INTERNAL_H
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "image/image.h"
+#include "util/lazy_crypto.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"

@@ -13,6 +13,7 @@
 
 #include "image/registry.h"
 #include "util/cleanup.h"
+#include "util/lazy_archive.h"
 
 #define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
 
@@ -582,11 +583,16 @@ int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *
 		     const struct image_pull_opts *opts, image_pull_done_fn done, void *arg,
 		     struct stk_err *err)
 {
-	struct image_pull *p = xcalloc(1, sizeof(*p));
+	struct image_pull *p;
 	_cleanup_free_ char *user = NULL, *password = NULL;
 
 	static bool curl_ready;
 
+	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_archive_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_crypto_lib, err) < 0)
+		return stk_err_wrap(err, "%s", ref);
+	p = xcalloc(1, sizeof(*p));
 	if (!curl_ready) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		curl_ready = true;

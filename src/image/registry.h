@@ -4,12 +4,12 @@
 #ifndef STK_IMAGE_REGISTRY_H
 #define STK_IMAGE_REGISTRY_H
 
-#include <curl/curl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "image/internal.h"
+#include "util/lazy_curl.h"
 #include "util/str.h"
 
 struct reg_client;

@@ -7,8 +7,6 @@
  * libarchive's SECURE_SYMLINKS refuses to write through a symlink; whiteouts become
  * overlayfs whiteouts (char 0/0, trusted.overlay.opaque=y) and any trusted.overlay.*
  * xattr carried by the tar itself is dropped so a layer cannot forge them. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -21,6 +19,7 @@
 
 #include "image/internal.h"
 #include "util/cleanup.h"
+#include "util/lazy_archive.h"
 #include "util/str.h"
 
 #define WHITEOUT_PREFIX ".wh."

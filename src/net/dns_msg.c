@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <ldns/ldns.h>
+#include "util/lazy_ldns.h"
 
 #include "net/dns.h"
 #include "util/cleanup.h"

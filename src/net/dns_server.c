@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ldns/ldns.h>
+#include "util/lazy_ldns.h"
 
 #include "net/runtime.h"
 #include "util/str.h"
@@ -598,13 +598,16 @@ static int server_listen(uv_udp_t *udp, uv_tcp_t *tcp, const struct sockaddr *ad
 int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 			 struct dns_server **out, struct stk_err *err)
 {
-	struct dns_server *srv = xcalloc(1, sizeof(*srv));
+	struct dns_server *srv;
 	struct sockaddr_in addr;
 	struct sockaddr_in6 addr6;
 	struct net_cidr subnet;
 	const char *step, *gw = nw->gateway;
 	int rc;
 
+	if (stk_lazylib_load(&stk_lazy_ldns_lib, err) < 0)
+		return -1;
+	srv = xcalloc(1, sizeof(*srv));
 	srv->rt = rt;
 	snprintf(srv->bridge, sizeof(srv->bridge), "%s", nw->bridge);
 	net_cidr_parse(nw->subnet, &subnet);

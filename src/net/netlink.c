@@ -7,12 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <netlink/netlink.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
-#include <netlink/route/link/veth.h>
-#include <netlink/route/route.h>
+#include "util/lazy_nl.h"
 
 #include "net/internal.h"
 #include "util/cleanup.h"
@@ -40,9 +35,13 @@ static int nl_fail(struct stk_err *err, int rc, const char *what, const char *na
 
 int net_nl_open(struct nl_sock **out, struct stk_err *err)
 {
-	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_sock *sk;
 	int rc;
 
+	if (stk_lazylib_load(&stk_lazy_nl_lib, err) < 0 ||
+	    stk_lazylib_load(&stk_lazy_nlroute_lib, err) < 0)
+		return -1;
+	sk = nl_socket_alloc();
 	if (!sk)
 		return stk_err_set(err, ENOMEM, "netlink: cannot allocate a socket");
 	rc = nl_connect(sk, NETLINK_ROUTE);

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <nftables/libnftables.h>
+#include "util/lazy_nft.h"
 
 #include "net/internal.h"
 #include "util/cleanup.h"
@@ -106,9 +106,12 @@ char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw)
 
 static int nft_run(const char *text, const char *what, struct stk_err *err)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft;
 	int rc = 0;
 
+	if (stk_lazylib_load(&stk_lazy_nft_lib, err) < 0)
+		return stk_err_wrap(err, "%s", what);
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft)
 		return stk_err_set(err, ENOMEM, "%s: cannot create an nftables context", what);
 	nft_ctx_buffer_output(nft);

@@ -9,13 +9,18 @@ mkdir -p "$out"
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -Isrc"
 libs="$(pkg-config --cflags --libs yaml-0.1 json-c libcrypto) -lm"
 
+# libcrypto and ldns are reached through the loader (src/util/lazylib.h), which opens them
+# by the SONAME configure would find; the fuzzers also link them, so it finds them loaded.
+soname() { objdump -p "$(clang -print-file-name="lib$1.so")" | awk '$1 == "SONAME" { print $2 }'; }
+lazy() { echo "-DSTK_SONAME_$1=\"$(soname "$2")\" -DSTK_DEBPKG_$1=\"$3\" src/util/lazylib.c src/util/lazy_$4.c"; }
+
 compose_srcs="compose/node.c compose/load.c compose/interp.c compose/dotenv.c
 	compose/project.c compose/canon.c compose/canon_service.c compose/merge.c compose/extends.c compose/include.c
 	compose/normalize.c compose/validate.c compose/graph.c compose/decode.c compose/model.c compose/emit.c
 	src/util/str.c src/util/err.c"
 
 # shellcheck disable=SC2086
-clang $flags -o "$out/fuzz_compose" tests/fuzz/fuzz_compose.c $compose_srcs $libs
+clang $flags -o "$out/fuzz_compose" tests/fuzz/fuzz_compose.c $compose_srcs $(lazy CRYPTO crypto libssl3 crypto) $libs
 
 image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
@@ -24,7 +29,8 @@ clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $lib
 # The DNS server's message handling: what a container can send to the gateway.
 dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/net/ipam6.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
-clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(pkg-config --cflags --libs ldns)
+clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(lazy LDNS ldns libldns3 ldns) \
+	$(pkg-config --cflags --libs ldns)
 
 for target in compose manifest dns; do
 	work="$out/corpus-$target"

@@ -1,4 +1,5 @@
 /* Unit tests for src/util: error chaining, string buffers, edit distance. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "util/err.h"
+#include "util/lazylib.h"
 #include "util/str.h"
 
 static void test_err_wrap_prefixes_context(void **state)
@@ -72,6 +74,57 @@ static void test_xstrndup_stops_at_the_end_of_a_short_string(void **state)
 	free(s);
 }
 
+/* The loader behind util/lazy_<lib>.h, on libraries every system has or none has. */
+static size_t (*lazy_strlen)(const char *);
+
+static const char *resolve_strlen(void *handle)
+{
+	lazy_strlen = (size_t(*)(const char *))dlsym(handle, "strlen");
+	return lazy_strlen ? NULL : "strlen";
+}
+
+static const char *resolve_missing(void *handle)
+{
+	return dlsym(handle, "stk_no_such_function") ? NULL : "stk_no_such_function";
+}
+
+static void test_lazylib_loads_once_and_resolves(void **state)
+{
+	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_strlen, 0};
+	struct stk_err err = {0};
+
+	(void)state;
+	assert_int_equal(stk_lazylib_load(&lib, &err), 0);
+	assert_int_equal(lib.loaded, 1);
+	assert_int_equal(lazy_strlen("four"), 4);
+	lazy_strlen = NULL;
+	assert_int_equal(stk_lazylib_load(&lib, &err), 0);
+	assert_null(lazy_strlen); /* not resolved again */
+}
+
+static void test_lazylib_missing_library_names_the_package(void **state)
+{
+	struct stk_lazylib lib = {"libstk-absent.so.9", "libstk-absent9", resolve_strlen, 0};
+	struct stk_err err = {0};
+
+	(void)state;
+	assert_int_equal(stk_lazylib_load(&lib, &err), -1);
+	assert_int_equal(lib.loaded, 0);
+	assert_non_null(strstr(err.msg, "cannot load libstk-absent.so.9 (install libstk-absent9): "));
+}
+
+static void test_lazylib_missing_function_is_named(void **state)
+{
+	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_missing, 0};
+	struct stk_err err = {0};
+
+	(void)state;
+	assert_int_equal(stk_lazylib_load(&lib, &err), -1);
+	assert_int_equal(lib.loaded, 0);
+	assert_string_equal(err.msg, "cannot load libc.so.6 (install libc6): no function "
+				     "stk_no_such_function in libc.so.6");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -80,6 +133,9 @@ int main(void)
 		cmocka_unit_test(test_strbuf_grows_and_formats),
 		cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_xstrndup_stops_at_the_end_of_a_short_string),
+		cmocka_unit_test(test_lazylib_loads_once_and_resolves),
+		cmocka_unit_test(test_lazylib_missing_library_names_the_package),
+		cmocka_unit_test(test_lazylib_missing_function_is_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
