@@ -34,6 +34,7 @@ STK_LAZYLIB_DECLARE(nl, STK_NL_FUNCTIONS)
 	X(rtnl_addr_add) \
 	X(rtnl_addr_alloc) \
 	X(rtnl_addr_put) \
+	X(rtnl_addr_set_flags) \
 	X(rtnl_addr_set_ifindex) \
 	X(rtnl_addr_set_local) \
 	X(rtnl_link_add) \
@@ -84,6 +85,7 @@ STK_LAZYLIB_DECLARE(nlroute, STK_NLROUTE_FUNCTIONS)
 #define rtnl_addr_add STK_LAZY(nlroute, rtnl_addr_add)
 #define rtnl_addr_alloc STK_LAZY(nlroute, rtnl_addr_alloc)
 #define rtnl_addr_put STK_LAZY(nlroute, rtnl_addr_put)
+#define rtnl_addr_set_flags STK_LAZY(nlroute, rtnl_addr_set_flags)
 #define rtnl_addr_set_ifindex STK_LAZY(nlroute, rtnl_addr_set_ifindex)
 #define rtnl_addr_set_local STK_LAZY(nlroute, rtnl_addr_set_local)
 #define rtnl_link_add STK_LAZY(nlroute, rtnl_link_add)
