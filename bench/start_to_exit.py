@@ -2,16 +2,39 @@
 """Start-to-exit time of `true` in a container: `stack runtime run` against
 `crun run` on the same busybox rootfs, median of N runs each. Run by hand, as root:
     python3 bench/start_to_exit.py [--runs 100] [--stack ./stack]
-Prints a Markdown table row set for bench/RESULTS.md."""
+Prints a Markdown table row set for bench/RESULTS.md.
+
+crun 1.8 refuses a hybrid cgroup layout (v1 controllers plus a cgroup2 mount at
+/sys/fs/cgroup/unified, as Debian's systemd sets up). So the script re-executes itself
+in a private mount namespace and unmounts that cgroup2 mount there; both runtimes are
+timed in that same namespace, so the comparison stays fair, and the host's mounts are
+untouched."""
 import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+HIDDEN_ENV = "STACK_BENCH_PRIVATE_MOUNTS"
+
+
+def hide_hybrid_cgroup2():
+    """Re-exec in a private mount namespace without the v1+v2 hybrid's cgroup2 mount."""
+    unified = "/sys/fs/cgroup/unified"
+    if os.environ.get(HIDDEN_ENV) == "1":
+        return
+    if not os.path.ismount(unified):
+        return
+    script = (f"mount --make-rprivate / && umount {unified} && "
+              f"exec \"$0\" \"$@\"")
+    env = dict(os.environ, **{HIDDEN_ENV: "1"})
+    os.execvpe("unshare", ["unshare", "-m", "sh", "-c", script, sys.executable,
+                           os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
 def make_rootfs(path):
@@ -44,8 +67,9 @@ def timed(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=100)
-    ap.add_argument("--stack", default=str(Path(__file__).resolve().parents[1] / "stack"))
+    ap.add_argument("--stack", default=str(Path(__file__).resolve().parents[1] / "build" / "stack"))
     a = ap.parse_args()
+    hide_hybrid_cgroup2()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rootfs = tmp / "rootfs"

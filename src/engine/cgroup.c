@@ -32,12 +32,14 @@ int cgroup_version(void)
 	return 1;
 }
 
-int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err)
+int cgroup_create(const char *parent, const char *id, const struct engine_resources *r,
+		  struct cgroup **out, struct stk_err *err)
 {
 	struct cgroup *cg = xcalloc(1, sizeof(*cg));
 	int rc = -1, attempt;
 
 	cg->version = cgroup_version();
+	cg->cpuset = r->cpuset_cpus || r->cpuset_mems;
 	cg->path = xasprintf("%s/%s", parent && *parent ? parent : "stack", id);
 	cg->dirfd = -1;
 	/* A sibling's removal may take an empty shared parent away under us: retry. */

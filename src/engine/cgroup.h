@@ -12,13 +12,15 @@ struct cgroup {
 	int version; /* 1 or 2 */
 	char *path;  /* relative to the hierarchy root: "stack/proj/id" */
 	int dirfd;   /* v2: the leaf, for CLONE_INTO_CGROUP; -1 on v1 */
+	bool cpuset; /* v1: a cpuset cgroup is made only when cpus or mems are limited */
 };
 
 /* 1 or 2; STACK_CGROUP_ROOT overrides the mount point (tests). */
 int cgroup_version(void);
 const char *cgroup_root(void);
 
-int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err);
+int cgroup_create(const char *parent, const char *id, const struct engine_resources *r,
+		  struct cgroup **out, struct stk_err *err);
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 		 struct stk_err *err);
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);

@@ -73,6 +73,13 @@ static int cpuset_fill(const char *rel, struct stk_err *err)
 	}
 }
 
+static bool is_cpuset(const char *ctrl)
+{
+	return strcmp(ctrl, "cpuset") == 0;
+}
+
+/* Without a cpuset limit the container stays in its creator's cpuset: making a first
+ * cpuset child costs the kernel a code patch (a static key), several milliseconds. */
 int cgv1_create(struct cgroup *cg, struct stk_err *err)
 {
 	size_t i;
@@ -80,12 +87,12 @@ int cgv1_create(struct cgroup *cg, struct stk_err *err)
 	for (i = 0; i < NCTRL; i++) {
 		_cleanup_free_ char *base = xasprintf("%s/%s", cgroup_root(), controllers[i]);
 
-		if (!ctrl_present(controllers[i]))
+		if (!ctrl_present(controllers[i]) || (is_cpuset(controllers[i]) && !cg->cpuset))
 			continue;
 		if (cg_mkdir_p(base, cg->path, err) < 0)
 			return -1;
 	}
-	if (ctrl_present("cpuset") && cpuset_fill(cg->path, err) < 0)
+	if (cg->cpuset && ctrl_present("cpuset") && cpuset_fill(cg->path, err) < 0)
 		return -1;
 	return 0;
 }
@@ -184,6 +191,10 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 		if (!ctrl_present(controllers[i]))
 			continue;
 		dir = ctrl_dir(controllers[i], cg->path);
+		/* An exec joins the container's cpuset only if it has one (engine_open cannot
+		 * know from the spec alone). */
+		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
+			continue;
 		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
 			return stk_err_wrap(err, "join cgroup");
 	}

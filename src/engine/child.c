@@ -192,6 +192,7 @@ void child_main(struct child_args *a)
 	p.stdio = s->stdio;
 	p.rlimits = a->c->rlimits;
 	p.nrlimits = a->c->nrlimits;
-	p.seccomp_profile = a->c->seccomp_profile;
+	p.caps = a->c->caps;
+	p.seccomp = &a->c->seccomp;
 	process_exec(s, &p, sync);
 }

@@ -81,7 +81,8 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		free(c->spec.init_path);
 		c->spec.init_path = p;
 	}
-	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
+	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0) {
 		engine_container_free(c);
 		return stk_err_wrap(err, "create container %s", spec->id);
 	}
@@ -91,7 +92,7 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		return -1;
 	}
 	if (rootfs_prepare_files(&c->spec, err) < 0 ||
-	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->cg, err) < 0 ||
+	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->spec.res, &c->cg, err) < 0 ||
 	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, err) < 0) {
 		struct stk_err ignored;
 
@@ -204,7 +205,8 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
 	}
 	process_rlimits(c);
-	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
+	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0) {
 		engine_container_free(c);
 		return -1;
 	}
@@ -378,7 +380,7 @@ void engine_container_free(struct engine_container *c)
 		free(c->warnings[i]);
 	free(c->warnings);
 	free(c->rlimits);
-	free(c->seccomp_profile);
+	seccomp_prog_release(&c->seccomp);
 	engine_spec_release(&c->spec);
 	free(c);
 }

@@ -3,11 +3,19 @@
 #ifndef STK_ENGINE_INTERNAL_H
 #define STK_ENGINE_INTERNAL_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "engine/cgroup.h"
 #include "engine/engine.h"
+
+/* A seccomp filter as classic BPF, ready for seccomp(2). */
+struct seccomp_prog {
+	struct sock_filter *insns;
+	size_t len;
+};
 
 struct engine_container {
 	struct engine_spec spec; /* a deep copy, owned */
@@ -20,7 +28,8 @@ struct engine_container {
 	struct engine_exit exit;
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;
-	char *seccomp_profile; /* a JSON profile's text, read before pivot_root */
+	uint64_t caps;               /* the capability set, computed once in the parent */
+	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
 	char **warnings;
 	size_t nwarnings;
 };
@@ -104,16 +113,19 @@ int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err);
 /* Open a new pty in the container's devpts; the slave becomes stdio. */
 int dev_open_pty(int *master, int *slave, struct stk_err *err);
 
-/* caps.c */
-int caps_drop_bounding(const struct engine_spec *s, struct stk_err *err);
-int caps_apply(const struct engine_spec *s, struct stk_err *err);
-bool caps_has(const struct engine_spec *s, int cap);
+/* caps.c: the set is computed in the parent, applied in the child. */
+int caps_compute(const struct engine_spec *s, uint64_t *set, struct stk_err *err);
+int caps_drop_bounding(uint64_t set, struct stk_err *err);
+int caps_apply(uint64_t set, struct stk_err *err);
 
 /* seccomp.c */
-/* profile: the text of a JSON profile when s->seccomp names one. */
-int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err);
-/* Read and check the profile file s->seccomp names; NULL text when it names none. */
-int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err);
+/* Parent: the filter the spec asks for (default profile, a JSON profile file, none),
+ * from the memory or disk cache or compiled; out->len 0 when there is none. */
+int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_prog *out,
+		    struct stk_err *err);
+void seccomp_prog_release(struct seccomp_prog *p);
+/* Child: load it; a no-op for an empty one. */
+int seccomp_install(const struct seccomp_prog *p, struct stk_err *err);
 
 /* user.c */
 struct user_ids {
@@ -137,7 +149,8 @@ struct process_args {
 	const int *stdio;
 	const struct engine_ulimit *rlimits;
 	size_t nrlimits;
-	const char *seccomp_profile;
+	uint64_t caps;
+	const struct seccomp_prog *seccomp;
 };
 void __attribute__((noreturn)) process_exec(const struct engine_spec *s,
 					     const struct process_args *p, int sync);

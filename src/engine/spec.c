@@ -78,6 +78,7 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	d->id = dup0(s->id);
 	d->state_dir = dup0(s->state_dir);
 	d->cgroup_parent = dup0(s->cgroup_parent);
+	d->cache_dir = dup0(s->cache_dir);
 	d->layers = s->nlayers ? xcalloc(s->nlayers, sizeof(char *)) : NULL;
 	for (i = 0; i < s->nlayers; i++)
 		d->layers[i] = xstrdup(s->layers[i]);
@@ -119,6 +120,7 @@ void engine_spec_release(struct engine_spec *s)
 	free(s->id);
 	free(s->state_dir);
 	free(s->cgroup_parent);
+	free(s->cache_dir);
 	for (i = 0; i < s->nlayers; i++)
 		free(s->layers[i]);
 	free(s->layers);
