@@ -124,6 +124,8 @@ int caps_apply(uint64_t set, struct stk_err *err);
 int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_prog *out,
 		    struct stk_err *err);
 void seccomp_prog_release(struct seccomp_prog *p);
+/* Forget the in-memory cache (tests: make the next prepare read the disk). */
+void seccomp_cache_clear(void);
 /* Child: load it; a no-op for an empty one. */
 int seccomp_install(const struct seccomp_prog *p, struct stk_err *err);
 

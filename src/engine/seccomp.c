@@ -290,6 +290,15 @@ static void mem_cache_put(const unsigned char *key, const struct seccomp_prog *p
 	prog_copy(&mem_cache[slot].prog, p->insns, p->len);
 }
 
+void seccomp_cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < MEM_CACHE_SLOTS; i++)
+		seccomp_prog_release(&mem_cache[i].prog);
+	mem_cache_next = 0;
+}
+
 static char *disk_path(const char *cache_dir, const unsigned char *key, const char *suffix)
 {
 	char hex[2 * SHA256_DIGEST_LENGTH + 1];
