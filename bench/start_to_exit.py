@@ -93,6 +93,19 @@ def main():
                 results["crun run"] = runs
             except subprocess.CalledProcessError as e:
                 print(f"crun failed: {e.stderr.decode().strip()}")
+        # What each binary costs before it does any container work: the dynamic loader
+        # and library start-up, paid by every command (stack links many more libraries).
+        startup = {"stack runtime run": ("stack version", [a.stack, "version"]),
+                   "crun run": ("crun --version", ["crun", "--version"])}
+        for name in list(results):
+            label, cmd = startup[name]
+            timed(cmd)
+            results[f"{label} (start-up only)"] = [timed(cmd) for _ in range(a.runs)]
+        load = os.getloadavg()
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs, "
+              f"kernel {os.uname().release}")
+        print()
         print("| runtime | median ms | p90 ms | runs |")
         print("|---|---|---|---|")
         for name, runs in results.items():

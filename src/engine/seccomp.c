@@ -13,7 +13,10 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <openssl/evp.h>
+/* OpenSSL 3's EVP digests (and its one-shot SHA256()) load the provider machinery on
+ * first use, about 2 ms here, more than the rest of a cached filter costs; the
+ * deprecated low-level SHA-256 functions compute the same digest without it. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <sched.h>
 #include <stdio.h>
@@ -215,7 +218,7 @@ static char *read_profile(const char *path, struct stk_err *err)
 static void cache_key(const char *profile, uint64_t caps, unsigned char key[SHA256_DIGEST_LENGTH])
 {
 	const struct scmp_version *v = seccomp_version();
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	SHA256_CTX md;
 	struct {
 		char tag[16];
 		uint32_t major, minor, micro, api, arch, nallowed;
@@ -232,26 +235,33 @@ static void cache_key(const char *profile, uint64_t caps, unsigned char key[SHA2
 	h.arch = seccomp_arch_native();
 	h.nallowed = profile ? 0 : (uint32_t)(sizeof(allowed) / sizeof(allowed[0]));
 	h.caps = caps;
-	if (!md)
-		abort(); /* out of memory, as xmalloc */
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, &h, sizeof(h));
+	SHA256_Init(&md);
+	SHA256_Update(&md, &h, sizeof(h));
 	if (profile) {
-		EVP_DigestUpdate(md, "file", 5);
-		EVP_DigestUpdate(md, profile, strlen(profile));
+		SHA256_Update(&md, "file", 5);
+		SHA256_Update(&md, profile, strlen(profile));
 	} else {
-		EVP_DigestUpdate(md, "default", 8);
+		SHA256_Update(&md, "default", 8);
 		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-			EVP_DigestUpdate(md, allowed[i], strlen(allowed[i]) + 1);
+			SHA256_Update(&md, allowed[i], strlen(allowed[i]) + 1);
 		for (i = 0; i < sizeof(by_cap) / sizeof(by_cap[0]); i++) {
-			EVP_DigestUpdate(md, &by_cap[i].cap, sizeof(by_cap[i].cap));
+			SHA256_Update(&md, &by_cap[i].cap, sizeof(by_cap[i].cap));
 			for (j = 0; j < 24 && by_cap[i].names[j]; j++)
-				EVP_DigestUpdate(md, by_cap[i].names[j], strlen(by_cap[i].names[j]) + 1);
+				SHA256_Update(&md, by_cap[i].names[j], strlen(by_cap[i].names[j]) + 1);
 		}
-		EVP_DigestUpdate(md, personalities, sizeof(personalities));
+		SHA256_Update(&md, personalities, sizeof(personalities));
 	}
-	EVP_DigestFinal_ex(md, key, NULL);
-	EVP_MD_CTX_free(md);
+	SHA256_Final(key, &md);
+}
+
+/* SHA-256 of a buffer, without the EVP layer (see the include above). */
+static void sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	SHA256_CTX md;
+
+	SHA256_Init(&md);
+	SHA256_Update(&md, data, len);
+	SHA256_Final(out, &md);
 }
 
 /* A long-lived caller (the supervisor) compiles each distinct filter once. */
@@ -325,7 +335,7 @@ static bool disk_cache_get(const char *cache_dir, const unsigned char *key,
 	len = (n - SHA256_DIGEST_LENGTH) / sizeof(struct sock_filter);
 	if ((n - SHA256_DIGEST_LENGTH) % sizeof(struct sock_filter) || len > BPF_MAXINSNS)
 		return false;
-	SHA256((unsigned char *)data + SHA256_DIGEST_LENGTH, n - SHA256_DIGEST_LENGTH, sum);
+	sha256(data + SHA256_DIGEST_LENGTH, n - SHA256_DIGEST_LENGTH, sum);
 	if (memcmp(sum, data, SHA256_DIGEST_LENGTH) != 0)
 		return false;
 	prog_copy(out, (struct sock_filter *)(void *)(data + SHA256_DIGEST_LENGTH), len);
@@ -353,7 +363,7 @@ static void disk_cache_put(const char *cache_dir, const unsigned char *key,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
-	SHA256((const unsigned char *)p->insns, bytes, sum);
+	sha256(p->insns, bytes, sum);
 	if (write(fd, sum, sizeof(sum)) != (ssize_t)sizeof(sum) ||
 	    write(fd, p->insns, bytes) != (ssize_t)bytes || fsync(fd) < 0 ||
 	    rename(tmp, path) < 0)

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -298,7 +299,13 @@ static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state
 
 	/* A fresh process reads the disk cache: what the file holds is what it gets. */
 	file = first_cache_file(dir);
-	SHA256((unsigned char *)fake, sizeof(fake), sum);
+	{
+		SHA256_CTX md;
+
+		SHA256_Init(&md);
+		SHA256_Update(&md, fake, sizeof(fake));
+		SHA256_Final(sum, &md);
+	}
 	write_bytes(file, sum, sizeof(sum), fake, sizeof(fake));
 	seccomp_cache_clear();
 	assert_int_equal(seccomp_prepare(&s, caps, &b, &err), 0);
