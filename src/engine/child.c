@@ -179,7 +179,7 @@ void child_main(struct child_args *a)
 	argv = xcalloc(n + 3, sizeof(char *));
 	i = 0;
 	if (s->init) {
-		argv[i++] = "/dev/init";
+		argv[i++] = ENGINE_INIT_PATH;
 		argv[i++] = "--";
 	}
 	memcpy(argv + i, s->argv, n * sizeof(char *));

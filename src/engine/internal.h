@@ -106,6 +106,8 @@ int mount_at(int rootfd, const char *target, bool dir, const char *src, const ch
 	     unsigned long flags, const char *data, struct stk_err *err);
 int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *err);
 int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err);
+/* init: true bind-mounts stack-init here (read-only) and runs it as PID 1, as Docker. */
+#define ENGINE_INIT_PATH "/sbin/docker-init"
 int mount_init(int rootfd, const char *init_path, struct stk_err *err);
 
 /* dev.c */
