@@ -133,6 +133,10 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	if (c->pid > 0)
 		return stk_err_set(err, EBUSY, "container %s already started", c->spec.id);
 	process_rlimits(c);
+	/* Listed now, not at create: devices come and go (a USB stick, a loop device). */
+	dev_list_release(&c->host_devs);
+	if (c->spec.privileged)
+		dev_list_host("/dev", &c->host_devs);
 	if (!c->spec.netns)
 		flags |= CLONE_NEWNET;
 	if (c->cg->version == 2)
@@ -381,6 +385,7 @@ void engine_container_free(struct engine_container *c)
 	free(c->warnings);
 	free(c->rlimits);
 	seccomp_prog_release(&c->seccomp);
+	dev_list_release(&c->host_devs);
 	engine_spec_release(&c->spec);
 	free(c);
 }

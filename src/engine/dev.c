@@ -1,11 +1,14 @@
 /* /dev: a small tmpfs with the standard nodes and links, a private devpts instance,
- * /dev/shm and /dev/mqueue; and ptys opened from that devpts for tty containers. */
+ * /dev/shm and /dev/mqueue; for privileged containers every device node of the host's
+ * /dev, as Docker gives them; and ptys opened from that devpts for tty containers. */
 #include "engine/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -30,7 +33,104 @@ static const struct {
 	{"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"},
 };
 
-int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err)
+/* Directories of the host's /dev that hold no device a container should get, and the
+ * console, as Docker (containerd's HostDevices) leaves them out. */
+static const char *const host_skip_dirs[] = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts",
+					     ".udev"};
+
+static bool host_skipped(const char *rel, bool dir)
+{
+	size_t i;
+
+	if (!dir)
+		return strcmp(rel, "console") == 0;
+	for (i = 0; i < sizeof(host_skip_dirs) / sizeof(host_skip_dirs[0]); i++)
+		if (strcmp(rel, host_skip_dirs[i]) == 0)
+			return true;
+	return false;
+}
+
+static void host_walk(const char *root, const char *rel, struct dev_list *out)
+{
+	_cleanup_free_ char *dir = *rel ? xasprintf("%s/%s", root, rel) : xstrdup(root);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *sub = NULL;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		sub = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (!host_skipped(sub, true))
+				host_walk(root, sub, out);
+			continue;
+		}
+		if ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) || host_skipped(sub, false))
+			continue;
+		if (strlen(sub) >= sizeof(out->devs[0].path))
+			continue;
+		out->devs = xrealloc(out->devs, (out->n + 1) * sizeof(*out->devs));
+		snprintf(out->devs[out->n].path, sizeof(out->devs[0].path), "%s", sub);
+		out->devs[out->n].mode = st.st_mode;
+		out->devs[out->n].rdev = st.st_rdev;
+		out->devs[out->n].uid = st.st_uid;
+		out->devs[out->n].gid = st.st_gid;
+		out->n++;
+	}
+	closedir(d);
+}
+
+void dev_list_host(const char *root, struct dev_list *out)
+{
+	host_walk(root, "", out);
+}
+
+void dev_list_release(struct dev_list *l)
+{
+	free(l->devs);
+	l->devs = NULL;
+	l->n = 0;
+}
+
+/* In the child, on the container's fresh /dev tmpfs: the parent made the list, so this
+ * allocates nothing. A node that is there already (null, tty, the ptmx link) stays. */
+static int create_host_devices(int dev, const struct dev_list *l, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; l && i < l->n; i++) {
+		const struct dev_node *d = &l->devs[i];
+		char parent[sizeof(d->path)];
+		char *slash;
+
+		memcpy(parent, d->path, sizeof(parent));
+		for (slash = strchr(parent, '/'); slash; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			if (mkdirat(dev, parent, 0755) < 0 && errno != EEXIST)
+				return stk_err_sys(err, "mkdir /dev/%s", parent);
+			*slash = '/';
+		}
+		if (mknodat(dev, d->path, d->mode, d->rdev) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return stk_err_sys(err, "mknod /dev/%s", d->path);
+		}
+		if (fchmodat(dev, d->path, d->mode & 07777, 0) < 0 ||
+		    fchownat(dev, d->path, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return stk_err_sys(err, "set owner and mode of /dev/%s", d->path);
+	}
+	return 0;
+}
+
+int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
+	      struct stk_err *err)
 {
 	_cleanup_close_ int dev = -1;
 	_cleanup_free_ char *shm = xasprintf("mode=1777,size=%llu",
@@ -54,6 +154,8 @@ int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err)
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i].target, dev, links[i].name) < 0)
 			return stk_err_sys(err, "symlink /dev/%s", links[i].name);
+	if (s->privileged && create_host_devices(dev, host, err) < 0)
+		return -1;
 	if (mount_at(rootfd, "/dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0)
 		return -1;

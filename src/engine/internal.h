@@ -17,6 +17,18 @@ struct seccomp_prog {
 	size_t len;
 };
 
+/* Device nodes to create in a container's /dev, listed by the parent. */
+struct dev_node {
+	char path[128]; /* relative to /dev: "kvm", "input/event0" */
+	mode_t mode;    /* type and permission bits */
+	dev_t rdev;
+	uid_t uid;
+	gid_t gid;
+};
+struct dev_list {
+	struct dev_node *devs;
+	size_t n;
+};
 struct engine_container {
 	struct engine_spec spec; /* a deep copy, owned */
 	struct cgroup *cg;
@@ -29,6 +41,7 @@ struct engine_container {
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;
 	uint64_t caps;               /* the capability set, computed once in the parent */
+	struct dev_list host_devs;   /* privileged: the host's device nodes, listed at start */
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
 	char **warnings;
 	size_t nwarnings;
@@ -111,7 +124,11 @@ int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err
 int mount_init(int rootfd, const char *init_path, struct stk_err *err);
 
 /* dev.c */
-int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err);
+/* Parent: the device nodes of the host's /dev (root) a privileged container gets. */
+void dev_list_host(const char *root, struct dev_list *out);
+void dev_list_release(struct dev_list *l);
+int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
+	      struct stk_err *err);
 /* Open a new pty in the container's devpts; the slave becomes stdio. */
 int dev_open_pty(int *master, int *slave, struct stk_err *err);
 
