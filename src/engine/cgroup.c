@@ -40,6 +40,7 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 
 	cg->version = cgroup_version();
 	cg->cpuset = r->cpuset_cpus || r->cpuset_mems;
+	cg->devices_prog = -1;
 	cg->path = xasprintf("%s/%s", parent && *parent ? parent : "stack", id);
 	cg->dirfd = -1;
 	/* A sibling's removal may take an empty shared parent away under us: retry. */
@@ -59,7 +60,8 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 		 struct stk_err *err)
 {
-	return cg->version == 2 ? cgv2_apply(cg, r, err) : cgv1_apply(cg, r, privileged, err);
+	return cg->version == 2 ? cgv2_apply(cg, r, privileged, err)
+				: cgv1_apply(cg, r, privileged, err);
 }
 
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
@@ -99,6 +101,8 @@ void cgroup_free(struct cgroup *cg)
 		return;
 	if (cg->dirfd >= 0)
 		close(cg->dirfd);
+	if (cg->devices_prog >= 0)
+		close(cg->devices_prog);
 	free(cg->path);
 	free(cg);
 }

@@ -19,12 +19,6 @@ static const char *const controllers[] = {
 };
 #define NCTRL (sizeof(controllers) / sizeof(controllers[0]))
 
-/* Devices a default container may create and use (as runc's default list). */
-static const char *const allowed_devices[] = {
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-};
-
 static char *ctrl_dir(const char *ctrl, const char *rel)
 {
 	return xasprintf("%s/%s/%s", cgroup_root(), ctrl, rel);
@@ -158,9 +152,13 @@ static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
 		return cg_write(dir, "devices.allow", "a", err);
 	if (cg_write(dir, "devices.deny", "a", err) < 0)
 		return -1;
-	for (i = 0; i < sizeof(allowed_devices) / sizeof(allowed_devices[0]); i++)
-		if (cg_write(dir, "devices.allow", allowed_devices[i], err) < 0)
+	for (i = 0; i < cg_ndefault_devices; i++) {
+		char rule[64];
+
+		cg_dev_rule_v1(&cg_default_devices[i], rule, sizeof(rule));
+		if (cg_write(dir, "devices.allow", rule, err) < 0)
 			return -1;
+	}
 	return 0;
 }
 

@@ -195,6 +195,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
 					     ? spec->cgroup_parent : "stack", spec->id);
 	c->cg->dirfd = -1;
+	c->cg->devices_prog = -1;
 	if (c->cg->version == 2) {
 		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
 
