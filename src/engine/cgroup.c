@@ -58,10 +58,10 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 }
 
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-		 struct stk_err *err)
+		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
-	return cg->version == 2 ? cgv2_apply(cg, r, privileged, err)
-				: cgv1_apply(cg, r, privileged, err);
+	return cg->version == 2 ? cgv2_apply(cg, r, privileged, extra, nextra, err)
+				: cgv1_apply(cg, r, privileged, extra, nextra, err);
 }
 
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)

@@ -37,8 +37,9 @@ const char *cgroup_root(void);
 
 int cgroup_create(const char *parent, const char *id, const struct engine_resources *r,
 		  struct cgroup **out, struct stk_err *err);
+/* Limits, and device rules: the default allowlist plus extra (the spec's devices). */
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-		 struct stk_err *err);
+		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgroup_kill_all(struct cgroup *cg, struct stk_err *err);
@@ -51,7 +52,7 @@ void cgroup_free(struct cgroup *cg);
 /* Backends. */
 int cgv1_create(struct cgroup *cg, struct stk_err *err);
 int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err);
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv1_kill_all(struct cgroup *cg, struct stk_err *err);
@@ -61,7 +62,7 @@ int cgv1_destroy(struct cgroup *cg, struct stk_err *err);
 
 int cgv2_create(struct cgroup *cg, struct stk_err *err);
 int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err);
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);

@@ -141,7 +141,8 @@ static int apply_cpu(const char *rel, const struct engine_resources *r, struct s
 	return 0;
 }
 
-static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
+static int apply_devices(const char *rel, bool privileged, const struct cg_dev_rule *extra,
+			 size_t nextra, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = ctrl_dir("devices", rel);
 	size_t i;
@@ -152,10 +153,12 @@ static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
 		return cg_write(dir, "devices.allow", "a", err);
 	if (cg_write(dir, "devices.deny", "a", err) < 0)
 		return -1;
-	for (i = 0; i < cg_ndefault_devices; i++) {
+	for (i = 0; i < cg_ndefault_devices + nextra; i++) {
 		char rule[64];
 
-		cg_dev_rule_v1(&cg_default_devices[i], rule, sizeof(rule));
+		cg_dev_rule_v1(i < cg_ndefault_devices ? &cg_default_devices[i]
+						       : &extra[i - cg_ndefault_devices],
+			       rule, sizeof(rule));
 		if (cg_write(dir, "devices.allow", rule, err) < 0)
 			return -1;
 	}
@@ -163,10 +166,10 @@ static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
 }
 
 int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err)
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
 	if (apply_memory(cg->path, r, err) < 0 || apply_cpu(cg->path, r, err) < 0 ||
-	    apply_devices(cg->path, privileged, err) < 0)
+	    apply_devices(cg->path, privileged, extra, nextra, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");
 	if (r->pids_limit > 0) {
 		_cleanup_free_ char *dir = ctrl_dir("pids", cg->path);

@@ -110,15 +110,20 @@ static int apply_cpu(const char *dir, const struct engine_resources *r, struct s
 }
 
 int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err)
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);
+	_cleanup_free_ struct cg_dev_rule *rules =
+		xcalloc(cg_ndefault_devices + nextra, sizeof(*rules));
 
 	if (apply_memory(dir, r, err) < 0 || apply_cpu(dir, r, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");
 	/* v2 has no devices files: a BPF program decides. Privileged: every device. */
+	memcpy(rules, cg_default_devices, cg_ndefault_devices * sizeof(*rules));
+	if (nextra)
+		memcpy(rules + cg_ndefault_devices, extra, nextra * sizeof(*rules));
 	if (!privileged && cg->devices_prog < 0 &&
-	    cgv2_devices_attach(dir, cg_default_devices, cg_ndefault_devices, &cg->devices_prog,
+	    cgv2_devices_attach(dir, rules, cg_ndefault_devices + nextra, &cg->devices_prog,
 				err) < 0)
 		return stk_err_wrap(err, "set device rules");
 	if (r->pids_limit > 0 && write_ll(dir, "pids.max", r->pids_limit, err) < 0)

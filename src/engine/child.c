@@ -116,7 +116,7 @@ static void build_mounts(const struct child_args *a, int sync)
 	}
 	if (rootfs_mount_sys(rootfd, s, a->cgroup_version, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
-	if (dev_setup(rootfd, s, &a->c->host_devs, &err) < 0)
+	if (dev_setup(rootfd, s, &a->c->host_devs, &a->c->spec_devs, &err) < 0)
 		child_fail(sync, STEP_DEV, &err);
 	if (mount_user_mounts(rootfd, s, &err) < 0 || mount_etc_files(rootfd, s, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);

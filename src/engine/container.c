@@ -81,8 +81,10 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		free(c->spec.init_path);
 		c->spec.init_path = p;
 	}
+	/* Everything that can be wrong with the spec fails before anything is made. */
 	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
-	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0) {
+	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0 ||
+	    dev_resolve_spec(&c->spec, &c->spec_devs, &c->dev_rules, &c->ndev_rules, err) < 0) {
 		engine_container_free(c);
 		return stk_err_wrap(err, "create container %s", spec->id);
 	}
@@ -93,7 +95,8 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 	}
 	if (rootfs_prepare_files(&c->spec, err) < 0 ||
 	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->spec.res, &c->cg, err) < 0 ||
-	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, err) < 0) {
+	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, c->dev_rules, c->ndev_rules,
+			 err) < 0) {
 		struct stk_err ignored;
 
 		engine_remove(c, &ignored);
@@ -387,6 +390,8 @@ void engine_container_free(struct engine_container *c)
 	free(c->rlimits);
 	seccomp_prog_release(&c->seccomp);
 	dev_list_release(&c->host_devs);
+	dev_list_release(&c->spec_devs);
+	free(c->dev_rules);
 	engine_spec_release(&c->spec);
 	free(c);
 }

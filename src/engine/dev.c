@@ -1,11 +1,12 @@
 /* /dev: a small tmpfs with the standard nodes and links, a private devpts instance,
  * /dev/shm and /dev/mqueue; for privileged containers every device node of the host's
- * /dev, as Docker gives them; and ptys opened from that devpts for tty containers. */
+ * /dev, as Docker gives them; the spec's devices; and ptys opened from that devpts for tty containers. */
 #include "engine/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,75 @@ static int create_host_devices(int dev, const struct dev_list *l, struct stk_err
 	return 0;
 }
 
+static bool valid_permissions(const char *p)
+{
+	return *p && strspn(p, "rwm") == strlen(p);
+}
+
+static int resolve_one(const char *entry, struct dev_node *node, struct cg_dev_rule *rule,
+		       struct stk_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(entry);
+	char *host = copy, *target = NULL, *perms = "rwm", *colon;
+	struct stat st;
+
+	if ((colon = strchr(host, ':'))) {
+		*colon = '\0';
+		target = colon + 1;
+		if ((colon = strchr(target, ':'))) {
+			*colon = '\0';
+			perms = colon + 1;
+		} else if (target[0] != '/' && valid_permissions(target)) {
+			/* "HOST:PERMISSIONS", as Docker reads it */
+			perms = target;
+			target = NULL;
+		}
+	}
+	if (!target || !*target)
+		target = host;
+	if (!valid_permissions(perms))
+		return stk_err_set(err, EINVAL, "device %s: invalid permissions \"%s\"", entry, perms);
+	if (stat(host, &st) < 0)
+		return stk_err_sys(err, "device %s", host);
+	if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+		return stk_err_set(err, EINVAL, "device %s: not a device node", host);
+	if (strncmp(target, "/dev/", 5) != 0 || !target[5] || strstr(target, "/../") ||
+	    str_has_suffix(target, "/..") || strlen(target + 5) >= sizeof(node->path))
+		return stk_err_set(err, EINVAL, "device %s: the container path must be under /dev",
+				   entry);
+	snprintf(node->path, sizeof(node->path), "%s", target + 5);
+	node->mode = st.st_mode;
+	node->rdev = st.st_rdev;
+	node->uid = st.st_uid;
+	node->gid = st.st_gid;
+	rule->type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+	rule->major = major(st.st_rdev);
+	rule->minor = minor(st.st_rdev);
+	/* m always: the engine makes the node inside the container's cgroup. */
+	rule->access = BPF_DEVCG_ACC_MKNOD | (strchr(perms, 'r') ? BPF_DEVCG_ACC_READ : 0) |
+		       (strchr(perms, 'w') ? BPF_DEVCG_ACC_WRITE : 0);
+	return 0;
+}
+
+int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out,
+		     struct cg_dev_rule **rules, size_t *nrules, struct stk_err *err)
+{
+	size_t n = 0, i;
+
+	while (s->devices && s->devices[n])
+		n++;
+	out->devs = n ? xcalloc(n, sizeof(*out->devs)) : NULL;
+	out->n = n;
+	*rules = n ? xcalloc(n, sizeof(**rules)) : NULL;
+	*nrules = n;
+	for (i = 0; i < n; i++)
+		if (resolve_one(s->devices[i], &out->devs[i], &(*rules)[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
-	      struct stk_err *err)
+	      const struct dev_list *spec_devs, struct stk_err *err)
 {
 	_cleanup_close_ int dev = -1;
 	_cleanup_free_ char *shm = xasprintf("mode=1777,size=%llu",
@@ -155,6 +223,8 @@ int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *ho
 		if (symlinkat(links[i].target, dev, links[i].name) < 0)
 			return stk_err_sys(err, "symlink /dev/%s", links[i].name);
 	if (s->privileged && create_host_devices(dev, host, err) < 0)
+		return -1;
+	if (create_host_devices(dev, spec_devs, err) < 0)
 		return -1;
 	if (mount_at(rootfd, "/dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0)

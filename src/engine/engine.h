@@ -89,6 +89,9 @@ struct engine_spec {
 
 	char **cap_add, **cap_drop; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
 	bool privileged;
+	/* Host devices, Compose's "HOST[:CONTAINER[:PERMISSIONS]]" (CONTAINER under /dev,
+	 * default HOST; PERMISSIONS of r, w, m, default rwm); NULL-terminated. */
+	char **devices;
 	bool no_new_privs;
 	char *seccomp; /* NULL = default profile, "unconfined", or a Docker JSON file */
 

@@ -42,6 +42,9 @@ struct engine_container {
 	size_t nrlimits;
 	uint64_t caps;               /* the capability set, computed once in the parent */
 	struct dev_list host_devs;   /* privileged: the host's device nodes, listed at start */
+	struct dev_list spec_devs;   /* the spec's devices, resolved at create */
+	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
+	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
 	char **warnings;
 	size_t nwarnings;
@@ -127,8 +130,11 @@ int mount_init(int rootfd, const char *init_path, struct stk_err *err);
 /* Parent: the device nodes of the host's /dev (root) a privileged container gets. */
 void dev_list_host(const char *root, struct dev_list *out);
 void dev_list_release(struct dev_list *l);
+/* Parent, at create: the spec's devices as nodes to make and cgroup rules to allow. */
+int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out,
+		     struct cg_dev_rule **rules, size_t *nrules, struct stk_err *err);
 int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
-	      struct stk_err *err);
+	      const struct dev_list *spec_devs, struct stk_err *err);
 /* Open a new pty in the container's devpts; the slave becomes stdio. */
 int dev_open_pty(int *master, int *slave, struct stk_err *err);
 

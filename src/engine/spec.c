@@ -106,6 +106,7 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	d->sysctls = kv_copy(s->sysctls, s->nsysctls);
 	d->cap_add = strv_copy(s->cap_add);
 	d->cap_drop = strv_copy(s->cap_drop);
+	d->devices = strv_copy(s->devices);
 	d->seccomp = dup0(s->seccomp);
 	d->init_path = dup0(s->init_path);
 	d->netns = dup0(s->netns);
@@ -145,6 +146,7 @@ void engine_spec_release(struct engine_spec *s)
 	kv_free(s->sysctls, s->nsysctls);
 	strv_free(s->cap_add);
 	strv_free(s->cap_drop);
+	strv_free(s->devices);
 	free(s->seccomp);
 	free(s->init_path);
 	free(s->netns);
@@ -426,7 +428,8 @@ int engine_spec_from_json(struct engine_spec *s, struct json_object *o, struct s
 	    get_strv(o, "group_add", &s->group_add, err) < 0 || get_strv(o, "dns", &s->dns, err) < 0 ||
 	    get_strv(o, "dns_search", &s->dns_search, err) < 0 ||
 	    get_strv(o, "dns_opt", &s->dns_opt, err) < 0 || get_strv(o, "cap_add", &s->cap_add, err) < 0 ||
-	    get_strv(o, "cap_drop", &s->cap_drop, err) < 0)
+	    get_strv(o, "cap_drop", &s->cap_drop, err) < 0 ||
+	    get_strv(o, "devices", &s->devices, err) < 0)
 		return -1;
 	get_str(o, "working_dir", &s->workdir);
 	get_str(o, "user", &s->user);
