@@ -363,6 +363,26 @@ static void test_unconfined_and_privileged_have_no_filter(void **state)
 	assert_int_equal(p.len, 0);
 }
 
+static void test_v1_device_rules_are_the_default_allowlist(void **state)
+{
+	static const char *const want[] = {
+		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+	};
+	struct cg_dev_rule r = {'b', 8, -1, 2 /* read */};
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(cg_ndefault_devices, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < cg_ndefault_devices; i++) {
+		cg_dev_rule_v1(&cg_default_devices[i], buf, sizeof(buf));
+		assert_string_equal(buf, want[i]);
+	}
+	cg_dev_rule_v1(&r, buf, sizeof(buf));
+	assert_string_equal(buf, "b 8:* r");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_json_unknown_action_is_an_error),
 		cmocka_unit_test(test_seccomp_filter_is_compiled_once_and_cached_on_disk),
 		cmocka_unit_test(test_unconfined_and_privileged_have_no_filter),
+		cmocka_unit_test(test_v1_device_rules_are_the_default_allowlist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
