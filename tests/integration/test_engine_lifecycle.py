@@ -181,7 +181,12 @@ def test_init_forwards_the_stop_signal_to_the_command(engine):
     c = engine.start("sleep", "1000", spec={"init": True, "stop_grace_period": 30})
     pid = c.pid()
     c.wait_exec(pid, b"/sbin/docker-init")
-    time.sleep(0.2)
+    # init blocks every signal before it forks the command: once the command exists, a
+    # TERM cannot fall into the moment before (slow under the VM's emulated CPU).
+    deadline = time.monotonic() + 30
+    while not open(f"/proc/{pid}/task/{pid}/children").read().strip():
+        assert time.monotonic() < deadline, "init did not start the command"
+        time.sleep(0.02)
     t0 = time.monotonic()
     c.proc.send_signal(signal.SIGTERM)
     code, _, err = c.wait(timeout=30)
