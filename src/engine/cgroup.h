@@ -26,7 +26,9 @@ extern const struct cg_dev_rule cg_default_devices[];
 extern const size_t cg_ndefault_devices;
 /* "c 1:3 rwm", as devices.allow takes it. */
 void cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len);
-/* Build, load and attach (BPF_F_ALLOW_MULTI) a program allowing exactly the rules. */
+/* Build and load a program allowing exactly the rules; its fd. */
+int cgv2_devices_load(const struct cg_dev_rule *rules, size_t n, struct stk_err *err);
+/* The same, attached to the cgroup at dir (BPF_F_ALLOW_MULTI). */
 int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n,
 			int *progfd, struct stk_err *err);
 void cgv2_devices_detach(const char *dir, int progfd);

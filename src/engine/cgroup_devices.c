@@ -122,7 +122,7 @@ static int sys_bpf(int cmd, union bpf_attr *attr)
 	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-static int load_program(const struct bpf_insn *insns, size_t n, struct stk_err *err)
+static int load_insns(const struct bpf_insn *insns, size_t n, struct stk_err *err)
 {
 	static char log[4096];
 	union bpf_attr attr;
@@ -149,18 +149,23 @@ static int load_program(const struct bpf_insn *insns, size_t n, struct stk_err *
 	return stk_err_set(err, EINVAL, "load the device filter (bpf): %s", log);
 }
 
+int cgv2_devices_load(const struct cg_dev_rule *rules, size_t n, struct stk_err *err)
+{
+	_cleanup_free_ struct bpf_insn *insns = xcalloc(6 + 9 * n + 2, sizeof(*insns));
+
+	return load_insns(insns, build_program(rules, n, insns), err);
+}
+
 int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n,
 			int *progfd, struct stk_err *err)
 {
 	_cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ struct bpf_insn *insns = xcalloc(6 + 9 * n + 2, sizeof(*insns));
-	size_t len = build_program(rules, n, insns);
 	union bpf_attr attr;
 	int fd;
 
 	if (cgfd < 0)
 		return stk_err_sys(err, "open %s", dir);
-	fd = load_program(insns, len, err);
+	fd = cgv2_devices_load(rules, n, err);
 	if (fd < 0)
 		return -1;
 	memset(&attr, 0, sizeof(attr));

@@ -383,6 +383,26 @@ static void test_v1_device_rules_are_the_default_allowlist(void **state)
 	assert_string_equal(buf, "b 8:* r");
 }
 
+static void test_v2_device_program_passes_the_verifier(void **state)
+{
+	struct cg_dev_rule rules[64];
+	struct stk_err err;
+	size_t n = cg_ndefault_devices;
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	memcpy(rules, cg_default_devices, n * sizeof(*rules));
+	rules[n++] = (struct cg_dev_rule){'b', 8, 0, 2};
+	rules[n++] = (struct cg_dev_rule){'a', -1, -1, 1};
+	fd = cgv2_devices_load(rules, n, &err);
+	if (fd < 0 && (err.errnum == EPERM || err.errnum == ENOSYS))
+		skip(); /* no bpf(2) for us here (a container, a locked-down kernel) */
+	assert_true(fd >= 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_seccomp_filter_is_compiled_once_and_cached_on_disk),
 		cmocka_unit_test(test_unconfined_and_privileged_have_no_filter),
 		cmocka_unit_test(test_v1_device_rules_are_the_default_allowlist),
+		cmocka_unit_test(test_v2_device_program_passes_the_verifier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
