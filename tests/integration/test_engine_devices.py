@@ -70,7 +70,7 @@ def test_exec_is_held_to_the_same_device_rules(engine):
 def test_spec_devices_are_created_and_allowed_with_their_permissions(engine, tmp_path):
     host = tmp_path / "ram"
     os.mknod(host, stat.S_IFBLK | 0o640, os.makedev(1, 3))
-    r = engine.run("sh", "-c", "stat -c '%F %t:%T %a' /dev/disk/ram; head -c 1 /dev/disk/ram;"
+    r = engine.run("sh", "-c", "stat -c '%F %t:%T %a' /dev/disk/ram; head -c 1 /dev/disk/ram > /dev/null;"
                    " echo x > /dev/disk/ram; echo rc=$?",
                    spec={"devices": [f"{host}:/dev/disk/ram:r"]})
     assert r.code == 0, r
