@@ -39,14 +39,15 @@ static const struct {
 static const char *const host_skip_dirs[] = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts",
 					     ".udev"};
 
-static bool host_skipped(const char *rel, bool dir)
+/* By name at any depth, as containerd does. */
+static bool host_skipped(const char *name, bool dir)
 {
 	size_t i;
 
 	if (!dir)
-		return strcmp(rel, "console") == 0;
+		return strcmp(name, "console") == 0;
 	for (i = 0; i < sizeof(host_skip_dirs) / sizeof(host_skip_dirs[0]); i++)
-		if (strcmp(rel, host_skip_dirs[i]) == 0)
+		if (strcmp(name, host_skip_dirs[i]) == 0)
 			return true;
 	return false;
 }
@@ -69,11 +70,11 @@ static void host_walk(const char *root, const char *rel, struct dev_list *out)
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
-			if (!host_skipped(sub, true))
+			if (!host_skipped(e->d_name, true))
 				host_walk(root, sub, out);
 			continue;
 		}
-		if ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) || host_skipped(sub, false))
+		if ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) || host_skipped(e->d_name, false))
 			continue;
 		if (strlen(sub) >= sizeof(out->devs[0].path))
 			continue;

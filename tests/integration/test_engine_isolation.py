@@ -108,7 +108,8 @@ LIST_DEVICES = ("find /dev -path /dev/pts -prune -o \\( -type c -o -type b \\) -
 
 def host_devices():
     """The host's device nodes a privileged container gets, as Docker lists them:
-    all of /dev but pts, shm, fd, mqueue, .lxc, .lxd-mounts, .udev and the console."""
+    all of /dev but directories named pts, shm, fd, mqueue, .lxc, .lxd-mounts or .udev,
+    and nodes named console."""
     skip = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"}
     found = {}
 
@@ -118,9 +119,9 @@ def host_devices():
                 sub = f"{rel}/{e.name}" if rel else e.name
                 st = e.stat(follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
-                    if sub not in skip:
+                    if e.name not in skip:
                         walk(sub)
-                elif (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and sub != "console":
+                elif (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and e.name != "console":
                     found[sub] = (os.major(st.st_rdev), os.minor(st.st_rdev),
                                   stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
                                   stat.S_ISBLK(st.st_mode))
