@@ -2,16 +2,39 @@
 """Start-to-exit time of `true` in a container: `stack runtime run` against
 `crun run` on the same busybox rootfs, median of N runs each. Run by hand, as root:
     python3 bench/start_to_exit.py [--runs 100] [--stack ./stack]
-Prints a Markdown table row set for bench/RESULTS.md."""
+Prints a Markdown table row set for bench/RESULTS.md.
+
+crun 1.8 refuses a hybrid cgroup layout (v1 controllers plus a cgroup2 mount at
+/sys/fs/cgroup/unified, as Debian's systemd sets up). So the script re-executes itself
+in a private mount namespace and unmounts that cgroup2 mount there; both runtimes are
+timed in that same namespace, so the comparison stays fair, and the host's mounts are
+untouched."""
 import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+HIDDEN_ENV = "STACK_BENCH_PRIVATE_MOUNTS"
+
+
+def hide_hybrid_cgroup2():
+    """Re-exec in a private mount namespace without the v1+v2 hybrid's cgroup2 mount."""
+    unified = "/sys/fs/cgroup/unified"
+    if os.environ.get(HIDDEN_ENV) == "1":
+        return
+    if not os.path.ismount(unified):
+        return
+    script = (f"mount --make-rprivate / && umount {unified} && "
+              f"exec \"$0\" \"$@\"")
+    env = dict(os.environ, **{HIDDEN_ENV: "1"})
+    os.execvpe("unshare", ["unshare", "-m", "sh", "-c", script, sys.executable,
+                           os.path.abspath(__file__), *sys.argv[1:]], env)
 
 
 def make_rootfs(path):
@@ -44,31 +67,53 @@ def timed(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=100)
-    ap.add_argument("--stack", default=str(Path(__file__).resolve().parents[1] / "stack"))
+    ap.add_argument("--stack", default=str(Path(__file__).resolve().parents[1] / "build" / "stack"))
+    ap.add_argument("--baseline", help="another stack binary (an older build) to time alongside")
     a = ap.parse_args()
+    hide_hybrid_cgroup2()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rootfs = tmp / "rootfs"
         make_rootfs(rootfs)
-        results = {}
-        stack_cmd = [a.stack, "--root", str(tmp / "state"), "runtime", "run", "--rootfs",
-                     str(rootfs), "--", "/bin/true"]
-        timed(stack_cmd)  # warm the page cache
-        results["stack runtime run"] = [timed(stack_cmd) for _ in range(a.runs)]
+        # name -> function of the run number giving the command line
+        cmds = {}
+        stacks = {"stack runtime run": a.stack}
+        if a.baseline:
+            stacks["baseline stack runtime run"] = a.baseline
+        for name, binary in stacks.items():
+            state = tmp / f"state-{len(cmds)}"
+            cmds[name] = (lambda i, b=binary, st=state:
+                          [b, "--root", str(st), "runtime", "run", "--rootfs", str(rootfs),
+                           "--", "/bin/true"])
         if shutil.which("crun"):
             bundle = tmp / "bundle"
             bundle.mkdir()
             crun_bundle(bundle, rootfs)
-            runs = []
-            try:
-                for i in range(a.runs + 1):
-                    t = timed(["crun", "run", "--bundle", str(bundle),
-                               f"bench-{os.getpid()}-{i}"])
-                    if i:
-                        runs.append(t)
-                results["crun run"] = runs
-            except subprocess.CalledProcessError as e:
-                print(f"crun failed: {e.stderr.decode().strip()}")
+            cmds["crun run"] = lambda i: ["crun", "run", "--bundle", str(bundle),
+                                          f"bench-{os.getpid()}-{i}"]
+        # What each binary costs before it does any container work: the dynamic loader
+        # and library start-up, paid by every command (stack links many more libraries).
+        cmds["stack version (start-up only)"] = lambda i: [a.stack, "version"]
+        if shutil.which("crun"):
+            cmds["crun --version (start-up only)"] = lambda i: ["crun", "--version"]
+        # Interleaved, so that the load of a shared machine falls on all alike; run 0
+        # warms the page cache (and stack's seccomp cache) and is not counted.
+        results = {name: [] for name in cmds}
+        for i in range(a.runs + 1):
+            for name, cmd in list(cmds.items()):
+                try:
+                    t = timed(cmd(i))
+                except subprocess.CalledProcessError as e:
+                    print(f"{name} failed: {e.stderr.decode().strip()}")
+                    del cmds[name], results[name]
+                    continue
+                if i:
+                    results[name].append(t)
+        load = os.getloadavg()
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs, "
+              f"kernel {os.uname().release}")
+        print()
         print("| runtime | median ms | p90 ms | runs |")
         print("|---|---|---|---|")
         for name, runs in results.items():

@@ -165,6 +165,8 @@ static int place_container(struct cli_globals *g, const struct run_opts *o,
 	}
 	if (!spec->state_dir)
 		spec->state_dir = xasprintf("%s/%s", base, spec->id);
+	if (!spec->cache_dir)
+		spec->cache_dir = xasprintf("%s/cache", root && *root ? root : "/var/lib/stack");
 	return 0;
 }
 

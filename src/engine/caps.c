@@ -1,12 +1,17 @@
-/* Capabilities: Docker's default set, cap_add/cap_drop with ALL, privileged; applied
- * with libcap (bounding set first, then permitted/effective/inheritable). */
+/* Capabilities: Docker's default set, cap_add/cap_drop with ALL, privileged; computed in
+ * the parent with libcap, applied in the child with prctl and capset (bounding set first,
+ * then permitted/effective/inheritable), which allocate nothing. */
 #include "engine/internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <stdint.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/str.h"
@@ -44,8 +49,9 @@ static bool list_has_all(char **list)
 	return false;
 }
 
-/* The set the container gets, as a bitmask over cap_max_bits(). */
-static int caps_compute(const struct engine_spec *s, uint64_t *set, struct stk_err *err)
+/* The set the container gets, as a bitmask over cap_max_bits(). Computed once in the
+ * parent (each cap_get_bound is a prctl); the child only applies it. */
+int caps_compute(const struct engine_spec *s, uint64_t *set, struct stk_err *err)
 {
 	unsigned max = cap_max_bits(), c;
 	uint64_t all = 0;
@@ -86,51 +92,41 @@ static int caps_compute(const struct engine_spec *s, uint64_t *set, struct stk_e
 	return 0;
 }
 
-bool caps_has(const struct engine_spec *s, int cap)
+/* Child side from here: raw prctl and capset on a precomputed set, no allocation. */
+int caps_drop_bounding(uint64_t set, struct stk_err *err)
 {
-	struct stk_err err;
-	uint64_t set;
+	int i;
 
-	return caps_compute(s, &set, &err) == 0 && (set >> cap) & 1;
-}
-
-int caps_drop_bounding(const struct engine_spec *s, struct stk_err *err)
-{
-	unsigned max = cap_max_bits(), i;
-	uint64_t set;
-
-	if (caps_compute(s, &set, err) < 0)
-		return -1;
-	for (i = 0; i < max; i++)
-		if (!((set >> i) & 1) && cap_drop_bound((cap_value_t)i) < 0 && errno != EINVAL)
-			return stk_err_sys(err, "drop capability %s from the bounding set",
-					   cap_to_name((cap_value_t)i));
+	for (i = 0; i < 64; i++) {
+		if ((set >> i) & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)i, 0, 0, 0) < 0) {
+			/* EINVAL: past the last capability this kernel knows; we are done. */
+			if (errno == EINVAL)
+				return 0;
+			return stk_err_sys(err, "drop capability %d from the bounding set", i);
+		}
+	}
 	return 0;
 }
 
-int caps_apply(const struct engine_spec *s, struct stk_err *err)
+int caps_apply(uint64_t set, struct stk_err *err)
 {
-	cap_value_t list[64];
-	unsigned max = cap_max_bits(), i;
-	int n = 0, rc = 0;
-	uint64_t set;
-	cap_t c;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2];
+	int i;
 
-	if (caps_compute(s, &set, err) < 0)
-		return -1;
-	for (i = 0; i < max && i < 64; i++)
-		if ((set >> i) & 1)
-			list[n++] = (cap_value_t)i;
-	c = cap_init();
-	if (!c)
-		return stk_err_sys(err, "cap_init");
-	if ((n && (cap_set_flag(c, CAP_EFFECTIVE, n, list, CAP_SET) < 0 ||
-		   cap_set_flag(c, CAP_PERMITTED, n, list, CAP_SET) < 0 ||
-		   cap_set_flag(c, CAP_INHERITABLE, n, list, CAP_SET) < 0)) ||
-	    cap_set_proc(c) < 0)
-		rc = stk_err_sys(err, "set capabilities");
-	cap_free(c);
-	if (rc == 0 && CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
-		rc = stk_err_sys(err, "clear ambient capabilities");
-	return rc;
+	memset(data, 0, sizeof(data));
+	for (i = 0; i < 2; i++) {
+		uint32_t word = (uint32_t)(set >> (32 * i));
+
+		data[i].effective = word;
+		data[i].permitted = word;
+		data[i].inheritable = word;
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return stk_err_sys(err, "set capabilities");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return stk_err_sys(err, "clear ambient capabilities");
+	return 0;
 }

@@ -32,12 +32,15 @@ int cgroup_version(void)
 	return 1;
 }
 
-int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err)
+int cgroup_create(const char *parent, const char *id, const struct engine_resources *r,
+		  struct cgroup **out, struct stk_err *err)
 {
 	struct cgroup *cg = xcalloc(1, sizeof(*cg));
 	int rc = -1, attempt;
 
 	cg->version = cgroup_version();
+	cg->cpuset = r->cpuset_cpus || r->cpuset_mems;
+	cg->devices_prog = -1;
 	cg->path = xasprintf("%s/%s", parent && *parent ? parent : "stack", id);
 	cg->dirfd = -1;
 	/* A sibling's removal may take an empty shared parent away under us: retry. */
@@ -55,9 +58,10 @@ int cgroup_create(const char *parent, const char *id, struct cgroup **out, struc
 }
 
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-		 struct stk_err *err)
+		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
-	return cg->version == 2 ? cgv2_apply(cg, r, err) : cgv1_apply(cg, r, privileged, err);
+	return cg->version == 2 ? cgv2_apply(cg, r, privileged, extra, nextra, err)
+				: cgv1_apply(cg, r, privileged, extra, nextra, err);
 }
 
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
@@ -97,6 +101,8 @@ void cgroup_free(struct cgroup *cg)
 		return;
 	if (cg->dirfd >= 0)
 		close(cg->dirfd);
+	if (cg->devices_prog >= 0)
+		close(cg->devices_prog);
 	free(cg->path);
 	free(cg);
 }

@@ -12,15 +12,36 @@ struct cgroup {
 	int version; /* 1 or 2 */
 	char *path;  /* relative to the hierarchy root: "stack/proj/id" */
 	int dirfd;   /* v2: the leaf, for CLONE_INTO_CGROUP; -1 on v1 */
+	bool cpuset; /* v1: a cpuset cgroup is made only when cpus or mems are limited */
+	int devices_prog; /* v2: the attached device filter (BPF program fd), or -1 */
 };
+
+/* cgroup_devices.c: one device rule; major or minor -1 = any; access BPF_DEVCG_ACC_*. */
+struct cg_dev_rule {
+	char type; /* 'c', 'b' or 'a' */
+	long long major, minor;
+	unsigned access;
+};
+extern const struct cg_dev_rule cg_default_devices[];
+extern const size_t cg_ndefault_devices;
+/* "c 1:3 rwm", as devices.allow takes it. */
+void cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len);
+/* Build and load a program allowing exactly the rules; its fd. */
+int cgv2_devices_load(const struct cg_dev_rule *rules, size_t n, struct stk_err *err);
+/* The same, attached to the cgroup at dir (BPF_F_ALLOW_MULTI). */
+int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n,
+			int *progfd, struct stk_err *err);
+void cgv2_devices_detach(const char *dir, int progfd);
 
 /* 1 or 2; STACK_CGROUP_ROOT overrides the mount point (tests). */
 int cgroup_version(void);
 const char *cgroup_root(void);
 
-int cgroup_create(const char *parent, const char *id, struct cgroup **out, struct stk_err *err);
+int cgroup_create(const char *parent, const char *id, const struct engine_resources *r,
+		  struct cgroup **out, struct stk_err *err);
+/* Limits, and device rules: the default allowlist plus extra (the spec's devices). */
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-		 struct stk_err *err);
+		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgroup_kill_all(struct cgroup *cg, struct stk_err *err);
@@ -33,7 +54,7 @@ void cgroup_free(struct cgroup *cg);
 /* Backends. */
 int cgv1_create(struct cgroup *cg, struct stk_err *err);
 int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err);
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv1_kill_all(struct cgroup *cg, struct stk_err *err);
@@ -42,7 +63,8 @@ bool cgv1_oom_killed(struct cgroup *cg);
 int cgv1_destroy(struct cgroup *cg, struct stk_err *err);
 
 int cgv2_create(struct cgroup *cg, struct stk_err *err);
-int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, struct stk_err *err);
+int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);

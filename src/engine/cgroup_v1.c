@@ -19,12 +19,6 @@ static const char *const controllers[] = {
 };
 #define NCTRL (sizeof(controllers) / sizeof(controllers[0]))
 
-/* Devices a default container may create and use (as runc's default list). */
-static const char *const allowed_devices[] = {
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-};
-
 static char *ctrl_dir(const char *ctrl, const char *rel)
 {
 	return xasprintf("%s/%s/%s", cgroup_root(), ctrl, rel);
@@ -73,6 +67,13 @@ static int cpuset_fill(const char *rel, struct stk_err *err)
 	}
 }
 
+static bool is_cpuset(const char *ctrl)
+{
+	return strcmp(ctrl, "cpuset") == 0;
+}
+
+/* Without a cpuset limit the container stays in its creator's cpuset: making a first
+ * cpuset child costs the kernel a code patch (a static key), several milliseconds. */
 int cgv1_create(struct cgroup *cg, struct stk_err *err)
 {
 	size_t i;
@@ -80,12 +81,12 @@ int cgv1_create(struct cgroup *cg, struct stk_err *err)
 	for (i = 0; i < NCTRL; i++) {
 		_cleanup_free_ char *base = xasprintf("%s/%s", cgroup_root(), controllers[i]);
 
-		if (!ctrl_present(controllers[i]))
+		if (!ctrl_present(controllers[i]) || (is_cpuset(controllers[i]) && !cg->cpuset))
 			continue;
 		if (cg_mkdir_p(base, cg->path, err) < 0)
 			return -1;
 	}
-	if (ctrl_present("cpuset") && cpuset_fill(cg->path, err) < 0)
+	if (cg->cpuset && ctrl_present("cpuset") && cpuset_fill(cg->path, err) < 0)
 		return -1;
 	return 0;
 }
@@ -140,7 +141,8 @@ static int apply_cpu(const char *rel, const struct engine_resources *r, struct s
 	return 0;
 }
 
-static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
+static int apply_devices(const char *rel, bool privileged, const struct cg_dev_rule *extra,
+			 size_t nextra, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = ctrl_dir("devices", rel);
 	size_t i;
@@ -151,17 +153,23 @@ static int apply_devices(const char *rel, bool privileged, struct stk_err *err)
 		return cg_write(dir, "devices.allow", "a", err);
 	if (cg_write(dir, "devices.deny", "a", err) < 0)
 		return -1;
-	for (i = 0; i < sizeof(allowed_devices) / sizeof(allowed_devices[0]); i++)
-		if (cg_write(dir, "devices.allow", allowed_devices[i], err) < 0)
+	for (i = 0; i < cg_ndefault_devices + nextra; i++) {
+		char rule[64];
+
+		cg_dev_rule_v1(i < cg_ndefault_devices ? &cg_default_devices[i]
+						       : &extra[i - cg_ndefault_devices],
+			       rule, sizeof(rule));
+		if (cg_write(dir, "devices.allow", rule, err) < 0)
 			return -1;
+	}
 	return 0;
 }
 
 int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
-	       struct stk_err *err)
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
 	if (apply_memory(cg->path, r, err) < 0 || apply_cpu(cg->path, r, err) < 0 ||
-	    apply_devices(cg->path, privileged, err) < 0)
+	    apply_devices(cg->path, privileged, extra, nextra, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");
 	if (r->pids_limit > 0) {
 		_cleanup_free_ char *dir = ctrl_dir("pids", cg->path);
@@ -184,6 +192,10 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 		if (!ctrl_present(controllers[i]))
 			continue;
 		dir = ctrl_dir(controllers[i], cg->path);
+		/* An exec joins the container's cpuset only if it has one (engine_open cannot
+		 * know from the spec alone). */
+		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
+			continue;
 		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
 			return stk_err_wrap(err, "join cgroup");
 	}

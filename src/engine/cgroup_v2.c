@@ -109,12 +109,23 @@ static int apply_cpu(const char *dir, const struct engine_resources *r, struct s
 	return 0;
 }
 
-int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, struct stk_err *err)
+int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
+	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);
+	_cleanup_free_ struct cg_dev_rule *rules =
+		xcalloc(cg_ndefault_devices + nextra, sizeof(*rules));
 
 	if (apply_memory(dir, r, err) < 0 || apply_cpu(dir, r, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");
+	/* v2 has no devices files: a BPF program decides. Privileged: every device. */
+	memcpy(rules, cg_default_devices, cg_ndefault_devices * sizeof(*rules));
+	if (nextra)
+		memcpy(rules + cg_ndefault_devices, extra, nextra * sizeof(*rules));
+	if (!privileged && cg->devices_prog < 0 &&
+	    cgv2_devices_attach(dir, rules, cg_ndefault_devices + nextra, &cg->devices_prog,
+				err) < 0)
+		return stk_err_wrap(err, "set device rules");
 	if (r->pids_limit > 0 && write_ll(dir, "pids.max", r->pids_limit, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");
 	return 0;
@@ -212,6 +223,12 @@ int cgv2_destroy(struct cgroup *cg, struct stk_err *err)
 	if (cg->dirfd >= 0) {
 		close(cg->dirfd);
 		cg->dirfd = -1;
+	}
+	if (cg->devices_prog >= 0) {
+		_cleanup_free_ char *dir = leaf_dir(cg);
+
+		cgv2_devices_detach(dir, cg->devices_prog);
+		cg->devices_prog = -1;
 	}
 	return cg_rmdir_up(cgroup_root(), cg->path, err);
 }

@@ -116,7 +116,7 @@ static void build_mounts(const struct child_args *a, int sync)
 	}
 	if (rootfs_mount_sys(rootfd, s, a->cgroup_version, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
-	if (dev_setup(rootfd, s, &err) < 0)
+	if (dev_setup(rootfd, s, &a->c->host_devs, &a->c->spec_devs, &err) < 0)
 		child_fail(sync, STEP_DEV, &err);
 	if (mount_user_mounts(rootfd, s, &err) < 0 || mount_etc_files(rootfd, s, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
@@ -179,7 +179,7 @@ void child_main(struct child_args *a)
 	argv = xcalloc(n + 3, sizeof(char *));
 	i = 0;
 	if (s->init) {
-		argv[i++] = "/dev/init";
+		argv[i++] = ENGINE_INIT_PATH;
 		argv[i++] = "--";
 	}
 	memcpy(argv + i, s->argv, n * sizeof(char *));
@@ -192,6 +192,7 @@ void child_main(struct child_args *a)
 	p.stdio = s->stdio;
 	p.rlimits = a->c->rlimits;
 	p.nrlimits = a->c->nrlimits;
-	p.seccomp_profile = a->c->seccomp_profile;
+	p.caps = a->c->caps;
+	p.seccomp = &a->c->seccomp;
 	process_exec(s, &p, sync);
 }

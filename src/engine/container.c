@@ -81,7 +81,10 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		free(c->spec.init_path);
 		c->spec.init_path = p;
 	}
-	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+	/* Everything that can be wrong with the spec fails before anything is made. */
+	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
+	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0 ||
+	    dev_resolve_spec(&c->spec, &c->spec_devs, &c->dev_rules, &c->ndev_rules, err) < 0) {
 		engine_container_free(c);
 		return stk_err_wrap(err, "create container %s", spec->id);
 	}
@@ -91,8 +94,9 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		return -1;
 	}
 	if (rootfs_prepare_files(&c->spec, err) < 0 ||
-	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->cg, err) < 0 ||
-	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, err) < 0) {
+	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->spec.res, &c->cg, err) < 0 ||
+	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, c->dev_rules, c->ndev_rules,
+			 err) < 0) {
 		struct stk_err ignored;
 
 		engine_remove(c, &ignored);
@@ -132,6 +136,10 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	if (c->pid > 0)
 		return stk_err_set(err, EBUSY, "container %s already started", c->spec.id);
 	process_rlimits(c);
+	/* Listed now, not at create: devices come and go (a USB stick, a loop device). */
+	dev_list_release(&c->host_devs);
+	if (c->spec.privileged)
+		dev_list_host("/dev", &c->host_devs);
 	if (!c->spec.netns)
 		flags |= CLONE_NEWNET;
 	if (c->cg->version == 2)
@@ -190,6 +198,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
 					     ? spec->cgroup_parent : "stack", spec->id);
 	c->cg->dirfd = -1;
+	c->cg->devices_prog = -1;
 	if (c->cg->version == 2) {
 		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
 
@@ -204,7 +213,8 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
 	}
 	process_rlimits(c);
-	if (seccomp_read_profile(&c->spec, &c->seccomp_profile, err) < 0) {
+	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
+	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0) {
 		engine_container_free(c);
 		return -1;
 	}
@@ -378,7 +388,10 @@ void engine_container_free(struct engine_container *c)
 		free(c->warnings[i]);
 	free(c->warnings);
 	free(c->rlimits);
-	free(c->seccomp_profile);
+	seccomp_prog_release(&c->seccomp);
+	dev_list_release(&c->host_devs);
+	dev_list_release(&c->spec_devs);
+	free(c->dev_rules);
 	engine_spec_release(&c->spec);
 	free(c);
 }

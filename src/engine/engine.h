@@ -54,6 +54,7 @@ struct engine_spec {
 	char *id;            /* unique name: cgroup leaf, state directory */
 	char *state_dir;     /* per-container directory: upper, work, rootfs, etc files */
 	char *cgroup_parent; /* shared by a project's containers, e.g. "stack/proj" */
+	char *cache_dir;     /* the engine's disk cache (compiled seccomp filters); NULL = none */
 
 	/* Root filesystem: overlay of read-only layers (top first) with an upper and work
 	 * dir in state_dir, or one directory bind-mounted when nlayers == 0. */
@@ -92,6 +93,9 @@ struct engine_spec {
 
 	char **cap_add, **cap_drop; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
 	bool privileged;
+	/* Host devices, Compose's "HOST[:CONTAINER[:PERMISSIONS]]" (CONTAINER under /dev,
+	 * default HOST; PERMISSIONS of r, w, m, default rwm); NULL-terminated. */
+	char **devices;
 	bool no_new_privs;
 	char *seccomp; /* NULL = default profile, "unconfined", or a Docker JSON file */
 

@@ -51,7 +51,8 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 	p.stdio = e->stdio;
 	p.rlimits = c->rlimits;
 	p.nrlimits = c->nrlimits;
-	p.seccomp_profile = c->seccomp_profile;
+	p.caps = c->caps;
+	p.seccomp = &c->seccomp;
 	process_exec(&c->spec, &p, sync);
 }
 

@@ -3,12 +3,32 @@
 #ifndef STK_ENGINE_INTERNAL_H
 #define STK_ENGINE_INTERNAL_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "engine/cgroup.h"
 #include "engine/engine.h"
 
+/* A seccomp filter as classic BPF, ready for seccomp(2). */
+struct seccomp_prog {
+	struct sock_filter *insns;
+	size_t len;
+};
+
+/* Device nodes to create in a container's /dev, listed by the parent. */
+struct dev_node {
+	char path[128]; /* relative to /dev: "kvm", "input/event0" */
+	mode_t mode;    /* type and permission bits */
+	dev_t rdev;
+	uid_t uid;
+	gid_t gid;
+};
+struct dev_list {
+	struct dev_node *devs;
+	size_t n;
+};
 struct engine_container {
 	struct engine_spec spec; /* a deep copy, owned */
 	struct cgroup *cg;
@@ -20,7 +40,12 @@ struct engine_container {
 	struct engine_exit exit;
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;
-	char *seccomp_profile; /* a JSON profile's text, read before pivot_root */
+	uint64_t caps;               /* the capability set, computed once in the parent */
+	struct dev_list host_devs;   /* privileged: the host's device nodes, listed at start */
+	struct dev_list spec_devs;   /* the spec's devices, resolved at create */
+	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
+	size_t ndev_rules;
+	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
 	char **warnings;
 	size_t nwarnings;
 };
@@ -97,23 +122,37 @@ int mount_at(int rootfd, const char *target, bool dir, const char *src, const ch
 	     unsigned long flags, const char *data, struct stk_err *err);
 int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *err);
 int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err);
+/* init: true bind-mounts stack-init here (read-only) and runs it as PID 1, as Docker. */
+#define ENGINE_INIT_PATH "/sbin/docker-init"
 int mount_init(int rootfd, const char *init_path, struct stk_err *err);
 
 /* dev.c */
-int dev_setup(int rootfd, const struct engine_spec *s, struct stk_err *err);
+/* Parent: the device nodes of the host's /dev (root) a privileged container gets. */
+void dev_list_host(const char *root, struct dev_list *out);
+void dev_list_release(struct dev_list *l);
+/* Parent, at create: the spec's devices as nodes to make and cgroup rules to allow. */
+int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out,
+		     struct cg_dev_rule **rules, size_t *nrules, struct stk_err *err);
+int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
+	      const struct dev_list *spec_devs, struct stk_err *err);
 /* Open a new pty in the container's devpts; the slave becomes stdio. */
 int dev_open_pty(int *master, int *slave, struct stk_err *err);
 
-/* caps.c */
-int caps_drop_bounding(const struct engine_spec *s, struct stk_err *err);
-int caps_apply(const struct engine_spec *s, struct stk_err *err);
-bool caps_has(const struct engine_spec *s, int cap);
+/* caps.c: the set is computed in the parent, applied in the child. */
+int caps_compute(const struct engine_spec *s, uint64_t *set, struct stk_err *err);
+int caps_drop_bounding(uint64_t set, struct stk_err *err);
+int caps_apply(uint64_t set, struct stk_err *err);
 
 /* seccomp.c */
-/* profile: the text of a JSON profile when s->seccomp names one. */
-int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err);
-/* Read and check the profile file s->seccomp names; NULL text when it names none. */
-int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err);
+/* Parent: the filter the spec asks for (default profile, a JSON profile file, none),
+ * from the memory or disk cache or compiled; out->len 0 when there is none. */
+int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_prog *out,
+		    struct stk_err *err);
+void seccomp_prog_release(struct seccomp_prog *p);
+/* Forget the in-memory cache (tests: make the next prepare read the disk). */
+void seccomp_cache_clear(void);
+/* Child: load it; a no-op for an empty one. */
+int seccomp_install(const struct seccomp_prog *p, struct stk_err *err);
 
 /* user.c */
 struct user_ids {
@@ -137,7 +176,8 @@ struct process_args {
 	const int *stdio;
 	const struct engine_ulimit *rlimits;
 	size_t nrlimits;
-	const char *seccomp_profile;
+	uint64_t caps;
+	const struct seccomp_prog *seccomp;
 };
 void __attribute__((noreturn)) process_exec(const struct engine_spec *s,
 					     const struct process_args *p, int sync);

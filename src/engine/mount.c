@@ -224,8 +224,11 @@ int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err
 	return 0;
 }
 
+/* Where Docker puts its init. The mount point is made like any other target: resolved
+ * inside the rootfs (an image's /sbin -> usr/sbin link is followed there, never out),
+ * created if missing, and the bind is made read-only. */
 int mount_init(int rootfd, const char *init_path, struct stk_err *err)
 {
-	return mount_at(rootfd, "/dev/init", false, init_path, NULL,
+	return mount_at(rootfd, ENGINE_INIT_PATH, false, init_path, NULL,
 			MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL, err);
 }

@@ -261,22 +261,22 @@ void process_exec(const struct engine_spec *s, const struct process_args *p, int
 	if (enter_workdir(p->workdir, p->main, &err) < 0)
 		fail(sync, STEP_CWD, &err);
 	env = build_env(s, p, &u);
-	if (caps_drop_bounding(s, &err) < 0)
+	if (caps_drop_bounding(p->caps, &err) < 0)
 		fail(sync, STEP_CAPS, &err);
 	/* Without no_new_privs a filter needs CAP_SYS_ADMIN, which we still hold now; the
 	 * syscalls left (setuid, capset, prctl, execve) are in every sane profile. */
-	if (!s->no_new_privs && seccomp_apply(s, p->seccomp_profile, &err) < 0)
+	if (!s->no_new_privs && seccomp_install(p->seccomp, &err) < 0)
 		fail(sync, STEP_SECCOMP, &err);
 	if (switch_user(&u, &err) < 0)
 		fail(sync, STEP_USER, &err);
-	if (caps_apply(s, &err) < 0)
+	if (caps_apply(p->caps, &err) < 0)
 		fail(sync, STEP_CAPS, &err);
 	if (s->no_new_privs) {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 			stk_err_sys(&err, "set no_new_privs");
 			fail(sync, STEP_CAPS, &err);
 		}
-		if (seccomp_apply(s, p->seccomp_profile, &err) < 0)
+		if (seccomp_install(p->seccomp, &err) < 0)
 			fail(sync, STEP_SECCOMP, &err);
 	}
 	/* Nothing of the engine's may reach the program: every fd above 2 closes on exec. */

@@ -81,8 +81,9 @@ int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err
 
 /* v1: a read-only tmpfs with each of the host's hierarchies mounted again; inside the
  * container's cgroup namespace each shows the container's own cgroup as its root. */
-static int mount_cgroup_v1(int rootfd, struct stk_err *err)
+static int mount_cgroup_v1(int rootfd, const struct engine_spec *s, struct stk_err *err)
 {
+	bool own_cpuset = s->res.cpuset_cpus || s->res.cpuset_mems;
 	_cleanup_close_ int cgdir = -1;
 	DIR *d = opendir("/sys/fs/cgroup");
 	struct dirent *e;
@@ -103,6 +104,9 @@ static int mount_cgroup_v1(int rootfd, struct stk_err *err)
 		struct stat st;
 
 		if (e->d_name[0] == '.')
+			continue;
+		/* No cpuset cgroup of its own (cgroup_v1.c): its root would be the host's. */
+		if (!own_cpuset && strcmp(e->d_name, "cpuset") == 0)
 			continue;
 		host = xasprintf("/sys/fs/cgroup/%s", e->d_name);
 		target = xasprintf("/sys/fs/cgroup/%s", e->d_name);
@@ -153,7 +157,7 @@ int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version
 	if (cgroup_version == 2)
 		return mount_at(rootfd, "/sys/fs/cgroup", true, "cgroup2", "cgroup2",
 				MS_NOSUID | MS_NODEV | MS_NOEXEC | cg_ro, NULL, err);
-	return mount_cgroup_v1(rootfd, err);
+	return mount_cgroup_v1(rootfd, s, err);
 }
 
 int rootfs_pivot(const char *root, struct stk_err *err)

@@ -1,18 +1,34 @@
 /* seccomp: a profile equivalent to Docker's default (an allowlist with EPERM for the
  * rest, argument filters for personality, clone and socket, rules that depend on the
  * container's capabilities, and the x86, x32 and x86_64 ABIs all covered), or
- * "unconfined", or a Docker-format JSON file (seccomp_json.c). Built with libseccomp. */
+ * "unconfined", or a Docker-format JSON file (seccomp_json.c). Built with libseccomp in
+ * the parent, before the clone, and kept as classic BPF: in memory for a long-lived
+ * process and on disk under the state root, keyed by a SHA-256 of everything the filter
+ * depends on. The child only hands the instructions to seccomp(2). */
 #include "engine/internal.h"
 #include "engine/seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+/* OpenSSL 3's EVP digests (and its one-shot SHA256()) load the provider machinery on
+ * first use, about 2 ms here, more than the rest of a cached filter costs; the
+ * deprecated low-level SHA-256 functions compute the same digest without it. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/str.h"
 
 static const char *const allowed[] = {
@@ -140,10 +156,10 @@ int seccomp_add_arches(scmp_filter_ctx ctx, struct stk_err *err)
 	return 0;
 }
 
-static int default_profile(scmp_filter_ctx ctx, const struct engine_spec *s, struct stk_err *err)
+static int default_profile(scmp_filter_ctx ctx, uint64_t caps, struct stk_err *err)
 {
 	const uint32_t allow = SCMP_ACT_ALLOW;
-	bool sys_admin = caps_has(s, CAP_SYS_ADMIN);
+	bool sys_admin = (caps >> CAP_SYS_ADMIN) & 1;
 	size_t i, j;
 
 	if (seccomp_add_arches(ctx, err) < 0)
@@ -164,7 +180,7 @@ static int default_profile(scmp_filter_ctx ctx, const struct engine_spec *s, str
 			return -1;
 	}
 	for (i = 0; i < sizeof(by_cap) / sizeof(by_cap[0]); i++) {
-		if (!caps_has(s, by_cap[i].cap))
+		if (!((caps >> by_cap[i].cap) & 1))
 			continue;
 		for (j = 0; j < 24 && by_cap[i].names[j]; j++)
 			if (seccomp_add(ctx, by_cap[i].names[j], allow, 0, NULL, err) < 0)
@@ -187,60 +203,270 @@ static bool names_a_profile(const struct engine_spec *s)
 	return !s->privileged && s->seccomp && *s->seccomp && strcmp(s->seccomp, "unconfined") != 0;
 }
 
-int seccomp_read_profile(const struct engine_spec *s, char **text, struct stk_err *err)
+static char *read_profile(const char *path, struct stk_err *err)
 {
-	_cleanup_fclose_ FILE *f = NULL;
-	scmp_filter_ctx ctx = NULL;
-	struct strbuf sb;
-	char buf[8192];
-	size_t n;
+	char *text = str_read_file(path, NULL);
 
-	*text = NULL;
-	if (!names_a_profile(s))
-		return 0;
-	f = fopen(s->seccomp, "re");
-	if (!f)
-		return stk_err_sys(err, "open seccomp profile %s", s->seccomp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	*text = sb.buf ? strbuf_take(&sb) : xstrdup("");
-	/* Parse it now, so that a broken profile fails create, not the child. */
-	if (seccomp_json_parse(*text, s, &ctx, err) < 0) {
-		free(*text);
-		*text = NULL;
-		return stk_err_wrap(err, "seccomp profile %s", s->seccomp);
-	}
-	seccomp_release(ctx);
-	return 0;
+	if (!text)
+		stk_err_sys(err, "open seccomp profile %s", path);
+	return text;
 }
 
-int seccomp_apply(const struct engine_spec *s, const char *profile, struct stk_err *err)
+/* Everything the compiled filter depends on: libseccomp's version and the kernel API
+ * level it detected, the native arch, the capability set, and the profile (the JSON
+ * text, or the built-in tables above for the default one). */
+static void cache_key(const char *profile, uint64_t caps, unsigned char key[SHA256_DIGEST_LENGTH])
+{
+	const struct scmp_version *v = seccomp_version();
+	SHA256_CTX md;
+	struct {
+		char tag[16];
+		uint32_t major, minor, micro, api, arch, nallowed;
+		uint64_t caps;
+	} h;
+	size_t i, j;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.tag, sizeof(h.tag), "stack-seccomp-2"); /* 2: binary tree */
+	h.major = v->major;
+	h.minor = v->minor;
+	h.micro = v->micro;
+	h.api = seccomp_api_get();
+	h.arch = seccomp_arch_native();
+	h.nallowed = profile ? 0 : (uint32_t)(sizeof(allowed) / sizeof(allowed[0]));
+	h.caps = caps;
+	SHA256_Init(&md);
+	SHA256_Update(&md, &h, sizeof(h));
+	if (profile) {
+		SHA256_Update(&md, "file", 5);
+		SHA256_Update(&md, profile, strlen(profile));
+	} else {
+		SHA256_Update(&md, "default", 8);
+		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+			SHA256_Update(&md, allowed[i], strlen(allowed[i]) + 1);
+		for (i = 0; i < sizeof(by_cap) / sizeof(by_cap[0]); i++) {
+			SHA256_Update(&md, &by_cap[i].cap, sizeof(by_cap[i].cap));
+			for (j = 0; j < 24 && by_cap[i].names[j]; j++)
+				SHA256_Update(&md, by_cap[i].names[j], strlen(by_cap[i].names[j]) + 1);
+		}
+		SHA256_Update(&md, personalities, sizeof(personalities));
+	}
+	SHA256_Final(key, &md);
+}
+
+/* SHA-256 of a buffer, without the EVP layer (see the include above). */
+static void sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	SHA256_CTX md;
+
+	SHA256_Init(&md);
+	SHA256_Update(&md, data, len);
+	SHA256_Final(out, &md);
+}
+
+/* A long-lived caller (the supervisor) compiles each distinct filter once. */
+#define MEM_CACHE_SLOTS 8
+static struct {
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	struct seccomp_prog prog;
+} mem_cache[MEM_CACHE_SLOTS];
+static unsigned mem_cache_next;
+
+static void prog_copy(struct seccomp_prog *dst, const struct sock_filter *insns, size_t len)
+{
+	dst->len = len;
+	dst->insns = xmalloc(len * sizeof(*insns));
+	memcpy(dst->insns, insns, len * sizeof(*insns));
+}
+
+static bool mem_cache_get(const unsigned char *key, struct seccomp_prog *out)
+{
+	size_t i;
+
+	for (i = 0; i < MEM_CACHE_SLOTS; i++)
+		if (mem_cache[i].prog.len && memcmp(mem_cache[i].key, key, SHA256_DIGEST_LENGTH) == 0) {
+			prog_copy(out, mem_cache[i].prog.insns, mem_cache[i].prog.len);
+			return true;
+		}
+	return false;
+}
+
+static void mem_cache_put(const unsigned char *key, const struct seccomp_prog *p)
+{
+	unsigned slot = mem_cache_next++ % MEM_CACHE_SLOTS;
+
+	seccomp_prog_release(&mem_cache[slot].prog);
+	memcpy(mem_cache[slot].key, key, SHA256_DIGEST_LENGTH);
+	prog_copy(&mem_cache[slot].prog, p->insns, p->len);
+}
+
+void seccomp_cache_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < MEM_CACHE_SLOTS; i++)
+		seccomp_prog_release(&mem_cache[i].prog);
+	mem_cache_next = 0;
+}
+
+static char *disk_path(const char *cache_dir, const unsigned char *key, const char *suffix)
+{
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	size_t i;
+
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	return xasprintf("%s/seccomp/%s%s", cache_dir, hex, suffix);
+}
+
+/* A cache file is the SHA-256 of the instructions followed by them, so a torn or
+ * damaged file is recognised and ignored. */
+static bool disk_cache_get(const char *cache_dir, const unsigned char *key,
+			   struct seccomp_prog *out)
+{
+	_cleanup_free_ char *path = disk_path(cache_dir, key, ".bpf");
+	_cleanup_free_ char *data = NULL;
+	unsigned char sum[SHA256_DIGEST_LENGTH];
+	size_t n = 0, len;
+
+	data = str_read_file(path, &n);
+	if (!data || n <= SHA256_DIGEST_LENGTH)
+		return false;
+	len = (n - SHA256_DIGEST_LENGTH) / sizeof(struct sock_filter);
+	if ((n - SHA256_DIGEST_LENGTH) % sizeof(struct sock_filter) || len > BPF_MAXINSNS)
+		return false;
+	sha256(data + SHA256_DIGEST_LENGTH, n - SHA256_DIGEST_LENGTH, sum);
+	if (memcmp(sum, data, SHA256_DIGEST_LENGTH) != 0)
+		return false;
+	prog_copy(out, (struct sock_filter *)(void *)(data + SHA256_DIGEST_LENGTH), len);
+	return true;
+}
+
+/* Best effort: a cache that cannot be written only costs the next start a compile. */
+static void disk_cache_put(const char *cache_dir, const unsigned char *key,
+			   const struct seccomp_prog *p)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/seccomp", cache_dir);
+	_cleanup_free_ char *path = disk_path(cache_dir, key, ".bpf");
+	_cleanup_free_ char *tmp = disk_path(cache_dir, key, "");
+	_cleanup_close_ int fd = -1;
+	unsigned char sum[SHA256_DIGEST_LENGTH];
+	size_t bytes = p->len * sizeof(*p->insns);
+	struct stk_err ignored;
+	char *t;
+
+	if (stk_mkdir_p(dir, 0700, &ignored) < 0)
+		return;
+	t = xasprintf("%s.tmp.%d", tmp, (int)getpid());
+	free(tmp);
+	tmp = t;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	sha256(p->insns, bytes, sum);
+	if (write(fd, sum, sizeof(sum)) != (ssize_t)sizeof(sum) ||
+	    write(fd, p->insns, bytes) != (ssize_t)bytes || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+/* libseccomp builds the filter; its BPF comes back through a memfd. */
+static int compile(const struct engine_spec *s, const char *profile, uint64_t caps,
+		   struct seccomp_prog *out, struct stk_err *err)
 {
 	scmp_filter_ctx ctx = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 	int rc;
 
-	if (s->privileged || (s->seccomp && strcmp(s->seccomp, "unconfined") == 0))
-		return 0;
-	if (names_a_profile(s)) {
-		if (!profile)
-			return stk_err_set(err, EINVAL, "seccomp profile %s was not read", s->seccomp);
-		if (seccomp_json_parse(profile, s, &ctx, err) < 0)
-			return stk_err_wrap(err, "seccomp profile %s", s->seccomp);
+	(void)s;
+	if (profile) {
+		if (seccomp_json_parse(profile, caps, &ctx, err) < 0)
+			return -1;
 	} else {
 		ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 		if (!ctx)
 			return stk_err_set(err, ENOMEM, "seccomp_init");
-		if (default_profile(ctx, s, err) < 0) {
+		if (default_profile(ctx, caps, err) < 0) {
 			seccomp_release(ctx);
 			return -1;
 		}
 	}
 	/* no_new_privs is ours to decide (security_opt), not libseccomp's. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	rc = seccomp_load(ctx);
+	/* A binary search over syscall numbers instead of a linear list: the kernel runs
+	 * the filter for every syscall number when it is attached (to cache constant
+	 * answers), and the container on every syscall. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+	if (fd < 0) {
+		seccomp_release(ctx);
+		return stk_err_sys(err, "memfd_create");
+	}
+	rc = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
 	if (rc < 0)
-		return stk_err_set(err, -rc, "load seccomp filter: %s", strerror(-rc));
+		return stk_err_set(err, -rc, "compile seccomp filter: %s", strerror(-rc));
+	if (fstat(fd, &st) < 0)
+		return stk_err_sys(err, "compile seccomp filter");
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
+	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return stk_err_set(err, E2BIG, "seccomp filter of %lld bytes", (long long)st.st_size);
+	out->len = (size_t)st.st_size / sizeof(struct sock_filter);
+	out->insns = xmalloc((size_t)st.st_size);
+	if (pread(fd, out->insns, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {
+		seccomp_prog_release(out);
+		return stk_err_sys(err, "read compiled seccomp filter");
+	}
+	return 0;
+}
+
+int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_prog *out,
+		    struct stk_err *err)
+{
+	_cleanup_free_ char *profile = NULL;
+	unsigned char key[SHA256_DIGEST_LENGTH];
+
+	out->insns = NULL;
+	out->len = 0;
+	if (s->privileged || (s->seccomp && strcmp(s->seccomp, "unconfined") == 0))
+		return 0;
+	if (names_a_profile(s)) {
+		profile = read_profile(s->seccomp, err);
+		if (!profile)
+			return -1;
+	}
+	cache_key(profile, caps, key);
+	if (mem_cache_get(key, out))
+		return 0;
+	if (s->cache_dir && disk_cache_get(s->cache_dir, key, out)) {
+		mem_cache_put(key, out);
+		return 0;
+	}
+	if (compile(s, profile, caps, out, err) < 0)
+		return profile ? stk_err_wrap(err, "seccomp profile %s", s->seccomp) : -1;
+	mem_cache_put(key, out);
+	if (s->cache_dir)
+		disk_cache_put(s->cache_dir, key, out);
+	return 0;
+}
+
+void seccomp_prog_release(struct seccomp_prog *p)
+{
+	free(p->insns);
+	p->insns = NULL;
+	p->len = 0;
+}
+
+/* In the child: one syscall, no allocation. As libseccomp's seccomp_load with our
+ * attributes: no TSYNC, no logging flag, no_new_privs left alone. */
+int seccomp_install(const struct seccomp_prog *p, struct stk_err *err)
+{
+	struct sock_fprog fp = {.len = (unsigned short)p->len, .filter = p->insns};
+
+	if (!p->len)
+		return 0;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0)
+		return stk_err_sys(err, "load seccomp filter");
 	return 0;
 }

@@ -84,22 +84,22 @@ static const char *jstr(struct json_object *o, const char *key)
 }
 
 /* Does the container's capability set, or this arch, select the rule? */
-static bool filter_matches(struct json_object *f, const struct engine_spec *s, bool include)
+static bool filter_matches(struct json_object *f, uint64_t caps, bool include)
 {
-	struct json_object *caps, *arches;
+	struct json_object *names, *arches;
 	size_t i;
 
 	if (!f)
 		return true;
-	if (json_object_object_get_ex(f, "caps", &caps)) {
-		for (i = 0; i < json_object_array_length(caps); i++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(caps, i));
+	if (json_object_object_get_ex(f, "caps", &names)) {
+		for (i = 0; i < json_object_array_length(names); i++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(names, i));
 			cap_value_t v;
 			bool has;
 
 			if (!name || cap_from_name(name, &v) < 0)
 				continue;
-			has = caps_has(s, v);
+			has = v < 64 && ((caps >> v) & 1);
 			if (include && !has)
 				return false;
 			if (!include && has)
@@ -125,7 +125,7 @@ static bool filter_matches(struct json_object *f, const struct engine_spec *s, b
 }
 
 static int add_syscall_rule(scmp_filter_ctx ctx, struct json_object *r, int default_errno,
-			    const struct engine_spec *s, struct stk_err *err)
+			    uint64_t caps, struct stk_err *err)
 {
 	struct json_object *names, *args, *inc = NULL, *exc = NULL, *v;
 	struct scmp_arg_cmp cmp[6];
@@ -137,7 +137,7 @@ static int add_syscall_rule(scmp_filter_ctx ctx, struct json_object *r, int defa
 
 	json_object_object_get_ex(r, "includes", &inc);
 	json_object_object_get_ex(r, "excludes", &exc);
-	if (!filter_matches(inc, s, true) || (exc && !filter_matches(exc, s, false)))
+	if (!filter_matches(inc, caps, true) || (exc && !filter_matches(exc, caps, false)))
 		return 0;
 	if (json_object_object_get_ex(r, "errnoRet", &v))
 		errno_ret = json_object_get_int(v);
@@ -208,7 +208,7 @@ static int add_arches(scmp_filter_ctx ctx, struct json_object *root, struct stk_
 	return 0;
 }
 
-int seccomp_json_parse(const char *text, const struct engine_spec *s, scmp_filter_ctx *out,
+int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out,
 		       struct stk_err *err)
 {
 	_cleanup_(json_putp) struct json_object *root = json_tokener_parse(text);
@@ -236,7 +236,7 @@ int seccomp_json_parse(const char *text, const struct engine_spec *s, scmp_filte
 	if (json_object_object_get_ex(root, "syscalls", &rules) &&
 	    json_object_is_type(rules, json_type_array)) {
 		for (i = 0; i < json_object_array_length(rules); i++)
-			if (add_syscall_rule(ctx, json_object_array_get_idx(rules, i), default_errno, s,
+			if (add_syscall_rule(ctx, json_object_array_get_idx(rules, i), default_errno, caps,
 					     err) < 0)
 				goto fail;
 	}

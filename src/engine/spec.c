@@ -78,6 +78,7 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	d->id = dup0(s->id);
 	d->state_dir = dup0(s->state_dir);
 	d->cgroup_parent = dup0(s->cgroup_parent);
+	d->cache_dir = dup0(s->cache_dir);
 	d->layers = s->nlayers ? xcalloc(s->nlayers, sizeof(char *)) : NULL;
 	for (i = 0; i < s->nlayers; i++)
 		d->layers[i] = xstrdup(s->layers[i]);
@@ -107,6 +108,7 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	d->sysctls = kv_copy(s->sysctls, s->nsysctls);
 	d->cap_add = strv_copy(s->cap_add);
 	d->cap_drop = strv_copy(s->cap_drop);
+	d->devices = strv_copy(s->devices);
 	d->seccomp = dup0(s->seccomp);
 	d->init_path = dup0(s->init_path);
 	d->netns = dup0(s->netns);
@@ -121,6 +123,7 @@ void engine_spec_release(struct engine_spec *s)
 	free(s->id);
 	free(s->state_dir);
 	free(s->cgroup_parent);
+	free(s->cache_dir);
 	for (i = 0; i < s->nlayers; i++)
 		free(s->layers[i]);
 	free(s->layers);
@@ -147,6 +150,7 @@ void engine_spec_release(struct engine_spec *s)
 	kv_free(s->sysctls, s->nsysctls);
 	strv_free(s->cap_add);
 	strv_free(s->cap_drop);
+	strv_free(s->devices);
 	free(s->seccomp);
 	free(s->init_path);
 	free(s->netns);
@@ -428,7 +432,8 @@ int engine_spec_from_json(struct engine_spec *s, struct json_object *o, struct s
 	    get_strv(o, "group_add", &s->group_add, err) < 0 || get_strv(o, "dns", &s->dns, err) < 0 ||
 	    get_strv(o, "dns_search", &s->dns_search, err) < 0 ||
 	    get_strv(o, "dns_opt", &s->dns_opt, err) < 0 || get_strv(o, "cap_add", &s->cap_add, err) < 0 ||
-	    get_strv(o, "cap_drop", &s->cap_drop, err) < 0)
+	    get_strv(o, "cap_drop", &s->cap_drop, err) < 0 ||
+	    get_strv(o, "devices", &s->devices, err) < 0)
 		return -1;
 	get_str(o, "working_dir", &s->workdir);
 	get_str(o, "user", &s->user);

@@ -3,6 +3,7 @@ inside the container and from the host."""
 import json
 import os
 import signal
+import stat
 
 from engine_helpers import cgroup_dir, engine, needs_busybox, needs_root  # noqa: F401
 
@@ -98,6 +99,71 @@ def test_privileged_gets_every_capability_and_no_seccomp(engine):
     caps = int(r.out.split()[1], 16)
     assert caps & (1 << 21)  # CAP_SYS_ADMIN
     assert "Seccomp:\t0" in r.out
+
+
+STANDARD_DEVICES = {"null", "zero", "full", "random", "urandom", "tty"}
+LIST_DEVICES = ("find /dev -path /dev/pts -prune -o \\( -type c -o -type b \\) -print |"
+                " while read d; do stat -c '%n %F %t %T %a %u %g' $d; done")
+
+
+def host_devices():
+    """The host's device nodes a privileged container gets, as Docker lists them:
+    all of /dev but directories named pts, shm, fd, mqueue, .lxc, .lxd-mounts or .udev,
+    and nodes named console."""
+    skip = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"}
+    found = {}
+
+    def walk(rel):
+        with os.scandir("/dev/" + rel if rel else "/dev") as it:
+            for e in it:
+                sub = f"{rel}/{e.name}" if rel else e.name
+                st = e.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    if e.name not in skip:
+                        walk(sub)
+                elif (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and e.name != "console":
+                    found[sub] = (os.major(st.st_rdev), os.minor(st.st_rdev),
+                                  stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                                  stat.S_ISBLK(st.st_mode))
+    walk("")
+    return found
+
+
+def container_devices(out):
+    found = {}
+    for line in out.splitlines():
+        name, *kind, major, minor, mode, uid, gid = line.split()
+        found[name[len("/dev/"):]] = (int(major, 16), int(minor, 16), int(mode, 8), int(uid),
+                                      int(gid), kind[0] == "block")
+    return found
+
+
+def test_privileged_gets_the_hosts_devices(engine):
+    before = host_devices()
+    r = engine.run("sh", "-c", LIST_DEVICES + "; readlink /dev/ptmx", spec={"privileged": True})
+    after = host_devices()
+    assert r.code == 0, r
+    *lines, ptmx = r.out.splitlines()
+    inside = container_devices("\n".join(lines))
+    # As runc: /dev/ptmx stays the link to the container's own devpts instance.
+    assert ptmx == "pts/ptmx"
+    before.pop("ptmx", None)
+    # Other jobs on the machine may add or remove loop devices meanwhile.
+    stable = {k: v for k, v in before.items() if after.get(k) == v}
+    assert len(stable) > len(STANDARD_DEVICES)
+    for name, dev in stable.items():
+        if name in STANDARD_DEVICES:
+            assert inside[name][:2] == dev[:2], name
+        else:
+            assert inside.get(name) == dev, name
+    assert set(inside) <= set(before) | set(after) | STANDARD_DEVICES
+    assert "console" not in inside
+
+
+def test_default_container_gets_only_the_standard_devices(engine):
+    r = engine.run("sh", "-c", LIST_DEVICES)
+    assert r.code == 0, r
+    assert set(container_devices(r.out)) == STANDARD_DEVICES
 
 
 def test_hostname_and_etc_files_are_as_given(engine):

@@ -152,16 +152,41 @@ def test_init_is_pid_1_and_reaps_orphans(engine):
                    spec={"init": True})
     assert r.code == 0, r
     lines = r.out.splitlines()
-    assert lines[0].startswith("/dev/init -- sh -c")
+    assert lines[0].startswith("/sbin/docker-init -- sh -c")
     assert lines[1] == "0"
+
+
+def test_init_is_at_dockers_path_read_only_and_made_inside_the_rootfs(engine, tmp_path):
+    # The image's /sbin is an absolute symlink to a path that exists on the host: it
+    # must resolve inside the rootfs, so the mount point is made there, not on the host.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(str(outside), engine.rootfs / "sbin")
+    r = engine.run("sh", "-c", "ls -lL /sbin/docker-init | cut -c1-4; "
+                   "grep docker-init /proc/self/mountinfo | cut -d' ' -f6 | cut -d, -f1;"
+                   "echo x > /sbin/docker-init; echo rc=$?; test -e /dev/init; echo dev_init=$?",
+                   spec={"init": True})
+    assert r.code == 0, r
+    mode, opts, rc, dev_init = r.out.splitlines()
+    assert mode == "-rwx", r
+    assert opts == "ro", r
+    assert rc != "rc=0", r
+    assert dev_init == "dev_init=1", r
+    assert list(outside.iterdir()) == []
+    assert (engine.rootfs / str(outside).lstrip("/") / "docker-init").exists()
 
 
 def test_init_forwards_the_stop_signal_to_the_command(engine):
     # sleep as PID 1 would ignore TERM; under init it is an ordinary process and dies.
     c = engine.start("sleep", "1000", spec={"init": True, "stop_grace_period": 30})
     pid = c.pid()
-    c.wait_exec(pid, b"/dev/init")
-    time.sleep(0.2)
+    c.wait_exec(pid, b"/sbin/docker-init")
+    # init blocks every signal before it forks the command: once the command exists, a
+    # TERM cannot fall into the moment before (slow under the VM's emulated CPU).
+    deadline = time.monotonic() + 30
+    while not open(f"/proc/{pid}/task/{pid}/children").read().strip():
+        assert time.monotonic() < deadline, "init did not start the command"
+        time.sleep(0.02)
     t0 = time.monotonic()
     c.proc.send_signal(signal.SIGTERM)
     code, _, err = c.wait(timeout=30)

@@ -19,7 +19,8 @@ STACK_BIN="$build/stack" STACK_SRCDIR="$src" python3 -m pytest -q -p no:cachepro
 	--rootdir="$TMPDIR" -o cache_dir="$TMPDIR/.pytest" \
 	"$src/tests/integration/test_engine_limits.py" \
 	"$src/tests/integration/test_engine_stop.py" \
-	"$src/tests/integration/test_engine_lifecycle.py"
+	"$src/tests/integration/test_engine_lifecycle.py" \
+	"$src/tests/integration/test_engine_devices.py"
 echo "STACK-VM-RESULT: $?"
 # Power off at once; if sysrq is unavailable, PID 1 exiting panics and -no-reboot ends qemu.
 echo o > /proc/sysrq-trigger 2>/dev/null
