@@ -13,11 +13,6 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-/* OpenSSL 3's EVP digests (and its one-shot SHA256()) load the provider machinery on
- * first use, about 2 ms here, more than the rest of a cached filter costs; the
- * deprecated low-level SHA-256 functions compute the same digest without it. */
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/lazy_crypto.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -426,6 +422,7 @@ int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_p
 {
 	_cleanup_free_ char *profile = NULL;
 	unsigned char key[SHA256_DIGEST_LENGTH];
+	bool cached;
 
 	out->insns = NULL;
 	out->len = 0;
@@ -436,15 +433,21 @@ int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_p
 		if (!profile)
 			return -1;
 	}
-	cache_key(profile, caps, key);
-	if (mem_cache_get(key, out))
-		return 0;
-	if (s->cache_dir && disk_cache_get(s->cache_dir, key, out)) {
-		mem_cache_put(key, out);
-		return 0;
+	/* Without libcrypto there is no key: compile every time rather than fail. */
+	cached = stk_lazylib_load(&stk_lazy_crypto_lib, &(struct stk_err){0}) == 0;
+	if (cached) {
+		cache_key(profile, caps, key);
+		if (mem_cache_get(key, out))
+			return 0;
+		if (s->cache_dir && disk_cache_get(s->cache_dir, key, out)) {
+			mem_cache_put(key, out);
+			return 0;
+		}
 	}
 	if (compile(s, profile, caps, out, err) < 0)
 		return profile ? stk_err_wrap(err, "seccomp profile %s", s->seccomp) : -1;
+	if (!cached)
+		return 0;
 	mem_cache_put(key, out);
 	if (s->cache_dir)
 		disk_cache_put(s->cache_dir, key, out);

@@ -7,8 +7,14 @@
 #ifndef STK_UTIL_LAZY_CRYPTO_H
 #define STK_UTIL_LAZY_CRYPTO_H
 
+/* The engine keys its seccomp cache with the low-level SHA-256 functions, which OpenSSL 3
+ * deprecates: unlike EVP they need no provider set up on first use (2 ms). */
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "util/lazylib.h"
 
@@ -22,7 +28,10 @@
 	X(EVP_MD_CTX_free) \
 	X(EVP_MD_CTX_new) \
 	X(EVP_sha256) \
-	X(OPENSSL_cleanse)
+	X(OPENSSL_cleanse) \
+	X(SHA256_Final) \
+	X(SHA256_Init) \
+	X(SHA256_Update)
 
 STK_LAZYLIB_DECLARE(crypto, STK_CRYPTO_FUNCTIONS)
 
@@ -37,6 +46,9 @@ STK_LAZYLIB_DECLARE(crypto, STK_CRYPTO_FUNCTIONS)
 #define EVP_MD_CTX_new STK_LAZY(crypto, EVP_MD_CTX_new)
 #define EVP_sha256 STK_LAZY(crypto, EVP_sha256)
 #define OPENSSL_cleanse STK_LAZY(crypto, OPENSSL_cleanse)
+#define SHA256_Final STK_LAZY(crypto, SHA256_Final)
+#define SHA256_Init STK_LAZY(crypto, SHA256_Init)
+#define SHA256_Update STK_LAZY(crypto, SHA256_Update)
 #endif
 
 #endif
