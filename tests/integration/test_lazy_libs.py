@@ -105,6 +105,16 @@ def test_config_loads_no_lazy_library(tmp_path):
 
 
 @needs_root
+def test_runtime_run_without_a_usable_libcrypto_still_confines_the_container(engine, broken):  # noqa: F811
+    """No cache key without libcrypto: the filter is compiled, never skipped."""
+    env, _ = broken("crypto", "stub")
+    args, _, _ = engine._args(["/bin/grep", "Seccomp:", "/proc/self/status"], None, None)
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Seccomp:", "2"], r.stdout
+
+
+@needs_root
 def test_runtime_run_without_networks_loads_only_libcrypto_of_the_lazy_ones(engine):  # noqa: F811
     """libcrypto keys the seccomp filter cache (a SHA-256, cheaper than compiling the
     filter); nothing of curl, archive, nl, nftables or ldns is mapped."""
