@@ -213,8 +213,8 @@ class Proxy:
     fail_blobs=n: answer n blob requests with fail_status (and Retry-After: retry_after);
     delay={path substring: seconds}: hold matching requests back; tls=(cert, key) and
     name: serve HTTPS under that host name; bind: the address to listen on.
-    `requests` records (method, path, headers); `blob_spans` (path, start, end) of blob
-    GETs, and `max_blob_gets` the most blob GETs served at once."""
+    `requests` records (method, path, headers), `arrivals` (method, path, monotonic time);
+    `blob_spans` (path, start, end) of blob GETs served (not redirected)."""
 
     def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None,
                  die_after_cut=False, redirect_blobs=False, fail_blobs=0, fail_status=503,
@@ -229,9 +229,7 @@ class Proxy:
         self.name = name
         self.bind = bind
         self.blob_spans = []
-        self.blob_gets = 0
-        self.max_blob_gets = 0
-        self.lock = threading.Lock()
+        self.arrivals = []
         self.fail_blobs = fail_blobs  # answer this many blob requests with fail_status
         self.fail_status = fail_status
         self.die_after_cut = die_after_cut
@@ -290,24 +288,17 @@ class Proxy:
 
             def handle_any(self, method):
                 proxy.requests.append((method, self.path, dict(self.headers)))
+                proxy.arrivals.append((method, self.path, time.monotonic()))
                 for part, secs in proxy.delay.items():
                     if part in self.path:
                         time.sleep(secs)
-                if method == "GET" and "/blobs/" in self.path and not self.redirected():
-                    with proxy.lock:
-                        proxy.blob_gets += 1
-                        proxy.max_blob_gets = max(proxy.max_blob_gets, proxy.blob_gets)
+                if method == "GET" and "/blobs/" in self.path and not proxy.redirect_blobs:
                     start = time.monotonic()
                     try:
                         return self.handle_request(method)
                     finally:
-                        with proxy.lock:
-                            proxy.blob_gets -= 1
-                            proxy.blob_spans.append((self.path, start, time.monotonic()))
+                        proxy.blob_spans.append((self.path, start, time.monotonic()))
                 return self.handle_request(method)
-
-            def redirected(self):
-                return proxy.redirect_blobs and not proxy.fail_blobs
 
             def handle_request(self, method):
                 if self.path.startswith("/token"):
@@ -385,6 +376,21 @@ class Proxy:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def blob_gets(self, digest):
+        """GET requests for a blob, in any repository."""
+        return [h for m, path, h in self.requests if m == "GET" and path.endswith("/blobs/" + digest)]
+
+    def max_overlap(self, digests):
+        """The most downloads of these blobs that were in progress at once."""
+        edges = sorted((t, kind) for path, start, end in self.blob_spans
+                       if path.rsplit("/", 1)[-1] in digests
+                       for t, kind in ((start, 1), (end, -1)))
+        now = most = 0
+        for _, kind in edges:
+            now += kind
+            most = max(most, now)
+        return most
 
     def saw_range(self):
         return any("Range" in h for _, path, h in self.requests if "/blobs/" in path)
