@@ -271,6 +271,73 @@ static void test_unpack_converts_whiteouts_to_overlay_form(void **state)
 	assert_int_equal(v[0], 'y');
 }
 
+/* What a layer carries beyond names and contents: a device node, owners, xattrs and a
+ * file capability (security.capability, VFS_CAP_REVISION_2, CAP_NET_BIND_SERVICE
+ * permitted and effective). Needs root, as extraction does. */
+static void test_unpack_keeps_devices_owners_xattrs_and_capabilities(void **state)
+{
+	static const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0x00, 0x04, 0, 0};
+	struct fixture *fx = *state;
+	struct archive *a;
+	struct archive_entry *e;
+	size_t cap_used = 0;
+	char *buf = malloc(1 << 16), diffid[72], p[256], v[32];
+	struct stat st;
+	struct stk_err err;
+	uint64_t size;
+	FILE *f;
+
+	if (geteuid() != 0) {
+		free(buf);
+		skip();
+	}
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open_memory(a, buf, 1 << 16, &cap_used), ARCHIVE_OK);
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, "null");
+	archive_entry_set_filetype(e, AE_IFCHR);
+	archive_entry_set_perm(e, 0666);
+	archive_entry_set_rdev(e, makedev(1, 3));
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "ping");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0750);
+	archive_entry_set_uid(e, 1000);
+	archive_entry_set_gid(e, 1001);
+	archive_entry_set_size(e, 2);
+	archive_entry_set_mtime(e, 1600000000, 0);
+	archive_entry_xattr_add_entry(e, "user.note", "kept", 4);
+	archive_entry_xattr_add_entry(e, "security.capability", cap, sizeof(cap));
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_write_data(a, "x\n", 2);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+	f = fopen(fx->blob, "wb");
+	fwrite(buf, 1, cap_used, f);
+	fclose(f);
+	free(buf);
+
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), 0);
+	snprintf(p, sizeof(p), "%s/null", fx->dest);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(st.st_rdev, makedev(1, 3));
+	snprintf(p, sizeof(p), "%s/ping", fx->dest);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1001);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_mtime, 1600000000);
+	assert_int_equal(getxattr(p, "user.note", v, sizeof(v)), 4);
+	assert_memory_equal(v, "kept", 4);
+	/* after the chown, which would clear it */
+	assert_int_equal(getxattr(p, "security.capability", v, sizeof(v)), (ssize_t)sizeof(cap));
+	assert_memory_equal(v, cap, sizeof(cap));
+}
+
 static void expect_escape_refused(struct fixture *fx, const struct tentry *es, size_t n,
 				  const char *outside)
 {
@@ -490,6 +557,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpack_files_links_and_diffid, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_uncompressed_layer, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_converts_whiteouts_to_overlay_form, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
+						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_dotdot, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_absolute_path, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_write_through_symlink, setup_dirs, teardown_dirs),
