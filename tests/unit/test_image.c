@@ -244,6 +244,54 @@ static void test_unpack_uncompressed_layer(void **state)
 	assert_string_equal(got, want);
 }
 
+/* Compresses the file at path in place with zstd (libarchive's raw format + filter). */
+static void zstd_file(const char *path)
+{
+	struct archive *z = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t n, cap = 1 << 20, used = 0;
+	char *in = malloc(cap), *out = malloc(cap);
+	FILE *f = fopen(path, "rb");
+
+	n = fread(in, 1, cap, f);
+	fclose(f);
+	assert_int_equal(archive_write_add_filter_zstd(z), ARCHIVE_OK);
+	archive_write_set_format_raw(z);
+	assert_int_equal(archive_write_open_memory(z, out, cap, &used), ARCHIVE_OK);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_write_header(z, e);
+	archive_write_data(z, in, n);
+	archive_write_close(z);
+	archive_write_free(z);
+	archive_entry_free(e);
+	f = fopen(path, "wb");
+	fwrite(out, 1, used, f);
+	fclose(f);
+	free(in);
+	free(out);
+}
+
+static void test_unpack_zstd_layer(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry es[] = {{"etc/", AE_IFDIR, NULL, 0755}, {"etc/motd", AE_IFREG, "zstd\n", 0}};
+	char want[72], got[72], p[256], magic[4];
+	struct stk_err err;
+	uint64_t size;
+	FILE *f;
+
+	write_layer(fx->blob, es, 2, false, want);
+	zstd_file(fx->blob);
+	f = fopen(fx->blob, "rb");
+	assert_int_equal(fread(magic, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(magic, "\x28\xb5\x2f\xfd", 4);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, got, &size, &err), 0);
+	assert_string_equal(got, want);
+	snprintf(p, sizeof(p), "%s/etc/motd", fx->dest);
+	assert_int_equal(access(p, F_OK), 0);
+}
+
 static void test_unpack_converts_whiteouts_to_overlay_form(void **state)
 {
 	struct fixture *fx = *state;
@@ -556,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_ref_rejects_invalid),
 		cmocka_unit_test_setup_teardown(test_unpack_files_links_and_diffid, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_uncompressed_layer, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_zstd_layer, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_converts_whiteouts_to_overlay_form, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
 						teardown_dirs),
