@@ -714,7 +714,7 @@ int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *
 	p->input = xstrdup(ref);
 	if (image_ref_parse(ref, &p->ref, err) < 0) {
 		pull_free(p);
-		return -1;
+		return stk_err_wrap(err, "%s", ref);
 	}
 	if (image_auth_lookup(opts->docker_config_dir, p->ref.domain, &user, &password, err) < 0) {
 		pull_free(p);

@@ -76,7 +76,7 @@ def test_pull_unreachable_registry(stack, root):
 def test_pull_invalid_reference_is_refused(stack, root):
     r = stack("--root", str(root), "pull", "Busy:Box")
     assert r.code == 1
-    assert "invalid reference format" in r.err
+    assert "Busy:Box: invalid reference format" in r.err, r
 
 
 def test_postgres_and_redis_images_share_their_base_layer(stack, registry, root):
