@@ -293,11 +293,12 @@ class Proxy:
                     if part in self.path:
                         time.sleep(secs)
                 if method == "GET" and "/blobs/" in self.path and not proxy.redirect_blobs:
-                    start = time.monotonic()
+                    start = self.last_write = time.monotonic()
                     try:
                         return self.handle_request(method)
                     finally:
-                        proxy.blob_spans.append((self.path, start, time.monotonic()))
+                        # ends as its last bytes go out (not after the throttle's pause)
+                        proxy.blob_spans.append((self.path, start, self.last_write))
                 return self.handle_request(method)
 
             def handle_request(self, method):
@@ -355,6 +356,7 @@ class Proxy:
                             threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()),
                                              daemon=True).start()
                         return
+                    self.last_write = time.monotonic()  # before: the client cannot be done sooner
                     self.wfile.write(chunk)
                     sent += len(chunk)
                     if is_blob and proxy.throttle:
