@@ -35,29 +35,30 @@ static int open_store(struct cli_globals *g, struct image_store **s)
 	return CLI_OK;
 }
 
-/* Registries allowed over plain HTTP besides loopback: STACK_INSECURE_REGISTRIES=a,b */
-static void insecure_from_env(struct image_pull_opts *o, char **storage)
-{
-	const char *env = getenv("STACK_INSECURE_REGISTRIES");
-	static const char *list[32];
-	char *p, *save = NULL, *tok;
-
-	*storage = NULL;
-	if (!env || !*env)
-		return;
-	*storage = xstrdup(env);
-	for (p = *storage; (tok = strtok_r(p, ", ", &save)) && o->ninsecure < 32; p = NULL)
-		list[o->ninsecure++] = tok;
-	o->insecure = list;
-}
-
 /* ---- progress ---- */
 
+/* On a terminal: one row per image and one per layer under it, redrawn in place (state,
+ * bar, bytes, speed). Otherwise one line per event, as a log wants it. */
+struct progress_row {
+	char *ref;
+	char *layer; /* NULL: the image's own row */
+	char status[128];
+	uint64_t start_ms, start_bytes; /* first progress seen, for the speed */
+};
+
 struct progress {
-	bool tty, quiet;
-	struct { char *layer; char status[96]; } rows[128];
+	bool tty, quiet, multi;
+	struct progress_row *rows;
 	size_t nrows, drawn;
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static const char *short_digest(const char *d)
 {
@@ -89,31 +90,59 @@ static void progress_redraw(struct progress *pr)
 
 	if (pr->drawn)
 		fprintf(stderr, "\033[%zuA", pr->drawn);
-	for (i = 0; i < pr->nrows; i++)
-		fprintf(stderr, "\033[2K%s: %s\n", short_digest(pr->rows[i].layer), pr->rows[i].status);
+	for (i = 0; i < pr->nrows; i++) {
+		const struct progress_row *row = &pr->rows[i];
+
+		if (row->layer)
+			fprintf(stderr, "\033[2K  %s: %s\n", short_digest(row->layer), row->status);
+		else
+			fprintf(stderr, "\033[2K%s: %s\n", row->ref, row->status);
+	}
 	pr->drawn = pr->nrows;
 	fflush(stderr);
 }
 
-static size_t progress_row(struct progress *pr, const char *layer)
+/* The row of (ref, layer), made after the image's last row if new. */
+static struct progress_row *progress_row(struct progress *pr, const char *ref, const char *layer)
 {
-	size_t i;
+	size_t i, at = pr->nrows;
+	bool seen_ref = false;
 
-	for (i = 0; i < pr->nrows; i++)
-		if (strcmp(pr->rows[i].layer, layer) == 0)
-			return i;
-	if (pr->nrows == 128)
-		return 127;
-	pr->rows[pr->nrows].layer = xstrdup(layer);
-	return pr->nrows++;
+	for (i = 0; i < pr->nrows; i++) {
+		struct progress_row *row = &pr->rows[i];
+
+		if (strcmp(row->ref, ref) != 0) {
+			if (seen_ref && at == pr->nrows)
+				at = i;
+			continue;
+		}
+		seen_ref = true;
+		if (layer ? row->layer && strcmp(row->layer, layer) == 0 : !row->layer)
+			return row;
+	}
+	pr->rows = xrealloc(pr->rows, (pr->nrows + 1) * sizeof(*pr->rows));
+	memmove(&pr->rows[at + 1], &pr->rows[at], (pr->nrows - at) * sizeof(*pr->rows));
+	pr->nrows++;
+	memset(&pr->rows[at], 0, sizeof(pr->rows[at]));
+	pr->rows[at].ref = xstrdup(ref);
+	pr->rows[at].layer = layer ? xstrdup(layer) : NULL;
+	return &pr->rows[at];
 }
 
-static void bar(char *out, size_t len, uint64_t cur, uint64_t total)
+static void bar(struct progress_row *row, char *out, size_t len, uint64_t cur, uint64_t total)
 {
-	char a[16], b[16];
+	char a[16], b[16], speed[24] = "";
 	int width = 30, fill = total ? (int)(cur * (uint64_t)width / total) : 0, i;
+	uint64_t t = now_ms();
 	struct strbuf sb;
 
+	if (!row->start_ms) {
+		row->start_ms = t;
+		row->start_bytes = cur;
+	} else if (t > row->start_ms && cur > row->start_bytes) {
+		human_size((cur - row->start_bytes) * 1000 / (t - row->start_ms), a, sizeof(a));
+		snprintf(speed, sizeof(speed), " %s/s", a);
+	}
 	strbuf_init(&sb);
 	strbuf_addc(&sb, '[');
 	for (i = 0; i < width; i++)
@@ -121,24 +150,24 @@ static void bar(char *out, size_t len, uint64_t cur, uint64_t total)
 	strbuf_addc(&sb, ']');
 	human_size(cur, a, sizeof(a));
 	human_size(total, b, sizeof(b));
-	snprintf(out, len, "Downloading %s %s/%s", sb.buf, a, b);
+	snprintf(out, len, "Downloading %s %s/%s%s", sb.buf, a, b, speed);
 	strbuf_free(&sb);
 }
 
 static void on_pull_event(const struct image_event *ev, void *arg)
 {
 	struct progress *pr = arg;
-	char line[96];
+	char line[128];
 
 	if (pr->quiet)
 		return;
 	switch (ev->kind) {
 	case IMAGE_EV_RESOLVED:
-		fprintf(stderr, "%s: Pulling from %s\n", ev->ref, short_digest(ev->detail));
-		return;
+		snprintf(line, sizeof(line), "Pulling from %s", short_digest(ev->detail));
+		break;
 	case IMAGE_EV_DONE:
-		fprintf(stderr, "%s: Digest: %s\n", ev->ref, ev->detail);
-		return;
+		snprintf(line, sizeof(line), "Digest: %s", ev->detail);
+		break;
 	case IMAGE_EV_LAYER_EXISTS:
 		snprintf(line, sizeof(line), "Already exists");
 		break;
@@ -148,7 +177,7 @@ static void on_pull_event(const struct image_event *ev, void *arg)
 	case IMAGE_EV_LAYER_PROGRESS:
 		if (!pr->tty)
 			return; /* a log gets events, not bars */
-		bar(line, sizeof(line), ev->current, ev->total);
+		bar(progress_row(pr, ev->ref, ev->layer), line, sizeof(line), ev->current, ev->total);
 		break;
 	case IMAGE_EV_LAYER_VERIFIED:
 		snprintf(line, sizeof(line), "Verifying Checksum: ok");
@@ -161,21 +190,19 @@ static void on_pull_event(const struct image_event *ev, void *arg)
 		break;
 	case IMAGE_EV_RETRY:
 		snprintf(line, sizeof(line), "Retrying (%s)", ev->detail ? ev->detail : "");
-		if (!ev->layer) {
-			fprintf(stderr, "%s: %s\n", ev->ref, line);
-			return;
-		}
 		break;
 	default:
 		return;
 	}
-	if (!ev->layer)
-		return;
 	if (pr->tty) {
-		size_t i = progress_row(pr, ev->layer);
+		struct progress_row *row = progress_row(pr, ev->ref, ev->layer);
 
-		snprintf(pr->rows[i].status, sizeof(pr->rows[i].status), "%s", line);
+		snprintf(row->status, sizeof(row->status), "%s", line);
 		progress_redraw(pr);
+	} else if (!ev->layer) {
+		fprintf(stderr, "%s: %s\n", ev->ref, line);
+	} else if (pr->multi) {
+		fprintf(stderr, "%s: %s: %s\n", ev->ref, short_digest(ev->layer), line);
 	} else {
 		fprintf(stderr, "%s: %s\n", short_digest(ev->layer), line);
 	}
@@ -185,8 +212,11 @@ static void progress_free(struct progress *pr)
 {
 	size_t i;
 
-	for (i = 0; i < pr->nrows; i++)
+	for (i = 0; i < pr->nrows; i++) {
+		free(pr->rows[i].ref);
 		free(pr->rows[i].layer);
+	}
+	free(pr->rows);
 }
 
 /* ---- pull ---- */
@@ -194,15 +224,41 @@ static void progress_free(struct progress *pr)
 static const char pull_usage[] =
 	"Usage: stack pull [OPTIONS] IMAGE [IMAGE...]\n"
 	"\n"
-	"Download images from a registry into the local store\n"
+	"Download images from a registry into the local store (all at once)\n"
 	"\n"
 	"Options:\n"
-	"      --max-concurrent-downloads int   Layers downloaded at once (default 3)\n"
+	"      --max-concurrent-downloads int   Layers downloaded at once, over all\n"
+	"                                       the images (default 3)\n"
 	"  -q, --quiet                          Suppress progress output\n"
 	"  -h, --help                           Show this help\n"
 	"\n"
-	"Plain HTTP is used for loopback registries and those listed in\n"
-	"STACK_INSECURE_REGISTRIES (comma-separated host[:port]).\n";
+	"Registries are reached over HTTPS, checked against the system's CA store.\n"
+	"Loopback registries use plain HTTP. Those listed in STACK_INSECURE_REGISTRIES\n"
+	"(comma-separated host[:port] or CIDR, like Docker's insecure-registries) are\n"
+	"reached over HTTPS without certificate checks, or plain HTTP if HTTPS fails.\n";
+
+/* Outcomes by argument, reported in the order of the arguments once all are done. */
+struct pull_results {
+	char *const *refs;
+	size_t n;
+	struct stk_err *errs;
+	bool *failed;
+};
+
+static void on_pull_result(const char *ref, const struct stk_err *err, void *arg)
+{
+	struct pull_results *res = arg;
+	size_t i;
+
+	if (!err)
+		return;
+	for (i = 0; i < res->n; i++)
+		if (!res->failed[i] && strcmp(res->refs[i], ref) == 0) {
+			res->failed[i] = true;
+			res->errs[i] = *err;
+			return;
+		}
+}
 
 int cli_pull(struct cli_globals *g, int argc, char **argv)
 {
@@ -214,10 +270,11 @@ int cli_pull(struct cli_globals *g, int argc, char **argv)
 	};
 	struct image_pull_opts po = {0};
 	struct progress pr = {0};
+	struct pull_results res = {0};
 	struct image_store *s = NULL;
-	_cleanup_free_ char *insecure = NULL;
 	struct stk_err err;
-	int c, rc, i;
+	size_t i;
+	int c, rc;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
@@ -243,21 +300,26 @@ int cli_pull(struct cli_globals *g, int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	pr.tty = isatty(STDERR_FILENO);
+	pr.multi = argc - optind > 1;
 	po.on_event = on_pull_event;
 	po.event_arg = &pr;
-	insecure_from_env(&po, &insecure);
+	res.refs = argv + optind;
+	res.n = (size_t)(argc - optind);
+	res.errs = xcalloc(res.n, sizeof(*res.errs));
+	res.failed = xcalloc(res.n, sizeof(*res.failed));
 	rc = CLI_OK;
-	for (i = optind; i < argc; i++) {
-		const char *ref = argv[i];
-
-		pr.drawn = 0;
-		if (image_pull_all(s, &ref, 1, &po, &err) < 0) {
-			cli_error("pull %s", err.msg);
-			rc = CLI_FAIL;
-		} else if (pr.quiet) {
-			puts(ref);
-		}
+	if (image_pull_all(s, (const char *const *)res.refs, res.n, &po, on_pull_result, &res, &err) < 0)
+		rc = CLI_FAIL;
+	for (i = 0; i < res.n; i++) {
+		if (res.failed[i])
+			cli_error("pull %s", res.errs[i].msg);
+		else if (pr.quiet)
+			puts(res.refs[i]);
 	}
+	if (rc != CLI_OK && !memchr(res.failed, true, res.n))
+		cli_error("pull: %s", err.msg); /* the store itself could not be used */
+	free(res.errs);
+	free(res.failed);
 	progress_free(&pr);
 	image_store_free(s);
 	return rc;

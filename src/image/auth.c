@@ -196,12 +196,9 @@ int image_auth_check(const char *domain, const char *user, const char *password,
 {
 	struct check chk = {0};
 	struct reg_client *c;
-	bool insecure = false;
+	bool insecure = image_registry_insecure(opts, domain);
 	uv_loop_t loop;
-	size_t i;
 
-	for (i = 0; i < opts->ninsecure; i++)
-		insecure |= strcmp(opts->insecure[i], domain) == 0;
 	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0)
 		return stk_err_wrap(err, "login to %s", domain);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

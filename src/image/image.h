@@ -120,14 +120,24 @@ struct image_event {
 
 typedef void (*image_event_fn)(const struct image_event *ev, void *arg);
 
+struct image_pull_group;
+
 struct image_pull_opts {
-	unsigned max_parallel;         /* layer downloads at once; 0 = 3 */
+	unsigned max_parallel;         /* layer downloads at once; 0 = 3 (ignored with a group) */
+	struct image_pull_group *group; /* NULL: the pull has a group of its own */
 	const char *docker_config_dir; /* NULL = $DOCKER_CONFIG or ~/.docker */
-	const char *const *insecure;   /* registries (host[:port]) allowed over plain HTTP */
+	const char *const *insecure;   /* registries (host[:port], CIDR) allowed without TLS
+					* checks, besides $STACK_INSECURE_REGISTRIES */
 	size_t ninsecure;
 	image_event_fn on_event;
 	void *event_arg;
 };
+
+/* Pulls that run on one loop at once share a group: one limit on layer downloads for
+ * all of them (max_parallel; 0 = 3), and a blob that one of them is fetching is fetched
+ * once, the others waiting for it. Free it after the last of its pulls is done. */
+struct image_pull_group *image_pull_group_new(unsigned max_parallel);
+void image_pull_group_free(struct image_pull_group *g);
 
 struct uv_loop_s;
 struct image_pull;
@@ -139,9 +149,16 @@ typedef void (*image_pull_done_fn)(struct image_pull *p, int status, const struc
 int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *ref,
 		     const struct image_pull_opts *opts, image_pull_done_fn done, void *arg,
 		     struct stk_err *err);
-/* Convenience for the CLI: runs its own loop until every reference is pulled. */
+/* For the CLI: pulls every reference at once on a loop of its own (one group) until all
+ * are done. `on_result` (optional) hears of each as it ends, err NULL on success.
+ * Returns -1 if any failed, err being the first failure. */
+typedef void (*image_pull_result_fn)(const char *ref, const struct stk_err *err, void *arg);
 int image_pull_all(struct image_store *s, const char *const *refs, size_t nrefs,
-		   const struct image_pull_opts *opts, struct stk_err *err);
+		   const struct image_pull_opts *opts, image_pull_result_fn on_result,
+		   void *result_arg, struct stk_err *err);
+/* Is this registry (host[:port]) marked insecure, by opts or $STACK_INSECURE_REGISTRIES
+ * (comma-separated host[:port] or CIDR, like Docker's insecure-registries)? */
+bool image_registry_insecure(const struct image_pull_opts *opts, const char *domain);
 
 /* ---- registry credentials (~/.docker/config.json) --------------------------- */
 

@@ -2,7 +2,10 @@
  * fetch the config, then the layers in parallel: each streams to a partial blob file
  * through SHA-256, is verified, renamed into blobs/, then unpacked on the thread pool
  * and committed. The name is recorded last, so a failed pull leaves no image behind
- * and a killed one resumes from its partial files. */
+ * and a killed one resumes from its partial files.
+ *
+ * Pulls on one loop share a group: one limit on layer downloads for all of them, and a
+ * blob one pull is fetching is not fetched again by another, which waits for it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,7 +20,8 @@
 
 #define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
 
-enum job_state { JOB_QUEUED, JOB_LOCKING, JOB_DOWNLOADING, JOB_EXTRACTING, JOB_DONE };
+/* FOLLOWING: another pull of the group has this blob in flight; wait for it to end. */
+enum job_state { JOB_QUEUED, JOB_FOLLOWING, JOB_LOCKING, JOB_DOWNLOADING, JOB_EXTRACTING, JOB_DONE };
 
 struct layer_job {
 	struct image_pull *p;
@@ -31,6 +35,15 @@ struct layer_job {
 	int work_rc;
 	struct stk_err work_err;
 	uint64_t last_event_ms;
+	bool holds_slot; /* counts against the group's download limit */
+};
+
+struct image_pull_group {
+	unsigned max_parallel;
+	unsigned running; /* layer downloads (with their lock waits) in progress */
+	struct image_pull **pulls;
+	size_t npulls;
+	bool pumping, pump_again;
 };
 
 struct image_pull {
@@ -47,8 +60,9 @@ struct image_pull {
 	struct manifest m;
 	bool have_manifest;
 	struct layer_job *jobs;
-	size_t next_job, running, remaining;
-	bool failed, finished;
+	size_t remaining;
+	struct image_pull_group *group;
+	bool own_group, failed, finished;
 	struct stk_err err;
 	image_pull_done_fn done;
 	void *arg;
@@ -61,6 +75,122 @@ static void emit(struct image_pull *p, enum image_event_kind kind, const char *l
 
 	if (p->opts.on_event)
 		p->opts.on_event(&ev, p->opts.event_arg);
+}
+
+struct image_pull_group *image_pull_group_new(unsigned max_parallel)
+{
+	struct image_pull_group *g = xcalloc(1, sizeof(*g));
+
+	g->max_parallel = max_parallel ? max_parallel : 3;
+	return g;
+}
+
+void image_pull_group_free(struct image_pull_group *g)
+{
+	if (!g)
+		return;
+	free(g->pulls);
+	free(g);
+}
+
+static void group_add(struct image_pull_group *g, struct image_pull *p)
+{
+	g->pulls = xrealloc(g->pulls, (g->npulls + 1) * sizeof(*g->pulls));
+	g->pulls[g->npulls++] = p;
+}
+
+static void group_remove(struct image_pull_group *g, struct image_pull *p)
+{
+	size_t i;
+
+	for (i = 0; i < g->npulls; i++)
+		if (g->pulls[i] == p) {
+			memmove(&g->pulls[i], &g->pulls[i + 1], (g->npulls - i - 1) * sizeof(*g->pulls));
+			g->npulls--;
+			return;
+		}
+}
+
+static bool job_in_flight(const struct layer_job *j)
+{
+	return j->state == JOB_LOCKING || j->state == JOB_DOWNLOADING || j->state == JOB_EXTRACTING;
+}
+
+static bool group_blob_in_flight(struct image_pull_group *g, const char *digest)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->npulls; i++) {
+		struct image_pull *q = g->pulls[i];
+
+		for (k = 0; q->jobs && k < q->m.nlayers; k++)
+			if (job_in_flight(&q->jobs[k]) && strcmp(q->jobs[k].l->digest, digest) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* The job that fetched this blob has ended: whoever waited on it goes again (and finds
+ * the layer in the store, or fetches it itself if that job failed). */
+static void group_wake_followers(struct image_pull_group *g, const char *digest)
+{
+	size_t i, k;
+
+	for (i = 0; i < g->npulls; i++) {
+		struct image_pull *q = g->pulls[i];
+
+		for (k = 0; q->jobs && k < q->m.nlayers; k++)
+			if (q->jobs[k].state == JOB_FOLLOWING && strcmp(q->jobs[k].l->digest, digest) == 0)
+				q->jobs[k].state = JOB_QUEUED;
+	}
+}
+
+static void job_release_slot(struct layer_job *j)
+{
+	if (j->holds_slot) {
+		j->holds_slot = false;
+		j->p->group->running--;
+	}
+}
+
+static void job_try_lock(struct layer_job *j);
+
+/* Starts queued layers of every pull, oldest pull first, up to the limit. Starting a
+ * job can end it at once (the layer is there), which pumps again: run once at a time. */
+static void group_pump(struct image_pull_group *g)
+{
+	size_t i, k;
+
+	if (g->pumping) {
+		g->pump_again = true;
+		return;
+	}
+	g->pumping = true;
+	do {
+		g->pump_again = false;
+		for (i = 0; i < g->npulls; i++) {
+			struct image_pull *q = g->pulls[i];
+
+			for (k = 0; !q->failed && q->jobs && k < q->m.nlayers; k++) {
+				struct layer_job *j = &q->jobs[k];
+
+				if (j->state != JOB_QUEUED)
+					continue;
+				if (group_blob_in_flight(g, j->l->digest)) {
+					j->state = JOB_FOLLOWING;
+					continue;
+				}
+				if (g->running >= g->max_parallel)
+					goto out;
+				j->state = JOB_LOCKING;
+				j->holds_slot = true;
+				g->running++;
+				job_try_lock(j);
+			}
+		}
+	out:;
+	} while (g->pump_again);
+	g->pumping = false;
 }
 
 static void pull_free(struct image_pull *p)
@@ -80,6 +210,11 @@ static void pull_free(struct image_pull *p)
 	free(p->display);
 	free(p->expect_digest);
 	free(p->manifest_digest);
+	if (p->group) {
+		group_remove(p->group, p);
+		if (p->own_group)
+			image_pull_group_free(p->group);
+	}
 	free(p);
 }
 
@@ -131,6 +266,7 @@ static void timer_closed(uv_handle_t *h)
 
 static void job_release(struct layer_job *j)
 {
+	job_release_slot(j);
 	if (j->req) {
 		reg_req_cancel(j->req);
 		j->req = NULL;
@@ -157,13 +293,19 @@ static void pull_fail(struct image_pull *p, const struct stk_err *e)
 		p->err = *e;
 		stk_err_wrap(&p->err, "%s", p->display);
 	}
-	for (i = 0; p->jobs && i < p->m.nlayers; i++)
-		if (p->jobs[i].state != JOB_EXTRACTING) {
-			job_release(&p->jobs[i]);
-			if (p->jobs[i].state != JOB_DONE)
-				p->jobs[i].state = JOB_DONE;
-		}
+	for (i = 0; p->jobs && i < p->m.nlayers; i++) {
+		struct layer_job *j = &p->jobs[i];
+		bool was_in_flight = job_in_flight(j);
+
+		if (j->state == JOB_EXTRACTING)
+			continue;
+		job_release(j);
+		j->state = JOB_DONE;
+		if (was_in_flight)
+			group_wake_followers(p->group, j->l->digest);
+	}
 	pull_finish(p);
+	group_pump(p->group);
 }
 
 /* ---- completion: the manifest and the name, last ---- */
@@ -183,23 +325,22 @@ static void pull_commit(struct image_pull *p)
 
 /* ---- layers ---- */
 
-static void pump(struct image_pull *p);
-
 static void job_finish(struct layer_job *j)
 {
 	struct image_pull *p = j->p;
 
 	job_release(j);
 	j->state = JOB_DONE;
-	p->running--;
 	p->remaining--;
+	group_wake_followers(p->group, j->l->digest);
 	if (p->failed) {
 		pull_finish(p);
+		group_pump(p->group);
 		return;
 	}
-	pump(p);
 	if (p->remaining == 0)
 		pull_commit(p);
+	group_pump(p->group);
 }
 
 static void extract_work(uv_work_t *w)
@@ -219,10 +360,10 @@ static void extract_after(uv_work_t *w, int status)
 		if (status < 0)
 			stk_err_set(&j->work_err, -status, "extract: %s", uv_strerror(status));
 		stk_err_wrap(&j->work_err, "layer %.19s", j->l->digest);
-		p->running--;
 		p->remaining--;
 		j->state = JOB_DONE;
 		job_release(j);
+		group_wake_followers(p->group, j->l->digest);
 		pull_fail(p, &j->work_err);
 		return;
 	}
@@ -234,6 +375,9 @@ static void job_extract(struct layer_job *j)
 {
 	int rc;
 
+	/* the download limit is about the network: unpacking frees the slot */
+	job_release_slot(j);
+	group_pump(j->p->group);
 	j->state = JOB_EXTRACTING;
 	emit(j->p, IMAGE_EV_LAYER_EXTRACTING, j->l->digest, 0, 0, NULL);
 	j->work.data = j;
@@ -384,21 +528,6 @@ static void lock_retry(uv_timer_t *t)
 	job_try_lock(t->data);
 }
 
-static void pump(struct image_pull *p)
-{
-	unsigned max = p->opts.max_parallel ? p->opts.max_parallel : 3;
-
-	while (!p->failed && p->running < max && p->next_job < p->m.nlayers) {
-		struct layer_job *j = &p->jobs[p->next_job++];
-
-		if (j->state != JOB_QUEUED)
-			continue;
-		j->state = JOB_LOCKING;
-		p->running++;
-		job_try_lock(j);
-	}
-}
-
 static void start_layers(struct image_pull *p)
 {
 	size_t i;
@@ -423,7 +552,7 @@ static void start_layers(struct image_pull *p)
 		pull_commit(p);
 		return;
 	}
-	pump(p);
+	group_pump(p->group);
 }
 
 /* ---- config ---- */
@@ -569,16 +698,6 @@ static void fetch_manifest(struct image_pull *p, const char *ref)
 	p->mreq->on_retry = document_retry;
 }
 
-static bool is_insecure(const struct image_pull_opts *o, const char *domain)
-{
-	size_t i;
-
-	for (i = 0; i < o->ninsecure; i++)
-		if (strcmp(o->insecure[i], domain) == 0)
-			return true;
-	return false;
-}
-
 int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *ref,
 		     const struct image_pull_opts *opts, image_pull_done_fn done, void *arg,
 		     struct stk_err *err)
@@ -601,7 +720,7 @@ int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *
 	p->input = xstrdup(ref);
 	if (image_ref_parse(ref, &p->ref, err) < 0) {
 		pull_free(p);
-		return -1;
+		return stk_err_wrap(err, "%s", ref);
 	}
 	if (image_auth_lookup(opts->docker_config_dir, p->ref.domain, &user, &password, err) < 0) {
 		pull_free(p);
@@ -612,10 +731,16 @@ int image_pull_start(struct uv_loop_s *loop, struct image_store *s, const char *
 	p->loop = loop;
 	p->s = s;
 	p->opts = *opts;
+	p->group = opts->group;
+	if (!p->group) {
+		p->group = image_pull_group_new(opts->max_parallel);
+		p->own_group = true;
+	}
+	group_add(p->group, p);
 	p->done = done;
 	p->arg = arg;
 	p->c = reg_client_new(loop, p->ref.domain, p->ref.path, user, password,
-			      is_insecure(opts, p->ref.domain));
+			      image_registry_insecure(opts, p->ref.domain));
 	fetch_manifest(p, p->ref.digest ? p->ref.digest : p->ref.tag);
 	return 0;
 }
@@ -626,22 +751,32 @@ struct pull_all {
 	size_t pending;
 	int failures;
 	struct stk_err first;
+	image_pull_result_fn on_result;
+	void *arg;
 };
+
+static void pull_all_result(struct pull_all *a, const char *ref, const struct stk_err *err)
+{
+	if (err && a->failures++ == 0)
+		a->first = *err;
+	if (a->on_result)
+		a->on_result(ref, err, a->arg);
+}
 
 static void pull_all_done(struct image_pull *p, int status, const struct stk_err *err, void *arg)
 {
 	struct pull_all *a = arg;
 
-	(void)p;
 	a->pending--;
-	if (status < 0 && a->failures++ == 0)
-		a->first = *err;
+	pull_all_result(a, p->input, status < 0 ? err : NULL);
 }
 
 int image_pull_all(struct image_store *s, const char *const *refs, size_t nrefs,
-		   const struct image_pull_opts *opts, struct stk_err *err)
+		   const struct image_pull_opts *opts, image_pull_result_fn on_result,
+		   void *result_arg, struct stk_err *err)
 {
-	struct pull_all a = {0};
+	struct pull_all a = {.on_result = on_result, .arg = result_arg};
+	struct image_pull_opts o = *opts;
 	_cleanup_close_ int lock = -1;
 	uv_loop_t loop;
 	size_t i;
@@ -656,18 +791,21 @@ int image_pull_all(struct image_store *s, const char *const *refs, size_t nrefs,
 		uv_loop_close(&loop);
 		return -1;
 	}
+	if (!o.group)
+		o.group = image_pull_group_new(opts->max_parallel);
 	for (i = 0; i < nrefs; i++) {
 		struct stk_err e;
 
-		if (image_pull_start(&loop, s, refs[i], opts, pull_all_done, &a, &e) < 0) {
-			if (a.failures++ == 0)
-				a.first = e;
+		if (image_pull_start(&loop, s, refs[i], &o, pull_all_done, &a, &e) < 0) {
+			pull_all_result(&a, refs[i], &e);
 			continue;
 		}
 		a.pending++;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
+	if (o.group != opts->group)
+		image_pull_group_free(o.group);
 	if (a.failures) {
 		*err = a.first;
 		return -1;

@@ -2,12 +2,15 @@
  * watch and when to wake it; uv_poll and uv_timer do the watching). On top of that,
  * per request: the auth dance, retries with backoff, and file sinks that resume with
  * Range after a broken connection. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/registry.h"
@@ -16,6 +19,7 @@
 #define MAX_ATTEMPTS 5
 #define MAX_BODY (16u << 20)
 #define BACKOFF_MS 250
+#define RETRY_AFTER_MAX_MS 60000
 
 struct reg_client {
 	uv_loop_t *loop;
@@ -25,6 +29,8 @@ struct reg_client {
 	char *user, *password;
 	char *token;
 	bool use_basic, https;
+	bool insecure; /* HTTPS unchecked, then plain HTTP if HTTPS gets no answer */
+	bool answered; /* some request got an HTTP response: the scheme is settled */
 	struct reg_req *active;
 	struct reg_req *token_req;
 	struct reg_req **waiting; /* requests waiting for a token */
@@ -45,6 +51,85 @@ bool reg_domain_is_loopback(const char *domain)
 {
 	return str_has_prefix(domain, "localhost") || str_has_prefix(domain, "127.") ||
 	       str_has_prefix(domain, "[::1]");
+}
+
+/* The address of a registry named by an IP literal ("10.1.2.3:5000", "[fd00::1]:5000"). */
+static int domain_address(const char *domain, unsigned char addr[16])
+{
+	char host[64];
+	const char *end;
+
+	if (domain[0] == '[') {
+		end = strchr(domain, ']');
+		if (!end || (size_t)(end - domain - 1) >= sizeof(host))
+			return -1;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - domain - 1), domain + 1);
+		return inet_pton(AF_INET6, host, addr) == 1 ? AF_INET6 : -1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)strcspn(domain, ":"), domain);
+	return inet_pton(AF_INET, host, addr) == 1 ? AF_INET : -1;
+}
+
+/* "10.0.0.0/8" or "fd00::/8" holding the registry's IP literal. */
+static bool cidr_holds(const char *cidr, const char *domain)
+{
+	unsigned char net[16], addr[16];
+	const char *slash = strchr(cidr, '/');
+	char ip[64];
+	char *end;
+	long bits;
+	int fam, len, i;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(ip))
+		return false;
+	snprintf(ip, sizeof(ip), "%.*s", (int)(slash - cidr), cidr);
+	fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	len = fam == AF_INET6 ? 16 : 4;
+	bits = strtol(slash + 1, &end, 10);
+	if (*end || bits < 0 || bits > len * 8 || inet_pton(fam, ip, net) != 1 ||
+	    domain_address(domain, addr) != fam)
+		return false;
+	for (i = 0; i < len && bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+
+		if ((net[i] & mask) != (addr[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+static bool insecure_entry_matches(const char *entry, size_t n, const char *domain)
+{
+	char e[256];
+
+	/* Docker accepts "http://host:port" in the list and means the host */
+	if (n > 7 && strncmp(entry, "http://", 7) == 0)
+		entry += 7, n -= 7;
+	else if (n > 8 && strncmp(entry, "https://", 8) == 0)
+		entry += 8, n -= 8;
+	while (n && entry[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(e))
+		return false;
+	snprintf(e, sizeof(e), "%.*s", (int)n, entry);
+	return strcmp(e, domain) == 0 || cidr_holds(e, domain);
+}
+
+bool image_registry_insecure(const struct image_pull_opts *opts, const char *domain)
+{
+	const char *env = getenv("STACK_INSECURE_REGISTRIES"), *p;
+	size_t i, n;
+
+	for (i = 0; opts && i < opts->ninsecure; i++)
+		if (insecure_entry_matches(opts->insecure[i], strlen(opts->insecure[i]), domain))
+			return true;
+	for (p = env; p && *p; p += n) {
+		p += strspn(p, ", ");
+		n = strcspn(p, ", ");
+		if (n && insecure_entry_matches(p, n, domain))
+			return true;
+	}
+	return false;
 }
 
 /* ---- libuv <-> curl multi glue ---- */
@@ -139,7 +224,8 @@ struct reg_client *reg_client_new(uv_loop_t *loop, const char *domain, const cha
 	const char *host = strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain;
 
 	c->loop = loop;
-	c->https = !(insecure || reg_domain_is_loopback(domain));
+	c->https = !reg_domain_is_loopback(domain);
+	c->insecure = insecure;
 	c->base = xasprintf("%s://%s", c->https ? "https" : "http", host);
 	c->path = xstrdup(path);
 	c->user = user ? xstrdup(user) : NULL;
@@ -213,6 +299,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		{"www-authenticate:", offsetof(struct reg_req, www_auth)},
 		{"content-type:", offsetof(struct reg_req, content_type)},
 		{"docker-content-digest:", offsetof(struct reg_req, docker_digest)},
+		{"retry-after:", offsetof(struct reg_req, retry_after)},
 	};
 	size_t i;
 
@@ -315,7 +402,8 @@ static void req_reset_response(struct reg_req *r)
 	free(r->content_type);
 	free(r->docker_digest);
 	free(r->www_auth);
-	r->content_type = r->docker_digest = r->www_auth = NULL;
+	free(r->retry_after);
+	r->content_type = r->docker_digest = r->www_auth = r->retry_after = NULL;
 }
 
 static void req_start(struct reg_req *r)
@@ -344,6 +432,10 @@ static void req_start(struct reg_req *r)
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, 30L);
 	curl_easy_setopt(r->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	if (c->https && c->insecure && str_has_prefix(r->url, c->base)) {
+		curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_error);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
@@ -385,12 +477,34 @@ static void backoff_fired(uv_timer_t *t)
 	req_start(r);
 }
 
+/* Retry-After: seconds, or an HTTP date; in milliseconds from now, 0 if absent. */
+static uint64_t retry_after_ms(const struct reg_req *r)
+{
+	char *end;
+	long secs;
+	time_t when;
+
+	if (!r->retry_after)
+		return 0;
+	secs = strtol(r->retry_after, &end, 10);
+	if (end == r->retry_after || *end) {
+		when = curl_getdate(r->retry_after, NULL);
+		secs = when > 0 ? (long)(when - time(NULL)) : 0;
+	}
+	if (secs <= 0)
+		return 0;
+	return (uint64_t)secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (uint64_t)secs * 1000;
+}
+
 static void retry_later(struct reg_req *r, const char *why)
 {
 	uint64_t ms = (uint64_t)BACKOFF_MS << (r->attempts - 1);
 
 	if (ms > 8000)
 		ms = 8000;
+	/* the server said when to come back (429, 503): not sooner */
+	if (retry_after_ms(r) > ms)
+		ms = retry_after_ms(r);
 	if (r->on_retry)
 		r->on_retry(r, why, r->arg);
 	r->backoff_active = true;
@@ -454,7 +568,7 @@ static void request_token(struct reg_req *r)
 	if (c->token_req)
 		return;
 	if (!realm || !(str_has_prefix(realm, "https://") ||
-			(!c->https && str_has_prefix(realm, "http://")))) {
+			((!c->https || c->insecure) && str_has_prefix(realm, "http://")))) {
 		snprintf(c->auth_error, sizeof(c->auth_error), "unusable token realm \"%s\"",
 			 realm ? realm : "");
 		wake_waiting(c, false);
@@ -528,6 +642,46 @@ static bool handle_unauthorized(struct reg_req *r)
 	return false;
 }
 
+/* Failures that another attempt cannot mend: our own write refusals (disk full, huge
+ * body), and TLS that does not check out. */
+static bool curl_rc_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_WRITE_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_TOO_MANY_REDIRECTS:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* An insecure registry that gave no HTTP answer over HTTPS is tried over plain HTTP. */
+static bool fall_back_to_http(struct reg_req *r, CURLcode rc)
+{
+	struct reg_client *c = r->c;
+	char *url;
+
+	if (!c->insecure || !c->https || c->answered || rc == CURLE_WRITE_ERROR ||
+	    !str_has_prefix(r->url, c->base))
+		return false;
+	url = xasprintf("http://%s", r->url + strlen("https://"));
+	free(r->url);
+	r->url = url;
+	url = xasprintf("http://%s", c->base + strlen("https://"));
+	free(c->base);
+	c->base = url;
+	c->https = false;
+	r->attempts--;
+	req_start(r);
+	return true;
+}
+
 static void req_finished(struct reg_req *r, CURLcode rc)
 {
 	long code = 0;
@@ -536,9 +690,12 @@ static void req_finished(struct reg_req *r, CURLcode rc)
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
 	r->status = code;
 	r->curl_rc = rc;
+	if (code > 0)
+		r->c->answered = true;
 	if (rc != CURLE_OK) {
-		/* our own write refusals (disk full, huge body) are not worth retrying */
-		if (rc != CURLE_WRITE_ERROR && r->attempts < MAX_ATTEMPTS) {
+		if (fall_back_to_http(r, rc))
+			return;
+		if (curl_rc_retryable(rc) && r->attempts < MAX_ATTEMPTS) {
 			retry_later(r, curl_easy_strerror(rc));
 			return;
 		}
@@ -667,6 +824,17 @@ void reg_req_describe_failure(struct reg_req *r, struct stk_err *err)
 			stk_err_set(err, EIO, "%s", r->write_error);
 		else if (r->curl_rc == CURLE_WRITE_ERROR)
 			stk_err_set(err, EFBIG, "response from %s too large", r->url);
+		else if (r->curl_rc == CURLE_PEER_FAILED_VERIFICATION || r->curl_rc == CURLE_SSL_ISSUER_ERROR)
+			stk_err_set(err, EPROTO,
+				    "TLS certificate of %s not trusted: %s (add its CA to the system store, "
+				    "or mark the registry insecure)",
+				    c->base, r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));
+		else if (r->curl_rc == CURLE_SSL_CONNECT_ERROR)
+			stk_err_set(err, EPROTO, "TLS handshake with %s failed: %s%s", c->base,
+				    r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc),
+				    strstr(r->curl_error, "wrong version number")
+					    ? " (a plain-HTTP registry must be marked insecure)"
+					    : "");
 		else
 			stk_err_set(err, EHOSTUNREACH, "%s unreachable: %s", c->base,
 				    r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));

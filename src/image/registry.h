@@ -32,6 +32,7 @@ struct reg_req {
 	char *content_type;
 	char *docker_digest;
 	char *www_auth;
+	char *retry_after;
 	/* file sink: bytes go to fd (from offset, by Range) and through hash */
 	int fd;
 	uint64_t offset;
@@ -51,7 +52,9 @@ struct reg_req {
 	struct reg_req *next; /* active list */
 };
 
-/* domain: "127.0.0.1:5000", "docker.io"; path: repository; creds may be NULL. */
+/* domain: "127.0.0.1:5000", "docker.io"; path: repository; creds may be NULL. An
+ * insecure registry is tried over HTTPS without certificate checks, then over plain
+ * HTTP if HTTPS gets no answer (as Docker does); loopback is plain HTTP. */
 struct reg_client *reg_client_new(uv_loop_t *loop, const char *domain, const char *path,
 				  const char *user, const char *password, bool insecure);
 /* Closes the client's handles; frees it once libuv has closed them. Outstanding

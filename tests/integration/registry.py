@@ -1,7 +1,8 @@
 """Test registries on loopback: Debian's docker-registry (distribution) started on a free
-port, optionally with htpasswd basic auth; a small proxy in front of one that can demand
-Bearer tokens from its own token endpoint, slow blob downloads down, or cut them; and a
-pusher for OCI layouts that speaks the registry HTTP API."""
+port, optionally with htpasswd basic auth or TLS; a small proxy in front of one that can
+demand Bearer tokens from its own token endpoint, slow blob downloads down, cut them,
+redirect them, speak TLS, and records what it was asked; a pusher for OCI layouts that
+speaks the registry HTTP API; a test CA made with the openssl CLI."""
 import base64
 import hashlib
 import http.client
@@ -10,6 +11,7 @@ import json
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -33,17 +35,61 @@ def htpasswd_line(user, password):
     return out.strip() + "\n"
 
 
+class CertAuthority:
+    """A certificate authority of the test's own, and server certificates it signs, made
+    with the openssl CLI in `workdir`."""
+
+    def __init__(self, workdir, name="stack test CA"):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cert, self.key = self.dir / "ca.crt", self.dir / "ca.key"
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "2",
+                      "-subj", f"/CN={name}",
+                      "-addext", "basicConstraints=critical,CA:TRUE",
+                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)
+
+    def server_cert(self, name, ips=("127.0.0.1",)):
+        """(certificate, key) for host `name` (and the IPs) signed by this CA."""
+        key, csr, crt = (self.dir / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
+        ext = self.dir / f"{name}.ext"
+        san = ",".join([f"DNS:{name}"] + [f"IP:{ip}" for ip in ips])
+        ext.write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                       "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                      "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={name}")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key,
+                      "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
+        return crt, key
+
+    def client_context(self):
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
 class Registry:
-    def __init__(self, workdir, users=None, port=None):
+    def __init__(self, workdir, users=None, port=None, tls=None, name="127.0.0.1"):
+        """tls=(certificate, key): serve HTTPS only; name: the host name clients use."""
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.users = users or {}
+        self.tls = tls
+        self.name = name
+        self.context = None  # ssl context for pushing to a TLS registry
         self.proc = None
 
     @property
     def host(self):
-        return f"127.0.0.1:{self.port}"
+        if self.tls and self.port == 443:
+            return self.name
+        return f"{self.name}:{self.port}"
+
+    @property
+    def base(self):
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     def config(self):
         cfg = [
@@ -57,6 +103,8 @@ class Registry:
             f"  addr: 127.0.0.1:{self.port}",
             f"  secret: {secrets.token_hex(16)}",
         ]
+        if self.tls:
+            cfg += [f"  tls: {{certificate: {self.tls[0]}, key: {self.tls[1]}}}"]
         if self.users:
             pw = self.dir / "htpasswd"
             pw.write_text("".join(htpasswd_line(u, p) for u, p in self.users.items()))
@@ -100,37 +148,38 @@ class Registry:
         return self.dir / "data/docker/registry/v2/blobs/sha256" / hexd[:2] / hexd / "data"
 
     def push(self, layout, repo, tag, auth=None):
-        return push_layout(layout, f"http://{self.host}", repo, tag, auth)
+        return push_layout(layout, self.base, repo, tag, auth, self.context)
 
 
-def _request(method, url, data=None, headers=None, auth=None):
+def _request(method, url, data=None, headers=None, auth=None, context=None):
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if auth:
         tok = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         req.add_header("Authorization", "Basic " + tok)
-    with urllib.request.urlopen(req, timeout=60) as resp:
+    with urllib.request.urlopen(req, timeout=60, context=context) as resp:
         return resp.status, dict(resp.headers), resp.read()
 
 
-def push_blob(base, repo, data, auth=None):
+def push_blob(base, repo, data, auth=None, context=None):
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     try:
-        _request("HEAD", f"{base}/v2/{repo}/blobs/{digest}", auth=auth)
+        _request("HEAD", f"{base}/v2/{repo}/blobs/{digest}", auth=auth, context=context)
         return digest
     except urllib.error.HTTPError as e:
         if e.code != 404:
             raise
-    _, h, _ = _request("POST", f"{base}/v2/{repo}/blobs/uploads/", data=b"", auth=auth)
+    _, h, _ = _request("POST", f"{base}/v2/{repo}/blobs/uploads/", data=b"", auth=auth,
+                       context=context)
     loc = h["Location"]
     if loc.startswith("/"):
         loc = base + loc
     sep = "&" if "?" in loc else "?"
     _request("PUT", f"{loc}{sep}digest={digest}", data=data,
-             headers={"Content-Type": "application/octet-stream"}, auth=auth)
+             headers={"Content-Type": "application/octet-stream"}, auth=auth, context=context)
     return digest
 
 
-def push_layout(layout, base, repo, tag, auth=None):
+def push_layout(layout, base, repo, tag, auth=None, context=None):
     """Pushes the single image of an OCI layout; returns the manifest digest."""
     layout = Path(layout)
     index = json.loads((layout / "index.json").read_text())
@@ -142,9 +191,9 @@ def push_layout(layout, base, repo, tag, auth=None):
     manifest = blob(desc["digest"])
     m = json.loads(manifest)
     for d in [m["config"]] + m["layers"]:
-        push_blob(base, repo, blob(d["digest"]), auth)
+        push_blob(base, repo, blob(d["digest"]), auth, context)
     _request("PUT", f"{base}/v2/{repo}/manifests/{tag}", data=manifest,
-             headers={"Content-Type": m["mediaType"]}, auth=auth)
+             headers={"Content-Type": m["mediaType"]}, auth=auth, context=context)
     return desc["digest"]
 
 
@@ -159,12 +208,28 @@ class Proxy:
     """Forwards GET/HEAD to a backend registry. Options:
     token=(user, password) or token=True: demand Bearer tokens from /token (with Basic
     credentials checked when given); throttle=bytes per second for blob bodies;
-    cut_after=bytes: close blob connections after that many body bytes."""
+    cut_after=bytes: close blob connections after that many body bytes; redirect_blobs:
+    answer blob GETs with a 307 to the backend (or to redirect_to, "host:port");
+    fail_blobs=n: answer n blob requests with fail_status (and Retry-After: retry_after);
+    delay={path substring: seconds}: hold matching requests back; tls=(cert, key) and
+    name: serve HTTPS under that host name; bind: the address to listen on.
+    `requests` records (method, path, headers), `arrivals` (method, path, monotonic time);
+    `blob_spans` (path, start, end) of blob GETs served (not redirected)."""
 
     def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None,
-                 die_after_cut=False, redirect_blobs=False, fail_blobs=0, fail_status=503):
+                 die_after_cut=False, redirect_blobs=False, fail_blobs=0, fail_status=503,
+                 retry_after=None, redirect_to=None, delay=None, tls=None, name="127.0.0.1",
+                 bind="127.0.0.1"):
         self.backend_port = backend_port
         self.redirect_blobs = redirect_blobs
+        self.redirect_to = redirect_to or f"127.0.0.1:{backend_port}"
+        self.retry_after = retry_after
+        self.delay = delay or {}
+        self.tls = tls
+        self.name = name
+        self.bind = bind
+        self.blob_spans = []
+        self.arrivals = []
         self.fail_blobs = fail_blobs  # answer this many blob requests with fail_status
         self.fail_status = fail_status
         self.die_after_cut = die_after_cut
@@ -179,7 +244,7 @@ class Proxy:
 
     @property
     def host(self):
-        return f"127.0.0.1:{self.port}"
+        return f"{self.name}:{self.port}"
 
     def start(self):
         proxy = self
@@ -223,20 +288,35 @@ class Proxy:
 
             def handle_any(self, method):
                 proxy.requests.append((method, self.path, dict(self.headers)))
+                proxy.arrivals.append((method, self.path, time.monotonic()))
+                for part, secs in proxy.delay.items():
+                    if part in self.path:
+                        time.sleep(secs)
+                if method == "GET" and "/blobs/" in self.path and not proxy.redirect_blobs:
+                    start = self.last_write = time.monotonic()
+                    try:
+                        return self.handle_request(method)
+                    finally:
+                        # ends as its last bytes go out (not after the throttle's pause)
+                        proxy.blob_spans.append((self.path, start, self.last_write))
+                return self.handle_request(method)
+
+            def handle_request(self, method):
                 if self.path.startswith("/token"):
                     return self.serve_token()
                 if proxy.token_creds:
                     auth = self.headers.get("Authorization", "")
                     if not (auth.startswith("Bearer ") and auth[7:] in proxy.tokens):
-                        realm = f"http://{proxy.host}/token"
+                        realm = f"{'https' if proxy.tls else 'http'}://{proxy.host}/token"
                         return self.deny(401, {"WWW-Authenticate":
                                                f'Bearer realm="{realm}",service="stack-test"'})
                 if "/blobs/" in self.path and proxy.fail_blobs > 0:
                     proxy.fail_blobs -= 1
-                    return self.deny(proxy.fail_status)
+                    extra = {"Retry-After": str(proxy.retry_after)} if proxy.retry_after else None
+                    return self.deny(proxy.fail_status, extra)
                 if "/blobs/" in self.path and proxy.redirect_blobs:
                     self.send_response(307)
-                    self.send_header("Location", f"http://127.0.0.1:{proxy.backend_port}{self.path}")
+                    self.send_header("Location", f"http://{proxy.redirect_to}{self.path}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -276,14 +356,19 @@ class Proxy:
                             threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()),
                                              daemon=True).start()
                         return
+                    self.last_write = time.monotonic()  # before: the client cannot be done sooner
                     self.wfile.write(chunk)
                     sent += len(chunk)
                     if is_blob and proxy.throttle:
                         time.sleep(len(chunk) / proxy.throttle)
                 conn.close()
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = http.server.ThreadingHTTPServer((self.bind, self.port), Handler)
         self.server.daemon_threads = True
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -293,6 +378,21 @@ class Proxy:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+    def blob_gets(self, digest):
+        """GET requests for a blob, in any repository."""
+        return [h for m, path, h in self.requests if m == "GET" and path.endswith("/blobs/" + digest)]
+
+    def max_overlap(self, digests):
+        """The most downloads of these blobs that were in progress at once."""
+        edges = sorted((t, kind) for path, start, end in self.blob_spans
+                       if path.rsplit("/", 1)[-1] in digests
+                       for t, kind in ((start, 1), (end, -1)))
+        now = most = 0
+        for _, kind in edges:
+            now += kind
+            most = max(most, now)
+        return most
 
     def saw_range(self):
         return any("Range" in h for _, path, h in self.requests if "/blobs/" in path)

@@ -106,3 +106,33 @@ def test_logout_when_not_logged_in(stack, root, dconf):
     r = run(stack, root, dconf, "logout", "127.0.0.1:1")
     assert r.code == 0
     assert "Not logged in" in r.out
+
+
+def test_redirect_to_blob_storage_gets_no_registry_token(stack, registry, root, dconf):
+    """Blobs redirected to another host (as registries do to S3): the Bearer token of the
+    registry is not sent there; storage URLs carry their own authorisation."""
+    storage = Proxy(registry.port).start()
+    front = Proxy(registry.port, token=True, redirect_blobs=True, redirect_to=storage.host).start()
+    try:
+        r = run(stack, root, dconf, "pull", "-q", f"{front.host}/busybox")
+        assert r.code == 0, r
+        gets = [h for m, path, h in storage.requests if "/blobs/" in path]
+        assert gets and not any("Authorization" in h for h in gets), gets
+        assert any(h.get("Authorization", "").startswith("Bearer ")
+                   for m, path, h in front.requests if "/blobs/" in path)
+    finally:
+        front.stop()
+        storage.stop()
+
+
+def test_credentials_from_home_docker_config_without_docker_config(stack, basic_registry, root,
+                                                                   tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home)}
+    r = stack("--root", str(root), "login", "-u", USER, "-p", PASSWORD, basic_registry.host,
+              env=env)
+    assert r.code == 0, r
+    assert basic_registry.host in json.loads((home / ".docker/config.json").read_text())["auths"]
+    r = stack("--root", str(root), "pull", "-q", basic_registry.ref("busybox"), env=env)
+    assert r.code == 0, r

@@ -238,3 +238,18 @@ def test_blob_redirects_are_followed(stack, registry, root):
     finally:
         proxy.stop()
     assert len(images(stack, root)) == 1
+
+
+def test_retry_after_is_honoured(stack, registry, root):
+    """429 with Retry-After: 2: the next try comes no sooner than 2 s later (our own first
+    backoff is a quarter of a second)."""
+    proxy = Proxy(registry.port, fail_blobs=1, fail_status=429, retry_after=2).start()
+    try:
+        r = stack("--root", str(root), "pull", f"{proxy.host}/busybox")
+        assert r.code == 0, r
+        assert "Retrying (HTTP 429)" in r.err
+        [first, *_] = [t for m, path, t in proxy.arrivals if "/blobs/" in path]
+        again = [t for m, path, t in proxy.arrivals if "/blobs/" in path and t > first]
+        assert again and min(again) - first >= 1.9, proxy.arrivals
+    finally:
+        proxy.stop()

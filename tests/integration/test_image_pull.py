@@ -76,7 +76,7 @@ def test_pull_unreachable_registry(stack, root):
 def test_pull_invalid_reference_is_refused(stack, root):
     r = stack("--root", str(root), "pull", "Busy:Box")
     assert r.code == 1
-    assert "invalid reference format" in r.err
+    assert "Busy:Box: invalid reference format" in r.err, r
 
 
 def test_postgres_and_redis_images_share_their_base_layer(stack, registry, root):
@@ -134,3 +134,55 @@ def test_docker_manifest_list_and_schema2_are_negotiated(stack, registry, root):
     assert doc["ManifestDigest"] == md
     r = stack("--root", str(root), "pull", "-q", f"{registry.host}/dockerfmt@{md}")
     assert r.code == 0, r
+
+
+def run_on_terminal(args):
+    """Runs stack with stderr on a pseudo-terminal; returns (exit code, what it drew)."""
+    import pty
+    import subprocess
+    from conftest import STACK
+    master, slave = pty.openpty()
+    p = subprocess.Popen([STACK, *args], stdout=subprocess.DEVNULL, stderr=slave,
+                         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=120), out.decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_lines_otherwise(stack, registry, root, tmp_path):
+    from registry import Proxy
+    layout = registry.images.layout("busybox")
+    index = json.loads((layout / "index.json").read_text())
+    m = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_bytes())
+    size = m["layers"][0]["size"]
+    proxy = Proxy(registry.port, throttle=size / 1.5).start()
+    ref = f"{proxy.host}/busybox:latest"
+    try:
+        code, drawn = run_on_terminal(["--root", str(root), "pull", ref])
+        assert code == 0, drawn
+        # rows redrawn in place: cursor up, erase line; a bar with bytes and speed
+        assert "\x1b[" in drawn and "\x1b[2K" in drawn
+        assert "Downloading [" in drawn and "/s" in drawn, drawn
+        assert f"{ref}: Digest: sha256:" in drawn
+        other = tmp_path / "other"
+        other.mkdir()
+        r = stack("--root", str(other), "pull", ref)
+        assert r.code == 0, r
+        assert "\x1b" not in r.err and "Downloading [" not in r.err
+        lines = r.err.splitlines()
+        short = m["layers"][0]["digest"][7:19]
+        for event in ("Waiting", "Verifying Checksum: ok", "Extracting", "Pull complete"):
+            assert f"{short}: {event}" in lines, r.err
+        r = stack("--root", str(tmp_path / "third"), "pull", "-q", ref)
+        assert r.code == 0 and r.err == "" and r.out == ref + "\n", r
+    finally:
+        proxy.stop()

@@ -244,6 +244,54 @@ static void test_unpack_uncompressed_layer(void **state)
 	assert_string_equal(got, want);
 }
 
+/* Compresses the file at path in place with zstd (libarchive's raw format + filter). */
+static void zstd_file(const char *path)
+{
+	struct archive *z = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t n, cap = 1 << 20, used = 0;
+	char *in = malloc(cap), *out = malloc(cap);
+	FILE *f = fopen(path, "rb");
+
+	n = fread(in, 1, cap, f);
+	fclose(f);
+	assert_int_equal(archive_write_add_filter_zstd(z), ARCHIVE_OK);
+	archive_write_set_format_raw(z);
+	assert_int_equal(archive_write_open_memory(z, out, cap, &used), ARCHIVE_OK);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_write_header(z, e);
+	archive_write_data(z, in, n);
+	archive_write_close(z);
+	archive_write_free(z);
+	archive_entry_free(e);
+	f = fopen(path, "wb");
+	fwrite(out, 1, used, f);
+	fclose(f);
+	free(in);
+	free(out);
+}
+
+static void test_unpack_zstd_layer(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry es[] = {{"etc/", AE_IFDIR, NULL, 0755}, {"etc/motd", AE_IFREG, "zstd\n", 0}};
+	char want[72], got[72], p[256], magic[4];
+	struct stk_err err;
+	uint64_t size;
+	FILE *f;
+
+	write_layer(fx->blob, es, 2, false, want);
+	zstd_file(fx->blob);
+	f = fopen(fx->blob, "rb");
+	assert_int_equal(fread(magic, 1, 4, f), 4);
+	fclose(f);
+	assert_memory_equal(magic, "\x28\xb5\x2f\xfd", 4);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, got, &size, &err), 0);
+	assert_string_equal(got, want);
+	snprintf(p, sizeof(p), "%s/etc/motd", fx->dest);
+	assert_int_equal(access(p, F_OK), 0);
+}
+
 static void test_unpack_converts_whiteouts_to_overlay_form(void **state)
 {
 	struct fixture *fx = *state;
@@ -269,6 +317,73 @@ static void test_unpack_converts_whiteouts_to_overlay_form(void **state)
 	snprintf(p, sizeof(p), "%s/var", fx->dest);
 	assert_int_equal(getxattr(p, "trusted.overlay.opaque", v, sizeof(v)), 1);
 	assert_int_equal(v[0], 'y');
+}
+
+/* What a layer carries beyond names and contents: a device node, owners, xattrs and a
+ * file capability (security.capability, VFS_CAP_REVISION_2, CAP_NET_BIND_SERVICE
+ * permitted and effective). Needs root, as extraction does. */
+static void test_unpack_keeps_devices_owners_xattrs_and_capabilities(void **state)
+{
+	static const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0x00, 0x04, 0, 0};
+	struct fixture *fx = *state;
+	struct archive *a;
+	struct archive_entry *e;
+	size_t cap_used = 0;
+	char *buf = malloc(1 << 16), diffid[72], p[256], v[32];
+	struct stat st;
+	struct stk_err err;
+	uint64_t size;
+	FILE *f;
+
+	if (geteuid() != 0) {
+		free(buf);
+		skip();
+	}
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open_memory(a, buf, 1 << 16, &cap_used), ARCHIVE_OK);
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, "null");
+	archive_entry_set_filetype(e, AE_IFCHR);
+	archive_entry_set_perm(e, 0666);
+	archive_entry_set_rdev(e, makedev(1, 3));
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "ping");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0750);
+	archive_entry_set_uid(e, 1000);
+	archive_entry_set_gid(e, 1001);
+	archive_entry_set_size(e, 2);
+	archive_entry_set_mtime(e, 1600000000, 0);
+	archive_entry_xattr_add_entry(e, "user.note", "kept", 4);
+	archive_entry_xattr_add_entry(e, "security.capability", cap, sizeof(cap));
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_write_data(a, "x\n", 2);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+	f = fopen(fx->blob, "wb");
+	fwrite(buf, 1, cap_used, f);
+	fclose(f);
+	free(buf);
+
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), 0);
+	snprintf(p, sizeof(p), "%s/null", fx->dest);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(st.st_rdev, makedev(1, 3));
+	snprintf(p, sizeof(p), "%s/ping", fx->dest);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1000);
+	assert_int_equal(st.st_gid, 1001);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_mtime, 1600000000);
+	assert_int_equal(getxattr(p, "user.note", v, sizeof(v)), 4);
+	assert_memory_equal(v, "kept", 4);
+	/* after the chown, which would clear it */
+	assert_int_equal(getxattr(p, "security.capability", v, sizeof(v)), (ssize_t)sizeof(cap));
+	assert_memory_equal(v, cap, sizeof(cap));
 }
 
 static void expect_escape_refused(struct fixture *fx, const struct tentry *es, size_t n,
@@ -489,7 +604,10 @@ int main(void)
 		cmocka_unit_test(test_ref_rejects_invalid),
 		cmocka_unit_test_setup_teardown(test_unpack_files_links_and_diffid, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_uncompressed_layer, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_zstd_layer, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_converts_whiteouts_to_overlay_form, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
+						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_dotdot, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_absolute_path, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_write_through_symlink, setup_dirs, teardown_dirs),
