@@ -18,6 +18,7 @@
 	X(curl_easy_setopt) \
 	X(curl_easy_strerror) \
 	X(curl_free) \
+	X(curl_getdate) \
 	X(curl_global_init) \
 	X(curl_multi_add_handle) \
 	X(curl_multi_assign) \
@@ -42,6 +43,7 @@ STK_LAZYLIB_DECLARE(curl, STK_CURL_FUNCTIONS)
 #define curl_easy_reset STK_LAZY(curl, curl_easy_reset)
 #define curl_easy_strerror STK_LAZY(curl, curl_easy_strerror)
 #define curl_free STK_LAZY(curl, curl_free)
+#define curl_getdate STK_LAZY(curl, curl_getdate)
 #define curl_global_init STK_LAZY(curl, curl_global_init)
 #define curl_multi_add_handle STK_LAZY(curl, curl_multi_add_handle)
 #define curl_multi_assign STK_LAZY(curl, curl_multi_assign)
