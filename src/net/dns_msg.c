@@ -120,57 +120,54 @@ static int parse_reverse6(const char *name, struct in6_addr *addr)
 	return strcasecmp(p, "ip6.arpa") == 0 || strcasecmp(p, "ip6.arpa.") == 0 ? 0 : -1;
 }
 
+/* The PTR answer for an address of the network: its name, or NXDOMAIN (name NULL). */
+static enum net_dns_action answer_ptr_name(const ldns_pkt *q, const ldns_rr *question,
+					   const char *name, uint8_t **out, size_t *outlen)
+{
+	_cleanup_pkt_ ldns_pkt *r = NULL;
+
+	if (!name) {
+		r = reply_new(q, question, LDNS_RCODE_NXDOMAIN);
+		return emit(r, out, outlen);
+	}
+	r = reply_new(q, question, LDNS_RCODE_NOERROR);
+	if (r) {
+		ldns_rdf *target = ldns_dname_new_frm_str(name);
+
+		if (!target)
+			return NET_DNS_DROP;
+		add_rr(r, question, LDNS_RR_TYPE_PTR, target);
+	}
+	return emit(r, out, outlen);
+}
+
 static enum net_dns_action answer_ptr6(struct net_dns_zone *z, const ldns_pkt *q,
 				       const ldns_rr *question, const struct in6_addr *addr,
 				       uint8_t **out, size_t *outlen)
 {
-	_cleanup_pkt_ ldns_pkt *r = NULL;
 	size_t i;
 
 	if (!z->has6 || !net_cidr6_contains(&z->subnet6, addr))
 		return NET_DNS_FORWARD;
-	for (i = 0; i < z->nptrs6; i++) {
-		if (memcmp(&z->ptrs6[i].addr, addr, sizeof(*addr)) != 0)
-			continue;
-		r = reply_new(q, question, LDNS_RCODE_NOERROR);
-		if (r) {
-			ldns_rdf *target = ldns_dname_new_frm_str(z->ptrs6[i].name);
-
-			if (!target)
-				return NET_DNS_DROP;
-			add_rr(r, question, LDNS_RR_TYPE_PTR, target);
-		}
-		return emit(r, out, outlen);
-	}
-	r = reply_new(q, question, LDNS_RCODE_NXDOMAIN);
-	return emit(r, out, outlen);
+	for (i = 0; i < z->nptrs6; i++)
+		if (memcmp(&z->ptrs6[i].addr, addr, sizeof(*addr)) == 0)
+			return answer_ptr_name(q, question, z->ptrs6[i].name, out, outlen);
+	return answer_ptr_name(q, question, NULL, out, outlen);
 }
 
 static enum net_dns_action answer_ptr(struct net_dns_zone *z, const ldns_pkt *q,
 				      const ldns_rr *question, uint32_t addr, uint8_t **out,
 				      size_t *outlen)
 {
-	_cleanup_pkt_ ldns_pkt *r = NULL;
 	size_t i;
 
 	/* Addresses outside the network are the upstream's business. */
 	if (!net_cidr_contains(&z->subnet, addr))
 		return NET_DNS_FORWARD;
-	for (i = 0; i < z->nptrs; i++) {
-		if (z->ptrs[i].addr != addr)
-			continue;
-		r = reply_new(q, question, LDNS_RCODE_NOERROR);
-		if (r) {
-			ldns_rdf *target = ldns_dname_new_frm_str(z->ptrs[i].name);
-
-			if (!target)
-				return NET_DNS_DROP;
-			add_rr(r, question, LDNS_RR_TYPE_PTR, target);
-		}
-		return emit(r, out, outlen);
-	}
-	r = reply_new(q, question, LDNS_RCODE_NXDOMAIN);
-	return emit(r, out, outlen);
+	for (i = 0; i < z->nptrs; i++)
+		if (z->ptrs[i].addr == addr)
+			return answer_ptr_name(q, question, z->ptrs[i].name, out, outlen);
+	return answer_ptr_name(q, question, NULL, out, outlen);
 }
 
 /* A UDP reply larger than the client takes goes out truncated (TC, no answers), so that

@@ -80,6 +80,7 @@ struct net_cidr {
 	int prefix;
 };
 
+int net_cidr_split(const char *s, char *buf, size_t size, int max, int *prefix);
 int net_cidr_parse(const char *s, struct net_cidr *out);
 void net_cidr_format(const struct net_cidr *c, char *out, size_t n);
 bool net_cidr_overlap(const struct net_cidr *a, const struct net_cidr *b);

@@ -31,24 +31,35 @@ void net_ip_format(uint32_t addr, char out[INET_ADDRSTRLEN])
 	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
 }
 
-int net_cidr_parse(const char *s, struct net_cidr *out)
+/* "ADDR/PREFIX" → ADDR in buf (NUL-terminated) and the prefix, at most max. */
+int net_cidr_split(const char *s, char *buf, size_t size, int max, int *prefix)
 {
-	char buf[INET_ADDRSTRLEN + 4];
 	char *slash, *end;
-	long prefix;
+	long n;
 
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+	if (snprintf(buf, size, "%s", s) >= (int)size)
 		return -1;
 	slash = strchr(buf, '/');
 	if (!slash)
 		return -1;
 	*slash = 0;
-	prefix = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || prefix < 0 || prefix > 32)
+	n = strtol(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || n < 0 || n > max)
+		return -1;
+	*prefix = (int)n;
+	return 0;
+}
+
+int net_cidr_parse(const char *s, struct net_cidr *out)
+{
+	char buf[INET_ADDRSTRLEN + 4];
+	int prefix;
+
+	if (net_cidr_split(s, buf, sizeof(buf), 32, &prefix) < 0)
 		return -1;
 	if (net_ip_parse(buf, &out->addr) < 0)
 		return -1;
-	out->prefix = (int)prefix;
+	out->prefix = prefix;
 	out->addr &= prefix_mask(out->prefix);
 	return 0;
 }

@@ -45,21 +45,13 @@ int net_ip6_parse(const char *s, struct in6_addr *out)
 int net_cidr6_parse(const char *s, struct net_cidr6 *out)
 {
 	char buf[INET6_ADDRSTRLEN + 5];
-	char *slash, *end;
-	long prefix;
+	int prefix;
 
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		return -1;
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -1;
-	*slash = 0;
-	prefix = strtol(slash + 1, &end, 10);
-	if (*end || end == slash + 1 || prefix < 0 || prefix > 128)
+	if (net_cidr_split(s, buf, sizeof(buf), 128, &prefix) < 0)
 		return -1;
 	if (net_ip6_parse(buf, &out->addr) < 0)
 		return -1;
-	out->prefix = (int)prefix;
+	out->prefix = prefix;
 	from_u128(to_u128(&out->addr) & mask6(out->prefix), &out->addr);
 	return 0;
 }

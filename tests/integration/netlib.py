@@ -293,3 +293,42 @@ while True:
     q, a = s.recvfrom(4096)
     s.sendto(answer(q, False), a)
 """
+
+
+# Fixtures shared by the test_net*.py files (imported there by name).
+
+@pytest.fixture
+def nsf():
+    """nsf(prefix) -> a new network namespace, removed after the test."""
+    made = []
+
+    def make(prefix="c"):
+        ns = Netns(prefix)
+        made.append(ns)
+        return ns
+    yield make
+    for ns in made:
+        ns.close()
+
+
+@pytest.fixture
+def plumb(stack, tmp_path):
+    """A project for `stack net-plumbing`, torn down after the test. Its root is also
+    the engine's state root, so that `runtime run --network container:ID` finds the
+    other container."""
+    p = Plumbing(stack, tmp_path / "state", "p" + uuid.uuid4().hex[:6])
+    yield p
+    p("teardown", p.project)
+
+
+@pytest.fixture
+def upstream(tmp_path):
+    """A stub resolver on 127.0.0.53 of the suite's namespace, and a resolv.conf naming it."""
+    p = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "127.0.0.53"],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# test\nnameserver 127.0.0.53\n")
+    yield conf
+    p.kill()
+    p.wait()

@@ -8,29 +8,10 @@ import uuid
 
 import pytest
 
-from netlib import (CLIENT, ECHO_SERVER, Netns, Plumbing, links, needs_root, ruleset, sh)
+from netlib import (CLIENT, ECHO_SERVER, Plumbing, links, needs_root, ruleset, sh)
+from netlib import nsf, plumb  # noqa: F401 (fixtures)
 
 pytestmark = needs_root
-
-
-@pytest.fixture
-def nsf():
-    made = []
-
-    def make(prefix="c"):
-        ns = Netns(prefix)
-        made.append(ns)
-        return ns
-    yield make
-    for ns in made:
-        ns.close()
-
-
-@pytest.fixture
-def plumb(stack, tmp_path):
-    p = Plumbing(stack, tmp_path / "root", "p" + uuid.uuid4().hex[:6])
-    yield p
-    p("teardown", p.project)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ reaching each other through the DNS server of `stack net-plumbing serve`. Everyt
 stays inside the suite's own network namespace (conftest.py)."""
 import socket
 import subprocess
-import sys
 import time
 import uuid
 
@@ -12,30 +11,10 @@ import pytest
 
 from conftest import STACK
 from engine_helpers import engine, needs_busybox, needs_root  # noqa: F401
-from netlib import (STUB_UPSTREAM, Plumbing, Serve, links, needs_root as needs_netns,
-                    ruleset)
+from netlib import (Serve, links, needs_root as needs_netns, ruleset)
+from netlib import plumb, upstream  # noqa: F401 (fixtures)
 
 pytestmark = [needs_root, needs_busybox, needs_netns]
-
-
-@pytest.fixture
-def plumb(stack, tmp_path):
-    # The engine's state root, so that container:ID finds the other container.
-    p = Plumbing(stack, tmp_path / "state", "n" + uuid.uuid4().hex[:6])
-    yield p
-    p("teardown", p.project)
-
-
-@pytest.fixture
-def upstream(tmp_path):
-    p = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "127.0.0.53"],
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("nameserver 127.0.0.53\n")
-    yield conf
-    p.kill()
-    p.wait()
 
 
 @pytest.fixture

@@ -3,51 +3,18 @@ runtime (`stack net-plumbing serve`, as the supervisor will run it)."""
 import socket
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from conftest import STACK
-from netlib import (CLIENT, ECHO_SERVER, Netns, Plumbing, Serve, STUB_UPSTREAM, links,
-                    needs_root, resolve, ruleset, sh)
+from netlib import (CLIENT, ECHO_SERVER, Serve, STUB_UPSTREAM, links, needs_root, resolve,
+                    ruleset, sh)
+from netlib import nsf, plumb, upstream  # noqa: F401 (fixtures)
 
 pytestmark = needs_root
 
 A, AAAA, PTR = 1, 28, 12
 NOERROR, SERVFAIL, NXDOMAIN = 0, 2, 3
-
-
-@pytest.fixture
-def nsf():
-    made = []
-
-    def make(prefix="c"):
-        ns = Netns(prefix)
-        made.append(ns)
-        return ns
-    yield make
-    for ns in made:
-        ns.close()
-
-
-@pytest.fixture
-def plumb(stack, tmp_path):
-    p = Plumbing(stack, tmp_path / "root", "d" + uuid.uuid4().hex[:6])
-    yield p
-    p("teardown", p.project)
-
-
-@pytest.fixture
-def upstream(tmp_path):
-    """A stub resolver on 127.0.0.53 of the suite's namespace, and a resolv.conf naming it."""
-    p = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "127.0.0.53"],
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("# test\nnameserver 127.0.0.53\n")
-    yield conf
-    p.kill()
-    p.wait()
 
 
 @pytest.fixture

@@ -4,40 +4,17 @@ IPv6 (masquerade, isolation, internal, published ports) and DNS on the IPv6 gate
 with AAAA and ip6.arpa PTR answers. Containers are stood in for by namespaces the tests
 create; the remote host is another namespace on documentation addresses."""
 import ipaddress
-import subprocess
-import sys
-import uuid
 
 import pytest
 
 from conftest import STACK
-from netlib import (CLIENT, ECHO_SERVER, STUB_UPSTREAM, Netns, Plumbing, Serve, links,
-                    needs_root, resolve, ruleset, sh)
+from netlib import (CLIENT, ECHO_SERVER, Serve, links, needs_root, resolve, ruleset, sh)
+from netlib import nsf, plumb, upstream  # noqa: F401 (fixtures)
 
 pytestmark = needs_root
 
 AAAA, PTR = 28, 12
 NOERROR, NXDOMAIN = 0, 3
-
-
-@pytest.fixture
-def nsf():
-    made = []
-
-    def make(prefix="c"):
-        ns = Netns(prefix)
-        made.append(ns)
-        return ns
-    yield make
-    for ns in made:
-        ns.close()
-
-
-@pytest.fixture
-def plumb(stack, tmp_path):
-    p = Plumbing(stack, tmp_path / "root", "v" + uuid.uuid4().hex[:6])
-    yield p
-    p("teardown", p.project)
 
 
 @pytest.fixture
@@ -111,18 +88,6 @@ def test_ipv6_subnet_gateway_address_and_pool_are_honoured(plumb, nsf, stack, tm
     assert network6(plumb, "pooled", "--pool6", "fd55:7::/48")[0] == "fd55:7::/64"
     assert network6(plumb, "next")[0] == "fd00:89::/64"
     assert network6(plumb, "after")[0] == "fd00:89:0:1::/64"
-
-
-@pytest.fixture
-def upstream(tmp_path):
-    p = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "127.0.0.53"],
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("nameserver 127.0.0.53\n")
-    yield conf
-    p.kill()
-    p.wait()
 
 
 def test_dns_answers_aaaa_and_ip6_ptr_on_the_ipv6_gateway(plumb, nsf, upstream):
