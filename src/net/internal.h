@@ -139,6 +139,8 @@ int net_nl_link_up(struct nl_sock *sk, const char *name, struct stk_err *err);
 int net_nl_link_delete(struct nl_sock *sk, const char *name, struct stk_err *err);
 /* Destinations of the host's IPv4 routes (except default routes and stack's bridges). */
 int net_nl_routes(struct nl_sock *sk, struct net_cidr **out, size_t *n, struct stk_err *err);
+/* The same for IPv6 (all tables: local /128s and fe80::/64 never meet a ULA pool). */
+int net_nl_routes6(struct nl_sock *sk, struct net_cidr6 **out, size_t *n, struct stk_err *err);
 
 /* ---- nft.c ---- */
 

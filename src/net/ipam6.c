@@ -111,7 +111,7 @@ int net_ipam6_carve(const struct net_cidr6 *pool, int prefix, const struct net_c
 		}
 	}
 	return stk_err_set(err, ENOSPC, "IPv6 address pool %s is exhausted: every /%d overlaps "
-			   "another network", pool_s, prefix);
+			   "a host route or another network", pool_s, prefix);
 }
 
 static bool ip6_in_use(const struct net_record *rec, const char *network,

@@ -305,3 +305,32 @@ int net_nl_routes(struct nl_sock *sk, struct net_cidr **out, size_t *n, struct s
 	*n = count;
 	return 0;
 }
+
+int net_nl_routes6(struct nl_sock *sk, struct net_cidr6 **out, size_t *n, struct stk_err *err)
+{
+	struct nl_cache *cache = NULL;
+	struct nl_object *obj;
+	struct net_cidr6 *routes = NULL;
+	size_t count = 0;
+	int rc;
+
+	rc = rtnl_route_alloc_cache(sk, AF_INET6, 0, &cache);
+	if (rc < 0)
+		return stk_err_set(err, 0, "list IPv6 routes: %s", nl_geterror(rc));
+	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+		struct nl_addr *dst = rtnl_route_get_dst((struct rtnl_route *)obj);
+
+		/* As for IPv4, a default route never blocks a subnet. */
+		if (!dst || nl_addr_get_prefixlen(dst) == 0 ||
+		    nl_addr_get_len(dst) != sizeof(struct in6_addr))
+			continue;
+		routes = xrealloc(routes, (count + 1) * sizeof(*routes));
+		memcpy(&routes[count].addr, nl_addr_get_binary_addr(dst), sizeof(struct in6_addr));
+		routes[count].prefix = (int)nl_addr_get_prefixlen(dst);
+		count++;
+	}
+	nl_cache_free(cache);
+	*out = routes;
+	*n = count;
+	return 0;
+}

@@ -190,12 +190,24 @@ out:
 	return rc;
 }
 
-/* Other networks' IPv6 subnets, from every project's record. */
-static int collect_taken6(struct net_ctx *ctx, const char *self_bridge, struct net_cidr6 **out,
-			  char ***what, size_t *n, struct stk_err *err)
+static void taken6_add(struct net_cidr6 **out, char ***what, size_t *n, struct net_cidr6 c,
+		       char *w)
+{
+	*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+	*what = xrealloc(*what, (*n + 1) * sizeof(**what));
+	(*out)[*n] = c;
+	(*what)[(*n)++] = w;
+}
+
+/* Other networks' IPv6 subnets, from every project's record, then the host's IPv6
+ * routes (after, so that an overlap names the network rather than its bridge route). */
+static int collect_taken6(struct net_ctx *ctx, struct nl_sock *sk, const char *self_bridge,
+			  struct net_cidr6 **out, char ***what, size_t *n, struct stk_err *err)
 {
 	struct net_record *recs = NULL;
-	size_t nrecs = 0, i, j;
+	struct net_cidr6 *routes = NULL;
+	size_t nrecs = 0, nroutes = 0, i, j;
+	char s[INET6_ADDRSTRLEN + 5];
 
 	*out = NULL;
 	*what = NULL;
@@ -209,20 +221,26 @@ static int collect_taken6(struct net_ctx *ctx, const char *self_bridge, struct n
 			if (!recs[i].nws[j].ipv6 || strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
 			    net_cidr6_parse(recs[i].nws[j].subnet6, &c) < 0)
 				continue;
-			*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-			*what = xrealloc(*what, (*n + 1) * sizeof(**what));
-			(*out)[*n] = c;
-			(*what)[(*n)++] = xasprintf("network %s of project %s", recs[i].nws[j].name,
-						    recs[i].project);
+			taken6_add(out, what, n, c,
+				   xasprintf("network %s of project %s", recs[i].nws[j].name,
+					     recs[i].project));
 		}
 		net_record_free(&recs[i]);
 	}
 	free(recs);
+	if (net_nl_routes6(sk, &routes, &nroutes, err) < 0)
+		return -1;
+	for (i = 0; i < nroutes; i++) {
+		net_cidr6_format(&routes[i], s, sizeof(s));
+		taken6_add(out, what, n, routes[i], xasprintf("host route %s", s));
+	}
+	free(routes);
 	return 0;
 }
 
-static int choose_subnet6(struct net_ctx *ctx, const struct net_network_spec *spec,
-			  struct net_nw_rec *nw, struct stk_err *err)
+static int choose_subnet6(struct net_ctx *ctx, struct nl_sock *sk,
+			  const struct net_network_spec *spec, struct net_nw_rec *nw,
+			  struct stk_err *err)
 {
 	struct net_cidr6 *taken = NULL, subnet;
 	struct in6_addr gw;
@@ -230,8 +248,8 @@ static int choose_subnet6(struct net_ctx *ctx, const struct net_network_spec *sp
 	size_t n = 0, i;
 	int rc = -1;
 
-	if (collect_taken6(ctx, nw->bridge, &taken, &what, &n, err) < 0)
-		return -1;
+	if (collect_taken6(ctx, sk, nw->bridge, &taken, &what, &n, err) < 0)
+		goto out;
 	if (spec->subnet6) {
 		if (net_cidr6_parse(spec->subnet6, &subnet) < 0 || subnet.prefix < 16 ||
 		    subnet.prefix > 126) {
@@ -313,7 +331,7 @@ int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
 		net_bridge_name(ctx->project, spec->name, fresh.bridge);
 		fresh.internal = spec->internal;
 		if (choose_subnet(ctx, sk, spec, &fresh, err) < 0 ||
-		    (spec->enable_ipv6 && choose_subnet6(ctx, spec, &fresh, err) < 0))
+		    (spec->enable_ipv6 && choose_subnet6(ctx, sk, spec, &fresh, err) < 0))
 			goto fail;
 		nw = net_record_add_network(&rec);
 		*nw = fresh;

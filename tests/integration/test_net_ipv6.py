@@ -90,6 +90,19 @@ def test_ipv6_subnet_gateway_address_and_pool_are_honoured(plumb, nsf, stack, tm
     assert network6(plumb, "after")[0] == "fd00:89:0:1::/64"
 
 
+def test_ipv6_subnet_never_overlaps_a_host_route(plumb):
+    # A host route covering the pool's first /64 (a VPN's, say) pushes the carve on.
+    sh("ip", "-6", "route", "add", "blackhole", "fd00:89::/64")
+    try:
+        assert network6(plumb, "n1")[0] == "fd00:89:0:1::/64"
+        r = plumb("network-create", plumb.project, "n2", "--ipv6", "--subnet6",
+                  "fd00:89::80/122")
+        assert r.code == 1 and "subnet fd00:89::80/122 overlaps host route fd00:89::/64" in r.err, r
+        assert not [n for n in plumb.record()["networks"] if n["name"] == "n2"]
+    finally:
+        sh("ip", "-6", "route", "del", "blackhole", "fd00:89::/64", check=False)
+
+
 def test_dns_answers_aaaa_and_ip6_ptr_on_the_ipv6_gateway(plumb, nsf, upstream):
     _, gw6 = network6(plumb, "default")
     network6(plumb, "other")
