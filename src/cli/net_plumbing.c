@@ -40,12 +40,14 @@ static int fail(struct stk_err *err)
 	return CLI_FAIL;
 }
 
-/* [host_ip:]host_port:container_port[/udp] */
+/* [host_ip:]host_port:container_port[/udp], an IPv6 host_ip in brackets as in compose:
+ * [::1]:8080:80. */
 static int parse_publish(const char *s, struct net_port *p)
 {
-	char *copy = xstrdup(s), *slash, *parts[3];
-	int n = 0;
+	_cleanup_free_ char *copy = xstrdup(s);
+	char *slash, *parts[3], *rest = copy;
 	char *tok, *save = NULL;
+	int n = 0;
 
 	memset(p, 0, sizeof(*p));
 	slash = strchr(copy, '/');
@@ -53,17 +55,23 @@ static int parse_publish(const char *s, struct net_port *p)
 		*slash = 0;
 		p->proto = strcmp(slash + 1, "udp") == 0 ? NET_UDP : NET_TCP;
 	}
-	for (tok = strtok_r(copy, ":", &save); tok && n < 3; tok = strtok_r(NULL, ":", &save))
-		parts[n++] = tok;
-	if (n < 2) {
-		free(copy);
-		return -1;
+	if (copy[0] == '[') {
+		char *close = strchr(copy, ']');
+
+		if (!close || close[1] != ':')
+			return -1;
+		*close = 0;
+		p->host_ip = xstrdup(copy + 1);
+		rest = close + 2;
 	}
+	for (tok = strtok_r(rest, ":", &save); tok && n < 3; tok = strtok_r(NULL, ":", &save))
+		parts[n++] = tok;
+	if (n < 2 || (p->host_ip && n != 2) || (!p->host_ip && n > 3))
+		return -1;
 	if (n == 3)
 		p->host_ip = xstrdup(parts[0]);
 	p->host_port = (uint16_t)atoi(parts[n - 2]);
 	p->container_port = (uint16_t)atoi(parts[n - 1]);
-	free(copy);
 	return p->host_port && p->container_port ? 0 : -1;
 }
 

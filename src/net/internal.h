@@ -13,7 +13,7 @@
 
 struct net_port_rec {
 	enum net_proto proto;
-	char host_ip[INET_ADDRSTRLEN];
+	char host_ip[INET6_ADDRSTRLEN]; /* "" for every address, IPv4 and IPv6 */
 	uint16_t host_port, container_port;
 };
 

@@ -393,33 +393,64 @@ static int port_published_elsewhere(const char *root, const struct net_port *p,
 	return rc;
 }
 
-static int port_bind_check(const struct net_port *p, struct stk_err *err)
+/* Binds host_ip:port (an IPv4 or IPv6 address) and lets go: a listener or a bound UDP
+ * socket there makes it fail. IPv6 binds are IPv6 only, as the proxy's. */
+static int port_bind_check_on(const struct net_port *p, const char *host_ip, bool optional,
+			      struct stk_err *err)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(p->host_port)};
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	int type = p->proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	_cleanup_close_ int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	int family = strchr(host_ip, ':') ? AF_INET6 : AF_INET;
+	_cleanup_close_ int fd = -1;
 	int one = 1;
 
+	if (family == AF_INET6 ? inet_pton(AF_INET6, host_ip, &sin6->sin6_addr) != 1
+			       : inet_pton(AF_INET, host_ip, &sin->sin_addr) != 1)
+		return stk_err_set(err, EINVAL, "port %u/%s: bad host address \"%s\"", p->host_port,
+				   proto_name(p->proto), host_ip);
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET6)
+		sin6->sin6_port = htons(p->host_port);
+	else
+		sin->sin_port = htons(p->host_port);
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	/* A host without IPv6 has no IPv6 port to hold. */
+	if (fd < 0 && optional && errno == EAFNOSUPPORT)
+		return 0;
 	if (fd < 0)
 		return stk_err_sys(err, "socket");
-	if (p->host_ip && *p->host_ip && inet_pton(AF_INET, p->host_ip, &sa.sin_addr) != 1)
-		return stk_err_set(err, EINVAL, "port %u/%s: bad host address \"%s\"", p->host_port,
-				   proto_name(p->proto), p->host_ip);
 	/* TIME_WAIT leftovers must not count as "in use"; a listener still does. */
 	if (type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, family == AF_INET6 ? sizeof(*sin6) : sizeof(*sin)) <
+	    0) {
 		if (errno == EADDRINUSE)
 			return stk_err_set(err, EADDRINUSE,
 					   "port %u/%s is already in use on %s", p->host_port,
-					   proto_name(p->proto),
-					   p->host_ip && *p->host_ip ? p->host_ip : "0.0.0.0");
-		return stk_err_sys(err, "port %u/%s: bind", p->host_port, proto_name(p->proto));
+					   proto_name(p->proto), host_ip);
+		if (optional && errno == EADDRNOTAVAIL)
+			return 0;
+		return stk_err_sys(err, "port %u/%s: bind %s", p->host_port, proto_name(p->proto),
+				   host_ip);
 	}
 	if (type == SOCK_STREAM && listen(fd, 1) < 0 && errno == EADDRINUSE)
-		return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use", p->host_port,
-				   proto_name(p->proto));
+		return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use on %s",
+				   p->host_port, proto_name(p->proto), host_ip);
 	return 0;
+}
+
+/* A port on every address is held on IPv4 and IPv6 alike (the proxy binds both). */
+static int port_bind_check(const struct net_port *p, struct stk_err *err)
+{
+	if (p->host_ip && *p->host_ip)
+		return port_bind_check_on(p, p->host_ip, false, err);
+	if (port_bind_check_on(p, "0.0.0.0", false, err) < 0)
+		return -1;
+	return port_bind_check_on(p, "::", true, err);
 }
 
 int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err *err)

@@ -34,39 +34,57 @@ static void render_forward(struct strbuf *sb, const struct net_nw_rec *nw)
 	strbuf_adds(sb, "\t}\n");
 }
 
+/* One DNAT rule of a published port. Loopback is served by the userland proxy: the
+ * kernel will not route 127.0.0.0/8 or ::1 to a bridge, so the output chain leaves it. */
+static void render_dnat_rule(struct strbuf *sb, const struct net_port_rec *p, bool v6,
+			     const char *daddr, const char *target, bool output)
+{
+	const char *proto = p->proto == NET_UDP ? "udp" : "tcp";
+
+	strbuf_adds(sb, "\t\t");
+	if (v6)
+		strbuf_adds(sb, output ? "ip6 daddr != ::1 " : "meta nfproto ipv6 ");
+	else if (output)
+		strbuf_adds(sb, "ip daddr != 127.0.0.0/8 ");
+	if (daddr)
+		strbuf_addf(sb, "%s daddr %s ", v6 ? "ip6" : "ip", daddr);
+	else
+		strbuf_adds(sb, "fib daddr type local ");
+	if (v6)
+		strbuf_addf(sb, "%s dport %u dnat ip6 to [%s]:%u\n", proto, p->host_port, target,
+			    p->container_port);
+	else
+		strbuf_addf(sb, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, target,
+			    p->container_port);
+}
+
+/* No host_ip: every address, IPv4 and (for a container with an IPv6 address) IPv6, as
+ * Docker publishes. 0.0.0.0 and :: mean every address of that family only; ::1 is the
+ * proxy's alone. An IPv6 host address without a container IPv6 address is the proxy's
+ * too (it relays to the IPv4 one). */
+static void render_port(struct strbuf *sb, const struct net_ep_rec *ep,
+			const struct net_port_rec *p, bool output)
+{
+	const char *ip = p->host_ip;
+	bool all4 = !ip[0] || strcmp(ip, "0.0.0.0") == 0, all6 = !ip[0] || strcmp(ip, "::") == 0;
+
+	if (!strchr(ip, ':'))
+		render_dnat_rule(sb, p, false, all4 ? NULL : ip, ep->ip, output);
+	if (!ep->ip6[0] || strcmp(ip, "::1") == 0 || (ip[0] && !strchr(ip, ':')))
+		return;
+	render_dnat_rule(sb, p, true, all6 ? NULL : ip, ep->ip6, output);
+}
+
 static void render_dnat(struct strbuf *sb, const struct net_record *rec,
 			const struct net_nw_rec *nw, bool output)
 {
 	size_t i, j;
 
 	for (i = 0; i < rec->neps; i++) {
-		const struct net_ep_rec *ep = &rec->eps[i];
-
-		if (strcmp(ep->network, nw->name) != 0)
+		if (strcmp(rec->eps[i].network, nw->name) != 0)
 			continue;
-		for (j = 0; j < ep->nports; j++) {
-			const struct net_port_rec *p = &ep->ports[j];
-			const char *proto = p->proto == NET_UDP ? "udp" : "tcp";
-
-			strbuf_adds(sb, "\t\t");
-			/* Loopback is served by the userland proxy: the kernel will not route
-			 * 127.0.0.0/8 to a bridge without route_localnet. */
-			if (output)
-				strbuf_adds(sb, "ip daddr != 127.0.0.0/8 ");
-			if (p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0)
-				strbuf_addf(sb, "ip daddr %s ", p->host_ip);
-			else
-				strbuf_adds(sb, "fib daddr type local ");
-			strbuf_addf(sb, "%s dport %u dnat ip to %s:%u\n", proto, p->host_port, ep->ip,
-				    p->container_port);
-			/* Every address includes the host's IPv6 ones (the proxy serves only
-			 * 127.0.0.1, so ::1 is left alone). */
-			if (!ep->ip6[0] || (p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0))
-				continue;
-			strbuf_addf(sb, "\t\tmeta nfproto ipv6 %sfib daddr type local %s dport %u "
-				    "dnat ip6 to [%s]:%u\n", output ? "ip6 daddr != ::1 " : "", proto,
-				    p->host_port, ep->ip6, p->container_port);
-		}
+		for (j = 0; j < rec->eps[i].nports; j++)
+			render_port(sb, &rec->eps[i], &rec->eps[i].ports[j], output);
 	}
 }
 

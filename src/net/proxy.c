@@ -17,8 +17,9 @@
 struct port_proxy {
 	struct net_runtime *rt;
 	struct net_port_rec port;
-	char target_ip[INET_ADDRSTRLEN];
-	struct sockaddr_in target;
+	bool v6; /* listens on IPv6 (host_ip, or [::] for a port on every address) */
+	char target_ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage target;
 	union {
 		uv_tcp_t tcp;
 		uv_udp_t udp;
@@ -39,7 +40,7 @@ struct tcp_pair {
 
 struct udp_flow {
 	struct port_proxy *px;
-	struct sockaddr_in client;
+	struct sockaddr_storage client;
 	uv_udp_t sock;
 	uv_timer_t idle;
 	int open;
@@ -173,6 +174,12 @@ static void tcp_accept(uv_stream_t *server, int status)
 
 /* ---- UDP ---- */
 
+static size_t sockaddr_size(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
+}
+
 static void flow_handle_closed(uv_handle_t *h)
 {
 	struct udp_flow *f = h->data;
@@ -247,13 +254,13 @@ static void flow_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	dgram_send(&f->px->h.udp, (struct sockaddr *)&f->client, buf->base, (size_t)nread);
 }
 
-static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr_in *client)
+static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr *client)
 {
 	struct udp_flow *f = xcalloc(1, sizeof(*f));
-	struct sockaddr_in any;
+	struct sockaddr_storage any;
 
 	f->px = px;
-	f->client = *client;
+	memcpy(&f->client, client, sockaddr_size(client));
 	uv_udp_init(px->rt->loop, &f->sock);
 	uv_timer_init(px->rt->loop, &f->idle);
 	f->sock.data = f->idle.data = f;
@@ -263,7 +270,10 @@ static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr_i
 	net_rt_handle_opened(px->rt);
 	f->next = px->flows;
 	px->flows = f;
-	uv_ip4_addr("0.0.0.0", 0, &any);
+	if (px->target.ss_family == AF_INET6)
+		uv_ip6_addr("::", 0, (struct sockaddr_in6 *)&any);
+	else
+		uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
 	if (uv_udp_bind(&f->sock, (struct sockaddr *)&any, 0) < 0 ||
 	    uv_udp_recv_start(&f->sock, net_buf_alloc, flow_recv) < 0) {
 		flow_close(f);
@@ -277,19 +287,18 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		     const struct sockaddr *addr, unsigned flags)
 {
 	struct port_proxy *px = h->data;
-	const struct sockaddr_in *client = (const struct sockaddr_in *)addr;
 	struct udp_flow *f;
 
 	(void)flags;
-	if (nread <= 0 || !addr || addr->sa_family != AF_INET || px->closing) {
+	if (nread <= 0 || !addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) ||
+	    px->closing) {
 		free(buf->base);
 		return;
 	}
 	for (f = px->flows; f; f = f->next)
-		if (f->client.sin_port == client->sin_port &&
-		    f->client.sin_addr.s_addr == client->sin_addr.s_addr)
+		if (memcmp(&f->client, addr, sockaddr_size(addr)) == 0)
 			break;
-	if (!f && !(f = flow_open(px, client))) {
+	if (!f && !(f = flow_open(px, addr))) {
 		free(buf->base);
 		return;
 	}
@@ -317,17 +326,28 @@ void net_proxy_close(struct port_proxy *px)
 	uv_close((uv_handle_t *)&px->h, listener_closed);
 }
 
+static int addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (strchr(ip, ':'))
+		return uv_ip6_addr(ip, port, (struct sockaddr_in6 *)out);
+	return uv_ip4_addr(ip, port, (struct sockaddr_in *)out);
+}
+
+/* The listening address: host_ip, or every address of the family (IPv6 only there, so
+ * that the IPv4 proxy of the same port can bind too). */
 struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port_rec *p,
-				   const char *target_ip, struct stk_err *err)
+				   bool v6, const char *target_ip, struct stk_err *err)
 {
 	struct port_proxy *px = xcalloc(1, sizeof(*px));
-	const char *host = p->host_ip[0] ? p->host_ip : "0.0.0.0";
+	const char *host = p->host_ip[0] ? p->host_ip : v6 ? "::" : "0.0.0.0";
 	const char *proto = p->proto == NET_UDP ? "udp" : "tcp";
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
 	int rc;
 
 	px->rt = rt;
 	px->port = *p;
+	px->v6 = v6;
 	snprintf(px->target_ip, sizeof(px->target_ip), "%s", target_ip);
 	px->open = 1;
 	net_rt_handle_opened(rt);
@@ -336,15 +356,17 @@ struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port
 	else
 		uv_tcp_init(rt->loop, &px->h.tcp);
 	px->h.tcp.data = px; /* data is the first field of every handle */
-	if ((rc = uv_ip4_addr(target_ip, p->container_port, &px->target)) < 0 ||
-	    (rc = uv_ip4_addr(host, p->host_port, &addr)) < 0)
+	if ((rc = addr_parse(target_ip, p->container_port, &px->target)) < 0 ||
+	    (rc = addr_parse(host, p->host_port, &addr)) < 0)
 		goto fail;
 	if (p->proto == NET_UDP) {
-		if ((rc = uv_udp_bind(&px->h.udp, (struct sockaddr *)&addr, 0)) < 0 ||
+		if ((rc = uv_udp_bind(&px->h.udp, (struct sockaddr *)&addr,
+				      v6 ? UV_UDP_IPV6ONLY : 0)) < 0 ||
 		    (rc = uv_udp_recv_start(&px->h.udp, net_buf_alloc, udp_recv)) < 0)
 			goto fail;
 	} else {
-		if ((rc = uv_tcp_bind(&px->h.tcp, (struct sockaddr *)&addr, 0)) < 0 ||
+		if ((rc = uv_tcp_bind(&px->h.tcp, (struct sockaddr *)&addr,
+				      v6 ? UV_TCP_IPV6ONLY : 0)) < 0 ||
 		    (rc = uv_listen((uv_stream_t *)&px->h.tcp, 128, tcp_accept)) < 0)
 			goto fail;
 	}
@@ -354,19 +376,19 @@ fail:
 		stk_err_set(err, EADDRINUSE, "port %u/%s is already in use on %s", p->host_port,
 			    proto, host);
 	else
-		stk_err_set(err, -rc, "port %u/%s: %s", p->host_port, proto, uv_strerror(rc));
+		stk_err_set(err, -rc, "port %u/%s on %s: %s", p->host_port, proto, host,
+			    uv_strerror(rc));
 	net_proxy_close(px);
 	return NULL;
 }
 
-bool net_proxy_matches(const struct port_proxy *px, const struct net_port_rec *p,
+bool net_proxy_matches(const struct port_proxy *px, const struct net_port_rec *p, bool v6,
 		       const char *target_ip)
 {
 	return px->port.proto == p->proto && px->port.host_port == p->host_port &&
-	       px->port.container_port == p->container_port &&
+	       px->port.container_port == p->container_port && px->v6 == v6 &&
 	       strcmp(px->port.host_ip, p->host_ip) == 0 && strcmp(px->target_ip, target_ip) == 0;
 }
-
 struct port_proxy *net_proxy_next(struct port_proxy *px)
 {
 	return px->next;

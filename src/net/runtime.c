@@ -134,15 +134,73 @@ static int sync_servers(struct net_runtime *rt, const struct net_record *rec,
 	return 0;
 }
 
+/* The proxies a published port needs: on its host address, or for every address one
+ * on IPv4 and one on IPv6 (as Docker's proxy answers on both). IPv6 listeners relay to
+ * the container's IPv6 address if it has one, else to its IPv4 one. */
+struct listener {
+	bool v6;
+	bool optional; /* a host without IPv6 cannot bind it: skipped */
+	const char *target;
+};
+
+static size_t port_listeners(const struct net_ep_rec *ep, const struct net_port_rec *p,
+			     struct listener out[2])
+{
+	const char *target6 = ep->ip6[0] ? ep->ip6 : ep->ip;
+
+	if (!p->host_ip[0]) {
+		out[0] = (struct listener){false, false, ep->ip};
+		out[1] = (struct listener){true, true, target6};
+		return 2;
+	}
+	if (strchr(p->host_ip, ':')) {
+		out[0] = (struct listener){true, false, target6};
+		return 1;
+	}
+	out[0] = (struct listener){false, false, ep->ip};
+	return 1;
+}
+
 static bool record_has_port(const struct net_record *rec, const struct port_proxy *px)
 {
-	size_t i, j;
+	struct listener ls[2];
+	size_t i, j, k, n;
 
 	for (i = 0; i < rec->neps; i++)
-		for (j = 0; j < rec->eps[i].nports; j++)
-			if (net_proxy_matches(px, &rec->eps[i].ports[j], rec->eps[i].ip))
-				return true;
+		for (j = 0; j < rec->eps[i].nports; j++) {
+			n = port_listeners(&rec->eps[i], &rec->eps[i].ports[j], ls);
+			for (k = 0; k < n; k++)
+				if (net_proxy_matches(px, &rec->eps[i].ports[j], ls[k].v6,
+						      ls[k].target))
+					return true;
+		}
 	return false;
+}
+
+static int sync_port(struct net_runtime *rt, const struct net_ep_rec *ep,
+		     const struct net_port_rec *p, struct stk_err *err)
+{
+	struct listener ls[2];
+	struct port_proxy *px;
+	size_t k, n = port_listeners(ep, p, ls);
+
+	for (k = 0; k < n; k++) {
+		for (px = rt->proxies; px; px = net_proxy_next(px))
+			if (net_proxy_matches(px, p, ls[k].v6, ls[k].target))
+				break;
+		if (px)
+			continue;
+		px = net_proxy_start(rt, p, ls[k].v6, ls[k].target, err);
+		if (!px && ls[k].optional && err->errnum != EADDRINUSE) {
+			stk_err_clear(err);
+			continue;
+		}
+		if (!px)
+			return stk_err_wrap(err, "%s", ep->container);
+		net_proxy_set_next(px, rt->proxies);
+		rt->proxies = px;
+	}
+	return 0;
 }
 
 static int sync_proxies(struct net_runtime *rt, const struct net_record *rec,
@@ -161,22 +219,10 @@ static int sync_proxies(struct net_runtime *rt, const struct net_record *rec,
 		}
 	}
 	rt->proxies = keep;
-	for (i = 0; i < rec->neps; i++) {
-		for (j = 0; j < rec->eps[i].nports; j++) {
-			const struct net_port_rec *p = &rec->eps[i].ports[j];
-
-			for (px = rt->proxies; px; px = net_proxy_next(px))
-				if (net_proxy_matches(px, p, rec->eps[i].ip))
-					break;
-			if (px)
-				continue;
-			px = net_proxy_start(rt, p, rec->eps[i].ip, err);
-			if (!px)
-				return stk_err_wrap(err, "%s", rec->eps[i].container);
-			net_proxy_set_next(px, rt->proxies);
-			rt->proxies = px;
-		}
-	}
+	for (i = 0; i < rec->neps; i++)
+		for (j = 0; j < rec->eps[i].nports; j++)
+			if (sync_port(rt, &rec->eps[i], &rec->eps[i].ports[j], err) < 0)
+				return -1;
 	return 0;
 }
 

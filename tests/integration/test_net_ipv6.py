@@ -4,6 +4,9 @@ IPv6 (masquerade, isolation, internal, published ports) and DNS on the IPv6 gate
 with AAAA and ip6.arpa PTR answers. Containers are stood in for by namespaces the tests
 create; the remote host is another namespace on documentation addresses."""
 import ipaddress
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -176,6 +179,73 @@ def test_published_port_answers_over_ipv6_from_a_remote_host(plumb, nsf, remote)
     r = remote.run("ip", "addr", "add", "192.0.2.2/24", "dev", "up0")
     sh("ip", "addr", "add", "192.0.2.1/24", "dev", "rh" + remote.name[-8:])
     assert remote.py(CLIENT, "tcp", "192.0.2.1", 18086).stdout.strip() == "web:ping"
+
+
+def host_client(kind, host, port):
+    """CLIENT run from the suite's namespace: the host itself."""
+    return subprocess.run([sys.executable, "-c", CLIENT, kind, host, str(port)],
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def test_published_ports_with_ipv6_host_addresses(plumb, nsf, remote, upstream):
+    network6(plumb, "default")
+    web = nsf()
+    attach6(plumb, "default", "w6-web-1", web, "--default-route",
+            "--publish", "18090:80", "--publish", "[::1]:18091:80",
+            "--publish", "[::]:18092:5300/udp", "--publish", "0.0.0.0:18093:80")
+    ports = {p["host_port"]: p["host_ip"] for p in plumb.record()["endpoints"][0]["ports"]}
+    assert ports == {18090: "", 18091: "::1", 18092: "::", 18093: "0.0.0.0"}
+    web.spawn_py(ECHO_SERVER, "tcp", 80, "web")
+    web.spawn_py(ECHO_SERVER, "udp", 5300, "udp")
+    s = Serve(plumb, STACK, upstream)
+    try:
+        # From the host's loopback: ::1 like 127.0.0.1 (the proxy), on the ports that
+        # include it.
+        assert host_client("tcp", "::1", 18090) == "web:ping"
+        assert host_client("tcp", "127.0.0.1", 18090) == "web:ping"
+        assert host_client("tcp", "::1", 18091) == "web:ping"
+        assert host_client("tcp", "127.0.0.1", 18091).startswith("ERR")
+        assert host_client("udp", "::1", 18092) == "udp:ping"
+        assert host_client("tcp", "127.0.0.1", 18093) == "web:ping"
+        assert host_client("tcp", "::1", 18093).startswith("ERR")
+        # From a remote host over IPv6: every address and [::] do, ::1 and 0.0.0.0 not.
+        assert remote.py(CLIENT, "tcp", "2001:db8::1", 18090).stdout.strip() == "web:ping"
+        assert remote.py(CLIENT, "udp", "2001:db8::1", 18092).stdout.strip() == "udp:ping"
+        assert remote.py(CLIENT, "tcp", "2001:db8::1", 18091).returncode != 0
+        assert remote.py(CLIENT, "tcp", "2001:db8::1", 18093).returncode != 0
+    finally:
+        assert s.stop() == 0
+
+
+def test_ipv6_loopback_reaches_a_port_of_an_ipv4_only_network(plumb, nsf, upstream):
+    plumb.network("default")
+    web = nsf()
+    plumb.attach("default", "w4-web-1", web, "--default-route", "--publish", "18094:80")
+    web.spawn_py(ECHO_SERVER, "tcp", 80, "web")
+    s = Serve(plumb, STACK, upstream)
+    try:
+        assert host_client("tcp", "::1", 18094) == "web:ping"
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.mark.parametrize("held, publish", [("::1", "18095:80"), ("::", "[::1]:18095:80"),
+                                           ("::", "18095:80/udp")])
+def test_port_in_use_on_ipv6_is_a_clear_error(plumb, nsf, held, publish):
+    network6(plumb, "default")
+    udp = publish.endswith("/udp")
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s.bind((held, 18095))
+    if not udp:
+        s.listen(1)
+    try:
+        r = plumb("attach", plumb.project, "default", "w-1", "--netns", nsf().path,
+                  "--publish", publish)
+        assert r.code == 1 and "port 18095/%s is already in use on" % ("udp" if udp else "tcp") in r.err, r
+        assert plumb.record()["endpoints"] == []
+    finally:
+        s.close()
 
 
 def test_teardown_leaves_no_ipv6_address_or_rule(plumb, nsf):
