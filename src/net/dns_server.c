@@ -319,7 +319,7 @@ static void up_start(struct dns_pending *p)
 	u->h.data = u->connect.data = u->write.data = u;
 	net_rt_handle_opened(rt);
 	p->up = u;
-	if (uv_tcp_connect(&u->connect, &u->h, (struct sockaddr *)&rt->upstreams[p->attempt],
+	if (uv_tcp_connect(&u->connect, &u->h, &rt->upstreams[p->attempt].sa,
 			   up_connected) < 0)
 		pending_next(p);
 }
@@ -335,17 +335,29 @@ static void pending_send(struct dns_pending *p)
 	}
 	copy = xmalloc(p->qlen);
 	memcpy(copy, p->query, p->qlen);
-	udp_send_to(&rt->upstream, (struct sockaddr *)&rt->upstreams[p->attempt], copy, p->qlen);
+	udp_send_to(rt->upstreams[p->attempt].sa.sa_family == AF_INET6 ? &rt->upstream6
+								       : &rt->upstream,
+		    &rt->upstreams[p->attempt].sa, copy, p->qlen);
 }
 
-static bool from_upstream(const struct net_runtime *rt, const struct sockaddr_in *from)
+static bool from_upstream(const struct net_runtime *rt, const struct sockaddr *from)
 {
+	const struct sockaddr_in *in = (const struct sockaddr_in *)from;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)from;
 	int i;
 
-	for (i = 0; i < rt->nupstreams; i++)
-		if (from->sin_port == rt->upstreams[i].sin_port &&
-		    from->sin_addr.s_addr == rt->upstreams[i].sin_addr.s_addr)
+	for (i = 0; i < rt->nupstreams; i++) {
+		const union net_upstream *u = &rt->upstreams[i];
+
+		if (u->sa.sa_family != from->sa_family)
+			continue;
+		if (from->sa_family == AF_INET && in->sin_port == u->in.sin_port &&
+		    in->sin_addr.s_addr == u->in.sin_addr.s_addr)
 			return true;
+		if (from->sa_family == AF_INET6 && in6->sin6_port == u->in6.sin6_port &&
+		    memcmp(&in6->sin6_addr, &u->in6.sin6_addr, sizeof(in6->sin6_addr)) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -353,13 +365,12 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			   const struct sockaddr *addr, unsigned flags)
 {
 	struct net_runtime *rt = h->data;
-	const struct sockaddr_in *from = (const struct sockaddr_in *)addr;
 	struct dns_pending *p;
 	uint16_t id;
 
 	(void)flags;
 	/* Only the upstreams may answer: no spoofed replies from elsewhere. */
-	if (nread < 12 || !addr || addr->sa_family != AF_INET || !from_upstream(rt, from)) {
+	if (nread < 12 || !addr || !from_upstream(rt, addr)) {
 		free(buf->base);
 		return;
 	}

@@ -37,7 +37,8 @@ void net_rt_handle_closed(struct net_runtime *rt)
 		runtime_free(rt);
 }
 
-/* Upstream resolvers: the `nameserver` lines of resolv.conf (IPv4 only for now). */
+/* Upstream resolvers: the `nameserver` lines of resolv.conf, IPv4 and IPv6 (a
+ * link-local one with its %zone). */
 static void read_upstreams(struct net_runtime *rt, const char *path)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -49,8 +50,14 @@ static void read_upstreams(struct net_runtime *rt, const char *path)
 	while (fgets(line, sizeof(line), f) && rt->nupstreams < NET_MAX_UPSTREAMS) {
 		if (sscanf(line, " nameserver %255s", addr) != 1)
 			continue;
-		if (uv_ip4_addr(addr, 53, &rt->upstreams[rt->nupstreams]) == 0)
+		union net_upstream *u = &rt->upstreams[rt->nupstreams];
+
+		memset(u, 0, sizeof(*u));
+		if (strchr(addr, ':') ? uv_ip6_addr(addr, 53, &u->in6) == 0
+				      : uv_ip4_addr(addr, 53, &u->in) == 0) {
+			rt->has_upstream6 |= u->sa.sa_family == AF_INET6;
 			rt->nupstreams++;
+		}
 	}
 }
 
@@ -240,6 +247,24 @@ int net_runtime_reload(struct net_runtime *rt, struct stk_err *err)
 	return rc;
 }
 
+static int upstream6_open(struct net_runtime *rt, struct stk_err *err)
+{
+	struct sockaddr_in6 any;
+	int rc;
+
+	uv_ip6_addr("::", 0, &any);
+	if ((rc = uv_udp_init(rt->loop, &rt->upstream6)) < 0) {
+		rt->has_upstream6 = false;
+		return stk_err_set(err, -rc, "dns: IPv6 upstream socket: %s", uv_strerror(rc));
+	}
+	rt->upstream6.data = rt;
+	net_rt_handle_opened(rt);
+	if ((rc = uv_udp_bind(&rt->upstream6, (struct sockaddr *)&any, UV_UDP_IPV6ONLY)) < 0 ||
+	    (rc = uv_udp_recv_start(&rt->upstream6, net_buf_alloc, net_dns_upstream_recv)) < 0)
+		return stk_err_set(err, -rc, "dns: IPv6 upstream socket: %s", uv_strerror(rc));
+	return 0;
+}
+
 int net_runtime_start(uv_loop_t *loop, const char *state_root, const char *project,
 		      const struct net_runtime_options *opts, struct net_runtime **out,
 		      struct stk_err *err)
@@ -265,6 +290,10 @@ int net_runtime_start(uv_loop_t *loop, const char *state_root, const char *proje
 	if ((rc = uv_udp_bind(&rt->upstream, (struct sockaddr *)&any, 0)) < 0 ||
 	    (rc = uv_udp_recv_start(&rt->upstream, net_buf_alloc, net_dns_upstream_recv)) < 0) {
 		stk_err_set(err, -rc, "dns: upstream socket: %s", uv_strerror(rc));
+		net_runtime_stop(rt);
+		return -1;
+	}
+	if (rt->has_upstream6 && upstream6_open(rt, err) < 0) {
 		net_runtime_stop(rt);
 		return -1;
 	}
@@ -299,4 +328,6 @@ void net_runtime_stop(struct net_runtime *rt)
 	rt->servers = NULL;
 	rt->proxies = NULL;
 	uv_close((uv_handle_t *)&rt->upstream, upstream_closed);
+	if (rt->has_upstream6)
+		uv_close((uv_handle_t *)&rt->upstream6, upstream_closed);
 }

@@ -21,9 +21,15 @@ struct net_runtime {
 	char *root, *project;
 	unsigned timeout_ms;
 	uint16_t dns_port;
-	struct sockaddr_in upstreams[NET_MAX_UPSTREAMS];
+	union net_upstream {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} upstreams[NET_MAX_UPSTREAMS];
 	int nupstreams;
-	uv_udp_t upstream; /* one socket for every forwarded query */
+	uv_udp_t upstream; /* one socket for every forwarded query over IPv4 */
+	uv_udp_t upstream6; /* and one for IPv6, open when an upstream is IPv6 */
+	bool has_upstream6;
 	uint16_t next_id;
 	struct dns_server *servers;
 	struct dns_pending *pending;

@@ -243,11 +243,12 @@ class Serve:
 # went), except names starting with "nx." which get NXDOMAIN, and names starting with
 # "tc." which get an empty truncated (TC) answer over UDP. With "silent" as the second
 # argument it accepts TCP connections and never answers (and serves no UDP). Only ever
-# listens on 127.0.0.0/8.
+# listens on 127.0.0.0/8 or ::1.
 STUB_UPSTREAM = r"""
 import socket, struct, sys, threading
 addr = sys.argv[1]
 silent = len(sys.argv) > 2 and sys.argv[2] == "silent"
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
 def answer(q, tcp):
     qid, flags = struct.unpack(">HH", q[:4])
     off = 12; labels = []
@@ -277,7 +278,7 @@ def serve_tcp(c):
                 q += d
             r = answer(q, True)
             c.sendall(struct.pack(">H", len(r)) + r)
-t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t = socket.socket(fam); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 t.bind((addr, 53)); t.listen(16)
 def accept():
     while True:
@@ -285,7 +286,7 @@ def accept():
         threading.Thread(target=serve_tcp, args=(c,), daemon=True).start()
 threading.Thread(target=accept, daemon=True).start()
 if not silent:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((addr, 53))
+    s = socket.socket(fam, socket.SOCK_DGRAM); s.bind((addr, 53))
 print("ready", flush=True)
 if silent:
     threading.Event().wait()

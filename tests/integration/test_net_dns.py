@@ -100,6 +100,27 @@ def test_external_names_are_forwarded_to_the_upstream(plumb, nsf, serve, upstrea
     assert resolve(a, gw, "nx.example.test")[0] == NXDOMAIN
 
 
+def test_ipv6_upstream_resolvers_are_used(plumb, nsf, serve, tmp_path):
+    gw = plumb.network("default")
+    a = nsf()
+    plumb.attach("default", "dp-a-1", a)
+    stub = subprocess.Popen([sys.executable, "-c", STUB_UPSTREAM, "::1"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert stub.stdout.readline().strip() == "ready"
+        conf = tmp_path / "resolv6.conf"
+        # A dead IPv4 one first: the IPv6 one is the next, not skipped.
+        conf.write_text("nameserver 127.0.0.99\nnameserver ::1\n")
+        serve(conf, timeout_ms=1000)
+        assert resolve(a, gw, "example.test")[:2] == (NOERROR, ["198.51.100.7"])
+        assert resolve(a, gw, "example.test", proto="tcp")[:2] == (NOERROR, ["198.51.100.8"])
+        assert resolve(a, gw, "tc.example.test")[:2] == (NOERROR, ["198.51.100.8"])
+        assert resolve(a, gw, "nx.example.test")[0] == NXDOMAIN
+    finally:
+        stub.kill()
+        stub.wait()
+
+
 def test_a_query_over_tcp_is_forwarded_over_tcp(plumb, nsf, serve, upstream):
     gw = plumb.network("default")
     a = nsf()
