@@ -30,7 +30,7 @@
 static const char runtime_usage[] =
 	"Usage: stack runtime run --rootfs DIR [--spec FILE.json] [--report FILE]\n"
 	"                         [--project P --network NET[,alias=A][,ip=IP][,ip6=IP6]...]\n"
-	"                         [--network none|host|container:ID] [-- CMD ARG...]\n"
+	"                         [--network none|host|container:ID|service:NAME] [-- CMD ARG...]\n"
 	"       stack runtime exec --id ID [--spec FILE.json] [--tty] [--user U] -- CMD ARG...\n"
 	"       stack runtime pause|unpause|stats --id ID [--spec FILE.json]\n"
 	"       stack runtime kill --id ID [--spec FILE.json] [--signal SIG]\n"
@@ -48,7 +48,8 @@ static const char runtime_usage[] =
 	"  -s, --signal string   kill: the signal (default KILL)\n"
 	"      --project string  run: the project whose networks --network names\n"
 	"      --network string  run: join a network of the project (repeat for more; the\n"
-	"                        first has the default route), or none, host, container:ID\n"
+	"                        first has the default route), or none, host, container:ID,\n"
+	"                        service:NAME (a running container of that service)\n"
 	"      --name string     run: container name in DNS (default: the id)\n"
 	"      --service string  run: service name in DNS\n"
 	"  -h, --help            Show this help\n";

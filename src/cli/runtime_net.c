@@ -33,7 +33,7 @@ struct runtime_net {
 	char *own_files[2]; /* the files written here, removed on release */
 };
 
-enum mode { MODE_NONE, MODE_HOST, MODE_CONTAINER, MODE_NETWORKS };
+enum mode { MODE_NONE, MODE_HOST, MODE_CONTAINER, MODE_SERVICE, MODE_NETWORKS };
 
 /* One --network NET[,alias=A]...[,ip=IP][,ip6=IP6]. */
 struct attach_req {
@@ -135,6 +135,31 @@ static int join_container(const struct runtime_net_opts *o, const char *id,
 	return 0;
 }
 
+/* service:NAME: the namespace of a running container of that service of the project,
+ * found through the project's network record (its endpoints know their service). */
+static int join_service(const struct runtime_net_opts *o, const char *service,
+			struct engine_spec *spec, struct stk_err *err)
+{
+	char **ids = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (!o->project)
+		return stk_err_set(err, EINVAL, "network_mode service:%s needs --project", service);
+	if (net_service_containers(o->root, o->project, service, &ids, &n, err) < 0)
+		return stk_err_wrap(err, "network_mode service:%s", service);
+	/* A replica that has just exited may still be recorded: take the first that runs. */
+	for (i = 0; i < n && rc < 0; i++)
+		rc = join_container(o, ids[i], spec, err);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	if (rc < 0)
+		return stk_err_set(err, ESRCH, "network_mode service:%s: no running container of "
+				   "service %s in project %s", service, service, o->project);
+	return 0;
+}
+
 /* "name:ip" for net_write_hosts from the spec's name -> address map. */
 static const char **extra_hosts(const struct engine_spec *spec)
 {
@@ -214,7 +239,7 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 		struct attach_req r;
 		char ifname[32], addr[16];
 		struct net_endpoint_spec es = {
-			.container = rn->container, .service = o->service,
+			.container = rn->container, .service = o->service, .id = spec->id,
 			.hostname = spec->hostname, .ifname = ifname, .netns_fd = rn->nsfd,
 			.default_route = i == 0,
 		};
@@ -258,6 +283,7 @@ static int mode_of(const struct runtime_net_opts *o, const char **container_id,
 		enum mode this = strcmp(n, "none") == 0   ? MODE_NONE
 				 : strcmp(n, "host") == 0 ? MODE_HOST
 				 : str_has_prefix(n, "container:") ? MODE_CONTAINER
+				 : str_has_prefix(n, "service:")   ? MODE_SERVICE
 								   : MODE_NETWORKS;
 
 		if (this != MODE_NETWORKS && o->nnetworks > 1)
@@ -265,6 +291,8 @@ static int mode_of(const struct runtime_net_opts *o, const char **container_id,
 					   "networks", n);
 		if (this == MODE_CONTAINER)
 			*container_id = n + strlen("container:");
+		if (this == MODE_SERVICE)
+			*container_id = n + strlen("service:");
 		m = this;
 	}
 	return (int)m;
@@ -282,8 +310,9 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 	rn->container = xstrdup(o->name ? o->name : spec->id);
 	if (mode < 0)
 		goto fail;
-	if (mode == MODE_CONTAINER) {
-		if (join_container(o, other, spec, err) < 0)
+	if (mode == MODE_CONTAINER || mode == MODE_SERVICE) {
+		if ((mode == MODE_CONTAINER ? join_container(o, other, spec, err)
+					    : join_service(o, other, spec, err)) < 0)
 			goto fail;
 		*out = rn;
 		return 0;

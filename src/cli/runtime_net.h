@@ -9,7 +9,8 @@
 struct engine_spec;
 
 /* What the command line asked for: --project, --name, --service, and each --network
- * (NET[,alias=A]...[,ip=IP] of the project, or one of none, host, container:ID). */
+ * (NET[,alias=A]...[,ip=IP] of the project, or one of none, host, container:ID,
+ * service:NAME). */
 struct runtime_net_opts {
 	const char *root; /* the state root */
 	const char *project, *name, *service;

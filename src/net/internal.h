@@ -19,6 +19,7 @@ struct net_port_rec {
 
 struct net_ep_rec {
 	char *container, *service, *hostname, *network;
+	char *id; /* the engine's container id, or "" */
 	char **aliases;
 	size_t naliases;
 	char ip[INET_ADDRSTRLEN];

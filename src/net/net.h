@@ -65,6 +65,7 @@ struct net_endpoint_spec {
 	const char *network; /* compose network name, created before */
 	const char *container; /* container name, e.g. "proj-web-1" */
 	const char *service; /* service name, resolves to every replica */
+	const char *id; /* the engine's container id (for network_mode service:NAME), or NULL */
 	const char *hostname; /* or NULL */
 	const char *const *aliases;
 	size_t naliases;
@@ -92,6 +93,12 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 /* The IPv6 address a container leased on a network ("" when the network has none). */
 int net_endpoint_address6(struct net_ctx *ctx, const char *container, const char *network,
 			  char out[46], struct stk_err *err);
+
+/* The engine ids of the containers of a service attached to the project's networks, in
+ * the order they were attached, each once (network_mode service:NAME joins one of them).
+ * The caller frees each and the array. */
+int net_service_containers(const char *state_root, const char *project, const char *service,
+			   char ***ids_out, size_t *n_out, struct stk_err *err);
 
 /* Removes a container from every network: veths, leases and published ports. */
 int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_err *err);

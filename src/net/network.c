@@ -517,6 +517,7 @@ static struct net_ep_rec *record_endpoint(struct net_record *rec,
 	ep->container = xstrdup(spec->container);
 	ep->service = xstrdup(spec->service ? spec->service : "");
 	ep->hostname = xstrdup(spec->hostname ? spec->hostname : "");
+	ep->id = xstrdup(spec->id ? spec->id : "");
 	ep->network = xstrdup(spec->network);
 	snprintf(ep->ip, sizeof(ep->ip), "%s", ip);
 	net_veth_name(spec->container, spec->network, ep->veth);
@@ -599,6 +600,32 @@ int net_endpoint_address6(struct net_ctx *ctx, const char *container, const char
 		if (strcmp(rec.eps[i].container, container) == 0 &&
 		    strcmp(rec.eps[i].network, network) == 0)
 			snprintf(out, INET6_ADDRSTRLEN, "%s", rec.eps[i].ip6);
+	return 0;
+}
+
+int net_service_containers(const char *state_root, const char *project, const char *service,
+			   char ***ids_out, size_t *n_out, struct stk_err *err)
+{
+	_cleanup_record_ struct net_record rec = {0};
+	char **ids = NULL;
+	size_t n = 0, i, j;
+
+	if (net_record_load(state_root, project, &rec, err) < 0)
+		return -1;
+	for (i = 0; i < rec.neps; i++) {
+		const struct net_ep_rec *ep = &rec.eps[i];
+
+		if (strcmp(ep->service, service) != 0 || !ep->id[0])
+			continue;
+		for (j = 0; j < n && strcmp(ids[j], ep->id) != 0; j++)
+			;
+		if (j < n)
+			continue; /* the same container on another network */
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = xstrdup(ep->id);
+	}
+	*ids_out = ids;
+	*n_out = n;
 	return 0;
 }
 

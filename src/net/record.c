@@ -118,6 +118,7 @@ static void load_endpoint(json_object *o, struct net_ep_rec *ep)
 	ep->container = xstrdup(jstr(o, "container"));
 	ep->service = xstrdup(jstr(o, "service"));
 	ep->hostname = xstrdup(jstr(o, "hostname"));
+	ep->id = xstrdup(jstr(o, "id"));
 	ep->network = xstrdup(jstr(o, "network"));
 	copy_fixed(ep->ip, sizeof(ep->ip), jstr(o, "ip"));
 	copy_fixed(ep->ip6, sizeof(ep->ip6), jstr(o, "ip6"));
@@ -247,6 +248,8 @@ static json_object *save_endpoint(const struct net_ep_rec *ep)
 	json_object_object_add(o, "container", json_object_new_string(ep->container));
 	json_object_object_add(o, "service", json_object_new_string(ep->service));
 	json_object_object_add(o, "hostname", json_object_new_string(ep->hostname));
+	if (ep->id && ep->id[0])
+		json_object_object_add(o, "id", json_object_new_string(ep->id));
 	json_object_object_add(o, "network", json_object_new_string(ep->network));
 	json_object_object_add(o, "ip", json_object_new_string(ep->ip));
 	if (ep->ip6[0])
@@ -302,6 +305,7 @@ static void free_endpoint(struct net_ep_rec *ep)
 	free(ep->container);
 	free(ep->service);
 	free(ep->hostname);
+	free(ep->id);
 	free(ep->network);
 	for (i = 0; i < ep->naliases; i++)
 		free(ep->aliases[i]);

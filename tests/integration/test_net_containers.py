@@ -223,6 +223,39 @@ def test_network_mode_container_of_a_missing_container_is_an_error(net):
     assert r.returncode != 0 and "container:nosuch" in r.stderr, r
 
 
+def test_network_mode_service_joins_a_running_container_of_the_service(net, plumb, serve):
+    plumb.network("default")
+    serve()
+    # Not the service's: another service's container, on the same network.
+    other = net.start(*server("other", 5001), networks=["default"],
+                      name=f"{plumb.project}-cache-1", service="cache")
+    net.wait_attached(other, f"{plumb.project}-cache-1")
+    first = net.start(*server("first"), networks=["default"],
+                      name=f"{plumb.project}-db-1", service="db",
+                      spec={"hostname": "dbhost"})
+    ip = net.wait_attached(first, f"{plumb.project}-db-1")
+    r = net.run("sh", "-c", "ip -o -4 addr show eth0; hostname;"
+                + " ".join(retry("echo x | nc -w 2 127.0.0.1 5000")[2:]),
+                networks=["service:db"])
+    assert r.returncode == 0, r
+    assert f"inet {ip}/" in r.stdout
+    assert "dbhost" in r.stdout.splitlines()[1]
+    assert "first" in r.stdout
+
+
+def test_network_mode_service_without_a_running_container_is_an_error(net, plumb, serve):
+    plumb.network("default")
+    serve()
+    r = net.run("true", networks=["service:db"])
+    assert r.returncode != 0, r
+    assert f"service:db: no running container of service db in project {plumb.project}" \
+        in r.stderr, r
+    # A container of the service that has exited no longer counts.
+    net.run("true", networks=["default"], name=f"{plumb.project}-db-1", service="db")
+    r = net.run("true", networks=["service:db"])
+    assert r.returncode != 0 and "no running container of service db" in r.stderr, r
+
+
 def test_resolv_conf_and_hosts_inside(net, plumb, serve):
     gw = plumb.network("default")
     serve()
