@@ -87,9 +87,15 @@ static void udp_sent(uv_udp_send_t *req, int status)
 
 static void udp_send_to(uv_udp_t *h, const struct sockaddr *to, uint8_t *data, size_t len)
 {
-	struct udp_send *s = xcalloc(1, sizeof(*s));
+	struct udp_send *s;
 	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 
+	/* Most replies go out at once; only a full socket needs a request and a callback. */
+	if (uv_udp_try_send(h, &b, 1, to) == (int)len) {
+		free(data);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
 	s->data = data;
 	if (uv_udp_send(&s->req, h, &b, 1, to, udp_sent) < 0)
 		udp_sent(&s->req, -1);
@@ -370,10 +376,8 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 	(void)flags;
 	/* Only the upstreams may answer: no spoofed replies from elsewhere. */
-	if (nread < 12 || !addr || !from_upstream(rt, addr)) {
-		free(buf->base);
+	if (nread < 12 || !addr || !from_upstream(rt, addr))
 		return;
-	}
 	id = (uint16_t)((uint8_t)buf->base[0] << 8 | (uint8_t)buf->base[1]);
 	for (p = rt->pending; p; p = p->next) {
 		if (p->up_id == id && !p->tcp) {
@@ -394,7 +398,6 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 			break;
 		}
 	}
-	free(buf->base);
 }
 
 static void forward(struct dns_server *srv, struct dns_conn *conn,
@@ -481,7 +484,14 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	(void)flags;
 	if (nread > 0 && addr && client_allowed(srv, addr))
 		handle(srv, NULL, addr, (const uint8_t *)buf->base, (size_t)nread);
-	free(buf->base);
+}
+
+static void udp_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct dns_server *srv = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(srv->rt->dns_rbuf, sizeof(srv->rt->dns_rbuf));
 }
 
 static void conn_closed(uv_handle_t *h)
@@ -603,7 +613,7 @@ static int server_listen(uv_udp_t *udp, uv_tcp_t *tcp, const struct sockaddr *ad
 	if ((rc = uv_listen((uv_stream_t *)tcp, 64, tcp_accept)) < 0)
 		return rc;
 	*step = "receive";
-	return uv_udp_recv_start(udp, net_buf_alloc, udp_recv);
+	return uv_udp_recv_start(udp, udp_buf_alloc, udp_recv);
 }
 
 int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,

@@ -19,6 +19,14 @@ void net_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = 65536;
 }
 
+void net_rt_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct net_runtime *rt = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(rt->dns_rbuf, sizeof(rt->dns_rbuf));
+}
+
 static void runtime_free(struct net_runtime *rt)
 {
 	free(rt->root);
@@ -260,7 +268,7 @@ static int upstream6_open(struct net_runtime *rt, struct stk_err *err)
 	rt->upstream6.data = rt;
 	net_rt_handle_opened(rt);
 	if ((rc = uv_udp_bind(&rt->upstream6, (struct sockaddr *)&any, UV_UDP_IPV6ONLY)) < 0 ||
-	    (rc = uv_udp_recv_start(&rt->upstream6, net_buf_alloc, net_dns_upstream_recv)) < 0)
+	    (rc = uv_udp_recv_start(&rt->upstream6, net_rt_buf_alloc, net_dns_upstream_recv)) < 0)
 		return stk_err_set(err, -rc, "dns: IPv6 upstream socket: %s", uv_strerror(rc));
 	return 0;
 }
@@ -288,7 +296,7 @@ int net_runtime_start(uv_loop_t *loop, const char *state_root, const char *proje
 	rt->upstream.data = rt;
 	net_rt_handle_opened(rt);
 	if ((rc = uv_udp_bind(&rt->upstream, (struct sockaddr *)&any, 0)) < 0 ||
-	    (rc = uv_udp_recv_start(&rt->upstream, net_buf_alloc, net_dns_upstream_recv)) < 0) {
+	    (rc = uv_udp_recv_start(&rt->upstream, net_rt_buf_alloc, net_dns_upstream_recv)) < 0) {
 		stk_err_set(err, -rc, "dns: upstream socket: %s", uv_strerror(rc));
 		net_runtime_stop(rt);
 		return -1;
