@@ -491,7 +491,7 @@ static void udp_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct dns_server *srv = h->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(srv->rt->dns_rbuf, sizeof(srv->rt->dns_rbuf));
+	*buf = uv_buf_init(srv->rt->rbuf, sizeof(srv->rt->rbuf));
 }
 
 static void conn_closed(uv_handle_t *h)

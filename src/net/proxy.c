@@ -106,17 +106,28 @@ static void pair_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_stream_t *other = (uv_stream_t *)&pair->side[!self];
 
 	if (nread > 0) {
-		struct relay_write *w = xcalloc(1, sizeof(*w));
 		uv_buf_t b = uv_buf_init(buf->base, (unsigned)nread);
+		struct relay_write *w;
+		int n = uv_try_write(other, &b, 1);
 
-		w->data = buf->base;
+		if (n == nread)
+			return;
+		if (n < 0 && n != UV_EAGAIN) {
+			pair_close(pair);
+			return;
+		}
+		/* What the socket did not take now is queued, in a copy of its own. */
+		n = n < 0 ? 0 : n;
+		w = xcalloc(1, sizeof(*w));
+		w->data = xmalloc((size_t)nread - (size_t)n);
+		memcpy(w->data, buf->base + n, (size_t)nread - (size_t)n);
+		b = uv_buf_init(w->data, (unsigned)(nread - n));
 		if (uv_write(&w->req, other, &b, 1, relay_written) < 0) {
 			relay_written(&w->req, -1);
 			pair_close(pair);
 		}
 		return;
 	}
-	free(buf->base);
 	if (nread == 0)
 		return;
 	if (nread == UV_EOF && ++pair->eof < 2) {
@@ -133,13 +144,21 @@ static void pair_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	pair_close(pair);
 }
 
+static void pair_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp_pair *pair = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(pair->px->rt->rbuf, sizeof(pair->px->rt->rbuf));
+}
+
 static void pair_connected(uv_connect_t *req, int status)
 {
 	struct tcp_pair *pair = req->data;
 
 	if (status < 0 ||
-	    uv_read_start((uv_stream_t *)&pair->side[0], net_buf_alloc, pair_read) < 0 ||
-	    uv_read_start((uv_stream_t *)&pair->side[1], net_buf_alloc, pair_read) < 0)
+	    uv_read_start((uv_stream_t *)&pair->side[0], pair_buf_alloc, pair_read) < 0 ||
+	    uv_read_start((uv_stream_t *)&pair->side[1], pair_buf_alloc, pair_read) < 0)
 		pair_close(pair);
 }
 
@@ -229,13 +248,18 @@ static void dgram_sent(uv_udp_send_t *req, int status)
 	free(d);
 }
 
-/* Takes ownership of data (a buffer from net_buf_alloc). */
-static void dgram_send(uv_udp_t *h, const struct sockaddr *to, char *data, size_t len)
+/* Sends at once if it can; else queues a copy of data. */
+static void dgram_send(uv_udp_t *h, const struct sockaddr *to, const char *data, size_t len)
 {
-	struct dgram *d = xcalloc(1, sizeof(*d));
-	uv_buf_t b = uv_buf_init(data, (unsigned)len);
+	struct dgram *d;
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 
-	d->data = data;
+	if (uv_udp_try_send(h, &b, 1, to) == (int)len)
+		return;
+	d = xcalloc(1, sizeof(*d));
+	d->data = xmalloc(len);
+	memcpy(d->data, data, len);
+	b = uv_buf_init(d->data, (unsigned)len);
 	if (uv_udp_send(&d->req, h, &b, 1, to, dgram_sent) < 0)
 		dgram_sent(&d->req, -1);
 }
@@ -246,12 +270,26 @@ static void flow_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	struct udp_flow *f = h->data;
 
 	(void)flags;
-	if (nread <= 0 || !addr || f->closing) {
-		free(buf->base);
+	if (nread <= 0 || !addr || f->closing)
 		return;
-	}
 	uv_timer_again(&f->idle);
 	dgram_send(&f->px->h.udp, (struct sockaddr *)&f->client, buf->base, (size_t)nread);
+}
+
+static void flow_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct udp_flow *f = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(f->px->rt->rbuf, sizeof(f->px->rt->rbuf));
+}
+
+static void listener_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct port_proxy *px = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(px->rt->rbuf, sizeof(px->rt->rbuf));
 }
 
 static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr *client)
@@ -275,7 +313,7 @@ static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr *
 	else
 		uv_ip4_addr("0.0.0.0", 0, (struct sockaddr_in *)&any);
 	if (uv_udp_bind(&f->sock, (struct sockaddr *)&any, 0) < 0 ||
-	    uv_udp_recv_start(&f->sock, net_buf_alloc, flow_recv) < 0) {
+	    uv_udp_recv_start(&f->sock, flow_buf_alloc, flow_recv) < 0) {
 		flow_close(f);
 		return NULL;
 	}
@@ -291,17 +329,13 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 	(void)flags;
 	if (nread <= 0 || !addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) ||
-	    px->closing) {
-		free(buf->base);
+	    px->closing)
 		return;
-	}
 	for (f = px->flows; f; f = f->next)
 		if (memcmp(&f->client, addr, sockaddr_size(addr)) == 0)
 			break;
-	if (!f && !(f = flow_open(px, addr))) {
-		free(buf->base);
+	if (!f && !(f = flow_open(px, addr)))
 		return;
-	}
 	uv_timer_again(&f->idle);
 	dgram_send(&f->sock, (struct sockaddr *)&px->target, buf->base, (size_t)nread);
 }
@@ -362,7 +396,7 @@ struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port
 	if (p->proto == NET_UDP) {
 		if ((rc = uv_udp_bind(&px->h.udp, (struct sockaddr *)&addr,
 				      v6 ? UV_UDP_IPV6ONLY : 0)) < 0 ||
-		    (rc = uv_udp_recv_start(&px->h.udp, net_buf_alloc, udp_recv)) < 0)
+		    (rc = uv_udp_recv_start(&px->h.udp, listener_buf_alloc, udp_recv)) < 0)
 			goto fail;
 	} else {
 		if ((rc = uv_tcp_bind(&px->h.tcp, (struct sockaddr *)&addr,

@@ -24,7 +24,7 @@ void net_rt_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct net_runtime *rt = h->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(rt->dns_rbuf, sizeof(rt->dns_rbuf));
+	*buf = uv_buf_init(rt->rbuf, sizeof(rt->rbuf));
 }
 
 static void runtime_free(struct net_runtime *rt)

@@ -30,10 +30,11 @@ struct net_runtime {
 	uv_udp_t upstream; /* one socket for every forwarded query over IPv4 */
 	uv_udp_t upstream6; /* and one for IPv6, open when an upstream is IPv6 */
 	bool has_upstream6;
-	/* Every UDP datagram the DNS server and the upstream sockets receive lands here: it
-	 * is handled (and copied where kept) before the next one is read. A fresh 64 KiB
-	 * buffer per datagram made malloc grow and trim the heap on every query. */
-	char dns_rbuf[65536];
+	/* Every UDP datagram the DNS server, the upstream sockets and the UDP proxies receive,
+	 * and every read of a TCP proxy, lands here: it is handled (and copied where kept)
+	 * before the next read. A fresh 64 KiB buffer per read made malloc grow and trim
+	 * the heap each time. */
+	char rbuf[65536];
 	uint16_t next_id;
 	struct dns_server *servers;
 	struct dns_pending *pending;
@@ -70,7 +71,7 @@ void net_proxy_set_next(struct port_proxy *px, struct port_proxy *next);
 void net_proxy_close(struct port_proxy *px);
 
 void net_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-/* rt->dns_rbuf, for a handle whose data is the runtime. */
+/* rt->rbuf, for a handle whose data is the runtime. */
 void net_rt_buf_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 #endif
