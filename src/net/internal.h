@@ -122,8 +122,10 @@ int net_nl_open(struct nl_sock **out, struct stk_err *err);
 int net_nl_open_in(int netns_fd, pid_t pid, struct nl_sock **out, struct stk_err *err);
 void net_nl_close(struct nl_sock *sk);
 int net_nl_link_exists(struct nl_sock *sk, const char *name);
+/* ipv6_no_dad: the bridge's own IPv6 addresses (its link-local one) skip duplicate
+ * address detection. */
 int net_nl_bridge_ensure(struct nl_sock *sk, const char *name, const char *addr_cidr,
-			 struct stk_err *err);
+			 bool ipv6_no_dad, struct stk_err *err);
 /* Creates host<->peer, attaches host to bridge, moves peer into the netns. */
 int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tmp,
 		       const char *bridge, int netns_fd, pid_t pid, struct stk_err *err);

@@ -149,7 +149,7 @@ int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
 }
 
 int net_nl_bridge_ensure(struct nl_sock *sk, const char *name, const char *addr_cidr,
-			 struct stk_err *err)
+			 bool ipv6_no_dad, struct stk_err *err)
 {
 	int rc;
 
@@ -157,6 +157,14 @@ int net_nl_bridge_ensure(struct nl_sock *sk, const char *name, const char *addr_
 		rc = rtnl_link_bridge_add(sk, name);
 		if (rc < 0 && rc != -NLE_EXIST)
 			return nl_fail(err, rc, "create bridge", name);
+	}
+	/* Before it is up: bringing it up starts DAD on its link-local address. */
+	if (ipv6_no_dad) {
+		_cleanup_free_ char *path =
+			xasprintf("/proc/sys/net/ipv6/conf/%s/accept_dad", name);
+
+		if (net_sysctl_write(path, "0", err) < 0)
+			return -1;
 	}
 	if (net_nl_addr_add(sk, name, addr_cidr, err) < 0)
 		return -1;

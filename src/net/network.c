@@ -297,7 +297,11 @@ static int network_realize(struct nl_sock *sk, const struct net_record *rec,
 	/* Routing between bridges and the uplink needs forwarding; Docker sets it too. */
 	if (!nw->internal && net_sysctl_write("/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
 		return -1;
-	if (net_nl_bridge_ensure(sk, nw->bridge, cidr, err) < 0)
+	/* The host solicits a container's IPv6 address (for traffic it forwards, such as a
+	 * published port reached from another host) from the bridge's link-local address,
+	 * and sends nothing while that is tentative: duplicate address detection after the
+	 * bridge comes up left new containers unreachable for 1-2 s. */
+	if (net_nl_bridge_ensure(sk, nw->bridge, cidr, nw->ipv6, err) < 0)
 		return -1;
 	if (nw->ipv6) {
 		struct net_cidr6 subnet6;
