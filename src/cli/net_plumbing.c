@@ -66,13 +66,29 @@ static int parse_publish(const char *s, struct net_port *p)
 	}
 	for (tok = strtok_r(rest, ":", &save); tok && n < 3; tok = strtok_r(NULL, ":", &save))
 		parts[n++] = tok;
-	if (n < 2 || (p->host_ip && n != 2) || (!p->host_ip && n > 3))
+	if (n < 2 || (p->host_ip && n != 2) || (!p->host_ip && n > 3)) {
+		free((char *)p->host_ip);
+		p->host_ip = NULL;
 		return -1;
+	}
 	if (n == 3)
 		p->host_ip = xstrdup(parts[0]);
 	p->host_port = (uint16_t)atoi(parts[n - 2]);
 	p->container_port = (uint16_t)atoi(parts[n - 1]);
-	return p->host_port && p->container_port ? 0 : -1;
+	if (p->host_port && p->container_port)
+		return 0;
+	free((char *)p->host_ip);
+	p->host_ip = NULL;
+	return -1;
+}
+
+static void ports_free(struct net_port *ports, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free((char *)ports[i].host_ip);
+	free(ports);
 }
 
 static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
@@ -159,8 +175,10 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		case 'd': spec.default_route = true; break;
 		case 'P':
 			ports = xrealloc(ports, (spec.nports + 1) * sizeof(*ports));
-			if (parse_publish(optarg, &ports[spec.nports]) < 0)
+			if (parse_publish(optarg, &ports[spec.nports]) < 0) {
+				ports_free(ports, spec.nports);
 				return cli_usage_error("net-plumbing", "bad --publish %s", optarg);
+			}
 			spec.nports++;
 			break;
 		default: return CLI_USAGE;
@@ -186,7 +204,7 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 		printf("%s\n", ip);
 	net_close(ctx);
 	free(aliases.v);
-	free(ports);
+	ports_free(ports, spec.nports);
 	return rc;
 }
 
@@ -224,12 +242,12 @@ static int cmd_ports_check(struct cli_globals *g, int argc, char **argv)
 
 	for (i = 1; i < argc; i++)
 		if (parse_publish(argv[i], &ports[i - 1]) < 0) {
-			free(ports);
+			ports_free(ports, (size_t)i);
 			return cli_usage_error("net-plumbing", "bad port %s", argv[i]);
 		}
 	if (net_ports_check(ports, (size_t)argc - 1, &err) < 0)
 		rc = fail(&err);
-	free(ports);
+	ports_free(ports, (size_t)argc - 1);
 	return rc;
 }
 
