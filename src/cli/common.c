@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/str.h"
@@ -87,4 +88,14 @@ int cli_reject_abbreviations(const char *cmd, char **argv, int from, int to,
 			return cli_usage_error(cmd, "unknown flag: --%.*s", (int)len, a + 2);
 	}
 	return 0;
+}
+
+/* --root, else STACK_ROOT, else /var/lib/stack. */
+const char *cli_state_root(const struct cli_globals *g)
+{
+	const char *env = getenv("STACK_ROOT");
+
+	if (g->root)
+		return g->root;
+	return env && *env ? env : "/var/lib/stack";
 }

@@ -15,15 +15,6 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
-const char *cli_state_root(const struct cli_globals *g)
-{
-	const char *env = getenv("STACK_ROOT");
-
-	if (g->root)
-		return g->root;
-	return env && *env ? env : "/var/lib/stack";
-}
-
 static int open_store(struct cli_globals *g, struct image_store **s)
 {
 	struct stk_err err;

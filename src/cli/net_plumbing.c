@@ -25,15 +25,6 @@ static void strv_push(struct strv *s, const char *v)
 	s->v[s->n++] = v;
 }
 
-static const char *root_of(struct cli_globals *g)
-{
-	if (g->root)
-		return g->root;
-	if (getenv("STACK_ROOT"))
-		return getenv("STACK_ROOT");
-	return "/var/lib/stack";
-}
-
 static int fail(struct stk_err *err)
 {
 	cli_error("%s", err->msg);
@@ -125,7 +116,7 @@ static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 	if ((spec.subnet6 || spec.gateway6) && !spec.enable_ipv6)
 		return cli_usage_error("net-plumbing", "--subnet6 and --gateway6 need --ipv6");
 	spec.name = argv[optind + 1];
-	if (net_open(root_of(g), argv[optind], &nopts, &ctx, &err) < 0)
+	if (net_open(cli_state_root(g), argv[optind], &nopts, &ctx, &err) < 0)
 		return fail(&err);
 	rc = net_network_create(ctx, &spec, &err);
 	if (rc == 0)
@@ -194,7 +185,7 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 	spec.ports = ports;
 	/* Ports are checked before anything is created, as `up` will do. */
 	if (net_ports_check(ports, spec.nports, &err) < 0 ||
-	    net_open(root_of(g), argv[optind], NULL, &ctx, &err) < 0 ||
+	    net_open(cli_state_root(g), argv[optind], NULL, &ctx, &err) < 0 ||
 	    net_endpoint_attach(ctx, &spec, ip, &err) < 0 ||
 	    net_endpoint_address6(ctx, spec.container, spec.network, ip6, &err) < 0)
 		rc = fail(&err);
@@ -216,7 +207,7 @@ static int cmd_detach(struct cli_globals *g, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage_error("net-plumbing", "detach PROJECT CONTAINER");
-	if (net_open(root_of(g), argv[1], NULL, &ctx, &err) < 0 ||
+	if (net_open(cli_state_root(g), argv[1], NULL, &ctx, &err) < 0 ||
 	    net_endpoint_detach(ctx, argv[2], &err) < 0)
 		rc = fail(&err);
 	net_close(ctx);
@@ -229,7 +220,7 @@ static int cmd_teardown(struct cli_globals *g, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_usage_error("net-plumbing", "teardown PROJECT");
-	if (net_project_teardown(root_of(g), argv[1], &err) < 0)
+	if (net_project_teardown(cli_state_root(g), argv[1], &err) < 0)
 		return fail(&err);
 	return CLI_OK;
 }

@@ -74,7 +74,7 @@ int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("net-plumbing", "serve PROJECT");
-	root = g->root ? g->root : getenv("STACK_ROOT") ? getenv("STACK_ROOT") : "/var/lib/stack";
+	root = cli_state_root(g);
 	uv_loop_init(&loop);
 	if (net_runtime_start(&loop, root, argv[optind], &ro, &s.rt, &err) < 0) {
 		uv_run(&loop, UV_RUN_DEFAULT); /* let the runtime close what it opened */

@@ -151,8 +151,8 @@ static bool copy_fd(int from, int to)
 static int place_container(struct cli_globals *g, const struct run_opts *o,
 			   struct engine_spec *spec)
 {
-	const char *root = g->root ? g->root : getenv("STACK_ROOT");
-	_cleanup_free_ char *base = xasprintf("%s/containers", root && *root ? root : "/var/lib/stack");
+	const char *root = cli_state_root(g);
+	_cleanup_free_ char *base = xasprintf("%s/containers", root);
 
 	if (!spec->id)
 		spec->id = o->id ? xstrdup(o->id) : random_id();
@@ -167,7 +167,7 @@ static int place_container(struct cli_globals *g, const struct run_opts *o,
 	if (!spec->state_dir)
 		spec->state_dir = xasprintf("%s/%s", base, spec->id);
 	if (!spec->cache_dir)
-		spec->cache_dir = xasprintf("%s/cache", root && *root ? root : "/var/lib/stack");
+		spec->cache_dir = xasprintf("%s/cache", root);
 	return 0;
 }
 
