@@ -283,62 +283,67 @@ int net_nl_link_delete(struct nl_sock *sk, const char *name, struct stk_err *err
 	return 0;
 }
 
-int net_nl_routes(struct nl_sock *sk, struct net_cidr **out, size_t *n, struct stk_err *err)
+/* The destinations of the host's routes of one family: each one of addr_len bytes, in
+ * network order, with its prefix length. A default route overlaps everything; it never
+ * blocks a subnet, so it is left out. The caller frees *dsts. */
+static int route_dsts(struct nl_sock *sk, int family, size_t addr_len, const char *what,
+		      unsigned char **dsts, int **prefixes, size_t *n, struct stk_err *err)
 {
 	struct nl_cache *cache = NULL;
 	struct nl_object *obj;
-	struct net_cidr *routes = NULL;
 	size_t count = 0;
 	int rc;
 
-	rc = rtnl_route_alloc_cache(sk, AF_INET, 0, &cache);
+	*dsts = NULL;
+	*prefixes = NULL;
+	rc = rtnl_route_alloc_cache(sk, family, 0, &cache);
 	if (rc < 0)
-		return stk_err_set(err, 0, "list routes: %s", nl_geterror(rc));
+		return stk_err_set(err, 0, "list %s: %s", what, nl_geterror(rc));
 	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
 		struct nl_addr *dst = rtnl_route_get_dst((struct rtnl_route *)obj);
-		uint32_t a;
 
-		/* A default route overlaps everything; it never blocks a subnet. */
-		if (!dst || nl_addr_get_prefixlen(dst) == 0 ||
-		    nl_addr_get_len(dst) != sizeof(a))
+		if (!dst || nl_addr_get_prefixlen(dst) == 0 || nl_addr_get_len(dst) != addr_len)
 			continue;
-		memcpy(&a, nl_addr_get_binary_addr(dst), sizeof(a));
-		routes = xrealloc(routes, (count + 1) * sizeof(*routes));
-		routes[count].addr = ntohl(a);
-		routes[count].prefix = (int)nl_addr_get_prefixlen(dst);
-		count++;
+		*dsts = xrealloc(*dsts, (count + 1) * addr_len);
+		*prefixes = xrealloc(*prefixes, (count + 1) * sizeof(**prefixes));
+		memcpy(*dsts + count * addr_len, nl_addr_get_binary_addr(dst), addr_len);
+		(*prefixes)[count++] = (int)nl_addr_get_prefixlen(dst);
 	}
 	nl_cache_free(cache);
-	*out = routes;
 	*n = count;
+	return 0;
+}
+
+int net_nl_routes(struct nl_sock *sk, struct net_cidr **out, size_t *n, struct stk_err *err)
+{
+	_cleanup_free_ unsigned char *dsts = NULL;
+	_cleanup_free_ int *prefixes = NULL;
+	size_t i;
+	uint32_t a;
+
+	if (route_dsts(sk, AF_INET, sizeof(a), "routes", &dsts, &prefixes, n, err) < 0)
+		return -1;
+	*out = *n ? xmalloc(*n * sizeof(**out)) : NULL;
+	for (i = 0; i < *n; i++) {
+		memcpy(&a, dsts + i * sizeof(a), sizeof(a));
+		(*out)[i].addr = ntohl(a);
+		(*out)[i].prefix = prefixes[i];
+	}
 	return 0;
 }
 
 int net_nl_routes6(struct nl_sock *sk, struct net_cidr6 **out, size_t *n, struct stk_err *err)
 {
-	struct nl_cache *cache = NULL;
-	struct nl_object *obj;
-	struct net_cidr6 *routes = NULL;
-	size_t count = 0;
-	int rc;
+	_cleanup_free_ unsigned char *dsts = NULL;
+	_cleanup_free_ int *prefixes = NULL;
+	size_t i, len = sizeof(struct in6_addr);
 
-	rc = rtnl_route_alloc_cache(sk, AF_INET6, 0, &cache);
-	if (rc < 0)
-		return stk_err_set(err, 0, "list IPv6 routes: %s", nl_geterror(rc));
-	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
-		struct nl_addr *dst = rtnl_route_get_dst((struct rtnl_route *)obj);
-
-		/* As for IPv4, a default route never blocks a subnet. */
-		if (!dst || nl_addr_get_prefixlen(dst) == 0 ||
-		    nl_addr_get_len(dst) != sizeof(struct in6_addr))
-			continue;
-		routes = xrealloc(routes, (count + 1) * sizeof(*routes));
-		memcpy(&routes[count].addr, nl_addr_get_binary_addr(dst), sizeof(struct in6_addr));
-		routes[count].prefix = (int)nl_addr_get_prefixlen(dst);
-		count++;
+	if (route_dsts(sk, AF_INET6, len, "IPv6 routes", &dsts, &prefixes, n, err) < 0)
+		return -1;
+	*out = *n ? xmalloc(*n * sizeof(**out)) : NULL;
+	for (i = 0; i < *n; i++) {
+		memcpy(&(*out)[i].addr, dsts + i * len, len);
+		(*out)[i].prefix = prefixes[i];
 	}
-	nl_cache_free(cache);
-	*out = routes;
-	*n = count;
 	return 0;
 }
