@@ -31,14 +31,18 @@ static int extract_archive(const char *file, const char *dest, struct stk_err *e
 	}
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
 		const char *name = archive_entry_pathname(e);
-		_cleanup_free_ char *full = NULL;
+		_cleanup_free_ char *rel = NULL, *full = NULL;
 
-		if (!name || name[0] == '/' || strstr(name, "..") || archive_entry_hardlink(e) ||
-		    archive_entry_filetype(e) == AE_IFLNK) {
-			/* an image archive holds only files and directories */
+		/* names as in layers: "./index.json" and "/index.json" are index.json */
+		if (name && *name && !(rel = tar_path_clean(name))) {
+			rc = stk_err_set(err, EPERM, "%s: entry \"%s\" escapes the archive", file, name);
+			goto out;
+		}
+		if (!rel || !*rel || archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK) {
+			/* an image archive holds only files and directories; dest is its root */
 			continue;
 		}
-		full = xasprintf("%s/%s", dest, name);
+		full = xasprintf("%s/%s", dest, rel);
 		archive_entry_set_pathname(e, full);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
 			rc = stk_err_set(err, EIO, "%s: %s", file, archive_error_string(out));

@@ -110,6 +110,11 @@ int manifest_index_pick(const char *data, size_t n, const char *arch, const char
 void image_host_platform(const char **arch, const char **variant);
 
 /* ---- unpack ---- */
+/* A tar member name relative to the archive root: leading "/" and "./", "." components,
+ * repeated and trailing slashes dropped, "dir/.." folded; "" is the root itself. NULL
+ * for an empty name or one whose ".." climbs above the root. */
+char *tar_path_clean(const char *name);
+
 enum layer_compression { LAYER_AUTO, LAYER_GZIP, LAYER_ZSTD, LAYER_NONE };
 
 /* Extracts the (compressed) layer blob at blob_path into dest, which must exist and be

@@ -3,10 +3,15 @@
  * outer one only decompresses (raw format), the inner one reads tar from the outer's
  * output, so the uncompressed bytes can be hashed as they flow.
  *
- * Safety: entry names and hardlink targets with ".." or a leading "/" fail the layer;
- * libarchive's SECURE_SYMLINKS refuses to write through a symlink; whiteouts become
- * overlayfs whiteouts (char 0/0, trusted.overlay.opaque=y) and any trusted.overlay.*
- * xattr carried by the tar itself is dropped so a layer cannot forge them. */
+ * Names are relative to the layer root however they are spelled (tar_path_clean: "/",
+ * "./", "/bin/sh", "./bin/sh"), as in Docker's extraction; the root entry's mode, owner,
+ * times and xattrs apply to the layer root itself.
+ *
+ * Safety: a name or hardlink target whose ".." climbs above the root fails the layer;
+ * libarchive's SECURE_SYMLINKS refuses to write through a symlink, hardlink targets and
+ * opaque directories are resolved without following any; whiteouts become overlayfs
+ * whiteouts (char 0/0, trusted.overlay.opaque=y) and any trusted.overlay.* xattr carried
+ * by the tar itself is dropped so a layer cannot forge them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -33,6 +38,8 @@ struct unpack {
 	char **opaque; /* directories (relative) to mark opaque once extraction is done */
 	size_t nopaque;
 	uint64_t size;
+	bool root_entry; /* the tar carried the root: its mode stands */
+	struct timespec root_times[2]; /* its atime and mtime, set again once all is written */
 };
 
 static la_ssize_t inner_read(struct archive *a, void *arg, const void **out)
@@ -50,38 +57,12 @@ static la_ssize_t inner_read(struct archive *a, void *arg, const void **out)
 	return n;
 }
 
-/* Relative, without "..": the only names a layer may use. Strips "./" and trailing "/". */
-static char *clean_name(const char *name)
-{
-	const char *p = name;
-	char *out, *q;
-
-	if (!name || name[0] == '/')
-		return NULL;
-	while (p[0] == '.' && p[1] == '/')
-		p += 2;
-	out = xstrdup(p);
-	for (q = out; *q;) {
-		size_t n = strcspn(q, "/");
-
-		if (n == 2 && q[0] == '.' && q[1] == '.') {
-			free(out);
-			return NULL;
-		}
-		q += n;
-		if (*q)
-			q++;
-	}
-	while (*out && out[strlen(out) - 1] == '/')
-		out[strlen(out) - 1] = '\0';
-	return out;
-}
-
-static int open_in_root(const char *root, const char *rel, int flags)
+/* rel under root, reached without following any symlink (nor "..": names are clean). */
+static int open_beneath(const char *root, const char *rel, int flags)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
 	};
 	_cleanup_close_ int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -94,17 +75,9 @@ static int open_in_root(const char *root, const char *rel, int flags)
  * following any symlink. */
 static bool hardlink_target_ok(const char *dest, const char *target)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-	};
-	_cleanup_close_ int rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = open_beneath(dest, target, O_PATH);
 	struct stat st;
 
-	if (rootfd < 0)
-		return false;
-	fd = (int)syscall(SYS_openat2, rootfd, target, &how, sizeof(how));
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return false;
 	return !S_ISDIR(st.st_mode);
@@ -163,7 +136,7 @@ static int disk_error(struct unpack *u, const char *what, const char *rel, struc
 static int write_entry(struct unpack *u, struct archive_entry *e, const char *rel,
 		       struct stk_err *err)
 {
-	_cleanup_free_ char *full = xasprintf("%s/%s", u->dest, rel);
+	_cleanup_free_ char *full = *rel ? xasprintf("%s/%s", u->dest, rel) : xstrdup(u->dest);
 	int r;
 
 	archive_entry_set_pathname(e, full);
@@ -195,6 +168,7 @@ static int write_whiteout(struct unpack *u, const char *rel, const char *base, s
 	_cleanup_free_ char *target = NULL;
 	struct archive_entry *w;
 	size_t dirlen = (size_t)(base - rel);
+	const char *name = base + strlen(WHITEOUT_PREFIX);
 	int rc;
 
 	if (strcmp(base, WHITEOUT_OPAQUE) == 0) {
@@ -202,9 +176,9 @@ static int write_whiteout(struct unpack *u, const char *rel, const char *base, s
 		u->opaque[u->nopaque++] = xstrndup(rel, dirlen ? dirlen - 1 : 0);
 		return 0;
 	}
-	if (strlen(base) == strlen(WHITEOUT_PREFIX))
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return stk_err_set(err, EBADMSG, "invalid whiteout entry %s", rel);
-	target = xasprintf("%.*s%s", (int)dirlen, rel, base + strlen(WHITEOUT_PREFIX));
+	target = xasprintf("%.*s%s", (int)dirlen, rel, name);
 	w = archive_entry_new();
 	archive_entry_set_filetype(w, AE_IFCHR);
 	archive_entry_set_perm(w, 0);
@@ -216,32 +190,57 @@ static int write_whiteout(struct unpack *u, const char *rel, const char *base, s
 	return rc;
 }
 
+/* "/", "." or "./": the layer root exists already; the entry carries its attributes. */
+static int extract_root(struct unpack *u, struct archive_entry *e, struct stk_err *err)
+{
+	if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e))
+		return stk_err_set(err, EBADMSG, "layer entry \"%s\" names the layer root but is not a directory",
+				   archive_entry_pathname(e));
+	u->root_entry = true;
+	u->root_times[0].tv_nsec = u->root_times[1].tv_nsec = UTIME_OMIT;
+	if (archive_entry_atime_is_set(e))
+		u->root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
+	if (archive_entry_mtime_is_set(e))
+		u->root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+	drop_overlay_xattrs(e);
+	return write_entry(u, e, "", err);
+}
+
+/* libarchive defers the times of the directories it creates until every entry is
+ * written; the root existed already, so its times are set here, as Docker does. */
+static int restore_root_times(struct unpack *u, struct stk_err *err)
+{
+	if (u->root_entry && utimensat(AT_FDCWD, u->dest, u->root_times, AT_SYMLINK_NOFOLLOW) < 0)
+		return stk_err_sys(err, "set the times of the layer root");
+	return 0;
+}
+
 static int extract_entry(struct unpack *u, struct archive_entry *e, struct stk_err *err)
 {
-	_cleanup_free_ char *rel = clean_name(archive_entry_pathname(e));
-	const char *link = archive_entry_hardlink(e), *base;
+	const char *name = archive_entry_pathname(e), *link = archive_entry_hardlink(e), *base;
+	_cleanup_free_ char *rel = NULL;
 
+	if (!name || !*name)
+		return stk_err_set(err, EBADMSG, "layer entry without a name");
+	rel = tar_path_clean(name);
 	if (!rel)
-		return stk_err_set(err, EPERM, "layer entry \"%s\" escapes the layer directory",
-				   archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
-	if (!*rel || strcmp(rel, ".") == 0)
-		return 0; /* the root itself: its attributes belong to the container */
+		return stk_err_set(err, EPERM, "layer entry \"%s\" escapes the layer directory", name);
+	if (!*rel)
+		return extract_root(u, e, err);
 	base = strrchr(rel, '/');
 	base = base ? base + 1 : rel;
 	if (str_has_prefix(base, WHITEOUT_PREFIX))
 		return write_whiteout(u, rel, base, err);
 	drop_overlay_xattrs(e);
 	if (link) {
-		_cleanup_free_ char *t = clean_name(link);
+		_cleanup_free_ char *t = tar_path_clean(link);
+		_cleanup_free_ char *abs = NULL;
 
 		if (!t || !*t || !hardlink_target_ok(u->dest, t))
 			return stk_err_set(err, EPERM, "hardlink \"%s\" -> \"%s\" escapes the layer directory",
-					   rel, link);
-		{
-			_cleanup_free_ char *abs = xasprintf("%s/%s", u->dest, t);
-
-			archive_entry_copy_hardlink(e, abs);
-		}
+					   name, link);
+		abs = xasprintf("%s/%s", u->dest, t);
+		archive_entry_copy_hardlink(e, abs);
 	}
 	return write_entry(u, e, rel, err);
 }
@@ -251,8 +250,11 @@ static int mark_opaque(struct unpack *u, struct stk_err *err)
 	size_t i;
 
 	for (i = 0; i < u->nopaque; i++) {
-		_cleanup_close_ int fd = open_in_root(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		_cleanup_close_ int fd = open_beneath(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY);
 
+		if (fd < 0 && (errno == ELOOP || errno == EXDEV))
+			return stk_err_set(err, EPERM, "opaque whiteout in \"%s\" is named through a symlink "
+						       "(the layer tries to escape its directory)", u->opaque[i]);
 		if (fd < 0)
 			return stk_err_sys(err, "opaque directory %s", u->opaque[i]);
 		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
@@ -317,7 +319,9 @@ static int extract_all(struct unpack *u, struct stk_err *err)
 		return stk_err_set(err, EBADMSG, "decompress layer: %s", archive_error_string(u->outer));
 	if (archive_write_close(u->disk) != ARCHIVE_OK)
 		return stk_err_set(err, EIO, "extract: %s", archive_error_string(u->disk));
-	return mark_opaque(u, err);
+	if (mark_opaque(u, err) < 0)
+		return -1;
+	return restore_root_times(u, err);
 }
 
 int layer_unpack(const char *blob_path, const char *dest, char diffid[72], uint64_t *size,
@@ -338,7 +342,8 @@ int layer_unpack(const char *blob_path, const char *dest, char diffid[72], uint6
 	if (rc == 0) {
 		sha256_final(&u.hash, diffid);
 		*size = u.size;
-		if (chmod(dest, 0755) < 0)
+		/* the store made dest 0700; a layer without a root entry gets Docker's 0755 */
+		if (!u.root_entry && chmod(dest, 0755) < 0)
 			rc = stk_err_sys(err, "chmod %s", dest);
 	}
 	unpack_dispose(&u);

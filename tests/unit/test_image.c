@@ -100,7 +100,7 @@ static void test_ref_rejects_invalid(void **state)
 struct tentry {
 	const char *name;
 	int type; /* AE_IFREG, AE_IFDIR, AE_IFLNK, 0 = hardlink */
-	const char *data; /* file content, or link target */
+	const char *data; /* file content, link target, or "uid:gid" owning a directory */
 	int mode;
 };
 
@@ -119,6 +119,13 @@ static void write_layer(const char *path, const struct tentry *es, size_t n, boo
 
 		archive_entry_set_pathname(e, es[i].name);
 		archive_entry_set_perm(e, es[i].mode ? es[i].mode : 0644);
+		if (es[i].type == AE_IFDIR && es[i].data) {
+			unsigned uid, gid;
+
+			assert_int_equal(sscanf(es[i].data, "%u:%u", &uid, &gid), 2);
+			archive_entry_set_uid(e, uid);
+			archive_entry_set_gid(e, gid);
+		}
 		archive_entry_set_mtime(e, 1700000000, 0);
 		if (es[i].type == 0) {
 			archive_entry_set_filetype(e, AE_IFREG);
@@ -395,6 +402,7 @@ static void expect_escape_refused(struct fixture *fx, const struct tentry *es, s
 
 	write_layer(fx->blob, es, n, true, diffid);
 	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), -1);
+	assert_non_null(strstr(err.msg, "escape"));
 	if (outside) {
 		snprintf(p, sizeof(p), "%s/%s", fx->dir, outside);
 		assert_int_equal(access(p, F_OK), -1);
@@ -403,19 +411,160 @@ static void expect_escape_refused(struct fixture *fx, const struct tentry *es, s
 
 static void test_unpack_refuses_dotdot(void **state)
 {
-	const struct tentry es[] = {{"a/../../evil", AE_IFREG, "x", 0}};
+	const struct tentry nested[] = {{"a/../../evil", AE_IFREG, "x", 0}};
+	const struct tentry plain[] = {{"../evil", AE_IFREG, "x", 0}};
+	const struct tentry rooted[] = {{"/../evil", AE_IFREG, "x", 0}};
 
-	expect_escape_refused(*state, es, 1, "evil");
+	expect_escape_refused(*state, nested, 1, "evil");
+	expect_escape_refused(*state, plain, 1, "evil");
+	expect_escape_refused(*state, rooted, 1, "evil");
 }
 
-static void test_unpack_refuses_absolute_path(void **state)
+/* "/x" is x in the layer, as Docker reads it, never x on the host. */
+static void test_unpack_absolute_name_lands_inside_the_layer(void **state)
 {
 	struct fixture *fx = *state;
-	char name[128];
+	char name[128], p[256], diffid[72];
 	struct tentry es[] = {{name, AE_IFREG, "x", 0}};
+	struct stk_err err;
+	uint64_t size;
 
-	snprintf(name, sizeof(name), "%s/abs-evil", fx->dir);
-	expect_escape_refused(fx, es, 1, "abs-evil");
+	snprintf(name, sizeof(name), "%s/abs-name", fx->dir);
+	write_layer(fx->blob, es, 1, true, diffid);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), 0);
+	snprintf(p, sizeof(p), "%s/abs-name", fx->dir);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof(p), "%s%s/abs-name", fx->dest, fx->dir);
+	assert_int_equal(access(p, F_OK), 0);
+}
+
+static void test_tar_path_clean_reads_names_relative_to_the_root(void **state)
+{
+	static const char *const cases[][2] = {
+		{"/", ""},
+		{".", ""},
+		{"./", ""},
+		{"//././/", ""},
+		{"/bin/sh", "bin/sh"},
+		{"./bin/sh", "bin/sh"},
+		{"bin/sh", "bin/sh"},
+		{"././bin//./sh/", "bin/sh"},
+		{"/etc/", "etc"},
+		{"a/b/../c", "a/c"},
+		{"a/..", ""},
+		{"/a/./../b/", "b"},
+		{"..a/b..", "..a/b.."},
+		{".wh..wh..opq", ".wh..wh..opq"},
+		{"../x", NULL},
+		{"/../x", NULL},
+		{"./../x", NULL},
+		{"a/../../x", NULL},
+		{"..", NULL},
+		{"", NULL},
+	};
+	size_t i;
+
+	(void)state;
+	assert_null(tar_path_clean(NULL));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = tar_path_clean(cases[i][0]);
+
+		if (!cases[i][1]) {
+			if (got)
+				fail_msg("%s: want NULL, got \"%s\"", cases[i][0], got);
+			continue;
+		}
+		if (!got || strcmp(got, cases[i][1]) != 0)
+			fail_msg("%s: want \"%s\", got \"%s\"", cases[i][0], cases[i][1], got ? got : "(null)");
+		free(got);
+	}
+}
+
+/* umoci writes the root as "/", other tools as "./" or "."; its mode, owner and mtime
+ * are the layer root's. Needs root for the owner. */
+static void test_unpack_root_entry_sets_the_layer_root(void **state)
+{
+	static const char *const roots[] = {"/", "./", "."};
+	struct fixture *fx = *state;
+	size_t i;
+
+	if (geteuid() != 0)
+		skip();
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		const struct tentry es[] = {
+			{roots[i], AE_IFDIR, "1234:5678", 0750},
+			{"/bin/", AE_IFDIR, NULL, 0711},
+			{"/bin/tool", AE_IFREG, "x", 0755},
+		};
+		char diffid[72], p[256];
+		struct stk_err err;
+		struct stat st;
+		uint64_t size;
+
+		snprintf(p, sizeof(p), "%s/dest%zu", fx->dir, i);
+		assert_int_equal(mkdir(p, 0700), 0);
+		write_layer(fx->blob, es, sizeof(es) / sizeof(es[0]), true, diffid);
+		assert_int_equal(layer_unpack(fx->blob, p, diffid, &size, &err), 0);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0750);
+		assert_int_equal(st.st_uid, 1234);
+		assert_int_equal(st.st_gid, 5678);
+		assert_int_equal(st.st_mtime, 1700000000);
+		strcat(p, "/bin/tool");
+		assert_int_equal(stat(p, &st), 0);
+	}
+}
+
+static void test_unpack_without_root_entry_makes_the_root_0755(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry es[] = {{"f", AE_IFREG, "x", 0644}};
+	char diffid[72];
+	struct stk_err err;
+	struct stat st;
+	uint64_t size;
+
+	write_layer(fx->blob, es, 1, true, diffid);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), 0);
+	assert_int_equal(stat(fx->dest, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+}
+
+static void test_unpack_refuses_a_root_entry_that_is_not_a_directory(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry file[] = {{".", AE_IFREG, "x", 0644}};
+	const struct tentry link[] = {{"/", AE_IFLNK, "/etc", 0777}};
+	char diffid[72];
+	struct stk_err err;
+	uint64_t size;
+
+	write_layer(fx->blob, file, 1, true, diffid);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), -1);
+	assert_non_null(strstr(err.msg, "names the layer root but is not a directory"));
+	write_layer(fx->blob, link, 1, true, diffid);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, diffid, &size, &err), -1);
+	assert_non_null(strstr(err.msg, "names the layer root but is not a directory"));
+}
+
+static void test_unpack_refuses_whiteouts_through_symlinks(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry file[] = {
+		{"l", AE_IFLNK, fx->dir, 0777},
+		{"l/.wh.victim", AE_IFREG, "", 0},
+	};
+	const struct tentry opaque[] = {
+		{"l", AE_IFLNK, fx->dir, 0777},
+		{"l/.wh..wh..opq", AE_IFREG, "", 0},
+	};
+	const struct tentry dotdot[] = {{"/../.wh.victim", AE_IFREG, "", 0}};
+	char v[8];
+
+	expect_escape_refused(fx, file, 2, "victim");
+	expect_escape_refused(fx, opaque, 2, NULL);
+	assert_int_equal(getxattr(fx->dir, "trusted.overlay.opaque", v, sizeof(v)), -1);
+	expect_escape_refused(fx, dotdot, 1, "victim");
 }
 
 static void test_unpack_refuses_write_through_symlink(void **state)
@@ -609,7 +758,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
 						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_dotdot, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_absolute_path, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_absolute_name_lands_inside_the_layer, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test(test_tar_path_clean_reads_names_relative_to_the_root),
+		cmocka_unit_test_setup_teardown(test_unpack_root_entry_sets_the_layer_root, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_without_root_entry_makes_the_root_0755, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_a_root_entry_that_is_not_a_directory, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_whiteouts_through_symlinks, setup_dirs,
+						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_write_through_symlink, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_relative_symlink_escape, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_hardlink_escapes, setup_dirs, teardown_dirs),
