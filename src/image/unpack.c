@@ -38,6 +38,8 @@ struct unpack {
 	char **opaque; /* directories (relative) to mark opaque once extraction is done */
 	size_t nopaque;
 	uint64_t size;
+	bool at_eof;	  /* the tar stream has ended */
+	bool ended_early; /* ... right after the last file's data: the end of the layer */
 	bool root_entry; /* the tar carried the root: its mode stands */
 	struct timespec root_times[2]; /* its atime and mtime, set again once all is written */
 };
@@ -52,6 +54,7 @@ static la_ssize_t inner_read(struct archive *a, void *arg, const void **out)
 		archive_set_error(u->inner, EIO, "%s", archive_error_string(u->outer));
 		return -1;
 	}
+	u->at_eof = n == 0;
 	sha256_update(&u->hash, u->buf, (size_t)n);
 	*out = u->buf;
 	return n;
@@ -149,11 +152,20 @@ static int write_entry(struct unpack *u, struct archive_entry *e, const char *re
 		size_t len;
 		la_int64_t off;
 
+		la_int64_t got = 0;
+
 		while ((r = archive_read_data_block(u->inner, &blk, &len, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(u->disk, blk, len, off) < ARCHIVE_WARN)
 				return disk_error(u, "write", rel, err);
+			got += (la_int64_t)len;
 		}
-		if (r != ARCHIVE_EOF)
+		/* umoci 0.4's `insert` ends a layer with the last file's data: no padding, no
+		 * end-of-archive blocks. Go's archive/tar (Docker, containerd, podman) reads
+		 * that as the end; libarchive fails on the missing padding. Data cut short
+		 * stays an error. */
+		if (r == ARCHIVE_FATAL && u->at_eof && got == archive_entry_size(e))
+			u->ended_early = true;
+		else if (r != ARCHIVE_EOF)
 			return stk_err_set(err, EBADMSG, "read %s: %s", rel, archive_error_string(u->inner));
 		u->size += (uint64_t)archive_entry_size(e);
 	}
@@ -187,6 +199,8 @@ static int write_whiteout(struct unpack *u, const char *rel, const char *base, s
 	archive_entry_set_gid(w, 0);
 	rc = write_entry(u, w, target, err);
 	archive_entry_free(w);
+	if (rc < 0)
+		stk_err_wrap(err, "whiteout %s", rel);
 	return rc;
 }
 
@@ -196,18 +210,22 @@ static int extract_root(struct unpack *u, struct archive_entry *e, struct stk_er
 	if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e))
 		return stk_err_set(err, EBADMSG, "layer entry \"%s\" names the layer root but is not a directory",
 				   archive_entry_pathname(e));
+	struct stat st;
+
 	u->root_entry = true;
-	u->root_times[0].tv_nsec = u->root_times[1].tv_nsec = UTIME_OMIT;
-	if (archive_entry_atime_is_set(e))
-		u->root_times[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
-	if (archive_entry_mtime_is_set(e))
-		u->root_times[1] = (struct timespec){archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
 	drop_overlay_xattrs(e);
-	return write_entry(u, e, "", err);
+	if (write_entry(u, e, "", err) < 0)
+		return -1;
+	if (stat(u->dest, &st) < 0)
+		return stk_err_sys(err, "stat the layer root");
+	u->root_times[0] = st.st_atim;
+	u->root_times[1] = st.st_mtim;
+	return 0;
 }
 
 /* libarchive defers the times of the directories it creates until every entry is
- * written; the root existed already, so its times are set here, as Docker does. */
+ * written, but sets those of the existing root at once: the entries written into it
+ * since have changed them, so they are set again at the end, as Docker does. */
 static int restore_root_times(struct unpack *u, struct stk_err *err)
 {
 	if (u->root_entry && utimensat(AT_FDCWD, u->dest, u->root_times, AT_SYMLINK_NOFOLLOW) < 0)
@@ -253,8 +271,8 @@ static int mark_opaque(struct unpack *u, struct stk_err *err)
 		_cleanup_close_ int fd = open_beneath(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY);
 
 		if (fd < 0 && (errno == ELOOP || errno == EXDEV))
-			return stk_err_set(err, EPERM, "opaque whiteout in \"%s\" is named through a symlink "
-						       "(the layer tries to escape its directory)", u->opaque[i]);
+			return stk_err_set(err, EPERM, "whiteout \"%s/" WHITEOUT_OPAQUE "\" is named through a "
+						       "symlink (the layer tries to escape its directory)", u->opaque[i]);
 		if (fd < 0)
 			return stk_err_sys(err, "opaque directory %s", u->opaque[i]);
 		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
@@ -308,6 +326,10 @@ static int extract_all(struct unpack *u, struct stk_err *err)
 	while ((r = archive_read_next_header(u->inner, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (extract_entry(u, e, err) < 0)
 			return -1;
+		if (u->ended_early) {
+			r = ARCHIVE_EOF;
+			break;
+		}
 	}
 	if (r != ARCHIVE_EOF)
 		return stk_err_set(err, EBADMSG, "layer is not a valid tar: %s",

@@ -1,15 +1,20 @@
 """Fixtures for image tests: the test images (built once, cached), a loopback registry
-holding them, a fresh state root per test."""
+holding them, a fresh state root per test; images made of hand-written layers."""
+import gzip
+import hashlib
+import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from registry import Registry
+from registry import Registry, push_blob, put_manifest
 
 SRCDIR = Path(os.environ.get("STACK_SRCDIR", Path(__file__).resolve().parents[2]))
 BUILD = SRCDIR / "tests/images/build.py"
@@ -81,3 +86,65 @@ def root(tmp_path):
     r = tmp_path / "root"
     r.mkdir()
     return r
+
+
+def stored_images(stack, root):
+    """`stack images --format json` of the state root."""
+    r = stack("--root", str(root), "images", "--format", "json")
+    assert r.code == 0, r
+    return json.loads(r.out)
+
+
+def assert_store_clean(root):
+    """No layer tree committed, no temporary debris."""
+    store = root / "images"
+    layers = list((store / "layers/sha256").iterdir())
+    assert layers == [], layers
+    assert list((store / "tmp").iterdir()) == []
+
+
+def layer_tar(entries):
+    """A layer tar (PAX) of (name, kind, data[, attrs]) entries, names kept as written.
+    kind: file (data: bytes), dir, symlink or hardlink (data: target); attrs: TarInfo
+    fields such as mode, uid, gid, mtime."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, kind, data, *attrs in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode = {"dir": 0o755, "symlink": 0o777}.get(kind, 0o644)
+            for k, v in (attrs[0] if attrs else {}).items():
+                setattr(ti, k, v)
+            body = None
+            if kind == "file":
+                ti.size, body = len(data), io.BytesIO(data)
+            elif kind == "dir":
+                ti.type = tarfile.DIRTYPE
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+            elif kind == "hardlink":
+                ti.type, ti.linkname = tarfile.LNKTYPE, data
+            # TarInfo.name drops a trailing "/": "/" and "./" must reach the tar as written
+            ti.name = name
+            tf.addfile(ti, body)
+    return buf.getvalue()
+
+
+def push_layer_image(reg, repo, layers, config=None):
+    """Pushes repo:latest made of the given layer tars (lowest first, gzip'd here) and
+    an image config holding `config`; returns the reference."""
+    base = f"http://{reg.host}"
+    gzs = [gzip.compress(t, mtime=0) for t in layers]
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": config or {},
+                      "rootfs": {"type": "layers",
+                                 "diff_ids": ["sha256:" + hashlib.sha256(t).hexdigest()
+                                              for t in layers]}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": push_blob(base, repo, cfg), "size": len(cfg)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": push_blob(base, repo, gz), "size": len(gz)} for gz in gzs],
+    }).encode()
+    put_manifest(base, repo, "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
+    return reg.ref(repo)

@@ -193,7 +193,7 @@ def push_layout(layout, base, repo, tag, auth=None, context=None):
     for d in [m["config"]] + m["layers"]:
         push_blob(base, repo, blob(d["digest"]), auth, context)
     _request("PUT", f"{base}/v2/{repo}/manifests/{tag}", data=manifest,
-             headers={"Content-Type": m["mediaType"]}, auth=auth, context=context)
+             headers={"Content-Type": m.get("mediaType") or desc["mediaType"]}, auth=auth, context=context)
     return desc["digest"]
 
 

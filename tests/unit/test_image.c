@@ -515,6 +515,57 @@ static void test_unpack_root_entry_sets_the_layer_root(void **state)
 	}
 }
 
+/* Writes an uncompressed layer of es cut to len bytes; want: the diff ID of what is left. */
+static void write_cut_layer(struct fixture *fx, const struct tentry *es, size_t n, off_t len, char want[72])
+{
+	char *buf = malloc((size_t)len);
+	FILE *f;
+
+	write_layer(fx->blob, es, n, false, want);
+	assert_int_equal(truncate(fx->blob, len), 0);
+	f = fopen(fx->blob, "rb");
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	sha256_digest(buf, (size_t)len, want);
+	free(buf);
+}
+
+/* umoci 0.4's `insert` stops right after the last file's data, as Go's archive/tar
+ * (Docker, podman) accepts; a cut inside the data stays an error. */
+static void test_unpack_accepts_a_tar_ending_after_the_last_file_data(void **state)
+{
+	struct fixture *fx = *state;
+	const struct tentry es[] = {{"d/", AE_IFDIR, NULL, 0755}, {"d/f", AE_IFREG, "hello", 0644}};
+	/* d/ header, d/f header, 5 bytes of data, then 507 of padding and 1024 of end blocks */
+	const off_t data_end = 2 * 512 + 5, cuts[] = {data_end, data_end + 100};
+	char want[72], got[72], p[256], content[16] = {0};
+	struct stk_err err;
+	uint64_t size;
+	size_t i;
+	FILE *f;
+
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		assert_int_equal(store_remove_tree(fx->dest, &err), 0);
+		assert_int_equal(mkdir(fx->dest, 0700), 0);
+		write_cut_layer(fx, es, 2, cuts[i], want);
+		if (layer_unpack(fx->blob, fx->dest, got, &size, &err) < 0)
+			fail_msg("cut at %lld: %s", (long long)cuts[i], err.msg);
+		assert_string_equal(got, want);
+		assert_int_equal(size, 5);
+		snprintf(p, sizeof(p), "%s/d/f", fx->dest);
+		f = fopen(p, "rb");
+		assert_non_null(f);
+		assert_int_equal(fread(content, 1, sizeof(content), f), 5);
+		fclose(f);
+		assert_string_equal(content, "hello");
+	}
+	assert_int_equal(store_remove_tree(fx->dest, &err), 0);
+	assert_int_equal(mkdir(fx->dest, 0700), 0);
+	write_cut_layer(fx, es, 2, data_end - 2, want);
+	assert_int_equal(layer_unpack(fx->blob, fx->dest, got, &size, &err), -1);
+	assert_non_null(strstr(err.msg, "read d/f"));
+}
+
 static void test_unpack_without_root_entry_makes_the_root_0755(void **state)
 {
 	struct fixture *fx = *state;
@@ -763,6 +814,8 @@ int main(void)
 		cmocka_unit_test(test_tar_path_clean_reads_names_relative_to_the_root),
 		cmocka_unit_test_setup_teardown(test_unpack_root_entry_sets_the_layer_root, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_without_root_entry_makes_the_root_0755, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_accepts_a_tar_ending_after_the_last_file_data, setup_dirs,
 						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_refuses_a_root_entry_that_is_not_a_directory, setup_dirs,
 						teardown_dirs),
