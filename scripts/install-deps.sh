@@ -10,7 +10,7 @@ TEST="libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
   busybox-static iproute2 nftables docker-registry apache2-utils debootstrap util-linux
   qemu-system-x86 linux-image-amd64 openssl ca-certificates umoci"
 # Only for bench/ (run by hand): the peers stack is compared with (runtime, image pull).
-BENCH="crun skopeo umoci podman"
+BENCH="crun skopeo podman"
 
 case "${1:-all}" in
 build) PKGS="$BUILD" ;;

@@ -26,13 +26,17 @@ image_srcs="src/image/manifest.c src/image/ref.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_manifest" tests/fuzz/fuzz_manifest.c $image_srcs $libs
 
+# Layer and archive member names: what decides where a layer's entry is written.
+# shellcheck disable=SC2086
+clang $flags -o "$out/fuzz_tarpath" tests/fuzz/fuzz_tarpath.c src/image/tarpath.c src/util/str.c src/util/err.c
+
 # The DNS server's message handling: what a container can send to the gateway.
 dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/net/ipam6.c src/util/str.c src/util/err.c"
 # shellcheck disable=SC2086
 clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(lazy LDNS ldns libldns3 ldns) \
 	$(pkg-config --cflags --libs ldns)
 
-for target in compose manifest dns; do
+for target in compose manifest tarpath dns; do
 	work="$out/corpus-$target"
 	rm -rf "$work" && mkdir -p "$work"
 	"$out/fuzz_$target" -max_total_time="$secs" -artifact_prefix="$out/" -max_len=16384 -timeout=10 \
