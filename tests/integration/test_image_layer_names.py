@@ -252,3 +252,21 @@ def test_load_refuses_an_escaping_layer_and_keeps_nothing(stack, root, tmp_path)
     assert not os.path.lexists(os.path.join(str(root / "images"), mark))
     assert images(stack, root) == []
     assert_store_clean(root)
+
+
+def test_load_refuses_an_archive_entry_outside_the_archive(stack, root, tmp_path):
+    mark = f"stack-escape-{uuid.uuid4().hex[:8]}"
+    archive = tmp_path / "evil.tar"
+    docker_save_archive(archive, [layer_tar([("f", "file", b"x")])], {}, "evil:saved")
+    with tarfile.open(archive, "a") as tf:
+        ti = tarfile.TarInfo(f"./../{mark}")
+        ti.size = 1
+        tf.addfile(ti, io.BytesIO(b"x"))
+    r = stack("--root", str(root), "load", "-i", str(archive))
+    assert r.code == 1, r
+    assert len(r.err.strip().splitlines()) == 1, r
+    assert f'{archive}: entry "./../{mark}" escapes the archive' in r.err, r
+    assert not os.path.lexists(root / "images" / mark)
+    assert not os.path.lexists(tmp_path / mark)
+    assert images(stack, root) == []
+    assert list((root / "images/tmp").iterdir()) == []
