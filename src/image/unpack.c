@@ -38,9 +38,9 @@ struct unpack {
 	char **opaque; /* directories (relative) to mark opaque once extraction is done */
 	size_t nopaque;
 	uint64_t size;
-	bool at_eof;	  /* the tar stream has ended */
-	bool ended_early; /* ... right after the last file's data: the end of the layer */
-	bool root_entry; /* the tar carried the root: its mode stands */
+	bool at_eof;		       /* the tar stream has ended */
+	bool ended_early;	       /* ... right after the last file's data: the layer's end */
+	bool root_entry;	       /* the tar carried the root: its mode stands */
 	struct timespec root_times[2]; /* its atime and mtime, set again once all is written */
 };
 
@@ -150,9 +150,7 @@ static int write_entry(struct unpack *u, struct archive_entry *e, const char *re
 	    !archive_entry_hardlink(e)) {
 		const void *blk;
 		size_t len;
-		la_int64_t off;
-
-		la_int64_t got = 0;
+		la_int64_t off, got = 0;
 
 		while ((r = archive_read_data_block(u->inner, &blk, &len, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(u->disk, blk, len, off) < ARCHIVE_WARN)
@@ -207,11 +205,11 @@ static int write_whiteout(struct unpack *u, const char *rel, const char *base, s
 /* "/", "." or "./": the layer root exists already; the entry carries its attributes. */
 static int extract_root(struct unpack *u, struct archive_entry *e, struct stk_err *err)
 {
+	struct stat st;
+
 	if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e))
 		return stk_err_set(err, EBADMSG, "layer entry \"%s\" names the layer root but is not a directory",
 				   archive_entry_pathname(e));
-	struct stat st;
-
 	u->root_entry = true;
 	drop_overlay_xattrs(e);
 	if (write_entry(u, e, "", err) < 0)

@@ -100,12 +100,16 @@ def test_image_built_by_umoci_pulls_and_runs(stack, registry, root, engine, tmp_
 
 # ---- hand-written layers in each tool's convention ----------------------------------
 
-ROOT_ATTRS = {"mode": 0o750, "uid": 1234, "gid": 5678, "mtime": 1600000000}
+# an xattr to keep, and one a layer may not forge
+ROOT_ATTRS = {"mode": 0o750, "uid": 1234, "gid": 5678, "mtime": 1600000000,
+              "pax_headers": {"SCHILY.xattr.user.layer": "root entry",
+                              "SCHILY.xattr.trusted.overlay.opaque": "y"}}
 
 
 def convention_layer(prefix, root_name):
     """Nested directories, a file, a symlink and a hardlink, every name (and the hardlink
-    target) written with prefix; the root entry, when named, is 0750 1234:5678."""
+    target) written with prefix; the root entry, when named, is 0750 1234:5678 with
+    xattrs."""
     entries = [(root_name, "dir", None, ROOT_ATTRS)] if root_name else []
     entries += [
         (f"{prefix}usr/", "dir", None),
@@ -153,6 +157,8 @@ def test_layer_names_in_each_convention_unpack_inside_the_layer(stack, fresh_reg
     if root_name:
         assert (st.st_mode & 0o7777, st.st_uid, st.st_gid, int(st.st_mtime)) == \
             (0o750, 1234, 5678, 1600000000)
+        assert os.getxattr(top, "user.layer") == b"root entry"
+        assert "trusted.overlay.opaque" not in os.listxattr(top)
     else:
         assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o755, 0, 0)
 
