@@ -116,7 +116,7 @@ static char *read_single(const char **pp, int *lineno, char **error)
 
 static int expand_value(char **v, struct dotenv_lookup *dl, int lineno, char **error)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 
 	if (interp_string(*v, dotenv_get, dl, &r) < 0) {
 		*error = xasprintf("%d:1: %s", lineno, r.error);

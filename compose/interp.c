@@ -307,7 +307,7 @@ static void frame_path(const struct interp_frame *f, struct strbuf *sb)
 
 static void interp_node(struct interp_walk *w, struct node *n, const struct interp_frame *at)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 	size_t i;
 
 	switch (n->kind) {
