@@ -1,5 +1,6 @@
 /* ${VAR} interpolation as Compose does it: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d},
- * ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a}, nesting inside the default, and $$. */
+ * ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a}, nesting inside the default, and $$. A '$'
+ * that starts none of these (compose-go's template pattern does not match) is kept. */
 #include "compose/interp.h"
 
 #include <ctype.h>
@@ -231,10 +232,9 @@ static int expand(const char *in, size_t len, interp_lookup lookup, void *ctx,
 				note_unset(r, name);
 			free(name);
 		} else {
-			r->error = xasprintf("invalid interpolation format for \"%.*s\": you may "
-					     "need to escape any $ with another $",
-					     (int)(end - dollar), dollar);
-			return -1;
+			/* "$(", "$1", a final "$": no variable can start here, and Compose
+			 * keeps the text as written */
+			strbuf_addc(out, '$');
 		}
 	}
 	return 0;

@@ -591,6 +591,12 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	}
 	if (lc.broken || !tree)
 		goto out;
+	/* Nothing in any file (empty, only comments, only `version`): Compose refuses it. */
+	if (!tree->len && !failed(&lc)) {
+		diag_error(&dc, tree->pos.file ? (struct node_pos){tree->pos.file, 0, 0} : nopos,
+			   "empty compose file");
+		goto out;
+	}
 	/* A merge appends the keys a later file adds; canonicalising the merged tree again
 	 * puts every mapping back in the order a single file would have given it. */
 	if (lc.merged && !failed(&lc)) {
@@ -641,14 +647,42 @@ out:
 	return *out ? 0 : -1;
 }
 
+/* create_host_path is an opt-out in Compose (true unless said otherwise), and Compose
+ * prints it only when false. */
+static bool omits_opt_out_defaults(struct node *tree, bool apply)
+{
+	struct node *services = node_map_get(tree, "services");
+	bool found = false;
+	size_t i, k;
+
+	for (i = 0; services && i < services->len; i++) {
+		struct node *vols = node_map_get(services->pairs[i].value, "volumes");
+
+		for (k = 0; vols && vols->kind == NODE_SEQ && k < vols->len; k++) {
+			struct node *bind = node_map_get(vols->items[k], "bind");
+			bool create = false;
+
+			if (!node_as_bool(node_map_get(bind, "create_host_path"), &create) || !create)
+				continue;
+			found = true;
+			if (apply)
+				node_map_del(bind, "create_host_path");
+		}
+	}
+	return found;
+}
+
 char *compose_project_render(const struct compose_project *p, enum compose_format fmt)
 {
 	struct node *tree = p->tree, *copy = NULL;
+	bool dollars = p->interpolated && compose_has_dollar(p->tree);
 	char *out;
 
-	if (p->interpolated && compose_has_dollar(p->tree)) {
+	if (dollars || omits_opt_out_defaults(p->tree, false)) {
 		tree = copy = node_copy(p->tree);
-		compose_escape_dollars(copy);
+		omits_opt_out_defaults(copy, true);
+		if (dollars)
+			compose_escape_dollars(copy);
 	}
 	out = fmt == COMPOSE_JSON ? compose_emit_json(tree, true) : compose_emit_yaml(tree);
 	node_free(copy);

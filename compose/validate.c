@@ -136,7 +136,8 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 	long long s = 1, r = 1;
 
 	/* a service whose image was invalid was reported already */
-	if (!node_map_get(svc, "image") && !node_map_get(svc, "build") && !svc->partial)
+	if (!node_map_get(svc, "image") && !node_map_get(svc, "build") &&
+	    !node_map_get(svc, "provider") && !svc->partial)
 		diag_error(v->lc->dc, svc->pos,
 			   "services.%s: service \"%s\" has neither an image nor a build context "
 			   "specified",
@@ -154,6 +155,46 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 			   "services.%s: container_name \"%s\" cannot be used with more than one "
 			   "replica",
 			   name, cname->str);
+}
+
+static void check_models(struct vctx *v, const char *name, const struct node *svc)
+{
+	const struct node *models = node_map_get(svc, "models");
+	size_t i;
+
+	for (i = 0; models && i < models->len; i++)
+		if (!defined(v, "models", models->pairs[i].key))
+			diag_error(v->lc->dc, models->pairs[i].kpos,
+				   "services.%s.models: service \"%s\" refers to undefined model "
+				   "\"%s\"",
+				   name, name, models->pairs[i].key);
+}
+
+/* An external volume exists already: Compose refuses anything that would create it
+ * (a driver, its options, labels); only its name may be given. */
+static void check_external_volumes(struct vctx *v)
+{
+	const struct node *vols = node_map_get(v->tree, "volumes");
+	size_t i, k;
+
+	for (i = 0; vols && i < vols->len; i++) {
+		const struct node *vol = vols->pairs[i].value;
+		bool external = false;
+
+		if (!node_as_bool(node_map_get(vol, "external"), &external) || !external)
+			continue;
+		for (k = 0; k < vol->len; k++) {
+			const char *key = vol->pairs[k].key;
+
+			if (!strcmp(key, "name") || !strcmp(key, "external") ||
+			    str_has_prefix(key, "x-"))
+				continue;
+			diag_error(v->lc->dc, vol->pairs[k].kpos,
+				   "volumes.%s: conflicting parameters \"external\" and \"%s\" "
+				   "specified",
+				   vols->pairs[i].key, key);
+		}
+	}
 }
 
 static void check_cycles(struct vctx *v)
@@ -185,7 +226,9 @@ void compose_validate(struct load_ctx *lc, struct node *tree)
 		check_refs(&v, name, svc, "secrets");
 		check_refs(&v, name, svc, "configs");
 		check_dependencies(&v, name, svc);
+		check_models(&v, name, svc);
 	}
+	check_external_volumes(&v);
 	if (lc->dc->errors == 0)
 		check_cycles(&v);
 }
