@@ -314,26 +314,10 @@ static bool apply_volume_mode(struct node *e, struct node **bind, struct node **
 /* A map's keys in the order schema lists them. */
 static void order_like_schema(struct node *map, const struct attr *schema)
 {
-	struct node *sorted = node_new(NODE_MAP, map->pos);
-	const struct attr *a;
+	size_t at = 0;
 
-	for (a = schema; a->name; a++) {
-		struct node_pair *p = node_map_find(map, a->name);
-
-		if (p)
-			node_map_set_at(sorted, a->name, p->kpos, node_map_take(map, a->name));
-	}
-	while (map->len) {
-		node_map_set_at(sorted, map->pairs[0].key, map->pairs[0].kpos,
-				node_map_take(map, map->pairs[0].key));
-	}
-	free(map->pairs);
-	map->pairs = sorted->pairs;
-	map->len = sorted->len;
-	map->cap = sorted->cap;
-	sorted->pairs = NULL;
-	sorted->len = sorted->cap = 0;
-	node_free(sorted);
+	for (; schema->name; schema++)
+		at = node_map_move(map, schema->name, at);
 }
 
 /* Split "[source:]target[:mode]" at its colons. With drive set, the colon of a

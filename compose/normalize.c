@@ -364,19 +364,11 @@ static void sort_service_maps(struct node *svc)
  * orders them; `provider` is its exception, right after `entrypoint`. */
 static void place_provider(struct node *svc)
 {
-	struct node_pair *p = node_map_find(svc, "provider");
-	struct node_pair moved;
-	size_t from, to;
+	size_t to;
 
-	if (!p)
-		return;
-	moved = *p;
-	from = (size_t)(p - svc->pairs);
-	memmove(p, p + 1, (svc->len - from - 1) * sizeof(*p));
-	for (to = 0; to < svc->len - 1 && strcmp(svc->pairs[to].key, "entrypoint") <= 0; to++)
+	for (to = 0; to < svc->len && strcmp(svc->pairs[to].key, "entrypoint") <= 0; to++)
 		;
-	memmove(svc->pairs + to + 1, svc->pairs + to, (svc->len - 1 - to) * sizeof(*p));
-	svc->pairs[to] = moved;
+	node_map_move(svc, "provider", to);
 }
 
 static bool uses_default_network(const struct node *services)
@@ -484,26 +476,8 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 	/* top level in Compose's order */
 	static const char *const order[] = {"name", "services", "networks", "volumes",
 					    "secrets", "configs", "models", NULL};
-	struct node *sorted = node_new(NODE_MAP, tree->pos);
+	size_t at = 0;
 
-	for (const char *const *k = order; *k; k++) {
-		struct node_pair *p = node_map_find(tree, *k);
-
-		if (p)
-			node_map_set_at(sorted, *k, p->kpos, node_map_take(tree, *k));
-	}
-	for (i = 0; i < tree->len; i++) {
-		node_map_set_at(sorted, tree->pairs[i].key, tree->pairs[i].kpos,
-				tree->pairs[i].value);
-		tree->pairs[i].value = NULL;
-	}
-	for (i = 0; i < tree->len; i++)
-		free(tree->pairs[i].key);
-	free(tree->pairs);
-	tree->pairs = sorted->pairs;
-	tree->len = sorted->len;
-	tree->cap = sorted->cap;
-	sorted->pairs = NULL;
-	sorted->len = sorted->cap = 0;
-	node_free(sorted);
+	for (const char *const *k = order; *k; k++)
+		at = node_map_move(tree, *k, at);
 }
