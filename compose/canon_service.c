@@ -424,10 +424,8 @@ static bool volume_short(struct canon *c, const struct node *it, struct node *ou
 static bool volume_finish(struct canon *c, struct node *e, const char *path)
 {
 	const struct node *type = node_map_get(e, "type");
-	struct node *src = node_map_get(e, "source");
+	struct node *src = node_map_get(e, "source"), *bind = node_map_get(e, "bind");
 	char *abs;
-
-	struct node *bind = node_map_get(e, "bind");
 
 	if (!type || strcmp(type->str, "bind"))
 		return true;
