@@ -180,9 +180,8 @@ char *compose_format_duration(long long ns)
 {
 	unsigned long long u = ns < 0 ? (unsigned long long)-ns : (unsigned long long)ns;
 	const char *sign = ns < 0 ? "-" : "";
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
-	strbuf_init(&sb);
 	if (u == 0)
 		return xstrdup("0s");
 	if (u < 1000000000ULL) {
@@ -355,11 +354,10 @@ struct node *c_str_or_list(struct canon *c, const struct node *in, const char *p
  * quotes group, backslash escapes, no expansion. */
 static bool shell_split(const char *s, struct node *seq, struct node_pos pos)
 {
-	struct strbuf w;
+	struct strbuf w = {0};
 	bool in_word = false;
 	char q = 0;
 
-	strbuf_init(&w);
 	for (; *s; s++) {
 		if (q) {
 			if (*s == q)

@@ -60,9 +60,8 @@ static char *read_unquoted(const char **pp, bool raw)
 static char *read_double(const char **pp, int *lineno, char **error)
 {
 	const char *p = *pp + 1;
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
-	strbuf_init(&sb);
 	for (; *p && *p != '"'; p++) {
 		if (*p == '\n')
 			(*lineno)++;

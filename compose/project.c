@@ -29,7 +29,7 @@ const char *load_ctx_lookup(void *ctx, const char *name)
 
 char *compose_path_join(const char *base, const char *rel)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	char *parts = rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", base, rel);
 	char *save = NULL, *tok, **stack = NULL;
 	size_t n = 0, i;
@@ -46,7 +46,6 @@ char *compose_path_join(const char *base, const char *rel)
 		stack = xrealloc(stack, (n + 1) * sizeof(*stack));
 		stack[n++] = tok;
 	}
-	strbuf_init(&sb);
 	for (i = 0; i < n; i++) {
 		strbuf_addc(&sb, '/');
 		strbuf_adds(&sb, stack[i]);
@@ -168,10 +167,9 @@ static bool project_name_valid(const char *s)
 static char *project_name_from_dir(const char *dir)
 {
 	const char *base = strrchr(dir, '/');
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
 	base = base ? base + 1 : dir;
-	strbuf_init(&sb);
 	for (; *base; base++) {
 		char c = (char)tolower((unsigned char)*base);
 
@@ -259,10 +257,9 @@ static int discover_files(struct load_ctx *lc, const char *start, struct compose
 			char *p = compose_path_join(dir, compose_names[i]);
 
 			if (file_exists(p)) {
-				struct strbuf others;
+				struct strbuf others = {0};
 
 				push_str(files, p);
-				strbuf_init(&others);
 				for (size_t k = i + 1; compose_names[k]; k++) {
 					_cleanup_free_ char *q = compose_path_join(dir, compose_names[k]);
 
