@@ -710,30 +710,31 @@ struct node *c_any(struct canon *c, const struct node *in, const char *path,
 	return node_copy(in);
 }
 
+static struct node *path_with(struct canon *c, const struct node *in, const char *path,
+			      char *(*resolve)(struct canon *c, const char *p))
+{
+	_cleanup_free_ char *abs = NULL;
+
+	if (in->kind != NODE_SCALAR || in->stype != SC_STR)
+		return canon_error(c, in, path, "must be a string");
+	abs = resolve(c, in->str);
+	return node_new_str(abs, in->pos);
+}
+
 /* A file path, made absolute against the file's directory. */
 struct node *c_path(struct canon *c, const struct node *in, const char *path,
 		    const struct attr *a)
 {
-	_cleanup_free_ char *abs = NULL;
-
 	(void)a;
-	if (in->kind != NODE_SCALAR || in->stype != SC_STR)
-		return canon_error(c, in, path, "must be a string");
-	abs = canon_resolve_path(c, in->str);
-	return node_new_str(abs, in->pos);
+	return path_with(c, in, path, canon_resolve_path);
 }
 
 /* A path on the host (see canon_resolve_host_path). */
 struct node *c_host_path(struct canon *c, const struct node *in, const char *path,
 			 const struct attr *a)
 {
-	_cleanup_free_ char *abs = NULL;
-
 	(void)a;
-	if (in->kind != NODE_SCALAR || in->stype != SC_STR)
-		return canon_error(c, in, path, "must be a string");
-	abs = canon_resolve_host_path(c, in->str);
-	return node_new_str(abs, in->pos);
+	return path_with(c, in, path, canon_resolve_host_path);
 }
 
 static bool parse_ip(const char *s)

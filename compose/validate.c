@@ -20,18 +20,26 @@ static bool defined(const struct vctx *v, const char *kind, const char *key)
 	return node_map_get(node_map_get(v->tree, kind), key) != NULL;
 }
 
-static void check_networks(struct vctx *v, const char *name, const struct node *svc)
+/* A service's mapping keyed by the names of top-level elements (networks, models):
+ * each must be defined. */
+static void check_named_refs(struct vctx *v, const char *name, const struct node *svc,
+			     const char *kind, const char *what)
 {
-	const struct node *nets = node_map_get(svc, "networks");
-	const struct node *nm = node_map_get(svc, "network_mode");
+	const struct node *refs = node_map_get(svc, kind);
 	size_t i;
 
-	for (i = 0; nets && i < nets->len; i++)
-		if (!defined(v, "networks", nets->pairs[i].key))
-			diag_error(v->lc->dc, nets->pairs[i].kpos,
-				   "services.%s.networks: service \"%s\" refers to undefined network "
-				   "\"%s\"",
-				   name, name, nets->pairs[i].key);
+	for (i = 0; refs && i < refs->len; i++)
+		if (!defined(v, kind, refs->pairs[i].key))
+			diag_error(v->lc->dc, refs->pairs[i].kpos,
+				   "services.%s.%s: service \"%s\" refers to undefined %s \"%s\"",
+				   name, kind, name, what, refs->pairs[i].key);
+}
+
+static void check_networks(struct vctx *v, const char *name, const struct node *svc)
+{
+	const struct node *nm = node_map_get(svc, "network_mode");
+
+	check_named_refs(v, name, svc, "networks", "network");
 	if (nm && str_has_prefix(nm->str, "service:") && !node_map_get(v->services, nm->str + 8))
 		diag_error(v->lc->dc, nm->pos,
 			   "services.%s.network_mode: service \"%s\" is not defined", name,
@@ -157,19 +165,6 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 			   name, cname->str);
 }
 
-static void check_models(struct vctx *v, const char *name, const struct node *svc)
-{
-	const struct node *models = node_map_get(svc, "models");
-	size_t i;
-
-	for (i = 0; models && i < models->len; i++)
-		if (!defined(v, "models", models->pairs[i].key))
-			diag_error(v->lc->dc, models->pairs[i].kpos,
-				   "services.%s.models: service \"%s\" refers to undefined model "
-				   "\"%s\"",
-				   name, name, models->pairs[i].key);
-}
-
 /* An external volume exists already: Compose refuses anything that would create it
  * (a driver, its options, labels); only its name may be given. */
 static void check_external_volumes(struct vctx *v)
@@ -226,7 +221,7 @@ void compose_validate(struct load_ctx *lc, struct node *tree)
 		check_refs(&v, name, svc, "secrets");
 		check_refs(&v, name, svc, "configs");
 		check_dependencies(&v, name, svc);
-		check_models(&v, name, svc);
+		check_named_refs(&v, name, svc, "models", "model");
 	}
 	check_external_volumes(&v);
 	if (lc->dc->errors == 0)
