@@ -727,35 +727,48 @@ static const struct attr ulimit_schema[] = {
 	{NULL, NULL, NULL},
 };
 
-static struct node *c_ulimits(struct canon *c, const struct node *in, const char *path,
-			      const struct attr *a)
+/* A mapping whose values one function converts (NULL: reported and left out). */
+static struct node *map_values(struct canon *c, const struct node *in, const char *path,
+			       struct node *(*one)(struct canon *c, const struct node *v,
+						   const char *sub))
 {
 	struct node *out;
 	size_t i;
 
-	(void)a;
 	if (in->kind != NODE_MAP)
 		return canon_error(c, in, path, "must be a mapping");
 	out = node_new(NODE_MAP, in->pos);
 	for (i = 0; i < in->len; i++) {
 		const struct node_pair *p = &in->pairs[i];
 		_cleanup_free_ char *sub = canon_path(path, p->key);
-		struct node *e;
+		struct node *e = one(c, p->value, sub);
 
-		if (p->value->kind == NODE_MAP) {
-			e = canon_object_with(c, p->value, sub, ulimit_schema, "ulimit");
-			if (e && (!node_map_get(e, "soft") || !node_map_get(e, "hard"))) {
-				canon_error(c, p->value, sub, "needs both \"soft\" and \"hard\"");
-				node_free(e);
-				e = NULL;
-			}
-		} else {
-			e = c_int(c, p->value, sub, NULL);
-		}
 		if (e)
-			node_map_set_at(out, p->key, p->kpos, e);
+			node_map_append(out, p->key, p->kpos, e);
 	}
 	return out;
+}
+
+static struct node *ulimit_value(struct canon *c, const struct node *v, const char *sub)
+{
+	struct node *e;
+
+	if (v->kind != NODE_MAP)
+		return c_int(c, v, sub, NULL);
+	e = canon_object_with(c, v, sub, ulimit_schema, "ulimit");
+	if (e && (!node_map_get(e, "soft") || !node_map_get(e, "hard"))) {
+		canon_error(c, v, sub, "needs both \"soft\" and \"hard\"");
+		node_free(e);
+		e = NULL;
+	}
+	return e;
+}
+
+static struct node *c_ulimits(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	(void)a;
+	return map_values(c, in, path, ulimit_value);
 }
 
 /* ---- extra_hosts: "host=ip" (or "host:ip", or a mapping) → "host=ip" ---- */
@@ -1118,6 +1131,13 @@ static const struct attr service_model_schema[] = {
 	{NULL, NULL, NULL},
 };
 
+static struct node *service_model_value(struct canon *c, const struct node *v, const char *sub)
+{
+	if (node_is_null(v))
+		return node_new_null(v->pos);
+	return canon_object_with(c, v, sub, service_model_schema, "model");
+}
+
 /* The models a service uses: a list of names, or names mapped to null or to the
  * variables that tell the service where the model is. Canonically the mapping. */
 static struct node *c_service_models(struct canon *c, const struct node *in, const char *path,
@@ -1144,60 +1164,40 @@ static struct node *c_service_models(struct canon *c, const struct node *in, con
 	}
 	if (in->kind != NODE_MAP)
 		return canon_error(c, in, path, "must be a list or a mapping");
-	out = node_new(NODE_MAP, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node_pair *p = &in->pairs[i];
-		_cleanup_free_ char *sub = canon_path(path, p->key);
-		struct node *v;
-
-		if (node_is_null(p->value))
-			v = node_new_null(p->value->pos);
-		else
-			v = canon_object_with(c, p->value, sub, service_model_schema, "model");
-		if (v)
-			node_map_append(out, p->key, p->kpos, v);
-	}
-	return out;
+	return map_values(c, in, path, service_model_value);
 }
 
-/* A provider's options: each a scalar or a list of scalars; canonically a list of
- * strings, as Compose prints them. */
+/* A provider's option: a scalar or a list of scalars; canonically a list of strings,
+ * as Compose prints it. */
+static struct node *provider_option(struct canon *c, const struct node *v, const char *sub)
+{
+	struct node *list = node_new(NODE_SEQ, v->pos);
+	size_t k;
+
+	if (node_is_scalar(v)) {
+		node_seq_push(list, node_new_str(v->str, v->pos));
+	} else if (v->kind == NODE_SEQ) {
+		for (k = 0; k < v->len; k++) {
+			_cleanup_free_ char *item = NULL;
+
+			if (node_is_scalar(v->items[k])) {
+				node_seq_push(list, node_new_str(v->items[k]->str, v->items[k]->pos));
+				continue;
+			}
+			item = canon_path_index(sub, k);
+			canon_error(c, v->items[k], item, "must be a string, a number or a boolean");
+		}
+	} else {
+		canon_error(c, v, sub, "must be a string, a number, a boolean or a list");
+	}
+	return list;
+}
+
 static struct node *c_provider_options(struct canon *c, const struct node *in,
 				       const char *path, const struct attr *a)
 {
-	struct node *out;
-	size_t i, k;
-
 	(void)a;
-	if (in->kind != NODE_MAP)
-		return canon_error(c, in, path, "must be a mapping");
-	out = node_new(NODE_MAP, in->pos);
-	for (i = 0; i < in->len; i++) {
-		const struct node_pair *p = &in->pairs[i];
-		_cleanup_free_ char *sub = canon_path(path, p->key);
-		const struct node *v = p->value;
-		struct node *list = node_new(NODE_SEQ, v->pos);
-
-		if (node_is_scalar(v)) {
-			node_seq_push(list, node_new_str(v->str, v->pos));
-		} else if (v->kind == NODE_SEQ) {
-			for (k = 0; k < v->len; k++) {
-				if (node_is_scalar(v->items[k])) {
-					node_seq_push(list, node_new_str(v->items[k]->str,
-									 v->items[k]->pos));
-				} else {
-					_cleanup_free_ char *item = canon_path_index(sub, k);
-
-					canon_error(c, v->items[k], item,
-						    "must be a string, a number or a boolean");
-				}
-			}
-		} else {
-			canon_error(c, v, sub, "must be a string, a number, a boolean or a list");
-		}
-		node_map_append(out, p->key, p->kpos, list);
-	}
-	return out;
+	return map_values(c, in, path, provider_option);
 }
 
 static const struct attr provider_schema[] = {
