@@ -49,6 +49,25 @@ char *canon_resolve_path(struct canon *c, const char *p)
 	return compose_path_join(c->base_dir, p);
 }
 
+static bool is_sep(char c)
+{
+	return c == '/' || c == '\\';
+}
+
+bool canon_is_windows_abs(const char *p)
+{
+	if (p[0] && p[1] == ':')
+		return is_sep(p[2]);
+	return is_sep(p[0]) && is_sep(p[1]);
+}
+
+char *canon_resolve_host_path(struct canon *c, const char *p)
+{
+	if (canon_is_windows_abs(p) && p[0] != '/')
+		return xstrdup(p);
+	return canon_resolve_path(c, p);
+}
+
 /* Scalar attributes. A string attribute takes a string; numbers and booleans are
  * refused as Compose refuses them (quote them). */
 struct node *c_string(struct canon *c, const struct node *in, const char *path,
@@ -161,9 +180,8 @@ char *compose_format_duration(long long ns)
 {
 	unsigned long long u = ns < 0 ? (unsigned long long)-ns : (unsigned long long)ns;
 	const char *sign = ns < 0 ? "-" : "";
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
-	strbuf_init(&sb);
 	if (u == 0)
 		return xstrdup("0s");
 	if (u < 1000000000ULL) {
@@ -336,11 +354,10 @@ struct node *c_str_or_list(struct canon *c, const struct node *in, const char *p
  * quotes group, backslash escapes, no expansion. */
 static bool shell_split(const char *s, struct node *seq, struct node_pos pos)
 {
-	struct strbuf w;
+	struct strbuf w = {0};
 	bool in_word = false;
 	char q = 0;
 
-	strbuf_init(&w);
 	for (; *s; s++) {
 		if (q) {
 			if (*s == q)
@@ -650,8 +667,16 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 				canon_error(c, it, sub, "must be a string or a mapping");
 			else if (!syn->from_short(c, it, out, &why))
 				canon_error(c, it, sub, "invalid %s \"%s\": %s", syn->what, it->str, why);
-			for (; syn->finish && before < out->len; before++)
-				syn->finish(c, out->items[before]);
+			while (syn->finish && before < out->len) {
+				if (syn->finish(c, out->items[before], sub)) {
+					before++;
+					continue;
+				}
+				node_free(out->items[before]);
+				memmove(out->items + before, out->items + before + 1,
+					(out->len - before - 1) * sizeof(*out->items));
+				out->len--;
+			}
 			continue;
 		}
 		e = canon_object_with(c, it, sub, syn->schema, syn->what);
@@ -667,8 +692,10 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 		}
 		if (!e)
 			continue;
-		if (syn->finish)
-			syn->finish(c, e);
+		if (syn->finish && !syn->finish(c, e, sub)) {
+			node_free(e);
+			continue;
+		}
 		node_seq_push(out, e);
 	}
 	return out;
@@ -683,17 +710,31 @@ struct node *c_any(struct canon *c, const struct node *in, const char *path,
 	return node_copy(in);
 }
 
+static struct node *path_with(struct canon *c, const struct node *in, const char *path,
+			      char *(*resolve)(struct canon *c, const char *p))
+{
+	_cleanup_free_ char *abs = NULL;
+
+	if (in->kind != NODE_SCALAR || in->stype != SC_STR)
+		return canon_error(c, in, path, "must be a string");
+	abs = resolve(c, in->str);
+	return node_new_str(abs, in->pos);
+}
+
 /* A file path, made absolute against the file's directory. */
 struct node *c_path(struct canon *c, const struct node *in, const char *path,
 		    const struct attr *a)
 {
-	_cleanup_free_ char *abs = NULL;
-
 	(void)a;
-	if (in->kind != NODE_SCALAR || in->stype != SC_STR)
-		return canon_error(c, in, path, "must be a string");
-	abs = canon_resolve_path(c, in->str);
-	return node_new_str(abs, in->pos);
+	return path_with(c, in, path, canon_resolve_path);
+}
+
+/* A path on the host (see canon_resolve_host_path). */
+struct node *c_host_path(struct canon *c, const struct node *in, const char *path,
+			 const struct attr *a)
+{
+	(void)a;
+	return path_with(c, in, path, canon_resolve_host_path);
 }
 
 static bool parse_ip(const char *s)
@@ -821,7 +862,7 @@ static const struct attr volume_schema[] = {
 static const struct attr secret_schema[] = {
 	{"name", c_string, NULL},
 	{"environment", c_string, NULL},
-	{"file", c_path, NULL},
+	{"file", c_host_path, NULL},
 	{"content", c_string, NULL},
 	{"external", c_external, NULL},
 	{"labels", c_label_mapping, NULL},
@@ -830,6 +871,34 @@ static const struct attr secret_schema[] = {
 	{"template_driver", c_string, NULL},
 	{NULL, NULL, NULL},
 };
+
+static const struct attr model_schema[] = {
+	{"name", c_string, NULL},
+	{"model", c_string, NULL},
+	{"context_size", c_int, NULL},
+	{"runtime_flags", c_strlist, NULL},
+	{NULL, NULL, NULL},
+};
+
+/* Top-level models: each names the model to run. */
+static struct node *c_models(struct canon *c, const struct node *in, const char *path,
+			     const struct attr *a)
+{
+	struct node *out = c_map_of(c, in, path, a);
+	size_t i;
+
+	for (i = 0; out && i < out->len; i++) {
+		const struct node *given = node_map_get(in, out->pairs[i].key);
+
+		if (node_map_get(out->pairs[i].value, "model") ||
+		    node_map_get(given, "model"))
+			continue;
+		_cleanup_free_ char *sub = canon_path(path, out->pairs[i].key);
+
+		canon_error(c, given, sub, "needs a \"model\"");
+	}
+	return out;
+}
 
 static const struct attr include_schema[] = {
 	{"path", c_str_or_list, NULL},
@@ -945,7 +1014,7 @@ static const struct attr top_schema[] = {
 	{"volumes", c_resources, volume_schema},
 	{"secrets", c_resources, secret_schema},
 	{"configs", c_resources, secret_schema},
-	{"models", c_any, NULL},
+	{"models", c_models, model_schema},
 	{NULL, NULL, NULL},
 };
 

@@ -31,17 +31,23 @@ char *canon_path_index(const char *path, size_t i);
 struct node *canon_object_with(struct canon *c, const struct node *in, const char *path,
 			       const struct attr *schema, const char *what);
 char *canon_resolve_path(struct canon *c, const char *p);
+/* A path on the host the engine reads (a bind's source, a secret's file): as
+ * canon_resolve_path, but a Windows absolute path (C:\x, \\server\share) is kept as
+ * written, as Compose keeps it. */
+char *canon_resolve_host_path(struct canon *c, const char *p);
+bool canon_is_windows_abs(const char *p);
 
 /* A list whose entries are short syntax (a scalar that from_short expands, pushing
  * one or more entries onto out, or returning false with *why set) or long syntax (a
  * mapping in schema that must set every key in required). finish, if set, completes
- * each entry (defaults, path resolution). */
+ * each entry (defaults, path resolution) or reports it at path and returns false: the
+ * entry is dropped then. */
 struct entry_syntax {
 	bool (*from_short)(struct canon *c, const struct node *it, struct node *out, char **why);
 	const struct attr *schema;
 	const char *what;
 	const char *const *required;
-	void (*finish)(struct canon *c, struct node *entry);
+	bool (*finish)(struct canon *c, struct node *entry, const char *path);
 };
 
 struct node *canon_entries(struct canon *c, const struct node *in, const char *path,
@@ -68,6 +74,7 @@ struct node *c_any(struct canon *c, const struct node *in, const char *path, con
 struct node *c_ip(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_cidr(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_host_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 
 
 /* canon_service.c */

@@ -174,10 +174,11 @@ static struct node *c_ports(struct canon *c, const struct node *in, const char *
 
 /* ---- volumes ---- */
 
+/* In Compose's order (compose-go's ServiceVolumeBind), which is how they print. */
 static const struct attr mount_bind_schema[] = {
+	{"selinux", c_string, NULL},
 	{"propagation", c_string, NULL},
 	{"create_host_path", c_bool, NULL},
-	{"selinux", c_string, NULL},
 	{"recursive", c_string, NULL},
 	{NULL, NULL, NULL},
 };
@@ -261,12 +262,26 @@ static const struct attr mount_schema[] = {
 	{NULL, NULL, NULL},
 };
 
+/* A short-syntax source that is a path rather than a volume's name: ., /, ~, a
+ * Windows drive ("C:") or a UNC path, as Compose tells them apart. */
 static bool is_path_source(const char *s)
 {
-	return s[0] == '.' || s[0] == '/' || s[0] == '~';
+	return s[0] == '.' || s[0] == '/' || s[0] == '~' || (s[0] == '\\' && s[1] == '\\') ||
+	       (isalpha((unsigned char)s[0]) && s[1] == ':');
 }
 
-static bool apply_volume_mode(struct node *e, struct node *bind, struct node *vol,
+/* The bind or volume options of an entry, made when an option needs them. */
+static struct node *sub_object(struct node **slot, struct node_pos pos)
+{
+	if (!*slot)
+		*slot = node_new(NODE_MAP, pos);
+	return *slot;
+}
+
+/* Compose takes the options it knows and ignores the rest; so does it put a bind
+ * option (SELinux label, propagation) on a named volume and nocopy on a bind: what
+ * the engine does with them is the engine's business. */
+static bool apply_volume_mode(struct node *e, struct node **bind, struct node **vol,
 			      const char *modes, struct node_pos pos, char **why)
 {
 	_cleanup_free_ char *copy = xstrdup(modes);
@@ -278,16 +293,13 @@ static bool apply_volume_mode(struct node *e, struct node *bind, struct node *vo
 		} else if (!strcmp(m, "rw")) {
 			node_map_del(e, "read_only");
 		} else if (!strcmp(m, "z") || !strcmp(m, "Z")) {
-			if (bind)
-				node_map_set(bind, "selinux", node_new_str(m, pos));
+			node_map_set(sub_object(bind, pos), "selinux", node_new_str(m, pos));
 		} else if (!strcmp(m, "nocopy")) {
-			if (vol)
-				node_map_set(vol, "nocopy", node_new_bool(true, pos));
+			node_map_set(sub_object(vol, pos), "nocopy", node_new_bool(true, pos));
 		} else if (!strcmp(m, "shared") || !strcmp(m, "rshared") || !strcmp(m, "slave") ||
 			   !strcmp(m, "rslave") || !strcmp(m, "private") ||
 			   !strcmp(m, "rprivate")) {
-			if (bind)
-				node_map_set(bind, "propagation", node_new_str(m, pos));
+			node_map_set(sub_object(bind, pos), "propagation", node_new_str(m, pos));
 		} else if (!strcmp(m, "consistent") || !strcmp(m, "cached") ||
 			   !strcmp(m, "delegated")) {
 			node_map_set(e, "consistency", node_new_str(m, pos));
@@ -299,26 +311,64 @@ static bool apply_volume_mode(struct node *e, struct node *bind, struct node *vo
 	return true;
 }
 
+/* A map's keys in the order schema lists them. */
+static void order_like_schema(struct node *map, const struct attr *schema)
+{
+	size_t at = 0;
+
+	for (; schema->name; schema++)
+		at = node_map_move(map, schema->name, at);
+}
+
+/* Split "[source:]target[:mode]" at its colons. With drive set, the colon of a
+ * Windows drive that starts a part ("C:\\x", "D:/y") is not a separator. */
+static size_t split_volume_spec(char *s, char **parts, size_t max, bool drive)
+{
+	size_t n = 0;
+	char *start = s, *p = s;
+
+	for (;; p++) {
+		if (drive && *p == ':' && p - start == 1 && isalpha((unsigned char)*start) &&
+		    (p[1] == '\\' || p[1] == '/'))
+			continue;
+		if (*p != ':' && *p)
+			continue;
+		if (n == max)
+			return max + 1;
+		parts[n++] = start;
+		if (!*p)
+			return n;
+		*p = '\0';
+		start = p + 1;
+	}
+}
+
+/* Compose reads "C:\\docker:/app" as a Windows path and a target. It reads "b:/data"
+ * as a Windows path too, which on Linux is a volume named b: a drive counts only when
+ * a target follows it. */
+static size_t split_volume(char *s, char **parts)
+{
+	_cleanup_free_ char *copy = xstrdup(s);
+	size_t n = split_volume_spec(copy, parts, 3, true);
+
+	if (n >= 2 && n <= 3 && (parts[1][0] == '/' || canon_is_windows_abs(parts[1])))
+		return split_volume_spec(s, parts, 3, true);
+	return split_volume_spec(s, parts, 3, false);
+}
+
 /* "[source:]target[:mode]" */
 static bool volume_short(struct canon *c, const struct node *it, struct node *out, char **why)
 {
 	_cleanup_free_ char *s = xstrdup(it->str);
-	char *parts[4] = {0};
-	size_t n = 0;
-	char *p = s, *colon;
+	char *parts[3] = {0};
+	size_t n = split_volume(s, parts);
 	struct node *e, *bind = NULL, *vol = NULL;
 	const char *source = NULL, *target, *mode = NULL;
 
-	while (n < 4 && (colon = strchr(p, ':'))) {
-		*colon = '\0';
-		parts[n++] = p;
-		p = colon + 1;
-	}
-	if (n >= 3) {
+	if (n > 3) {
 		*why = xstrdup("too many colons");
 		return false;
 	}
-	parts[n++] = p;
 	if (n == 1) {
 		target = parts[0];
 	} else {
@@ -327,7 +377,7 @@ static bool volume_short(struct canon *c, const struct node *it, struct node *ou
 		if (n == 3)
 			mode = parts[2];
 	}
-	if (!*target || target[0] != '/') {
+	if (!*target || !(target[0] == '/' || canon_is_windows_abs(target))) {
 		*why = xasprintf("the mount target \"%s\" must be an absolute path", target);
 		return false;
 	}
@@ -337,46 +387,65 @@ static bool volume_short(struct canon *c, const struct node *it, struct node *ou
 	}
 	e = node_new(NODE_MAP, it->pos);
 	if (source && is_path_source(source)) {
-		_cleanup_free_ char *abs = canon_resolve_path(c, source);
+		_cleanup_free_ char *abs = canon_resolve_host_path(c, source);
 
 		node_map_set(e, "type", node_new_str("bind", it->pos));
 		node_map_set(e, "source", node_new_str(abs, it->pos));
 		node_map_set(e, "target", node_new_str(target, it->pos));
-		bind = node_new(NODE_MAP, it->pos);
-		node_map_set(bind, "create_host_path", node_new_bool(true, it->pos));
+		/* short syntax creates a missing host path, as docker-compose v1 did */
+		node_map_set(sub_object(&bind, it->pos), "create_host_path",
+			     node_new_bool(true, it->pos));
 	} else {
 		node_map_set(e, "type", node_new_str("volume", it->pos));
 		if (source)
 			node_map_set(e, "source", node_new_str(source, it->pos));
 		node_map_set(e, "target", node_new_str(target, it->pos));
-		vol = node_new(NODE_MAP, it->pos);
+		sub_object(&vol, it->pos);
 	}
-	if (mode && !apply_volume_mode(e, bind, vol, mode, it->pos, why)) {
+	if (mode && !apply_volume_mode(e, &bind, &vol, mode, it->pos, why)) {
 		node_free(e);
 		node_free(bind);
 		node_free(vol);
 		return false;
 	}
-	if (bind)
+	if (bind) {
+		order_like_schema(bind, mount_bind_schema);
 		node_map_set(e, "bind", bind);
-	if (vol)
+	}
+	if (vol) {
+		order_like_schema(vol, mount_volume_schema);
 		node_map_set(e, "volume", vol);
+	}
 	node_seq_push(out, e);
 	return true;
 }
 
-/* A long-syntax bind's source is a path like any other. */
-static void volume_finish(struct canon *c, struct node *e)
+/* A long-syntax bind's source is a path like any other, and it must be there. */
+static bool volume_finish(struct canon *c, struct node *e, const char *path)
 {
 	const struct node *type = node_map_get(e, "type");
-	struct node *src = node_map_get(e, "source");
+	struct node *src = node_map_get(e, "source"), *bind = node_map_get(e, "bind");
 	char *abs;
 
-	if (!type || strcmp(type->str, "bind") || !src || src->kind != NODE_SCALAR)
-		return;
-	abs = canon_resolve_path(c, src->str);
+	if (!type || strcmp(type->str, "bind"))
+		return true;
+	/* bind options without create_host_path: Compose's default is to create */
+	if (bind && bind->kind == NODE_MAP && !node_map_get(bind, "create_host_path")) {
+		node_map_set(bind, "create_host_path", node_new_bool(true, bind->pos));
+		order_like_schema(bind, mount_bind_schema);
+	}
+	if (!src && e->partial)
+		return true; /* given but invalid: said already */
+	if (!node_is_scalar(src) || !*src->str) {
+		canon_error(c, e, path,
+			    "invalid mount config for type \"bind\": field Source must not be "
+			    "empty");
+		return false;
+	}
+	abs = canon_resolve_host_path(c, src->str);
 	free(src->str);
 	src->str = abs;
+	return true;
 }
 
 static const char *const volume_required[] = {"type", "target", NULL};
@@ -589,11 +658,13 @@ static bool env_file_short(struct canon *c, const struct node *it, struct node *
 	return true;
 }
 
-static void env_file_finish(struct canon *c, struct node *e)
+static bool env_file_finish(struct canon *c, struct node *e, const char *path)
 {
 	(void)c;
+	(void)path;
 	if (!node_map_get(e, "required"))
 		node_map_set(e, "required", node_new_bool(true, e->pos));
+	return true;
 }
 
 static const char *const env_file_required[] = {"path", NULL};
@@ -656,35 +727,48 @@ static const struct attr ulimit_schema[] = {
 	{NULL, NULL, NULL},
 };
 
-static struct node *c_ulimits(struct canon *c, const struct node *in, const char *path,
-			      const struct attr *a)
+/* A mapping whose values one function converts (NULL: reported and left out). */
+static struct node *map_values(struct canon *c, const struct node *in, const char *path,
+			       struct node *(*one)(struct canon *c, const struct node *v,
+						   const char *sub))
 {
 	struct node *out;
 	size_t i;
 
-	(void)a;
 	if (in->kind != NODE_MAP)
 		return canon_error(c, in, path, "must be a mapping");
 	out = node_new(NODE_MAP, in->pos);
 	for (i = 0; i < in->len; i++) {
 		const struct node_pair *p = &in->pairs[i];
 		_cleanup_free_ char *sub = canon_path(path, p->key);
-		struct node *e;
+		struct node *e = one(c, p->value, sub);
 
-		if (p->value->kind == NODE_MAP) {
-			e = canon_object_with(c, p->value, sub, ulimit_schema, "ulimit");
-			if (e && (!node_map_get(e, "soft") || !node_map_get(e, "hard"))) {
-				canon_error(c, p->value, sub, "needs both \"soft\" and \"hard\"");
-				node_free(e);
-				e = NULL;
-			}
-		} else {
-			e = c_int(c, p->value, sub, NULL);
-		}
 		if (e)
-			node_map_set_at(out, p->key, p->kpos, e);
+			node_map_append(out, p->key, p->kpos, e);
 	}
 	return out;
+}
+
+static struct node *ulimit_value(struct canon *c, const struct node *v, const char *sub)
+{
+	struct node *e;
+
+	if (v->kind != NODE_MAP)
+		return c_int(c, v, sub, NULL);
+	e = canon_object_with(c, v, sub, ulimit_schema, "ulimit");
+	if (e && (!node_map_get(e, "soft") || !node_map_get(e, "hard"))) {
+		canon_error(c, v, sub, "needs both \"soft\" and \"hard\"");
+		node_free(e);
+		e = NULL;
+	}
+	return e;
+}
+
+static struct node *c_ulimits(struct canon *c, const struct node *in, const char *path,
+			      const struct attr *a)
+{
+	(void)a;
+	return map_values(c, in, path, ulimit_value);
 }
 
 /* ---- extra_hosts: "host=ip" (or "host:ip", or a mapping) → "host=ip" ---- */
@@ -1039,6 +1123,105 @@ static struct node *c_scale(struct canon *c, const struct node *in, const char *
 	return n;
 }
 
+/* ---- models and provider ---- */
+
+static const struct attr service_model_schema[] = {
+	{"endpoint_var", c_string, NULL},
+	{"model_var", c_string, NULL},
+	{NULL, NULL, NULL},
+};
+
+static struct node *service_model_value(struct canon *c, const struct node *v, const char *sub)
+{
+	if (node_is_null(v))
+		return node_new_null(v->pos);
+	return canon_object_with(c, v, sub, service_model_schema, "model");
+}
+
+/* The models a service uses: a list of names, or names mapped to null or to the
+ * variables that tell the service where the model is. Canonically the mapping. */
+static struct node *c_service_models(struct canon *c, const struct node *in, const char *path,
+				     const struct attr *a)
+{
+	struct node *out;
+	size_t i;
+
+	(void)a;
+	if (in->kind == NODE_SEQ) {
+		out = node_new(NODE_MAP, in->pos);
+		for (i = 0; i < in->len; i++) {
+			const struct node *it = in->items[i];
+
+			if (!node_is_scalar(it) || it->stype != SC_STR) {
+				_cleanup_free_ char *sub = canon_path_index(path, i);
+
+				canon_error(c, it, sub, "must be a string");
+			} else if (!node_map_get(out, it->str)) {
+				node_map_append(out, it->str, it->pos, node_new_null(it->pos));
+			}
+		}
+		return out;
+	}
+	if (in->kind != NODE_MAP)
+		return canon_error(c, in, path, "must be a list or a mapping");
+	return map_values(c, in, path, service_model_value);
+}
+
+/* A provider's option: a scalar or a list of scalars; canonically a list of strings,
+ * as Compose prints it. */
+static struct node *provider_option(struct canon *c, const struct node *v, const char *sub)
+{
+	struct node *list = node_new(NODE_SEQ, v->pos);
+	size_t k;
+
+	if (node_is_scalar(v)) {
+		node_seq_push(list, node_new_str(v->str, v->pos));
+	} else if (v->kind == NODE_SEQ) {
+		for (k = 0; k < v->len; k++) {
+			_cleanup_free_ char *item = NULL;
+
+			if (node_is_scalar(v->items[k])) {
+				node_seq_push(list, node_new_str(v->items[k]->str, v->items[k]->pos));
+				continue;
+			}
+			item = canon_path_index(sub, k);
+			canon_error(c, v->items[k], item, "must be a string, a number or a boolean");
+		}
+	} else {
+		canon_error(c, v, sub, "must be a string, a number, a boolean or a list");
+	}
+	return list;
+}
+
+static struct node *c_provider_options(struct canon *c, const struct node *in,
+				       const char *path, const struct attr *a)
+{
+	(void)a;
+	return map_values(c, in, path, provider_option);
+}
+
+static const struct attr provider_schema[] = {
+	{"type", c_string, NULL},
+	{"options", c_provider_options, NULL},
+	{NULL, NULL, NULL},
+};
+
+/* A service that an external provider runs (type: model, ...): Compose neither pulls
+ * nor builds it, so it needs no image. */
+static struct node *c_provider(struct canon *c, const struct node *in, const char *path,
+			       const struct attr *a)
+{
+	struct node *out = canon_object_with(c, in, path, provider_schema, "provider");
+
+	(void)a;
+	if (out && !node_map_get(in, "type")) {
+		canon_error(c, in, path, "needs a \"type\"");
+		node_free(out);
+		return NULL;
+	}
+	return out;
+}
+
 const struct attr service_schema[] = {
 	{"annotations", c_label_mapping, NULL},
 	{"attach", c_bool, NULL},
@@ -1094,6 +1277,7 @@ const struct attr service_schema[] = {
 	{"mem_reservation", c_bytes, NULL},
 	{"mem_swappiness", c_int, NULL},
 	{"memswap_limit", c_memswap, NULL},
+	{"models", c_service_models, NULL},
 	{"network_mode", c_string, NULL},
 	{"networks", c_service_networks, NULL},
 	{"oom_kill_disable", c_bool, NULL},
@@ -1106,6 +1290,7 @@ const struct attr service_schema[] = {
 	{"pre_stop", c_any, NULL},
 	{"privileged", c_bool, NULL},
 	{"profiles", c_strlist, NULL},
+	{"provider", c_provider, NULL},
 	{"pull_policy", c_pull_policy, NULL},
 	{"read_only", c_bool, NULL},
 	{"restart", c_restart, NULL},

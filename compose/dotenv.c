@@ -60,9 +60,8 @@ static char *read_unquoted(const char **pp, bool raw)
 static char *read_double(const char **pp, int *lineno, char **error)
 {
 	const char *p = *pp + 1;
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
-	strbuf_init(&sb);
 	for (; *p && *p != '"'; p++) {
 		if (*p == '\n')
 			(*lineno)++;
@@ -116,7 +115,7 @@ static char *read_single(const char **pp, int *lineno, char **error)
 
 static int expand_value(char **v, struct dotenv_lookup *dl, int lineno, char **error)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 
 	if (interp_string(*v, dotenv_get, dl, &r) < 0) {
 		*error = xasprintf("%d:1: %s", lineno, r.error);

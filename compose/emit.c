@@ -87,10 +87,9 @@ char *compose_emit_yaml(const struct node *tree)
 {
 	yaml_emitter_t em;
 	yaml_event_t ev;
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	int ok;
 
-	strbuf_init(&sb);
 	yaml_emitter_initialize(&em);
 	yaml_emitter_set_output(&em, write_strbuf, &sb);
 	yaml_emitter_set_unicode(&em, 1);
@@ -159,10 +158,9 @@ static struct json_object *to_json(const struct node *n)
  * closing bracket is joined. */
 static char *join_empty_containers(const char *in)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	bool in_str = false;
 
-	strbuf_init(&sb);
 	for (; *in; in++) {
 		strbuf_addc(&sb, *in);
 		if (in_str) {
@@ -204,9 +202,8 @@ char *compose_emit_json(const struct node *tree, bool pretty)
 
 static char *escape_dollars(const char *s)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
-	strbuf_init(&sb);
 	for (; *s; s++) {
 		if (*s == '$')
 			strbuf_addc(&sb, '$');
@@ -262,7 +259,7 @@ char *compose_service_hash(const struct compose_project *p, const char *service)
 	const struct node *svc = node_map_get(services, service);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	char *json;
 
 	if (!svc)
@@ -270,7 +267,6 @@ char *compose_service_hash(const struct compose_project *p, const char *service)
 	json = compose_emit_json(svc, false);
 	EVP_Digest(json, strlen(json), md, &mdlen, EVP_sha256(), NULL);
 	free(json);
-	strbuf_init(&sb);
 	for (i = 0; i < mdlen; i++)
 		strbuf_addf(&sb, "%02x", md[i]);
 	return strbuf_take(&sb);

@@ -30,13 +30,12 @@ static int index_of(const struct node *services, const char *name)
 
 static void describe_cycle(struct walk *w, size_t back_to)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	size_t i, start = 0;
 
 	for (i = 0; i < w->depth; i++)
 		if (w->stack[i] == back_to)
 			start = i;
-	strbuf_init(&sb);
 	for (i = start; i < w->depth; i++)
 		strbuf_addf(&sb, "%s -> ", w->services->pairs[w->stack[i]].key);
 	strbuf_adds(&sb, w->services->pairs[back_to].key);

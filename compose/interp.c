@@ -1,5 +1,6 @@
 /* ${VAR} interpolation as Compose does it: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d},
- * ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a}, nesting inside the default, and $$. */
+ * ${VAR:?e}, ${VAR?e}, ${VAR:+a}, ${VAR+a}, nesting inside the default, and $$. A '$'
+ * that starts none of these (compose-go's template pattern does not match) is kept. */
 #include "compose/interp.h"
 
 #include <ctype.h>
@@ -163,9 +164,8 @@ static int expand_braced(const char *body, size_t blen, interp_lookup lookup, vo
 		break;
 	case '?':
 		if (unset) {
-			struct strbuf msg;
+			struct strbuf msg = {0};
 
-			strbuf_init(&msg);
 			if (expand(arg, arglen, lookup, ctx, r, &msg, depth + 1) == 0)
 				r->error = xasprintf("required variable %s is missing a value%s%s",
 						     name, msg.len ? ": " : "",
@@ -231,10 +231,9 @@ static int expand(const char *in, size_t len, interp_lookup lookup, void *ctx,
 				note_unset(r, name);
 			free(name);
 		} else {
-			r->error = xasprintf("invalid interpolation format for \"%.*s\": you may "
-					     "need to escape any $ with another $",
-					     (int)(end - dollar), dollar);
-			return -1;
+			/* "$(", "$1", a final "$": no variable can start here, and Compose
+			 * keeps the text as written */
+			strbuf_addc(out, '$');
 		}
 	}
 	return 0;
@@ -242,10 +241,9 @@ static int expand(const char *in, size_t len, interp_lookup lookup, void *ctx,
 
 int interp_string(const char *in, interp_lookup lookup, void *ctx, struct interp_result *r)
 {
-	struct strbuf out;
+	struct strbuf out = {0};
 
 	memset(r, 0, sizeof(*r));
-	strbuf_init(&out);
 	if (expand(in, strlen(in), lookup, ctx, r, &out, 0) < 0) {
 		strbuf_free(&out);
 		return -1;
@@ -307,7 +305,7 @@ static void frame_path(const struct interp_frame *f, struct strbuf *sb)
 
 static void interp_node(struct interp_walk *w, struct node *n, const struct interp_frame *at)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 	size_t i;
 
 	switch (n->kind) {
@@ -331,9 +329,8 @@ static void interp_node(struct interp_walk *w, struct node *n, const struct inte
 	if (n->stype != SC_STR || !strchr(n->str, '$'))
 		return;
 	if (interp_string(n->str, w->lookup, w->ctx, &r) < 0) {
-		struct strbuf path;
+		struct strbuf path = {0};
 
-		strbuf_init(&path);
 		frame_path(at, &path);
 		diag_error(w->dc, n->pos, "%s: %s", path.buf ? path.buf : "", r.error);
 		strbuf_free(&path);

@@ -110,10 +110,9 @@ static const struct seq_merge *rule_for(const char *attr)
  * by one. */
 static char *entry_identity(const struct node *n, const struct seq_merge *r)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	const char *const *k;
 
-	strbuf_init(&sb);
 	if (r->rule == SEQ_UNIQUE || n->kind != NODE_MAP) {
 		if (n->kind != NODE_SCALAR)
 			return NULL;

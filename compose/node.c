@@ -195,6 +195,19 @@ void node_map_sort(struct node *map)
 		qsort(map->pairs, map->len, sizeof(*map->pairs), pair_cmp);
 }
 
+size_t node_map_move(struct node *map, const char *key, size_t to)
+{
+	struct node_pair *p = node_map_find(map, key), moved;
+	size_t from;
+
+	if (!p || (from = (size_t)(p - map->pairs)) < to)
+		return to;
+	moved = *p;
+	memmove(map->pairs + to + 1, map->pairs + to, (from - to) * sizeof(*p));
+	map->pairs[to] = moved;
+	return to + 1;
+}
+
 bool node_is_null(const struct node *n)
 {
 	return !n || (n->kind == NODE_SCALAR && n->stype == SC_NULL);

@@ -69,6 +69,10 @@ void node_map_del(struct node *map, const char *key);
 /* Detach the value of key and hand it to the caller. */
 struct node *node_map_take(struct node *map, const char *key);
 void node_map_sort(struct node *map);
+/* Move key's pair to index `to` when it is at `to` or after (the pairs between shift
+ * down one). Returns the index after it, or `to` when the key is not there: calling it
+ * for keys in turn puts them first, in that order. */
+size_t node_map_move(struct node *map, const char *key, size_t to);
 
 bool node_is_null(const struct node *n);
 bool node_is_scalar(const struct node *n);

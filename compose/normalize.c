@@ -339,7 +339,7 @@ static void drop_false(struct node *svc)
 }
 
 static const char *const sorted_maps[] = {"annotations", "labels", "sysctls", "storage_opt",
-					  "depends_on", "networks", "ulimits", NULL};
+					  "depends_on", "networks", "ulimits", "models", NULL};
 
 static void sort_service_maps(struct node *svc)
 {
@@ -353,9 +353,22 @@ static void sort_service_maps(struct node *svc)
 		node_map_sort(n);
 	if ((n = node_map_get(svc, "logging")) && (n = node_map_get(n, "options")))
 		node_map_sort(n);
+	if ((n = node_map_get(svc, "provider")) && (n = node_map_get(n, "options")))
+		node_map_sort(n);
 	if ((n = node_map_get(svc, "extra_hosts")) && n->len > 1)
 		qsort(n->items, n->len, sizeof(*n->items), cmp_node_str);
 	sort_extensions(svc);
+}
+
+/* A service's attributes print alphabetically, as Compose's ServiceConfig mostly
+ * orders them; `provider` is its exception, right after `entrypoint`. */
+static void place_provider(struct node *svc)
+{
+	size_t to;
+
+	for (to = 0; to < svc->len && strcmp(svc->pairs[to].key, "entrypoint") <= 0; to++)
+		;
+	node_map_move(svc, "provider", to);
 }
 
 static bool uses_default_network(const struct node *services)
@@ -431,7 +444,9 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 		resolve_build_args(lc, svc);
 		drop_false(svc);
 		resolve_environment(lc, services->pairs[i].key, svc);
-		if (!node_map_get(svc, "network_mode") && !node_map_get(svc, "networks")) {
+		/* a provider's service is no container: it joins no network */
+		if (!node_map_get(svc, "network_mode") && !node_map_get(svc, "networks") &&
+		    !node_map_get(svc, "provider")) {
 			struct node *nets = node_new(NODE_MAP, svc->pos);
 
 			node_map_set(nets, "default", node_new_null(svc->pos));
@@ -439,6 +454,7 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 			node_map_sort(svc);
 		}
 		sort_service_maps(svc);
+		place_provider(svc);
 	}
 	apply_profiles(lc, services);
 	node_map_sort(services);
@@ -454,30 +470,14 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 	name_resources(tree, "volumes", project_name);
 	name_resources(tree, "secrets", project_name);
 	name_resources(tree, "configs", project_name);
+	if ((networks = node_map_get(tree, "models")))
+		node_map_sort(networks); /* models keep their names: Compose gives them none */
 	sort_extensions(tree);
 	/* top level in Compose's order */
 	static const char *const order[] = {"name", "services", "networks", "volumes",
 					    "secrets", "configs", "models", NULL};
-	struct node *sorted = node_new(NODE_MAP, tree->pos);
+	size_t at = 0;
 
-	for (const char *const *k = order; *k; k++) {
-		struct node_pair *p = node_map_find(tree, *k);
-
-		if (p)
-			node_map_set_at(sorted, *k, p->kpos, node_map_take(tree, *k));
-	}
-	for (i = 0; i < tree->len; i++) {
-		node_map_set_at(sorted, tree->pairs[i].key, tree->pairs[i].kpos,
-				tree->pairs[i].value);
-		tree->pairs[i].value = NULL;
-	}
-	for (i = 0; i < tree->len; i++)
-		free(tree->pairs[i].key);
-	free(tree->pairs);
-	tree->pairs = sorted->pairs;
-	tree->len = sorted->len;
-	tree->cap = sorted->cap;
-	sorted->pairs = NULL;
-	sorted->len = sorted->cap = 0;
-	node_free(sorted);
+	for (const char *const *k = order; *k; k++)
+		at = node_map_move(tree, *k, at);
 }

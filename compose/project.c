@@ -29,7 +29,7 @@ const char *load_ctx_lookup(void *ctx, const char *name)
 
 char *compose_path_join(const char *base, const char *rel)
 {
-	struct strbuf sb;
+	struct strbuf sb = {0};
 	char *parts = rel[0] == '/' ? xstrdup(rel) : xasprintf("%s/%s", base, rel);
 	char *save = NULL, *tok, **stack = NULL;
 	size_t n = 0, i;
@@ -46,7 +46,6 @@ char *compose_path_join(const char *base, const char *rel)
 		stack = xrealloc(stack, (n + 1) * sizeof(*stack));
 		stack[n++] = tok;
 	}
-	strbuf_init(&sb);
 	for (i = 0; i < n; i++) {
 		strbuf_addc(&sb, '/');
 		strbuf_adds(&sb, stack[i]);
@@ -168,10 +167,9 @@ static bool project_name_valid(const char *s)
 static char *project_name_from_dir(const char *dir)
 {
 	const char *base = strrchr(dir, '/');
-	struct strbuf sb;
+	struct strbuf sb = {0};
 
 	base = base ? base + 1 : dir;
-	strbuf_init(&sb);
 	for (; *base; base++) {
 		char c = (char)tolower((unsigned char)*base);
 
@@ -259,10 +257,9 @@ static int discover_files(struct load_ctx *lc, const char *start, struct compose
 			char *p = compose_path_join(dir, compose_names[i]);
 
 			if (file_exists(p)) {
-				struct strbuf others;
+				struct strbuf others = {0};
 
 				push_str(files, p);
-				strbuf_init(&others);
 				for (size_t k = i + 1; compose_names[k]; k++) {
 					_cleanup_free_ char *q = compose_path_join(dir, compose_names[k]);
 
@@ -393,7 +390,7 @@ static void preset_project_name(struct load_ctx *lc, const struct compose_strv *
 		n = compose_yaml_load(&dc, files->v[i], text, len, &docs);
 		for (d = 0; d < n; d++) {
 			struct node *name = node_map_get(docs[d], "name");
-			struct interp_result r;
+			struct interp_result r = {0};
 
 			if (node_is_scalar(name) &&
 			    interp_string(name->str, load_ctx_lookup, lc, &r) == 0) {
@@ -591,6 +588,12 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 	}
 	if (lc.broken || !tree)
 		goto out;
+	/* Nothing in any file (empty, only comments, only `version`): Compose refuses it. */
+	if (!tree->len && !failed(&lc)) {
+		diag_error(&dc, tree->pos.file ? (struct node_pos){tree->pos.file, 0, 0} : nopos,
+			   "empty compose file");
+		goto out;
+	}
 	/* A merge appends the keys a later file adds; canonicalising the merged tree again
 	 * puts every mapping back in the order a single file would have given it. */
 	if (lc.merged && !failed(&lc)) {
@@ -641,14 +644,42 @@ out:
 	return *out ? 0 : -1;
 }
 
+/* create_host_path is an opt-out in Compose (true unless said otherwise), and Compose
+ * prints it only when false. */
+static bool omits_opt_out_defaults(struct node *tree, bool apply)
+{
+	struct node *services = node_map_get(tree, "services");
+	bool found = false;
+	size_t i, k;
+
+	for (i = 0; services && i < services->len; i++) {
+		struct node *vols = node_map_get(services->pairs[i].value, "volumes");
+
+		for (k = 0; vols && vols->kind == NODE_SEQ && k < vols->len; k++) {
+			struct node *bind = node_map_get(vols->items[k], "bind");
+			bool create = false;
+
+			if (!node_as_bool(node_map_get(bind, "create_host_path"), &create) || !create)
+				continue;
+			found = true;
+			if (apply)
+				node_map_del(bind, "create_host_path");
+		}
+	}
+	return found;
+}
+
 char *compose_project_render(const struct compose_project *p, enum compose_format fmt)
 {
 	struct node *tree = p->tree, *copy = NULL;
+	bool dollars = p->interpolated && compose_has_dollar(p->tree);
 	char *out;
 
-	if (p->interpolated && compose_has_dollar(p->tree)) {
+	if (dollars || omits_opt_out_defaults(p->tree, false)) {
 		tree = copy = node_copy(p->tree);
-		compose_escape_dollars(copy);
+		omits_opt_out_defaults(copy, true);
+		if (dollars)
+			compose_escape_dollars(copy);
 	}
 	out = fmt == COMPOSE_JSON ? compose_emit_json(tree, true) : compose_emit_yaml(tree);
 	node_free(copy);

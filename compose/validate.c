@@ -20,18 +20,26 @@ static bool defined(const struct vctx *v, const char *kind, const char *key)
 	return node_map_get(node_map_get(v->tree, kind), key) != NULL;
 }
 
-static void check_networks(struct vctx *v, const char *name, const struct node *svc)
+/* A service's mapping keyed by the names of top-level elements (networks, models):
+ * each must be defined. */
+static void check_named_refs(struct vctx *v, const char *name, const struct node *svc,
+			     const char *kind, const char *what)
 {
-	const struct node *nets = node_map_get(svc, "networks");
-	const struct node *nm = node_map_get(svc, "network_mode");
+	const struct node *refs = node_map_get(svc, kind);
 	size_t i;
 
-	for (i = 0; nets && i < nets->len; i++)
-		if (!defined(v, "networks", nets->pairs[i].key))
-			diag_error(v->lc->dc, nets->pairs[i].kpos,
-				   "services.%s.networks: service \"%s\" refers to undefined network "
-				   "\"%s\"",
-				   name, name, nets->pairs[i].key);
+	for (i = 0; refs && i < refs->len; i++)
+		if (!defined(v, kind, refs->pairs[i].key))
+			diag_error(v->lc->dc, refs->pairs[i].kpos,
+				   "services.%s.%s: service \"%s\" refers to undefined %s \"%s\"",
+				   name, kind, name, what, refs->pairs[i].key);
+}
+
+static void check_networks(struct vctx *v, const char *name, const struct node *svc)
+{
+	const struct node *nm = node_map_get(svc, "network_mode");
+
+	check_named_refs(v, name, svc, "networks", "network");
 	if (nm && str_has_prefix(nm->str, "service:") && !node_map_get(v->services, nm->str + 8))
 		diag_error(v->lc->dc, nm->pos,
 			   "services.%s.network_mode: service \"%s\" is not defined", name,
@@ -136,7 +144,8 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 	long long s = 1, r = 1;
 
 	/* a service whose image was invalid was reported already */
-	if (!node_map_get(svc, "image") && !node_map_get(svc, "build") && !svc->partial)
+	if (!node_map_get(svc, "image") && !node_map_get(svc, "build") &&
+	    !node_map_get(svc, "provider") && !svc->partial)
 		diag_error(v->lc->dc, svc->pos,
 			   "services.%s: service \"%s\" has neither an image nor a build context "
 			   "specified",
@@ -154,6 +163,33 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 			   "services.%s: container_name \"%s\" cannot be used with more than one "
 			   "replica",
 			   name, cname->str);
+}
+
+/* An external volume exists already: Compose refuses anything that would create it
+ * (a driver, its options, labels); only its name may be given. */
+static void check_external_volumes(struct vctx *v)
+{
+	const struct node *vols = node_map_get(v->tree, "volumes");
+	size_t i, k;
+
+	for (i = 0; vols && i < vols->len; i++) {
+		const struct node *vol = vols->pairs[i].value;
+		bool external = false;
+
+		if (!node_as_bool(node_map_get(vol, "external"), &external) || !external)
+			continue;
+		for (k = 0; k < vol->len; k++) {
+			const char *key = vol->pairs[k].key;
+
+			if (!strcmp(key, "name") || !strcmp(key, "external") ||
+			    str_has_prefix(key, "x-"))
+				continue;
+			diag_error(v->lc->dc, vol->pairs[k].kpos,
+				   "volumes.%s: conflicting parameters \"external\" and \"%s\" "
+				   "specified",
+				   vols->pairs[i].key, key);
+		}
+	}
 }
 
 static void check_cycles(struct vctx *v)
@@ -185,7 +221,9 @@ void compose_validate(struct load_ctx *lc, struct node *tree)
 		check_refs(&v, name, svc, "secrets");
 		check_refs(&v, name, svc, "configs");
 		check_dependencies(&v, name, svc);
+		check_named_refs(&v, name, svc, "models", "model");
 	}
+	check_external_volumes(&v);
 	if (lc->dc->errors == 0)
 		check_cycles(&v);
 }

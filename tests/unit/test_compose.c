@@ -3,8 +3,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,7 +27,7 @@ static const char *test_lookup(void *ctx, const char *name)
 
 static void expect_interp(const char *in, const char *out)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 
 	assert_int_equal(interp_string(in, test_lookup, NULL, &r), 0);
 	assert_string_equal(r.value, out);
@@ -34,7 +36,7 @@ static void expect_interp(const char *in, const char *out)
 
 static void expect_interp_error(const char *in, const char *fragment)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 
 	assert_int_equal(interp_string(in, test_lookup, NULL, &r), -1);
 	assert_non_null(strstr(r.error, fragment));
@@ -60,6 +62,9 @@ static void test_interp_forms(void **state)
 	expect_interp("$$SET", "$SET");
 	expect_interp("cost: $$5", "cost: $5");
 	expect_interp("${SET:?must}", "value");
+	/* a '$' no name can follow is text, as in compose-go */
+	expect_interp("for i in $(seq 10)", "for i in $(seq 10)");
+	expect_interp("$1 $ 5 $-x end$", "$1 $ 5 $-x end$");
 }
 
 static void test_interp_errors(void **state)
@@ -71,13 +76,12 @@ static void test_interp_errors(void **state)
 	expect_interp_error("${UNSET?x}", "required variable UNSET");
 	expect_interp_error("${SET", "missing closing brace");
 	expect_interp_error("${}", "invalid interpolation format");
-	expect_interp_error("$ 5", "escape any $");
 	expect_interp_error("${SET*x}", "unknown operator");
 }
 
 static void test_interp_reports_unset(void **state)
 {
-	struct interp_result r;
+	struct interp_result r = {0};
 
 	(void)state;
 	assert_int_equal(interp_string("$A and ${B} and ${A}", test_lookup, NULL, &r), 0);
@@ -291,7 +295,7 @@ static void test_merge_rules(void **state)
 	(void)state;
 	a_doc = yaml("services:\n  web:\n    image: a\n    command: x y\n"
 		     "    ports: ['80:80', '443:443']\n    dns: [1.1.1.1]\n"
-		     "    environment: {A: '1', B: '2'}\n    volumes: ['v:/data']\n"
+		     "    environment: {A: '1', B: '2'}\n    volumes: ['vol:/data']\n"
 		     "    labels: {keep: me}\n",
 		     &dc);
 	b_doc = yaml("services:\n  web:\n    image: b\n    command: [z]\n"
@@ -354,6 +358,69 @@ static void test_port_short_syntax(void **state)
 	free_ctx(&dc, &d);
 }
 
+/* Leave garbage where the next calls will have their frames, so that a local read
+ * before it is written holds a wild pointer rather than a lucky NULL. */
+static __attribute__((noinline)) void dirty_the_stack(void)
+{
+	volatile unsigned char junk[64 * 1024];
+
+	memset((unsigned char *)junk, 0xa5, sizeof(junk));
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The regression of `stack config` crashing on 22-secrets-configs: a file that uses
+ * COMPOSE_PROJECT_NAME while one of its documents has no scalar `name`. */
+static void test_project_name_variable_without_name_attribute_loads(void **state)
+{
+	char dir[] = "/tmp/stk-compose-test-XXXXXX";
+	char *const env[] = {(char *)"A=1", NULL};
+	struct compose_options opt = {.environ = env};
+	struct compose_diags d = {0};
+	struct compose_project *p = NULL;
+	char *out;
+	char path[600];
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "compose.yaml",
+		   "services:\n  s:\n    image: x\n    environment:\n"
+		   "      P: ${COMPOSE_PROJECT_NAME}\n"
+		   "---\nname: [not, a, scalar]\n---\n- a list\n");
+	opt.cwd = dir;
+	dirty_the_stack();
+	rc = compose_project_load(&opt, &p, &d);
+	/* the second document's `name` is not a string; the third is not a mapping */
+	assert_int_equal(rc, -1);
+	compose_diags_free(&d);
+
+	write_file(dir, "compose.yaml",
+		   "services:\n  s:\n    image: x\n    environment:\n"
+		   "      P: ${COMPOSE_PROJECT_NAME}\n");
+	dirty_the_stack();
+	assert_int_equal(compose_project_load(&opt, &p, &d), 0);
+	out = compose_project_render(p, COMPOSE_YAML);
+	/* no `name:` anywhere: the directory's name is the project's */
+	assert_non_null(strstr(out, "P: stk-compose-test-"));
+	free(out);
+	compose_project_free(p);
+	compose_diags_free(&d);
+	snprintf(path, sizeof(path), "%s/compose.yaml", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_byte_sizes),
 		cmocka_unit_test(test_merge_rules),
 		cmocka_unit_test(test_port_short_syntax),
+		cmocka_unit_test(test_project_name_variable_without_name_attribute_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
