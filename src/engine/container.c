@@ -129,8 +129,10 @@ static void write_pid_file(struct engine_container *c)
 int engine_start(struct engine_container *c, struct stk_err *err)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-	int sv[2], pidfd = -1;
+	struct user_request req = {.user = c->spec.user, .group_add = c->spec.group_add};
 	struct sync_msg go = {.type = SYNC_GO};
+	struct child_plan plan;
+	int sv[2], pidfd = -1;
 	pid_t pid;
 
 	if (c->pid > 0)
@@ -140,28 +142,38 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	dev_list_release(&c->host_devs);
 	if (c->spec.privileged)
 		dev_list_host("/dev", &c->host_devs);
+	if (plan_build_start(c, &plan, err) < 0) {
+		child_plan_release(&plan);
+		return stk_err_wrap(err, "start %s", c->spec.id);
+	}
 	if (!c->spec.netns)
 		flags |= CLONE_NEWNET;
 	if (c->cg->version == 2)
 		flags |= CLONE_NEWCGROUP;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: socketpair", c->spec.id);
+	}
 	pid = ns_clone(flags, c->cg->version == 2 ? c->cg->dirfd : -1, &pidfd);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: clone3", c->spec.id);
 	}
 	if (pid == 0) {
-		struct child_args a = {.c = c, .sync = sv[1], .cgroup_version = c->cg->version};
+		struct child_args a = {.c = c, .plan = &plan, .sync = sv[1],
+				       .cgroup_version = c->cg->version};
 
 		close(sv[0]);
 		child_main(&a);
 	}
 	close(sv[1]);
+	child_plan_release(&plan);
+	req.pid = pid;
 	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
 	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
-	    ns_wait_exec(sv[0], &c->pty_master, err) < 0) {
+	    ns_wait_exec(sv[0], &c->pty_master, &req, err) < 0) {
 		close(sv[0]);
 		reap_failed_child(pid, pidfd);
 		close(pidfd);

@@ -4,8 +4,9 @@
  * The API suits an event loop: engine_start() returns once the container's process
  * has exec'd (or failed, with the step and errno), handing back a pidfd to watch; no
  * call waits for the container itself except engine_stop_blocking(), which is meant
- * for the foreground CLI only. Calls are not thread-safe; start and exec fork with a
- * raw clone3, so call them from the thread that owns the engine. */
+ * for the foreground CLI only. Calls are not thread-safe (call them from the thread that
+ * owns the engine), but other threads may allocate meanwhile: start and exec fork with
+ * a raw clone3 whose child allocates nothing before it execs. */
 #ifndef STK_ENGINE_ENGINE_H
 #define STK_ENGINE_ENGINE_H
 
