@@ -47,6 +47,11 @@ struct engine_container {
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
+	/* A pause or unpause under way (engine_pause_poll), and a remove (engine_remove):
+	 * CLOCK_MONOTONIC milliseconds; 0 = none. */
+	bool freeze_target;
+	int64_t freeze_deadline, freeze_nudge;
+	int64_t remove_deadline;
 	char **warnings;
 	size_t nwarnings;
 };

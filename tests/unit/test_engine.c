@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "engine/cgroup.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
 #include "engine/seccomp.h"
@@ -716,7 +717,7 @@ static void start_one(struct stress *st, int i)
 		close(pty);
 	/* 121: the guard ended a child that allocated */
 	assert_int_equal(ex.code, 0);
-	if (engine_remove(c, &err) < 0)
+	if (engine_remove_blocking(c, &err) < 0)
 		fail_msg("remove: %s", err.msg);
 	engine_container_free(c);
 	atomic_fetch_add(&st->done, 1);
@@ -754,6 +755,58 @@ static void test_starts_while_threads_allocate_never_hang_and_child_never_alloca
 	assert_string_equal(report, "");
 }
 
+/* Frozen on v1, PID 1 cannot die: remove must say "not yet" rather than wait for it. */
+static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(void **state)
+{
+	static char *argv[] = {"/bin/busybox", "sh", "-c", "read line", NULL};
+	char dir[] = "/tmp/stack-unit-XXXXXX", rootfs[64], statedir[80], id[64], parent[64];
+	struct engine_spec spec;
+	struct engine_container *c;
+	struct stk_err err;
+	int in[2], rc;
+
+	(void)state;
+	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	make_rootfs(dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	snprintf(statedir, sizeof(statedir), "%s/state", dir);
+	snprintf(id, sizeof(id), "unit-frozen-%d", (int)getpid());
+	snprintf(parent, sizeof(parent), "stack-unit-%d", (int)getpid());
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	engine_spec_init(&spec);
+	spec.id = id;
+	spec.state_dir = statedir;
+	spec.cgroup_parent = parent;
+	spec.rootfs = rootfs;
+	spec.argv = argv;
+	spec.stdio[0] = in[0];
+	assert_int_equal(engine_create(&spec, &c, &err), 0);
+	assert_int_equal(engine_start(c, &err), 0);
+
+	for (rc = engine_pause(c, &err); rc == 1; rc = engine_pause_poll(c, &err))
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	assert_int_equal(rc, 0);
+	if (cgroup_version() == 1) {
+		/* killed but frozen: it stays until thawed, and remove says so at once */
+		assert_int_equal(engine_remove(c, &err), 1);
+		assert_int_equal(engine_remove(c, &err), 1);
+	}
+	for (rc = engine_unpause(c, &err); rc == 1; rc = engine_pause_poll(c, &err))
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	assert_int_equal(rc, 0);
+	while ((rc = engine_remove(c, &err)) == 1)
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	if (rc < 0)
+		fail_msg("remove: %s", err.msg);
+	assert_int_equal(access(statedir, F_OK), -1);
+	engine_container_free(c);
+	close(in[0]);
+	close(in[1]);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -773,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_v1_device_rules_are_the_default_allowlist),
 		cmocka_unit_test(test_v2_device_program_passes_the_verifier),
 		cmocka_unit_test(test_starts_while_threads_allocate_never_hang_and_child_never_allocates),
+		cmocka_unit_test(test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
