@@ -319,6 +319,35 @@ static void test_bad_spec_json_is_rejected_with_reason(void **state)
 	json_object_put(o);
 }
 
+static void test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field(void **state)
+{
+	struct json_object *o = json_tokener_parse(
+		"{\"mem_limit\":\"1t\",\"shm_size\":\"64MiB\","
+		"\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"tmpfs_size\":\"1.5k\"}]}");
+	struct json_object *bad = json_tokener_parse(
+		"{\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"tmpfs_size\":\"lots\"}]}");
+	struct engine_spec s;
+	struct stk_err err;
+
+	(void)state;
+	engine_spec_init(&s);
+	assert_int_equal(engine_spec_from_json(&s, o, &err), 0);
+	assert_int_equal(s.res.memory, 1LL << 40);
+	assert_int_equal(s.shm_size, 64ULL << 20);
+	assert_int_equal(s.nmounts, 1);
+	assert_int_equal(s.mounts[0].tmpfs_size, 1536);
+	engine_spec_release(&s);
+	/* it used to become 0, the kernel's default size, without a word */
+	engine_spec_init(&s);
+	assert_int_equal(engine_spec_from_json(&s, bad, &err), -1);
+	assert_string_equal(err.msg, "tmpfs_size: invalid size \"lots\" (a number with an "
+				     "optional unit b, k, m, g, t or p)");
+	assert_int_equal(s.nmounts, 0);
+	engine_spec_release(&s);
+	json_object_put(o);
+	json_object_put(bad);
+}
+
 static void test_seccomp_json_profile_builds_a_filter(void **state)
 {
 	const char *profile =
@@ -819,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_spec_json_sets_limits_mounts_and_security),
 		cmocka_unit_test(test_default_caps_are_dockers_set),
 		cmocka_unit_test(test_bad_spec_json_is_rejected_with_reason),
+		cmocka_unit_test(test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field),
 		cmocka_unit_test(test_seccomp_json_profile_builds_a_filter),
 		cmocka_unit_test(test_seccomp_json_unknown_action_is_an_error),
 		cmocka_unit_test(test_seccomp_filter_is_compiled_once_and_cached_on_disk),
