@@ -558,7 +558,7 @@ static void test_v2_device_program_passes_the_verifier(void **state)
 #define STRESS_STARTS 50
 
 struct stress {
-	char dir[64];       /* rootfs and state directories under it */
+	char dir[256];      /* rootfs and state directories under it */
 	atomic_bool stop;   /* the allocating threads end */
 	atomic_int done;    /* starts completed: the watchdog's sign of progress */
 	atomic_bool hung;
@@ -629,11 +629,20 @@ static void write_text(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Under $TMPDIR (the cgroup v2 VM's host root is read-only), else /tmp. */
+static void make_test_dir(char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/stack-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+}
+
 /* A busybox rootfs (the static /bin/busybox) with a root and an unprivileged user. */
 static void make_rootfs(const char *dir)
 {
 	static const char *const dirs[] = {"bin", "etc", "proc", "sys", "dev", "tmp"};
-	char path[256], cmd[512];
+	char path[512], cmd[1024];
 	size_t i;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -686,7 +695,7 @@ static void start_one(struct stress *st, int i)
 	struct engine_container *c;
 	struct engine_exit ex;
 	struct stk_err err;
-	char id[64], state[128], rootfs[128], parent[64], init[PATH_MAX];
+	char id[64], state[300], rootfs[300], parent[64], init[PATH_MAX];
 	int stdin_pipe[2] = {-1, -1}, pty;
 
 	snprintf(id, sizeof(id), "unit-%d-%d", (int)getpid(), i);
@@ -754,7 +763,7 @@ static void start_one(struct stress *st, int i)
 
 static void test_starts_while_threads_allocate_never_hang_and_child_never_allocates(void **state)
 {
-	struct stress st = {.dir = "/tmp/stack-unit-XXXXXX"};
+	struct stress st = {0};
 	pthread_t alloc[4], dog;
 	char report[512];
 	size_t i;
@@ -763,7 +772,7 @@ static void test_starts_while_threads_allocate_never_hang_and_child_never_alloca
 	(void)state;
 	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
 		skip();
-	assert_non_null(mkdtemp(st.dir));
+	make_test_dir(st.dir, sizeof(st.dir));
 	make_rootfs(st.dir);
 	/* One arena for every thread, as when threads outnumber arenas (8 per core): a
 	 * pool thread then holds the very lock the child would need. */
@@ -788,7 +797,7 @@ static void test_starts_while_threads_allocate_never_hang_and_child_never_alloca
 static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(void **state)
 {
 	static char *argv[] = {"/bin/busybox", "sh", "-c", "read line", NULL};
-	char dir[] = "/tmp/stack-unit-XXXXXX", rootfs[64], statedir[80], id[64], parent[64];
+	char dir[256], rootfs[300], statedir[300], id[64], parent[64];
 	struct engine_spec spec;
 	struct engine_container *c;
 	struct stk_err err;
@@ -797,7 +806,7 @@ static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(vo
 	(void)state;
 	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
 		skip();
-	assert_non_null(mkdtemp(dir));
+	make_test_dir(dir, sizeof(dir));
 	make_rootfs(dir);
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
 	snprintf(statedir, sizeof(statedir), "%s/state", dir);
