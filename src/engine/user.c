@@ -226,7 +226,8 @@ int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add,
 				   user ? user : "0", ENGINE_MAX_GROUPS);
 	}
 	out->ngroups = (uint32_t)u.ngroups;
-	memcpy(out->groups, u.groups, u.ngroups * sizeof(gid_t));
+	if (u.ngroups)
+		memcpy(out->groups, u.groups, u.ngroups * sizeof(gid_t));
 	memcpy(out->home, u.home, strlen(u.home) + 1);
 	user_ids_release(&u);
 	return 0;
