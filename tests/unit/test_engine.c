@@ -153,6 +153,15 @@ static void guard_disarm(char *out, size_t len)
 	close(guard_pipe[1]);
 }
 
+/* Under $TMPDIR (the cgroup v2 VM's host root is read-only), else /tmp. */
+static void make_test_dir(char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/stack-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+}
+
 static bool has_cap(const struct engine_spec *s, int cap)
 {
 	struct stk_err err;
@@ -428,8 +437,7 @@ static void write_bytes(const char *path, const void *a, size_t alen, const void
 
 static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state)
 {
-	char tmpl[] = "/tmp/stack-seccomp-cache-XXXXXX";
-	char *dir = mkdtemp(tmpl), *file;
+	char dir[256], *file;
 	struct sock_filter fake[2] = {{0x06, 0, 0, 0x7fff0000}, {0x06, 0, 0, 0x7fff0000}};
 	unsigned char sum[SHA256_DIGEST_LENGTH];
 	struct seccomp_prog a, b, c;
@@ -438,7 +446,7 @@ static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state
 	uint64_t caps;
 
 	(void)state;
-	assert_non_null(dir);
+	make_test_dir(dir, sizeof(dir));
 	engine_spec_init(&s);
 	s.cache_dir = dir;
 	assert_int_equal(caps_compute(&s, &caps, &err), 0);
@@ -627,15 +635,6 @@ static void write_text(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-/* Under $TMPDIR (the cgroup v2 VM's host root is read-only), else /tmp. */
-static void make_test_dir(char *dir, size_t len)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, len, "%s/stack-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
 }
 
 /* A busybox rootfs (the static /bin/busybox) with a root and an unprivileged user. */
