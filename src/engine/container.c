@@ -118,6 +118,13 @@ static void reap_failed_child(pid_t pid, int pidfd)
 	(void)pid;
 }
 
+static void unlink_pid_file(struct engine_container *c)
+{
+	_cleanup_free_ char *p = xasprintf("%s/pid", c->spec.state_dir);
+
+	unlink(p);
+}
+
 /* For engine_open from another process (exec, pause from the CLI). */
 static void write_pid_file(struct engine_container *c)
 {
@@ -173,19 +180,24 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	close(sv[1]);
 	child_plan_release(&plan);
 	req.pid = pid;
-	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
-	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
-	    ns_wait_exec(sv[0], &c->pty_master, &req, err) < 0) {
-		close(sv[0]);
-		reap_failed_child(pid, pidfd);
-		close(pidfd);
-		return stk_err_wrap(err, "start %s", c->spec.id);
-	}
-	close(sv[0]);
 	c->pid = pid;
-	c->pidfd = pidfd;
+	if (c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0)
+		goto fail;
+	/* Before the program runs: whoever sees it running can engine_open it. */
 	write_pid_file(c);
+	if ((sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
+	    ns_wait_exec(sv[0], &c->pty_master, &req, err) < 0)
+		goto fail;
+	close(sv[0]);
+	c->pidfd = pidfd;
 	return 0;
+fail:
+	close(sv[0]);
+	reap_failed_child(pid, pidfd);
+	close(pidfd);
+	c->pid = -1;
+	unlink_pid_file(c);
+	return stk_err_wrap(err, "start %s", c->spec.id);
 }
 
 int engine_open(const struct engine_spec *spec, struct engine_container **out,
