@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Start-to-exit time of `true` in a container: `stack runtime run` against
-`crun run` on the same busybox rootfs, median of N runs each. Run by hand, as root:
+`crun run` on the same busybox rootfs, both with Docker's default capabilities and
+seccomp profile, median of N runs each. Run by hand, as root:
     python3 bench/start_to_exit.py [--runs 100] [--stack ./stack]
 Prints a Markdown table row set for bench/RESULTS.md.
 
@@ -47,14 +48,67 @@ def make_rootfs(path):
     (path / "etc/group").write_text("root:x:0:\n")
 
 
+# Docker's default capabilities (moby oci/caps/defaults.go), what stack gives too.
+DOCKER_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+               "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+               "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+# Docker's default profile in Docker's format, as containers-common ships it.
+DOCKER_PROFILE = "/usr/share/containers/seccomp.json"
+
+
+def oci_seccomp(profile_path, caps):
+    """Docker's profile resolved for x86_64 and a capability set, as an OCI
+    linux.seccomp (what dockerd hands runc)."""
+    prof = json.loads(Path(profile_path).read_text())
+    caps = set(caps)
+
+    def applies(cond, negate):
+        if not cond:
+            return True
+        hit = (any(a in ("amd64", "x86_64") for a in cond.get("arches", [])) or
+               any(c in caps for c in cond.get("caps", [])))
+        if negate:
+            return not hit
+        arches_ok = not cond.get("arches") or any(a in ("amd64", "x86_64")
+                                                   for a in cond["arches"])
+        caps_ok = not cond.get("caps") or all(c in caps for c in cond["caps"])
+        return arches_ok and caps_ok
+
+    arches = []
+    for m in prof.get("archMap", []):
+        if m["architecture"] == "SCMP_ARCH_X86_64":
+            arches = [m["architecture"], *m.get("subArchitectures", [])]
+    rules = []
+    for r in prof["syscalls"]:
+        if not applies(r.get("includes"), False) or not applies(r.get("excludes"), True):
+            continue
+        rule = {"names": r["names"], "action": r["action"]}
+        if r.get("args"):
+            rule["args"] = r["args"]
+        if "errnoRet" in r:
+            rule["errnoRet"] = r["errnoRet"]
+        rules.append(rule)
+    out = {"defaultAction": prof["defaultAction"], "architectures": arches, "syscalls": rules}
+    if "defaultErrnoRet" in prof:
+        out["defaultErrnoRet"] = prof["defaultErrnoRet"]
+    return out
+
+
 def crun_bundle(bundle, rootfs):
-    spec = subprocess.run(["crun", "spec"], cwd=bundle, check=True)
+    """crun's default spec, with Docker's capabilities and seccomp profile, as the
+    engine applies them (`crun spec` alone loads no filter and keeps fewer caps)."""
+    subprocess.run(["crun", "spec"], cwd=bundle, check=True)
     cfg = json.loads((bundle / "config.json").read_text())
     cfg["root"] = {"path": str(rootfs), "readonly": False}
     cfg["process"]["args"] = ["/bin/true"]
     cfg["process"]["terminal"] = False
+    cfg["process"]["capabilities"] = {k: DOCKER_CAPS for k in
+                                      ("bounding", "effective", "permitted")}
+    if os.path.exists(DOCKER_PROFILE):
+        cfg["linux"]["seccomp"] = oci_seccomp(DOCKER_PROFILE, DOCKER_CAPS)
+    else:
+        print(f"warning: no {DOCKER_PROFILE}: crun runs without a seccomp filter")
     (bundle / "config.json").write_text(json.dumps(cfg))
-    return spec
 
 
 def timed(cmd, **kw):
@@ -91,6 +145,16 @@ def main():
             crun_bundle(bundle, rootfs)
             cmds["crun run"] = lambda i: ["crun", "run", "--bundle", str(bundle),
                                           f"bench-{os.getpid()}-{i}"]
+            # For reference: `crun spec` as it comes (no seccomp filter, fewer caps).
+            plain = tmp / "bundle-plain"
+            plain.mkdir()
+            subprocess.run(["crun", "spec"], cwd=plain, check=True)
+            cfg = json.loads((plain / "config.json").read_text())
+            cfg["root"] = {"path": str(rootfs), "readonly": False}
+            cfg["process"].update(args=["/bin/true"], terminal=False)
+            (plain / "config.json").write_text(json.dumps(cfg))
+            cmds["crun run, no seccomp (crun spec as is)"] = lambda i: [
+                "crun", "run", "--bundle", str(plain), f"bench-plain-{os.getpid()}-{i}"]
         # What each binary costs before it does any container work: the dynamic loader
         # and library start-up, paid by every command (stack links many more libraries).
         cmds["stack version (start-up only)"] = lambda i: [a.stack, "version"]

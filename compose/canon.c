@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -249,50 +250,15 @@ struct node *c_duration(struct canon *c, const struct node *in, const char *path
 	return node_new_str(text, in->pos);
 }
 
-/* Docker's RAMInBytes: a number with an optional binary unit b, k, m, g, t, p. */
+/* Docker's RAMInBytes: the one parser in src/util/bytes.c. */
 bool compose_parse_bytes(const char *s, long long *bytes)
 {
-	char *end;
-	double v;
-	double mult = 1;
+	struct stk_err err;
+	int64_t v;
 
-	if (!isdigit((unsigned char)*s))
+	if (stk_parse_bytes(s, "size", &v, &err) < 0)
 		return false;
-	v = strtod(s, &end);
-	if (*end == ' ')
-		end++;
-	switch (tolower((unsigned char)*end)) {
-	case 'k':
-		mult = 1024.0;
-		break;
-	case 'm':
-		mult = 1024.0 * 1024;
-		break;
-	case 'g':
-		mult = 1024.0 * 1024 * 1024;
-		break;
-	case 't':
-		mult = 1024.0 * 1024 * 1024 * 1024;
-		break;
-	case 'p':
-		mult = 1024.0 * 1024 * 1024 * 1024 * 1024;
-		break;
-	case 'b':
-	case '\0':
-		break;
-	default:
-		return false;
-	}
-	if (mult > 1) {
-		end++;
-		if (tolower((unsigned char)*end) == 'i')
-			end++;
-	}
-	if (tolower((unsigned char)*end) == 'b')
-		end++;
-	if (*end || v * mult > 9.2e18)
-		return false;
-	*bytes = (long long)(v * mult);
+	*bytes = v;
 	return true;
 }
 

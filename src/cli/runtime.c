@@ -308,7 +308,7 @@ out:
 		tcsetattr(0, TCSANOW, &saved);
 	if (pty >= 0)
 		close(pty);
-	if (c && engine_remove(c, &err) < 0)
+	if (c && engine_remove_blocking(c, &err) < 0)
 		cli_error("%s", err.msg);
 	engine_container_free(c);
 	runtime_net_release(net);
@@ -402,9 +402,9 @@ static int act_on(struct cli_globals *g, const char *action, struct run_opts *o,
 			rc = CLI_OK;
 		}
 	} else if (strcmp(action, "pause") == 0) {
-		rc = engine_pause(c, &err) == 0 ? CLI_OK : CLI_FAIL;
+		rc = engine_pause_blocking(c, &err) == 0 ? CLI_OK : CLI_FAIL;
 	} else if (strcmp(action, "unpause") == 0) {
-		rc = engine_unpause(c, &err) == 0 ? CLI_OK : CLI_FAIL;
+		rc = engine_unpause_blocking(c, &err) == 0 ? CLI_OK : CLI_FAIL;
 	} else {
 		rc = engine_kill(c, sig, &err) == 0 ? CLI_OK : CLI_FAIL;
 	}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,12 @@ int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)
 {
 	return cg->version == 2 ? cgv2_freeze(cg, frozen, err) : cgv1_freeze(cg, frozen, err);
+}
+
+int cgroup_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_err *err)
+{
+	return cg->version == 2 ? cgv2_freeze_check(cg, frozen, err)
+				: cgv1_freeze_check(cg, frozen, nudge, err);
 }
 
 int cgroup_kill_all(struct cgroup *cg, struct stk_err *err)
@@ -175,30 +182,20 @@ int cg_mkdir_p(const char *root, const char *rel, struct stk_err *err)
 	return 0;
 }
 
-/* A cgroup whose last task just died stays busy until the task is released. */
-static int rmdir_retry(const char *p)
-{
-	struct timespec ts = {0, 10 * 1000 * 1000};
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		if (rmdir(p) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != EBUSY)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-	return -1;
-}
-
 int cg_rmdir_up(const char *root, const char *rel, struct stk_err *err)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", root, rel);
 	size_t rootlen = strlen(root);
 	char *slash;
 
-	if (rmdir_retry(p) < 0)
-		return stk_err_sys(err, "remove cgroup %s", p);
+	/* A cgroup whose last task just died stays busy until the task is released: the
+	 * caller tries again later (engine_remove). */
+	if (rmdir(p) < 0) {
+		if (errno == EBUSY)
+			return 1;
+		if (errno != ENOENT)
+			return stk_err_sys(err, "remove cgroup %s", p);
+	}
 	/* Parents shared by a project go when their last container does. */
 	while ((slash = strrchr(p, '/')) && (size_t)(slash - p) > rootlen) {
 		*slash = '\0';
@@ -206,4 +203,21 @@ int cg_rmdir_up(const char *root, const char *rel, struct stk_err *err)
 			break;
 	}
 	return 0;
+}
+
+void cg_kill_listed(const char *procs)
+{
+	const char *p;
+	char *end;
+
+	for (p = procs; p && *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		while (*end == '\n')
+			end++;
+	}
 }

@@ -43,11 +43,18 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+/* Ask the kernel to freeze or thaw; it gets there on its own (v1 may need a nudge). */
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+/* One look: 0 when the cgroup is frozen (or thawed) as asked, 1 not yet. nudge (v1):
+ * write FROZEN again, for tasks that were forking when we froze. Never waits. */
+int cgroup_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_err *err);
+/* SIGKILL every task listed now (cgroup.kill on v2 when there is one). Never waits: a
+ * task forked meanwhile is caught by the next call, or by its pid namespace's end. */
 int cgroup_kill_all(struct cgroup *cg, struct stk_err *err);
 int cgroup_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
 bool cgroup_oom_killed(struct cgroup *cg);
-/* Remove the leaf (and empty parents the engine made); processes must be gone. */
+/* Remove the leaf (and empty parents the engine made); processes must be gone. One try:
+ * 1 while the leaf is still busy (a task just died and is not yet released). */
 int cgroup_destroy(struct cgroup *cg, struct stk_err *err);
 void cgroup_free(struct cgroup *cg);
 
@@ -57,6 +64,7 @@ int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+int cgv1_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_err *err);
 int cgv1_kill_all(struct cgroup *cg, struct stk_err *err);
 int cgv1_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
 bool cgv1_oom_killed(struct cgroup *cg);
@@ -67,6 +75,7 @@ int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
+int cgv2_freeze_check(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);
 int cgv2_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
 bool cgv2_oom_killed(struct cgroup *cg);
@@ -78,8 +87,10 @@ int cg_write(const char *dir, const char *file, const char *val, struct stk_err 
 char *cg_read(const char *dir, const char *file);
 /* "key value" lines: the value of key, or -1. */
 long long cg_read_key(const char *dir, const char *file, const char *key);
-/* Remove root/rel, then its parents while they are empty. */
+/* Remove root/rel, then its parents while they are empty; 1 if root/rel is busy. */
 int cg_rmdir_up(const char *root, const char *rel, struct stk_err *err);
 int cg_mkdir_p(const char *root, const char *rel, struct stk_err *err);
+/* SIGKILL each pid of a cgroup.procs text (NULL: none). */
+void cg_kill_listed(const char *procs);
 
 #endif

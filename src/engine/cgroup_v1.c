@@ -1,5 +1,5 @@
-/* cgroup v1: one directory per controller. Kill-all freezes first so that nothing can
- * fork between reading the task list and signalling it. */
+/* cgroup v1: one directory per controller. Nothing here waits: freezing is asked for
+ * and then checked (cgv1_freeze_check), and kill-all signals the tasks listed now. */
 #include "engine/cgroup.h"
 
 #include <errno.h>
@@ -205,44 +205,33 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
-	struct timespec ts = {0, 1000 * 1000};
-	int i;
 
-	if (cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err) < 0)
+	return cg_write(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+}
+
+int cgv1_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
+	_cleanup_free_ char *st = cg_read(dir, "freezer.state");
+
+	if (!st)
+		return stk_err_sys(err, "read %s/freezer.state", dir);
+	if (strncmp(st, frozen ? "FROZEN" : "THAWED", 6) == 0)
+		return 0;
+	/* Writing again nudges tasks that were forking when we froze. */
+	if (frozen && nudge && cg_write(dir, "freezer.state", "FROZEN", err) < 0)
 		return -1;
-	for (i = 0; i < 5000; i++) {
-		_cleanup_free_ char *st = cg_read(dir, "freezer.state");
-
-		if (st && strncmp(st, frozen ? "FROZEN" : "THAWED", 6) == 0)
-			return 0;
-		/* Writing again nudges tasks that were forking when we froze. */
-		if (frozen && i % 100 == 99 && cg_write(dir, "freezer.state", "FROZEN", err) < 0)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-	return stk_err_set(err, ETIMEDOUT, "cgroup %s did not freeze", cg->path);
+	return 1;
 }
 
 int cgv1_kill_all(struct cgroup *cg, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
-	_cleanup_free_ char *procs = NULL;
-	char *p, *end;
+	_cleanup_free_ char *procs = cg_read(dir, "cgroup.procs");
 
-	if (cgv1_freeze(cg, true, err) < 0)
-		return stk_err_wrap(err, "kill container processes");
-	procs = cg_read(dir, "cgroup.procs");
-	for (p = procs; p && *p; p = end) {
-		long pid = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-		while (*end == '\n')
-			end++;
-	}
-	return cgv1_freeze(cg, false, err);
+	(void)err;
+	cg_kill_listed(procs);
+	return 0;
 }
 
 static uint64_t read_u64(const char *ctrl, const char *rel, const char *file)
@@ -299,11 +288,15 @@ int cgv1_destroy(struct cgroup *cg, struct stk_err *err)
 
 	for (i = 0; i < NCTRL; i++) {
 		_cleanup_free_ char *base = xasprintf("%s/%s", cgroup_root(), controllers[i]);
+		int r;
 
 		if (!ctrl_present(controllers[i]))
 			continue;
-		if (cg_rmdir_up(base, cg->path, err) < 0)
+		r = cg_rmdir_up(base, cg->path, err);
+		if (r < 0)
 			rc = -1;
+		else if (r > 0 && rc == 0)
+			rc = 1;
 	}
 	return rc;
 }

@@ -143,43 +143,33 @@ int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);
-	struct timespec ts = {0, 1000 * 1000};
-	int i;
 
-	if (cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
-		return -1;
-	for (i = 0; i < 5000; i++) {
-		if (cg_read_key(dir, "cgroup.events", "frozen") == (frozen ? 1 : 0))
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return stk_err_set(err, ETIMEDOUT, "cgroup %s did not freeze", cg->path);
+	return cg_write(dir, "cgroup.freeze", frozen ? "1" : "0", err);
 }
 
+/* cgroup.events says when the kernel got there; it also polls (POLLPRI) on changes. */
+int cgv2_freeze_check(struct cgroup *cg, bool frozen, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = leaf_dir(cg);
+	long long v = cg_read_key(dir, "cgroup.events", "frozen");
+
+	if (v < 0)
+		return stk_err_sys(err, "read %s/cgroup.events", dir);
+	return v == (frozen ? 1 : 0) ? 0 : 1;
+}
+
+/* cgroup.kill (Linux 5.14) kills every task at once; before it, the tasks listed now. */
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);
 	_cleanup_free_ char *kill_file = xasprintf("%s/cgroup.kill", dir);
 	_cleanup_free_ char *procs = NULL;
-	char *p, *end;
 
 	if (access(kill_file, F_OK) == 0)
 		return cg_write(dir, "cgroup.kill", "1", err);
-	/* Before Linux 5.14: freeze, kill each task, thaw. */
-	if (cgv2_freeze(cg, true, err) < 0)
-		return -1;
 	procs = cg_read(dir, "cgroup.procs");
-	for (p = procs; p && *p; p = end) {
-		long pid = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-		while (*end == '\n')
-			end++;
-	}
-	return cgv2_freeze(cg, false, err);
+	cg_kill_listed(procs);
+	return 0;
 }
 
 static void io_sum(const char *dir, struct engine_stats *out)

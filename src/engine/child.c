@@ -1,7 +1,8 @@
 /* The container's first process, between clone3 and execve: wait for the parent to
  * place it in its cgroup, build the mount namespace (rootfs, /proc, /sys, /dev, the
  * user's mounts, /etc files), pivot_root, then the per-namespace settings, and hand
- * over to process_exec. Every failure goes back to the parent as step + errno. */
+ * over to process_exec. Every failure goes back to the parent as step + errno. Nothing
+ * here allocates: every string comes from the parent's plan (plan.c) or a fixed buffer. */
 #include "engine/internal.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/str.h"
 
 static int wait_go(int sync, struct stk_err *err)
 {
@@ -57,23 +57,16 @@ static int join_netns(const char *path, struct stk_err *err)
 	return 0;
 }
 
-/* Only namespaced sysctls: the key becomes a path under the container's /proc/sys. */
-static int set_sysctls(const struct engine_spec *s, struct stk_err *err)
+/* The paths were made by the parent (plan.c), one per sysctl. */
+static int set_sysctls(const struct engine_spec *s, const struct child_plan *plan,
+		       struct stk_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < s->nsysctls; i++) {
-		_cleanup_free_ char *path = xasprintf("/proc/sys/%s", s->sysctls[i].key);
-		_cleanup_close_ int fd = -1;
-		char *p;
+		_cleanup_close_ int fd = open(plan->sysctl_paths[i], O_WRONLY | O_CLOEXEC);
 		size_t len = strlen(s->sysctls[i].value);
 
-		if (strstr(s->sysctls[i].key, ".."))
-			return stk_err_set(err, EINVAL, "invalid sysctl %s", s->sysctls[i].key);
-		for (p = path + 10; *p; p++)
-			if (*p == '.')
-				*p = '/';
-		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, s->sysctls[i].value, len) != (ssize_t)len)
 			return stk_err_sys(err, "%s=%s", s->sysctls[i].key, s->sysctls[i].value);
 	}
@@ -98,7 +91,7 @@ static int set_oom_score_adj(const struct engine_spec *s, struct stk_err *err)
 static void build_mounts(const struct child_args *a, int sync)
 {
 	const struct engine_spec *s = &a->c->spec;
-	_cleanup_free_ char *root = xasprintf("%s/rootfs", s->state_dir);
+	const char *root = a->plan->root;
 	_cleanup_close_ int rootfd = -1;
 	struct stk_err err;
 
@@ -107,18 +100,18 @@ static void build_mounts(const struct child_args *a, int sync)
 		stk_err_sys(&err, "make / a slave mount");
 		child_fail(sync, STEP_ROOTFS, &err);
 	}
-	if (rootfs_mount(s, root, &err) < 0)
+	if (rootfs_mount(s, a->plan, &err) < 0)
 		child_fail(sync, STEP_ROOTFS, &err);
 	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
 		stk_err_sys(&err, "open %s", root);
 		child_fail(sync, STEP_ROOTFS, &err);
 	}
-	if (rootfs_mount_sys(rootfd, s, a->cgroup_version, &err) < 0)
+	if (rootfs_mount_sys(rootfd, s, a->plan, a->cgroup_version, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
 	if (dev_setup(rootfd, s, &a->c->host_devs, &a->c->spec_devs, &err) < 0)
 		child_fail(sync, STEP_DEV, &err);
-	if (mount_user_mounts(rootfd, s, &err) < 0 || mount_etc_files(rootfd, s, &err) < 0)
+	if (mount_user_mounts(rootfd, s, &err) < 0 || mount_etc_files(rootfd, s, a->plan, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
 	if (s->init && mount_init(rootfd, s->init_path, &err) < 0)
 		child_fail(sync, STEP_MOUNT, &err);
@@ -142,11 +135,10 @@ void child_reset_signals(void)
 void child_main(struct child_args *a)
 {
 	const struct engine_spec *s = &a->c->spec;
+	const struct child_plan *plan = a->plan;
 	struct process_args p = {0};
-	_cleanup_free_ char **argv = NULL;
 	struct stk_err err;
 	int sync = a->sync;
-	size_t n = 0, i;
 
 	child_reset_signals();
 	if (wait_go(sync, &err) < 0)
@@ -167,26 +159,18 @@ void child_main(struct child_args *a)
 	}
 	if (!s->netns && loopback_up(&err) < 0)
 		child_fail(sync, STEP_NETWORK, &err);
-	if (set_sysctls(s, &err) < 0)
+	if (set_sysctls(s, plan, &err) < 0)
 		child_fail(sync, STEP_SYSCTL, &err);
 	if (set_oom_score_adj(s, &err) < 0)
 		child_fail(sync, STEP_OOM, &err);
 	if (rootfs_mask_paths(s, &err) < 0 || rootfs_finish(s, &err) < 0)
 		child_fail(sync, STEP_PATHS, &err);
 
-	while (s->argv && s->argv[n])
-		n++;
-	argv = xcalloc(n + 3, sizeof(char *));
-	i = 0;
-	if (s->init) {
-		argv[i++] = ENGINE_INIT_PATH;
-		argv[i++] = "--";
-	}
-	memcpy(argv + i, s->argv, n * sizeof(char *));
-	p.argv = argv;
-	p.env = s->env;
+	p.argv = plan->argv;
+	p.env = plan->env;
+	p.home_slot = plan->home_slot;
+	p.user = plan->user;
 	p.workdir = s->workdir;
-	p.user = s->user;
 	p.tty = s->tty;
 	p.main = true;
 	p.stdio = s->stdio;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -99,7 +100,8 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 			 err) < 0) {
 		struct stk_err ignored;
 
-		engine_remove(c, &ignored);
+		/* nothing ran in the cgroup: this does not wait */
+		engine_remove_blocking(c, &ignored);
 		engine_container_free(c);
 		return stk_err_wrap(err, "create container %s", spec->id);
 	}
@@ -116,6 +118,13 @@ static void reap_failed_child(pid_t pid, int pidfd)
 	(void)pid;
 }
 
+static void unlink_pid_file(struct engine_container *c)
+{
+	_cleanup_free_ char *p = xasprintf("%s/pid", c->spec.state_dir);
+
+	unlink(p);
+}
+
 /* For engine_open from another process (exec, pause from the CLI). */
 static void write_pid_file(struct engine_container *c)
 {
@@ -129,8 +138,10 @@ static void write_pid_file(struct engine_container *c)
 int engine_start(struct engine_container *c, struct stk_err *err)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-	int sv[2], pidfd = -1;
+	struct user_request req = {.user = c->spec.user, .group_add = c->spec.group_add};
 	struct sync_msg go = {.type = SYNC_GO};
+	struct child_plan plan;
+	int sv[2], pidfd = -1;
 	pid_t pid;
 
 	if (c->pid > 0)
@@ -140,38 +151,53 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	dev_list_release(&c->host_devs);
 	if (c->spec.privileged)
 		dev_list_host("/dev", &c->host_devs);
+	if (plan_build_start(c, &plan, err) < 0) {
+		child_plan_release(&plan);
+		return stk_err_wrap(err, "start %s", c->spec.id);
+	}
 	if (!c->spec.netns)
 		flags |= CLONE_NEWNET;
 	if (c->cg->version == 2)
 		flags |= CLONE_NEWCGROUP;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: socketpair", c->spec.id);
+	}
 	pid = ns_clone(flags, c->cg->version == 2 ? c->cg->dirfd : -1, &pidfd);
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: clone3", c->spec.id);
 	}
 	if (pid == 0) {
-		struct child_args a = {.c = c, .sync = sv[1], .cgroup_version = c->cg->version};
+		struct child_args a = {.c = c, .plan = &plan, .sync = sv[1],
+				       .cgroup_version = c->cg->version};
 
 		close(sv[0]);
 		child_main(&a);
 	}
 	close(sv[1]);
-	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
-	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
-	    ns_wait_exec(sv[0], &c->pty_master, err) < 0) {
-		close(sv[0]);
-		reap_failed_child(pid, pidfd);
-		close(pidfd);
-		return stk_err_wrap(err, "start %s", c->spec.id);
-	}
-	close(sv[0]);
+	child_plan_release(&plan);
+	req.pid = pid;
 	c->pid = pid;
-	c->pidfd = pidfd;
+	if (c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0)
+		goto fail;
+	/* Before the program runs: whoever sees it running can engine_open it. */
 	write_pid_file(c);
+	if ((sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
+	    ns_wait_exec(sv[0], &c->pty_master, &req, err) < 0)
+		goto fail;
+	close(sv[0]);
+	c->pidfd = pidfd;
 	return 0;
+fail:
+	close(sv[0]);
+	reap_failed_child(pid, pidfd);
+	close(pidfd);
+	c->pid = -1;
+	unlink_pid_file(c);
+	return stk_err_wrap(err, "start %s", c->spec.id);
 }
 
 int engine_open(const struct engine_spec *spec, struct engine_container **out,
@@ -246,25 +272,87 @@ int engine_kill(struct engine_container *c, int sig, struct stk_err *err)
 	return 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int engine_kill_all(struct engine_container *c, struct stk_err *err)
 {
+	/* PID 1 first: its end takes the rest of its pid namespace with it. */
+	if (c->pidfd >= 0 && !c->reaped)
+		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
 	if (cgroup_kill_all(c->cg, err) < 0)
 		return stk_err_wrap(err, "kill %s", c->spec.id);
 	return 0;
 }
 
+#define FREEZE_TIMEOUT_MS 5000
+#define FREEZE_NUDGE_MS 100
+
+static int freeze(struct engine_container *c, bool frozen, struct stk_err *err)
+{
+	if (cgroup_freeze(c->cg, frozen, err) < 0)
+		return stk_err_wrap(err, "%s %s", frozen ? "pause" : "unpause", c->spec.id);
+	c->freeze_target = frozen;
+	c->freeze_deadline = now_ms() + FREEZE_TIMEOUT_MS;
+	c->freeze_nudge = now_ms() + FREEZE_NUDGE_MS;
+	return engine_pause_poll(c, err);
+}
+
 int engine_pause(struct engine_container *c, struct stk_err *err)
 {
-	if (cgroup_freeze(c->cg, true, err) < 0)
-		return stk_err_wrap(err, "pause %s", c->spec.id);
-	return 0;
+	return freeze(c, true, err);
 }
 
 int engine_unpause(struct engine_container *c, struct stk_err *err)
 {
-	if (cgroup_freeze(c->cg, false, err) < 0)
-		return stk_err_wrap(err, "unpause %s", c->spec.id);
-	return 0;
+	return freeze(c, false, err);
+}
+
+int engine_pause_poll(struct engine_container *c, struct stk_err *err)
+{
+	const char *what = c->freeze_target ? "pause" : "unpause";
+	int64_t now = now_ms();
+	bool nudge = now >= c->freeze_nudge;
+	int rc;
+
+	if (!c->freeze_deadline)
+		return 0;
+	if (nudge)
+		c->freeze_nudge = now + FREEZE_NUDGE_MS;
+	rc = cgroup_freeze_check(c->cg, c->freeze_target, nudge, err);
+	if (rc == 1 && now >= c->freeze_deadline)
+		rc = stk_err_set(err, ETIMEDOUT, "cgroup %s did not %s in %d s", c->cg->path,
+				 c->freeze_target ? "freeze" : "thaw", FREEZE_TIMEOUT_MS / 1000);
+	if (rc != 1)
+		c->freeze_deadline = 0;
+	return rc < 0 ? stk_err_wrap(err, "%s %s", what, c->spec.id) : rc;
+}
+
+/* A "not yet" call, repeated after ENGINE_RETRY_MS until it is done. */
+static int retry_blocking(struct engine_container *c, int rc,
+			  int (*again)(struct engine_container *, struct stk_err *),
+			  struct stk_err *err)
+{
+	while (rc == 1) {
+		poll(NULL, 0, ENGINE_RETRY_MS);
+		rc = again(c, err);
+	}
+	return rc;
+}
+
+int engine_pause_blocking(struct engine_container *c, struct stk_err *err)
+{
+	return retry_blocking(c, engine_pause(c, err), engine_pause_poll, err);
+}
+
+int engine_unpause_blocking(struct engine_container *c, struct stk_err *err)
+{
+	return retry_blocking(c, engine_unpause(c, err), engine_pause_poll, err);
 }
 
 static void exit_from_siginfo(const siginfo_t *si, struct engine_exit *out)
@@ -344,6 +432,17 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+#define REMOVE_TIMEOUT_MS 7000
+
+static int remove_not_yet(struct engine_container *c, const char *what, struct stk_err *err)
+{
+	if (now_ms() < c->remove_deadline)
+		return 1;
+	c->remove_deadline = 0;
+	return stk_err_set(err, ETIMEDOUT, "remove %s: %s after %d s", c->spec.id, what,
+			   REMOVE_TIMEOUT_MS / 1000);
+}
+
 int engine_remove(struct engine_container *c, struct stk_err *err)
 {
 	struct stk_err ignored;
@@ -351,26 +450,38 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 
 	if (c->opened)
 		return stk_err_set(err, EPERM, "container %s belongs to another process", c->spec.id);
+	if (!c->remove_deadline)
+		c->remove_deadline = now_ms() + REMOVE_TIMEOUT_MS;
 	if (c->cg) {
 		if (c->pidfd >= 0 && !c->reaped) {
 			struct engine_exit ex;
 
 			engine_kill_all(c, &ignored);
-			wait_readable(c->pidfd, 5000);
-			engine_try_wait(c, &ex, &ignored);
+			if (engine_try_wait(c, &ex, &ignored) == 1)
+				return remove_not_yet(c, "the container's PID 1 is still running", err);
 		}
 		/* Never started, or started and reaped: the kernel tears down the pid namespace
-		 * with PID 1, so the cgroup empties by itself (cgroup_destroy waits for it). */
-		if (c->pidfd >= 0 && !c->reaped)
+		 * with PID 1, so the cgroup empties by itself; a task just gone may keep it busy
+		 * a moment longer. */
+		rc = cgroup_destroy(c->cg, err);
+		if (rc == 1) {
 			cgroup_kill_all(c->cg, &ignored);
-		if (cgroup_destroy(c->cg, err) < 0)
+			return remove_not_yet(c, "its cgroup is still busy", err);
+		}
+		if (rc < 0)
 			rc = stk_err_wrap(err, "remove %s", c->spec.id);
 	}
+	c->remove_deadline = 0;
 	/* FTW_MOUNT: never descend into anything mounted under the state directory. */
 	if (c->spec.state_dir && nftw(c->spec.state_dir, rm_entry, 16,
 				      FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT && rc == 0)
 		rc = stk_err_sys(err, "remove %s", c->spec.state_dir);
 	return rc;
+}
+
+int engine_remove_blocking(struct engine_container *c, struct stk_err *err)
+{
+	return retry_blocking(c, engine_remove(c, err), engine_remove, err);
 }
 
 void engine_container_free(struct engine_container *c)

@@ -202,11 +202,11 @@ int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *ho
 	      const struct dev_list *spec_devs, struct stk_err *err)
 {
 	_cleanup_close_ int dev = -1;
-	_cleanup_free_ char *shm = xasprintf("mode=1777,size=%llu",
-					     (unsigned long long)(s->shm_size ? s->shm_size
-									      : 64ULL << 20));
+	char shm[64];
 	size_t i;
 
+	snprintf(shm, sizeof(shm), "mode=1777,size=%llu",
+		 (unsigned long long)(s->shm_size ? s->shm_size : 64ULL << 20));
 	if (mount_at(rootfd, "/dev", true, "tmpfs", "tmpfs", MS_NOSUID, "mode=755,size=65536k",
 		     err) < 0)
 		return -1;

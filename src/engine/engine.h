@@ -3,9 +3,11 @@
  *
  * The API suits an event loop: engine_start() returns once the container's process
  * has exec'd (or failed, with the step and errno), handing back a pidfd to watch; no
- * call waits for the container itself except engine_stop_blocking(), which is meant
- * for the foreground CLI only. Calls are not thread-safe; start and exec fork with a
- * raw clone3, so call them from the thread that owns the engine. */
+ * call waits for the container itself except the *_blocking() ones, which are meant
+ * for the foreground CLI only. What the kernel finishes later (a freeze, a cgroup
+ * emptying) is reported as 1, "not yet": call again after ENGINE_RETRY_MS. Calls are not thread-safe (call them from the thread that
+ * owns the engine), but other threads may allocate meanwhile: start and exec fork with
+ * a raw clone3 whose child allocates nothing before it execs. */
 #ifndef STK_ENGINE_ENGINE_H
 #define STK_ENGINE_ENGINE_H
 
@@ -137,10 +139,22 @@ const char *const *engine_warnings(const struct engine_container *c);
 
 /* Send a signal to PID 1. */
 int engine_kill(struct engine_container *c, int sig, struct stk_err *err);
-/* SIGKILL every process of the container's cgroup. */
+/* SIGKILL PID 1 (which ends its pid namespace) and every process listed in the
+ * container's cgroup. Never waits. */
 int engine_kill_all(struct engine_container *c, struct stk_err *err);
+
+/* How long a caller waits (a uv timer) before calling a "not yet" (1) call again. */
+#define ENGINE_RETRY_MS 10
+
+/* Freeze (pause) or thaw (unpause) every process of the container. Never waits: 0 when
+ * done, 1 while the kernel is still at it; then call engine_pause_poll() after
+ * ENGINE_RETRY_MS until it returns 0. It fails (ETIMEDOUT) 5 s after the request. */
 int engine_pause(struct engine_container *c, struct stk_err *err);
 int engine_unpause(struct engine_container *c, struct stk_err *err);
+int engine_pause_poll(struct engine_container *c, struct stk_err *err);
+/* The same, waiting in poll(2) for the kernel: CLI only. */
+int engine_pause_blocking(struct engine_container *c, struct stk_err *err);
+int engine_unpause_blocking(struct engine_container *c, struct stk_err *err);
 
 struct engine_exit {
 	int code;        /* exit status, or 128 + signal */
@@ -161,8 +175,13 @@ struct engine_stats {
 };
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err);
 
-/* Kill what is left, remove the cgroup and the state directory. */
+/* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
+ * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a
+ * task just died): call again after ENGINE_RETRY_MS; each call kills what is left. It
+ * fails (ETIMEDOUT) 7 s after the first call. */
 int engine_remove(struct engine_container *c, struct stk_err *err);
+/* The same, waiting in poll(2) between tries: CLI, and a create that failed. */
+int engine_remove_blocking(struct engine_container *c, struct stk_err *err);
 void engine_container_free(struct engine_container *c);
 
 /* Another process inside a running container: its namespaces, cgroup, and the

@@ -17,9 +17,44 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/str.h"
+
+/* What the exec'd process gets, made before the clone (the child allocates nothing):
+ * the user is read from the running container's root, and with it HOME. */
+struct exec_plan {
+	struct child_user user;
+	char **env;
+	size_t home_slot;
+};
+
+static int exec_plan_build(const struct engine_container *c, const struct engine_exec_spec *e,
+			   struct exec_plan *out, struct stk_err *err)
+{
+	const char *user = e->user ? e->user : c->spec.user;
+
+	out->env = NULL;
+	if (user_lookup_in_root(c->pid, user, c->spec.group_add, &out->user, err) < 0)
+		return stk_err_wrap(err, "%s", child_step_name(STEP_USER));
+	out->env = plan_env(e->env ? e->env : c->spec.env, NULL, e->tty, out->user.home,
+			    &out->home_slot);
+	return 0;
+}
+
+static void exec_plan_freep(struct exec_plan **p)
+{
+	size_t i;
+
+	if (!*p)
+		return;
+	for (i = 0; (*p)->env && (*p)->env[i]; i++)
+		free((*p)->env[i]);
+	free((*p)->env);
+	free(*p);
+}
 
 static void __attribute__((noreturn)) exec_child(struct engine_container *c,
-						  const struct engine_exec_spec *e, int sync)
+						  const struct engine_exec_spec *e,
+						  const struct exec_plan *plan, int sync)
 {
 	struct process_args p = {0};
 	struct stk_err err;
@@ -44,9 +79,10 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 		}
 	}
 	p.argv = e->argv;
-	p.env = e->env ? e->env : c->spec.env;
+	p.env = plan->env;
+	p.home_slot = plan->home_slot;
+	p.user = &plan->user;
 	p.workdir = e->workdir ? e->workdir : c->spec.workdir;
-	p.user = e->user ? e->user : c->spec.user;
 	p.tty = e->tty;
 	p.stdio = e->stdio;
 	p.rlimits = c->rlimits;
@@ -81,6 +117,7 @@ static pid_t clone_in_pidns(struct engine_container *c, int *pidfd, struct stk_e
 int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 		struct engine_process *out, struct stk_err *err)
 {
+	_cleanup_(exec_plan_freep) struct exec_plan *plan = NULL;
 	struct sync_msg go = {.type = SYNC_GO};
 	int sv[2], pidfd = -1;
 	pid_t pid;
@@ -92,12 +129,15 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 		return stk_err_set(err, ESRCH, "container %s is not running", c->spec.id);
 	if (!e->argv || !e->argv[0])
 		return stk_err_set(err, EINVAL, "exec: no command given");
+	plan = xcalloc(1, sizeof(*plan));
+	if (exec_plan_build(c, e, plan, err) < 0)
+		return stk_err_wrap(err, "exec in %s", c->spec.id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return stk_err_sys(err, "exec: socketpair");
 	pid = clone_in_pidns(c, &pidfd, err);
 	if (pid == 0) {
 		close(sv[0]);
-		exec_child(c, e, sv[1]);
+		exec_child(c, e, plan, sv[1]);
 	}
 	close(sv[1]);
 	if (pid < 0) {
@@ -106,7 +146,7 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 	}
 	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
 	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the exec process")) ||
-	    ns_wait_exec(sv[0], &out->pty_master, err) < 0) {
+	    ns_wait_exec(sv[0], &out->pty_master, NULL, err) < 0) {
 		siginfo_t si;
 
 		close(sv[0]);

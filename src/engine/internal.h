@@ -3,6 +3,7 @@
 #ifndef STK_ENGINE_INTERNAL_H
 #define STK_ENGINE_INTERNAL_H
 
+#include <limits.h>
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,11 @@ struct engine_container {
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
+	/* A pause or unpause under way (engine_pause_poll), and a remove (engine_remove):
+	 * CLOCK_MONOTONIC milliseconds; 0 = none. */
+	bool freeze_target;
+	int64_t freeze_deadline, freeze_nudge;
+	int64_t remove_deadline;
 	char **warnings;
 	size_t nwarnings;
 };
@@ -79,13 +85,27 @@ enum child_step {
 };
 const char *child_step_name(int step);
 
-/* Child -> parent messages on the SOCK_SEQPACKET pair. EOF means execve succeeded. */
-enum sync_type { SYNC_READY = 1, SYNC_GO, SYNC_PTY, SYNC_ERROR };
+/* Who a container process runs as, in fixed storage: the parent resolves it from the
+ * image's /etc/passwd and /etc/group and the child applies it without allocating. */
+#define ENGINE_MAX_GROUPS 256
+struct child_user {
+	uid_t uid;
+	gid_t gid;
+	uint32_t ngroups;
+	gid_t groups[ENGINE_MAX_GROUPS];
+	char home[PATH_MAX];
+};
+
+/* Messages on the SOCK_SEQPACKET pair. EOF means execve succeeded. The child of a start
+ * sends SYNC_MOUNTED once its rootfs is in place; the parent reads the user from it and
+ * answers SYNC_USER. */
+enum sync_type { SYNC_READY = 1, SYNC_GO, SYNC_PTY, SYNC_ERROR, SYNC_MOUNTED, SYNC_USER };
 struct sync_msg {
 	int type;
 	int step;
 	int errnum;
 	char msg[1024];
+	struct child_user user; /* SYNC_USER */
 };
 int sync_send(int fd, const struct sync_msg *m, int passfd);
 /* Returns 1 on a message, 0 on EOF, -1 on error; *passfd gets an fd passed along. */
@@ -95,12 +115,48 @@ void __attribute__((noreturn)) child_fail(int sync, int step, const struct stk_e
 
 /* clone3 with the given flags; returns pid (0 in the child), sets *pidfd. */
 pid_t ns_clone(unsigned long flags, int cgroup_fd, int *pidfd);
-/* Wait for the child's messages until exec (EOF); handles SYNC_PTY. */
-int ns_wait_exec(int sync, int *pty_master, struct stk_err *err);
+/* Wait for the child's messages until exec (EOF); handles SYNC_PTY, and SYNC_MOUNTED by
+ * resolving the user inside the child's root (user NULL: the child never asks). */
+struct user_request {
+	pid_t pid;
+	const char *user;
+	char *const *group_add;
+};
+int ns_wait_exec(int sync, int *pty_master, const struct user_request *user,
+		 struct stk_err *err);
+
+/* plan.c: everything the child needs, made in the parent before clone3, so that the
+ * child (which may not take malloc's lock: another thread may have held it when we
+ * cloned) allocates nothing. The child reads its copy of it. */
+struct cg_v1_mount {
+	char name[64];   /* entry of /sys/fs/cgroup */
+	char link[256];  /* a symlink's target ("cpu,cpuacct"), or "" for a hierarchy */
+	char data[80];   /* mount options of a hierarchy */
+};
+struct child_plan {
+	char root[PATH_MAX];          /* <state_dir>/rootfs */
+	char hostname_file[PATH_MAX]; /* <state_dir>/hostname */
+	char *overlay_opts;           /* NULL for a single-directory rootfs */
+	struct cg_v1_mount *cgv1;     /* v1: the hierarchies to mount again */
+	size_t ncgv1;
+	char **sysctl_paths; /* /proc/sys/net/ipv4/ip_forward, one per spec sysctl */
+	char **argv;         /* with the init prefix */
+	char **env;          /* PATH, HOSTNAME, TERM added; HOME too when known */
+	size_t home_slot;    /* index of the HOME entry the child fills, or SIZE_MAX */
+	const struct child_user *user; /* NULL: ask the parent once mounted */
+};
+int plan_build_start(const struct engine_container *c, struct child_plan *out,
+		     struct stk_err *err);
+/* The environment of a process: PATH, HOSTNAME (main only), TERM (tty) and HOME
+ * (home NULL: leave a slot for the child) added when missing. */
+char **plan_env(char *const *env, const char *hostname, bool tty, const char *home,
+		size_t *home_slot);
+void child_plan_release(struct child_plan *p);
 
 /* What the child runs, and what it needs from the parent. */
 struct child_args {
 	const struct engine_container *c;
+	const struct child_plan *plan;
 	int sync;
 	int cgroup_version;
 };
@@ -109,9 +165,12 @@ void child_reset_signals(void);
 
 /* rootfs.c */
 int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err);
-int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err *err);
-int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version,
-		     struct stk_err *err);
+int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan,
+		 struct stk_err *err);
+int rootfs_mount_sys(int rootfd, const struct engine_spec *s, const struct child_plan *plan,
+		     int cgroup_version, struct stk_err *err);
+/* Parent: the v1 hierarchies of /sys/fs/cgroup a container sees. */
+void rootfs_list_cgroup_v1(const struct engine_spec *s, struct cg_v1_mount **out, size_t *n);
 int rootfs_pivot(const char *root, struct stk_err *err);
 int rootfs_mask_paths(const struct engine_spec *s, struct stk_err *err);
 int rootfs_finish(const struct engine_spec *s, struct stk_err *err);
@@ -121,7 +180,10 @@ int mount_open_in_root(int rootfd, const char *path, bool dir, bool create, stru
 int mount_at(int rootfd, const char *target, bool dir, const char *src, const char *fstype,
 	     unsigned long flags, const char *data, struct stk_err *err);
 int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *err);
-int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err);
+int mount_etc_files(int rootfd, const struct engine_spec *s, const struct child_plan *plan,
+		    struct stk_err *err);
+/* Parent: make the missing host directories of volumes and create_host_path binds. */
+int mount_prepare_sources(const struct engine_spec *s, struct stk_err *err);
 /* init: true bind-mounts stack-init here (read-only) and runs it as PID 1, as Docker. */
 #define ENGINE_INIT_PATH "/sbin/docker-init"
 int mount_init(int rootfd, const char *init_path, struct stk_err *err);
@@ -165,12 +227,17 @@ struct user_ids {
 int user_resolve(const char *user, char *const *group_add, const char *passwd,
 		 const char *group, struct user_ids *out, struct stk_err *err);
 void user_ids_release(struct user_ids *u);
+/* Parent: resolve user inside the root of process pid (its /etc/passwd and /etc/group,
+ * opened with RESOLVE_IN_ROOT) into the fixed form the child applies. */
+int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add,
+			struct child_user *out, struct stk_err *err);
 
 /* process.c: the last steps of a container process, shared by start and exec. */
 struct process_args {
 	char **argv, **env;
+	size_t home_slot; /* env entry to fill with HOME from the parent, or SIZE_MAX */
+	const struct child_user *user; /* NULL: ask the parent (SYNC_MOUNTED) */
 	const char *workdir;
-	const char *user;
 	bool tty;
 	bool main; /* PID 1 of the container, not an exec */
 	const int *stdio;

@@ -17,7 +17,6 @@
 
 #include "util/fs.h"
 #include "util/cleanup.h"
-#include "util/str.h"
 
 static int openat2_in_root(int rootfd, const char *path, int flags)
 {
@@ -31,16 +30,22 @@ static int openat2_in_root(int rootfd, const char *path, int flags)
 
 /* Create the missing parts of path one component at a time, resolving symlinks
  * ourselves against the rootfs (as RESOLVE_IN_ROOT would), so that a dangling link in
- * an image gets its target created inside the rootfs and nothing is created outside. */
+ * an image gets its target created inside the rootfs and nothing is created outside.
+ * Runs in the child: fixed buffers only. rest holds what is left to walk, cur the
+ * directory reached so far (relative to the root). */
 static int create_in_root(int rootfd, const char *path, bool dir, struct stk_err *err)
 {
-	_cleanup_free_ char *rest = xstrdup(path);
-	_cleanup_free_ char *cur = xstrdup("");
+	char rest[PATH_MAX], cur[PATH_MAX] = "", link[PATH_MAX], name[NAME_MAX + 1];
+	size_t curlen = 0;
 	int links = 0;
 
+	if (strlen(path) >= sizeof(rest))
+		return stk_err_set(err, ENAMETOOLONG, "create %s", path);
+	memcpy(rest, path, strlen(path) + 1);
 	for (;;) {
 		_cleanup_close_ int parent = -1;
-		char *p = rest, *slash, *name, link[PATH_MAX];
+		char *p = rest, *end;
+		size_t len;
 		struct stat st;
 		ssize_t n;
 		bool last;
@@ -49,62 +54,59 @@ static int create_in_root(int rootfd, const char *path, bool dir, struct stk_err
 			p++;
 		if (!*p)
 			return 0;
-		slash = strchr(p, '/');
-		last = !slash || slash[strspn(slash, "/")] == '\0';
-		name = xstrndup(p, slash ? (size_t)(slash - p) : strlen(p));
-		memmove(rest, slash ? slash : "", strlen(slash ? slash : "") + 1);
-		if (strcmp(name, ".") == 0) {
-			free(name);
+		end = strchrnul(p, '/');
+		len = (size_t)(end - p);
+		if (len > NAME_MAX)
+			return stk_err_set(err, ENAMETOOLONG, "create %s", path);
+		memcpy(name, p, len);
+		name[len] = '\0';
+		last = end[strspn(end, "/")] == '\0';
+		memmove(rest, end, strlen(end) + 1);
+		if (strcmp(name, ".") == 0)
 			continue;
-		}
 		if (strcmp(name, "..") == 0) {
 			char *up = strrchr(cur, '/');
 
 			if (up)
 				*up = '\0';
-			free(name);
+			curlen = strlen(cur);
 			continue;
 		}
 		parent = openat2_in_root(rootfd, *cur ? cur : "/", O_PATH | O_DIRECTORY);
-		if (parent < 0) {
-			free(name);
+		if (parent < 0)
 			return stk_err_sys(err, "open %s", *cur ? cur : "/");
-		}
 		if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-			char *joined;
+			size_t restlen = strlen(rest);
 
 			n = readlinkat(parent, name, link, sizeof(link) - 1);
-			free(name);
 			if (n < 0 || ++links > 40)
 				return stk_err_set(err, ELOOP, "resolve %s: too many symlinks", path);
-			link[n] = '\0';
-			if (link[0] == '/')
+			if ((size_t)n + restlen >= sizeof(rest))
+				return stk_err_set(err, ENAMETOOLONG, "resolve %s", path);
+			/* rest becomes the link's target followed by what was left */
+			memmove(rest + n, rest, restlen + 1);
+			memcpy(rest, link, (size_t)n);
+			if (link[0] == '/') {
 				cur[0] = '\0';
-			joined = xasprintf("%s%s", link, rest);
-			free(rest);
-			rest = joined;
+				curlen = 0;
+			}
 			continue;
 		}
 		if (last && !dir) {
 			int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 
-			if (fd < 0 && errno != EEXIST && errno != EISDIR) {
-				free(name);
+			if (fd < 0 && errno != EEXIST && errno != EISDIR)
 				return stk_err_sys(err, "create %s", path);
-			}
 			if (fd >= 0)
 				close(fd);
 		} else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
-			free(name);
 			return stk_err_sys(err, "mkdir %s", path);
 		}
-		{
-			char *next = xasprintf("%s/%s", cur, name);
-
-			free(cur);
-			cur = next;
-		}
-		free(name);
+		if (curlen + 1 + len >= sizeof(cur))
+			return stk_err_set(err, ENAMETOOLONG, "create %s", path);
+		cur[curlen++] = '/';
+		memcpy(cur + curlen, name, len + 1);
+		curlen += len;
 	}
 }
 
@@ -152,28 +154,46 @@ int mount_at(int rootfd, const char *target, bool dir, const char *src, const ch
 	return 0;
 }
 
+/* Parent, before the clone: a volume's directory, or a bind's source with
+ * create_host_path, is made on the host if missing (as dockerd does). */
+int mount_prepare_sources(const struct engine_spec *s, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->nmounts; i++) {
+		const struct engine_mount *m = &s->mounts[i];
+		struct stat st;
+
+		if (m->type == ENGINE_MOUNT_TMPFS || stat(m->source, &st) == 0)
+			continue;
+		if (errno != ENOENT || (m->type == ENGINE_MOUNT_BIND && !m->create_host_path))
+			return stk_err_sys(err, "bind source %s", m->source);
+		if (stk_mkdir_p(m->source, 0755, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int mount_one(int rootfd, const struct engine_mount *m, struct stk_err *err)
 {
 	unsigned long ro = m->read_only ? MS_RDONLY : 0;
 	struct stat st;
 
 	if (m->type == ENGINE_MOUNT_TMPFS) {
-		_cleanup_free_ char *data = m->tmpfs_size
-			? xasprintf("mode=%o,size=%llu", m->tmpfs_mode ? m->tmpfs_mode : 01777,
-				    (unsigned long long)m->tmpfs_size)
-			: xasprintf("mode=%o", m->tmpfs_mode ? m->tmpfs_mode : 01777);
+		unsigned mode = m->tmpfs_mode ? m->tmpfs_mode : 01777;
+		char data[64];
 
+		if (m->tmpfs_size)
+			snprintf(data, sizeof(data), "mode=%o,size=%llu", mode,
+				 (unsigned long long)m->tmpfs_size);
+		else
+			snprintf(data, sizeof(data), "mode=%o", mode);
 		return mount_at(rootfd, m->target, true, "tmpfs", "tmpfs",
 				MS_NOSUID | MS_NODEV | ro, data, err);
 	}
-	if (stat(m->source, &st) < 0) {
-		if (errno != ENOENT || (m->type == ENGINE_MOUNT_BIND && !m->create_host_path))
-			return stk_err_sys(err, "bind source %s", m->source);
-		if (stk_mkdir_p(m->source, 0755, err) < 0)
-			return -1;
-		if (stat(m->source, &st) < 0)
-			return stk_err_sys(err, "bind source %s", m->source);
-	}
+	/* The parent made a missing source (mount_prepare_sources). */
+	if (stat(m->source, &st) < 0)
+		return stk_err_sys(err, "bind source %s", m->source);
 	if (mount_at(rootfd, m->target, S_ISDIR(st.st_mode), m->source, NULL,
 		     MS_BIND | MS_REC | ro, NULL, err) < 0)
 		return -1;
@@ -203,22 +223,21 @@ int mount_user_mounts(int rootfd, const struct engine_spec *s, struct stk_err *e
 
 /* /etc/hostname comes from the state directory, /etc/hosts and /etc/resolv.conf from the
  * caller, unless the user mounted something there already. */
-int mount_etc_files(int rootfd, const struct engine_spec *s, struct stk_err *err)
+int mount_etc_files(int rootfd, const struct engine_spec *s, const struct child_plan *plan,
+		    struct stk_err *err)
 {
-	static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
-	_cleanup_free_ char *hostname = xasprintf("%s/hostname", s->state_dir);
-	const char *sources[] = {s->hosts_file, hostname, s->resolv_conf_file};
+	static const char *const targets[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
+	const char *sources[] = {s->hosts_file, plan->hostname_file, s->resolv_conf_file};
 	size_t i, j;
 
 	for (i = 0; i < 3; i++) {
-		_cleanup_free_ char *target = xasprintf("/etc/%s", files[i]);
-		const char *src = sources[i];
-		bool user = !src;
+		bool user = !sources[i];
 
 		for (j = 0; j < s->nmounts; j++)
-			if (strcmp(s->mounts[j].target, target) == 0)
+			if (strcmp(s->mounts[j].target, targets[i]) == 0)
 				user = true;
-		if (!user && mount_at(rootfd, target, false, src, NULL, MS_BIND, NULL, err) < 0)
+		if (!user && mount_at(rootfd, targets[i], false, sources[i], NULL, MS_BIND, NULL,
+				      err) < 0)
 			return -1;
 	}
 	return 0;

@@ -129,9 +129,23 @@ pid_t ns_clone(unsigned long flags, int cgroup_fd, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
-/* The child reports a pty master and then either a failure or, by the close-on-exec
- * of its end of the pair, a successful execve. */
-int ns_wait_exec(int sync, int *pty_master, struct stk_err *err)
+static int answer_user(int sync, const struct user_request *req, struct stk_err *err)
+{
+	struct sync_msg m = {.type = SYNC_USER};
+
+	if (!req)
+		return stk_err_set(err, EPROTO, "unexpected request for the user");
+	if (user_lookup_in_root(req->pid, req->user, req->group_add, &m.user, err) < 0)
+		return stk_err_wrap(err, "%s", child_step_name(STEP_USER));
+	if (sync_send(sync, &m, -1) < 0)
+		return stk_err_sys(err, "send the user to the container process");
+	return 0;
+}
+
+/* The child reports a pty master, asks for its user once mounted (start), and then
+ * either fails or, by the close-on-exec of its end of the pair, has exec'd. */
+int ns_wait_exec(int sync, int *pty_master, const struct user_request *user,
+		 struct stk_err *err)
 {
 	for (;;) {
 		struct sync_msg m;
@@ -151,6 +165,11 @@ int ns_wait_exec(int sync, int *pty_master, struct stk_err *err)
 		}
 		if (fd >= 0)
 			close(fd);
+		if (m.type == SYNC_MOUNTED) {
+			if (answer_user(sync, user, err) < 0)
+				return -1;
+			continue;
+		}
 		/* exec's message names the program already; others get their step. */
 		if (m.type == SYNC_ERROR && m.step == STEP_EXEC)
 			return stk_err_set(err, m.errnum, "%s", m.msg);

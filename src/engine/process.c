@@ -1,6 +1,7 @@
 /* The last steps before a container process runs its program, shared by start and
  * exec: stdio or tty, rlimits, user and groups, working directory, capabilities,
- * no_new_privs, seccomp (as late as it can be), and execve with a clear error. */
+ * no_new_privs, seccomp (as late as it can be), and execve with a clear error. The
+ * child side allocates nothing: argv and env come made, the user from the parent. */
 #include "engine/internal.h"
 
 #include <errno.h>
@@ -19,8 +20,6 @@
 
 #include "util/cleanup.h"
 #include "util/str.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Docker's effective defaults (dockerd under systemd's LimitNOFILE=1024:524288). */
 static const struct engine_ulimit default_ulimits[] = {
@@ -133,105 +132,114 @@ static int apply_rlimits(const struct process_args *p, struct stk_err *err)
 	return 0;
 }
 
-static char *slurp(const char *path)
+/* Start: the rootfs is in place, so the parent can now read the image's /etc/passwd
+ * and /etc/group (through /proc/<pid>/root) and answer with the user to become. */
+static int request_user(int sync, struct sync_msg *reply, struct stk_err *err)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	struct strbuf sb;
-	char buf[4096];
-	size_t n;
+	struct sync_msg m = {.type = SYNC_MOUNTED};
+	int rc;
 
-	strbuf_init(&sb);
-	while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		strbuf_addn(&sb, buf, n);
-	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+	if (sync_send(sync, &m, -1) < 0)
+		return stk_err_sys(err, "ask the parent for the user");
+	rc = sync_recv(sync, reply, NULL);
+	if (rc < 0)
+		return stk_err_sys(err, "wait for the user");
+	if (rc == 0 || reply->type != SYNC_USER)
+		return stk_err_set(err, EPIPE, "parent went away");
+	return 0;
 }
 
-static bool env_has(char **env, const char *key)
+/* Raw syscalls: glibc's wrappers broadcast set*id to every thread it knows of, and the
+ * child still has the thread list (and its lock) of a multi-threaded parent. */
+static int switch_user(const struct child_user *u, struct stk_err *err)
 {
-	size_t len = strlen(key);
-
-	for (; env && *env; env++)
-		if (strncmp(*env, key, len) == 0 && (*env)[len] == '=')
-			return true;
-	return false;
-}
-
-static char **build_env(const struct engine_spec *s, const struct process_args *p,
-			const struct user_ids *u)
-{
-	size_t n = 0, i;
-	char **env;
-
-	while (p->env && p->env[n])
-		n++;
-	env = xcalloc(n + 5, sizeof(char *));
-	for (i = 0; i < n; i++)
-		env[i] = p->env[i];
-	if (!env_has(env, "PATH"))
-		env[n++] = "PATH=" DEFAULT_PATH;
-	if (p->main && !env_has(env, "HOSTNAME") && s->hostname)
-		env[n++] = xasprintf("HOSTNAME=%s", s->hostname);
-	if (p->tty && !env_has(env, "TERM"))
-		env[n++] = "TERM=xterm";
-	if (!env_has(env, "HOME"))
-		env[n++] = xasprintf("HOME=%s", u->home);
-	return env;
-}
-
-static int switch_user(const struct user_ids *u, struct stk_err *err)
-{
-	if (setgroups(u->ngroups, u->groups) < 0)
+	if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0)
 		return stk_err_sys(err, "setgroups");
-	if (setresgid(u->gid, u->gid, u->gid) < 0)
+	if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) < 0)
 		return stk_err_sys(err, "setgid %u", (unsigned)u->gid);
 	/* Keep the permitted set across the uid change; caps_apply sets it exactly. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		return stk_err_sys(err, "keep capabilities");
-	if (setresuid(u->uid, u->uid, u->uid) < 0)
+	if (syscall(SYS_setresuid, u->uid, u->uid, u->uid) < 0)
 		return stk_err_sys(err, "setuid %u", (unsigned)u->uid);
 	return 0;
 }
 
 static int enter_workdir(const char *dir, bool create, struct stk_err *err)
 {
+	char p[PATH_MAX];
+	char *c;
+
 	if (!dir || !*dir)
 		dir = "/";
 	if (chdir(dir) == 0)
 		return 0;
 	if (errno != ENOENT || !create)
 		return stk_err_sys(err, "chdir to %s", dir);
+	if (strlen(dir) >= sizeof(p))
+		return stk_err_set(err, ENAMETOOLONG, "chdir to %s", dir);
 	/* As Docker: a missing working directory is created. */
-	{
-		_cleanup_free_ char *p = xstrdup(dir);
-		char *c;
-
-		for (c = p + 1; *c; c++) {
-			if (*c != '/')
-				continue;
-			*c = '\0';
-			mkdir(p, 0755);
-			*c = '/';
-		}
+	memcpy(p, dir, strlen(dir) + 1);
+	for (c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
 		mkdir(p, 0755);
+		*c = '/';
 	}
+	mkdir(p, 0755);
 	if (chdir(dir) < 0)
 		return stk_err_sys(err, "chdir to %s", dir);
 	return 0;
 }
 
+static const char *env_path(char **env)
+{
+	for (; *env; env++)
+		if (str_has_prefix(*env, "PATH="))
+			return *env + 5;
+	return "";
+}
+
+/* execvpe would search the PATH of our own environment (and allocates): search the
+ * container's PATH here, in a fixed buffer, as execvp does. An entry that is missing or
+ * not a directory is skipped; EACCES is remembered; any other error stops the search. */
 static void __attribute__((noreturn)) do_exec(char **argv, char **env, int sync)
 {
+	const char *dir, *next;
+	bool denied = false;
 	struct stk_err err;
-	const char *path = NULL;
-	char **e;
+	char file[PATH_MAX];
 
-	for (e = env; *e; e++)
-		if (str_has_prefix(*e, "PATH="))
-			path = *e + 5;
-	/* execvpe searches the PATH of our own environment: make it the container's. */
-	if (path)
-		setenv("PATH", path, 1);
-	execvpe(argv[0], argv, env);
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, env);
+		goto fail;
+	}
+	for (dir = env_path(env);; dir = next + 1) {
+		size_t len;
+
+		next = strchrnul(dir, ':');
+		len = (size_t)(next - dir);
+		/* an empty entry is the working directory */
+		if (len + strlen(argv[0]) + 2 <= sizeof(file)) {
+			if (len)
+				memcpy(file, dir, len);
+			else
+				file[len++] = '.';
+			file[len] = '/';
+			memcpy(file + len + 1, argv[0], strlen(argv[0]) + 1);
+			execve(file, argv, env);
+			if (errno == EACCES)
+				denied = true;
+			else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE &&
+				 errno != ENODEV && errno != ETIMEDOUT)
+				goto fail;
+		}
+		if (!*next)
+			break;
+	}
+	errno = denied ? EACCES : ENOENT;
+fail:
 	if (errno == ENOENT)
 		stk_err_set(&err, ENOENT, "exec \"%s\": no such file in rootfs", argv[0]);
 	else
@@ -241,10 +249,10 @@ static void __attribute__((noreturn)) do_exec(char **argv, char **env, int sync)
 
 void process_exec(const struct engine_spec *s, const struct process_args *p, int sync)
 {
-	_cleanup_free_ char *passwd = NULL, *group = NULL;
-	struct user_ids u;
+	const struct child_user *u = p->user;
+	struct sync_msg reply;
 	struct stk_err err;
-	char **env;
+	char home[sizeof(reply.user.home) + 8];
 
 	if (!p->argv || !p->argv[0]) {
 		stk_err_set(&err, EINVAL, "no command given");
@@ -254,20 +262,25 @@ void process_exec(const struct engine_spec *s, const struct process_args *p, int
 		fail(sync, p->tty ? STEP_TTY : STEP_STDIO, &err);
 	if (apply_rlimits(p, &err) < 0)
 		fail(sync, STEP_RLIMIT, &err);
-	passwd = slurp("/etc/passwd");
-	group = slurp("/etc/group");
-	if (user_resolve(p->user, s->group_add, passwd, group, &u, &err) < 0)
-		fail(sync, STEP_USER, &err);
+	if (!u) {
+		if (request_user(sync, &reply, &err) < 0)
+			fail(sync, STEP_USER, &err);
+		u = &reply.user;
+	}
+	/* Our copy of the plan's environment: its HOME slot may point at our buffer. */
+	if (p->home_slot != SIZE_MAX) {
+		snprintf(home, sizeof(home), "HOME=%s", u->home);
+		p->env[p->home_slot] = home;
+	}
 	if (enter_workdir(p->workdir, p->main, &err) < 0)
 		fail(sync, STEP_CWD, &err);
-	env = build_env(s, p, &u);
 	if (caps_drop_bounding(p->caps, &err) < 0)
 		fail(sync, STEP_CAPS, &err);
 	/* Without no_new_privs a filter needs CAP_SYS_ADMIN, which we still hold now; the
 	 * syscalls left (setuid, capset, prctl, execve) are in every sane profile. */
 	if (!s->no_new_privs && seccomp_install(p->seccomp, &err) < 0)
 		fail(sync, STEP_SECCOMP, &err);
-	if (switch_user(&u, &err) < 0)
+	if (switch_user(u, &err) < 0)
 		fail(sync, STEP_USER, &err);
 	if (caps_apply(p->caps, &err) < 0)
 		fail(sync, STEP_CAPS, &err);
@@ -281,5 +294,5 @@ void process_exec(const struct engine_spec *s, const struct process_args *p, int
 	}
 	/* Nothing of the engine's may reach the program: every fd above 2 closes on exec. */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-	do_exec(p->argv, env, sync);
+	do_exec(p->argv, p->env, sync);
 }

@@ -56,94 +56,110 @@ int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 	return write_file(p, hostname, err);
 }
 
-int rootfs_mount(const struct engine_spec *s, const char *target, struct stk_err *err)
+int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan,
+		 struct stk_err *err)
 {
-	struct strbuf opts;
-	size_t i;
-	int rc;
-
 	if (!s->nlayers) {
-		if (mount(s->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (mount(s->rootfs, plan->root, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return stk_err_sys(err, "bind %s", s->rootfs);
 		return 0;
 	}
-	strbuf_init(&opts);
-	strbuf_adds(&opts, "lowerdir=");
-	for (i = 0; i < s->nlayers; i++)
-		strbuf_addf(&opts, "%s%s", i ? ":" : "", s->layers[i]);
-	strbuf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", s->state_dir, s->state_dir);
-	rc = mount("overlay", target, "overlay", 0, opts.buf);
-	strbuf_free(&opts);
-	if (rc < 0)
-		return stk_err_sys(err, "mount overlay on %s", target);
+	if (mount("overlay", plan->root, "overlay", 0, plan->overlay_opts) < 0)
+		return stk_err_sys(err, "mount overlay on %s", plan->root);
 	return 0;
 }
 
-/* v1: a read-only tmpfs with each of the host's hierarchies mounted again; inside the
- * container's cgroup namespace each shows the container's own cgroup as its root. */
-static int mount_cgroup_v1(int rootfd, const struct engine_spec *s, struct stk_err *err)
+/* Parent: the host's v1 hierarchies, read from /sys/fs/cgroup at each start. A link
+ * ("cpu" -> "cpu,cpuacct") is made again as a link. */
+void rootfs_list_cgroup_v1(const struct engine_spec *s, struct cg_v1_mount **out, size_t *n)
 {
 	bool own_cpuset = s->res.cpuset_cpus || s->res.cpuset_mems;
-	_cleanup_close_ int cgdir = -1;
-	DIR *d = opendir("/sys/fs/cgroup");
+	_cleanup_close_ int dfd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *e;
-	char path[64];
-	int rc = 0;
 
+	*out = NULL;
+	*n = 0;
 	if (!d)
-		return 0;
-	if (mount_at(rootfd, "/sys/fs/cgroup", true, "tmpfs", "tmpfs",
-		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err) < 0)
-		goto out_err;
-	cgdir = mount_open_in_root(rootfd, "/sys/fs/cgroup", true, false, err);
-	if (cgdir < 0)
-		goto out_err;
+		return;
+	dfd = -1; /* the DIR owns it now */
 	while ((e = readdir(d))) {
-		_cleanup_free_ char *host = NULL, *target = NULL, *data = NULL;
+		struct cg_v1_mount m;
 		struct statfs sf;
 		struct stat st;
 
-		if (e->d_name[0] == '.')
+		memset(&m, 0, sizeof(m));
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(m.name))
 			continue;
 		/* No cpuset cgroup of its own (cgroup_v1.c): its root would be the host's. */
 		if (!own_cpuset && strcmp(e->d_name, "cpuset") == 0)
 			continue;
-		host = xasprintf("/sys/fs/cgroup/%s", e->d_name);
-		target = xasprintf("/sys/fs/cgroup/%s", e->d_name);
-		if (lstat(host, &st) < 0)
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		snprintf(m.name, sizeof(m.name), "%s", e->d_name);
 		if (S_ISLNK(st.st_mode)) {
-			char link[256];
-			ssize_t n = readlink(host, link, sizeof(link) - 1);
+			ssize_t len = readlinkat(dirfd(d), e->d_name, m.link, sizeof(m.link) - 1);
 
-			if (n > 0) {
-				link[n] = '\0';
-				symlinkat(link, cgdir, e->d_name);
-			}
+			if (len <= 0)
+				continue;
+			m.link[len] = '\0';
+		} else {
+			_cleanup_close_ int fd = openat(dirfd(d), e->d_name,
+							O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+			if (fd < 0 || fstatfs(fd, &sf) < 0 || sf.f_type != CGROUP_SUPER_MAGIC)
+				continue;
+			if (str_has_prefix(e->d_name, "name="))
+				snprintf(m.data, sizeof(m.data), "none,%s", e->d_name);
+			else if (strcmp(e->d_name, "systemd") == 0)
+				snprintf(m.data, sizeof(m.data), "none,name=systemd");
+			else
+				snprintf(m.data, sizeof(m.data), "%s", e->d_name);
+		}
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = m;
+	}
+	closedir(d);
+}
+
+/* v1: a read-only tmpfs with each of the host's hierarchies mounted again; inside the
+ * container's cgroup namespace each shows the container's own cgroup as its root. */
+static int mount_cgroup_v1(int rootfd, const struct child_plan *plan, struct stk_err *err)
+{
+	_cleanup_close_ int cgdir = -1;
+	char path[64];
+	size_t i;
+
+	if (!plan->ncgv1)
+		return 0;
+	if (mount_at(rootfd, "/sys/fs/cgroup", true, "tmpfs", "tmpfs",
+		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err) < 0)
+		return -1;
+	cgdir = mount_open_in_root(rootfd, "/sys/fs/cgroup", true, false, err);
+	if (cgdir < 0)
+		return -1;
+	for (i = 0; i < plan->ncgv1; i++) {
+		const struct cg_v1_mount *m = &plan->cgv1[i];
+		char target[sizeof(m->name) + 16];
+
+		if (m->link[0]) {
+			symlinkat(m->link, cgdir, m->name);
 			continue;
 		}
-		if (statfs(host, &sf) < 0 || sf.f_type != CGROUP_SUPER_MAGIC)
-			continue;
-		data = str_has_prefix(e->d_name, "name=") || strcmp(e->d_name, "systemd") == 0
-			? xasprintf("none,name=%s", e->d_name + (e->d_name[0] == 'n' ? 5 : 0))
-			: xstrdup(e->d_name);
+		snprintf(target, sizeof(target), "/sys/fs/cgroup/%s", m->name);
 		if (mount_at(rootfd, target, true, "cgroup", "cgroup",
-			     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, data, err) < 0)
-			goto out_err;
+			     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, m->data, err) < 0)
+			return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cgdir);
 	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
 		  MS_NOEXEC, NULL) < 0)
-		rc = stk_err_sys(err, "remount /sys/fs/cgroup read-only");
-	closedir(d);
-	return rc;
-out_err:
-	closedir(d);
-	return -1;
+		return stk_err_sys(err, "remount /sys/fs/cgroup read-only");
+	return 0;
 }
 
-int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version,
-		     struct stk_err *err)
+int rootfs_mount_sys(int rootfd, const struct engine_spec *s, const struct child_plan *plan,
+		     int cgroup_version, struct stk_err *err)
 {
 	unsigned long sys_ro = s->privileged ? 0 : MS_RDONLY;
 	unsigned long cg_ro = s->privileged ? 0 : MS_RDONLY;
@@ -157,7 +173,7 @@ int rootfs_mount_sys(int rootfd, const struct engine_spec *s, int cgroup_version
 	if (cgroup_version == 2)
 		return mount_at(rootfd, "/sys/fs/cgroup", true, "cgroup2", "cgroup2",
 				MS_NOSUID | MS_NODEV | MS_NOEXEC | cg_ro, NULL, err);
-	return mount_cgroup_v1(rootfd, s, err);
+	return mount_cgroup_v1(rootfd, plan, err);
 }
 
 int rootfs_pivot(const char *root, struct stk_err *err)

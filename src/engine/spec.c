@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -202,13 +203,11 @@ static void get_bool(struct json_object *o, const char *key, bool *out)
 		*out = json_object_get_boolean(v);
 }
 
-/* Numbers, or Compose byte strings: "64m", "1g", "512k", "100". */
+/* Numbers, or Compose byte strings: "64m", "1g", "512k", "100" (util/bytes.h). */
 static int get_bytes(struct json_object *o, const char *key, int64_t *out, struct stk_err *err)
 {
 	struct json_object *v;
 	const char *s;
-	char *end;
-	double n;
 
 	if (!json_object_object_get_ex(o, key, &v))
 		return 0;
@@ -217,20 +216,7 @@ static int get_bytes(struct json_object *o, const char *key, int64_t *out, struc
 		return 0;
 	}
 	s = json_object_get_string(v);
-	n = strtod(s, &end);
-	switch (*end) {
-	case 'k': case 'K': n *= 1024; end++; break;
-	case 'm': case 'M': n *= 1024 * 1024; end++; break;
-	case 'g': case 'G': n *= 1024.0 * 1024 * 1024; end++; break;
-	case 'b': case 'B': end++; break;
-	default: break;
-	}
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (end == s || *end)
-		return stk_err_set(err, EINVAL, "%s: invalid size \"%s\"", key, s);
-	*out = (int64_t)n;
-	return 0;
+	return stk_parse_bytes(s, key, out, err);
 }
 
 static const struct {
@@ -321,6 +307,7 @@ static int get_mounts(struct json_object *o, struct engine_spec *s, struct stk_e
 		struct engine_mount em = {0};
 		char *type = NULL, *prop = NULL;
 		int64_t size = 0, mode = 0;
+		int rc;
 
 		get_str(m, "type", &type);
 		get_str(m, "source", &em.source);
@@ -328,26 +315,25 @@ static int get_mounts(struct json_object *o, struct engine_spec *s, struct stk_e
 		get_str(m, "propagation", &prop);
 		get_bool(m, "read_only", &em.read_only);
 		get_bool(m, "create_host_path", &em.create_host_path);
-		get_bytes(m, "tmpfs_size", &size, err);
-		get_bytes(m, "tmpfs_mode", &mode, err);
+		rc = get_bytes(m, "tmpfs_size", &size, err) < 0 || get_bytes(m, "tmpfs_mode", &mode, err) < 0
+			? -1 : 0;
 		em.tmpfs_size = (uint64_t)size;
 		em.tmpfs_mode = (unsigned)mode;
 		em.propagation = parse_propagation(prop);
 		em.type = !type || strcmp(type, "bind") == 0 ? ENGINE_MOUNT_BIND
 			: strcmp(type, "volume") == 0 ? ENGINE_MOUNT_VOLUME : ENGINE_MOUNT_TMPFS;
+		if (rc == 0 && type && strcmp(type, "bind") && strcmp(type, "volume") &&
+		    strcmp(type, "tmpfs"))
+			rc = stk_err_set(err, EINVAL, "mount type \"%s\" is not bind, volume or tmpfs",
+					 type);
+		if (rc == 0 && (!em.target || (em.type != ENGINE_MOUNT_TMPFS && !em.source)))
+			rc = stk_err_set(err, EINVAL, "mount needs a source and a target");
+		free(type);
 		free(prop);
-		if (type && strcmp(type, "bind") && strcmp(type, "volume") && strcmp(type, "tmpfs")) {
-			stk_err_set(err, EINVAL, "mount type \"%s\" is not bind, volume or tmpfs", type);
-			free(type);
+		if (rc < 0) {
 			free(em.source);
 			free(em.target);
 			return -1;
-		}
-		free(type);
-		if (!em.target || (em.type != ENGINE_MOUNT_TMPFS && !em.source)) {
-			free(em.source);
-			free(em.target);
-			return stk_err_set(err, EINVAL, "mount needs a source and a target");
 		}
 		s->mounts = xrealloc(s->mounts, (s->nmounts + 1) * sizeof(*s->mounts));
 		s->mounts[s->nmounts++] = em;

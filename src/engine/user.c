@@ -1,12 +1,18 @@
 /* User resolution as Docker does it: "name", "uid", "name:group" or "uid:gid" looked
  * up in the image's /etc/passwd and /etc/group; supplementary groups from /etc/group
  * plus group_add; HOME from passwd, else "/". Works on file contents, so it can be
- * tested without a container. */
+ * tested without a container; the parent reads those through the container's root. */
 #include "engine/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/str.h"
@@ -165,4 +171,64 @@ void user_ids_release(struct user_ids *u)
 	u->groups = NULL;
 	u->home = NULL;
 	u->ngroups = 0;
+}
+
+/* An image's file, read through the root of a running process; a missing one reads as
+ * empty, as does anything but a regular file (a FIFO would block us). */
+static char *read_in_root(int rootfd, const char *path, struct stk_err *err)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	_cleanup_close_ int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	struct strbuf sb;
+	struct stat st;
+	char buf[4096];
+	ssize_t n;
+
+	if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
+		return stk_err_sys(err, "open %s in rootfs", path), NULL;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return xstrdup("");
+	strbuf_init(&sb);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_addn(&sb, buf, (size_t)n);
+	if (n < 0) {
+		strbuf_free(&sb);
+		return stk_err_sys(err, "read %s in rootfs", path), NULL;
+	}
+	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+}
+
+int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add,
+			struct child_user *out, struct stk_err *err)
+{
+	_cleanup_free_ char *passwd = NULL, *group = NULL;
+	_cleanup_close_ int rootfd = -1;
+	struct user_ids u;
+	char root[64];
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return stk_err_sys(err, "open %s", root);
+	passwd = read_in_root(rootfd, "/etc/passwd", err);
+	group = passwd ? read_in_root(rootfd, "/etc/group", err) : NULL;
+	if (!group || user_resolve(user, group_add, passwd, group, &u, err) < 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->uid = u.uid;
+	out->gid = u.gid;
+	if (u.ngroups > ENGINE_MAX_GROUPS || strlen(u.home) >= sizeof(out->home)) {
+		user_ids_release(&u);
+		return stk_err_set(err, E2BIG, "user %s: more than %d groups or too long a home",
+				   user ? user : "0", ENGINE_MAX_GROUPS);
+	}
+	out->ngroups = (uint32_t)u.ngroups;
+	if (u.ngroups)
+		memcpy(out->groups, u.groups, u.ngroups * sizeof(gid_t));
+	memcpy(out->home, u.home, strlen(u.home) + 1);
+	user_ids_release(&u);
+	return 0;
 }

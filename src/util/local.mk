@@ -1,5 +1,5 @@
 libstack_a_SOURCES += src/util/err.c src/util/err.h src/util/str.c src/util/str.h \
-	src/util/cleanup.h src/util/fs.c src/util/fs.h \
+	src/util/cleanup.h src/util/fs.c src/util/fs.h src/util/bytes.c src/util/bytes.h \
 	src/util/lazylib.h src/util/lazylib.c src/util/lazy_curl.h src/util/lazy_curl.c \
 	src/util/lazy_archive.h src/util/lazy_archive.c src/util/lazy_nl.h src/util/lazy_nl.c \
 	src/util/lazy_nft.h src/util/lazy_nft.c src/util/lazy_ldns.h src/util/lazy_ldns.c \

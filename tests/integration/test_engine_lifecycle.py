@@ -112,8 +112,13 @@ def test_pause_freezes_and_unpause_resumes(engine, tmp_path):
         time.sleep(0.5)
         assert counter_value(shared / "n") == frozen
         assert engine.ctl("unpause", c).code == 0
-        time.sleep(0.5)
-        assert counter_value(shared / "n") > frozen
+        # The loop rewrites the file (truncate, then write): an empty read is "not yet".
+        deadline = time.monotonic() + 30
+        resumed = counter_value(shared / "n")
+        while resumed <= frozen and time.monotonic() < deadline:
+            time.sleep(0.02)
+            resumed = counter_value(shared / "n")
+        assert resumed > frozen
     finally:
         code, _, err = finish(c)
     assert code == 137, err

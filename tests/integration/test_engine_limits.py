@@ -63,3 +63,19 @@ def test_cpuset_is_applied(engine):
     assert r.code == 0, r
     assert r.out.split()[0] == "0"
     assert r.out.split()[-1] == "0"
+
+
+def test_tmpfs_size_takes_dockers_units(engine):
+    r = engine.run("sh", "-c", "grep ' /scratch ' /proc/mounts",
+                   spec={"mounts": [{"type": "tmpfs", "target": "/scratch",
+                                     "tmpfs_size": "1.5MiB"}]})
+    assert r.code == 0, r.err
+    assert "size=1536k" in r.out
+
+
+def test_bad_tmpfs_size_fails_naming_the_field_and_starts_nothing(engine):
+    r = engine.run("true", spec={"mounts": [{"type": "tmpfs", "target": "/scratch",
+                                              "tmpfs_size": "1.5 lots"}]})
+    assert r.code != 0
+    assert r.err.strip().splitlines()[-1].endswith(
+        'tmpfs_size: invalid size "1.5 lots" (a number with an optional unit b, k, m, g, t or p)')

@@ -1,7 +1,16 @@
-/* Unit tests for src/engine that need no container: user and group resolution from
- * image files, signal names, the JSON spec, seccomp profiles in Docker's format. */
+/* Unit tests for src/engine: user and group resolution from image files, signal names,
+ * the JSON spec, seccomp profiles in Docker's format; and, as root, containers started
+ * while other threads allocate, with any allocation in the clone3 child caught. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <json-c/json.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
@@ -17,9 +26,11 @@
 
 #include <cmocka.h>
 
+#include "engine/cgroup.h"
 #include "engine/engine.h"
 #include "engine/internal.h"
 #include "engine/seccomp.h"
+#include "util/fs.h"
 #include "util/str.h"
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
@@ -31,6 +42,125 @@ static const char group[] = "root:x:0:\n"
 			    "app:x:1000:\n"
 			    "audio:x:29:app,other\n"
 			    "video:x:44:other\n";
+
+/* The malloc guard: this binary's malloc family, on top of glibc's, reports any call
+ * made by another process than the one that armed it (the child of clone3, before it
+ * execs: it shares this binary's code and runs in a new pid namespace) on a pipe, and
+ * that child ends at once. The sanitizers bring their own malloc: no guard there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MALLOC_GUARD 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MALLOC_GUARD 0
+#endif
+#endif
+#ifndef MALLOC_GUARD
+#define MALLOC_GUARD 1
+#endif
+
+static volatile pid_t guard_owner; /* 0: disarmed */
+static int guard_pipe[2] = {-1, -1};
+
+#if MALLOC_GUARD
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static void guard_check(const char *fn)
+{
+	if (guard_owner && (pid_t)syscall(SYS_getpid) != guard_owner) {
+		/* write(2) and _exit(2) only: nothing here may allocate */
+		if (write(guard_pipe[1], fn, strlen(fn)) < 0 || write(guard_pipe[1], "\n", 1) < 0)
+			syscall(SYS_exit_group, 122);
+		syscall(SYS_exit_group, 121);
+	}
+}
+
+void *malloc(size_t n)
+{
+	guard_check("malloc");
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	guard_check("calloc");
+	return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+	guard_check("realloc");
+	return __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+	if (p)
+		guard_check("free");
+	__libc_free(p);
+}
+
+void *memalign(size_t align, size_t n)
+{
+	guard_check("memalign");
+	return __libc_memalign(align, n);
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+	guard_check("aligned_alloc");
+	return __libc_memalign(align, n);
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+	guard_check("posix_memalign");
+	*out = __libc_memalign(align, n);
+	return *out ? 0 : ENOMEM;
+}
+#endif
+
+static void guard_arm(void)
+{
+	assert_int_equal(pipe2(guard_pipe, O_CLOEXEC | O_NONBLOCK), 0);
+	guard_owner = getpid();
+}
+
+/* A child that allocated has reported it (before its start returned). */
+static void guard_assert_clean(void)
+{
+	char fn[64];
+	ssize_t n = read(guard_pipe[0], fn, sizeof(fn) - 1);
+
+	if (n > 0) {
+		fn[n - 1] = '\0';
+		fail_msg("the clone3 child called %s before exec", fn);
+	}
+}
+
+/* What the children reported; "" when none allocated. */
+static void guard_disarm(char *out, size_t len)
+{
+	ssize_t n;
+
+	guard_owner = 0;
+	n = read(guard_pipe[0], out, len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(guard_pipe[0]);
+	close(guard_pipe[1]);
+}
+
+/* Under $TMPDIR (the cgroup v2 VM's host root is read-only), else /tmp. */
+static void make_test_dir(char *dir, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/stack-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+}
 
 static bool has_cap(const struct engine_spec *s, int cap)
 {
@@ -198,6 +328,35 @@ static void test_bad_spec_json_is_rejected_with_reason(void **state)
 	json_object_put(o);
 }
 
+static void test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field(void **state)
+{
+	struct json_object *o = json_tokener_parse(
+		"{\"mem_limit\":\"1t\",\"shm_size\":\"64MiB\","
+		"\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"tmpfs_size\":\"1.5k\"}]}");
+	struct json_object *bad = json_tokener_parse(
+		"{\"mounts\":[{\"type\":\"tmpfs\",\"target\":\"/t\",\"tmpfs_size\":\"lots\"}]}");
+	struct engine_spec s;
+	struct stk_err err;
+
+	(void)state;
+	engine_spec_init(&s);
+	assert_int_equal(engine_spec_from_json(&s, o, &err), 0);
+	assert_int_equal(s.res.memory, 1LL << 40);
+	assert_int_equal(s.shm_size, 64ULL << 20);
+	assert_int_equal(s.nmounts, 1);
+	assert_int_equal(s.mounts[0].tmpfs_size, 1536);
+	engine_spec_release(&s);
+	/* it used to become 0, the kernel's default size, without a word */
+	engine_spec_init(&s);
+	assert_int_equal(engine_spec_from_json(&s, bad, &err), -1);
+	assert_string_equal(err.msg, "tmpfs_size: invalid size \"lots\" (a number with an "
+				     "optional unit b, k, m, g, t or p)");
+	assert_int_equal(s.nmounts, 0);
+	engine_spec_release(&s);
+	json_object_put(o);
+	json_object_put(bad);
+}
+
 static void test_seccomp_json_profile_builds_a_filter(void **state)
 {
 	const char *profile =
@@ -278,8 +437,7 @@ static void write_bytes(const char *path, const void *a, size_t alen, const void
 
 static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state)
 {
-	char tmpl[] = "/tmp/stack-seccomp-cache-XXXXXX";
-	char *dir = mkdtemp(tmpl), *file;
+	char dir[256], *file;
 	struct sock_filter fake[2] = {{0x06, 0, 0, 0x7fff0000}, {0x06, 0, 0, 0x7fff0000}};
 	unsigned char sum[SHA256_DIGEST_LENGTH];
 	struct seccomp_prog a, b, c;
@@ -288,7 +446,7 @@ static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state
 	uint64_t caps;
 
 	(void)state;
-	assert_non_null(dir);
+	make_test_dir(dir, sizeof(dir));
 	engine_spec_init(&s);
 	s.cache_dir = dir;
 	assert_int_equal(caps_compute(&s, &caps, &err), 0);
@@ -403,6 +561,289 @@ static void test_v2_device_program_passes_the_verifier(void **state)
 	close(fd);
 }
 
+/* Containers started while other threads allocate ------------------------------- */
+
+#define STRESS_STARTS 50
+
+struct stress {
+	char dir[256];      /* rootfs and state directories under it */
+	atomic_bool stop;   /* the allocating threads end */
+	atomic_int done;    /* starts completed: the watchdog's sign of progress */
+	atomic_bool hung;
+	struct engine_container *_Atomic current;
+};
+
+/* Like a pool thread unpacking layers: allocations past the tcache sizes (so they take
+ * the arena's lock) and stdio (which takes the list lock) without a pause. */
+static void *allocate_hard(void *arg)
+{
+	struct stress *st = arg;
+	unsigned seed = (unsigned)(uintptr_t)&seed;
+
+	while (!atomic_load(&st->stop)) {
+		void *p[16];
+		size_t i;
+		FILE *f;
+
+		for (i = 0; i < 16; i++)
+			p[i] = malloc(1024 + (size_t)(rand_r(&seed) % 65536));
+		for (i = 0; i < 16; i++)
+			free(p[i]);
+		if ((f = fopen("/proc/self/stat", "re")))
+			fclose(f);
+	}
+	return NULL;
+}
+
+/* A start that does not return is a child stuck on a lock it inherited: fail the test
+ * and kill that container so the loop can end. */
+static void *watchdog(void *arg)
+{
+	struct stress *st = arg;
+	int last = -1, still = 0;
+
+	while (!atomic_load(&st->stop)) {
+		int now = atomic_load(&st->done);
+
+		still = now == last ? still + 1 : 0;
+		last = now;
+		if (still >= 300) { /* 30 s without a start */
+			struct engine_container *c = atomic_load(&st->current);
+			struct stk_err err;
+
+			atomic_store(&st->hung, true);
+			if (c)
+				engine_kill_all(c, &err);
+			still = 0;
+		}
+		poll(NULL, 0, 100);
+	}
+	return NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A busybox rootfs (the static /bin/busybox) with a root and an unprivileged user. */
+static void make_rootfs(const char *dir)
+{
+	static const char *const dirs[] = {"bin", "etc", "proc", "sys", "dev", "tmp"};
+	char path[512], cmd[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/rootfs/%s", dir, dirs[i]);
+		assert_int_equal(stk_mkdir_p(path, 0755, &(struct stk_err){0}), 0);
+	}
+	snprintf(cmd, sizeof(cmd), "cp /bin/busybox %s/rootfs/bin/busybox", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/rootfs/etc/passwd", dir);
+	write_text(path, "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n");
+	snprintf(path, sizeof(path), "%s/rootfs/etc/group", dir);
+	write_text(path, "root:x:0:\napp:x:1000:\naudio:x:29:app\n");
+}
+
+static void wait_exit(int pidfd, int (*try_wait)(void *, struct engine_exit *, struct stk_err *),
+		      void *what, struct engine_exit *ex)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	struct stk_err err;
+
+	assert_true(poll(&p, 1, 30000) == 1);
+	assert_int_equal(try_wait(what, ex, &err), 0);
+}
+
+static int container_try_wait(void *c, struct engine_exit *ex, struct stk_err *err)
+{
+	return engine_try_wait(c, ex, err);
+}
+
+static int process_try_wait(void *p, struct engine_exit *ex, struct stk_err *err)
+{
+	return engine_process_try_wait(p, ex, err);
+}
+
+/* One container: as "app", in a working directory that does not exist yet, with a
+ * tmpfs, a sysctl, a mount target to create, every other one on a tty, every third
+ * under stack-init, every fifth with an exec (PATH searched for "busybox"). */
+static void start_one(struct stress *st, int i)
+{
+	static char *run[] = {"/bin/busybox", "sh", "-c", "test \"$HOME\" = /home/app", NULL};
+	static char *wait_stdin[] = {"/bin/busybox", "sh", "-c",
+				     "read line; test \"$HOME\" = /home/app", NULL};
+	static char *exec_argv[] = {"busybox", "true", NULL};
+	static char *env[] = {"PATH=/usr/bin:/bin", NULL};
+	struct engine_kv sysctl = {"net.ipv4.ip_forward", "1"};
+	struct engine_mount tmpfs = {.type = ENGINE_MOUNT_TMPFS, .target = "/made/tmp",
+				     .tmpfs_size = 1 << 20};
+	bool with_exec = i % 5 == 0;
+	struct engine_spec spec;
+	struct engine_container *c;
+	struct engine_exit ex;
+	struct stk_err err;
+	char id[64], state[300], rootfs[300], parent[64], init[PATH_MAX];
+	int stdin_pipe[2] = {-1, -1}, pty;
+
+	snprintf(id, sizeof(id), "unit-%d-%d", (int)getpid(), i);
+	snprintf(state, sizeof(state), "%s/state-%d", st->dir, i);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", st->dir);
+	snprintf(parent, sizeof(parent), "stack-unit-%d", (int)getpid());
+	engine_spec_init(&spec);
+	spec.id = id;
+	spec.state_dir = state;
+	spec.cgroup_parent = parent;
+	spec.rootfs = rootfs;
+	spec.argv = with_exec ? wait_stdin : run;
+	spec.env = env;
+	spec.user = "app";
+	spec.workdir = "/home/app/work";
+	spec.tty = i % 2;
+	spec.sysctls = &sysctl;
+	spec.nsysctls = 1;
+	spec.mounts = &tmpfs;
+	spec.nmounts = 1;
+	/* the build tree's stack-init, when the test runs from there (make check does) */
+	if (i % 3 == 1 && realpath("stack-init", init)) {
+		spec.init = true;
+		spec.init_path = init;
+	}
+	if (with_exec) {
+		assert_int_equal(pipe2(stdin_pipe, O_CLOEXEC), 0);
+		spec.tty = false;
+		spec.stdio[0] = stdin_pipe[0];
+	}
+	if (engine_create(&spec, &c, &err) < 0)
+		fail_msg("create: %s", err.msg);
+	atomic_store(&st->current, c);
+	if (engine_start(c, &err) < 0)
+		fail_msg("start %d: %s", i, err.msg);
+	if (atomic_load(&st->hung))
+		fail_msg("start %d hung (its child stuck on a lock) until the watchdog killed it", i);
+	guard_assert_clean();
+	/* kept open until the end: closing a pty master hangs its session up */
+	pty = engine_take_pty_master(c);
+	if (with_exec) {
+		struct engine_exec_spec e = {.argv = exec_argv, .stdio = {-1, -1, -1}};
+		struct engine_process proc;
+
+		if (engine_exec(c, &e, &proc, &err) < 0)
+			fail_msg("exec %d: %s", i, err.msg);
+		guard_assert_clean();
+		wait_exit(proc.pidfd, process_try_wait, &proc, &ex);
+		assert_int_equal(ex.code, 0);
+		close(proc.pidfd);
+		close(stdin_pipe[0]);
+		close(stdin_pipe[1]);
+	}
+	wait_exit(engine_pidfd(c), container_try_wait, c, &ex);
+	atomic_store(&st->current, NULL);
+	if (pty >= 0)
+		close(pty);
+	/* 121: the guard ended a child that allocated */
+	assert_int_equal(ex.code, 0);
+	if (engine_remove_blocking(c, &err) < 0)
+		fail_msg("remove: %s", err.msg);
+	engine_container_free(c);
+	atomic_fetch_add(&st->done, 1);
+}
+
+static void test_starts_while_threads_allocate_never_hang_and_child_never_allocates(void **state)
+{
+	struct stress st = {0};
+	pthread_t alloc[4], dog;
+	char report[512];
+	size_t i;
+	int n;
+
+	(void)state;
+	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
+		skip();
+	make_test_dir(st.dir, sizeof(st.dir));
+	make_rootfs(st.dir);
+	/* One arena for every thread, as when threads outnumber arenas (8 per core): a
+	 * pool thread then holds the very lock the child would need. */
+	mallopt(M_ARENA_MAX, 1);
+	guard_arm();
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&alloc[i], NULL, allocate_hard, &st), 0);
+	assert_int_equal(pthread_create(&dog, NULL, watchdog, &st), 0);
+	for (n = 0; n < STRESS_STARTS && !atomic_load(&st.hung); n++)
+		start_one(&st, n);
+	atomic_store(&st.stop, true);
+	for (i = 0; i < 4; i++)
+		pthread_join(alloc[i], NULL);
+	pthread_join(dog, NULL);
+	guard_disarm(report, sizeof(report));
+	nftw(st.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	assert_false(atomic_load(&st.hung));
+	assert_string_equal(report, "");
+}
+
+/* Frozen on v1, PID 1 cannot die: remove must say "not yet" rather than wait for it. */
+static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(void **state)
+{
+	static char *argv[] = {"/bin/busybox", "sh", "-c", "read line", NULL};
+	char dir[256], rootfs[300], statedir[300], id[64], parent[64];
+	struct engine_spec spec;
+	struct engine_container *c;
+	struct stk_err err;
+	int in[2], rc;
+
+	(void)state;
+	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
+		skip();
+	make_test_dir(dir, sizeof(dir));
+	make_rootfs(dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	snprintf(statedir, sizeof(statedir), "%s/state", dir);
+	snprintf(id, sizeof(id), "unit-frozen-%d", (int)getpid());
+	snprintf(parent, sizeof(parent), "stack-unit-%d", (int)getpid());
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	engine_spec_init(&spec);
+	spec.id = id;
+	spec.state_dir = statedir;
+	spec.cgroup_parent = parent;
+	spec.rootfs = rootfs;
+	spec.argv = argv;
+	spec.stdio[0] = in[0];
+	assert_int_equal(engine_create(&spec, &c, &err), 0);
+	assert_int_equal(engine_start(c, &err), 0);
+
+	for (rc = engine_pause(c, &err); rc == 1; rc = engine_pause_poll(c, &err))
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	assert_int_equal(rc, 0);
+	if (cgroup_version() == 1) {
+		/* killed but frozen: it stays until thawed, and remove says so at once */
+		assert_int_equal(engine_remove(c, &err), 1);
+		assert_int_equal(engine_remove(c, &err), 1);
+	}
+	for (rc = engine_unpause(c, &err); rc == 1; rc = engine_pause_poll(c, &err))
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	assert_int_equal(rc, 0);
+	while ((rc = engine_remove(c, &err)) == 1)
+		poll(NULL, 0, ENGINE_RETRY_MS);
+	if (rc < 0)
+		fail_msg("remove: %s", err.msg);
+	assert_int_equal(access(statedir, F_OK), -1);
+	engine_container_free(c);
+	close(in[0]);
+	close(in[1]);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,12 +856,15 @@ int main(void)
 		cmocka_unit_test(test_spec_json_sets_limits_mounts_and_security),
 		cmocka_unit_test(test_default_caps_are_dockers_set),
 		cmocka_unit_test(test_bad_spec_json_is_rejected_with_reason),
+		cmocka_unit_test(test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field),
 		cmocka_unit_test(test_seccomp_json_profile_builds_a_filter),
 		cmocka_unit_test(test_seccomp_json_unknown_action_is_an_error),
 		cmocka_unit_test(test_seccomp_filter_is_compiled_once_and_cached_on_disk),
 		cmocka_unit_test(test_unconfined_and_privileged_have_no_filter),
 		cmocka_unit_test(test_v1_device_rules_are_the_default_allowlist),
 		cmocka_unit_test(test_v2_device_program_passes_the_verifier),
+		cmocka_unit_test(test_starts_while_threads_allocate_never_hang_and_child_never_allocates),
+		cmocka_unit_test(test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests for src/util: error chaining, string buffers, edit distance. */
+/* Unit tests for src/util: error chaining, string buffers, edit distance, byte sizes. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "util/bytes.h"
 #include "util/err.h"
 #include "util/lazylib.h"
 #include "util/str.h"
@@ -125,10 +126,82 @@ static void test_lazylib_missing_function_is_named(void **state)
 				     "stk_no_such_function in libc.so.6");
 }
 
+static int64_t bytes_ok(const char *s)
+{
+	struct stk_err err;
+	int64_t v = -1;
+
+	if (stk_parse_bytes(s, "mem_limit", &v, &err) < 0)
+		fail_msg("\"%s\": %s", s, err.msg);
+	return v;
+}
+
+static void test_bytes_units_in_any_case_with_i_and_b(void **state)
+{
+	(void)state;
+	assert_int_equal(bytes_ok("100"), 100);
+	assert_int_equal(bytes_ok("100b"), 100);
+	assert_int_equal(bytes_ok("100B"), 100);
+	assert_int_equal(bytes_ok("2k"), 2048);
+	assert_int_equal(bytes_ok("2K"), 2048);
+	assert_int_equal(bytes_ok("2kb"), 2048);
+	assert_int_equal(bytes_ok("2KiB"), 2048);
+	assert_int_equal(bytes_ok("512m"), 512LL << 20);
+	assert_int_equal(bytes_ok("512MB"), 512LL << 20);
+	assert_int_equal(bytes_ok("512 mb"), 512LL << 20);
+	assert_int_equal(bytes_ok("1g"), 1LL << 30);
+	assert_int_equal(bytes_ok("1G"), 1LL << 30);
+	assert_int_equal(bytes_ok("1t"), 1LL << 40);
+	assert_int_equal(bytes_ok("1TB"), 1LL << 40);
+	assert_int_equal(bytes_ok("2p"), 2LL << 50);
+	assert_int_equal(bytes_ok("0"), 0);
+	assert_int_equal(bytes_ok("12 "), 12); /* Docker's pattern allows the space alone */
+}
+
+static void test_bytes_fractions_are_exact_and_drop_the_partial_byte(void **state)
+{
+	(void)state;
+	assert_int_equal(bytes_ok("1.5GB"), 3LL << 29);
+	assert_int_equal(bytes_ok("0.5k"), 512);
+	assert_int_equal(bytes_ok("1.3"), 1);
+	assert_int_equal(bytes_ok("1.0000000000000000000001g"), 1LL << 30);
+	/* 2^63 - 1 exactly: no float on the way */
+	assert_int_equal(bytes_ok("9223372036854775807"), INT64_MAX);
+	assert_int_equal(bytes_ok("8191.99999999999999p"), INT64_MAX - 11);
+}
+
+static void test_bytes_overflow_and_junk_are_errors_naming_the_field(void **state)
+{
+	static const char *const junk[] = {"", "m", "-1", "1x", "1.", ".5", "1.5.5",
+					   "1  m", "1mm", "1bb", "1kk", "0x10", "1e3", " 1", "+1"};
+	struct stk_err err;
+	int64_t v = 7;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		if (stk_parse_bytes(junk[i], "tmpfs_size", &v, &err) == 0)
+			fail_msg("\"%s\" was accepted as %lld", junk[i], (long long)v);
+		assert_int_equal(err.errnum, EINVAL);
+		assert_non_null(strstr(err.msg, "tmpfs_size: invalid size"));
+	}
+	assert_int_equal(v, 7);
+	assert_int_equal(stk_parse_bytes("9223372036854775808", "shm_size", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_string_equal(err.msg, "shm_size: size \"9223372036854775808\" is too large");
+	assert_int_equal(stk_parse_bytes("8192p", "shm_size", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+	assert_int_equal(stk_parse_bytes("99999999999999999999999k", "shm_size", &v, &err), -1);
+	assert_int_equal(err.errnum, ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_wrap_prefixes_context),
+		cmocka_unit_test(test_bytes_units_in_any_case_with_i_and_b),
+		cmocka_unit_test(test_bytes_fractions_are_exact_and_drop_the_partial_byte),
+		cmocka_unit_test(test_bytes_overflow_and_junk_are_errors_naming_the_field),
 		cmocka_unit_test(test_err_sys_appends_strerror),
 		cmocka_unit_test(test_strbuf_grows_and_formats),
 		cmocka_unit_test(test_edit_distance),
