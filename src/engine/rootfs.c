@@ -118,7 +118,10 @@ static int mount_cgroup_v1(int rootfd, const struct engine_spec *s, struct stk_e
 
 			if (n > 0) {
 				link[n] = '\0';
-				symlinkat(link, cgdir, e->d_name);
+				if (symlinkat(link, cgdir, e->d_name) < 0) {
+					stk_err_sys(err, "symlink /sys/fs/cgroup/%s", e->d_name);
+					goto out_err;
+				}
 			}
 			continue;
 		}
