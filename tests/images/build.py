@@ -278,9 +278,13 @@ def debootstrap_base(cache):
         shutil.rmtree(base, ignore_errors=True)
     clear()
     # debootstrap writes its log into the target; it is read from there on failure.
-    run_step(f"debootstrap {SUITE} from {mirror}",
-             ["debootstrap", "--variant=minbase", SUITE, str(base), mirror], retry=True,
-             log=base / "debootstrap/debootstrap.log", before_retry=clear)
+    try:
+        run_step(f"debootstrap {SUITE} from {mirror}",
+                 ["debootstrap", "--variant=minbase", SUITE, str(base), mirror], retry=True,
+                 log=base / "debootstrap/debootstrap.log", before_retry=clear)
+    except StepFailed:
+        clear()
+        raise
     # no services start during image builds; no caches in images
     Path(base / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
     os.chmod(base / "usr/sbin/policy-rc.d", 0o755)
