@@ -29,7 +29,8 @@ class TestImages:
             p = subprocess.run([sys.executable, str(BUILD), *offline, name],
                                capture_output=True, text=True)
             if p.returncode != 0:
-                pytest.fail(f"test image {name}: {p.stderr.strip()}", pytrace=False)
+                pytest.fail(p.stderr.strip() or f"build.py {name}: exit {p.returncode}",
+                            pytrace=False)
             self.paths[name] = Path(p.stdout.split()[-1])
         return self.paths[name]
 
