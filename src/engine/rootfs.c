@@ -143,7 +143,8 @@ static int mount_cgroup_v1(int rootfd, const struct child_plan *plan, struct stk
 		char target[sizeof(m->name) + 16];
 
 		if (m->link[0]) {
-			symlinkat(m->link, cgdir, m->name);
+			if (symlinkat(m->link, cgdir, m->name) < 0)
+				return stk_err_sys(err, "symlink /sys/fs/cgroup/%s", m->name);
 			continue;
 		}
 		snprintf(target, sizeof(target), "/sys/fs/cgroup/%s", m->name);

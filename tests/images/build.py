@@ -7,7 +7,13 @@ packages only, and caches them by a hash of the scripts in this directory.
 busybox: /bin/busybox from busybox-static and its applet links, one layer.
 postgres, redis: a debootstrap --variant=minbase rootfs (layer 1) plus the server
 installed with apt in a chroot (layer 2, a diff with whiteouts for removed files).
-debootstrap uses the mirror of this machine's apt sources, read at run time."""
+debootstrap uses the mirror of this machine's apt sources, read at run time (or
+$STACK_TEST_MIRROR). Downloads from the mirror (debootstrap, apt-get) are retried a few
+times; a step that still fails prints the tool's own message (the tail of debootstrap's
+log, apt's stderr) and one line naming the image and the step, and exits 1.
+
+    build.py --offline IMAGE...            never downloads: an image that needs the mirror
+                                           and is not in the cache is an error (exit 2)"""
 import argparse
 import gzip
 import hashlib
@@ -26,6 +32,43 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMAGES = ("busybox", "postgres", "redis")
 SUITE = "bookworm"
+# Mirror downloads: attempts, and the pause before the next one (doubling).
+ATTEMPTS = 3
+PAUSE = float(os.environ.get("STACK_TEST_RETRY_PAUSE", "5"))
+NEEDS_MIRROR = ("postgres", "redis")
+
+
+class StepFailed(Exception):
+    """A build step failed; its output has been shown, str() is the one-line reason."""
+
+
+def tail(text, lines=25):
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def run_step(what, argv, retry=False, log=None, before_retry=None, **kw):
+    """Runs a build step with its output captured. On failure, shows the tool's own
+    message (its stderr and stdout, and the tail of `log` if given) and, for downloads
+    (retry=True), tries again after a pause. Raises StepFailed when it gives up."""
+    attempts = ATTEMPTS if retry else 1
+    for attempt in range(1, attempts + 1):
+        p = subprocess.run(argv, capture_output=True, text=True, errors="replace", **kw)
+        if p.returncode == 0:
+            return p
+        msg = tail(p.stderr + p.stdout)
+        if log and Path(log).is_file():
+            msg = tail(Path(log).read_text(errors="replace")) + "\n" + msg
+        last = next((ln.strip() for ln in reversed(msg.splitlines()) if ln.strip()), "")
+        print(f"build.py: {what} failed (exit {p.returncode}, attempt {attempt} of {attempts}):",
+              file=sys.stderr)
+        print("  | " + msg.replace("\n", "\n  | "), file=sys.stderr)
+        if attempt < attempts:
+            pause = PAUSE * 2 ** (attempt - 1)
+            print(f"build.py: retrying {what} in {pause:g} s", file=sys.stderr)
+            time.sleep(pause)
+            if before_retry:
+                before_retry()
+    raise StepFailed(f"{what} failed (exit {p.returncode}): {last}")
 
 
 def scripts_hash():
@@ -45,7 +88,10 @@ def default_cache():
 # ---- apt mirror, from the machine's own sources -------------------------------------
 
 def apt_mirror():
-    """The first Debian archive URI in /etc/apt/sources.list{,.d/*} that carries SUITE."""
+    """$STACK_TEST_MIRROR, or the first Debian archive URI in /etc/apt/sources.list{,.d/*}
+    that carries SUITE."""
+    if os.environ.get("STACK_TEST_MIRROR"):
+        return os.environ["STACK_TEST_MIRROR"]
     files = [Path("/etc/apt/sources.list")]
     d = Path("/etc/apt/sources.list.d")
     if d.is_dir():
@@ -74,7 +120,7 @@ def apt_mirror():
                                               and "=" not in p]
                     if len(parts) >= 3 and parts[2] == SUITE:
                         return parts[1]
-    sys.exit("build.py: no apt source for %s in /etc/apt/sources.list{,.d}" % SUITE)
+    raise StepFailed("no apt source for %s in /etc/apt/sources.list{,.d}" % SUITE)
 
 
 # ---- OCI layout writing --------------------------------------------------------------
@@ -225,19 +271,41 @@ def debootstrap_base(cache):
     base = cache.parent / f"minbase-{SUITE}"
     if (base / ".complete").exists():
         return base
-    if base.exists():
-        shutil.rmtree(base)
     mirror = apt_mirror()
-    subprocess.run(["debootstrap", "--variant=minbase", SUITE, str(base), mirror], check=True,
-                   stdout=subprocess.DEVNULL)
+
+    def clear():
+        unmount_under(base)
+        shutil.rmtree(base, ignore_errors=True)
+    clear()
+    # debootstrap writes its log into the target; it is read from there on failure.
+    try:
+        run_step(f"debootstrap {SUITE} from {mirror}",
+                 ["debootstrap", "--variant=minbase", SUITE, str(base), mirror], retry=True,
+                 log=base / "debootstrap/debootstrap.log", before_retry=clear)
+    except StepFailed:
+        clear()
+        raise
     # no services start during image builds; no caches in images
     Path(base / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
     os.chmod(base / "usr/sbin/policy-rc.d", 0o755)
-    subprocess.run(["chroot", str(base), "apt-get", "clean"], check=True)
+    run_step("apt-get clean", ["chroot", str(base), "apt-get", "clean"])
     shutil.rmtree(base / "var/lib/apt/lists", ignore_errors=True)
     os.makedirs(base / "var/lib/apt/lists/partial", exist_ok=True)
     (base / ".complete").write_text("")
     return base
+
+
+def unmount_under(path):
+    """Unmounts whatever a failed debootstrap or chroot left mounted below path (deepest
+    first), so that removing the tree cannot reach into /proc or /sys."""
+    path = os.path.realpath(path)
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mp = line.split()[4].encode().decode("unicode_escape")
+        if mp == path or mp.startswith(path + "/"):
+            mounts.append(mp)
+    for mp in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", mp], check=False)
 
 
 def chroot_install(root, packages, pre=None):
@@ -248,11 +316,12 @@ def chroot_install(root, packages, pre=None):
     subprocess.run(["mount", "-t", "proc", "proc", f"{root}/proc"], check=True)
     try:
         shutil.copy2("/etc/resolv.conf", f"{root}/etc/resolv.conf")
-        subprocess.run(["chroot", root, "apt-get", "update", "-qq"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["chroot", root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                        *packages], env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["chroot", root, "apt-get", "clean"], env=env, check=True)
+        run_step("apt-get update", ["chroot", root, "apt-get", "update", "-qq"], retry=True,
+                 env=env)
+        run_step("apt-get install " + " ".join(packages),
+                 ["chroot", root, "apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                  *packages], retry=True, env=env)
+        run_step("apt-get clean", ["chroot", root, "apt-get", "clean"], env=env)
     finally:
         subprocess.run(["umount", f"{root}/proc"], check=True)
     shutil.rmtree(f"{root}/var/lib/apt/lists", ignore_errors=True)
@@ -304,9 +373,37 @@ def build_redis(out, cache):
                  dirs=["/data"])
 
 
+def build(name, cache, offline):
+    out = cache / name
+    if (out / "index.json").exists():
+        return out
+    if offline and name in NEEDS_MIRROR:
+        print(f"build.py: test image {name} is not in the cache {cache} and --offline "
+              "forbids downloading it: scripts/test.sh builds the test images before the "
+              "suite (python3 tests/images/build.py)", file=sys.stderr)
+        sys.exit(2)
+    tmp = cache / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        if name == "busybox":
+            build_busybox(tmp)
+        elif name == "postgres":
+            build_postgres(tmp, cache)
+        else:
+            build_redis(tmp, cache)
+    except StepFailed as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        print(f"build.py: test image {name}: {e}", file=sys.stderr)
+        sys.exit(1)
+    os.rename(tmp, out)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=default_cache())
+    ap.add_argument("--offline", action="store_true",
+                    help="fail instead of downloading an image that is not cached")
     ap.add_argument("images", nargs="*", default=list(IMAGES))
     args = ap.parse_args()
     cache = args.cache / scripts_hash()
@@ -314,18 +411,7 @@ def main():
     for name in args.images:
         if name not in IMAGES:
             sys.exit(f"build.py: unknown image {name}")
-        out = cache / name
-        if not (out / "index.json").exists():
-            tmp = cache / f"{name}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            if name == "busybox":
-                build_busybox(tmp)
-            elif name == "postgres":
-                build_postgres(tmp, cache)
-            else:
-                build_redis(tmp, cache)
-            os.rename(tmp, out)
-        print(out)
+        print(build(name, cache, args.offline), flush=True)
 
 
 if __name__ == "__main__":

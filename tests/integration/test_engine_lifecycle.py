@@ -92,33 +92,52 @@ def test_exec_with_a_tty(engine):
 
 
 def counter_value(path):
-    return int(path.read_text() or "0")
+    try:
+        return int(path.read_text() or "0")
+    except FileNotFoundError:
+        return 0
+
+
+def until_counter_passes(path, value, timeout=30):
+    """Polls until the container's counter is above value; returns the time it took."""
+    start = time.monotonic()
+    while counter_value(path) <= value:
+        assert time.monotonic() - start < timeout, f"counter stuck at {counter_value(path)}"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def frozen_in_kernel(container_id):
+    if cgroup_v2():
+        events = (cgroup_dir("", container_id) / "cgroup.events").read_text().split("\n")
+        return "frozen 1" in events
+    return (cgroup_dir("freezer", container_id) / "freezer.state").read_text().strip() == "FROZEN"
 
 
 def test_pause_freezes_and_unpause_resumes(engine, tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
+    n = shared / "n"
     c = started(engine, "sh", "-c", "i=0; echo ready; while :; do i=$((i+1)); echo $i > /s/n;"
                 "sleep 0.02; done",
                 spec={"mounts": [{"type": "bind", "source": str(shared), "target": "/s"}],
                       "stop_grace_period": 0.2})
     try:
-        time.sleep(0.2)
+        # How long five steps of the loop take on this machine now: the window in which a
+        # paused loop would have moved, rather than a fixed sleep.
+        until_counter_passes(n, 0)
+        window = until_counter_passes(n, counter_value(n) + 4)
         assert engine.ctl("pause", c).code == 0
-        state = (cgroup_dir("freezer", c.id) / "freezer.state") if not cgroup_v2() else None
-        if state:
-            assert state.read_text().strip() == "FROZEN"
-        frozen = counter_value(shared / "n")
-        time.sleep(0.5)
-        assert counter_value(shared / "n") == frozen
+        assert frozen_in_kernel(c.id)
+        frozen = counter_value(n)
+        deadline = time.monotonic() + 3 * window
+        while time.monotonic() < deadline:
+            assert counter_value(n) == frozen
+            time.sleep(window / 10)
+        assert frozen_in_kernel(c.id)
         assert engine.ctl("unpause", c).code == 0
-        # The loop rewrites the file (truncate, then write): an empty read is "not yet".
-        deadline = time.monotonic() + 30
-        resumed = counter_value(shared / "n")
-        while resumed <= frozen and time.monotonic() < deadline:
-            time.sleep(0.02)
-            resumed = counter_value(shared / "n")
-        assert resumed > frozen
+        assert not frozen_in_kernel(c.id)
+        until_counter_passes(n, frozen)
     finally:
         code, _, err = finish(c)
     assert code == 137, err
