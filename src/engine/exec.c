@@ -25,7 +25,23 @@ struct exec_plan {
 	struct child_user user;
 	char **env;
 	size_t home_slot;
+	int rootfd; /* the container's root, as PID 1 sees it */
 };
+
+/* setns(CLONE_NEWNS) puts us at the root of the namespace's first mount, which is the
+ * container's root only when the host's root is a mount of its own: in a chroot (stack
+ * run inside one) it is the host's real root. PID 1's root is always the right one. */
+static int open_proc_root(pid_t pid, struct stk_err *err)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return stk_err_sys(err, "open %s", path);
+	return fd;
+}
 
 static int exec_plan_build(const struct engine_container *c, const struct engine_exec_spec *e,
 			   struct exec_plan *out, struct stk_err *err)
@@ -33,6 +49,9 @@ static int exec_plan_build(const struct engine_container *c, const struct engine
 	const char *user = e->user ? e->user : c->spec.user;
 
 	out->env = NULL;
+	out->rootfd = open_proc_root(c->pid, err);
+	if (out->rootfd < 0)
+		return -1;
 	if (user_lookup_in_root(c->pid, user, c->spec.group_add, &out->user, err) < 0)
 		return stk_err_wrap(err, "%s", child_step_name(STEP_USER));
 	out->env = plan_env(e->env ? e->env : c->spec.env, NULL, e->tty, out->user.home,
@@ -46,6 +65,8 @@ static void exec_plan_freep(struct exec_plan **p)
 
 	if (!*p)
 		return;
+	if ((*p)->rootfd >= 0)
+		close((*p)->rootfd);
 	for (i = 0; (*p)->env && (*p)->env[i]; i++)
 		free((*p)->env[i]);
 	free((*p)->env);
@@ -77,6 +98,10 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 			stk_err_sys(&err, "join network namespace");
 			child_fail(sync, STEP_NAMESPACES, &err);
 		}
+	}
+	if (fchdir(plan->rootfd) < 0 || chroot(".") < 0) {
+		stk_err_sys(&err, "enter the container's root");
+		child_fail(sync, STEP_NAMESPACES, &err);
 	}
 	p.argv = e->argv;
 	p.env = plan->env;
@@ -130,6 +155,7 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 	if (!e->argv || !e->argv[0])
 		return stk_err_set(err, EINVAL, "exec: no command given");
 	plan = xcalloc(1, sizeof(*plan));
+	plan->rootfd = -1;
 	if (exec_plan_build(c, e, plan, err) < 0)
 		return stk_err_wrap(err, "exec in %s", c->spec.id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
