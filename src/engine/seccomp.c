@@ -27,7 +27,8 @@
 #include "util/fs.h"
 #include "util/str.h"
 
-/* clang-format off: packed, as Docker's profile lists them, not one a line */
+/* Packed, as Docker's profile lists them, not one a line. */
+/* clang-format off */
 static const char *const allowed[] = {
 	"accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk",
 	"cachestat", "capget", "capset", "chdir", "chmod", "chown", "chown32", "clock_adjtime",
