@@ -22,7 +22,5 @@ int volume_dir_is_empty(const char *path, struct stk_err *err);
 /* rm -rf of a path (no symlink followed). */
 int volume_rm_tree(const char *path, struct stk_err *err);
 
-/* An option of the volume ("type", "o", "device"), NULL when unset. */
-const char *volume_option(const struct volume *v, const char *key);
 
 #endif

@@ -60,6 +60,8 @@ struct json_object *volume_to_json(const struct volume *v);
 void volume_list_free(struct volume **v, size_t n);
 /* Label value, NULL when the volume has no such label. */
 const char *volume_label(const struct volume *v, const char *key);
+/* A driver option ("type", "o", "device"), NULL when unset. */
+const char *volume_option(const struct volume *v, const char *key);
 
 /* Remove a volume and its content. Refused (EBUSY, naming the containers) while a
  * container record references it; ENOENT when missing. */
