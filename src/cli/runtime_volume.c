@@ -201,6 +201,25 @@ static int mount_volume(struct build *b, const char *key, const char *target, bo
 
 /* --- binds and tmpfs --- */
 
+/* A mode: a JSON number is the value itself (what Compose's model holds after YAML
+ * read 0440 as octal), a string is octal ("0440"). -1 when invalid. */
+static long json_mode(struct json_object *v)
+{
+	const char *s;
+	char *end;
+	long mode;
+
+	if (json_object_is_type(v, json_type_int))
+		mode = (long)json_object_get_int64(v);
+	else {
+		s = json_object_get_string(v);
+		mode = strtol(s, &end, 8);
+		if (end == s || *end)
+			return -1;
+	}
+	return mode < 0 || mode > 07777 ? -1 : mode;
+}
+
 static char *bind_source(struct build *b, const char *src)
 {
 	const char *dir = jstr(b->spec, "project_dir");
@@ -292,13 +311,11 @@ static int mount_tmpfs(struct build *b, struct json_object *m, const char *targe
 		em->tmpfs_size = (uint64_t)n;
 	}
 	if (json_object_object_get_ex(t, "mode", &v)) {
-		/* A number as YAML gives it (1777 means octal, as Compose reads it) or "0755". */
-		const char *s = json_object_get_string(v);
-		char *end;
-		unsigned long mode = strtoul(s, &end, 8);
+		long mode = json_mode(v);
 
-		if (*end || mode > 07777)
-			return stk_err_set(err, EINVAL, "tmpfs %s: invalid mode \"%s\"", target, s);
+		if (mode < 0)
+			return stk_err_set(err, EINVAL, "tmpfs %s: invalid mode \"%s\"", target,
+					   json_object_get_string(v));
 		em->tmpfs_mode = (unsigned)mode;
 	}
 	return 0;
@@ -504,12 +521,18 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 				uid = strtol(jstr(s, "uid"), NULL, 10);
 			if (jstr(s, "gid"))
 				gid = strtol(jstr(s, "gid"), NULL, 10);
-			if (jstr(s, "mode"))
-				mode = strtol(jstr(s, "mode"), NULL, 8);
+			if (jstr(s, "mode") && (mode = json_mode(jobj(s, "mode"))) < 0)
+				return stk_err_set(err, EINVAL, "%s \"%s\": invalid mode \"%s\"", kind,
+						   name, jstr(s, "mode"));
 		}
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return stk_err_sys(err, "create %s", dir);
 		file = xasprintf("%s/%s", dir, name);
+		/* The same secret twice (two targets, owners or modes): a file for each. */
+		if (access(file, F_OK) == 0) {
+			free(file);
+			file = xasprintf("%s/%s.%zu", dir, name, i);
+		}
 		if (write_secret(file, data, len, (uid_t)uid, (gid_t)gid, (mode_t)mode, err) < 0)
 			return stk_err_wrap(err, "%s \"%s\"", kind, name);
 		if (target && target[0] == '/')
