@@ -392,7 +392,8 @@ static int list_entries(const struct merged_dir *src, struct entry **out, size_t
 		}
 		closedir(d);
 	}
-	qsort(*out, *n, sizeof(**out), cmp_entry);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), cmp_entry);
 	return 0;
 }
 
