@@ -97,29 +97,6 @@ static bool has_target(const struct engine_spec *s, const char *target)
 
 /* --- named and anonymous volumes --- */
 
-static void kv_from_object(struct json_object *o, struct volume_kv **kv, size_t *n)
-{
-	if (!o || !json_object_is_type(o, json_type_object))
-		return;
-	json_object_object_foreach(o, k, v)
-	{
-		*kv = xrealloc(*kv, (*n + 1) * sizeof(**kv));
-		(*kv)[*n].key = xstrdup(k);
-		(*kv)[(*n)++].value = xstrdup(json_object_get_string(v));
-	}
-}
-
-static void kv_release(struct volume_kv *kv, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(kv[i].key);
-		free(kv[i].value);
-	}
-	free(kv);
-}
-
 /* The volume a mount names: the project's definition (name:, external:, driver,
  * driver_opts, labels) when there is one, Compose's name and labels, created on first
  * use; an anonymous one when key is NULL. */
@@ -146,18 +123,11 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 			: -1;
 	}
 	if (name && b->o->project) {
-		struct volume_kv pl[2] = {{VOLUME_LABEL_PROJECT, (char *)b->o->project},
-					  {VOLUME_LABEL_VOLUME, (char *)key}};
-		size_t i;
-
-		for (i = 0; i < 2; i++) {
-			labels = xrealloc(labels, (nlabels + 1) * sizeof(*labels));
-			labels[nlabels].key = xstrdup(pl[i].key);
-			labels[nlabels++].value = xstrdup(pl[i].value);
-		}
+		volume_kv_add(&labels, &nlabels, VOLUME_LABEL_PROJECT, b->o->project);
+		volume_kv_add(&labels, &nlabels, VOLUME_LABEL_VOLUME, key);
 	}
-	kv_from_object(jobj(def, "labels"), &labels, &nlabels);
-	kv_from_object(jobj(def, "driver_opts"), &options, &noptions);
+	volume_kv_add_json(&labels, &nlabels, jobj(def, "labels"));
+	volume_kv_add_json(&options, &noptions, jobj(def, "driver_opts"));
 	co.name = name;
 	co.driver = jstr(def, "driver");
 	co.labels = labels;
@@ -165,8 +135,8 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 	co.options = options;
 	co.noptions = noptions;
 	rc = volume_create(b->o->root, &co, out, &created, err);
-	kv_release(labels, nlabels);
-	kv_release(options, noptions);
+	volume_kv_free(labels, nlabels);
+	volume_kv_free(options, noptions);
 	return rc;
 }
 

@@ -40,21 +40,9 @@ static void json_putp(struct json_object **o)
 static void add_kv(struct volume_kv **kv, size_t *n, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
+	_cleanup_free_ char *key = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
 
-	*kv = xrealloc(*kv, (*n + 1) * sizeof(**kv));
-	(*kv)[*n].key = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
-	(*kv)[(*n)++].value = xstrdup(eq ? eq + 1 : "");
-}
-
-static void kv_release(struct volume_kv *kv, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(kv[i].key);
-		free(kv[i].value);
-	}
-	free(kv);
+	volume_kv_add(kv, n, key, eq ? eq + 1 : "");
 }
 
 /* Shared option parsing: the long options of the subcommand plus the globals. Returns
@@ -142,8 +130,8 @@ static int volume_create_cmd(struct cli_globals *g, int argc, char **argv)
 	rc = CLI_OK;
 out:
 	volume_free(v);
-	kv_release(labels, co.nlabels);
-	kv_release(options, co.noptions);
+	volume_kv_free(labels, co.nlabels);
+	volume_kv_free(options, co.noptions);
 	return rc;
 }
 
@@ -327,7 +315,7 @@ static int volume_ls_cmd(struct cli_globals *g, int argc, char **argv)
 	rc = CLI_OK;
 out:
 	volume_list_free(v, n);
-	kv_release(f.kv, f.n);
+	volume_kv_free(f.kv, f.n);
 	return rc;
 }
 
@@ -541,7 +529,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 	puts("Total reclaimed space: 0B");
 out:
 	volume_list_free(v, n);
-	kv_release(f.kv, f.n);
+	volume_kv_free(f.kv, f.n);
 	return rc;
 }
 

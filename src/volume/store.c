@@ -136,7 +136,14 @@ int volume_rm_tree(const char *path, struct stk_err *err)
 
 /* --- the record --- */
 
-static void kv_free(struct volume_kv *kv, size_t n)
+void volume_kv_add(struct volume_kv **kv, size_t *n, const char *key, const char *value)
+{
+	*kv = xrealloc(*kv, (*n + 1) * sizeof(**kv));
+	(*kv)[*n].key = xstrdup(key);
+	(*kv)[(*n)++].value = xstrdup(value);
+}
+
+void volume_kv_free(struct volume_kv *kv, size_t n)
 {
 	size_t i;
 
@@ -156,8 +163,8 @@ void volume_free(struct volume *v)
 	free(v->mountpoint);
 	free(v->created_at);
 	free(v->scope);
-	kv_free(v->labels, v->nlabels);
-	kv_free(v->options, v->noptions);
+	volume_kv_free(v->labels, v->nlabels);
+	volume_kv_free(v->options, v->noptions);
 	free(v);
 }
 
@@ -200,16 +207,12 @@ static struct json_object *kv_to_json(const struct volume_kv *kv, size_t n)
 	return o;
 }
 
-static void kv_from_json(struct json_object *o, struct volume_kv **kv, size_t *n)
+void volume_kv_add_json(struct volume_kv **kv, size_t *n, struct json_object *o)
 {
 	if (!o || !json_object_is_type(o, json_type_object))
 		return;
 	json_object_object_foreach(o, k, val)
-	{
-		*kv = xrealloc(*kv, (*n + 1) * sizeof(**kv));
-		(*kv)[*n].key = xstrdup(k);
-		(*kv)[(*n)++].value = xstrdup(json_object_get_string(val));
-	}
+		volume_kv_add(kv, n, k, json_object_get_string(val));
 }
 
 struct json_object *volume_to_json(const struct volume *v)
@@ -258,9 +261,9 @@ int volume_get(const char *root, const char *name, struct volume **out, struct s
 	v->created_at = get_string(o, "CreatedAt");
 	v->scope = get_string(o, "Scope");
 	if (json_object_object_get_ex(o, "Labels", &x))
-		kv_from_json(x, &v->labels, &v->nlabels);
+		volume_kv_add_json(&v->labels, &v->nlabels, x);
 	if (json_object_object_get_ex(o, "Options", &x))
-		kv_from_json(x, &v->options, &v->noptions);
+		volume_kv_add_json(&v->options, &v->noptions, x);
 	*out = v;
 	return 0;
 }
@@ -346,21 +349,12 @@ static struct volume *volume_new(const char *root, const char *name,
 	free(abs);
 	v->created_at = now_rfc3339();
 	v->scope = xstrdup("local");
-	for (i = 0; i < o->nlabels; i++) {
-		v->labels = xrealloc(v->labels, (v->nlabels + 1) * sizeof(*v->labels));
-		v->labels[v->nlabels].key = xstrdup(o->labels[i].key);
-		v->labels[v->nlabels++].value = xstrdup(o->labels[i].value);
-	}
-	if (!o->name || !*o->name) {
-		v->labels = xrealloc(v->labels, (v->nlabels + 1) * sizeof(*v->labels));
-		v->labels[v->nlabels].key = xstrdup(VOLUME_LABEL_ANONYMOUS);
-		v->labels[v->nlabels++].value = xstrdup("");
-	}
-	for (i = 0; i < o->noptions; i++) {
-		v->options = xrealloc(v->options, (v->noptions + 1) * sizeof(*v->options));
-		v->options[v->noptions].key = xstrdup(o->options[i].key);
-		v->options[v->noptions++].value = xstrdup(o->options[i].value);
-	}
+	for (i = 0; i < o->nlabels; i++)
+		volume_kv_add(&v->labels, &v->nlabels, o->labels[i].key, o->labels[i].value);
+	if (!o->name || !*o->name)
+		volume_kv_add(&v->labels, &v->nlabels, VOLUME_LABEL_ANONYMOUS, "");
+	for (i = 0; i < o->noptions; i++)
+		volume_kv_add(&v->options, &v->noptions, o->options[i].key, o->options[i].value);
 	return v;
 }
 

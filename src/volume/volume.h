@@ -15,6 +15,12 @@
 struct volume_kv {
 	char *key, *value;
 };
+/* Append a copy of key=value; free a list. */
+void volume_kv_add(struct volume_kv **kv, size_t *n, const char *key, const char *value);
+void volume_kv_free(struct volume_kv *kv, size_t n);
+/* Append the members of a JSON object (strings) as key=value pairs. */
+struct json_object;
+void volume_kv_add_json(struct volume_kv **kv, size_t *n, struct json_object *obj);
 
 /* A volume as `docker volume inspect` shows it. */
 struct volume {
@@ -55,7 +61,6 @@ int volume_get(const char *root, const char *name, struct volume **out, struct s
 int volume_list(const char *root, struct volume ***out, size_t *n, struct stk_err *err);
 void volume_free(struct volume *v);
 /* The inspect form: {CreatedAt, Driver, Labels, Mountpoint, Name, Options, Scope}. */
-struct json_object;
 struct json_object *volume_to_json(const struct volume *v);
 void volume_list_free(struct volume **v, size_t n);
 /* Label value, NULL when the volume has no such label. */
