@@ -303,6 +303,7 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	runtime_volumes_unstage(vols);
 	for (w = engine_warnings(c); *w; w++)
 		fprintf(stderr, "stack: warning: %s\n", *w);
 	pty = engine_take_pty_master(c);
@@ -324,6 +325,7 @@ out:
 		tcsetattr(0, TCSANOW, &saved);
 	if (pty >= 0)
 		close(pty);
+	runtime_volumes_unstage(vols);
 	if (c && engine_remove(c, &err) < 0)
 		cli_error("%s", err.msg);
 	engine_container_free(c);

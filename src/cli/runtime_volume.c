@@ -29,6 +29,8 @@ struct runtime_volumes {
 	bool made_dir;
 	char **tmpfs_volumes; /* names of type=tmpfs volumes to unmount when unused */
 	size_t ntmpfs;
+	char **staged; /* binds prepared in the state directory (bind.recursive) */
+	size_t nstaged;
 };
 
 /* What setup builds up before it hands mounts to the spec. */
@@ -210,6 +212,36 @@ static bool selinux_enabled(void)
 	return access("/sys/fs/selinux/enforce", F_OK) == 0;
 }
 
+/* The engine binds recursively and makes only the top mount read-only. For
+ * bind.recursive disabled (no submounts) and readonly (every submount read-only) the
+ * bind is prepared here, in the state directory, and the engine binds that; the
+ * staging mount is detached once the container has its own copy. */
+static char *stage_bind(struct build *b, const char *host, bool rro, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/binds", b->es->state_dir);
+	char *stage = xasprintf("%s/%zu", dir, b->rv->nstaged);
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct stat st;
+	int fd;
+
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || stat(host, &st) < 0)
+		goto fail;
+	if (S_ISDIR(st.st_mode) ? mkdir(stage, 0700) < 0
+	    : (fd = open(stage, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || close(fd) < 0)
+		goto fail;
+	b->rv->staged = xrealloc(b->rv->staged, (b->rv->nstaged + 1) * sizeof(char *));
+	b->rv->staged[b->rv->nstaged++] = xstrdup(stage);
+	if (mount(host, stage, NULL, MS_BIND | (rro ? MS_REC : 0), NULL) < 0)
+		goto fail;
+	if (rro && mount_setattr(AT_FDCWD, stage, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		goto fail;
+	return stage;
+fail:
+	stk_err_sys(err, "bind %s: prepare %s", host, stage);
+	free(stage);
+	return NULL;
+}
+
 static int mount_bind(struct build *b, struct json_object *m, const char *src,
 		      const char *target, bool ro, struct stk_err *err)
 {
@@ -224,10 +256,11 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 		fprintf(stderr, "stack: warning: bind %s: selinux \"%s\" ignored: %s\n", host,
 			selinux, selinux_enabled() ? "stack does not relabel"
 						   : "SELinux is not enabled");
-	if (recursive && strcmp(recursive, "enabled") && strcmp(recursive, "writable"))
-		return stk_err_set(err, ENOTSUP,
-				   "bind %s: recursive \"%s\" is not supported (enabled or "
-				   "writable)",
+	if (recursive && strcmp(recursive, "enabled") && strcmp(recursive, "writable") &&
+	    strcmp(recursive, "disabled") && strcmp(recursive, "readonly"))
+		return stk_err_set(err, EINVAL,
+				   "bind %s: recursive \"%s\" is not enabled, disabled, writable or "
+				   "readonly",
 				   host, recursive);
 	if (stat(host, &st) < 0) {
 		/* Compose's long syntax creates a missing source unless told not to. */
@@ -236,7 +269,18 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 		if (stk_mkdir_p(host, 0755, err) < 0)
 			return stk_err_wrap(err, "bind: create_host_path");
 	}
-	add_mount(b, ENGINE_MOUNT_BIND, host, target, ro, NULL);
+	if (recursive && (strcmp(recursive, "disabled") == 0 || strcmp(recursive, "readonly") == 0)) {
+		char *staged = stage_bind(b, host, strcmp(recursive, "readonly") == 0, err);
+
+		if (!staged)
+			return -1;
+		add_mount(b, ENGINE_MOUNT_BIND, staged, target, ro || recursive[0] == 'r', NULL);
+		/* Record the real source: volumes_from binds it again. */
+		free(b->rec[b->nrec - 1].source);
+		b->rec[b->nrec - 1].source = xstrdup(host);
+	} else {
+		add_mount(b, ENGINE_MOUNT_BIND, host, target, ro, NULL);
+	}
 	if (prop) {
 		static const char *const valid[] = {"private", "rprivate", "shared", "rshared",
 						    "slave", "rslave"};
@@ -583,12 +627,37 @@ int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_objec
 	return 0;
 }
 
+void runtime_volumes_unstage(struct runtime_volumes *rv)
+{
+	size_t i;
+
+	for (i = 0; rv && i < rv->nstaged; i++) {
+		struct stat st;
+
+		umount2(rv->staged[i], MNT_DETACH);
+		if (lstat(rv->staged[i], &st) == 0)
+			S_ISDIR(st.st_mode) ? rmdir(rv->staged[i]) : unlink(rv->staged[i]);
+		free(rv->staged[i]);
+	}
+	if (rv && rv->nstaged) {
+		_cleanup_free_ char *dir = xasprintf("%s/binds", rv->state_dir);
+
+		rmdir(dir);
+	}
+	if (rv) {
+		free(rv->staged);
+		rv->staged = NULL;
+		rv->nstaged = 0;
+	}
+}
+
 void runtime_volumes_release(struct runtime_volumes *rv)
 {
 	size_t i;
 
 	if (!rv)
 		return;
+	runtime_volumes_unstage(rv);
 	/* The engine removes its state directory; when it never had it, clean up here. */
 	if (access(rv->state_dir, F_OK) == 0) {
 		_cleanup_free_ char *rec = xasprintf("%s/mounts.json", rv->state_dir);

@@ -25,6 +25,9 @@ struct runtime_volumes;
 int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_object *spec_json,
 			  struct engine_spec *spec, struct runtime_volumes **out,
 			  struct stk_err *err);
+/* Once the container has started (or failed to): detaches the binds prepared for
+ * bind.recursive; the container keeps its own copies. NULL is fine. */
+void runtime_volumes_unstage(struct runtime_volumes *rv);
 /* After the container is gone: a tmpfs volume no container uses is unmounted. NULL is
  * fine. */
 void runtime_volumes_release(struct runtime_volumes *rv);

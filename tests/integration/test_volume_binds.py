@@ -85,12 +85,31 @@ def test_selinux_label_is_reported_as_ignored_without_selinux(engine, tmp_path):
     assert 'selinux "z" ignored: SELinux is not enabled' in r.err
 
 
-def test_bind_recursive_enabled_keeps_submounts_and_disabled_is_refused(engine, tmp_path):
+def submounts(src, target, recursive, **kw):
+    return {"volumes": [bind(src, target, bind={"recursive": recursive}, **kw)]}
+
+
+def test_bind_recursive_options_decide_what_happens_to_submounts(engine, tmp_path):
     src = tmp_path / "rec"
     (src / "sub").mkdir(parents=True)
-    r = engine.run("true", spec={"volumes": [bind(src, "/r", bind={"recursive": "disabled"})]})
-    assert r.code == 1
-    assert 'recursive "disabled" is not supported' in r.err
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "stack-test-sub", str(src / "sub")],
+                   check=True)
+    try:
+        probe = "grep -c ' /r/sub ' /proc/self/mountinfo; touch /r/sub/w && echo wrote"
+        r = engine.run("sh", "-c", probe, spec=submounts(src, "/r", "enabled"))
+        assert r.out.split() == ["1", "wrote"], r
+        r = engine.run("sh", "-c", probe, spec=submounts(src, "/r", "disabled"))
+        assert r.out.split()[0] == "0", r
+        r = engine.run("sh", "-c", probe, spec=submounts(src, "/r", "readonly"))
+        assert r.out.split() == ["1"], r
+        assert "Read-only file system" in r.err
+        r = engine.run("sh", "-c", probe, spec=submounts(src, "/r", "writable", read_only=True))
+        assert r.out.split() == ["1", "wrote"], r
+        r = engine.run("true", spec=submounts(src, "/r", "sideways"))
+        assert r.code == 1
+        assert 'recursive "sideways" is not enabled, disabled, writable or readonly' in r.err
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
 
 
 def test_tmpfs_size_is_enforced_and_mode_is_applied(engine):
