@@ -438,6 +438,20 @@ static bool confirm(const char *warning)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* docker's units.HumanSize: decimal units, four significant digits. */
+static void print_reclaimed(unsigned long long bytes)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1000;
+		u++;
+	}
+	printf("Total reclaimed space: %.4g%s\n", v, units[u]);
+}
+
 static const char *const prune_filters[] = {"label", "all", NULL};
 
 static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
@@ -455,6 +469,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 	struct volume **v = NULL;
 	struct stk_err err;
 	bool all = false, force = false, header = false;
+	unsigned long long reclaimed = 0, size;
 	size_t n = 0, i;
 	int c, rc = CLI_FAIL;
 
@@ -512,6 +527,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 			continue;
 		if (!filters_match(&f, v[i], root))
 			continue;
+		size = volume_disk_usage(root, v[i]);
 		if (volume_remove(root, v[i]->name, &err) < 0) {
 			if (err.errnum != EBUSY) {
 				cli_error("remove %s: %s", v[i]->name, err.msg);
@@ -519,6 +535,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 			}
 			continue;
 		}
+		reclaimed += size;
 		if (!header)
 			puts("Deleted Volumes:");
 		header = true;
@@ -526,7 +543,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 	}
 	if (header)
 		puts("");
-	puts("Total reclaimed space: 0B");
+	print_reclaimed(reclaimed);
 out:
 	volume_list_free(v, n);
 	volume_kv_free(f.kv, f.n);

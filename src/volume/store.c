@@ -134,6 +134,29 @@ int volume_rm_tree(const char *path, struct stk_err *err)
 	return 0;
 }
 
+static unsigned long long du_total;
+
+static int du_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	du_total += (unsigned long long)st->st_blocks * 512;
+	return 0;
+}
+
+unsigned long long volume_disk_usage(const char *root, const struct volume *v)
+{
+	_cleanup_free_ char *data = volume_data_dir(root, v->name);
+
+	if (volume_option(v, "type"))
+		return 0;
+	/* nftw has no argument for its callback; the CLI is single-threaded here. */
+	du_total = 0;
+	nftw(data, du_entry, 32, FTW_PHYS | FTW_MOUNT);
+	return du_total;
+}
+
 /* --- the record --- */
 
 void volume_kv_add(struct volume_kv **kv, size_t *n, const char *key, const char *value)

@@ -72,6 +72,9 @@ const char *volume_option(const struct volume *v, const char *key);
  * container record references it; ENOENT when missing. */
 int volume_remove(const char *root, const char *name, struct stk_err *err);
 
+/* Bytes the volume's content takes on disk (0 for tmpfs and bind volumes). */
+unsigned long long volume_disk_usage(const char *root, const struct volume *v);
+
 /* The containers whose records reference the volume: "name (id)", NULL-terminated. */
 char **volume_users(const char *root, const char *name);
 void volume_strv_free(char **v);

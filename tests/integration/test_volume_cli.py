@@ -141,10 +141,13 @@ def test_other_drivers_and_unsupported_driver_options_are_clear_errors(tmp_path)
 def test_prune_removes_unused_anonymous_volumes_and_all_with_a(tmp_path):
     root = tmp_path / "root"
     anon = vol(root, "create").out.strip()
+    (root / "volumes" / anon / "_data/blob").write_bytes(b"x" * 200_000)
     assert vol(root, "create", "named").code == 0
     r = vol(root, "prune", "-f")
     assert r.code == 0, r
     assert r.out.splitlines()[:2] == ["Deleted Volumes:", anon]
+    reclaimed = re.search(r"Total reclaimed space: ([\d.]+)kB", r.out)
+    assert reclaimed and 200 <= float(reclaimed.group(1)) < 300, r.out
     assert vol(root, "ls", "-q").out.split() == ["named"]
     r = vol(root, "prune", "-f", "--all")
     assert "named" in r.out.split()
