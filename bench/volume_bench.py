@@ -36,17 +36,20 @@ def run(*cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, **kw)
 
 
-def timed(fn, runs):
-    out = []
+def interleaved(fns, runs):
+    """Round by round, so that a change of the machine's load falls on every tool."""
+    out = [[] for _ in fns]
     for i in range(runs):
-        t = time.perf_counter()
-        fn(i)
-        out.append(time.perf_counter() - t)
+        for fn, times in zip(fns, out):
+            t = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - t)
     return out
 
 
 class Docker:
     def __init__(self, tmp):
+        tmp.mkdir(parents=True, exist_ok=True)
         self.sock = f"unix://{tmp}/docker.sock"
         self.data = tmp / "data"
         self.log = open(tmp / "dockerd.log", "w")
@@ -129,10 +132,9 @@ def main():
                 v = ["-v", f"cu{i}:{path}"] if with_volume else []
                 docker("run", "--rm", "--network", "none", *v, pg, "true")
 
-            sb = timed(lambda i: stack_run(i, False), a.runs)
-            sv = timed(lambda i: stack_run(i, True), a.runs)
-            db = timed(lambda i: docker_run(i, False), a.runs)
-            dv = timed(lambda i: docker_run(i, True), a.runs)
+            sb, sv, db, dv = interleaved([lambda i: stack_run(i, False), lambda i: stack_run(i, True),
+                                          lambda i: docker_run(i, False),
+                                          lambda i: docker_run(i, True)], a.runs)
             for i in range(a.runs):
                 s("volume", "rm", f"cu{i}")
                 docker("volume", "rm", f"cu{i}")
@@ -156,7 +158,7 @@ def main():
 
         def stack_import(i):
             with open(backup / "s.tar", "rb") as f:
-                subprocess.run([stack, "--root", str(root), "volume", "import", "-f", "copy"],
+                subprocess.run([stack, "--root", str(root), "volume", "import", f"copy{i}"],
                                stdin=f, check=True)
 
         def docker_export(i):
@@ -168,9 +170,10 @@ def main():
                    f"{backup}:/b", bb, "tar", "-xf", "/b/d.tar", "-C", "/v")
 
         runs = max(3, a.runs // 2)
-        se, si = timed(stack_export, runs), timed(stack_import, runs)
-        de, di = timed(docker_export, runs), timed(docker_import, runs)
+        se, si, de, di = interleaved([stack_export, stack_import, docker_export, docker_import],
+                                     runs)
         for i in range(runs):
+            s("volume", "rm", f"copy{i}")
             docker("volume", "rm", f"copy{i}")
         rows.append(f"| export of a {a.gib} GiB volume to a tar file (median of {runs}) | "
                     f"{statistics.median(se):.2f} s | {statistics.median(de):.2f} s |")
