@@ -321,6 +321,69 @@ out:
 
 /* --- inspect --- */
 
+/* The part of Go's templates that scripts use on volumes: {{.Field}},
+ * {{json .Field}} or {{json .}}, and {{index .Labels "key"}}. */
+static int render_field(const char *expr, struct json_object *v, struct strbuf *out)
+{
+	struct json_object *f = NULL;
+	bool json = str_has_prefix(expr, "json ");
+	char key[256];
+
+	if (json)
+		expr += 5;
+	while (*expr == ' ')
+		expr++;
+	if (sscanf(expr, "index .Labels \"%255[^\"]\"", key) == 1) {
+		struct json_object *labels;
+
+		if (json_object_object_get_ex(v, "Labels", &labels) &&
+		    json_object_object_get_ex(labels, key, &f))
+			strbuf_adds(out, json_object_get_string(f));
+		else
+			strbuf_adds(out, "<no value>");
+		return 0;
+	}
+	if (strcmp(expr, ".") == 0)
+		f = v;
+	else if (expr[0] != '.' || !json_object_object_get_ex(v, expr + 1, &f))
+		return -1;
+	if (json || !json_object_is_type(f, json_type_string))
+		strbuf_adds(out, json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		strbuf_adds(out, json_object_get_string(f));
+	return 0;
+}
+
+static int render_template(const char *t, struct json_object *v, struct strbuf *out)
+{
+	const char *open, *close;
+
+	while ((open = strstr(t, "{{"))) {
+		_cleanup_free_ char *expr = NULL;
+		size_t len;
+
+		strbuf_addn(out, t, (size_t)(open - t));
+		close = strstr(open, "}}");
+		if (!close)
+			return -1;
+		open += 2;
+		while (*open == ' ')
+			open++;
+		len = (size_t)(close - open);
+		while (len && open[len - 1] == ' ')
+			len--;
+		expr = xstrndup(open, len);
+		if (render_field(expr, v, out) < 0) {
+			cli_error("template: can't evaluate \"%s\" on a volume", expr);
+			return -1;
+		}
+		t = close + 2;
+	}
+	strbuf_adds(out, t);
+	return 0;
+}
+
 static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -343,7 +406,8 @@ static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 		case 'h':
 			puts("Usage: stack volume inspect [OPTIONS] VOLUME [VOLUME...]\n\n"
 			     "Display detailed information on one or more volumes\n\nOptions:\n"
-			     "  -f, --format string   Format output using \"json\" (the default)");
+			     "  -f, --format string   \"json\" (the default), or a template: {{.Mountpoint}},\n"
+			     "                        {{json .Labels}}, {{index .Labels \"key\"}}");
 			return CLI_OK;
 		default:
 			return CLI_USAGE;
@@ -352,8 +416,8 @@ static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("volume inspect",
 				       "\"volume inspect\" requires at least 1 argument.");
-	if (format && strcmp(format, "json"))
-		return cli_usage_error("volume inspect", "unsupported format \"%s\" (json)", format);
+	if (format && strcmp(format, "json") == 0)
+		format = NULL;
 	for (i = optind; i < argc; i++) {
 		struct volume *v;
 		struct stk_err err;
@@ -368,8 +432,21 @@ static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 		}
 		json_object_array_add(arr, volume_to_json(v));
 		volume_free(v);
+		if (format) {
+			struct strbuf sb;
+			struct json_object *last = json_object_array_get_idx(
+				arr, json_object_array_length(arr) - 1);
+
+			strbuf_init(&sb);
+			if (render_template(format, last, &sb) < 0) {
+				strbuf_free(&sb);
+				return CLI_FAIL;
+			}
+			puts(sb.buf ? sb.buf : "");
+			strbuf_free(&sb);
+		}
 	}
-	if (json_object_array_length(arr) || rc == CLI_OK)
+	if (!format && (json_object_array_length(arr) || rc == CLI_OK))
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_SPACED |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));

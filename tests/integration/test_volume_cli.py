@@ -40,6 +40,18 @@ def test_create_then_inspect_shows_dockers_fields(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", v["CreatedAt"])
 
 
+def test_inspect_format_templates_that_scripts_use(tmp_path):
+    root = tmp_path / "root"
+    assert vol(root, "create", "--label", "tier=db", "pgdata").code == 0
+    r = vol(root, "inspect", "-f", "{{ .Mountpoint }}|{{json .Labels}}|{{index .Labels \"tier\"}}",
+            "pgdata")
+    assert r.code == 0, r
+    assert r.out == f"{root}/volumes/pgdata/_data|{{\"tier\":\"db\"}}|db\n"
+    r = vol(root, "inspect", "--format", "{{.Colour}}", "pgdata")
+    assert r.code == 1
+    assert "can't evaluate \".Colour\"" in r.err
+
+
 def test_create_of_an_existing_volume_returns_it_unchanged(tmp_path):
     root = tmp_path / "root"
     assert vol(root, "create", "--label", "a=1", "data").code == 0
