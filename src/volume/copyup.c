@@ -373,7 +373,7 @@ static int list_entries(const struct merged_dir *src, struct entry **out, size_t
 	*out = NULL;
 	*n = 0;
 	for (i = 0; i < src->n; i++) {
-		int fd = dup(src->fds[i]);
+		int fd = fcntl(src->fds[i], F_DUPFD_CLOEXEC, 0);
 		DIR *d;
 		struct dirent *e;
 
