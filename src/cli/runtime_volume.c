@@ -355,13 +355,15 @@ static struct json_object *short_syntax(const char *s)
 				      ? "bind" : "volume"));
 	json_object_object_add(o, "source", json_object_new_string(parts[0]));
 	json_object_object_add(o, "target", json_object_new_string(parts[1]));
-	if (n == 3 && strstr(parts[2], "ro"))
-		json_object_object_add(o, "read_only", json_object_new_boolean(true));
-	if (n == 3 && strstr(parts[2], "nocopy")) {
-		struct json_object *v = json_object_new_object();
+	for (p = n == 3 ? strtok_r(parts[2], ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save)) {
+		if (strcmp(p, "ro") == 0)
+			json_object_object_add(o, "read_only", json_object_new_boolean(true));
+		else if (strcmp(p, "nocopy") == 0) {
+			struct json_object *v = json_object_new_object();
 
-		json_object_object_add(v, "nocopy", json_object_new_boolean(true));
-		json_object_object_add(o, "volume", v);
+			json_object_object_add(v, "nocopy", json_object_new_boolean(true));
+			json_object_object_add(o, "volume", v);
+		}
 	}
 	return o;
 }

@@ -232,6 +232,9 @@ out:
 	return rc;
 }
 
+static int import_into(const char *root, const char *name, int fd, bool force,
+		       struct stk_err *err);
+
 static int refuse_if_in_use(const char *root, const char *name, struct stk_err *err)
 {
 	char **users = volume_users(root, name);
@@ -246,16 +249,31 @@ static int refuse_if_in_use(const char *root, const char *name, struct stk_err *
 int volume_import(const char *root, const char *name, int fd, bool force, struct stk_err *err)
 {
 	struct volume_create_opts co = {.name = name};
-	_cleanup_free_ char *data = NULL, *tmp = NULL, *old = NULL;
-	_cleanup_close_ int lock = -1;
 	struct volume *v = NULL;
 	struct stk_err ignored;
 	bool created;
-	int empty;
+	int rc;
 
 	if (volume_create(root, &co, &v, &created, err) < 0)
 		return -1;
 	volume_free(v);
+	rc = import_into(root, name, fd, force, err);
+	if (rc < 0 && created)
+		volume_remove(root, name, &ignored);
+	return rc;
+}
+
+/* The import proper, into an existing volume; a volume it made is removed on failure
+ * by the caller, so nothing half-made stays. */
+static int import_into(const char *root, const char *name, int fd, bool force,
+		       struct stk_err *err)
+{
+	_cleanup_free_ char *data = NULL, *tmp = NULL, *old = NULL;
+	_cleanup_close_ int lock = -1;
+	struct volume *v = NULL;
+	struct stk_err ignored;
+	int empty;
+
 	if (plain_volume(root, name, &v, err) < 0)
 		return -1;
 	volume_free(v);

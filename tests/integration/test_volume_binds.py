@@ -161,6 +161,9 @@ def test_secrets_and_configs_are_mounted_read_only_with_uid_gid_mode(engine, tmp
         state = engine.root / "containers" / c.id
         assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
         assert (state / "secrets/db_pw").read_text() == "hunter2"
+        holders = [p for p in engine.tmp.rglob("*") if p.is_file() and not p.is_symlink()
+                   and b"k-123" in p.read_bytes()]
+        assert holders == [state / "secrets/api_key"]
     finally:
         c.proc.terminate()
         c.wait()

@@ -293,6 +293,14 @@ def test_import_of_an_archive_that_leaves_the_volume_is_refused_and_changes_noth
     assert not (tmp_path / "outside.txt").exists() and not (root / "volumes/up.txt").exists()
 
 
+def test_a_failed_import_leaves_no_new_volume_behind(tmp_path):
+    root = tmp_path / "root"
+    p = import_bytes(root, "fresh", b"this is not a tar archive" * 40)
+    assert p.returncode == 1
+    assert b"import fresh:" in p.stderr
+    assert vol(root, "ls", "-q").out == ""
+
+
 def test_export_of_a_missing_volume_is_an_error(tmp_path):
     p = subprocess.run([STACK, "--root", str(tmp_path), "volume", "export", "gone"],
                        capture_output=True)
