@@ -31,6 +31,8 @@ struct runtime_volumes {
 	size_t ntmpfs;
 	char **staged; /* binds prepared in the state directory (bind.recursive) */
 	size_t nstaged;
+	int *held; /* volume_hold() fds, let go once the users record is written */
+	size_t nheld;
 };
 
 /* What setup builds up before it hands mounts to the spec. */
@@ -149,9 +151,18 @@ static int mount_volume(struct build *b, const char *key, const char *target, bo
 	struct volume *v = NULL;
 	_cleanup_free_ char *host = NULL;
 	const char *rootfs_layer[1] = {s->rootfs};
+	int fd;
 
 	if (resolve_volume(b, key, &v, err) < 0)
 		return stk_err_wrap(err, "volume \"%s\"", key ? key : target);
+	fd = volume_hold(b->o->root, v->name, err);
+	if (fd < 0) {
+		stk_err_wrap(err, "volume \"%s\"", v->name);
+		volume_free(v);
+		return -1;
+	}
+	b->rv->held = xrealloc(b->rv->held, (b->rv->nheld + 1) * sizeof(int));
+	b->rv->held[b->rv->nheld++] = fd;
 	if (volume_host_path(b->o->root, v, &host, err) < 0 ||
 	    (!nocopy && volume_copy_up(b->o->root, v,
 				       s->nlayers ? (const char *const *)s->layers : rootfs_layer,
@@ -571,6 +582,17 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 
 /* --- setup and release --- */
 
+static void let_go(struct runtime_volumes *rv)
+{
+	size_t i;
+
+	for (i = 0; i < rv->nheld; i++)
+		close(rv->held[i]);
+	free(rv->held);
+	rv->held = NULL;
+	rv->nheld = 0;
+}
+
 /* The secrets or configs written so far: plain files, one level deep. */
 static void remove_files_dir(const char *state_dir, const char *sub)
 {
@@ -622,6 +644,7 @@ int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_objec
 		rc = volume_record_users(spec->state_dir, o->name ? o->name : spec->id, b.rec, b.nrec,
 					 err);
 	volume_mount_records_free(b.rec, b.nrec);
+	let_go(b.rv);
 	if (rc < 0) {
 		runtime_volumes_release(b.rv);
 		return -1;

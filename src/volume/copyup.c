@@ -464,13 +464,10 @@ int volume_copy_up(const char *root, const struct volume *v, const char *const *
 		   size_t nlayers, const char *path, struct stk_err *err)
 {
 	_cleanup_free_ char *host = NULL, *tmp = NULL;
-	_cleanup_close_ int lock = volume_lock(root, v->name, err);
 	struct stk_err ignored;
 	bool copied;
 	int empty;
 
-	if (lock < 0)
-		return -1;
 	if (volume_host_path(root, v, &host, err) < 0)
 		return -1;
 	empty = volume_dir_is_empty(host, err);
@@ -479,17 +476,23 @@ int volume_copy_up(const char *root, const struct volume *v, const char *const *
 	if (volume_option(v, "type"))
 		return volume_copy_tree(layers, nlayers, path, host, &copied, err);
 	/* A plain volume is filled in a directory beside _data and renamed over the empty
-	 * _data, so a failed copy leaves it empty and the next start tries again. */
+	 * _data, so a failed copy leaves it empty and the next start tries again. Two
+	 * containers starting at once may both copy: the first rename wins, and the other
+	 * finds _data no longer empty and drops its copy. */
 	tmp = xasprintf("%s.copyup-%d", host, (int)getpid());
 	volume_rm_tree(tmp, &ignored);
 	if (mkdir(tmp, 0755) < 0)
 		return stk_err_sys(err, "create %s", tmp);
-	if (volume_copy_tree(layers, nlayers, path, tmp, &copied, err) < 0 ||
-	    (copied && rename(tmp, host) < 0)) {
-		if (copied)
-			stk_err_sys(err, "rename %s", tmp);
+	if (volume_copy_tree(layers, nlayers, path, tmp, &copied, err) < 0) {
 		volume_rm_tree(tmp, &ignored);
 		return -1;
+	}
+	if (copied && rename(tmp, host) < 0) {
+		int e = errno;
+
+		volume_rm_tree(tmp, &ignored);
+		errno = e;
+		return e == ENOTEMPTY || e == EEXIST ? 0 : stk_err_sys(err, "rename %s", tmp);
 	}
 	if (!copied)
 		rmdir(tmp);

@@ -86,7 +86,7 @@ int volume_write_json(const char *path, struct json_object *obj, struct stk_err 
 	return 0;
 }
 
-int volume_lock(const char *root, const char *name, struct stk_err *err)
+static int lock_dir(const char *root, const char *name, int how, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = volume_dir(root, name);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -94,9 +94,32 @@ int volume_lock(const char *root, const char *name, struct stk_err *err)
 	if (fd < 0)
 		return errno == ENOENT ? stk_err_set(err, ENOENT, "no such volume")
 				       : stk_err_sys(err, "open %s", dir);
-	if (flock(fd, LOCK_EX) < 0) {
+	if (flock(fd, how) < 0) {
 		close(fd);
 		return stk_err_sys(err, "lock %s", dir);
+	}
+	return fd;
+}
+
+int volume_lock(const char *root, const char *name, struct stk_err *err)
+{
+	return lock_dir(root, name, LOCK_EX, err);
+}
+
+/* A volume renamed away by a remove that held the lock is gone though the fd still
+ * opens what was its directory: check that the name still leads to it. */
+int volume_hold(const char *root, const char *name, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = volume_dir(root, name);
+	int fd = lock_dir(root, name, LOCK_SH, err);
+	struct stat held, now;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &held) < 0 || stat(dir, &now) < 0 || held.st_ino != now.st_ino ||
+	    held.st_dev != now.st_dev) {
+		close(fd);
+		return stk_err_set(err, ENOENT, "volume was removed meanwhile");
 	}
 	return fd;
 }

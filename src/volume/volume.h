@@ -81,6 +81,12 @@ void volume_strv_free(char **v);
 
 /* --- mounting into containers --- */
 
+/* Hold a volume (a shared lock; returns the fd that holds it) from before a container
+ * is set up to use it until its users record is written: volume_remove() and
+ * volume_import() wait for it and then see the record. ENOENT when the volume was
+ * removed meanwhile. Close the fd to let go. */
+int volume_hold(const char *root, const char *name, struct stk_err *err);
+
 /* The host directory a container mounts for this volume: _data, or the device of a
  * type=none,o=bind volume. A type=tmpfs volume gets its tmpfs mounted on _data here,
  * on first use; volume_unmount_unused() takes it away when no container uses it. */
@@ -88,7 +94,8 @@ int volume_host_path(const char *root, const struct volume *v, char **out,
 		     struct stk_err *err);
 void volume_unmount_unused(const char *root, const struct volume *v);
 
-/* Copy-up as Docker does it: when the volume's content is empty, fill it with what
+/* Copy-up as Docker does it (call it holding the volume): when the volume's content is
+ * empty, fill it with what
  * the image has at path (the merged view of layers, top first, whiteouts and opaque
  * directories honoured; symlinks on the way resolved inside the image). Owners,
  * modes, xattrs, times, symlinks, hardlinks and device nodes are kept. Nothing is

@@ -140,6 +140,17 @@ def test_copy_up_happens_once_and_never_into_a_volume_with_content(engine):
     assert r.out.split() == ["own"]
 
 
+def test_containers_starting_together_on_a_new_volume_all_see_one_copy(engine):
+    layers = image_layer(engine, {"/srv/app": (None, 0, 0o755),
+                                  "/srv/app/seed": ("image\n", 0, 0o644)})
+    spec = {"layers": layers, "volumes": [volume_mount("race", "/srv/app")]}
+    procs = [engine.start("cat", "/srv/app/seed", spec=spec) for _ in range(4)]
+    results = [c.wait() for c in procs]
+    assert [r[:2] for r in results] == [(0, "image\n")] * 4, results
+    assert sorted(os.listdir(engine.root / "volumes/race")) == ["_data", "volume.json"]
+    assert os.listdir(engine.root / "volumes/race/_data") == ["seed"]
+
+
 def test_nocopy_leaves_the_volume_empty(engine):
     layers = image_layer(engine, {"/srv/app": (None, 0, 0o755),
                                   "/srv/app/seed": ("image\n", 0, 0o644)})
