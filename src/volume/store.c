@@ -554,3 +554,36 @@ int volume_remove(const char *root, const char *name, struct stk_err *err)
 		return stk_err_sys(err, "remove %s", dir);
 	return volume_rm_tree(gone, err);
 }
+
+int volume_remove_project(const char *root, const char *project, char ***removed,
+			  struct stk_err *err)
+{
+	struct volume **v;
+	struct stk_err one;
+	size_t n, i, nremoved = 0;
+	int rc = 0;
+
+	if (removed)
+		*removed = NULL;
+	if (volume_list(root, &v, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *p = volume_label(v[i], VOLUME_LABEL_PROJECT);
+
+		if (!p || strcmp(p, project))
+			continue;
+		if (volume_remove(root, v[i]->name, &one) < 0) {
+			if (rc == 0)
+				stk_err_set(err, one.errnum, "remove %s: %s", v[i]->name, one.msg);
+			rc = -1;
+			continue;
+		}
+		if (removed) {
+			*removed = xrealloc(*removed, (nremoved + 2) * sizeof(char *));
+			(*removed)[nremoved++] = xstrdup(v[i]->name);
+			(*removed)[nremoved] = NULL;
+		}
+	}
+	volume_list_free(v, n);
+	return rc;
+}

@@ -75,6 +75,13 @@ int volume_remove(const char *root, const char *name, struct stk_err *err);
 /* Bytes the volume's content takes on disk (0 for tmpfs and bind volumes). */
 unsigned long long volume_disk_usage(const char *root, const struct volume *v);
 
+/* `down -v`: remove the project's own volumes (labelled com.docker.compose.project=
+ * project; an external volume never is, so it stays). Each removed name goes to
+ * removed (NULL-terminated, may be NULL); a volume in use fails the call after the
+ * others are removed, naming it. */
+int volume_remove_project(const char *root, const char *project, char ***removed,
+			  struct stk_err *err);
+
 /* The containers whose records reference the volume: "name (id)", NULL-terminated. */
 char **volume_users(const char *root, const char *name);
 void volume_strv_free(char **v);

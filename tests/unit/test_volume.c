@@ -115,6 +115,39 @@ static void test_other_drivers_and_unknown_local_options_are_errors(void **state
 	rmtree(root);
 }
 
+static void test_remove_project_takes_only_the_projects_own_volumes(void **state)
+{
+	char *root = tmpdir();
+	struct volume_kv shop = {"com.docker.compose.project", "shop"};
+	struct volume_kv blog = {"com.docker.compose.project", "blog"};
+	struct volume_create_opts a = {.name = "shop_db", .labels = &shop, .nlabels = 1};
+	struct volume_create_opts b = {.name = "blog_db", .labels = &blog, .nlabels = 1};
+	struct volume_create_opts ext = {.name = "shared"};
+	struct volume *v;
+	struct stk_err err;
+	char **removed;
+	bool created;
+
+	(void)state;
+	assert_int_equal(volume_create(root, &a, &v, &created, &err), 0);
+	volume_free(v);
+	assert_int_equal(volume_create(root, &b, &v, &created, &err), 0);
+	volume_free(v);
+	assert_int_equal(volume_create(root, &ext, &v, &created, &err), 0);
+	volume_free(v);
+	assert_int_equal(volume_remove_project(root, "shop", &removed, &err), 0);
+	assert_non_null(removed);
+	assert_string_equal(removed[0], "shop_db");
+	assert_null(removed[1]);
+	volume_strv_free(removed);
+	assert_int_equal(volume_get(root, "shop_db", &v, &err), -1);
+	assert_int_equal(volume_get(root, "blog_db", &v, &err), 0);
+	volume_free(v);
+	assert_int_equal(volume_get(root, "shared", &v, &err), 0);
+	volume_free(v);
+	rmtree(root);
+}
+
 static void put(const char *path, const char *content)
 {
 	FILE *f = fopen(path, "w");
@@ -205,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_names_that_could_leave_the_volumes_dir_are_rejected),
 		cmocka_unit_test(test_create_is_idempotent_and_remove_needs_an_existing_volume),
 		cmocka_unit_test(test_other_drivers_and_unknown_local_options_are_errors),
+		cmocka_unit_test(test_remove_project_takes_only_the_projects_own_volumes),
 		cmocka_unit_test(test_copy_tree_merges_layers_like_overlayfs),
 		cmocka_unit_test(test_copy_tree_of_a_missing_path_copies_nothing),
 	};
