@@ -53,6 +53,9 @@ static int next_opt(const char *cmd, int argc, char **argv, const char *shortopt
 {
 	int c;
 
+	/* First call of a subcommand: Compose takes no abbreviated --flags. */
+	if (optind == 0 && cli_reject_abbreviations(cmd, argv, 1, argc, opts))
+		return OPT_ERROR;
 	for (;;) {
 		c = getopt_long(argc, argv, shortopts, opts, NULL);
 		if (c == -1 || c == 'h')
@@ -252,7 +255,7 @@ static int volume_ls_cmd(struct cli_globals *g, int argc, char **argv)
 		{0},
 	};
 	struct filters f = {0};
-	const char *format = NULL, *root = cli_state_root(g);
+	const char *format = NULL, *root;
 	struct volume **v = NULL;
 	struct stk_err err;
 	bool quiet = false;
@@ -289,6 +292,7 @@ static int volume_ls_cmd(struct cli_globals *g, int argc, char **argv)
 		rc = cli_usage_error("volume ls", "\"volume ls\" accepts no arguments.");
 		goto out;
 	}
+	root = cli_state_root(g); /* --root may come after the subcommand */
 	if (format && strcmp(format, "json") && strcmp(format, "table")) {
 		rc = cli_usage_error("volume ls", "unsupported format \"%s\" (table or json)", format);
 		goto out;
@@ -541,7 +545,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *root = cli_state_root(g);
+	const char *root;
 	struct filters f = {0};
 	struct volume **v = NULL;
 	struct stk_err err;
@@ -587,6 +591,7 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 		rc = cli_usage_error("volume prune", "\"volume prune\" accepts no arguments.");
 		goto out;
 	}
+	root = cli_state_root(g); /* --root may come after the subcommand */
 	if (!force && !confirm(all ? "WARNING! This will remove all local volumes not used by at "
 				     "least one container."
 				   : "WARNING! This will remove anonymous local volumes not used by "

@@ -94,6 +94,23 @@ def test_ls_table_quiet_json_and_filters(tmp_path):
     assert lines[0]["Mountpoint"] == str(root / "volumes/blog_db/_data")
 
 
+def test_global_root_option_is_taken_after_the_subcommand_too(tmp_path):
+    root = tmp_path / "root"
+    assert run_stack("volume", "create", "--root", str(root), "late").code == 0
+    r = run_stack("volume", "ls", "-q", "--root", str(root))
+    assert r.out.split() == ["late"], r
+    anon = vol(root, "create").out.strip()
+    r = run_stack("volume", "prune", "-f", "--root", str(root))
+    assert anon in r.out.split(), r
+    assert vol(root, "ls", "-q").out.split() == ["late"]
+
+
+def test_abbreviated_flags_are_usage_errors(tmp_path):
+    r = vol(tmp_path / "root", "ls", "--form", "json")
+    assert r.code == 2
+    assert "unknown flag: --form" in r.err
+
+
 def test_ls_with_an_unknown_filter_is_an_error(tmp_path):
     r = vol(tmp_path / "root", "ls", "--filter", "colour=red")
     assert r.code == 1
