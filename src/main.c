@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
 	{"save", cli_save, "Save images to a tar archive", false},
 	{"tag", cli_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"volume", cli_volume, "Manage volumes", false},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
 	{"runtime", cli_runtime, "Run one container in the foreground (plumbing)", true},
 };

@@ -61,6 +61,7 @@ int cli_login(struct cli_globals *g, int argc, char **argv);
 int cli_logout(struct cli_globals *g, int argc, char **argv);
 int cli_load(struct cli_globals *g, int argc, char **argv);
 int cli_save(struct cli_globals *g, int argc, char **argv);
+int cli_volume(struct cli_globals *g, int argc, char **argv);
 
 /* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
 const char *cli_state_root(const struct cli_globals *g);

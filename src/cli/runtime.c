@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/runtime_net.h"
+#include "cli/runtime_volume.h"
 #include "engine/engine.h"
 #include "util/fs.h"
 #include "util/cleanup.h"
@@ -84,8 +85,10 @@ static char *random_id(void)
 	return s;
 }
 
-/* stop_signal and stop_grace_period belong to the caller, not to the engine. */
-static int load_spec(struct run_opts *o, struct engine_spec *s, struct stk_err *err)
+/* stop_signal and stop_grace_period belong to the caller, not to the engine. The
+ * parsed JSON goes to *keep when asked for (the volume plumbing reads it too). */
+static int load_spec(struct run_opts *o, struct engine_spec *s, struct json_object **keep,
+		     struct stk_err *err)
 {
 	_cleanup_(json_putp) struct json_object *root = NULL;
 	struct json_object *v;
@@ -102,6 +105,8 @@ static int load_spec(struct run_opts *o, struct engine_spec *s, struct stk_err *
 		return stk_err_wrap(err, "%s: stop_signal", o->spec);
 	if (json_object_object_get_ex(root, "stop_grace_period", &v))
 		o->grace_ms = (int)(json_object_get_double(v) * 1000);
+	if (keep)
+		*keep = steal(&root);
 	return 0;
 }
 
@@ -236,6 +241,8 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	struct engine_spec spec;
 	struct engine_container *c = NULL;
 	struct runtime_net *net = NULL;
+	struct runtime_volumes *vols = NULL;
+	_cleanup_(json_putp) struct json_object *json = NULL;
 	struct runtime_net_opts no = {.project = o->project, .name = o->name,
 				      .service = o->service, .networks = o->networks,
 				      .nnetworks = o->nnetworks};
@@ -248,7 +255,7 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	const char *const *w;
 
 	engine_spec_init(&spec);
-	if (load_spec(o, &spec, &err) < 0) {
+	if (load_spec(o, &spec, &json, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
@@ -274,6 +281,15 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	if (place_container(g, o, &spec) < 0)
 		goto out;
 	no.root = cli_state_root(g);
+	{
+		struct runtime_volume_opts vo = {.root = no.root, .name = o->name,
+						 .project = o->project};
+
+		if (json && runtime_volumes_setup(&vo, json, &spec, &vols, &err) < 0) {
+			cli_error("%s: %s", spec.id, err.msg);
+			goto out;
+		}
+	}
 	if (runtime_net_setup(&no, &spec, &net, &err) < 0) {
 		cli_error("%s: network: %s", spec.id, err.msg);
 		goto out;
@@ -287,6 +303,7 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	runtime_volumes_unstage(vols);
 	for (w = engine_warnings(c); *w; w++)
 		fprintf(stderr, "stack: warning: %s\n", *w);
 	pty = engine_take_pty_master(c);
@@ -308,10 +325,12 @@ out:
 		tcsetattr(0, TCSANOW, &saved);
 	if (pty >= 0)
 		close(pty);
+	runtime_volumes_unstage(vols);
 	if (c && engine_remove_blocking(c, &err) < 0)
 		cli_error("%s", err.msg);
 	engine_container_free(c);
 	runtime_net_release(net);
+	runtime_volumes_release(vols);
 	engine_spec_release(&spec);
 	if (sfd >= 0) {
 		close(sfd);
@@ -372,7 +391,7 @@ static int act_on(struct cli_globals *g, const char *action, struct run_opts *o,
 	int rc = CLI_FAIL, sig = SIGKILL;
 
 	engine_spec_init(&spec);
-	if (load_spec(o, &spec, &err) < 0) {
+	if (load_spec(o, &spec, NULL, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}

@@ -1,4 +1,5 @@
 /* libarchive: layer unpacking and `stack load`/`save` (src/image/unpack.c, archive.c),
+ * volume snapshots (src/volume/snapshot.c),
  * opened on first use (util/lazylib.h). Include this instead of the library's own
  * headers; when the code starts calling another of its functions, add it to the X-macro
  * list and to the #defines below (docs/build.md). */
@@ -15,6 +16,10 @@
 	X(archive_entry_filetype) \
 	X(archive_entry_free) \
 	X(archive_entry_hardlink) \
+	X(archive_entry_linkify) \
+	X(archive_entry_linkresolver_free) \
+	X(archive_entry_linkresolver_new) \
+	X(archive_entry_linkresolver_set_strategy) \
 	X(archive_entry_new) \
 	X(archive_entry_pathname) \
 	X(archive_entry_set_filetype) \
@@ -34,10 +39,17 @@
 	X(archive_error_string) \
 	X(archive_read_data) \
 	X(archive_read_data_block) \
+	X(archive_read_disk_descend) \
+	X(archive_read_disk_new) \
+	X(archive_read_disk_open) \
+	X(archive_read_disk_set_behavior) \
+	X(archive_read_disk_set_symlink_physical) \
 	X(archive_read_free) \
 	X(archive_read_new) \
 	X(archive_read_next_header) \
+	X(archive_read_next_header2) \
 	X(archive_read_open) \
+	X(archive_read_open_fd) \
 	X(archive_read_open_filename) \
 	X(archive_read_support_filter_all) \
 	X(archive_read_support_filter_gzip) \
@@ -55,6 +67,7 @@
 	X(archive_write_free) \
 	X(archive_write_header) \
 	X(archive_write_new) \
+	X(archive_write_open_fd) \
 	X(archive_write_open_filename) \
 	X(archive_write_set_format_pax_restricted)
 
@@ -65,6 +78,10 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_entry_filetype STK_LAZY(archive, archive_entry_filetype)
 #define archive_entry_free STK_LAZY(archive, archive_entry_free)
 #define archive_entry_hardlink STK_LAZY(archive, archive_entry_hardlink)
+#define archive_entry_linkify STK_LAZY(archive, archive_entry_linkify)
+#define archive_entry_linkresolver_free STK_LAZY(archive, archive_entry_linkresolver_free)
+#define archive_entry_linkresolver_new STK_LAZY(archive, archive_entry_linkresolver_new)
+#define archive_entry_linkresolver_set_strategy STK_LAZY(archive, archive_entry_linkresolver_set_strategy)
 #define archive_entry_new STK_LAZY(archive, archive_entry_new)
 #define archive_entry_pathname STK_LAZY(archive, archive_entry_pathname)
 #define archive_entry_set_filetype STK_LAZY(archive, archive_entry_set_filetype)
@@ -84,10 +101,17 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_error_string STK_LAZY(archive, archive_error_string)
 #define archive_read_data STK_LAZY(archive, archive_read_data)
 #define archive_read_data_block STK_LAZY(archive, archive_read_data_block)
+#define archive_read_disk_descend STK_LAZY(archive, archive_read_disk_descend)
+#define archive_read_disk_new STK_LAZY(archive, archive_read_disk_new)
+#define archive_read_disk_open STK_LAZY(archive, archive_read_disk_open)
+#define archive_read_disk_set_behavior STK_LAZY(archive, archive_read_disk_set_behavior)
+#define archive_read_disk_set_symlink_physical STK_LAZY(archive, archive_read_disk_set_symlink_physical)
 #define archive_read_free STK_LAZY(archive, archive_read_free)
 #define archive_read_new STK_LAZY(archive, archive_read_new)
 #define archive_read_next_header STK_LAZY(archive, archive_read_next_header)
+#define archive_read_next_header2 STK_LAZY(archive, archive_read_next_header2)
 #define archive_read_open STK_LAZY(archive, archive_read_open)
+#define archive_read_open_fd STK_LAZY(archive, archive_read_open_fd)
 #define archive_read_open_filename STK_LAZY(archive, archive_read_open_filename)
 #define archive_read_support_filter_all STK_LAZY(archive, archive_read_support_filter_all)
 #define archive_read_support_filter_gzip STK_LAZY(archive, archive_read_support_filter_gzip)
@@ -105,6 +129,7 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_write_free STK_LAZY(archive, archive_write_free)
 #define archive_write_header STK_LAZY(archive, archive_write_header)
 #define archive_write_new STK_LAZY(archive, archive_write_new)
+#define archive_write_open_fd STK_LAZY(archive, archive_write_open_fd)
 #define archive_write_open_filename STK_LAZY(archive, archive_write_open_filename)
 #define archive_write_set_format_pax_restricted STK_LAZY(archive, archive_write_set_format_pax_restricted)
 #endif
