@@ -1,0 +1,10 @@
+libstack_a_SOURCES += src/build/build.h src/build/dockerfile.h src/build/dockerfile.c \
+	src/build/words.c
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test_build
+TESTS += tests/unit/test_build
+tests_unit_test_build_SOURCES = tests/unit/test_build.c
+tests_unit_test_build_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_build_LDADD = $(UNIT_LDADD)
+endif
