@@ -32,6 +32,10 @@ struct build_opts {
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
 };
 
+/* Puts the calling process in a mount namespace of its own, where the builder mounts
+ * read-only views of stages (COPY --from): call it before any thread exists. */
+int build_prepare(struct stk_err *err);
+
 /* Builds; *image_id (optional) receives the config digest of the result. A failing
  * step's message reads "step N/M: RUN make: exit 2" followed by its last output lines. */
 int build_image(struct image_store *s, const struct build_opts *o, char **image_id,

@@ -1,0 +1,96 @@
+/* Private to src/build/: the state a stage carries from step to step, and the pieces
+ * that execute steps (run.c: RUN on the engine, copy.c: COPY/ADD, layer.c: a tree into
+ * a layer tar, cache.c: step cache, ignore.c: .dockerignore). */
+#ifndef STK_BUILD_INTERNAL_H
+#define STK_BUILD_INTERNAL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "build/build.h"
+#include "build/dockerfile.h"
+#include "image/image.h"
+#include "util/err.h"
+
+static inline void build_json_putp(struct json_object **o)
+{
+	if (*o)
+		json_object_put(*o);
+}
+#define _cleanup_json_ __attribute__((cleanup(build_json_putp)))
+
+/* An image being built: its layers and its config (OCI image config) so far. */
+struct bstate {
+	struct image_layer *layers;
+	size_t nlayers;
+	struct json_object *config; /* owned */
+	char key[72];               /* cache chain: digest of everything that led here */
+};
+
+void bstate_release(struct bstate *st);
+void bstate_copy(struct bstate *dst, const struct bstate *src);
+/* config.config, created on demand. */
+struct json_object *bstate_cfg(struct bstate *st);
+/* Appends a layer (taking ownership of its strings) and its diff ID to rootfs. */
+void bstate_add_layer(struct bstate *st, struct image_layer *l);
+void bstate_history(struct bstate *st, const char *created_by, bool empty_layer);
+/* Unpacked layer trees, top first, as engine_spec.layers wants (NULL-terminated). */
+char **bstate_layer_paths(struct image_store *s, const struct bstate *st, struct stk_err *err);
+
+/* The build as a whole, shared by the steps. */
+struct build {
+	struct image_store *store;
+	const struct build_opts *o;
+	struct dockerfile df;
+	char *context;   /* realpath */
+	char *work;      /* $ROOT/build/tmp-XXXXXX: scratch space of this build */
+	char **ignore;   /* .dockerignore patterns as written (with "!") */
+	size_t nignore;
+	unsigned step, nsteps;
+	int out;         /* progress fd, -1 = quiet */
+	unsigned seq;    /* names for scratch files */
+};
+
+void build_say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *build_scratch_path(struct build *b, const char *what);
+
+/* run.c: the command runs in an engine container over st; its changes become a layer.
+ * `tail` receives the last output lines (for errors). */
+int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool net_none,
+	      char **tail, int *code, struct stk_err *err);
+
+/* layer.c: the tree under dir (an overlay upper dir or a staging dir) as a layer tar at
+ * tar_path; overlay whiteouts become ".wh." entries. */
+int build_tar_tree(const char *dir, const char *tar_path, struct stk_err *err);
+
+/* copy.c */
+struct copy_src {
+	const char *root;     /* directory the sources are resolved in (context or a rootfs) */
+	bool context;         /* apply .dockerignore */
+};
+struct copy_opts {
+	const char *dest;     /* expanded, relative to the workdir unless absolute */
+	bool dest_dir;        /* written with a trailing "/" */
+	int uid, gid;         /* -1: root, as Docker does */
+	int mode;             /* --chmod, -1 = keep */
+	bool add;             /* ADD: a local tar archive is extracted */
+};
+/* The sources (expanded, globs allowed) into a new layer on st. */
+int build_copy(struct build *b, struct bstate *st, const struct copy_src *src, char **srcs,
+	       size_t nsrcs, const struct copy_opts *co, struct stk_err *err);
+/* Digest of the sources' names, modes and contents: COPY's part of the cache key. */
+int build_hash_sources(struct build *b, const struct copy_src *src, char **srcs, size_t nsrcs,
+		       char out[72], struct stk_err *err);
+
+/* ignore.c */
+int build_ignore_load(struct build *b, struct stk_err *err);
+bool build_ignored(const struct build *b, const char *rel);
+
+/* cache.c */
+void build_key(const char *parent, const char *what, char out[72]);
+/* 1 and st filled on a hit, 0 on a miss. */
+int build_cache_get(struct build *b, const char *key, struct bstate *st);
+void build_cache_put(struct build *b, const struct bstate *st);
+
+#endif

@@ -1,0 +1,236 @@
+/* `stack build [SERVICE...]`: the services' `build:` sections, each built by the
+ * builder (src/build/) into the image store under the name Compose gives it:
+ * `image:` when set, else <project>-<service>. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "cli/cli.h"
+#include "compose/model.h"
+#include "compose/node.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+static const char build_usage[] =
+	"Usage: stack build [OPTIONS] [SERVICE...]\n"
+	"\n"
+	"Build or rebuild services\n"
+	"\n"
+	"Options:\n"
+	"      --build-arg stringArray   Set build-time variables for services\n"
+	"      --no-cache                Do not use cache when building the image\n"
+	"  -q, --quiet                   Don't print anything to STDOUT\n"
+	"  -h, --help                    Show this help\n";
+
+struct build_cli {
+	const char **args; /* KEY=VAL or KEY */
+	size_t nargs;
+	bool no_cache, quiet;
+};
+
+struct kvs {
+	struct build_kv *v;
+	size_t n;
+	char **owned;
+	size_t nowned;
+};
+
+static const char *kvs_own(struct kvs *k, char *s)
+{
+	k->owned = xrealloc(k->owned, (k->nowned + 1) * sizeof(*k->owned));
+	return k->owned[k->nowned++] = s;
+}
+
+static void kvs_set(struct kvs *k, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		if (!strcmp(k->v[i].key, key)) {
+			k->v[i].value = value;
+			return;
+		}
+	k->v = xrealloc(k->v, (k->n + 1) * sizeof(*k->v));
+	k->v[k->n++] = (struct build_kv){key, value};
+}
+
+static void kvs_free(struct kvs *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nowned; i++)
+		free(k->owned[i]);
+	free(k->owned);
+	free(k->v);
+}
+
+/* "KEY=VAL" or "KEY" (the value from the environment, left out when unset). */
+static void kvs_add_assignment(struct kvs *k, const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq) {
+		kvs_set(k, kvs_own(k, xstrndup(s, (size_t)(eq - s))), eq + 1);
+		return;
+	}
+	if (getenv(s))
+		kvs_set(k, s, getenv(s));
+}
+
+/* build.labels as a map or a list of "k=v". */
+static void labels_from(struct kvs *k, const struct node *n)
+{
+	size_t i;
+
+	if (n && n->kind == NODE_MAP)
+		for (i = 0; i < n->len; i++)
+			kvs_set(k, n->pairs[i].key, node_is_scalar(n->pairs[i].value) ? n->pairs[i].value->str : "");
+	if (n && n->kind == NODE_SEQ)
+		for (i = 0; i < n->len; i++)
+			if (node_is_scalar(n->items[i]))
+				kvs_add_assignment(k, n->items[i]->str);
+}
+
+static const char *node_str(const struct node *map, const char *key)
+{
+	const struct node *n = node_map_get(map, key);
+
+	return node_is_scalar(n) ? n->str : NULL;
+}
+
+static bool remote_context(const char *c)
+{
+	return strstr(c, "://") || str_has_prefix(c, "git@") || str_has_suffix(c, ".git") ||
+	       strstr(c, ".git#");
+}
+
+static int build_service(const struct compose_project *p, const struct compose_service *s,
+			 struct image_store *store, const char *root, const struct build_cli *o)
+{
+	const struct node *bn = node_map_get(s->canonical, "build");
+	const struct node *tags = node_map_get(bn, "tags");
+	struct kvs args = {0}, labels = {0};
+	_cleanup_free_ char *context = NULL, *name = NULL;
+	_cleanup_free_ const char **tagv = NULL;
+	struct build_opts bo = {0};
+	struct stk_err err;
+	bool no_cache = false;
+	size_t i, ntags = 0;
+	int rc;
+
+	if (remote_context(s->build_context)) {
+		cli_error("%s: build context \"%s\": git repositories and remote contexts are not supported; use a local directory",
+			  s->name, s->build_context);
+		return CLI_FAIL;
+	}
+	context = s->build_context[0] == '/' ? xstrdup(s->build_context)
+					     : xasprintf("%s/%s", p->workdir, s->build_context);
+	name = s->image ? xstrdup(s->image) : xasprintf("%s-%s", p->name, s->name);
+	tagv = xcalloc(2 + (tags && tags->kind == NODE_SEQ ? tags->len : 0), sizeof(*tagv));
+	tagv[ntags++] = name;
+	for (i = 0; tags && tags->kind == NODE_SEQ && i < tags->len; i++)
+		if (node_is_scalar(tags->items[i]))
+			tagv[ntags++] = tags->items[i]->str;
+	for (i = 0; i < s->build_args.n; i++)
+		if (s->build_args.v[i].value)
+			kvs_set(&args, s->build_args.v[i].key, s->build_args.v[i].value);
+	for (i = 0; i < o->nargs; i++)
+		kvs_add_assignment(&args, o->args[i]);
+	labels_from(&labels, node_map_get(bn, "labels"));
+	node_as_bool(node_map_get(bn, "no_cache"), &no_cache);
+	bo = (struct build_opts){
+		.root = root, .context = context, .dockerfile = s->build_dockerfile,
+		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
+		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,
+		.tags = tagv, .ntags = ntags, .no_cache = o->no_cache || no_cache,
+		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
+	};
+	stk_err_clear(&err);
+	rc = build_image(store, &bo, NULL, &err);
+	if (rc < 0)
+		cli_error("%s: %s", s->name, err.msg);
+	kvs_free(&args);
+	kvs_free(&labels);
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
+static int parse_options(int argc, char **argv, struct cli_globals *g, struct build_cli *o)
+{
+	static const struct option opts[] = {
+		CLI_GLOBAL_OPTIONS,
+		{"build-arg", required_argument, NULL, 'a'},
+		{"no-cache", no_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->args = xrealloc(o->args, (o->nargs + 1) * sizeof(*o->args));
+			o->args[o->nargs++] = optarg;
+			break;
+		case 'n':
+			o->no_cache = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			fputs(build_usage, stdout);
+			return -1;
+		default:
+			if (cli_global_option(g, c, optarg))
+				break;
+			return cli_usage_error("build", "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	return cli_reject_abbreviations("build", argv, 1, optind, opts);
+}
+
+int cli_build(struct cli_globals *g, int argc, char **argv)
+{
+	struct build_cli o = {0};
+	struct compose_project *p = NULL;
+	struct image_store *store = NULL;
+	struct stk_err err;
+	size_t i;
+	int rc = parse_options(argc, argv, g, &o);
+
+	if (rc) {
+		free(o.args);
+		return rc < 0 ? CLI_OK : rc;
+	}
+	/* before any thread exists (pulls run a thread pool) */
+	if (build_prepare(&err) < 0) {
+		cli_error("build: %s", err.msg);
+		free(o.args);
+		return CLI_FAIL;
+	}
+	rc = cli_load_project(g, (const char *const *)argv + optind, (size_t)(argc - optind), false, &p);
+	if (rc == CLI_OK && image_store_open(cli_state_root(g), &store, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = CLI_FAIL;
+	}
+	for (i = 0; rc == CLI_OK && i < p->nservices; i++) {
+		const struct compose_service *s = &p->services[i];
+		bool named = optind >= argc;
+		int k;
+
+		for (k = optind; k < argc; k++)
+			named = named || !strcmp(argv[k], s->name);
+		if (named && s->build_context)
+			rc = build_service(p, s, store, cli_state_root(g), &o);
+	}
+	image_store_free(store);
+	if (p)
+		cli_project_release(p);
+	free(o.args);
+	return rc;
+}
