@@ -316,7 +316,7 @@ static struct json_object *strv_json(char **v, size_t n)
 static struct json_object *command_json(struct stage_run *r, const struct df_instr *in,
 					size_t first)
 {
-	struct json_object *shell, *a;
+	struct json_object *shell, *a = NULL;
 	size_t i;
 
 	if (in->json)
@@ -574,7 +574,7 @@ static char **json_strv(struct json_object *a)
 /* The config's Env, then the stage's ARGs that ENV does not shadow. */
 static struct json_object *run_env(struct stage_run *r)
 {
-	struct json_object *env, *out;
+	struct json_object *env, *out = NULL;
 	size_t i;
 
 	if (json_object_object_get_ex(bstate_cfg(&r->st), "Env", &env) && json_object_is_type(env, json_type_array))
