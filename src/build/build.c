@@ -641,6 +641,8 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 		return 0;
 	av = json_strv(argv);
 	ev = json_strv(env);
+	size_t nlayers = r->st.nlayers;
+
 	rc = build_run(b, &r->st, av, ev, none, &tail, &code, err);
 	for (i = 0; av[i]; i++)
 		free(av[i]);
@@ -651,7 +653,7 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 				   code, *tail ? "\n" : "", tail);
 	if (rc < 0)
 		return step_fail(b, in, err);
-	bstate_history(&r->st, in->original, false);
+	bstate_history(&r->st, in->original, r->st.nlayers == nlayers);
 	memcpy(r->st.key, key, sizeof(key));
 	build_cache_put(b, &r->st);
 	return 0;
@@ -678,9 +680,9 @@ static int mount_state(struct build *b, const struct bstate *st, char **out, str
 	strbuf_adds(&opts, "lowerdir=");
 	for (i = 0; layers[i]; i++)
 		strbuf_addf(&opts, "%s%s", i ? ":" : "", layers[i]);
-	if (st->nlayers == 1)
+	if (i == 1)
 		rc = mount(layers[0], dir, NULL, MS_BIND | MS_RDONLY, NULL);
-	else if (st->nlayers > 1)
+	else if (i > 1)
 		rc = mount("overlay", dir, "overlay", MS_RDONLY, opts.buf);
 	strbuf_free(&opts);
 	df_strv_free(layers, st->nlayers);

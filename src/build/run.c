@@ -3,6 +3,7 @@
  * the builder's own namespace (Docker's `RUN --network=host`), so package managers
  * reach their mirrors; `RUN --network=none` gets an empty one. Output is forwarded
  * and its tail kept for errors; the overlay upper directory becomes the step's layer. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -102,22 +103,23 @@ static int wait_container(struct build *b, struct engine_container *c, int rd, s
 	}
 }
 
-static bool lower_has(char **lower, const char *rel)
+/* The topmost lower layer's copy of rel, if any. */
+static bool lower_stat(char **lower, const char *rel, struct stat *st)
 {
 	size_t i;
 
 	for (i = 0; lower[i]; i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", lower[i], rel);
-		struct stat st;
 
-		if (lstat(p, &st) == 0)
+		if (lstat(p, st) == 0)
 			return true;
 	}
 	return false;
 }
 
 /* Mount points the engine made (/etc/hostname, /proc, ...) are not the command's
- * changes: drop the empty ones the image did not have. */
+ * changes: the empty ones the image did not have are dropped, then a directory that
+ * was only copied up to hold them, when its owner and mode are the image's. */
 static void prune_stubs(const char *upper, char **lower)
 {
 	static const char *const stubs[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf",
@@ -126,13 +128,16 @@ static void prune_stubs(const char *upper, char **lower)
 
 	for (i = 0; i < sizeof(stubs) / sizeof(stubs[0]); i++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", upper, stubs[i]);
-		struct stat st;
+		struct stat st, low;
+		bool in_lower = lower_stat(lower, stubs[i], &low);
 
-		if (lstat(p, &st) < 0 || lower_has(lower, stubs[i]))
+		if (lstat(p, &st) < 0)
 			continue;
-		if (S_ISREG(st.st_mode) && st.st_size == 0)
+		if (!in_lower && S_ISREG(st.st_mode) && st.st_size == 0)
 			unlink(p);
-		else if (S_ISDIR(st.st_mode))
+		else if (S_ISDIR(st.st_mode) && (!in_lower || (low.st_mode == st.st_mode &&
+							       low.st_uid == st.st_uid &&
+							       low.st_gid == st.st_gid)))
 			rmdir(p); /* only if empty */
 	}
 }
@@ -168,6 +173,20 @@ static void spec_fill(struct build *b, struct engine_spec *spec, struct bstate *
 	spec->stdio[2] = wr;
 }
 
+static bool dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
 static int commit_upper(struct build *b, struct bstate *st, const char *state_dir, char **lower,
 			struct stk_err *err)
 {
@@ -176,11 +195,29 @@ static int commit_upper(struct build *b, struct bstate *st, const char *state_di
 	struct image_layer l;
 
 	prune_stubs(upper, lower);
+	if (dir_empty(upper))
+		return 0; /* no change: no layer, as BuildKit does */
 	if (build_tar_tree(upper, tar, err) < 0 || image_store_add_layer(b->store, tar, &l, err) < 0) {
 		unlink(tar);
 		return -1;
 	}
 	bstate_add_layer(st, &l);
+	return 0;
+}
+
+/* The engine makes the upper directory 0700, and overlay gives the merged root the
+ * upper's mode: a RUN under a USER other than root could not reach "/". The root takes
+ * the mode of the image's own root, as Docker's does. */
+static int upper_root_mode(const struct engine_spec *spec, struct stk_err *err)
+{
+	_cleanup_free_ char *upper = xasprintf("%s/upper", spec->state_dir);
+	struct stat st;
+	mode_t mode = 0755;
+
+	if (stat(spec->layers[0], &st) == 0)
+		mode = st.st_mode & 07777;
+	if (chmod(upper, mode) < 0 && errno != ENOENT)
+		return stk_err_sys(err, "chmod %s", upper);
 	return 0;
 }
 
@@ -211,7 +248,7 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	_cleanup_free_ char *containers = xasprintf("%s/containers", b->o->root);
 
 	if (stk_mkdir_p(containers, 0755, err) < 0 || engine_create(&spec, &c, err) < 0 ||
-	    engine_start(c, err) < 0)
+	    upper_root_mode(&spec, err) < 0 || engine_start(c, err) < 0)
 		goto out;
 	close(pipefd[1]);
 	pipefd[1] = -1;

@@ -84,18 +84,34 @@ void bstate_history(struct bstate *st, const char *created_by, bool empty_layer)
 	free(now);
 }
 
+/* overlayfs refuses a directory twice in lowerdir (ELOOP). A layer repeated higher up
+ * re-applies everything it holds, so its lower copies change nothing: only the topmost
+ * one is kept. */
+static bool repeated_above(const struct bstate *st, size_t idx)
+{
+	size_t j;
+
+	for (j = idx + 1; j < st->nlayers; j++)
+		if (!strcmp(st->layers[j].diffid, st->layers[idx].diffid))
+			return true;
+	return false;
+}
+
 char **bstate_layer_paths(struct image_store *s, const struct bstate *st, struct stk_err *err)
 {
 	char **v = xcalloc(st->nlayers + 1, sizeof(*v));
-	size_t i;
+	size_t i, n = 0;
 
-	for (i = 0; i < st->nlayers; i++) {
-		v[i] = image_store_layer_path(s, st->layers[st->nlayers - 1 - i].diffid);
-		if (!v[i]) {
-			stk_err_set(err, ENOENT, "layer %s is missing from the store", st->layers[st->nlayers - 1 - i].diffid);
-			df_strv_free(v, i);
+	for (i = st->nlayers; i-- > 0;) {
+		if (repeated_above(st, i))
+			continue;
+		v[n] = image_store_layer_path(s, st->layers[i].diffid);
+		if (!v[n]) {
+			stk_err_set(err, ENOENT, "layer %s is missing from the store", st->layers[i].diffid);
+			df_strv_free(v, n);
 			return NULL;
 		}
+		n++;
 	}
 	return v;
 }

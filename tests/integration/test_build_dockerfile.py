@@ -1,0 +1,250 @@
+"""stack build: Dockerfile instructions executed on the engine, the result run from the
+store with `stack runtime run`."""
+import io
+import json
+import subprocess
+import tarfile
+
+from build_helpers import builder, store_image  # noqa: F401
+from conftest import STACK
+
+
+def test_run_copy_env_workdir_user_and_cmd_reach_the_image(builder):
+    builder.write("hello.txt", "hi from the context\n")
+    builder.dockerfile("""
+FROM @BASE@
+ENV GREETING=hello WHO="the world"
+WORKDIR /app
+COPY hello.txt ./
+RUN echo "$GREETING $WHO" > greeting && echo 'app:x:1234:1234::/app:/bin/sh' >> /etc/passwd
+USER app
+RUN id -u > /tmp/uid-in-run && pwd >> /tmp/uid-in-run
+CMD ["sh", "-c", "cat /app/greeting /app/hello.txt /tmp/uid-in-run"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert "Step 8/8 : CMD" in r.out
+    assert builder.config()["config"]["User"] == "app"
+    # run as root: the engine's upper directory is 0700 (see docs/build-images.md)
+    run = builder.run(spec={"user": "0"})
+    assert run.code == 0, run
+    assert run.out.splitlines() == ["hello the world", "hi from the context", "1234", "/app"], run
+
+
+def test_metadata_instructions_fill_the_image_config(builder):
+    builder.dockerfile("""
+FROM @BASE@
+LABEL org.example.team="build team" version=1
+EXPOSE 8080 53/udp
+VOLUME /data
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --retries=4 CMD wget -q -O- http://localhost/ || exit 1
+ENTRYPOINT ["echo", "entry"]
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo child
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    c = builder.config()["config"]
+    assert c["Labels"] == {"org.example.team": "build team", "version": "1"}
+    assert c["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert c["Volumes"] == {"/data": {}}
+    assert c["StopSignal"] == "SIGQUIT"
+    assert c["Healthcheck"]["Test"] == ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"]
+    assert c["Healthcheck"]["Interval"] == 5_000_000_000 and c["Healthcheck"]["Retries"] == 4
+    assert c["Entrypoint"] == ["echo", "entry"]
+    assert "Cmd" not in c  # an ENTRYPOINT drops the base image's CMD
+    assert c["Shell"] == ["/bin/sh", "-ec"]
+    assert c["OnBuild"] == ["RUN echo child"]
+    history = builder.config()["history"]
+    assert history[-1]["created_by"] == "ONBUILD RUN echo child"
+    assert builder.run(cmd=["hello"]).out == "entry hello\n"
+
+
+def test_run_deletion_becomes_a_whiteout(builder):
+    builder.dockerfile("""
+FROM @BASE@
+RUN mkdir -p /opt/d && echo x > /opt/d/f && echo y > /opt/keep
+RUN rm /opt/d/f && rm -f /bin/vi
+CMD ["sh", "-c", "ls /opt/d; cat /opt/keep; test -e /bin/vi && echo vi-present || echo vi-gone"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    run = builder.run()
+    assert run.code == 0, run
+    assert run.out.splitlines() == ["y", "vi-gone"]
+
+
+def test_multi_stage_copy_from_and_unused_stage_not_built(builder):
+    builder.dockerfile("""
+FROM @BASE@ AS build
+RUN mkdir /out && echo built > /out/artifact
+FROM @BASE@ AS unused
+RUN exit 1
+FROM scratch AS final
+COPY --from=build /bin/busybox /bin/busybox
+COPY --from=build /out/artifact /artifact
+CMD ["/bin/busybox", "cat", "/artifact"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert "RUN exit 1" not in r.out
+    run = builder.run()
+    assert run.code == 0, run
+    assert run.out == "built\n"
+    _, layers = store_image(builder.root, "proj-app")
+    assert len(layers) == 2
+
+
+def test_target_stops_at_the_named_stage(builder):
+    builder.dockerfile("""
+FROM @BASE@ AS dev
+CMD ["echo", "dev"]
+FROM @BASE@ AS prod
+CMD ["echo", "prod"]
+""", compose="services:\n  app:\n    build:\n      context: .\n      target: dev\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "dev\n"
+
+
+def test_build_args_from_compose_and_flag_and_arg_before_from(builder):
+    builder.dockerfile("""
+ARG BASE_IMAGE=@BASE@
+FROM ${BASE_IMAGE}
+ARG FLAVOUR=plain
+ARG FROM_COMPOSE
+RUN echo "${FLAVOUR:-none} ${FROM_COMPOSE:+set} ${UNSET:-default}" > /args
+CMD ["cat", "/args"]
+""", compose="services:\n  app:\n    build:\n      context: .\n      args:\n        FROM_COMPOSE: yes\n")
+    r = builder.build("--build-arg", "FLAVOUR=spicy")
+    assert r.code == 0, r
+    assert builder.run().out == "spicy set default\n"
+    # ARG values are not kept in the image's environment
+    assert not any(e.startswith("FLAVOUR=") for e in builder.config()["config"].get("Env", []))
+
+
+def test_image_name_from_compose_image_key(builder):
+    builder.dockerfile("FROM @BASE@\nCMD [\"echo\", \"named\"]\n",
+                       compose="services:\n  app:\n    image: example/named:v1\n    build: .\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run("example/named:v1").out == "named\n"
+
+
+def test_heredocs_for_run_and_copy(builder):
+    builder.dockerfile("""
+FROM @BASE@
+ARG NAME=heredoc
+RUN <<EOF
+set -e
+echo "first $NAME" > /h1
+echo second >> /h1
+EOF
+COPY <<-EOT /etc/h2
+	hello ${NAME}
+	EOT
+RUN cat > /h3 <<'X'
+$NOT_EXPANDED
+X
+CMD ["cat", "/h1", "/etc/h2", "/h3"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "first heredoc\nsecond\nhello heredoc\n$NOT_EXPANDED\n"
+
+
+def test_copy_globs_chown_chmod_and_directories(builder):
+    builder.write("a.txt", "a\n")
+    builder.write("b.txt", "b\n")
+    builder.write("c.md", "c\n")
+    builder.write("src/sub/deep.txt", "deep\n")
+    builder.write("run.sh", "#!/bin/sh\necho script\n", mode=0o644)
+    builder.dockerfile("""
+FROM @BASE@
+COPY *.txt /texts/
+COPY src /app/
+COPY --chown=1000:1000 --chmod=0755 run.sh /usr/local/bin/run
+CMD ["sh", "-c", "ls /texts; cat /app/sub/deep.txt; stat -c '%u:%g %a' /usr/local/bin/run; run"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    run = builder.run()
+    assert run.out.splitlines() == ["a.txt", "b.txt", "deep", "1000:1000 755", "script"]
+
+
+def test_add_extracts_a_local_tar(builder):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b"from the archive\n"
+        ti = tarfile.TarInfo("pkg/readme")
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    builder.write("pkg.tar.gz", buf.getvalue())
+    builder.dockerfile("FROM @BASE@\nADD pkg.tar.gz /opt/\nCMD [\"cat\", \"/opt/pkg/readme\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "from the archive\n"
+
+
+def test_dockerignore_with_exceptions(builder):
+    builder.write("keep.txt", "keep\n")
+    builder.write("secret.env", "x\n")
+    builder.write("logs/a.log", "a\n")
+    builder.write("logs/important.log", "i\n")
+    builder.write(".dockerignore", "# comment\n*.env\nlogs/*.log\n!logs/important.log\n")
+    builder.dockerfile("FROM @BASE@\nCOPY . /ctx/\nCMD [\"find\", \"/ctx\", \"-type\", \"f\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    files = sorted(builder.run().out.split())
+    assert files == ["/ctx/.dockerignore", "/ctx/Dockerfile", "/ctx/compose.yaml", "/ctx/keep.txt",
+                     "/ctx/logs/important.log"]
+
+
+def test_rebuild_uses_the_cache_by_content_and_reruns_only_later_steps(builder):
+    builder.write("app.txt", "v1\n")
+    builder.write("other.txt", "o\n")
+    builder.dockerfile("""
+FROM @BASE@
+COPY other.txt /other
+RUN echo ran-$((1))
+COPY app.txt /app.txt
+RUN echo ran-$((2))
+CMD ["cat", "/app.txt"]
+""")
+    first = builder.build()
+    assert first.code == 0, first
+    config1 = builder.config()
+    again = builder.build()
+    assert again.code == 0, again
+    assert "ran-1\n" not in again.out and "ran-2\n" not in again.out  # no container ran
+    assert again.out.count("Using cache") == 4
+    assert builder.config() == config1  # the same image
+    # touching a file without changing it is no change (content, not timestamps)
+    (builder.ctx / "app.txt").touch()
+    assert "ran-2\n" not in builder.build().out
+    # one file changed: only the steps after its COPY run again
+    builder.write("app.txt", "v2\n")
+    third = builder.build()
+    assert third.code == 0, third
+    assert "ran-1\n" not in third.out and "ran-2\n" in third.out
+    run = builder.run()
+    assert run.out == "v2\n", run
+    nocache = builder.build("--no-cache")
+    assert "ran-1\n" in nocache.out and "ran-2\n" in nocache.out
+
+
+def test_quiet_prints_nothing(builder):
+    builder.dockerfile("FROM @BASE@\nRUN echo noisy\n")
+    r = builder.build("-q")
+    assert r.code == 0, r
+    assert r.out == ""
+
+
+def test_built_image_is_listed_by_stack_images(builder):
+    builder.dockerfile("FROM @BASE@\nRUN touch /x\n")
+    assert builder.build().code == 0
+    p = subprocess.run([STACK, "--root", str(builder.root), "images", "--format", "json"],
+                       capture_output=True, text=True)
+    names = {(i["Repository"], i["Tag"]) for i in json.loads(p.stdout)}
+    assert ("proj-app", "latest") in names
