@@ -44,8 +44,7 @@ static int open_in_root(int rootfd, const char *path, int flags)
 	return (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
 }
 
-/* Docker cleans a source as if rooted at the context: "../x" is "x", "/a/./b" is "a/b". */
-static char *clean_rel(const char *p)
+char *build_clean_path(const char *p)
 {
 	struct strbuf sb;
 
@@ -129,7 +128,7 @@ static int extract_entries(struct walk *w, struct archive *in, struct archive *o
 	int r;
 
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		_cleanup_free_ char *rel = clean_rel(archive_entry_pathname(e));
+		_cleanup_free_ char *rel = build_clean_path(archive_entry_pathname(e));
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, rel);
 		const char *hl = archive_entry_hardlink(e);
 		const void *buf;
@@ -137,7 +136,7 @@ static int extract_entries(struct walk *w, struct archive *in, struct archive *o
 		int64_t off;
 
 		if (hl) {
-			_cleanup_free_ char *hrel = clean_rel(hl);
+			_cleanup_free_ char *hrel = build_clean_path(hl);
 			_cleanup_free_ char *hpath = xasprintf("%s/%s", dir, hrel);
 
 			archive_entry_copy_hardlink(e, hpath);
@@ -345,7 +344,7 @@ static int match_sources(struct walk *w, char **srcs, size_t nsrcs, struct match
 	size_t i;
 
 	for (i = 0; i < nsrcs; i++) {
-		_cleanup_free_ char *p = clean_rel(srcs[i]);
+		_cleanup_free_ char *p = build_clean_path(srcs[i]);
 
 		if (has_glob(p)) {
 			size_t before = m->n;
@@ -434,7 +433,7 @@ int build_copy(struct build *b, struct bstate *st, const struct copy_src *src, c
 	struct walk w = {.b = b, .src = src, .co = co, .err = err};
 	_cleanup_free_ char *stage = build_scratch_path(b, "copy");
 	_cleanup_free_ char *tar = build_scratch_path(b, "layer.tar");
-	_cleanup_free_ char *dstrel = clean_rel(co->dest);
+	_cleanup_free_ char *dstrel = build_clean_path(co->dest);
 	struct image_layer l;
 	int rc;
 

@@ -11,29 +11,6 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
-/* "./a//b/" -> "a/b"; leading "/" dropped (patterns are relative to the context). */
-static char *clean_pattern(const char *p)
-{
-	struct strbuf sb;
-
-	strbuf_init(&sb);
-	while (*p) {
-		size_t n;
-
-		p += strspn(p, "/");
-		n = strcspn(p, "/");
-		if (n == 0)
-			break;
-		if (!(n == 1 && p[0] == '.')) {
-			if (sb.len)
-				strbuf_addc(&sb, '/');
-			strbuf_addn(&sb, p, n);
-		}
-		p += n;
-	}
-	return strbuf_take(&sb);
-}
-
 static void ignore_add(struct build *b, const char *line)
 {
 	bool neg = false;
@@ -47,7 +24,7 @@ static void ignore_add(struct build *b, const char *line)
 		neg = true;
 		line++;
 	}
-	pat = clean_pattern(line);
+	pat = build_clean_path(line);
 	if (!*pat) {
 		free(pat);
 		return;

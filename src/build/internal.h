@@ -83,6 +83,9 @@ int build_copy(struct build *b, struct bstate *st, const struct copy_src *src, c
 int build_hash_sources(struct build *b, const struct copy_src *src, char **srcs, size_t nsrcs,
 		       char out[72], struct stk_err *err);
 
+/* A path as Docker cleans it, rooted at the context: "../x" is "x", "/a/./b/" is "a/b". */
+char *build_clean_path(const char *p);
+
 /* ignore.c */
 int build_ignore_load(struct build *b, struct stk_err *err);
 bool build_ignored(const struct build *b, const char *rel);
