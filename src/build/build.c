@@ -217,10 +217,19 @@ static void mark_needed(const struct dockerfile *df, size_t i, bool *need, const
 		struct stk_err ignored;
 		int k;
 
+		size_t f;
+
 		if (in->kind == DF_FROM)
 			ref = in->args[0];
 		else if (in->kind == DF_COPY || in->kind == DF_ADD)
 			ref = df_flag_get(in, "from", NULL);
+		for (f = 0; in->kind == DF_RUN && f < in->nflags; f++) {
+			_cleanup_free_ char *from = build_mount_from(&in->flags[f]);
+			int m = from ? stage_index(df, from, i) : -1;
+
+			if (m >= 0)
+				mark_needed(df, (size_t)m, need, meta);
+		}
 		if (!ref || df_word(ref, df->escape, lookup, (void *)meta, &word, &ignored) < 0)
 			continue;
 		k = stage_index(df, word, i);
@@ -610,6 +619,13 @@ static int step_fail(struct build *b, const struct df_instr *in, struct stk_err 
 	return stk_err_wrap(err, "step %u/%u: %s", b->step, b->nsteps, in->original);
 }
 
+static int from_root(struct stage_run *r, const char *from, char **mounted, struct stk_err *err);
+
+static int from_root_cb(void *arg, const char *from, char **mounted, struct stk_err *err)
+{
+	return from_root(arg, from, mounted, err);
+}
+
 static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err *err)
 {
 	struct build *b = r->b;
@@ -617,6 +633,7 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 	_cleanup_free_ char *tail = NULL, **av = NULL, **ev = NULL;
 	const char *net = df_flag_get(in, "network", NULL);
 	bool none = net && !strcmp(net, "none");
+	struct run_mounts mounts = {0};
 	char key[72];
 	int code = 0, rc;
 	size_t i;
@@ -632,18 +649,25 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 		argv = command_json(r, in, 0);
 	}
 	env = run_env(r);
+	if (build_run_mounts(b, in, from_root_cb, r, &mounts, keyo, err) < 0) {
+		build_run_mounts_release(&mounts);
+		return step_fail(b, in, err);
+	}
 	json_object_array_add(keyo, json_object_new_string("RUN"));
 	json_object_array_add(keyo, json_object_get(argv));
 	json_object_array_add(keyo, json_object_get(env));
 	json_object_array_add(keyo, json_object_new_string(none ? "none" : "host"));
 	build_key(r->st.key, json_object_to_json_string_ext(keyo, JSON_C_TO_STRING_PLAIN), key);
-	if (cache_take(r, key))
+	if (cache_take(r, key)) {
+		build_run_mounts_release(&mounts);
 		return 0;
+	}
 	av = json_strv(argv);
 	ev = json_strv(env);
 	size_t nlayers = r->st.nlayers;
 
-	rc = build_run(b, &r->st, av, ev, none, &tail, &code, err);
+	rc = build_run(b, &r->st, av, ev, none, &mounts, &tail, &code, err);
+	build_run_mounts_release(&mounts);
 	for (i = 0; av[i]; i++)
 		free(av[i]);
 	for (i = 0; ev[i]; i++)
@@ -787,16 +811,31 @@ static void copy_job_release(struct copy_job *j)
 	free(j->mounted);
 }
 
-static int copy_source_root(struct stage_run *r, const struct df_instr *in, struct copy_job *j,
-			    struct stk_err *err)
+/* --from=stage|image: a read-only view of it, mounted at *mounted. */
+static int from_root(struct stage_run *r, const char *from, char **mounted, struct stk_err *err)
 {
-	const char *from = df_flag_get(in, "from", NULL);
 	_cleanup_free_ char *word = NULL;
 	struct bstate img = {0};
 	int k, rc;
 
+	if (expand(r, from, &word, err) < 0)
+		return -1;
+	k = stage_index(&r->b->df, word, r->index);
+	if (k >= 0 && r->done[k].config)
+		return mount_state(r->b, &r->done[k], mounted, err);
+	rc = build_image_state(r->b, word, &img, err);
+	if (rc == 0)
+		rc = mount_state(r->b, &img, mounted, err);
+	bstate_release(&img);
+	return rc;
+}
+
+static int copy_source_root(struct stage_run *r, const struct df_instr *in, struct copy_job *j,
+			    struct stk_err *err)
+{
+	const char *from = df_flag_get(in, "from", NULL);
+
 	if (in->nheredocs) {
-		j->src.root = j->root_owned = NULL;
 		if (heredoc_files(r, in, &j->root_owned, err) < 0)
 			return -1;
 		j->src.root = j->root_owned;
@@ -807,19 +846,10 @@ static int copy_source_root(struct stage_run *r, const struct df_instr *in, stru
 		j->src.context = true;
 		return 0;
 	}
-	if (expand(r, from, &word, err) < 0)
+	if (from_root(r, from, &j->mounted, err) < 0)
 		return -1;
-	k = stage_index(&r->b->df, word, r->index);
-	if (k >= 0 && r->done[k].config)
-		rc = mount_state(r->b, &r->done[k], &j->mounted, err);
-	else {
-		rc = build_image_state(r->b, word, &img, err);
-		if (rc == 0)
-			rc = mount_state(r->b, &img, &j->mounted, err);
-		bstate_release(&img);
-	}
 	j->src.root = j->mounted;
-	return rc;
+	return 0;
 }
 
 static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct copy_job *j,

@@ -10,6 +10,7 @@
 
 #include "build/build.h"
 #include "build/dockerfile.h"
+#include "engine/engine.h"
 #include "image/image.h"
 #include "util/err.h"
 
@@ -55,10 +56,24 @@ struct build {
 void build_say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *build_scratch_path(struct build *b, const char *what);
 
+/* mounts.c: RUN --mount. `from` mounts a stage or image read-only for from=. */
+typedef int (*build_from_fn)(void *arg, const char *from, char **mounted, struct stk_err *err);
+struct run_mounts {
+	struct engine_mount *v;
+	size_t n;
+	char **mounted; /* views to unmount afterwards */
+	size_t nmounted;
+};
+int build_run_mounts(struct build *b, const struct df_instr *in, build_from_fn from, void *arg,
+		     struct run_mounts *rm, struct json_object *key, struct stk_err *err);
+void build_run_mounts_release(struct run_mounts *rm);
+/* The from= of a --mount flag, NULL if none. */
+char *build_mount_from(const struct df_flag *f);
+
 /* run.c: the command runs in an engine container over st; its changes become a layer.
  * `tail` receives the last output lines (for errors). */
 int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool net_none,
-	      char **tail, int *code, struct stk_err *err);
+	      const struct run_mounts *mounts, char **tail, int *code, struct stk_err *err);
 
 /* layer.c: the tree under dir (an overlay upper dir or a staging dir) as a layer tar at
  * tar_path; overlay whiteouts become ".wh." entries. */

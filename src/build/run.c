@@ -187,13 +187,38 @@ static bool dir_empty(const char *path)
 	return empty;
 }
 
+/* A --mount target the engine had to create, and its parents it created, are empty
+ * directories the image did not have. */
+static void prune_mount_points(const char *upper, char **lower, const struct run_mounts *m)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		_cleanup_free_ char *rel = build_clean_path(m->v[i].target);
+
+		while (*rel && !lower_stat(lower, rel, &st)) {
+			_cleanup_free_ char *p = xasprintf("%s/%s", upper, rel);
+			char *slash;
+
+			if (rmdir(p) < 0 && !(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && unlink(p) == 0))
+				break;
+			slash = strrchr(rel, '/');
+			if (!slash)
+				break;
+			*slash = 0;
+		}
+	}
+}
+
 static int commit_upper(struct build *b, struct bstate *st, const char *state_dir, char **lower,
-			struct stk_err *err)
+			const struct run_mounts *mounts, struct stk_err *err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", state_dir);
 	_cleanup_free_ char *tar = build_scratch_path(b, "layer.tar");
 	struct image_layer l;
 
+	prune_mount_points(upper, lower, mounts);
 	prune_stubs(upper, lower);
 	if (dir_empty(upper))
 		return 0; /* no change: no layer, as BuildKit does */
@@ -222,7 +247,7 @@ static int upper_root_mode(const struct engine_spec *spec, struct stk_err *err)
 }
 
 int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool net_none,
-	      char **tail_out, int *code, struct stk_err *err)
+	      const struct run_mounts *mounts, char **tail_out, int *code, struct stk_err *err)
 {
 	struct engine_spec spec;
 	struct engine_container *c = NULL;
@@ -245,6 +270,8 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	strbuf_init(&t.partial);
 	engine_spec_init(&spec);
 	spec_fill(b, &spec, st, layers, argv, env, net_none, pipefd[1]);
+	spec.mounts = mounts->v; /* the caller's */
+	spec.nmounts = mounts->n;
 	_cleanup_free_ char *containers = xasprintf("%s/containers", b->o->root);
 
 	if (stk_mkdir_p(containers, 0755, err) < 0 || engine_create(&spec, &c, err) < 0 ||
@@ -257,7 +284,7 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 		goto out;
 	*code = ex.code;
 	if (ex.code == 0)
-		rc = commit_upper(b, st, spec.state_dir, layers, err);
+		rc = commit_upper(b, st, spec.state_dir, layers, mounts, err);
 out:
 	if (c && build_container_remove(c, &rm_err) < 0 && rc == 0) {
 		*err = rm_err;
@@ -266,6 +293,8 @@ out:
 	engine_container_free(c);
 	spec.argv = NULL; /* the caller's */
 	spec.env = NULL;
+	spec.mounts = NULL;
+	spec.nmounts = 0;
 	engine_spec_release(&spec);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);

@@ -107,7 +107,7 @@ def build_leftovers(b: Builder):
         found += [f"dir: {p}" for p in containers.iterdir()]
     build = b.root / "build"
     if build.exists():
-        found += [f"tmp: {p}" for p in build.iterdir() if p.name != "cache"]
+        found += [f"tmp: {p}" for p in build.iterdir() if p.name not in ("cache", "cache-mounts")]
     tmp = b.root / "images/tmp"
     if tmp.exists():
         found += [f"store tmp: {p}" for p in tmp.iterdir()]

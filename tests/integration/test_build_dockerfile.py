@@ -248,3 +248,43 @@ def test_built_image_is_listed_by_stack_images(builder):
                        capture_output=True, text=True)
     names = {(i["Repository"], i["Tag"]) for i in json.loads(p.stdout)}
     assert ("proj-app", "latest") in names
+
+
+def test_run_mount_cache_is_kept_between_builds_and_not_in_the_image(builder):
+    builder.write("version", "1\n")
+    builder.dockerfile("""
+FROM @BASE@
+COPY version /version
+RUN --mount=type=cache,target=/var/cache/pkg \\
+    if [ -e /var/cache/pkg/download ]; then echo cache-hit; else echo cache-miss; fi; \\
+    echo fetched > /var/cache/pkg/download; cp /var/cache/pkg/download /got
+CMD ["sh", "-c", "cat /got; ls /var/cache/pkg 2>&1 || true"]
+""")
+    first = builder.build()
+    assert first.code == 0, first
+    assert "cache-miss" in first.out
+    builder.write("version", "2\n")  # the RUN step runs again; its cache mount is kept
+    second = builder.build()
+    assert second.code == 0, second
+    assert "cache-hit" in second.out
+    run = builder.run()
+    assert run.out.splitlines()[0] == "fetched"
+    assert "No such file or directory" in run.out  # the mount's content is not in a layer
+
+
+def test_run_mount_bind_reads_the_context_and_a_stage(builder):
+    builder.write("src/input.txt", "from context\n")
+    builder.dockerfile("""
+FROM @BASE@ AS tools
+RUN echo from-stage > /tool.txt
+FROM @BASE@
+RUN --mount=type=bind,source=src,target=/mnt/src \\
+    --mount=type=bind,from=tools,source=/tool.txt,target=/mnt/tool.txt \\
+    cat /mnt/src/input.txt /mnt/tool.txt > /result
+CMD ["sh", "-c", "cat /result; ls /mnt 2>&1 || true"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    run = builder.run()
+    assert run.out.splitlines()[:2] == ["from context", "from-stage"]
+    assert "No such file or directory" in run.out  # the mount points are not in a layer

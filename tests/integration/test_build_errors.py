@@ -114,3 +114,20 @@ def test_run_on_scratch_without_a_shell_fails_clearly(builder):
     r = builder.build()
     assert r.code == 1
     assert "step 2/2: RUN true" in r.err and "scratch" in r.err, r
+
+
+def test_run_mount_bind_source_cannot_leave_the_context(builder):
+    (builder.tmp / "secret").write_text("outside\n")
+    builder.dockerfile("FROM @BASE@\nRUN --mount=type=bind,source=../..,target=/mnt ls /mnt > /listing\n"
+                       "CMD [\"cat\", \"/listing\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    listing = builder.run().out.split()
+    assert "Dockerfile" in listing and "secret" not in listing
+
+
+def test_unsupported_run_mount_type_is_an_error(builder):
+    builder.dockerfile("FROM @BASE@\nRUN --mount=type=secret,id=x,target=/s true\n")
+    r = builder.build()
+    assert r.code == 1
+    assert "step 2/2: RUN --mount=type=secret" in r.err and "not supported" in r.err, r
