@@ -984,6 +984,47 @@ static int stage_from(struct stage_run *r, const struct df_stage *sg, struct stk
 	return build_image_state(r->b, base, &r->st, err);
 }
 
+static int do_step(struct stage_run *r, const struct df_instr *in, struct stk_err *err)
+{
+	if (in->kind == DF_RUN)
+		return do_run(r, in, err);
+	if (in->kind == DF_COPY || in->kind == DF_ADD)
+		return do_copy(r, in, err);
+	return do_meta_step(r, in, err);
+}
+
+/* The base image's ONBUILD triggers run first, in order, and are not inherited. */
+static int run_triggers(struct stage_run *r, const struct df_instr *from, struct stk_err *err)
+{
+	struct json_object *cfg = bstate_cfg(&r->st), *ob;
+	_cleanup_json_ struct json_object *triggers = NULL;
+	size_t i, n;
+	int rc = 0;
+
+	if (!json_object_object_get_ex(cfg, "OnBuild", &ob) || !json_object_is_type(ob, json_type_array) ||
+	    !(n = json_object_array_length(ob)))
+		return 0;
+	triggers = json_object_get(ob);
+	json_object_object_del(cfg, "OnBuild");
+	build_say(r->b, "# Executing %zu build trigger%s\n", n, n > 1 ? "s" : "");
+	for (i = 0; rc == 0 && i < n; i++) {
+		_cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n",
+						      json_object_get_string(json_object_array_get_idx(triggers, i)));
+		struct dockerfile df;
+
+		if (df_parse("ONBUILD trigger", text, strlen(text), &df, err) < 0)
+			return step_fail(r->b, from, err);
+		if (df.stages[0].n != 2)
+			rc = stk_err_set(err, EINVAL, "ONBUILD trigger \"%s\" is not one instruction", json_object_get_string(json_object_array_get_idx(triggers, i)));
+		else {
+			build_say(r->b, " ---> %s\n", df.stages[0].v[1].original);
+			rc = do_step(r, &df.stages[0].v[1], err); /* its message names the step */
+		}
+		df_free(&df);
+	}
+	return rc;
+}
+
 static int run_stage(struct build *b, size_t index, const struct vars *meta, struct bstate *done,
 		     struct stk_err *err)
 {
@@ -998,17 +1039,13 @@ static int run_stage(struct build *b, size_t index, const struct vars *meta, str
 		step_fail(b, &sg->v[0], err);
 		return -1;
 	}
+	rc = run_triggers(&r, &sg->v[0], err);
 	for (i = 1; rc == 0 && i < sg->n; i++) {
 		const struct df_instr *in = &sg->v[i];
 
 		b->step++;
 		build_say(b, "Step %u/%u : %s\n", b->step, b->nsteps, in->original);
-		if (in->kind == DF_RUN)
-			rc = do_run(&r, in, err);
-		else if (in->kind == DF_COPY || in->kind == DF_ADD)
-			rc = do_copy(&r, in, err);
-		else
-			rc = do_meta_step(&r, in, err);
+		rc = do_step(&r, in, err);
 	}
 	vars_free(&r.vars);
 	if (rc < 0) {

@@ -288,3 +288,18 @@ CMD ["sh", "-c", "cat /result; ls /mnt 2>&1 || true"]
     run = builder.run()
     assert run.out.splitlines()[:2] == ["from context", "from-stage"]
     assert "No such file or directory" in run.out  # the mount points are not in a layer
+
+
+def test_onbuild_triggers_run_in_the_child_build_and_are_not_inherited(builder):
+    builder.write("Dockerfile.base", f"FROM {builder.base}\nONBUILD RUN echo triggered > /trig\n")
+    builder.write("Dockerfile.child", "FROM example/onbuild-base\nCMD [\"cat\", \"/trig\"]\n")
+    builder.write("compose.yaml", "services:\n"
+                  "  base:\n    image: example/onbuild-base\n    build:\n      context: .\n"
+                  "      dockerfile: Dockerfile.base\n"
+                  "  child:\n    build:\n      context: .\n      dockerfile: Dockerfile.child\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert "# Executing 1 build trigger" in r.out
+    assert builder.config("example/onbuild-base")["config"]["OnBuild"] == ["RUN echo triggered > /trig"]
+    assert "OnBuild" not in builder.config("proj-child")["config"]
+    assert builder.run("proj-child").out == "triggered\n"
