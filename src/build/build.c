@@ -271,7 +271,7 @@ static int build_image_state(struct build *b, const char *ref, struct bstate *st
 	struct image_pull_opts defaults = {0};
 	struct stk_err miss;
 
-	if (image_store_get(b->store, ref, &ic, &miss) < 0) {
+	if (b->o->pull_always || image_store_get(b->store, ref, &ic, &miss) < 0) {
 		const char *refs[] = {ref};
 
 		build_say(b, " ---> pulling %s\n", ref);
@@ -631,7 +631,7 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 	struct build *b = r->b;
 	_cleanup_json_ struct json_object *argv = NULL, *env = NULL, *keyo = json_object_new_array();
 	_cleanup_free_ char *tail = NULL, **av = NULL, **ev = NULL;
-	const char *net = df_flag_get(in, "network", NULL);
+	const char *net = df_flag_get(in, "network", NULL) ? df_flag_get(in, "network", NULL) : b->o->network;
 	bool none = net && !strcmp(net, "none");
 	struct run_mounts mounts = {0};
 	char key[72];
@@ -1177,6 +1177,9 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 	size_t i;
 	int rc = -1;
 
+	if (o->network && strcmp(o->network, "default") && strcmp(o->network, "host") &&
+	    strcmp(o->network, "none"))
+		return stk_err_set(err, ENOTSUP, "build network \"%s\": only default, host and none are supported", o->network);
 	b.context = realpath(o->context, NULL);
 	if (!b.context)
 		return stk_err_sys(err, "build context %s", o->context);

@@ -28,6 +28,8 @@ struct build_opts {
 	const char *const *tags;       /* names given to the result */
 	size_t ntags;
 	bool no_cache;
+	bool pull_always;              /* pull every FROM image, even one in the store */
+	const char *network;           /* RUN's network: NULL/"default"/"host", or "none" */
 	int out_fd;                    /* progress and RUN output; -1 = none */
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
 };

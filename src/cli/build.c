@@ -22,13 +22,15 @@ static const char build_usage[] =
 	"Options:\n"
 	"      --build-arg stringArray   Set build-time variables for services\n"
 	"      --no-cache                Do not use cache when building the image\n"
+	"      --progress string         Set type of progress output (auto, plain, quiet)\n"
+	"      --pull                    Always attempt to pull a newer version of the image\n"
 	"  -q, --quiet                   Don't print anything to STDOUT\n"
 	"  -h, --help                    Show this help\n";
 
 struct build_cli {
 	const char **args; /* KEY=VAL or KEY */
 	size_t nargs;
-	bool no_cache, quiet;
+	bool no_cache, quiet, pull;
 };
 
 struct kvs {
@@ -117,7 +119,7 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	_cleanup_free_ const char **tagv = NULL;
 	struct build_opts bo = {0};
 	struct stk_err err;
-	bool no_cache = false;
+	bool no_cache = false, pull = false;
 	size_t i, ntags = 0;
 	int rc;
 
@@ -141,11 +143,13 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		kvs_add_assignment(&args, o->args[i]);
 	labels_from(&labels, node_map_get(bn, "labels"));
 	node_as_bool(node_map_get(bn, "no_cache"), &no_cache);
+	node_as_bool(node_map_get(bn, "pull"), &pull);
 	bo = (struct build_opts){
 		.root = root, .context = context, .dockerfile = s->build_dockerfile,
 		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
 		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,
 		.tags = tagv, .ntags = ntags, .no_cache = o->no_cache || no_cache,
+		.pull_always = o->pull || pull, .network = node_str(bn, "network"),
 		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
 	};
 	stk_err_clear(&err);
@@ -163,6 +167,8 @@ static int parse_options(int argc, char **argv, struct cli_globals *g, struct bu
 		CLI_GLOBAL_OPTIONS,
 		{"build-arg", required_argument, NULL, 'a'},
 		{"no-cache", no_argument, NULL, 'n'},
+		{"pull", no_argument, NULL, 'p'},
+		{"progress", required_argument, NULL, 'P'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -181,6 +187,16 @@ static int parse_options(int argc, char **argv, struct cli_globals *g, struct bu
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'p':
+			o->pull = true;
+			break;
+		case 'P':
+			/* one plain progress format; "quiet" is -q */
+			if (strcmp(optarg, "auto") && strcmp(optarg, "plain") && strcmp(optarg, "tty") &&
+			    strcmp(optarg, "quiet"))
+				return cli_usage_error("build", "invalid --progress value \"%s\" (auto, tty, plain, quiet)", optarg);
+			o->quiet = o->quiet || !strcmp(optarg, "quiet");
 			break;
 		case 'h':
 			fputs(build_usage, stdout);

@@ -303,3 +303,25 @@ def test_onbuild_triggers_run_in_the_child_build_and_are_not_inherited(builder):
     assert builder.config("example/onbuild-base")["config"]["OnBuild"] == ["RUN echo triggered > /trig"]
     assert "OnBuild" not in builder.config("proj-child")["config"]
     assert builder.run("proj-child").out == "triggered\n"
+
+
+def test_run_uses_the_builder_network_unless_none(builder):
+    url = f"http://{builder.registry.host}/v2/"
+    builder.dockerfile(f"FROM @BASE@\nRUN (wget -q -O /dev/null {url} && echo reachable || echo unreachable) > /net\n"
+                       "CMD [\"cat\", \"/net\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "reachable\n"
+    builder.write("compose.yaml", "services:\n  app:\n    build:\n      context: .\n      network: none\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "unreachable\n"
+
+
+def test_pull_flag_pulls_a_base_already_in_the_store(builder):
+    builder.dockerfile("FROM @BASE@\n")
+    first = builder.build()
+    assert first.code == 0 and "pulling" in first.out, first
+    assert "pulling" not in builder.build().out
+    again = builder.build("--pull", "--progress", "plain")
+    assert again.code == 0 and "pulling" in again.out, again
