@@ -797,6 +797,7 @@ struct copy_job {
 	struct copy_src src;
 	struct copy_opts co;
 	char *dest, *root_owned, *mounted;
+	size_t nurls; /* sources downloaded (ADD <url>) */
 };
 
 static void copy_job_release(struct copy_job *j)
@@ -835,6 +836,12 @@ static int copy_source_root(struct stage_run *r, const struct df_instr *in, stru
 {
 	const char *from = df_flag_get(in, "from", NULL);
 
+	if (j->nurls) {
+		if (j->nurls != j->nsrcs)
+			return stk_err_set(err, ENOTSUP, "ADD: URL and context sources in one instruction are not supported");
+		j->co.add = false; /* a downloaded archive is not extracted */
+		return 0;
+	}
 	if (in->nheredocs) {
 		if (heredoc_files(r, in, &j->root_owned, err) < 0)
 			return -1;
@@ -849,6 +856,29 @@ static int copy_source_root(struct stage_run *r, const struct df_instr *in, stru
 	if (from_root(r, from, &j->mounted, err) < 0)
 		return -1;
 	j->src.root = j->mounted;
+	return 0;
+}
+
+/* ADD <url>: downloaded into a scratch directory that becomes the source root. */
+static int add_url(struct stage_run *r, const struct df_instr *in, struct copy_job *j,
+		   struct stk_err *err)
+{
+	char *url = j->srcs[j->nsrcs - 1], *name = NULL;
+
+	if (in->kind != DF_ADD)
+		return stk_err_set(err, EINVAL, "COPY %s: a URL source needs ADD", url);
+	if (df_flag_get(in, "from", NULL))
+		return stk_err_set(err, EINVAL, "ADD %s: --from cannot be used with a URL", url);
+	if (!j->root_owned)
+		j->root_owned = build_scratch_path(r->b, "download");
+	if (build_fetch_url(r->b, j->root_owned, url, &name, err) < 0) {
+		free(name);
+		return -1;
+	}
+	free(url);
+	j->srcs[j->nsrcs - 1] = name;
+	j->src.root = j->root_owned;
+	j->nurls++;
 	return 0;
 }
 
@@ -877,10 +907,8 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 		} else if (expand(r, a, &j->srcs[j->nsrcs++], err) < 0) {
 			return -1;
 		}
-		if (j->co.add && (str_has_prefix(j->srcs[j->nsrcs - 1], "http://") ||
-				  str_has_prefix(j->srcs[j->nsrcs - 1], "https://") ||
-				  str_has_prefix(j->srcs[j->nsrcs - 1], "git@")))
-			return stk_err_set(err, ENOTSUP, "ADD %s: remote sources are not supported yet", j->srcs[j->nsrcs - 1]);
+		if (build_is_url(j->srcs[j->nsrcs - 1]) && add_url(r, in, j, err) < 0)
+			return -1;
 	}
 	if (in->json)
 		dest = xstrdup(in->args[in->nargs - 1]);

@@ -101,6 +101,12 @@ int build_hash_sources(struct build *b, const struct copy_src *src, char **srcs,
 /* A path as Docker cleans it, rooted at the context: "../x" is "x", "/a/./b/" is "a/b". */
 char *build_clean_path(const char *p);
 
+/* fetch.c: ADD <url> */
+bool build_is_url(const char *s);
+/* Downloads url into dir (created as needed); *name gets the file's name there. */
+int build_fetch_url(struct build *b, const char *dir, const char *url, char **name,
+		    struct stk_err *err);
+
 /* ignore.c */
 int build_ignore_load(struct build *b, struct stk_err *err);
 bool build_ignored(const struct build *b, const char *rel);

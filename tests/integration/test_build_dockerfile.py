@@ -325,3 +325,36 @@ def test_pull_flag_pulls_a_base_already_in_the_store(builder):
     assert "pulling" not in builder.build().out
     again = builder.build("--pull", "--progress", "plain")
     assert again.code == 0 and "pulling" in again.out, again
+
+
+def test_add_url_downloads_the_file_with_mode_0600(builder):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"downloaded\n" if self.path.startswith("/files/note.txt") else None
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_port}"
+        builder.dockerfile(f"FROM @BASE@\nADD {base}/files/note.txt?v=1 /opt/\n"
+                           "CMD [\"sh\", \"-c\", \"cat /opt/note.txt; stat -c %a /opt/note.txt\"]\n")
+        r = builder.build()
+        assert r.code == 0, r
+        assert builder.run().out == "downloaded\n600\n"
+        builder.dockerfile(f"FROM @BASE@\nADD {base}/missing.txt /opt/\n")
+        r = builder.build()
+        assert r.code == 1 and "HTTP 404" in r.err, r
+    finally:
+        srv.shutdown()
+        srv.server_close()
