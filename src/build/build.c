@@ -807,6 +807,7 @@ static void copy_job_release(struct copy_job *j)
 		rmdir(j->mounted);
 	}
 	df_strv_free(j->srcs, j->nsrcs);
+	df_strv_free(j->src.exclude, j->src.nexclude);
 	free(j->dest);
 	free(j->root_owned);
 	free(j->mounted);
@@ -890,8 +891,19 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 	_cleanup_free_ char *dest = NULL;
 	size_t i;
 
-	if (df_flag_get(in, "exclude", NULL) || df_flag_get(in, "parents", NULL))
-		return stk_err_set(err, ENOTSUP, "%s --exclude and --parents are not supported", df_kind_name(in->kind));
+	if (df_flag_get(in, "parents", NULL))
+		return stk_err_set(err, ENOTSUP, "%s --parents is not supported", df_kind_name(in->kind));
+	for (i = 0; i < in->nflags; i++) {
+		char *pat = NULL;
+
+		if (strcmp(in->flags[i].name, "exclude"))
+			continue;
+		if (!in->flags[i].value || expand(r, in->flags[i].value, &pat, err) < 0)
+			return in->flags[i].value ? -1 : stk_err_set(err, EINVAL, "--exclude needs a pattern");
+		j->src.exclude = xrealloc(j->src.exclude, (j->src.nexclude + 1) * sizeof(char *));
+		j->src.exclude[j->src.nexclude++] = build_clean_path(pat);
+		free(pat);
+	}
 	j->co = (struct copy_opts){.uid = -1, .gid = -1, .mode = -1, .add = in->kind == DF_ADD};
 	j->srcs = xcalloc(in->nargs, sizeof(char *));
 	for (i = 0; i + 1 < in->nargs; i++) {

@@ -33,7 +33,7 @@ struct walk {
 	const char *stage; /* staging tree root */
 	const struct copy_opts *co;
 	struct stk_err *err;
-	size_t matched;
+	const char *top; /* the source being walked, relative to the root */
 };
 
 static int open_in_root(int rootfd, const char *path, int flags)
@@ -73,6 +73,18 @@ char *build_clean_path(const char *p)
 static void hash_str(struct walk *w, const char *s)
 {
 	EVP_DigestUpdate(w->md, s, strlen(s) + 1);
+}
+
+/* --exclude: against the path in the source root and the path under the source named. */
+static bool excluded(const struct walk *w, const char *rel)
+{
+	size_t i, n = w->top ? strlen(w->top) : 0;
+	const char *under = n && !strncmp(rel, w->top, n) && rel[n] == '/' ? rel + n + 1 : rel;
+
+	for (i = 0; i < w->src->nexclude; i++)
+		if (build_pattern_match(w->src->exclude[i], rel) || build_pattern_match(w->src->exclude[i], under))
+			return true;
+	return false;
 }
 
 /* ---- copying one node into the staging tree ---- */
@@ -210,7 +222,7 @@ static int visit_dir(struct walk *w, int fd, const char *srel, const char *dst)
 		if (rc < 0 || !strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		s = *srel ? xasprintf("%s/%s", srel, name) : xstrdup(name);
-		if (w->src->context && build_ignored(w->b, s))
+		if ((w->src->context && build_ignored(w->b, s)) || excluded(w, s))
 			continue;
 		d = *dst ? xasprintf("%s/%s", dst, name) : xstrdup(name);
 		cfd = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -321,7 +333,7 @@ static int glob_walk(struct walk *w, int dirfd, const char *pat, const char *pre
 		if (rc < 0 || !strcmp(name, ".") || !strcmp(name, "..") || fnmatch(comp, name, 0))
 			continue;
 		rel = *prefix ? xasprintf("%s/%s", prefix, name) : xstrdup(name);
-		if (w->src->context && build_ignored(w->b, rel))
+		if ((w->src->context && build_ignored(w->b, rel)) || excluded(w, rel))
 			continue;
 		if (!pat[pn]) {
 			m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
@@ -387,6 +399,7 @@ static int walk_sources(struct walk *w, char **srcs, size_t nsrcs, const char *d
 			break;
 		}
 		fstat(fd, &st);
+		w->top = m.v[i];
 		base = base ? base + 1 : m.v[i];
 		if (S_ISDIR(st.st_mode) || !dir_dest || !*base)
 			dst = xstrdup(dstrel);

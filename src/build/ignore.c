@@ -58,8 +58,7 @@ int build_ignore_load(struct build *b, struct stk_err *err)
 	return 0;
 }
 
-/* Does the pattern match the path, or a directory above it? */
-static bool match(const char *pat, const char *path)
+bool build_pattern_match(const char *pat, const char *path)
 {
 	size_t pn = strcspn(pat, "/"), n = strcspn(path, "/");
 	char pc[256], c[256];
@@ -70,7 +69,7 @@ static bool match(const char *pat, const char *path)
 		const char *rest = pat[2] ? pat + 3 : pat + 2;
 
 		for (;;) {
-			if (match(rest, path))
+			if (build_pattern_match(rest, path))
 				return true;
 			if (!*path)
 				return false;
@@ -86,7 +85,7 @@ static bool match(const char *pat, const char *path)
 	c[n] = 0;
 	if (fnmatch(pc, c, 0) != 0)
 		return false;
-	return match(pat[pn] ? pat + pn + 1 : pat + pn, path[n] ? path + n + 1 : path + n);
+	return build_pattern_match(pat[pn] ? pat + pn + 1 : pat + pn, path[n] ? path + n + 1 : path + n);
 }
 
 bool build_ignored(const struct build *b, const char *rel)
@@ -98,7 +97,7 @@ bool build_ignored(const struct build *b, const char *rel)
 		const char *p = b->ignore[i];
 		bool neg = *p == '!';
 
-		if (match(neg ? p + 1 : p, rel))
+		if (build_pattern_match(neg ? p + 1 : p, rel))
 			ignored = !neg;
 	}
 	return ignored;

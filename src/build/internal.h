@@ -83,6 +83,8 @@ int build_tar_tree(const char *dir, const char *tar_path, struct stk_err *err);
 struct copy_src {
 	const char *root;     /* directory the sources are resolved in (context or a rootfs) */
 	bool context;         /* apply .dockerignore */
+	char **exclude;       /* COPY --exclude patterns */
+	size_t nexclude;
 };
 struct copy_opts {
 	const char *dest;     /* expanded, relative to the workdir unless absolute */
@@ -110,6 +112,9 @@ int build_fetch_url(struct build *b, const char *dir, const char *url, char **na
 /* ignore.c */
 int build_ignore_load(struct build *b, struct stk_err *err);
 bool build_ignored(const struct build *b, const char *rel);
+/* Docker's pattern rules: per component, "**" for any number; a pattern matching a
+ * directory matches what is under it. */
+bool build_pattern_match(const char *pat, const char *path);
 
 /* cache.c */
 void build_key(const char *parent, const char *what, char out[72]);

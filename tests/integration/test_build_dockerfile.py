@@ -358,3 +358,21 @@ def test_add_url_downloads_the_file_with_mode_0600(builder):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_copy_exclude_and_dockerfile_specific_ignore_file(builder):
+    builder.write("src/a.txt", "a\n")
+    builder.write("src/b.md", "b\n")
+    builder.write("src/sub/c.md", "c\n")
+    builder.write("skip-me", "x\n")
+    builder.write(".dockerignore", "src\n")  # shadowed by app.Dockerfile.dockerignore
+    builder.write("app.Dockerfile.dockerignore", "skip-me\n")
+    builder.write("app.Dockerfile", f"FROM {builder.base}\nCOPY --exclude=*.md --exclude=**/c.md src /s/\n"
+                  "COPY . /ctx/\nCMD [\"sh\", \"-c\", \"find /s -type f; ls /ctx\"]\n")
+    builder.write("compose.yaml", "services:\n  app:\n    build:\n      context: .\n"
+                  "      dockerfile: app.Dockerfile\n")
+    r = builder.build()
+    assert r.code == 0, r
+    out = builder.run().out.split()
+    assert out[0] == "/s/a.txt" and "/s/b.md" not in out and "/s/sub/c.md" not in out, out
+    assert "src" in out and "skip-me" not in out, out
