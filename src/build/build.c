@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/signalfd.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -69,6 +71,29 @@ static int private_mounts(struct stk_err *err)
 int build_prepare(struct stk_err *err)
 {
 	return private_mounts(err);
+}
+
+bool build_interrupted(struct build *b)
+{
+	struct signalfd_siginfo si;
+
+	while (b->sigfd >= 0 && read(b->sigfd, &si, sizeof(si)) == sizeof(si))
+		b->interrupted = true;
+	return b->interrupted;
+}
+
+/* Signals wait in a signalfd while the build runs, so an interrupt can stop the step's
+ * container and remove everything before the command exits. */
+static int signals_catch(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, old);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* ---- variables ---- */
@@ -1085,7 +1110,9 @@ static int run_stage(struct build *b, size_t index, const struct vars *meta, str
 
 		b->step++;
 		build_say(b, "Step %u/%u : %s\n", b->step, b->nsteps, in->original);
-		rc = do_step(&r, in, err);
+		rc = build_interrupted(b) ? stk_err_set(err, EINTR, "step %u/%u: %s: interrupted",
+							 b->step, b->nsteps, in->original)
+					  : do_step(&r, in, err);
 	}
 	vars_free(&r.vars);
 	if (rc < 0) {
@@ -1212,7 +1239,8 @@ static int build_stages(struct build *b, char **id, struct stk_err *err)
 int build_image(struct image_store *s, const struct build_opts *o, char **image_id,
 		struct stk_err *err)
 {
-	struct build b = {.store = s, .o = o, .out = o->out_fd};
+	struct build b = {.store = s, .o = o, .out = o->out_fd, .sigfd = -1};
+	sigset_t old;
 	_cleanup_free_ char *id = NULL, *tmpl = NULL, *dir = xasprintf("%s/build", o->root);
 	size_t i;
 	int rc = -1;
@@ -1231,6 +1259,7 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 		return -1;
 	}
 	b.work = steal(&tmpl);
+	b.sigfd = signals_catch(&old);
 	if (load_dockerfile(&b, err) == 0 && build_ignore_load(&b, err) == 0)
 		rc = build_stages(&b, &id, err);
 	if (rc == 0) {
@@ -1242,6 +1271,11 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 	}
 	rm_tree(b.work);
 	free(b.work);
+	if (b.sigfd >= 0)
+		close(b.sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0 && b.interrupted)
+		err->errnum = EINTR;
 	free(b.context);
 	for (i = 0; i < b.nignore; i++)
 		free(b.ignore[i]);

@@ -39,7 +39,9 @@ struct build_opts {
 int build_prepare(struct stk_err *err);
 
 /* Builds; *image_id (optional) receives the config digest of the result. A failing
- * step's message reads "step N/M: RUN make: exit 2" followed by its last output lines. */
+ * step's message reads "step N/M: RUN make: exit 2" followed by its last output lines.
+ * SIGINT, SIGTERM and SIGHUP are held while it runs: one stops the build, its container
+ * removed, and err->errnum is EINTR. */
 int build_image(struct image_store *s, const struct build_opts *o, char **image_id,
 		struct stk_err *err);
 

@@ -51,7 +51,12 @@ struct build {
 	unsigned step, nsteps;
 	int out;         /* progress fd, -1 = quiet */
 	unsigned seq;    /* names for scratch files */
+	int sigfd;       /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
+	bool interrupted;
 };
+
+/* Has a signal asked the build to stop? Reads the signalfd without blocking. */
+bool build_interrupted(struct build *b);
 
 void build_say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *build_scratch_path(struct build *b, const char *what);

@@ -84,21 +84,30 @@ static void forward(struct build *b, struct tail *t, int fd)
 	}
 }
 
-/* Until PID 1 has exited, the output copied as it comes. */
+/* Until PID 1 has exited, the output copied as it comes. An interrupt (Ctrl-C) kills
+ * the container's processes; the step then fails as "interrupted". */
 static int wait_container(struct build *b, struct engine_container *c, int rd, struct tail *t,
 			  struct engine_exit *ex, struct stk_err *err)
 {
 	for (;;) {
-		struct pollfd p[2] = {{.fd = engine_pidfd(c), .events = POLLIN},
-				      {.fd = rd, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = engine_pidfd(c), .events = POLLIN},
+				      {.fd = rd, .events = POLLIN},
+				      {.fd = b->sigfd, .events = POLLIN}};
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			return stk_err_sys(err, "poll");
 		if (p[1].revents)
 			forward(b, t, rd);
+		if (p[2].revents & POLLIN && build_interrupted(b)) {
+			struct stk_err ignored;
+
+			engine_kill_all(c, &ignored);
+		}
 		if (p[0].revents & POLLIN) {
 			forward(b, t, rd);
-			return engine_try_wait(c, ex, err) == 0 ? 0 : stk_err_set(err, 0, "container did not exit");
+			if (engine_try_wait(c, ex, err) != 0)
+				return stk_err_set(err, 0, "container did not exit");
+			return b->interrupted ? stk_err_set(err, EINTR, "interrupted") : 0;
 		}
 	}
 }
@@ -280,8 +289,10 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	if (wait_container(b, c, pipefd[0], &t, &ex, err) < 0)
+	if (wait_container(b, c, pipefd[0], &t, &ex, err) < 0) {
+		ex.code = 0;
 		goto out;
+	}
 	*code = ex.code;
 	if (ex.code == 0)
 		rc = commit_upper(b, st, spec.state_dir, layers, mounts, err);

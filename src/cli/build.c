@@ -1,6 +1,7 @@
 /* `stack build [SERVICE...]`: the services' `build:` sections, each built by the
  * builder (src/build/) into the image store under the name Compose gives it:
  * `image:` when set, else <project>-<service>. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,8 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		cli_error("%s: %s", s->name, err.msg);
 	kvs_free(&args);
 	kvs_free(&labels);
+	if (rc < 0 && err.errnum == EINTR)
+		return 130; /* as a shell reports Ctrl-C */
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
