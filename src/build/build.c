@@ -838,16 +838,52 @@ static void copy_job_release(struct copy_job *j)
 	free(j->mounted);
 }
 
-/* --from=stage|image: a read-only view of it, mounted at *mounted. */
+/* A directory given as an additional context, bind-mounted read-only. */
+static int mount_dir(struct build *b, const char *src, char **out, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = build_scratch_path(b, "context");
+
+	if (stk_mkdir_p(dir, 0755, err) < 0 || private_mounts(err) < 0)
+		return -1;
+	if (mount(src, dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return stk_err_sys(err, "additional context %s", src);
+	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+		umount2(dir, MNT_DETACH);
+		return stk_err_sys(err, "additional context %s: read-only", src);
+	}
+	*out = steal(&dir);
+	return 0;
+}
+
+/* build.additional_contexts: the value for a name, NULL if none. */
+static const char *named_context(const struct build *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < b->o->ncontexts; i++)
+		if (!strcmp(b->o->contexts[i].key, name))
+			return b->o->contexts[i].value;
+	return NULL;
+}
+
+/* --from=context|stage|image: a read-only view of it, mounted at *mounted. */
 static int from_root(struct stage_run *r, const char *from, char **mounted, struct stk_err *err)
 {
 	_cleanup_free_ char *word = NULL;
 	struct bstate img = {0};
+	const char *ctx;
 	int k, rc;
 
 	if (expand(r, from, &word, err) < 0)
 		return -1;
-	k = stage_index(&r->b->df, word, r->index);
+	ctx = named_context(r->b, word);
+	if (ctx && !str_has_prefix(ctx, "docker-image://"))
+		return mount_dir(r->b, ctx, mounted, err);
+	if (ctx) {
+		free(word);
+		word = xstrdup(ctx + strlen("docker-image://"));
+	}
+	k = ctx ? -1 : stage_index(&r->b->df, word, r->index);
 	if (k >= 0 && r->done[k].config)
 		return mount_state(r->b, &r->done[k], mounted, err);
 	rc = build_image_state(r->b, word, &img, err);
@@ -1031,12 +1067,18 @@ static int do_meta_step(struct stage_run *r, const struct df_instr *in, struct s
 static int stage_from(struct stage_run *r, const struct df_stage *sg, struct stk_err *err)
 {
 	_cleanup_free_ char *base = NULL;
+	const char *ctx;
 	int k;
 
 	if (df_word(sg->base, r->b->df.escape, lookup, (void *)r->meta, &base, err) < 0)
 		return stk_err_wrap(err, "%s:%u: FROM", r->b->df.path, sg->line);
 	if (!*base)
 		return stk_err_set(err, EINVAL, "%s:%u: FROM: base name (%s) should not be blank", r->b->df.path, sg->line, sg->base);
+	ctx = named_context(r->b, base);
+	if (ctx && !str_has_prefix(ctx, "docker-image://"))
+		return stk_err_set(err, ENOTSUP, "FROM %s: a directory context as a base is not supported", base);
+	if (ctx)
+		return build_image_state(r->b, ctx + strlen("docker-image://"), &r->st, err);
 	k = stage_index(&r->b->df, base, r->index);
 	if (k >= 0) {
 		bstate_copy(&r->st, &r->done[k]);

@@ -23,6 +23,9 @@ struct build_opts {
 	const char *target;            /* stage to stop at; NULL = the last one */
 	const struct build_kv *args;   /* --build-arg / build.args */
 	size_t nargs;
+	const struct build_kv *contexts; /* additional contexts: name -> directory or
+					  * "docker-image://REF", for FROM and --from */
+	size_t ncontexts;
 	const struct build_kv *labels; /* added to the final image */
 	size_t nlabels;
 	const char *const *tags;       /* names given to the result */

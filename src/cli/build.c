@@ -104,6 +104,56 @@ static const char *node_str(const struct node *map, const char *key)
 	return node_is_scalar(n) ? n->str : NULL;
 }
 
+static const struct compose_service *find_service(const struct compose_project *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++)
+		if (!strcmp(p->services[i].name, name))
+			return &p->services[i];
+	return NULL;
+}
+
+static bool remote_context(const char *c);
+
+/* build.additional_contexts: a directory (relative to the project directory), an image
+ * (docker-image://REF) or another service's image (service:NAME). */
+static int contexts_from(const struct compose_project *p, const struct compose_service *s,
+			 struct kvs *k)
+{
+	const struct node *n = node_map_get(node_map_get(s->canonical, "build"), "additional_contexts");
+	struct kvs raw = {0};
+	size_t i;
+	int rc = 0;
+
+	labels_from(&raw, n);
+	for (i = 0; rc == 0 && i < raw.n; i++) {
+		const char *v = raw.v[i].value, *key = kvs_own(k, xstrdup(raw.v[i].key));
+		const struct compose_service *other;
+
+		if (str_has_prefix(v, "docker-image://"))
+			kvs_set(k, key, v);
+		else if (str_has_prefix(v, "service:")) {
+			other = find_service(p, v + 8);
+			if (!other) {
+				cli_error("%s: additional context %s: no service \"%s\"", s->name, raw.v[i].key, v + 8);
+				rc = -1;
+			} else {
+				kvs_set(k, key, kvs_own(k, other->image ? xasprintf("docker-image://%s", other->image)
+										: xasprintf("docker-image://%s-%s", p->name, other->name)));
+			}
+		} else if (remote_context(v)) {
+			cli_error("%s: additional context %s \"%s\": remote contexts are not supported", s->name, raw.v[i].key, v);
+			rc = -1;
+		} else {
+			kvs_set(k, key, kvs_own(k, v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", p->workdir, v)));
+		}
+	}
+	/* raw's values point into the project's tree, which outlives k */
+	kvs_free(&raw);
+	return rc;
+}
+
 static bool remote_context(const char *c)
 {
 	return strstr(c, "://") || str_has_prefix(c, "git@") || str_has_suffix(c, ".git") ||
@@ -115,7 +165,7 @@ static int build_service(const struct compose_project *p, const struct compose_s
 {
 	const struct node *bn = node_map_get(s->canonical, "build");
 	const struct node *tags = node_map_get(bn, "tags");
-	struct kvs args = {0}, labels = {0};
+	struct kvs args = {0}, labels = {0}, contexts = {0};
 	_cleanup_free_ char *context = NULL, *name = NULL;
 	_cleanup_free_ const char **tagv = NULL;
 	struct build_opts bo = {0};
@@ -143,12 +193,19 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	for (i = 0; i < o->nargs; i++)
 		kvs_add_assignment(&args, o->args[i]);
 	labels_from(&labels, node_map_get(bn, "labels"));
+	if (contexts_from(p, s, &contexts) < 0) {
+		kvs_free(&args);
+		kvs_free(&labels);
+		kvs_free(&contexts);
+		return CLI_FAIL;
+	}
 	node_as_bool(node_map_get(bn, "no_cache"), &no_cache);
 	node_as_bool(node_map_get(bn, "pull"), &pull);
 	bo = (struct build_opts){
 		.root = root, .context = context, .dockerfile = s->build_dockerfile,
 		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
 		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,
+		.contexts = contexts.v, .ncontexts = contexts.n,
 		.tags = tagv, .ntags = ntags, .no_cache = o->no_cache || no_cache,
 		.pull_always = o->pull || pull, .network = node_str(bn, "network"),
 		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
@@ -159,6 +216,7 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		cli_error("%s: %s", s->name, err.msg);
 	kvs_free(&args);
 	kvs_free(&labels);
+	kvs_free(&contexts);
 	if (rc < 0 && err.errnum == EINTR)
 		return 130; /* as a shell reports Ctrl-C */
 	return rc < 0 ? CLI_FAIL : CLI_OK;
@@ -232,7 +290,13 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 		free(o.args);
 		return CLI_FAIL;
 	}
-	rc = cli_load_project(g, (const char *const *)argv + optind, (size_t)(argc - optind), false, &p);
+	/* the whole project: additional_contexts may name a service that is not built now */
+	rc = cli_load_project(g, NULL, 0, false, &p);
+	for (int k = optind; rc == CLI_OK && k < argc; k++)
+		if (!find_service(p, argv[k])) {
+			cli_error("no such service: %s", argv[k]);
+			rc = CLI_FAIL;
+		}
 	if (rc == CLI_OK && image_store_open(cli_state_root(g), &store, &err) < 0) {
 		cli_error("%s", err.msg);
 		rc = CLI_FAIL;

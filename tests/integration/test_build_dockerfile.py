@@ -376,3 +376,22 @@ def test_copy_exclude_and_dockerfile_specific_ignore_file(builder):
     out = builder.run().out.split()
     assert out[0] == "/s/a.txt" and "/s/b.md" not in out and "/s/sub/c.md" not in out, out
     assert "src" in out and "skip-me" not in out, out
+
+
+def test_additional_contexts_directory_image_and_service(builder):
+    extra = builder.tmp / "proj/extra"
+    extra.mkdir()
+    (extra / "data.txt").write_text("from extra\n")
+    builder.write("Dockerfile.tools", "FROM @BASE@\nRUN echo tool > /tool\n".replace("@BASE@", builder.base))
+    builder.write("Dockerfile", "FROM base\nCOPY --from=extra data.txt /data.txt\n"
+                  "COPY --from=tools /tool /tool\nCMD [\"cat\", \"/data.txt\", \"/tool\"]\n")
+    builder.write("compose.yaml", "services:\n"
+                  "  app:\n    build:\n      context: .\n      additional_contexts:\n"
+                  f"        base: docker-image://{builder.base}\n"
+                  "        extra: ./extra\n        tools: service:a-tools\n"
+                  "  a-tools:\n    build:\n      context: .\n      dockerfile: Dockerfile.tools\n")
+    r = builder.build("a-tools")
+    assert r.code == 0, r
+    r = builder.build("app")
+    assert r.code == 0, r
+    assert builder.run().out == "from extra\ntool\n"

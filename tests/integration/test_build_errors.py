@@ -158,3 +158,10 @@ def test_interrupt_stops_the_running_step_and_leaves_nothing(builder):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)
     assert "step 2/2: RUN echo started; sleep 600: interrupted" in err, err
+
+
+def test_unknown_service_is_an_error(builder):
+    builder.dockerfile("FROM @BASE@\n")
+    r = builder.build("nosuch")
+    assert r.code == 1
+    assert r.err.strip() == "stack: no such service: nosuch", r
