@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "image/image.h"
 #include "util/err.h"
@@ -33,6 +34,9 @@ struct build_opts {
 	bool no_cache;
 	bool pull_always;              /* pull every FROM image, even one in the store */
 	const char *network;           /* RUN's network: NULL/"default"/"host", or "none" */
+	const char *const *extra_hosts; /* "name=address" added to RUN's /etc/hosts */
+	size_t nextra_hosts;
+	uint64_t shm_size;             /* RUN's /dev/shm in bytes; 0 = 64 MiB */
 	int out_fd;                    /* progress and RUN output; -1 = none */
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
 };

@@ -178,6 +178,7 @@ static void spec_fill(struct build *b, struct engine_spec *spec, struct bstate *
 		if (access("/etc/resolv.conf", R_OK) == 0)
 			spec->resolv_conf_file = xstrdup("/etc/resolv.conf");
 	}
+	spec->shm_size = b->o->shm_size;
 	spec->stdio[1] = wr;
 	spec->stdio[2] = wr;
 }
@@ -239,6 +240,31 @@ static int commit_upper(struct build *b, struct bstate *st, const char *state_di
 	return 0;
 }
 
+/* build.extra_hosts: the hosts file the step would get, plus "address name" lines. */
+static int hosts_with_extras(struct build *b, struct engine_spec *spec, struct stk_err *err)
+{
+	_cleanup_free_ char *base = spec->hosts_file ? str_read_file(spec->hosts_file, NULL) : NULL;
+	_cleanup_free_ char *path = build_scratch_path(b, "hosts");
+	_cleanup_fclose_ FILE *f = fopen(path, "we");
+	size_t i;
+
+	if (!f)
+		return stk_err_sys(err, "write %s", path);
+	fputs(base ? base : "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+	for (i = 0; i < b->o->nextra_hosts; i++) {
+		const char *h = b->o->extra_hosts[i], *eq = strchr(h, '=');
+
+		if (!eq)
+			return stk_err_set(err, EINVAL, "extra_hosts: \"%s\" is not name=address", h);
+		fprintf(f, "%s\t%.*s\n", eq + 1, (int)(eq - h), h);
+	}
+	if (fflush(f) != 0)
+		return stk_err_sys(err, "write %s", path);
+	free(spec->hosts_file);
+	spec->hosts_file = steal(&path);
+	return 0;
+}
+
 /* The engine makes the upper directory 0700, and overlay gives the merged root the
  * upper's mode: a RUN under a USER other than root could not reach "/". The root takes
  * the mode of the image's own root, as Docker's does. */
@@ -279,6 +305,14 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	strbuf_init(&t.partial);
 	engine_spec_init(&spec);
 	spec_fill(b, &spec, st, layers, argv, env, net_none, pipefd[1]);
+	if (b->o->nextra_hosts && hosts_with_extras(b, &spec, err) < 0) {
+		spec.argv = NULL;
+		spec.env = NULL;
+		engine_spec_release(&spec);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
 	spec.mounts = mounts->v; /* the caller's */
 	spec.nmounts = mounts->n;
 	_cleanup_free_ char *containers = xasprintf("%s/containers", b->o->root);

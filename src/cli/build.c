@@ -164,14 +164,15 @@ static int build_service(const struct compose_project *p, const struct compose_s
 			 struct image_store *store, const char *root, const struct build_cli *o)
 {
 	const struct node *bn = node_map_get(s->canonical, "build");
-	const struct node *tags = node_map_get(bn, "tags");
+	const struct node *tags = node_map_get(bn, "tags"), *hosts = node_map_get(bn, "extra_hosts");
 	struct kvs args = {0}, labels = {0}, contexts = {0};
 	_cleanup_free_ char *context = NULL, *name = NULL;
-	_cleanup_free_ const char **tagv = NULL;
+	_cleanup_free_ const char **tagv = NULL, **hostv = NULL;
+	long long shm = 0;
 	struct build_opts bo = {0};
 	struct stk_err err;
 	bool no_cache = false, pull = false;
-	size_t i, ntags = 0;
+	size_t i, ntags = 0, nhosts = 0;
 	int rc;
 
 	if (remote_context(s->build_context)) {
@@ -201,7 +202,13 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	}
 	node_as_bool(node_map_get(bn, "no_cache"), &no_cache);
 	node_as_bool(node_map_get(bn, "pull"), &pull);
+	node_as_int(node_map_get(bn, "shm_size"), &shm);
+	hostv = xcalloc(1 + (hosts && hosts->kind == NODE_SEQ ? hosts->len : 0), sizeof(*hostv));
+	for (i = 0; hosts && hosts->kind == NODE_SEQ && i < hosts->len; i++)
+		if (node_is_scalar(hosts->items[i]))
+			hostv[nhosts++] = hosts->items[i]->str;
 	bo = (struct build_opts){
+		.extra_hosts = hostv, .nextra_hosts = nhosts, .shm_size = shm > 0 ? (uint64_t)shm : 0,
 		.root = root, .context = context, .dockerfile = s->build_dockerfile,
 		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
 		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,

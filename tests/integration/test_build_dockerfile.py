@@ -395,3 +395,16 @@ def test_additional_contexts_directory_image_and_service(builder):
     r = builder.build("app")
     assert r.code == 0, r
     assert builder.run().out == "from extra\ntool\n"
+
+
+def test_extra_hosts_and_shm_size_reach_run(builder):
+    builder.dockerfile("FROM @BASE@\nRUN grep myhost /etc/hosts > /hosts; df -k /dev/shm | tail -1 > /shm\n"
+                       "CMD [\"cat\", \"/hosts\", \"/shm\"]\n",
+                       compose="services:\n  app:\n    build:\n      context: .\n"
+                               "      extra_hosts:\n        - myhost=10.1.2.3\n      shm_size: 8m\n")
+    r = builder.build()
+    assert r.code == 0, r
+    hosts, shm = builder.run().out.splitlines()
+    assert hosts.split() == ["10.1.2.3", "myhost"]
+    assert shm.split()[1] == "8192", shm
+    assert "myhost" not in builder.run(cmd=["cat", "/etc/hosts"]).out  # not kept in the image
