@@ -86,7 +86,7 @@ int build_cache_get(struct build *b, const char *key, struct bstate *st)
 void build_cache_put(struct build *b, const struct bstate *st)
 {
 	_cleanup_free_ char *p = cache_path(b, st->key), *dir = xasprintf("%s/build/cache", b->o->root);
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", p);
+	_cleanup_free_ char *tmp = xasprintf("%s.%d.tmp", p, (int)getpid());
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	struct json_object *layers = json_object_new_array();
 	struct stk_err ignored;

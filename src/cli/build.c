@@ -2,10 +2,13 @@
  * builder (src/build/) into the image store under the name Compose gives it:
  * `image:` when set, else <project>-<service>. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build/build.h"
@@ -229,6 +232,169 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
+/* ---- independent services build in parallel ---- */
+
+/* One service's build in a child process; its output is held and printed whole when it
+ * ends, so builds running side by side do not interleave. */
+struct job {
+	const struct compose_service *s;
+	pid_t pid;
+	int fd[2]; /* its stdout and stderr */
+	struct strbuf buf[2];
+	int rc; /* -1 until done */
+	bool started;
+};
+
+/* Does j use another service's image (additional_contexts: service:NAME)? */
+static bool job_needs(const struct job *j, const struct job *other)
+{
+	const struct node *n = node_map_get(node_map_get(j->s->canonical, "build"), "additional_contexts");
+	size_t i;
+
+	for (i = 0; n && n->kind == NODE_MAP && i < n->len; i++)
+		if (node_is_scalar(n->pairs[i].value) && str_has_prefix(n->pairs[i].value->str, "service:") &&
+		    !strcmp(n->pairs[i].value->str + 8, other->s->name))
+			return true;
+	for (i = 0; n && n->kind == NODE_SEQ && i < n->len; i++) {
+		const char *v = node_is_scalar(n->items[i]) ? strchr(n->items[i]->str, '=') : NULL;
+
+		if (v && str_has_prefix(v + 1, "service:") && !strcmp(v + 9, other->s->name))
+			return true;
+	}
+	return false;
+}
+
+static int job_start(const struct compose_project *p, struct job *j, struct image_store *store,
+		     const char *root, const struct build_cli *o)
+{
+	int out[2], errp[2];
+
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	j->pid = fork();
+	if (j->pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(errp[1], STDERR_FILENO);
+		_exit(build_service(p, j->s, store, root, o));
+	}
+	close(out[1]);
+	close(errp[1]);
+	j->fd[0] = out[0];
+	j->fd[1] = errp[0];
+	strbuf_init(&j->buf[0]);
+	strbuf_init(&j->buf[1]);
+	j->started = true;
+	return j->pid < 0 ? -1 : 0;
+}
+
+static void job_finish(struct job *j)
+{
+	int status = 0;
+
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	j->rc = WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+	if (j->buf[0].len)
+		fwrite(j->buf[0].buf, 1, j->buf[0].len, stdout);
+	fflush(stdout);
+	if (j->buf[1].len)
+		fwrite(j->buf[1].buf, 1, j->buf[1].len, stderr);
+	strbuf_free(&j->buf[0]);
+	strbuf_free(&j->buf[1]);
+}
+
+/* Starts what can start: every dependency built; a failed dependency fails the job. */
+static size_t jobs_start_ready(const struct compose_project *p, struct job *jobs, size_t n,
+			       size_t running, size_t max, struct image_store *store,
+			       const char *root, const struct build_cli *o)
+{
+	size_t i, k;
+
+	for (i = 0; i < n && running < max; i++) {
+		bool ready = !jobs[i].started;
+
+		for (k = 0; ready && k < n; k++)
+			if (k != i && job_needs(&jobs[i], &jobs[k])) {
+				if (jobs[k].rc > 0) {
+					cli_error("%s: not built: service %s failed", jobs[i].s->name, jobs[k].s->name);
+					jobs[i].started = true;
+					jobs[i].rc = CLI_FAIL;
+				}
+				ready = ready && jobs[k].rc == 0;
+			}
+		if (!ready || jobs[i].started)
+			continue;
+		if (job_start(p, &jobs[i], store, root, o) < 0) {
+			cli_error("%s: build: %s", jobs[i].s->name, strerror(errno));
+			jobs[i].started = true;
+			jobs[i].rc = CLI_FAIL;
+			continue;
+		}
+		running++;
+	}
+	return running;
+}
+
+static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
+		    struct image_store *store, const char *root, const struct build_cli *o)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t max = cpus > 1 ? (size_t)cpus : 1, running = 0, i;
+	int rc = CLI_OK;
+
+	for (;;) {
+		struct pollfd *pf = xcalloc(2 * n, sizeof(*pf));
+
+		running = jobs_start_ready(p, jobs, n, running, max, store, root, o);
+		if (!running) {
+			free(pf);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			pf[2 * i] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[0] : -1, .events = POLLIN};
+			pf[2 * i + 1] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[1] : -1, .events = POLLIN};
+		}
+		if (poll(pf, 2 * n, -1) < 0 && errno != EINTR) {
+			free(pf);
+			return CLI_FAIL;
+		}
+		for (i = 0; i < 2 * n; i++) {
+			struct job *j = &jobs[i / 2];
+			char buf[4096];
+			ssize_t r;
+
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			r = read(pf[i].fd, buf, sizeof(buf));
+			if (r > 0) {
+				strbuf_addn(&j->buf[i % 2], buf, (size_t)r);
+				continue;
+			}
+			close(j->fd[i % 2]);
+			j->fd[i % 2] = -1;
+			if (j->fd[0] < 0 && j->fd[1] < 0) {
+				job_finish(j);
+				running--;
+			}
+		}
+		free(pf);
+	}
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].started)
+			cli_error("%s: not built: its service: contexts depend on each other", jobs[i].s->name);
+		if (jobs[i].rc != 0)
+			rc = jobs[i].rc == 130 ? 130 : CLI_FAIL;
+	}
+	return rc;
+}
+
 static int parse_options(int argc, char **argv, struct cli_globals *g, struct build_cli *o)
 {
 	static const struct option opts[] = {
@@ -282,6 +448,8 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 {
 	struct build_cli o = {0};
 	struct compose_project *p = NULL;
+	struct job *jobs = NULL;
+	size_t njobs = 0;
 	struct image_store *store = NULL;
 	struct stk_err err;
 	size_t i;
@@ -315,9 +483,16 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 
 		for (k = optind; k < argc; k++)
 			named = named || !strcmp(argv[k], s->name);
-		if (named && s->build_context)
-			rc = build_service(p, s, store, cli_state_root(g), &o);
+		if (named && s->build_context) {
+			jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+			jobs[njobs++] = (struct job){.s = s, .rc = -1, .fd = {-1, -1}};
+		}
 	}
+	if (rc == CLI_OK && njobs == 1)
+		rc = build_service(p, jobs[0].s, store, cli_state_root(g), &o);
+	else if (rc == CLI_OK && njobs > 1)
+		rc = jobs_run(p, jobs, njobs, store, cli_state_root(g), &o);
+	free(jobs);
 	image_store_free(store);
 	if (p)
 		cli_project_release(p);

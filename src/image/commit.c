@@ -99,14 +99,17 @@ static int blob_take_file(struct image_store *s, const char *path, const char *d
 int image_store_add_layer(struct image_store *s, const char *tar_path, struct image_layer *out,
 			  struct stk_err *err)
 {
-	_cleanup_close_ int lock = -1;
+	_cleanup_close_ int lock = -1, blob_lock = -1;
 	char digest[72];
 	int64_t size;
 
 	if (file_digest(tar_path, digest, &size, err) < 0)
 		return -1;
+	/* two builds may add the same layer at once: one unpacks it, the other waits */
 	lock = store_lock(s, false, err);
-	if (lock < 0 || blob_take_file(s, tar_path, digest, err) < 0 ||
+	if (lock >= 0)
+		blob_lock = store_lock_blob(s, digest, err);
+	if (blob_lock < 0 || blob_take_file(s, tar_path, digest, err) < 0 ||
 	    store_commit_layer(s, digest, digest, err) < 0)
 		return stk_err_wrap(err, "add layer");
 	*out = (struct image_layer){.media_type = xstrdup(MT_OCI_LAYER_TAR),

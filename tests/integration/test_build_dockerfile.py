@@ -1,6 +1,7 @@
 """stack build: Dockerfile instructions executed on the engine, the result run from the
 store with `stack runtime run`."""
 import io
+import os
 import json
 import subprocess
 import tarfile
@@ -296,7 +297,9 @@ def test_onbuild_triggers_run_in_the_child_build_and_are_not_inherited(builder):
     builder.write("compose.yaml", "services:\n"
                   "  base:\n    image: example/onbuild-base\n    build:\n      context: .\n"
                   "      dockerfile: Dockerfile.base\n"
-                  "  child:\n    build:\n      context: .\n      dockerfile: Dockerfile.child\n")
+                  "  child:\n    build:\n      context: .\n      dockerfile: Dockerfile.child\n"
+                  # as with Compose, the order comes from the service: context
+                  "      additional_contexts:\n        example/onbuild-base: service:base\n")
     r = builder.build()
     assert r.code == 0, r
     assert "# Executing 1 build trigger" in r.out
@@ -408,3 +411,20 @@ def test_extra_hosts_and_shm_size_reach_run(builder):
     assert hosts.split() == ["10.1.2.3", "myhost"]
     assert shm.split()[1] == "8192", shm
     assert "myhost" not in builder.run(cmd=["cat", "/etc/hosts"]).out  # not kept in the image
+
+
+def test_independent_services_build_in_parallel(builder):
+    # "listen" can only finish if "talk" runs at the same time: they meet on a port of
+    # the builder's network namespace, which RUN shares.
+    port = 47000 + os.getpid() % 1000
+    builder.write("Dockerfile.listen", f"FROM {builder.base}\nRUN timeout 60 nc -l -p {port} > /got\n"
+                  "CMD [\"cat\", \"/got\"]\n")
+    builder.write("Dockerfile.talk", f"FROM {builder.base}\n"
+                  f"RUN for i in $(seq 600); do echo hello | nc 127.0.0.1 {port} && exit 0; sleep 0.1; done; exit 1\n")
+    builder.write("compose.yaml", "services:\n"
+                  "  listen:\n    build:\n      context: .\n      dockerfile: Dockerfile.listen\n"
+                  "  talk:\n    build:\n      context: .\n      dockerfile: Dockerfile.talk\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run("proj-listen").out == "hello\n"
+    assert r.out.count("Successfully built") == 2
