@@ -428,3 +428,21 @@ def test_independent_services_build_in_parallel(builder):
     assert r.code == 0, r
     assert builder.run("proj-listen").out == "hello\n"
     assert r.out.count("Successfully built") == 2
+
+
+def test_compose_dockerfile_inline_labels_tags_and_no_cache(builder):
+    builder.write("compose.yaml", "services:\n  app:\n    build:\n      context: .\n"
+                  "      dockerfile_inline: |\n"
+                  f"        FROM {builder.base}\n"
+                  "        RUN echo ran-$$((40 + 2))\n"
+                  "        CMD [\"echo\", \"inline\"]\n"
+                  "      labels:\n        com.example.built-by: stack\n"
+                  "      tags:\n        - example/extra:v2\n"
+                  "      no_cache: true\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "inline\n"
+    assert builder.run("example/extra:v2").out == "inline\n"
+    assert builder.config()["config"]["Labels"] == {"com.example.built-by": "stack"}
+    again = builder.build()
+    assert "ran-42\n" in again.out and "Using cache" not in again.out  # no_cache
