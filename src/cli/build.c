@@ -466,7 +466,7 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	/* the whole project: additional_contexts may name a service that is not built now */
-	rc = cli_load_project(g, NULL, 0, false, &p);
+	rc = cli_load_project(g, NULL, 0, false, &p) < 0 ? CLI_FAIL : CLI_OK;
 	for (int k = optind; rc == CLI_OK && k < argc; k++)
 		if (!find_service(p, argv[k])) {
 			cli_error("no such service: %s", argv[k]);

@@ -165,3 +165,10 @@ def test_unknown_service_is_an_error(builder):
     r = builder.build("nosuch")
     assert r.code == 1
     assert r.err.strip() == "stack: no such service: nosuch", r
+
+
+def test_invalid_compose_file_fails_with_exit_1(builder):
+    builder.dockerfile("FROM @BASE@\n", compose="services:\n  app:\n    build: .\n    image: [oops\n")
+    r = builder.build()
+    assert r.code == 1, r
+    assert "compose.yaml:" in r.err, r
