@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -793,6 +794,29 @@ static int parse_chown(struct build *b, const struct bstate *st, const char *spe
 	return 0;
 }
 
+/* Is path a directory in the state's filesystem? The topmost layer that has it (or a
+ * whiteout of it) decides. */
+static bool image_has_dir(struct build *b, const struct bstate *st, const char *path)
+{
+	struct stk_err ignored;
+	char **layers = bstate_layer_paths(b->store, st, &ignored);
+	_cleanup_free_ char *rel = build_clean_path(path);
+	bool dir = false;
+	size_t i;
+
+	for (i = 0; layers && layers[i] && *rel; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", layers[i], rel);
+		struct stat sb;
+
+		if (lstat(p, &sb) == 0) {
+			dir = S_ISDIR(sb.st_mode);
+			break;
+		}
+	}
+	df_strv_free(layers, st->nlayers);
+	return dir;
+}
+
 /* Heredoc sources (COPY <<EOF /dst) become files of a scratch directory. */
 static int heredoc_files(struct stage_run *r, const struct df_instr *in, char **dir,
 			 struct stk_err *err)
@@ -994,6 +1018,9 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 		j->dest = xasprintf("%s/%s", json_object_object_get_ex(bstate_cfg(&r->st), "WorkingDir", &wd)
 						     ? json_object_get_string(wd) : "", dest);
 	j->co.dest = j->dest;
+	/* as Docker: a destination that is a directory in the image receives the file */
+	if (!j->co.dest_dir && image_has_dir(r->b, &r->st, j->dest))
+		j->co.dest_dir = true;
 	if (chown && parse_chown(r->b, &r->st, chown, &j->co.uid, &j->co.gid, err) < 0)
 		return -1;
 	if (chmod) {

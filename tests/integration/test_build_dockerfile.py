@@ -446,3 +446,12 @@ def test_compose_dockerfile_inline_labels_tags_and_no_cache(builder):
     assert builder.config()["config"]["Labels"] == {"com.example.built-by": "stack"}
     again = builder.build()
     assert "ran-42\n" in again.out and "Using cache" not in again.out  # no_cache
+
+
+def test_copy_file_to_an_existing_directory_without_slash_goes_inside(builder):
+    builder.write("conf.txt", "conf\n")
+    builder.dockerfile("FROM @BASE@\nRUN mkdir /etc/app\nCOPY conf.txt /etc/app\nCOPY conf.txt /newname\n"
+                       "CMD [\"cat\", \"/etc/app/conf.txt\", \"/newname\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "conf\nconf\n"
