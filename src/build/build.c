@@ -794,29 +794,6 @@ static int parse_chown(struct build *b, const struct bstate *st, const char *spe
 	return 0;
 }
 
-/* Is path a directory in the state's filesystem? The topmost layer that has it (or a
- * whiteout of it) decides. */
-static bool image_has_dir(struct build *b, const struct bstate *st, const char *path)
-{
-	struct stk_err ignored;
-	char **layers = bstate_layer_paths(b->store, st, &ignored);
-	_cleanup_free_ char *rel = build_clean_path(path);
-	bool dir = false;
-	size_t i;
-
-	for (i = 0; layers && layers[i] && *rel; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", layers[i], rel);
-		struct stat sb;
-
-		if (lstat(p, &sb) == 0) {
-			dir = S_ISDIR(sb.st_mode);
-			break;
-		}
-	}
-	df_strv_free(layers, st->nlayers);
-	return dir;
-}
-
 /* Heredoc sources (COPY <<EOF /dst) become files of a scratch directory. */
 static int heredoc_files(struct stage_run *r, const struct df_instr *in, char **dir,
 			 struct stk_err *err)
@@ -973,6 +950,7 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 {
 	const char *chown = df_flag_get(in, "chown", NULL), *chmod = df_flag_get(in, "chmod", NULL);
 	struct json_object *wd;
+	char *resolved;
 	_cleanup_free_ char *dest = NULL;
 	size_t i;
 
@@ -1017,9 +995,12 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 	else
 		j->dest = xasprintf("%s/%s", json_object_object_get_ex(bstate_cfg(&r->st), "WorkingDir", &wd)
 						     ? json_object_get_string(wd) : "", dest);
+	/* as Docker: through the image's symlinks, and into a directory the image has */
+	resolved = build_image_resolve(r->b, &r->st, j->dest);
+	free(j->dest);
+	j->dest = resolved;
 	j->co.dest = j->dest;
-	/* as Docker: a destination that is a directory in the image receives the file */
-	if (!j->co.dest_dir && image_has_dir(r->b, &r->st, j->dest))
+	if (!j->co.dest_dir && build_image_has_dir(r->b, &r->st, j->dest))
 		j->co.dest_dir = true;
 	if (chown && parse_chown(r->b, &r->st, chown, &j->co.uid, &j->co.gid, err) < 0)
 		return -1;

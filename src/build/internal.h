@@ -108,6 +108,11 @@ int build_hash_sources(struct build *b, const struct copy_src *src, char **srcs,
 /* A path as Docker cleans it, rooted at the context: "../x" is "x", "/a/./b/" is "a/b". */
 char *build_clean_path(const char *p);
 
+/* imagefs.c: a path in the stage's filesystem with the image's symlinks resolved inside
+ * it (relative, clean); is it a directory there? */
+char *build_image_resolve(struct build *b, const struct bstate *st, const char *path);
+bool build_image_has_dir(struct build *b, const struct bstate *st, const char *rel);
+
 /* fetch.c: ADD <url> */
 bool build_is_url(const char *s);
 /* Downloads url into dir (created as needed); *name gets the file's name there. */

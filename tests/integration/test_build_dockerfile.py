@@ -455,3 +455,13 @@ def test_copy_file_to_an_existing_directory_without_slash_goes_inside(builder):
     r = builder.build()
     assert r.code == 0, r
     assert builder.run().out == "conf\nconf\n"
+
+
+def test_copy_destination_follows_the_image_symlinks(builder):
+    builder.write("lib.so", "library\n")
+    builder.dockerfile("FROM @BASE@\nRUN mkdir -p /usr/lib2 && ln -s usr/lib2 /lib2 && ln -s /usr/lib2 /abs\n"
+                       "COPY lib.so /lib2/sub/\nCOPY lib.so /abs/direct.so\n"
+                       "CMD [\"sh\", \"-c\", \"readlink /lib2; readlink /abs; cat /usr/lib2/sub/lib.so /usr/lib2/direct.so\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "usr/lib2\n/usr/lib2\nlibrary\nlibrary\n"
