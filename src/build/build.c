@@ -746,31 +746,18 @@ static int mount_state(struct build *b, const struct bstate *st, char **out, str
 static int id_from_file(struct build *b, const struct bstate *st, const char *file,
 			const char *name, int *out)
 {
-	struct stk_err ignored;
-	char **layers = bstate_layer_paths(b->store, st, &ignored);
-	int rc = -1;
-	size_t i;
+	_cleanup_free_ char *text = build_image_read(b, st, file);
+	char *line, *save = NULL;
 
-	for (i = 0; layers && layers[i] && rc < 0; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", layers[i], file);
-		_cleanup_free_ char *text = str_read_file(p, NULL);
-		char *line, *save = NULL;
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		char *f1 = strchr(line, ':'), *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
 
-		if (!text)
-			continue;
-		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			char *f1 = strchr(line, ':'), *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
-
-			if (f2 && (size_t)(f1 - line) == strlen(name) && !strncmp(line, name, strlen(name))) {
-				*out = atoi(f2 + 1);
-				rc = 0;
-				break;
-			}
+		if (f2 && (size_t)(f1 - line) == strlen(name) && !strncmp(line, name, strlen(name))) {
+			*out = atoi(f2 + 1);
+			return 0;
 		}
-		break; /* the topmost copy of the file decides */
 	}
-	df_strv_free(layers, st->nlayers);
-	return rc;
+	return -1;
 }
 
 static int parse_chown(struct build *b, const struct bstate *st, const char *spec, int *uid,

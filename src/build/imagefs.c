@@ -86,3 +86,17 @@ bool build_image_has_dir(struct build *b, const struct bstate *st, const char *r
 	df_strv_free(layers, st->nlayers);
 	return dir;
 }
+
+char *build_image_read(struct build *b, const struct bstate *st, const char *rel)
+{
+	struct stk_err ignored;
+	char **layers = bstate_layer_paths(b->store, st, &ignored);
+	_cleanup_free_ char *where = NULL;
+	struct stat sb;
+	char *text = NULL;
+
+	if (layers_lstat(layers, rel, &sb, &where) == 0 && S_ISREG(sb.st_mode))
+		text = str_read_file(where, NULL);
+	df_strv_free(layers, st->nlayers);
+	return text;
+}

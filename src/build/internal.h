@@ -112,6 +112,8 @@ char *build_clean_path(const char *p);
  * it (relative, clean); is it a directory there? */
 char *build_image_resolve(struct build *b, const struct bstate *st, const char *path);
 bool build_image_has_dir(struct build *b, const struct bstate *st, const char *rel);
+/* The content of a regular file there (the topmost copy), NULL if none. */
+char *build_image_read(struct build *b, const struct bstate *st, const char *rel);
 
 /* fetch.c: ADD <url> */
 bool build_is_url(const char *s);

@@ -465,3 +465,15 @@ def test_copy_destination_follows_the_image_symlinks(builder):
     r = builder.build()
     assert r.code == 0, r
     assert builder.run().out == "usr/lib2\n/usr/lib2\nlibrary\nlibrary\n"
+
+
+def test_copy_chown_by_name_uses_the_image_passwd_and_group(builder):
+    builder.write("f", "x\n")
+    builder.dockerfile("FROM @BASE@\nRUN echo 'web:x:4321:4321::/:/bin/sh' >> /etc/passwd && echo 'www:x:555:' >> /etc/group\n"
+                       "COPY --chown=web:www f /f\nCMD [\"stat\", \"-c\", \"%u:%g\", \"/f\"]\n")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "4321:555\n"
+    builder.dockerfile("FROM @BASE@\nCOPY --chown=nobody-here f /f\n")
+    r = builder.build()
+    assert r.code == 1 and 'no user "nobody-here"' in r.err, r
