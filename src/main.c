@@ -8,6 +8,7 @@
 #include "util/str.h"
 
 static const struct cli_command commands[] = {
+	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},

@@ -51,6 +51,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
 int cli_pull(struct cli_globals *g, int argc, char **argv);
+int cli_build(struct cli_globals *g, int argc, char **argv);
 int cli_images(struct cli_globals *g, int argc, char **argv);
 int cli_image(struct cli_globals *g, int argc, char **argv);
 int cli_image_inspect(struct cli_globals *g, int argc, char **argv);

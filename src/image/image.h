@@ -180,4 +180,28 @@ int image_auth_check(const char *domain, const char *user, const char *password,
 /* Path of the unpacked tree of a layer (by diff ID); NULL if not in the store. */
 char *image_store_layer_path(struct image_store *s, const char *diffid);
 
+/* ---- images made locally (the builder) -------------------------------------- */
+
+/* One layer as a manifest lists it. */
+struct image_layer {
+	char *media_type;
+	char *digest; /* the blob */
+	int64_t size; /* of the blob */
+	char *diffid; /* of the uncompressed tar */
+};
+void image_layers_free(struct image_layer *v, size_t n);
+
+/* The layers of a stored image (by manifest digest), lowest first. */
+int image_store_layers(struct image_store *s, const char *manifest_digest,
+		       struct image_layer **out, size_t *n, struct stk_err *err);
+/* Adds an uncompressed layer tar: stored as a blob (digest = diff ID) and unpacked into
+ * the store. The file is moved into the store (or copied across filesystems). */
+int image_store_add_layer(struct image_store *s, const char *tar_path, struct image_layer *out,
+			  struct stk_err *err);
+/* Writes the config blob and an OCI manifest over the layers (already in the store),
+ * records the image and names it (name may be NULL). *id gets the config digest. */
+int image_store_commit(struct image_store *s, const char *config_json,
+		       const struct image_layer *layers, size_t n, const char *name, char **id,
+		       struct stk_err *err);
+
 #endif

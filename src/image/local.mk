@@ -1,7 +1,7 @@
 libstack_a_SOURCES += src/image/image.h src/image/internal.h src/image/registry.h \
 	src/image/ref.c src/image/store.c src/image/refs.c src/image/manifest.c \
 	src/image/unpack.c src/image/tarpath.c src/image/registry.c src/image/pull.c \
-	src/image/auth.c src/image/archive.c
+	src/image/auth.c src/image/archive.c src/image/commit.c
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_image

@@ -29,6 +29,7 @@
 	X(archive_entry_set_perm) \
 	X(archive_entry_set_rdev) \
 	X(archive_entry_set_size) \
+	X(archive_entry_set_symlink) \
 	X(archive_entry_set_uid) \
 	X(archive_entry_size) \
 	X(archive_entry_xattr_add_entry) \
@@ -91,6 +92,7 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_entry_set_perm STK_LAZY(archive, archive_entry_set_perm)
 #define archive_entry_set_rdev STK_LAZY(archive, archive_entry_set_rdev)
 #define archive_entry_set_size STK_LAZY(archive, archive_entry_set_size)
+#define archive_entry_set_symlink STK_LAZY(archive, archive_entry_set_symlink)
 #define archive_entry_set_uid STK_LAZY(archive, archive_entry_set_uid)
 #define archive_entry_size STK_LAZY(archive, archive_entry_size)
 #define archive_entry_xattr_add_entry STK_LAZY(archive, archive_entry_xattr_add_entry)

@@ -14,6 +14,7 @@
 	X(curl_easy_escape) \
 	X(curl_easy_getinfo) \
 	X(curl_easy_init) \
+	X(curl_easy_perform) \
 	X(curl_easy_reset) \
 	X(curl_easy_setopt) \
 	X(curl_easy_strerror) \
@@ -40,6 +41,7 @@ STK_LAZYLIB_DECLARE(curl, STK_CURL_FUNCTIONS)
 #define curl_easy_cleanup STK_LAZY(curl, curl_easy_cleanup)
 #define curl_easy_escape STK_LAZY(curl, curl_easy_escape)
 #define curl_easy_init STK_LAZY(curl, curl_easy_init)
+#define curl_easy_perform STK_LAZY(curl, curl_easy_perform)
 #define curl_easy_reset STK_LAZY(curl, curl_easy_reset)
 #define curl_easy_strerror STK_LAZY(curl, curl_easy_strerror)
 #define curl_free STK_LAZY(curl, curl_free)

@@ -37,7 +37,12 @@ dns_srcs="src/net/dns_msg.c src/net/dns_zone.c src/net/ipam.c src/net/ipam6.c sr
 clang $flags -D_GNU_SOURCE -o "$out/fuzz_dns" tests/fuzz/fuzz_dns.c $dns_srcs $(lazy LDNS ldns libldns3 ldns) \
 	$(pkg-config --cflags --libs ldns)
 
-for target in compose manifest tarpath dns; do
+# Dockerfiles from a build context and the words the builder expands.
+# shellcheck disable=SC2086
+clang $flags -o "$out/fuzz_dockerfile" tests/fuzz/fuzz_dockerfile.c src/build/dockerfile.c src/build/words.c \
+	src/util/str.c src/util/err.c $(pkg-config --cflags --libs json-c)
+
+for target in compose manifest tarpath dns dockerfile; do
 	work="$out/corpus-$target"
 	rm -rf "$work" && mkdir -p "$work"
 	"$out/fuzz_$target" -max_total_time="$secs" -artifact_prefix="$out/" -max_len=16384 -timeout=10 \

@@ -795,6 +795,47 @@ static void test_rm_refuses_image_in_use_unless_forced(void **state)
 	image_store_free(s);
 }
 
+/* A locally built image: a plain layer tar added, then a config and manifest committed
+ * over it; the store resolves the name to the config digest and the unpacked layer. */
+static void test_store_commit_adds_layer_config_and_manifest(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct tentry es[] = {{"hello", AE_IFREG, "built\n", 0644}};
+	_cleanup_free_ char *tar = xasprintf("%s/built.tar", fx->dir), *id = NULL, *file = NULL;
+	char diffid[72];
+	struct image_store *s;
+	struct image_layer l, *got = NULL;
+	struct image_config ic;
+	struct stk_err err;
+	size_t n = 0;
+	char config[512];
+
+	write_layer(tar, es, 1, false, diffid);
+	assert_int_equal(image_store_open(fx->dir, &s, &err), 0);
+	assert_int_equal(image_store_add_layer(s, tar, &l, &err), 0);
+	assert_string_equal(l.diffid, diffid);
+	assert_string_equal(l.digest, diffid); /* uncompressed: the blob is the tar */
+	assert_int_equal(access(tar, F_OK), -1); /* moved into the store */
+	snprintf(config, sizeof(config),
+		 "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
+		 "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", diffid);
+	assert_int_equal(image_store_commit(s, config, &l, 1, "docker.io/library/built:latest", &id, &err), 0);
+	assert_int_equal(image_store_get(s, "built", &ic, &err), 0);
+	assert_string_equal(ic.id, id);
+	assert_int_equal(ic.nlayers, 1);
+	file = xasprintf("%s/hello", ic.layers[0]);
+	assert_int_equal(access(file, F_OK), 0);
+	assert_int_equal(image_store_layers(s, ic.manifest_digest, &got, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].diffid, diffid);
+	image_layers_free(got, n);
+	image_config_free(&ic);
+	free(l.media_type);
+	free(l.digest);
+	free(l.diffid);
+	image_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_schema1_refused_clearly),
 		cmocka_unit_test(test_index_picks_platform_and_variant),
 		cmocka_unit_test_setup_teardown(test_store_blob_put_verifies_digest, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_store_commit_adds_layer_config_and_manifest, setup_dirs, teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_rm_refuses_image_in_use_unless_forced, setup_dirs, teardown_dirs),
 	};
 

@@ -1,0 +1,501 @@
+/* `stack build [SERVICE...]`: the services' `build:` sections, each built by the
+ * builder (src/build/) into the image store under the name Compose gives it:
+ * `image:` when set, else <project>-<service>. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "cli/cli.h"
+#include "compose/model.h"
+#include "compose/node.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+static const char build_usage[] =
+	"Usage: stack build [OPTIONS] [SERVICE...]\n"
+	"\n"
+	"Build or rebuild services\n"
+	"\n"
+	"Options:\n"
+	"      --build-arg stringArray   Set build-time variables for services\n"
+	"      --no-cache                Do not use cache when building the image\n"
+	"      --progress string         Set type of progress output (auto, plain, quiet)\n"
+	"      --pull                    Always attempt to pull a newer version of the image\n"
+	"  -q, --quiet                   Don't print anything to STDOUT\n"
+	"  -h, --help                    Show this help\n";
+
+struct build_cli {
+	const char **args; /* KEY=VAL or KEY */
+	size_t nargs;
+	bool no_cache, quiet, pull;
+};
+
+struct kvs {
+	struct build_kv *v;
+	size_t n;
+	char **owned;
+	size_t nowned;
+};
+
+static const char *kvs_own(struct kvs *k, char *s)
+{
+	k->owned = xrealloc(k->owned, (k->nowned + 1) * sizeof(*k->owned));
+	return k->owned[k->nowned++] = s;
+}
+
+static void kvs_set(struct kvs *k, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		if (!strcmp(k->v[i].key, key)) {
+			k->v[i].value = value;
+			return;
+		}
+	k->v = xrealloc(k->v, (k->n + 1) * sizeof(*k->v));
+	k->v[k->n++] = (struct build_kv){key, value};
+}
+
+static void kvs_free(struct kvs *k)
+{
+	size_t i;
+
+	for (i = 0; i < k->nowned; i++)
+		free(k->owned[i]);
+	free(k->owned);
+	free(k->v);
+}
+
+/* "KEY=VAL" or "KEY" (the value from the environment, left out when unset). */
+static void kvs_add_assignment(struct kvs *k, const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq) {
+		kvs_set(k, kvs_own(k, xstrndup(s, (size_t)(eq - s))), eq + 1);
+		return;
+	}
+	if (getenv(s))
+		kvs_set(k, s, getenv(s));
+}
+
+/* build.labels as a map or a list of "k=v". */
+static void labels_from(struct kvs *k, const struct node *n)
+{
+	size_t i;
+
+	if (n && n->kind == NODE_MAP)
+		for (i = 0; i < n->len; i++)
+			kvs_set(k, n->pairs[i].key, node_is_scalar(n->pairs[i].value) ? n->pairs[i].value->str : "");
+	if (n && n->kind == NODE_SEQ)
+		for (i = 0; i < n->len; i++)
+			if (node_is_scalar(n->items[i]))
+				kvs_add_assignment(k, n->items[i]->str);
+}
+
+static const char *node_str(const struct node *map, const char *key)
+{
+	const struct node *n = node_map_get(map, key);
+
+	return node_is_scalar(n) ? n->str : NULL;
+}
+
+static const struct compose_service *find_service(const struct compose_project *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nservices; i++)
+		if (!strcmp(p->services[i].name, name))
+			return &p->services[i];
+	return NULL;
+}
+
+static bool remote_context(const char *c);
+
+/* build.additional_contexts: a directory (relative to the project directory), an image
+ * (docker-image://REF) or another service's image (service:NAME). */
+static int contexts_from(const struct compose_project *p, const struct compose_service *s,
+			 struct kvs *k)
+{
+	const struct node *n = node_map_get(node_map_get(s->canonical, "build"), "additional_contexts");
+	struct kvs raw = {0};
+	size_t i;
+	int rc = 0;
+
+	labels_from(&raw, n);
+	for (i = 0; rc == 0 && i < raw.n; i++) {
+		const char *v = raw.v[i].value, *key = kvs_own(k, xstrdup(raw.v[i].key));
+		const struct compose_service *other;
+
+		if (str_has_prefix(v, "docker-image://"))
+			kvs_set(k, key, v);
+		else if (str_has_prefix(v, "service:")) {
+			other = find_service(p, v + 8);
+			if (!other) {
+				cli_error("%s: additional context %s: no service \"%s\"", s->name, raw.v[i].key, v + 8);
+				rc = -1;
+			} else {
+				kvs_set(k, key, kvs_own(k, other->image ? xasprintf("docker-image://%s", other->image)
+										: xasprintf("docker-image://%s-%s", p->name, other->name)));
+			}
+		} else if (remote_context(v)) {
+			cli_error("%s: additional context %s \"%s\": remote contexts are not supported", s->name, raw.v[i].key, v);
+			rc = -1;
+		} else {
+			kvs_set(k, key, kvs_own(k, v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", p->workdir, v)));
+		}
+	}
+	/* raw's values point into the project's tree, which outlives k */
+	kvs_free(&raw);
+	return rc;
+}
+
+static bool remote_context(const char *c)
+{
+	return strstr(c, "://") || str_has_prefix(c, "git@") || str_has_suffix(c, ".git") ||
+	       strstr(c, ".git#");
+}
+
+static int build_service(const struct compose_project *p, const struct compose_service *s,
+			 struct image_store *store, const char *root, const struct build_cli *o)
+{
+	const struct node *bn = node_map_get(s->canonical, "build");
+	const struct node *tags = node_map_get(bn, "tags"), *hosts = node_map_get(bn, "extra_hosts");
+	struct kvs args = {0}, labels = {0}, contexts = {0};
+	_cleanup_free_ char *context = NULL, *name = NULL;
+	_cleanup_free_ const char **tagv = NULL, **hostv = NULL;
+	long long shm = 0;
+	struct build_opts bo = {0};
+	struct stk_err err;
+	bool no_cache = false, pull = false;
+	size_t i, ntags = 0, nhosts = 0;
+	int rc;
+
+	if (remote_context(s->build_context)) {
+		cli_error("%s: build context \"%s\": git repositories and remote contexts are not supported; use a local directory",
+			  s->name, s->build_context);
+		return CLI_FAIL;
+	}
+	context = s->build_context[0] == '/' ? xstrdup(s->build_context)
+					     : xasprintf("%s/%s", p->workdir, s->build_context);
+	name = s->image ? xstrdup(s->image) : xasprintf("%s-%s", p->name, s->name);
+	tagv = xcalloc(2 + (tags && tags->kind == NODE_SEQ ? tags->len : 0), sizeof(*tagv));
+	tagv[ntags++] = name;
+	for (i = 0; tags && tags->kind == NODE_SEQ && i < tags->len; i++)
+		if (node_is_scalar(tags->items[i]))
+			tagv[ntags++] = tags->items[i]->str;
+	for (i = 0; i < s->build_args.n; i++)
+		if (s->build_args.v[i].value)
+			kvs_set(&args, s->build_args.v[i].key, s->build_args.v[i].value);
+	for (i = 0; i < o->nargs; i++)
+		kvs_add_assignment(&args, o->args[i]);
+	labels_from(&labels, node_map_get(bn, "labels"));
+	if (contexts_from(p, s, &contexts) < 0) {
+		kvs_free(&args);
+		kvs_free(&labels);
+		kvs_free(&contexts);
+		return CLI_FAIL;
+	}
+	node_as_bool(node_map_get(bn, "no_cache"), &no_cache);
+	node_as_bool(node_map_get(bn, "pull"), &pull);
+	node_as_int(node_map_get(bn, "shm_size"), &shm);
+	hostv = xcalloc(1 + (hosts && hosts->kind == NODE_SEQ ? hosts->len : 0), sizeof(*hostv));
+	for (i = 0; hosts && hosts->kind == NODE_SEQ && i < hosts->len; i++)
+		if (node_is_scalar(hosts->items[i]))
+			hostv[nhosts++] = hosts->items[i]->str;
+	bo = (struct build_opts){
+		.extra_hosts = hostv, .nextra_hosts = nhosts, .shm_size = shm > 0 ? (uint64_t)shm : 0,
+		.root = root, .context = context, .dockerfile = s->build_dockerfile,
+		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
+		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,
+		.contexts = contexts.v, .ncontexts = contexts.n,
+		.tags = tagv, .ntags = ntags, .no_cache = o->no_cache || no_cache,
+		.pull_always = o->pull || pull, .network = node_str(bn, "network"),
+		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
+	};
+	stk_err_clear(&err);
+	rc = build_image(store, &bo, NULL, &err);
+	if (rc < 0)
+		cli_error("%s: %s", s->name, err.msg);
+	kvs_free(&args);
+	kvs_free(&labels);
+	kvs_free(&contexts);
+	if (rc < 0 && err.errnum == EINTR)
+		return 130; /* as a shell reports Ctrl-C */
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
+/* ---- independent services build in parallel ---- */
+
+/* One service's build in a child process; its output is held and printed whole when it
+ * ends, so builds running side by side do not interleave. */
+struct job {
+	const struct compose_service *s;
+	pid_t pid;
+	int fd[2]; /* its stdout and stderr */
+	struct strbuf buf[2];
+	int rc; /* -1 until done */
+	bool started;
+};
+
+/* Does j use another service's image (additional_contexts: service:NAME)? */
+static bool job_needs(const struct job *j, const struct job *other)
+{
+	const struct node *n = node_map_get(node_map_get(j->s->canonical, "build"), "additional_contexts");
+	size_t i;
+
+	for (i = 0; n && n->kind == NODE_MAP && i < n->len; i++)
+		if (node_is_scalar(n->pairs[i].value) && str_has_prefix(n->pairs[i].value->str, "service:") &&
+		    !strcmp(n->pairs[i].value->str + 8, other->s->name))
+			return true;
+	for (i = 0; n && n->kind == NODE_SEQ && i < n->len; i++) {
+		const char *v = node_is_scalar(n->items[i]) ? strchr(n->items[i]->str, '=') : NULL;
+
+		if (v && str_has_prefix(v + 1, "service:") && !strcmp(v + 9, other->s->name))
+			return true;
+	}
+	return false;
+}
+
+static int job_start(const struct compose_project *p, struct job *j, struct image_store *store,
+		     const char *root, const struct build_cli *o)
+{
+	int out[2], errp[2];
+
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	j->pid = fork();
+	if (j->pid == 0) {
+		dup2(out[1], STDOUT_FILENO);
+		dup2(errp[1], STDERR_FILENO);
+		_exit(build_service(p, j->s, store, root, o));
+	}
+	close(out[1]);
+	close(errp[1]);
+	j->fd[0] = out[0];
+	j->fd[1] = errp[0];
+	strbuf_init(&j->buf[0]);
+	strbuf_init(&j->buf[1]);
+	j->started = true;
+	return j->pid < 0 ? -1 : 0;
+}
+
+static void job_finish(struct job *j)
+{
+	int status = 0;
+
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	j->rc = WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+	if (j->buf[0].len)
+		fwrite(j->buf[0].buf, 1, j->buf[0].len, stdout);
+	fflush(stdout);
+	if (j->buf[1].len)
+		fwrite(j->buf[1].buf, 1, j->buf[1].len, stderr);
+	strbuf_free(&j->buf[0]);
+	strbuf_free(&j->buf[1]);
+}
+
+/* Starts what can start: every dependency built; a failed dependency fails the job. */
+static size_t jobs_start_ready(const struct compose_project *p, struct job *jobs, size_t n,
+			       size_t running, size_t max, struct image_store *store,
+			       const char *root, const struct build_cli *o)
+{
+	size_t i, k;
+
+	for (i = 0; i < n && running < max; i++) {
+		bool ready = !jobs[i].started;
+
+		for (k = 0; ready && k < n; k++)
+			if (k != i && job_needs(&jobs[i], &jobs[k])) {
+				if (jobs[k].rc > 0) {
+					cli_error("%s: not built: service %s failed", jobs[i].s->name, jobs[k].s->name);
+					jobs[i].started = true;
+					jobs[i].rc = CLI_FAIL;
+				}
+				ready = ready && jobs[k].rc == 0;
+			}
+		if (!ready || jobs[i].started)
+			continue;
+		if (job_start(p, &jobs[i], store, root, o) < 0) {
+			cli_error("%s: build: %s", jobs[i].s->name, strerror(errno));
+			jobs[i].started = true;
+			jobs[i].rc = CLI_FAIL;
+			continue;
+		}
+		running++;
+	}
+	return running;
+}
+
+static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
+		    struct image_store *store, const char *root, const struct build_cli *o)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t max = cpus > 1 ? (size_t)cpus : 1, running = 0, i;
+	int rc = CLI_OK;
+
+	for (;;) {
+		struct pollfd *pf = xcalloc(2 * n, sizeof(*pf));
+
+		running = jobs_start_ready(p, jobs, n, running, max, store, root, o);
+		if (!running) {
+			free(pf);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			pf[2 * i] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[0] : -1, .events = POLLIN};
+			pf[2 * i + 1] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[1] : -1, .events = POLLIN};
+		}
+		if (poll(pf, 2 * n, -1) < 0 && errno != EINTR) {
+			free(pf);
+			return CLI_FAIL;
+		}
+		for (i = 0; i < 2 * n; i++) {
+			struct job *j = &jobs[i / 2];
+			char buf[4096];
+			ssize_t r;
+
+			if (pf[i].fd < 0 || !pf[i].revents)
+				continue;
+			r = read(pf[i].fd, buf, sizeof(buf));
+			if (r > 0) {
+				strbuf_addn(&j->buf[i % 2], buf, (size_t)r);
+				continue;
+			}
+			close(j->fd[i % 2]);
+			j->fd[i % 2] = -1;
+			if (j->fd[0] < 0 && j->fd[1] < 0) {
+				job_finish(j);
+				running--;
+			}
+		}
+		free(pf);
+	}
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].started)
+			cli_error("%s: not built: its service: contexts depend on each other", jobs[i].s->name);
+		if (jobs[i].rc != 0)
+			rc = jobs[i].rc == 130 ? 130 : CLI_FAIL;
+	}
+	return rc;
+}
+
+static int parse_options(int argc, char **argv, struct cli_globals *g, struct build_cli *o)
+{
+	static const struct option opts[] = {
+		CLI_GLOBAL_OPTIONS,
+		{"build-arg", required_argument, NULL, 'a'},
+		{"no-cache", no_argument, NULL, 'n'},
+		{"pull", no_argument, NULL, 'p'},
+		{"progress", required_argument, NULL, 'P'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			o->args = xrealloc(o->args, (o->nargs + 1) * sizeof(*o->args));
+			o->args[o->nargs++] = optarg;
+			break;
+		case 'n':
+			o->no_cache = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'p':
+			o->pull = true;
+			break;
+		case 'P':
+			/* one plain progress format; "quiet" is -q */
+			if (strcmp(optarg, "auto") && strcmp(optarg, "plain") && strcmp(optarg, "tty") &&
+			    strcmp(optarg, "quiet"))
+				return cli_usage_error("build", "invalid --progress value \"%s\" (auto, tty, plain, quiet)", optarg);
+			o->quiet = o->quiet || !strcmp(optarg, "quiet");
+			break;
+		case 'h':
+			fputs(build_usage, stdout);
+			return -1;
+		default:
+			if (cli_global_option(g, c, optarg))
+				break;
+			return cli_usage_error("build", "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	return cli_reject_abbreviations("build", argv, 1, optind, opts);
+}
+
+int cli_build(struct cli_globals *g, int argc, char **argv)
+{
+	struct build_cli o = {0};
+	struct compose_project *p = NULL;
+	struct job *jobs = NULL;
+	size_t njobs = 0;
+	struct image_store *store = NULL;
+	struct stk_err err;
+	size_t i;
+	int rc = parse_options(argc, argv, g, &o);
+
+	if (rc) {
+		free(o.args);
+		return rc < 0 ? CLI_OK : rc;
+	}
+	/* before any thread exists (pulls run a thread pool) */
+	if (build_prepare(&err) < 0) {
+		cli_error("build: %s", err.msg);
+		free(o.args);
+		return CLI_FAIL;
+	}
+	/* the whole project: additional_contexts may name a service that is not built now */
+	rc = cli_load_project(g, NULL, 0, false, &p) < 0 ? CLI_FAIL : CLI_OK;
+	for (int k = optind; rc == CLI_OK && k < argc; k++)
+		if (!find_service(p, argv[k])) {
+			cli_error("no such service: %s", argv[k]);
+			rc = CLI_FAIL;
+		}
+	if (rc == CLI_OK && image_store_open(cli_state_root(g), &store, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = CLI_FAIL;
+	}
+	for (i = 0; rc == CLI_OK && i < p->nservices; i++) {
+		const struct compose_service *s = &p->services[i];
+		bool named = optind >= argc;
+		int k;
+
+		for (k = optind; k < argc; k++)
+			named = named || !strcmp(argv[k], s->name);
+		if (named && s->build_context) {
+			jobs = xrealloc(jobs, (njobs + 1) * sizeof(*jobs));
+			jobs[njobs++] = (struct job){.s = s, .rc = -1, .fd = {-1, -1}};
+		}
+	}
+	if (rc == CLI_OK && njobs == 1)
+		rc = build_service(p, jobs[0].s, store, cli_state_root(g), &o);
+	else if (rc == CLI_OK && njobs > 1)
+		rc = jobs_run(p, jobs, njobs, store, cli_state_root(g), &o);
+	free(jobs);
+	image_store_free(store);
+	if (p)
+		cli_project_release(p);
+	free(o.args);
+	return rc;
+}
