@@ -8,6 +8,15 @@
 #include "util/str.h"
 
 static const struct cli_command commands[] = {
+	{"down", cli_down, "Stop and remove containers, networks", false},
+	{"kill", cli_kill, "Force stop service containers", false},
+	{"logs", cli_logs, "View output from containers", false},
+	{"ps", cli_ps, "List containers", false},
+	{"restart", cli_restart, "Restart service containers", false},
+	{"start", cli_start, "Start services", false},
+	{"stop", cli_stop, "Stop services", false},
+	{"up", cli_up, "Create and start containers", false},
+	{"supervise", cli_supervise, "The per-project supervisor (started by up)", true},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},

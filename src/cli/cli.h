@@ -64,6 +64,19 @@ int cli_save(struct cli_globals *g, int argc, char **argv);
 
 /* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
 const char *cli_state_root(const struct cli_globals *g);
+/* The supervisor's runtime directory: /run/stack, or <root>/run when --root or
+ * $STACK_ROOT moves the state root (tests). */
+const char *cli_run_root(const struct cli_globals *g);
+int cli_up(struct cli_globals *g, int argc, char **argv);
+int cli_down(struct cli_globals *g, int argc, char **argv);
+int cli_ps(struct cli_globals *g, int argc, char **argv);
+int cli_logs(struct cli_globals *g, int argc, char **argv);
+int cli_stop(struct cli_globals *g, int argc, char **argv);
+int cli_start(struct cli_globals *g, int argc, char **argv);
+int cli_restart(struct cli_globals *g, int argc, char **argv);
+int cli_kill(struct cli_globals *g, int argc, char **argv);
+/* Hidden: the per-project supervisor (src/super/), started by the commands above. */
+int cli_supervise(struct cli_globals *g, int argc, char **argv);
 /* Hidden: drives src/net/ directly for tests. */
 int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
 int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);

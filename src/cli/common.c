@@ -99,3 +99,15 @@ const char *cli_state_root(const struct cli_globals *g)
 		return g->root;
 	return env && *env ? env : "/var/lib/stack";
 }
+
+const char *cli_run_root(const struct cli_globals *g)
+{
+	static char *run;
+	const char *env = getenv("STACK_ROOT");
+
+	if (!g->root && !(env && *env))
+		return "/run/stack";
+	if (!run)
+		run = xasprintf("%s/run", cli_state_root(g));
+	return run;
+}

@@ -174,6 +174,24 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	return 0;
 }
 
+/* The cgroup of a container another process created, by its spec's names. */
+static struct cgroup *cgroup_of(const struct engine_spec *spec)
+{
+	struct cgroup *cg = xcalloc(1, sizeof(*cg));
+
+	cg->version = cgroup_version();
+	cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
+				 ? spec->cgroup_parent : "stack", spec->id);
+	cg->dirfd = -1;
+	cg->devices_prog = -1;
+	if (cg->version == 2) {
+		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), cg->path);
+
+		cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	return cg;
+}
+
 int engine_open(const struct engine_spec *spec, struct engine_container **out,
 		struct stk_err *err)
 {
@@ -193,17 +211,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 	c->pty_master = -1;
 	c->opened = true;
 	engine_spec_copy(&c->spec, spec);
-	c->cg = xcalloc(1, sizeof(*c->cg));
-	c->cg->version = cgroup_version();
-	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
-					     ? spec->cgroup_parent : "stack", spec->id);
-	c->cg->dirfd = -1;
-	c->cg->devices_prog = -1;
-	if (c->cg->version == 2) {
-		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
-
-		c->cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
+	c->cg = cgroup_of(spec);
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The pid must still be the container's: its cgroup says so. */
 	procfile = xasprintf("/proc/%d/cgroup", pid);
@@ -370,6 +378,34 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	if (c->spec.state_dir && nftw(c->spec.state_dir, rm_entry, 16,
 				      FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT && rc == 0)
 		rc = stk_err_sys(err, "remove %s", c->spec.state_dir);
+	return rc;
+}
+
+int engine_cleanup(const struct engine_spec *spec, struct stk_err *err)
+{
+	struct cgroup *cg;
+	_cleanup_free_ char *pidfile = NULL, *pid = NULL;
+	_cleanup_close_ int pidfd = -1;
+	struct stk_err ignored;
+	int rc = 0;
+
+	if (!spec->id || !*spec->id || !spec->state_dir)
+		return stk_err_set(err, EINVAL, "container id and state directory are required");
+	cg = cgroup_of(spec);
+	pidfile = xasprintf("%s/pid", spec->state_dir);
+	pid = str_read_file(pidfile, NULL);
+	if (pid && atoi(pid) > 0)
+		pidfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+	cgroup_kill_all(cg, &ignored);
+	/* PID 1 gone means its pid namespace is torn down: the cgroup empties. */
+	if (pidfd >= 0)
+		wait_readable(pidfd, 5000);
+	if (cgroup_destroy(cg, err) < 0)
+		rc = stk_err_wrap(err, "remove %s", spec->id);
+	cgroup_free(cg);
+	if (nftw(spec->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
+	    errno != ENOENT && rc == 0)
+		rc = stk_err_sys(err, "remove %s", spec->state_dir);
 	return rc;
 }
 

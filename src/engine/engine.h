@@ -164,6 +164,11 @@ int engine_stats(struct engine_container *c, struct engine_stats *out, struct st
 /* Kill what is left, remove the cgroup and the state directory. */
 int engine_remove(struct engine_container *c, struct stk_err *err);
 void engine_container_free(struct engine_container *c);
+/* Remove a container another process started (and may no longer watch), from its
+ * spec's id, cgroup parent and state directory: SIGKILL what is left in its cgroup,
+ * wait up to 5 s for PID 1 to go, remove the cgroup and the state directory. Blocks:
+ * CLI only. A container already gone is fine. */
+int engine_cleanup(const struct engine_spec *spec, struct stk_err *err);
 
 /* Another process inside a running container: its namespaces, cgroup, and the
  * container's capabilities, seccomp profile and no_new_privs. */

@@ -1,0 +1,298 @@
+/* `up`, `down`, `stop`, `start`, `restart`, `kill`, and the hidden `supervise`:
+ * option parsing and the rendering of the supervisor's events, as Docker Compose v2
+ * prints them. The work is in src/super/. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "compose/compose.h"
+#include "engine/engine.h"
+#include "super/super.h"
+#include "util/str.h"
+
+/* " Container p-web-1  Started"; on a terminal only the outcomes, with a tick. */
+static void render(struct json_object *ev, void *arg)
+{
+	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
+					    "Removed", "Pulled", "Killed"};
+	bool tty = *(bool *)arg;
+	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
+	const char *status = state_str(ev, "status");
+	size_t i;
+
+	if (strcmp(state_str(ev, "event"), "progress"))
+		return;
+	if (tty) {
+		for (i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+			if (!strcmp(status, final[i]))
+				break;
+		if (i == sizeof(final) / sizeof(final[0]))
+			return;
+	}
+	if (!strcmp(kind, "Image"))
+		fprintf(stderr, " %s%s %s\n", tty ? "\u2714 " : "", name, status);
+	else
+		fprintf(stderr, " %s%s %s  %s\n", tty ? "\u2714 " : "", kind, name, status);
+}
+
+static char self_exe[PATH_MAX];
+
+static void client_init(struct cli_globals *g, struct super_client *cl, bool *tty)
+{
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+
+	self_exe[n > 0 ? n : 0] = '\0';
+	*tty = isatty(2);
+	memset(cl, 0, sizeof(*cl));
+	cl->paths.root = cli_state_root(g);
+	cl->paths.run = cli_run_root(g);
+	cl->self_exe = self_exe;
+	cl->on_event = render;
+	cl->arg = tty;
+}
+
+int cli_up(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"detach", no_argument, NULL, 'd'},
+		{"no-deps", no_argument, NULL, 'n'},
+		{"pull", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_up_opts o = {0};
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool detach = false, tty;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:dh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			detach = true;
+			break;
+		case 'n':
+			o.no_deps = true;
+			break;
+		case 'P':
+			if (strcmp(optarg, "always") && strcmp(optarg, "missing") &&
+			    strcmp(optarg, "never"))
+				return cli_usage_error("up", "invalid --pull value \"%s\" (always, "
+						       "missing or never)", optarg);
+			o.pull = optarg;
+			break;
+		case 'h':
+			fputs("Usage: stack up -d [OPTIONS] [SERVICE...]\n\nCreate and start "
+			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
+			      "containers in the background\n      --no-deps     Don't start linked "
+			      "services\n      --pull string Pull image before running "
+			      "(\"always\"|\"missing\"|\"never\")\n", stdout);
+			return CLI_OK;
+		case ':':
+			return cli_usage_error("up", "flag needs an argument: %s", argv[optind - 1]);
+		default:
+			if (cli_global_option(g, c, optarg))
+				break;
+			return cli_usage_error("up", "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
+		return rc;
+	if (!detach)
+		return cli_usage_error("up", "attached mode is not supported yet: use up -d");
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	if (cli_load_project(g, o.services, o.nservices, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_up(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	cli_project_release(p);
+	return rc;
+}
+
+/* down needs only the project's name: the file may be gone or changed. */
+static int project_name(struct cli_globals *g, char **out)
+{
+	struct compose_project *p = NULL;
+
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return -1;
+	*out = xstrdup(p->name);
+	cli_project_release(p);
+	return 0;
+}
+
+int cli_down(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"volumes", no_argument, NULL, 'v'},
+		{"remove-orphans", no_argument, NULL, 'o'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_down_opts o = {.timeout_s = -1};
+	struct super_client cl;
+	struct stk_err err;
+	char *name = NULL, *end;
+	bool tty;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:vt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o.volumes = true;
+			break;
+		case 'o':
+			o.remove_orphans = true;
+			break;
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || o.timeout_s < 0)
+				return cli_usage_error("down", "invalid --timeout \"%s\"", optarg);
+			break;
+		case 'h':
+			fputs("Usage: stack down [OPTIONS]\n\nStop and remove containers, "
+			      "networks\n\nOptions:\n  -v, --volumes          Remove named volumes\n"
+			      "      --remove-orphans   Remove containers for services not defined in "
+			      "the Compose file\n  -t, --timeout int      Specify a shutdown timeout in "
+			      "seconds\n", stdout);
+			return CLI_OK;
+		case ':':
+			return cli_usage_error("down", "flag needs an argument: %s", argv[optind - 1]);
+		default:
+			if (cli_global_option(g, c, optarg))
+				break;
+			return cli_usage_error("down", "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	if ((rc = cli_reject_abbreviations("down", argv, 1, optind, opts)))
+		return rc;
+	if (optind < argc)
+		return cli_usage_error("down", "down takes no arguments");
+	if (project_name(g, &name) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_down(&cl, name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	free(name);
+	return rc;
+}
+
+/* stop, start, restart, kill [SERVICE...] */
+static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"timeout", required_argument, NULL, 't'},
+		{"signal", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_ctl_opts o = {.op = cmd, .timeout_s = -1, .signal = SIGKILL};
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool tty, kill = !strcmp(cmd, "kill");
+	char *end;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, kill ? "+:s:h" : "+:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (kill || *end || o.timeout_s < 0)
+				return cli_usage_error(cmd, "invalid --timeout \"%s\"", optarg);
+			break;
+		case 's':
+			if (!kill || engine_signal_parse(optarg, &o.signal, &err) < 0)
+				return cli_usage_error(cmd, "invalid signal \"%s\"", optarg);
+			break;
+		case 'h':
+			printf("Usage: stack %s [OPTIONS] [SERVICE...]\n", cmd);
+			return CLI_OK;
+		case ':':
+			return cli_usage_error(cmd, "flag needs an argument: %s", argv[optind - 1]);
+		default:
+			if (cli_global_option(g, c, optarg))
+				break;
+			return cli_usage_error(cmd, "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
+		return rc;
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_ctl(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	cli_project_release(p);
+	return rc;
+}
+
+int cli_stop(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "stop", argc, argv);
+}
+
+int cli_start(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "start", argc, argv);
+}
+
+int cli_restart(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "restart", argc, argv);
+}
+
+int cli_kill(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "kill", argc, argv);
+}
+
+/* stack supervise [--run DIR] --ready-fd N PROJECT (started by the CLI, never by hand) */
+int cli_supervise(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"run", required_argument, NULL, 'r'},
+		{"ready-fd", required_argument, NULL, 'f'},
+		{0},
+	};
+	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
+	int c, fd = -1;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'r')
+			paths.run = optarg;
+		else if (c == 'f')
+			fd = atoi(optarg);
+		else
+			return CLI_USAGE;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("supervise", "supervise PROJECT");
+	return super_main(&paths, argv[optind], fd) == 0 ? CLI_OK : CLI_FAIL;
+}

@@ -1,0 +1,1 @@
+libstack_a_SOURCES += src/state/state.h src/state/state.c

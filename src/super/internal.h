@@ -1,0 +1,112 @@
+/* Private to src/super/: the supervisor's loop state, its containers, and the
+ * functions its files offer each other. */
+#ifndef STK_SUPER_INTERNAL_H
+#define STK_SUPER_INTERNAL_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "compose/model.h"
+#include "engine/engine.h"
+#include "super/super.h"
+
+struct json_object;
+struct sup;
+struct sup_client;
+
+/* A log stream: the read end of the container's FIFO, lines gathered into records. */
+struct sup_stream {
+	struct sup_ctr *ctr;
+	const char *name; /* "stdout", "stderr" */
+	uv_pipe_t pipe;
+	int rfd; /* the FIFO's read end before the pipe takes it; -1 */
+	bool open;
+	char partial[16384]; /* a line not yet ended, as Docker splits at 16 KiB */
+	size_t npartial;
+};
+
+enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED };
+
+struct sup_ctr {
+	struct sup *s;
+	struct sup_ctr *next;
+	char *id, *name, *service, *dir;
+	int number;
+	struct json_object *config; /* config.json, owned */
+	enum sup_ctr_status status;
+	struct engine_container *ec;
+	uv_poll_t pidpoll;
+	bool polling;
+	struct sup_stream out, err;
+	int log_fd;
+	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
+	int log_max_files;
+	int exit_code;
+	long long started_at, finished_at; /* ns since the epoch; 0 = never */
+	bool adopted; /* left running by a previous supervisor: not our child */
+	/* Stopping: the grace timer, and the request waiting for the exit. */
+	uv_timer_t stop_timer;
+	bool stop_timer_open, stopping, remove_after_stop;
+	struct sup_op *op;
+	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	bool forgotten;
+};
+
+/* A request in progress: it ends when its count of pending containers reaches 0. */
+struct sup_op {
+	struct sup *s;
+	struct sup_client *client;
+	int pending;
+	bool down; /* tear the networks down and exit at the end */
+	char *error;
+};
+
+struct sup {
+	uv_loop_t loop;
+	struct state_paths paths;
+	char *project, *rundir;
+	uv_pipe_t server;
+	bool server_open;
+	uv_signal_t sigterm;
+	struct sup_client *clients;
+	struct sup_ctr *ctrs;
+	struct compose_project *model;
+	struct image_store *store;
+	struct net_ctx *net;
+	struct net_runtime *rt;
+	bool exiting;
+	bool down_done; /* the project is down: exit without waiting for the client */
+	int lock_fd;
+};
+
+/* supervisor.c: events to a client */
+void sup_client_send(struct sup_client *c, struct json_object *ev); /* takes ev */
+void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status);
+void sup_op_done(struct sup_op *op);
+void sup_maybe_exit(struct sup *s);
+
+/* ctr.c: one container's life */
+const struct compose_service *sup_ctr_service(const struct sup_ctr *c);
+void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h);
+int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
+		   struct sup_ctr **out, struct stk_err *err);
+int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);
+/* Signal, grace timer, SIGKILL; op hears of the exit (and removal with remove). */
+void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op);
+int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
+void sup_ctr_write_state(struct sup_ctr *c);
+/* Containers recorded on disk (a previous supervisor's): added as exited. */
+void sup_ctr_load_recorded(struct sup *s);
+int sup_ctr_stop_signal(const struct sup_ctr *c);
+int sup_ctr_grace_ms(const struct sup_ctr *c);
+
+/* spec.c: the engine's spec from the model and the image */
+int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
+		   struct engine_spec *spec, struct stk_err *err);
+
+/* logs.c */
+int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
+void sup_logs_attach(struct sup_ctr *c);
+void sup_logs_close(struct sup_ctr *c);
+
+#endif

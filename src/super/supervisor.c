@@ -1,0 +1,622 @@
+/* The supervisor: one libuv loop per running project. It listens on the project's
+ * control socket (one JSON object per line each way), applies what the CLI asks
+ * (up, down, stop, start, restart, kill), reports progress as events, and exits by
+ * itself once none of the project's containers runs and no client waits. */
+#include "super/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compose/compose.h"
+#include "image/image.h"
+#include "net/net.h"
+#include "state/state.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+struct sup_client {
+	struct sup *s;
+	struct sup_client *next;
+	uv_pipe_t pipe;
+	struct strbuf in;
+	bool closed;
+	int refs; /* the connection itself and each op in progress */
+};
+
+static void client_unref(struct sup_client *c)
+{
+	if (--c->refs == 0) {
+		strbuf_free(&c->in);
+		free(c);
+	}
+}
+
+static void on_client_closed(uv_handle_t *h)
+{
+	struct sup_client *c = h->data;
+	struct sup *s = c->s;
+
+	client_unref(c);
+	sup_maybe_exit(s);
+}
+
+static void client_close(struct sup_client *c)
+{
+	struct sup_client **pp;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	for (pp = &c->s->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+	free(w);
+}
+
+void sup_client_send(struct sup_client *c, struct json_object *ev)
+{
+	const char *s;
+	uv_write_t *w;
+	uv_buf_t b;
+
+	if (c && !c->closed) {
+		s = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+		w = xmalloc(sizeof(*w));
+		w->data = xasprintf("%s\n", s);
+		b = uv_buf_init(w->data, (unsigned)strlen(w->data));
+		if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_written) < 0) {
+			free(w->data);
+			free(w);
+		}
+	}
+	json_object_put(ev);
+}
+
+void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string("progress"));
+	json_object_object_add(ev, "kind", json_object_new_string(kind));
+	json_object_object_add(ev, "name", json_object_new_string(name));
+	json_object_object_add(ev, "status", json_object_new_string(status));
+	sup_client_send(c, ev);
+}
+
+static void send_end(struct sup_client *c, const char *error)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string(error ? "error" : "done"));
+	if (error)
+		json_object_object_add(ev, "message", json_object_new_string(error));
+	sup_client_send(c, ev);
+}
+
+/* ---- exit ---- */
+
+static bool any_running(struct sup *s)
+{
+	struct sup_ctr *c;
+
+	for (c = s->ctrs; c; c = c->next)
+		if (c->status == CTR_RUNNING || c->stopping)
+			return true;
+	return false;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct sup_client *cl = req->data;
+
+	(void)status;
+	free(req);
+	client_close(cl);
+}
+
+void sup_maybe_exit(struct sup *s)
+{
+	struct sup_ctr *c, *next;
+	struct sup_client *cl;
+
+	if (s->exiting || (s->clients && !s->down_done) || any_running(s))
+		return;
+	s->exiting = true;
+	for (cl = s->clients; cl; cl = cl->next) {
+		uv_shutdown_t *req = xmalloc(sizeof(*req));
+
+		req->data = cl;
+		if (uv_shutdown(req, (uv_stream_t *)&cl->pipe, on_shutdown) < 0)
+			free(req);
+	}
+	if (s->server_open) {
+		s->server_open = false;
+		uv_close((uv_handle_t *)&s->server, NULL);
+	}
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	if (s->rt)
+		net_runtime_stop(s->rt);
+	s->rt = NULL;
+	/* Exited containers stay on disk; their handles go. */
+	for (c = s->ctrs; c; c = next) {
+		next = c->next;
+		sup_logs_close(c);
+	}
+}
+
+/* ---- requests ---- */
+
+static struct sup_op *op_new(struct sup *s, struct sup_client *c)
+{
+	struct sup_op *op = xcalloc(1, sizeof(*op));
+
+	op->s = s;
+	op->client = c;
+	op->pending = 1; /* released by the op's own sup_op_done at the end of dispatch */
+	c->refs++;
+	return op;
+}
+
+static void teardown_networks(struct sup *s, struct sup_client *cl)
+{
+	struct stk_err err;
+	size_t i;
+
+	if (s->rt)
+		net_runtime_stop(s->rt);
+	s->rt = NULL;
+	net_close(s->net);
+	s->net = NULL;
+	for (i = 0; s->model && i < s->model->nnetworks; i++)
+		if (!s->model->networks[i].external)
+			sup_progress(cl, "Network", s->model->networks[i].name, "Removing");
+	if (net_project_teardown(s->paths.root, s->project, &err) < 0) {
+		send_end(cl, err.msg);
+		return;
+	}
+	for (i = 0; s->model && i < s->model->nnetworks; i++)
+		if (!s->model->networks[i].external)
+			sup_progress(cl, "Network", s->model->networks[i].name, "Removed");
+}
+
+void sup_op_done(struct sup_op *op)
+{
+	struct sup *s = op->s;
+
+	if (--op->pending > 0)
+		return;
+	if (op->down && !op->error)
+		teardown_networks(s, op->client);
+	send_end(op->client, op->error);
+	if (op->down && !op->error)
+		s->down_done = true;
+	client_unref(op->client);
+	free(op->error);
+	free(op);
+	sup_maybe_exit(s);
+}
+
+static int load_model(struct sup *s, struct json_object *req, struct stk_err *err)
+{
+	_cleanup_free_ char *dir = state_project_dir(&s->paths, s->project);
+	_cleanup_free_ char *file = xasprintf("%s/compose.json", dir);
+	const char *files[1] = {file};
+	const char *workdir = state_str(req, "workdir");
+	struct compose_options o = {
+		.files = files, .nfiles = 1, .project_name = s->project,
+		.project_dir = *workdir ? workdir : NULL,
+	};
+	struct compose_diags d = {0};
+	struct compose_project *p = NULL;
+
+	if (compose_project_load(&o, &p, &d) < 0) {
+		stk_err_set(err, EINVAL, "%s: %s", file, d.n ? d.v[0].msg : "cannot load");
+		compose_diags_free(&d);
+		return -1;
+	}
+	compose_diags_free(&d);
+	if (s->model)
+		compose_project_free(s->model);
+	s->model = p;
+	return 0;
+}
+
+static bool wanted(struct json_object *req, const char *service)
+{
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(req, "services", &v) || !json_object_array_length(v))
+		return true;
+	for (i = 0; i < json_object_array_length(v); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(v, i)), service))
+			return true;
+	return false;
+}
+
+static struct sup_ctr *find_ctr(struct sup *s, const char *service, int number)
+{
+	struct sup_ctr *c;
+
+	for (c = s->ctrs; c; c = c->next)
+		if (!strcmp(c->service, service) && c->number == number)
+			return c;
+	return NULL;
+}
+
+static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err *err)
+{
+	_cleanup_free_ char *record = xasprintf("%s/net/%s.json", s->paths.root, s->project);
+	bool fresh = access(record, F_OK) < 0;
+	size_t i;
+
+	if (!s->net && net_open(s->paths.root, s->project, NULL, &s->net, err) < 0)
+		return -1;
+	for (i = 0; i < s->model->nnetworks; i++) {
+		const struct compose_network *n = &s->model->networks[i];
+		struct net_network_spec ns = {
+			.name = n->key, .internal = n->internal, .enable_ipv6 = n->enable_ipv6,
+		};
+		size_t j;
+
+		if (n->external)
+			return stk_err_set(err, ENOTSUP, "network %s: external networks are not "
+					   "supported yet", n->key);
+		for (j = 0; j < n->nipam; j++) {
+			bool v6 = n->subnets[j] && strchr(n->subnets[j], ':');
+
+			if (v6) {
+				ns.subnet6 = n->subnets[j];
+				ns.gateway6 = n->gateways[j];
+			} else {
+				ns.subnet = n->subnets[j];
+				ns.gateway = n->gateways[j];
+				ns.ip_range = n->ip_ranges[j];
+			}
+		}
+		if (fresh)
+			sup_progress(cl, "Network", n->name, "Creating");
+		if (net_network_create(s->net, &ns, err) < 0)
+			return stk_err_wrap(err, "network %s", n->name);
+		if (fresh)
+			sup_progress(cl, "Network", n->name, "Created");
+	}
+	return 0;
+}
+
+static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *err)
+{
+	sup_progress(cl, "Container", c->name, "Starting");
+	if (sup_ctr_start(c, err) < 0)
+		return -1;
+	sup_progress(cl, "Container", c->name, "Started");
+	return 0;
+}
+
+/* up: every wanted service in start order, each replica created if missing and started
+ * if not running. */
+static int apply_up(struct sup *s, struct sup_client *cl, struct json_object *req,
+		    struct stk_err *err)
+{
+	size_t *order, i;
+	int rc = 0, n;
+
+	if (load_model(s, req, err) < 0 || create_networks(s, cl, err) < 0)
+		return -1;
+	order = xcalloc(s->model->nservices + 1, sizeof(*order));
+	compose_start_order(s->model, order);
+	for (i = 0; i < s->model->nservices && rc == 0; i++) {
+		const struct compose_service *svc = &s->model->services[order[i]];
+
+		if (!wanted(req, svc->name))
+			continue;
+		for (n = 1; n <= (svc->replicas > 0 ? svc->replicas : 1) && rc == 0; n++) {
+			struct sup_ctr *c = find_ctr(s, svc->name, n);
+
+			if (c && c->status == CTR_RUNNING) {
+				sup_progress(cl, "Container", c->name, "Running");
+				continue;
+			}
+			if (!c) {
+				_cleanup_free_ char *name = svc->container_name ?
+					xstrdup(svc->container_name) :
+					xasprintf("%s-%s-%d", s->project, svc->name, n);
+
+				sup_progress(cl, "Container", name, "Creating");
+				if ((rc = sup_ctr_create(s, svc, n, &c, err)) < 0)
+					break;
+				sup_progress(cl, "Container", c->name, "Created");
+			}
+			rc = start_ctr(c, cl, err);
+			if (rc < 0)
+				stk_err_wrap(err, "%s", svc->name);
+		}
+	}
+	free(order);
+	return rc;
+}
+
+static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(req, "timeout", &v) && json_object_get_int(v) >= 0)
+		return json_object_get_int(v) * 1000;
+	return sup_ctr_grace_ms(c);
+}
+
+/* stop, down: every matching container stopped (and removed), the op ending when the
+ * last is. */
+static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, bool remove)
+{
+	struct sup_ctr *c, *next;
+
+	for (c = s->ctrs; c; c = next) {
+		next = c->next;
+		if (!wanted(req, c->service))
+			continue;
+		if (!remove && c->status != CTR_RUNNING)
+			continue;
+		op->pending++;
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(req, c), remove, op);
+	}
+}
+
+static int start_wanted(struct sup *s, struct sup_client *cl, struct json_object *req,
+			struct stk_err *err)
+{
+	size_t *order, i;
+	int rc = 0;
+
+	if (!s->model && load_model(s, req, err) < 0)
+		return -1;
+	order = xcalloc(s->model->nservices + 1, sizeof(*order));
+	compose_start_order(s->model, order);
+	for (i = 0; i < s->model->nservices && rc == 0; i++) {
+		const char *svc = s->model->services[order[i]].name;
+		struct sup_ctr *c;
+
+		if (!wanted(req, svc))
+			continue;
+		for (c = s->ctrs; c && rc == 0; c = c->next)
+			if (!strcmp(c->service, svc) && c->status != CTR_RUNNING)
+				rc = start_ctr(c, cl, err);
+	}
+	free(order);
+	return rc;
+}
+
+static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object *req)
+{
+	int sig = (int)state_int(req, "signal");
+	struct sup_ctr *c;
+	struct stk_err err;
+
+	for (c = s->ctrs; c; c = c->next) {
+		if (!wanted(req, c->service) || c->status != CTR_RUNNING || !c->ec)
+			continue;
+		sup_progress(cl, "Container", c->name, "Killing");
+		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0)
+			sup_progress(cl, "Container", c->name, "Killed");
+	}
+}
+
+static void dispatch(struct sup_client *cl, struct json_object *req)
+{
+	struct sup *s = cl->s;
+	const char *op = state_str(req, "op");
+	struct sup_op *o = op_new(s, cl);
+	struct stk_err err;
+
+	if (!strcmp(op, "up") || !strcmp(op, "start")) {
+		if ((!strcmp(op, "up") ? apply_up(s, cl, req, &err)
+				       : start_wanted(s, cl, req, &err)) < 0)
+			o->error = xstrdup(err.msg);
+	} else if (!strcmp(op, "down")) {
+		if (!s->model && load_model(s, req, &err) < 0)
+			o->error = xstrdup(err.msg);
+		else {
+			o->down = true;
+			stop_all(s, o, req, true);
+		}
+	} else if (!strcmp(op, "stop")) {
+		stop_all(s, o, req, false);
+	} else if (!strcmp(op, "kill")) {
+		kill_wanted(s, cl, req);
+	} else {
+		o->error = xasprintf("unknown request \"%s\"", op);
+	}
+	sup_op_done(o);
+}
+
+static void on_client_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+	struct sup_client *cl = h->data;
+	char *nl;
+
+	if (nread < 0) {
+		free(buf->base);
+		client_close(cl);
+		return;
+	}
+	strbuf_addn(&cl->in, buf->base, (size_t)nread);
+	free(buf->base);
+	while (cl->in.buf && (nl = memchr(cl->in.buf, '\n', cl->in.len))) {
+		size_t len = (size_t)(nl - cl->in.buf) + 1;
+		struct json_object *req;
+
+		*nl = '\0';
+		req = json_tokener_parse(cl->in.buf);
+		memmove(cl->in.buf, cl->in.buf + len, cl->in.len - len);
+		cl->in.len -= len;
+		if (!req) {
+			send_end(cl, "request is not JSON");
+			continue;
+		}
+		dispatch(cl, req);
+		json_object_put(req);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	*buf = uv_buf_init(xmalloc(suggested), (unsigned)suggested);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct sup *s = server->data;
+	struct sup_client *cl;
+
+	if (status < 0)
+		return;
+	cl = xcalloc(1, sizeof(*cl));
+	cl->s = s;
+	cl->refs = 1;
+	strbuf_init(&cl->in);
+	uv_pipe_init(&s->loop, &cl->pipe, 0);
+	cl->pipe.data = cl;
+	if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0) {
+		cl->closed = true;
+		uv_close((uv_handle_t *)&cl->pipe, on_client_closed);
+		return;
+	}
+	cl->next = s->clients;
+	s->clients = cl;
+	uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_client_read);
+}
+
+/* ---- main ---- */
+
+static void ready(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, msg, strlen(msg)) < 0) {
+		/* the CLI went away: it will not wait for us */
+	}
+	close(fd);
+}
+
+static int sup_listen(struct sup *s, struct stk_err *err)
+{
+	_cleanup_free_ char *lock = NULL;
+	int rc;
+
+	s->rundir = state_run_dir(&s->paths, s->project);
+	if (stk_mkdir_p(s->rundir, 0700, err) < 0)
+		return -1;
+	lock = xasprintf("%s/supervisor.lock", s->rundir);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* A supervisor on its way out still holds it: wait for it to be gone. */
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX) < 0)
+		return stk_err_sys(err, "lock %s", lock);
+	/* Bound by a relative name: a state root may be longer than sun_path. */
+	if (chdir(s->rundir) < 0)
+		return stk_err_sys(err, "chdir %s", s->rundir);
+	unlink("control.sock");
+	uv_pipe_init(&s->loop, &s->server, 0);
+	s->server.data = s;
+	s->server_open = true;
+	rc = uv_pipe_bind(&s->server, "control.sock");
+	if (rc == 0)
+		rc = chmod("control.sock", 0600) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->server, 64, on_connection);
+	if (rc < 0)
+		return stk_err_set(err, -rc, "listen on %s/control.sock: %s", s->rundir,
+				   uv_strerror(rc));
+	return 0;
+}
+
+int super_main(const struct state_paths *paths, const char *project, int ready_fd)
+{
+	struct sup s = {0};
+	struct stk_err err;
+	int rc = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	s.paths = *paths;
+	s.project = xstrdup(project);
+	s.lock_fd = -1;
+	uv_loop_init(&s.loop);
+	uv_signal_init(&s.loop, &s.sigterm);
+	uv_signal_start(&s.sigterm, on_signal, SIGHUP);
+	if (image_store_open(paths->root, &s.store, &err) < 0 || sup_listen(&s, &err) < 0) {
+		_cleanup_free_ char *msg = xasprintf("error: %s\n", err.msg);
+
+		ready(ready_fd, msg);
+		s.exiting = true;
+		if (s.server_open)
+			uv_close((uv_handle_t *)&s.server, NULL);
+		uv_close((uv_handle_t *)&s.sigterm, NULL);
+		rc = 1;
+	} else {
+		sup_ctr_load_recorded(&s);
+		ready(ready_fd, "ok\n");
+	}
+	uv_run(&s.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&s.loop);
+	while (s.ctrs) {
+		struct sup_ctr *c = s.ctrs;
+
+		s.ctrs = c->next;
+		engine_container_free(c->ec);
+		json_object_put(c->config);
+		free(c->id);
+		free(c->name);
+		free(c->service);
+		free(c->dir);
+		free(c);
+	}
+	net_close(s.net);
+	if (s.rundir) {
+		_cleanup_free_ char *sock = xasprintf("%s/control.sock", s.rundir);
+		_cleanup_free_ char *lock = xasprintf("%s/supervisor.lock", s.rundir);
+
+		if (chdir("/") < 0) {
+			/* nothing depends on the directory any more */
+		}
+		if (rc == 0) {
+			unlink(sock);
+			unlink(lock);
+			rmdir(s.rundir);
+		}
+	}
+	if (s.model)
+		compose_project_free(s.model);
+	image_store_free(s.store);
+	free(s.rundir);
+	free(s.project);
+	/* Last: a `down` waits on this lock for the supervisor to be gone. */
+	if (s.lock_fd >= 0)
+		close(s.lock_fd);
+	return rc;
+}
