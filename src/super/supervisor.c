@@ -615,8 +615,7 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 	image_store_free(s.store);
 	free(s.rundir);
 	free(s.project);
-	/* Last: a `down` waits on this lock for the supervisor to be gone. */
-	if (s.lock_fd >= 0)
-		close(s.lock_fd);
+	/* s.lock_fd stays open until the process is gone (after any exit handler, such as
+	 * the leak checker's): a `down` waits on this lock for the supervisor to be gone. */
 	return rc;
 }
