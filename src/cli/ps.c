@@ -47,6 +47,14 @@ static void human_duration(long long ns, char *buf, size_t len)
 		snprintf(buf, len, "%lld weeks", d / 7);
 }
 
+static struct json_object *health_of(const struct state_container *c)
+{
+	struct json_object *h = NULL;
+
+	json_object_object_get_ex(c->state, "health", &h);
+	return h;
+}
+
 struct row {
 	const struct state_container *c;
 	bool running;
@@ -71,8 +79,11 @@ static void fill_row(struct row *r, const struct state_container *c)
 	human_duration(now - state_int(c->config, "created"), d, sizeof(d));
 	snprintf(r->created, sizeof(r->created), "%s ago", d);
 	if (r->running) {
+		const char *h = state_str(health_of(c), "status");
+
 		human_duration(now - state_int(c->state, "started_at"), d, sizeof(d));
-		snprintf(r->status, sizeof(r->status), "Up %s", d);
+		snprintf(r->status, sizeof(r->status), "Up %s%s%s%s", d,
+			 !*h ? "" : !strcmp(h, "starting") ? " (health: " : " (", h, *h ? ")" : "");
 	} else if (!strcmp(r->state, "created")) {
 		snprintf(r->status, sizeof(r->status), "Created");
 	} else {
@@ -118,7 +129,11 @@ static void print_json(const struct row *r)
 	json_object_object_add(o, "CreatedAt", json_object_new_int64(state_int(c->config, "created") /
 								    1000000000LL));
 	json_object_object_add(o, "ExitCode", json_object_new_int(r->exit_code));
-	json_object_object_add(o, "Health", json_object_new_string(""));
+	json_object_object_add(o, "Health", json_object_new_string(
+		r->running ? state_str(health_of(c), "status") : ""));
+	if (health_of(c))
+		json_object_object_add(o, "HealthLastOutput", json_object_new_string(
+			state_str(health_of(c), "last_output")));
 	json_object_object_add(o, "ID", json_object_new_string(c->id));
 	json_object_object_add(o, "Image", json_object_new_string(state_str(c->config, "image")));
 	json_object_object_add(o, "Name", json_object_new_string(state_str(c->config, "name")));

@@ -21,7 +21,7 @@
 static void render(struct json_object *ev, void *arg)
 {
 	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
-					    "Removed", "Pulled", "Killed"};
+					    "Removed", "Pulled", "Killed", "Healthy", "Exited"};
 	bool tty = *(bool *)arg;
 	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
 	const char *status = state_str(ev, "status");
@@ -64,6 +64,8 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"detach", no_argument, NULL, 'd'},
 		{"no-deps", no_argument, NULL, 'n'},
 		{"pull", required_argument, NULL, 'P'},
+		{"wait", no_argument, NULL, 'w'},
+		{"wait-timeout", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -73,6 +75,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	struct compose_project *p = NULL;
 	struct stk_err err;
 	bool detach = false, tty;
+	char *end;
 	int c, rc;
 
 	optind = 0;
@@ -84,6 +87,14 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'n':
 			o.no_deps = true;
+			break;
+		case 'w':
+			o.wait = true;
+			break;
+		case 'W':
+			o.wait_timeout = (int)strtol(optarg, &end, 10);
+			if (*end || o.wait_timeout < 0)
+				return cli_usage_error("up", "invalid --wait-timeout \"%s\"", optarg);
 			break;
 		case 'P':
 			if (strcmp(optarg, "always") && strcmp(optarg, "missing") &&
@@ -109,7 +120,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	}
 	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
 		return rc;
-	if (!detach)
+	if (!detach && !o.wait)
 		return cli_usage_error("up", "attached mode is not supported yet: use up -d");
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);

@@ -366,6 +366,34 @@ static int write_model(const struct super_client *cl, struct compose_project *p,
 	return state_write_json(path, o, err);
 }
 
+static void add_with_deps(struct compose_project *p, const char *name, bool deps, bool *in)
+{
+	int i = compose_service_index(p, name);
+	size_t j;
+
+	if (i < 0 || in[i])
+		return;
+	in[i] = true;
+	for (j = 0; deps && j < p->services[i].ndepends_on; j++)
+		add_with_deps(p, p->services[i].depends_on[j].service, deps, in);
+}
+
+static struct json_object *wanted_services(struct compose_project *p,
+					   const struct super_up_opts *o)
+{
+	bool *in = xcalloc(p->nservices + 1, sizeof(bool));
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < o->nservices; i++)
+		add_with_deps(p, o->services[i], !o->no_deps, in);
+	for (i = 0; i < p->nservices; i++)
+		if (in[i])
+			json_object_array_add(a, json_object_new_string(p->services[i].name));
+	free(in);
+	return a;
+}
+
 int super_up(const struct super_client *cl, struct compose_project *p,
 	     const struct super_up_opts *o, struct stk_err *err)
 {
@@ -393,9 +421,11 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	json_object_object_add(req, "op", json_object_new_string("up"));
 	json_object_object_add(req, "workdir", json_object_new_string(p->workdir));
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
+	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
+	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */
-	if (o->nservices && o->no_deps)
-		json_object_object_add(req, "services", services_json(o->services, o->nservices));
+	if (o->nservices)
+		json_object_object_add(req, "services", wanted_services(p, o));
 	return request(cl, p->name, req, false, err);
 }
 

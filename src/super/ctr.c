@@ -231,6 +231,16 @@ void sup_ctr_write_state(struct sup_ctr *c)
 							     engine_pid(c->ec) : 0));
 	json_object_object_add(o, "started_at", json_object_new_int64(c->started_at));
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
+	if (c->health.status != HEALTH_NONE) {
+		struct json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "status",
+				       json_object_new_string(sup_health_name(c->health.status)));
+		json_object_object_add(h, "failing_streak", json_object_new_int(c->health.streak));
+		json_object_object_add(h, "last_exit_code", json_object_new_int(c->health.last_exit));
+		json_object_object_add(h, "last_output", json_object_new_string(c->health.output));
+		json_object_object_add(o, "health", h);
+	}
 	if (state_write_json(path, o, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	json_object_put(o);
@@ -254,7 +264,7 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 	c->number = number;
 	/* Built now so a bad service fails at create, as Docker's create does. */
 	engine_spec_init(&spec);
-	rc = sup_spec_build(s, svc, c, &spec, err);
+	rc = sup_spec_build(s, svc, c, &spec, NULL, err);
 	command = join_argv(spec.argv);
 	engine_spec_release(&spec);
 	if (rc == 0)
@@ -398,6 +408,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	char ip[16] = "", ip6[46] = "", gw[16] = "", host[256];
 	const char *mode;
 	bool attached = false, host_mode;
+	struct json_object *icfg = NULL;
 	int rc = -1;
 
 	if (!svc)
@@ -409,7 +420,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported yet",
 				   c->name, mode);
 	engine_spec_init(&spec);
-	if (sup_spec_build(s, svc, c, &spec, err) < 0)
+	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0)
 		goto out;
 	if (host_mode && !svc->hostname && gethostname(host, sizeof(host)) == 0) {
 		free(spec.hostname);
@@ -454,6 +465,7 @@ out:
 	if (rc < 0) {
 		struct stk_err ignored;
 
+		json_object_put(icfg);
 		sup_logs_close(c);
 		if (attached && s->net)
 			net_endpoint_detach(s->net, c->name, &ignored);
@@ -469,6 +481,8 @@ out:
 	c->exit_code = 0;
 	c->started_at = now_ns();
 	c->finished_at = 0;
+	sup_health_start(c, icfg);
+	json_object_put(icfg);
 	sup_ctr_write_state(c);
 	if (s->net) {
 		struct stk_err e3;
@@ -528,6 +542,8 @@ static void ctr_exited(struct sup_ctr *c)
 		sup_ctr_handle_close(c, (uv_handle_t *)&c->pidpoll);
 	}
 	stop_timer_close(c);
+	sup_health_stop(c);
+	c->health.status = HEALTH_NONE;
 	if (c->ec && !c->adopted) {
 		if (engine_try_wait(c->ec, &ex, &err) != 0)
 			ex.code = -1;
@@ -563,6 +579,7 @@ static void ctr_exited(struct sup_ctr *c)
 		}
 		sup_op_done(op);
 	}
+	sup_changed(s);
 	sup_maybe_exit(s);
 }
 
@@ -644,6 +661,23 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 	return rc;
 }
 
+/* An adopted container's healthcheck starts over (its model is the recorded one). */
+static void adopt_health(struct sup_ctr *c)
+{
+	const struct compose_service *svc = sup_ctr_service(c);
+	struct engine_spec spec;
+	struct json_object *icfg = NULL;
+	struct stk_err err;
+
+	if (!svc)
+		return;
+	engine_spec_init(&spec);
+	if (sup_spec_build(c->s, svc, c, &spec, &icfg, &err) == 0)
+		sup_health_start(c, icfg);
+	json_object_put(icfg);
+	engine_spec_release(&spec);
+}
+
 /* A container a previous supervisor left: exited ones come back as exited; running ones
  * are adopted (their pidfd watched, their logs read again). */
 void sup_ctr_load_recorded(struct sup *s)
@@ -671,6 +705,7 @@ void sup_ctr_load_recorded(struct sup *s)
 			if (engine_open(&spec, &c->ec, &err) == 0) {
 				c->status = CTR_RUNNING;
 				c->adopted = true;
+				adopt_health(c);
 				sup_logs_attach(c);
 				uv_poll_init(&s->loop, &c->pidpoll, engine_pidfd(c->ec));
 				c->pidpoll.data = c;

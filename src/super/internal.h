@@ -26,6 +26,30 @@ struct sup_stream {
 };
 
 enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED };
+enum sup_health_status { HEALTH_NONE, HEALTH_STARTING, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
+
+/* A container's healthcheck: its settings (the service's over the image's), the probe
+ * in flight, and the outcome so far. */
+struct sup_health {
+	char **argv; /* NULL: no healthcheck */
+	long long interval_ms, timeout_ms, start_period_ms, start_interval_ms;
+	int retries;
+	bool fast_start; /* probe on a doubling schedule until the first pass */
+	enum sup_health_status status;
+	int streak;
+	bool passed;
+	long long next_fast_ms;
+	long long started_ms; /* the container's start, for start_period */
+	uv_timer_t timer; /* the next probe, or the probe's timeout while one runs */
+	bool timer_open;
+	bool probing, timed_out;
+	struct engine_process proc;
+	int out_fd;
+	uv_poll_t poll;
+	bool poll_open;
+	char output[4096];
+	int last_exit;
+};
 
 struct sup_ctr {
 	struct sup *s;
@@ -48,6 +72,7 @@ struct sup_ctr {
 	uv_timer_t stop_timer;
 	bool stop_timer_open, stopping, remove_after_stop;
 	struct sup_op *op;
+	struct sup_health health;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
 	bool forgotten;
 };
@@ -102,7 +127,15 @@ int sup_ctr_grace_ms(const struct sup_ctr *c);
 
 /* spec.c: the engine's spec from the model and the image */
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
-		   struct engine_spec *spec, struct stk_err *err);
+		   struct engine_spec *spec, struct json_object **image_config,
+		   struct stk_err *err);
+
+/* health.c */
+void sup_health_start(struct sup_ctr *c, struct json_object *image_config);
+void sup_health_stop(struct sup_ctr *c);
+const char *sup_health_name(enum sup_health_status s);
+/* Called when a container's health or life changed: waiting requests move on. */
+void sup_changed(struct sup *s);
 
 /* logs.c */
 int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);

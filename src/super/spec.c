@@ -260,7 +260,8 @@ static void build_security(const struct compose_service *svc, struct engine_spec
 }
 
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
-		   struct engine_spec *spec, struct stk_err *err)
+		   struct engine_spec *spec, struct json_object **image_config,
+		   struct stk_err *err)
 {
 	struct image_config ic = {0};
 	_cleanup_(json_putp) struct json_object *blob = NULL;
@@ -297,9 +298,11 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 	spec->hostname = svc->hostname ? xstrdup(svc->hostname) : xstrndup(c->id, 12);
 	if (svc->domainname)
 		spec->domainname = xstrdup(svc->domainname);
-	spec->tty = svc->tty;
+	/* tty: not yet; the container's output goes through the log FIFOs. */
 	build_security(svc, spec);
 	if (build_mounts(svc, spec, err) < 0 || build_limits(svc, spec, err) < 0)
 		return -1;
+	if (image_config)
+		*image_config = icfg ? json_object_get(icfg) : NULL;
 	return 0;
 }

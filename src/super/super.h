@@ -34,6 +34,8 @@ struct super_up_opts {
 	const char *const *services; /* named on the command line; none = every service */
 	size_t nservices;
 	bool no_deps;
+	bool wait;        /* --wait: return once every service runs and is healthy */
+	int wait_timeout; /* seconds; 0 = none */
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 };
 

@@ -318,47 +318,302 @@ static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *e
 	return 0;
 }
 
-/* up: every wanted service in start order, each replica created if missing and started
- * if not running. */
-static int apply_up(struct sup *s, struct sup_client *cl, struct json_object *req,
-		    struct stk_err *err)
+/* ---- up: a job that starts services as their dependencies allow ---- */
+
+struct up_job {
+	struct up_job *next;
+	struct sup_op *op;
+	struct json_object *req;
+	size_t *order, next_svc;
+	bool wait;           /* --wait: end when every service runs and is healthy */
+	uv_timer_t deadline; /* --wait-timeout */
+	bool deadline_open;
+	bool waiting_printed;
+};
+
+static struct up_job *up_jobs;
+
+static bool svc_containers(struct sup *s, const char *svc, bool (*ok)(struct sup_ctr *),
+			   bool *any)
 {
-	size_t *order, i;
-	int rc = 0, n;
+	struct sup_ctr *c;
+	bool all = true;
 
-	if (load_model(s, req, err) < 0 || create_networks(s, cl, err) < 0)
-		return -1;
-	order = xcalloc(s->model->nservices + 1, sizeof(*order));
-	compose_start_order(s->model, order);
-	for (i = 0; i < s->model->nservices && rc == 0; i++) {
-		const struct compose_service *svc = &s->model->services[order[i]];
-
-		if (!wanted(req, svc->name))
+	*any = false;
+	for (c = s->ctrs; c; c = c->next) {
+		if (strcmp(c->service, svc))
 			continue;
-		for (n = 1; n <= (svc->replicas > 0 ? svc->replicas : 1) && rc == 0; n++) {
-			struct sup_ctr *c = find_ctr(s, svc->name, n);
+		*any = true;
+		all &= ok(c);
+	}
+	return all;
+}
 
-			if (c && c->status == CTR_RUNNING) {
-				sup_progress(cl, "Container", c->name, "Running");
+static bool any_ctr(struct sup_ctr *c)
+{
+	(void)c;
+	return true;
+}
+
+static bool is_running(struct sup_ctr *c)
+{
+	return c->status == CTR_RUNNING;
+}
+
+static bool is_healthy(struct sup_ctr *c)
+{
+	return c->status == CTR_RUNNING &&
+	       (c->health.status == HEALTH_HEALTHY || c->health.status == HEALTH_NONE);
+}
+
+static bool is_unhealthy(struct sup_ctr *c)
+{
+	return c->health.status == HEALTH_UNHEALTHY;
+}
+
+static bool is_completed(struct sup_ctr *c)
+{
+	return c->status == CTR_EXITED && c->exit_code == 0;
+}
+
+static bool is_failed(struct sup_ctr *c)
+{
+	return c->status == CTR_EXITED && c->exit_code != 0;
+}
+
+static struct sup_ctr *first_of(struct sup *s, const char *svc, bool (*pred)(struct sup_ctr *))
+{
+	struct sup_ctr *c;
+
+	for (c = s->ctrs; c; c = c->next)
+		if (!strcmp(c->service, svc) && pred(c))
+			return c;
+	return NULL;
+}
+
+/* 1: every depends_on condition of svc holds; 0: not yet; -1: one never will. */
+static int deps_ready(struct sup *s, struct up_job *j, const struct compose_service *svc,
+		      struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < svc->ndepends_on; i++) {
+		const struct compose_depend *d = &svc->depends_on[i];
+		const char *cond = d->condition ? d->condition : "service_started";
+		struct sup_ctr *bad;
+		bool any;
+
+		/* Not asked for (--no-deps) and not there: not waited for. */
+		if (!wanted(j->req, d->service) && !first_of(s, d->service, any_ctr))
+			continue;
+		if (compose_service_index(s->model, d->service) < 0) {
+			if (!d->required)
 				continue;
-			}
-			if (!c) {
-				_cleanup_free_ char *name = svc->container_name ?
-					xstrdup(svc->container_name) :
-					xasprintf("%s-%s-%d", s->project, svc->name, n);
-
-				sup_progress(cl, "Container", name, "Creating");
-				if ((rc = sup_ctr_create(s, svc, n, &c, err)) < 0)
-					break;
-				sup_progress(cl, "Container", c->name, "Created");
-			}
-			rc = start_ctr(c, cl, err);
-			if (rc < 0)
-				stk_err_wrap(err, "%s", svc->name);
+			return stk_err_set(err, ENOENT, "%s: depends on undefined service %s",
+					   svc->name, d->service);
+		}
+		if (!strcmp(cond, "service_healthy")) {
+			if ((bad = first_of(s, d->service, is_unhealthy)))
+				return stk_err_set(err, EIO, "dependency failed to start: container %s "
+						   "is unhealthy: %s", bad->name, bad->health.output);
+			if ((bad = first_of(s, d->service, is_failed)))
+				return stk_err_set(err, EIO, "dependency failed to start: container %s "
+						   "exited (%d)", bad->name, bad->exit_code);
+			if (!svc_containers(s, d->service, is_healthy, &any) || !any)
+				return 0;
+		} else if (!strcmp(cond, "service_completed_successfully")) {
+			if ((bad = first_of(s, d->service, is_failed)))
+				return stk_err_set(err, EIO, "service \"%s\" didn't complete "
+						   "successfully: exit %d", d->service, bad->exit_code);
+			if (!svc_containers(s, d->service, is_completed, &any) || !any)
+				return 0;
+		} else if (!svc_containers(s, d->service, is_running, &any) && !any) {
+			return 0;
 		}
 	}
-	free(order);
-	return rc;
+	return 1;
+}
+
+static int up_service(struct sup *s, struct sup_client *cl, const struct compose_service *svc,
+		      struct stk_err *err)
+{
+	int n, want = svc->replicas > 0 ? svc->replicas : 1;
+
+	for (n = 1; n <= want; n++) {
+		struct sup_ctr *c = find_ctr(s, svc->name, n);
+
+		if (c && c->status == CTR_RUNNING) {
+			sup_progress(cl, "Container", c->name, "Running");
+			continue;
+		}
+		if (!c) {
+			_cleanup_free_ char *name = svc->container_name ?
+				xstrdup(svc->container_name) :
+				xasprintf("%s-%s-%d", s->project, svc->name, n);
+
+			sup_progress(cl, "Container", name, "Creating");
+			if (sup_ctr_create(s, svc, n, &c, err) < 0)
+				return stk_err_wrap(err, "%s", svc->name);
+			sup_progress(cl, "Container", c->name, "Created");
+		}
+		if (start_ctr(c, cl, err) < 0)
+			return stk_err_wrap(err, "%s", svc->name);
+	}
+	return 0;
+}
+
+static void job_end(struct up_job *j, const char *error)
+{
+	struct up_job **pp;
+
+	for (pp = &up_jobs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	struct sup_op *op = j->op;
+
+	if (error && !op->error)
+		op->error = xstrdup(error);
+	json_object_put(j->req);
+	free(j->order);
+	if (j->deadline_open)
+		uv_close((uv_handle_t *)&j->deadline, (uv_close_cb)free);
+	else
+		free(j);
+	sup_op_done(op);
+}
+
+/* --wait: every wanted service's containers run and are healthy. */
+static int wait_done(struct sup *s, struct up_job *j, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < s->model->nservices; i++) {
+		const struct compose_service *svc = &s->model->services[i];
+		struct sup_ctr *c;
+
+		if (!wanted(j->req, svc->name))
+			continue;
+		for (c = s->ctrs; c; c = c->next) {
+			if (strcmp(c->service, svc->name))
+				continue;
+			if (c->health.status == HEALTH_UNHEALTHY)
+				return stk_err_set(err, EIO, "container %s is unhealthy: %s", c->name,
+						   c->health.output);
+			if (c->status == CTR_EXITED && c->exit_code != 0)
+				return stk_err_set(err, EIO, "container %s exited (%d)", c->name,
+						   c->exit_code);
+			if (!is_healthy(c) && c->status != CTR_EXITED)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static void job_advance(struct sup *s, struct up_job *j)
+{
+	struct stk_err err;
+	int r;
+
+	while (j->next_svc < s->model->nservices) {
+		const struct compose_service *svc = &s->model->services[j->order[j->next_svc]];
+
+		if (!wanted(j->req, svc->name)) {
+			j->next_svc++;
+			continue;
+		}
+		r = deps_ready(s, j, svc, &err);
+		if (r < 0) {
+			job_end(j, err.msg);
+			return;
+		}
+		if (r == 0)
+			return; /* sup_changed() brings us back */
+		j->next_svc++;
+		if (up_service(s, j->op->client, svc, &err) < 0) {
+			job_end(j, err.msg);
+			return;
+		}
+	}
+	if (j->wait) {
+		if (!j->waiting_printed) {
+			struct sup_ctr *c;
+
+			j->waiting_printed = true;
+			for (c = s->ctrs; c; c = c->next)
+				if (wanted(j->req, c->service))
+					sup_progress(j->op->client, "Container", c->name, "Waiting");
+		}
+		r = wait_done(s, j, &err);
+		if (r < 0) {
+			job_end(j, err.msg);
+			return;
+		}
+		if (r == 0)
+			return;
+		{
+			struct sup_ctr *c;
+
+			for (c = s->ctrs; c; c = c->next)
+				if (wanted(j->req, c->service))
+					sup_progress(j->op->client, "Container", c->name,
+						     c->health.status == HEALTH_HEALTHY ? "Healthy"
+						     : c->status == CTR_EXITED ? "Exited" : "Started");
+		}
+	}
+	job_end(j, NULL);
+}
+
+void sup_changed(struct sup *s)
+{
+	struct up_job *j, *next;
+
+	for (j = up_jobs; j; j = next) {
+		next = j->next;
+		job_advance(s, j);
+	}
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+	struct up_job *j = t->data;
+	struct sup *s = j->op->s;
+	struct sup_ctr *c;
+	_cleanup_free_ char *msg = NULL;
+
+	for (c = s->ctrs; c && !msg; c = c->next)
+		if (wanted(j->req, c->service) && !is_healthy(c) && c->status != CTR_EXITED)
+			msg = xasprintf("timeout waiting for container %s to be healthy%s%s",
+					c->name, *c->health.output ? ": " : "", c->health.output);
+	job_end(j, msg ? msg : "timeout waiting for the project to be ready");
+}
+
+static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req,
+		    struct stk_err *err)
+{
+	struct up_job *j;
+	long long timeout = state_int(req, "wait_timeout");
+
+	if (load_model(s, req, err) < 0 || create_networks(s, op->client, err) < 0)
+		return -1;
+	j = xcalloc(1, sizeof(*j));
+	j->op = op;
+	op->pending++;
+	j->req = json_object_get(req);
+	j->wait = state_int(req, "wait") != 0;
+	j->order = xcalloc(s->model->nservices + 1, sizeof(*j->order));
+	compose_start_order(s->model, j->order);
+	if (j->wait && timeout > 0) {
+		uv_timer_init(&s->loop, &j->deadline);
+		j->deadline.data = j;
+		j->deadline_open = true;
+		uv_timer_start(&j->deadline, on_wait_timeout, (uint64_t)timeout * 1000, 0);
+	}
+	j->next = up_jobs;
+	up_jobs = j;
+	job_advance(s, j);
+	return 0;
 }
 
 static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c)
@@ -434,7 +689,7 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 	struct stk_err err;
 
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
-		if ((!strcmp(op, "up") ? apply_up(s, cl, req, &err)
+		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)
 				       : start_wanted(s, cl, req, &err)) < 0)
 			o->error = xstrdup(err.msg);
 	} else if (!strcmp(op, "down")) {
@@ -579,6 +834,12 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 		uv_close((uv_handle_t *)&s.sigterm, NULL);
 		rc = 1;
 	} else {
+		_cleanup_free_ char *pdir = state_project_dir(paths, project);
+		_cleanup_free_ char *model = xasprintf("%s/compose.json", pdir);
+
+		/* Containers left running by a previous supervisor are adopted with their model. */
+		if (access(model, F_OK) == 0 && load_model(&s, NULL, &err) < 0)
+			fprintf(stderr, "stack supervise: %s\n", err.msg);
 		sup_ctr_load_recorded(&s);
 		ready(ready_fd, "ok\n");
 	}
