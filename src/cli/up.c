@@ -15,6 +15,7 @@
 #include "compose/compose.h"
 #include "engine/engine.h"
 #include "super/super.h"
+#include "util/cleanup.h"
 #include "util/str.h"
 
 /* " Container p-web-1  Started"; on a terminal only the outcomes, with a tick. */
@@ -65,6 +66,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"no-deps", no_argument, NULL, 'n'},
 		{"pull", required_argument, NULL, 'P'},
 		{"wait", no_argument, NULL, 'w'},
+		{"force-recreate", no_argument, NULL, 'F'},
+		{"no-recreate", no_argument, NULL, 'R'},
+		{"scale", required_argument, NULL, 's'},
 		{"wait-timeout", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
@@ -75,6 +79,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	struct compose_project *p = NULL;
 	struct stk_err err;
 	bool detach = false, tty;
+	_cleanup_free_ const char **scale = NULL;
 	char *end;
 	int c, rc;
 
@@ -90,6 +95,18 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'w':
 			o.wait = true;
+			break;
+		case 'F':
+		case 'R':
+			if (o.recreate)
+				return cli_usage_error("up", "--force-recreate and --no-recreate are "
+						       "incompatible");
+			o.recreate = c == 'F' ? "force" : "never";
+			break;
+		case 's':
+			scale = xrealloc(scale, (o.nscale + 1) * sizeof(char *));
+			scale[o.nscale++] = optarg;
+			o.scale = scale;
 			break;
 		case 'W':
 			o.wait_timeout = (int)strtol(optarg, &end, 10);

@@ -404,6 +404,18 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	for (i = 0; i < o->nservices; i++)
 		if (compose_service_index(p, o->services[i]) < 0)
 			return stk_err_set(err, ENOENT, "no such service: %s", o->services[i]);
+	for (i = 0; i < o->nscale; i++) {
+		const char *eq = strchr(o->scale[i], '=');
+		_cleanup_free_ char *svc = eq ? xstrndup(o->scale[i], (size_t)(eq - o->scale[i]))
+					      : NULL;
+		char *end;
+
+		if (!eq || strtol(eq + 1, &end, 10) < 0 || *end || end == eq + 1)
+			return stk_err_set(err, EINVAL, "invalid --scale \"%s\" (want SERVICE=N)",
+					   o->scale[i]);
+		if (compose_service_index(p, svc) < 0)
+			return stk_err_set(err, ENOENT, "no such service: %s", svc);
+	}
 	if (check_services(p, o, err) < 0 ||
 	    state_project_lock(&cl->paths, p->name, &lock, err) < 0)
 		return -1;
@@ -421,6 +433,19 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	json_object_object_add(req, "op", json_object_new_string("up"));
 	json_object_object_add(req, "workdir", json_object_new_string(p->workdir));
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
+	json_object_object_add(req, "recreate", json_object_new_string(o->recreate ? o->recreate
+										    : "diverged"));
+	if (o->nscale) {
+		struct json_object *scale = json_object_new_object();
+
+		for (i = 0; i < o->nscale; i++) {
+			const char *eq = strchr(o->scale[i], '=');
+			_cleanup_free_ char *svc = xstrndup(o->scale[i], (size_t)(eq - o->scale[i]));
+
+			json_object_object_add(scale, svc, json_object_new_int(atoi(eq + 1)));
+		}
+		json_object_object_add(req, "scale", scale);
+	}
 	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */

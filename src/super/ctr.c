@@ -183,6 +183,12 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 	json_object_object_add(o, "service", json_object_new_string(svc->name));
 	json_object_object_add(o, "number", json_object_new_int(number));
 	json_object_object_add(o, "image", json_object_new_string(svc->image));
+	{
+		_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
+
+		json_object_object_add(o, "image_id", json_object_new_string(image_id ? image_id
+											: ""));
+	}
 	json_object_object_add(o, "command", json_object_new_string(command));
 	json_object_object_add(o, "created", json_object_new_int64(now_ns()));
 	json_object_object_add(o, "config_hash", json_object_new_string(hash ? hash : ""));
@@ -225,7 +231,9 @@ void sup_ctr_write_state(struct sup_ctr *c)
 	static const char *const names[] = {"created", "running", "exited"};
 	struct stk_err err;
 
-	json_object_object_add(o, "status", json_object_new_string(names[c->status]));
+	json_object_object_add(o, "status", json_object_new_string(
+		c->restart_pending ? "restarting" : names[c->status]));
+	json_object_object_add(o, "restart_count", json_object_new_int(c->restart_count));
 	json_object_object_add(o, "exit_code", json_object_new_int(c->exit_code));
 	json_object_object_add(o, "pid", json_object_new_int(c->status == CTR_RUNNING && c->ec ?
 							     engine_pid(c->ec) : 0));
@@ -397,6 +405,7 @@ static int write_net_files(struct sup_ctr *c, const struct compose_service *svc,
 }
 
 static void on_pidfd(uv_poll_t *h, int status, int events);
+static void restart_maybe(struct sup_ctr *c);
 
 int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 {
@@ -414,6 +423,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	if (!svc)
 		return stk_err_set(err, ENOENT, "start %s: service %s is not in the project",
 				   c->name, c->service);
+	sup_ctr_restart_cancel(c);
 	mode = svc->network_mode;
 	host_mode = mode && !strcmp(mode, "host");
 	if (mode && strcmp(mode, "none") && !host_mode)
@@ -479,6 +489,7 @@ out:
 	uv_poll_start(&c->pidpoll, UV_READABLE, on_pidfd);
 	c->status = CTR_RUNNING;
 	c->exit_code = 0;
+	c->manual_stop = false;
 	c->started_at = now_ns();
 	c->finished_at = 0;
 	sup_health_start(c, icfg);
@@ -528,6 +539,62 @@ static void stop_timer_close(struct sup_ctr *c)
 	}
 }
 
+static void on_restart_timer(uv_timer_t *t)
+{
+	struct sup_ctr *c = t->data;
+	struct stk_err err;
+
+	c->restart_pending = false;
+	c->restart_count++;
+	if (sup_ctr_start(c, &err) < 0) {
+		fprintf(stderr, "stack supervise: %s\n", err.msg);
+		c->exit_code = 128;
+		restart_maybe(c);
+		sup_ctr_write_state(c);
+	}
+}
+
+/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides. */
+static void restart_maybe(struct sup_ctr *c)
+{
+	const struct compose_service *svc = sup_ctr_service(c);
+	const char *policy = svc && svc->restart ? svc->restart : "no";
+	bool again = false;
+
+	if (!strcmp(policy, "always") || !strcmp(policy, "unless-stopped")) {
+		again = true;
+	} else if (str_has_prefix(policy, "on-failure")) {
+		int max = policy[10] == ':' ? atoi(policy + 11) : 0;
+
+		again = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
+	}
+	if (!again)
+		return;
+	/* Ran for 10 s: the back-off starts over. */
+	if (c->finished_at - c->started_at >= 10000000000LL || !c->restart_delay_ms)
+		c->restart_delay_ms = 100;
+	else if (c->restart_delay_ms < 60000)
+		c->restart_delay_ms *= 2;
+	if (!c->restart_timer_open) {
+		uv_timer_init(&c->s->loop, &c->restart_timer);
+		c->restart_timer.data = c;
+		c->handles++;
+		c->restart_timer_open = true;
+	}
+	c->restart_pending = true;
+	uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->restart_delay_ms, 0);
+}
+
+void sup_ctr_restart_cancel(struct sup_ctr *c)
+{
+	c->restart_pending = false;
+	if (c->restart_timer_open) {
+		c->restart_timer_open = false;
+		uv_timer_stop(&c->restart_timer);
+		sup_ctr_handle_close(c, (uv_handle_t *)&c->restart_timer);
+	}
+}
+
 /* PID 1 is gone: its code, the cgroup and endpoints released, the record updated. */
 static void ctr_exited(struct sup_ctr *c)
 {
@@ -566,6 +633,8 @@ static void ctr_exited(struct sup_ctr *c)
 	sup_ctr_write_state(c);
 	c->op = NULL;
 	c->stopping = false;
+	if (!op && !c->manual_stop)
+		restart_maybe(c);
 	if (op) {
 		if (c->remove_after_stop) {
 			sup_progress(op->client, "Container", c->name, "Stopped");
@@ -619,6 +688,8 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 	struct stk_err err;
 
 	c->remove_after_stop = remove;
+	c->manual_stop = true;
+	sup_ctr_restart_cancel(c);
 	if (c->status != CTR_RUNNING || !c->ec) {
 		if (remove) {
 			sup_progress(op->client, "Container", c->name, "Removing");
@@ -653,6 +724,7 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 {
 	int rc;
 
+	sup_ctr_restart_cancel(c);
 	sup_logs_close(c);
 	rc = ctr_cleanup(c, err);
 	if (rc == 0)

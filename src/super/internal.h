@@ -73,6 +73,12 @@ struct sup_ctr {
 	bool stop_timer_open, stopping, remove_after_stop;
 	struct sup_op *op;
 	struct sup_health health;
+	/* Restart policy: a timer with Docker's back-off (100 ms doubling, reset after 10 s
+	 * of running); a stop or kill by the user turns it off until the next start. */
+	uv_timer_t restart_timer;
+	bool restart_timer_open, restart_pending, manual_stop;
+	int restart_count;
+	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
 	bool forgotten;
 };
@@ -119,11 +125,15 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);
 /* Signal, grace timer, SIGKILL; op hears of the exit (and removal with remove). */
 void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op);
 int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
+void sup_ctr_restart_cancel(struct sup_ctr *c);
 void sup_ctr_write_state(struct sup_ctr *c);
 /* Containers recorded on disk (a previous supervisor's): added as exited. */
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);
 int sup_ctr_grace_ms(const struct sup_ctr *c);
+
+/* The image ID a reference names in the store; NULL if it is not there. */
+char *sup_image_id(struct sup *s, const char *image);
 
 /* spec.c: the engine's spec from the model and the image */
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,

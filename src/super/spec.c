@@ -306,3 +306,16 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 		*image_config = icfg ? json_object_get(icfg) : NULL;
 	return 0;
 }
+
+char *sup_image_id(struct sup *s, const char *image)
+{
+	struct image_config ic = {0};
+	struct stk_err err;
+	char *id;
+
+	if (!image || image_store_get(s->store, image, &ic, &err) < 0)
+		return NULL;
+	id = ic.id ? xstrdup(ic.id) : NULL;
+	image_config_free(&ic);
+	return id;
+}

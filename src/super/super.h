@@ -37,6 +37,9 @@ struct super_up_opts {
 	bool wait;        /* --wait: return once every service runs and is healthy */
 	int wait_timeout; /* seconds; 0 = none */
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
+	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
+	const char *const *scale; /* --scale SERVICE=N */
+	size_t nscale;
 };
 
 /* `up -d`: checks, pulls, records the model, starts the supervisor if none answers and

@@ -119,7 +119,7 @@ static bool any_running(struct sup *s)
 	struct sup_ctr *c;
 
 	for (c = s->ctrs; c; c = c->next)
-		if (c->status == CTR_RUNNING || c->stopping)
+		if (c->status == CTR_RUNNING || c->stopping || c->restart_pending)
 			return true;
 	return false;
 }
@@ -329,6 +329,7 @@ struct up_job {
 	uv_timer_t deadline; /* --wait-timeout */
 	bool deadline_open;
 	bool waiting_printed;
+	bool recreated_done;
 };
 
 static struct up_job *up_jobs;
@@ -434,14 +435,62 @@ static int deps_ready(struct sup *s, struct up_job *j, const struct compose_serv
 	return 1;
 }
 
-static int up_service(struct sup *s, struct sup_client *cl, const struct compose_service *svc,
+/* Does the container still match its service (config hash and image)? */
+static bool ctr_current(struct sup *s, struct sup_ctr *c, const struct compose_service *svc)
+{
+	_cleanup_free_ char *hash = compose_service_hash(s->model, svc->name);
+	_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
+
+	return hash && !strcmp(hash, state_str(c->config, "config_hash")) &&
+	       (!image_id || !strcmp(image_id, state_str(c->config, "image_id")));
+}
+
+static int replicas_of(struct json_object *req, const struct compose_service *svc)
+{
+	struct json_object *scale, *v;
+
+	if (json_object_object_get_ex(req, "scale", &scale) &&
+	    json_object_object_get_ex(scale, svc->name, &v))
+		return json_object_get_int(v);
+	return svc->replicas >= 0 ? svc->replicas : 1;
+}
+
+/* 1: the service's containers are as wanted and started; 0: a container is being
+ * stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
+static int up_service(struct sup *s, struct up_job *j, const struct compose_service *svc,
 		      struct stk_err *err)
 {
-	int n, want = svc->replicas > 0 ? svc->replicas : 1;
+	struct sup_client *cl = j->op->client;
+	const char *recreate = state_str(j->req, "recreate");
+	int n, want = replicas_of(j->req, svc);
+	struct sup_ctr *c, *next;
+	bool busy = false;
 
+	/* Scaled down, or recreated: the old containers go first (their names return). */
+	for (c = s->ctrs; c; c = next) {
+		next = c->next;
+		if (strcmp(c->service, svc->name))
+			continue;
+		if (c->stopping)
+			continue;
+		if (c->number <= want && strcmp(recreate, "force") &&
+		    (!strcmp(recreate, "never") || ctr_current(s, c, svc)))
+			continue;
+		if (c->number <= want && !strcmp(recreate, "force") && j->recreated_done)
+			continue;
+		if (c->number <= want)
+			sup_progress(cl, "Container", c->name, "Recreate");
+		j->op->pending++;
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), sup_ctr_grace_ms(c), true, j->op);
+	}
+	/* A container that did not run is gone already; one that runs is on its way. */
+	for (c = s->ctrs; c; c = c->next)
+		busy |= !strcmp(c->service, svc->name) && c->stopping;
+	if (busy)
+		return 0;
+	j->recreated_done = false;
 	for (n = 1; n <= want; n++) {
-		struct sup_ctr *c = find_ctr(s, svc->name, n);
-
+		c = find_ctr(s, svc->name, n);
 		if (c && c->status == CTR_RUNNING) {
 			sup_progress(cl, "Container", c->name, "Running");
 			continue;
@@ -459,7 +508,7 @@ static int up_service(struct sup *s, struct sup_client *cl, const struct compose
 		if (start_ctr(c, cl, err) < 0)
 			return stk_err_wrap(err, "%s", svc->name);
 	}
-	return 0;
+	return 1;
 }
 
 static void job_end(struct up_job *j, const char *error)
@@ -530,11 +579,17 @@ static void job_advance(struct sup *s, struct up_job *j)
 		}
 		if (r == 0)
 			return; /* sup_changed() brings us back */
-		j->next_svc++;
-		if (up_service(s, j->op->client, svc, &err) < 0) {
+		r = up_service(s, j, svc, &err);
+		if (r < 0) {
 			job_end(j, err.msg);
 			return;
 		}
+		if (r == 0) {
+			/* --force-recreate replaces each container once, not on every pass. */
+			j->recreated_done = !strcmp(state_str(j->req, "recreate"), "force");
+			return;
+		}
+		j->next_svc++;
 	}
 	if (j->wait) {
 		if (!j->waiting_printed) {
@@ -635,7 +690,7 @@ static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, 
 		next = c->next;
 		if (!wanted(req, c->service))
 			continue;
-		if (!remove && c->status != CTR_RUNNING)
+		if (!remove && c->status != CTR_RUNNING && !c->restart_pending)
 			continue;
 		op->pending++;
 		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(req, c), remove, op);
@@ -676,6 +731,7 @@ static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object
 		if (!wanted(req, c->service) || c->status != CTR_RUNNING || !c->ec)
 			continue;
 		sup_progress(cl, "Container", c->name, "Killing");
+		c->manual_stop = true;
 		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0)
 			sup_progress(cl, "Container", c->name, "Killed");
 	}

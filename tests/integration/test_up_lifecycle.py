@@ -1,0 +1,176 @@
+"""Restart policies, recreate on change, --scale with DNS, and adoption after the
+supervisor was killed, through the real CLI."""
+import json
+import socket
+import subprocess
+
+from engine_helpers import needs_root
+from netlib import dns_parse_answer, dns_query_bytes, needs_root as needs_netns
+from uplib import poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+
+def state(project, cid):
+    return json.loads((project.root / "containers" / cid / "state.json").read_text())
+
+
+def test_restart_on_failure_stops_after_its_count(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    restart: on-failure:2
+    command: ["sh", "-c", "exit 5"]
+""")
+    project.ok("up", "-d")
+    [cid] = [c["ID"] for c in project.ps_json("-a")]
+    poll_until(lambda: state(project, cid)["status"] == "exited" and
+               state(project, cid)["restart_count"] == 2, what="two restarts")
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+    assert state(project, cid)["restart_count"] == 2
+    assert state(project, cid)["exit_code"] == 5
+
+
+def test_restart_always_brings_a_crashed_container_back(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    restart: always
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "sleep 0.3; exit 1"]
+""")
+    project.ok("up", "-d")
+    [cid] = [c["ID"] for c in project.ps_json("-a")]
+    poll_until(lambda: state(project, cid)["restart_count"] >= 2, what="restarts")
+    # stop is a manual stop: no restart after it.
+    project.ok("stop", "-t", "0")
+    count = state(project, cid)["restart_count"]
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+    assert state(project, cid)["restart_count"] == count
+    assert state(project, cid)["status"] == "exited"
+
+
+def test_restart_no_leaves_the_container_exited(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["sh", "-c", "exit 1"]
+""")
+    project.ok("up", "-d")
+    [cid] = [c["ID"] for c in project.ps_json("-a")]
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+    assert state(project, cid)["restart_count"] == 0
+
+
+def test_up_recreates_a_changed_service_and_leaves_the_other(project):
+    base = """
+services:
+  a:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+  b:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "%s"]
+"""
+    project.write(base % "1000")
+    project.ok("up", "-d")
+    before = {c["Service"]: c["ID"] for c in project.ps_json()}
+    project.write(base % "2000")
+    r = project.ok("up", "-d")
+    after = {c["Service"]: c["ID"] for c in project.ps_json()}
+    assert after["a"] == before["a"]
+    assert after["b"] != before["b"], r.err
+    assert f" Container {project.name}-b-1  Recreate" in r.err.splitlines(), r.err
+    assert [c["Command"] for c in project.ps_json() if c["Service"] == "b"] == ["sleep 2000"]
+
+
+def test_force_recreate_and_no_recreate(project):
+    project.write("""
+services:
+  a:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    [first] = [c["ID"] for c in project.ps_json()]
+    project.ok("up", "-d", "--force-recreate")
+    [second] = [c["ID"] for c in project.ps_json()]
+    assert second != first
+    project.write("""
+services:
+  a:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "999"]
+""")
+    project.ok("up", "-d", "--no-recreate")
+    assert [c["ID"] for c in project.ps_json()] == [second]
+
+
+def test_scale_numbers_replicas_and_all_answer_the_service_name(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d", "--scale", "web=3")
+    names = sorted(c["Name"] for c in project.ps_json())
+    assert names == [f"{project.name}-web-{i}" for i in (1, 2, 3)]
+    cid = project.ps_json()[0]["ID"]
+    resolv = (project.root / "containers" / cid / "resolv.conf").read_text()
+    server = [line.split()[1] for line in resolv.splitlines()
+              if line.startswith("nameserver")][0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    s.sendto(dns_query_bytes("web"), (server, 53))
+    rcode, answers = dns_parse_answer(s.recv(4096))
+    assert rcode == 0 and len(answers) == 3, answers
+    # Scaled down: the highest numbers go.
+    project.ok("up", "-d", "--scale", "web=1")
+    assert [c["Name"] for c in project.ps_json("-a")] == [f"{project.name}-web-1"]
+
+
+def test_bad_scale_value_is_an_error(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+""")
+    r = project("up", "-d", "--scale", "web=x")
+    assert r.code == 1 and "invalid --scale" in r.err, r
+    r = project("up", "-d", "--scale", "nope=2")
+    assert r.code == 1 and "no such service: nope" in r.err, r
+    assert project.leftovers() == []
+
+
+def test_up_adopts_containers_of_a_killed_supervisor_without_restarting(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+""")
+    project.ok("up", "-d", "--wait")
+    [before] = project.ps_json()
+    pid_before = state(project, before["ID"])["pid"]
+    [sup] = project.supervisor_pids()
+    subprocess.run(["kill", "-KILL", str(sup)], check=True)
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
+    project.ok("up", "-d", "--wait")
+    [after] = project.ps_json()
+    assert after["ID"] == before["ID"]
+    assert state(project, after["ID"])["pid"] == pid_before
+    assert after["Health"] == "healthy"
+    assert len(project.supervisor_pids()) == 1
