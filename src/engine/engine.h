@@ -190,6 +190,11 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *spec,
 int engine_process_try_wait(struct engine_process *p, struct engine_exit *out,
 			    struct stk_err *err);
 
+/* Compose's ulimit names: "nofile" -> RLIMIT_NOFILE; -1 when unknown. */
+int engine_rlimit_by_name(const char *name);
+/* "rprivate", "rslave", ... -> MS_* flags; 0 (rprivate) for NULL or unknown. */
+unsigned long engine_propagation_by_name(const char *name);
+
 /* "SIGTERM", "TERM", "term" or "15" -> 15. */
 int engine_signal_parse(const char *s, int *sig, struct stk_err *err);
 

@@ -74,8 +74,9 @@ static struct sup_ctr *ctr_new(struct sup *s, const char *id, struct json_object
 	return c;
 }
 
-static void ctr_free(struct sup_ctr *c)
+void sup_ctr_free(struct sup_ctr *c)
 {
+	engine_container_free(c->ec);
 	free(c->id);
 	free(c->name);
 	free(c->service);
@@ -89,7 +90,7 @@ static void on_handle_closed(uv_handle_t *h)
 	struct sup_ctr *c = h->data;
 
 	if (--c->handles == 0 && c->forgotten)
-		ctr_free(c);
+		sup_ctr_free(c);
 }
 
 void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h)
@@ -110,7 +111,7 @@ static void ctr_forget(struct sup_ctr *c)
 		}
 	c->forgotten = true;
 	if (c->handles == 0)
-		ctr_free(c);
+		sup_ctr_free(c);
 }
 
 static void add_label(struct json_object *labels, const char *k, const char *v)
@@ -296,29 +297,6 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 
 /* ---- start ---- */
 
-/* A network namespace of our own, entered and left again: the fd keeps it alive until
- * the container has joined it. */
-static int netns_new(int *out, struct stk_err *err)
-{
-	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fd;
-
-	if (self < 0)
-		return stk_err_sys(err, "open /proc/self/ns/net");
-	if (unshare(CLONE_NEWNET) < 0)
-		return stk_err_sys(err, "create a network namespace");
-	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (setns(self, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "stack supervise: return to the host's network namespace: %s\n",
-			strerror(errno));
-		abort();
-	}
-	if (fd < 0)
-		return stk_err_sys(err, "open the new network namespace");
-	*out = fd;
-	return 0;
-}
-
 /* The service's networks in order (eth0 first, with the default route). */
 static int attach_networks(struct sup_ctr *c, const struct compose_service *svc, int nsfd,
 			   const char *hostname, char ip[16], char ip6[46], char gw[16],
@@ -407,6 +385,17 @@ static int write_net_files(struct sup_ctr *c, const struct compose_service *svc,
 static void on_pidfd(uv_poll_t *h, int status, int events);
 static void restart_maybe(struct sup_ctr *c);
 
+/* A running container: its output read, its pidfd watched for the exit. */
+static void watch(struct sup_ctr *c)
+{
+	sup_logs_attach(c);
+	uv_poll_init(&c->s->loop, &c->pidpoll, engine_pidfd(c->ec));
+	c->pidpoll.data = c;
+	c->handles++;
+	c->polling = true;
+	uv_poll_start(&c->pidpoll, UV_READABLE, on_pidfd);
+}
+
 int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 {
 	struct sup *s = c->s;
@@ -439,7 +428,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	if (host_mode) {
 		spec.netns = xasprintf("/proc/%d/ns/net", (int)getpid());
 	} else if (!mode) {
-		if (netns_new(&nsfd, err) < 0)
+		if (super_netns_new(&nsfd, err) < 0)
 			goto out;
 		attached = true;
 		if (attach_networks(c, svc, nsfd, spec.hostname, ip, ip6, gw, err) < 0)
@@ -481,12 +470,7 @@ out:
 			net_endpoint_detach(s->net, c->name, &ignored);
 		return stk_err_wrap(err, "start %s", c->name);
 	}
-	sup_logs_attach(c);
-	uv_poll_init(&s->loop, &c->pidpoll, engine_pidfd(c->ec));
-	c->pidpoll.data = c;
-	c->handles++;
-	c->polling = true;
-	uv_poll_start(&c->pidpoll, UV_READABLE, on_pidfd);
+	watch(c);
 	c->status = CTR_RUNNING;
 	c->exit_code = 0;
 	c->manual_stop = false;
@@ -778,12 +762,7 @@ void sup_ctr_load_recorded(struct sup *s)
 				c->status = CTR_RUNNING;
 				c->adopted = true;
 				adopt_health(c);
-				sup_logs_attach(c);
-				uv_poll_init(&s->loop, &c->pidpoll, engine_pidfd(c->ec));
-				c->pidpoll.data = c;
-				c->handles++;
-				c->polling = true;
-				uv_poll_start(&c->pidpoll, UV_READABLE, on_pidfd);
+				watch(c);
 			}
 			engine_spec_release(&spec);
 		}

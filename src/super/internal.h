@@ -119,6 +119,7 @@ void sup_maybe_exit(struct sup *s);
 /* ctr.c: one container's life */
 const struct compose_service *sup_ctr_service(const struct sup_ctr *c);
 void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h);
+void sup_ctr_free(struct sup_ctr *c);
 int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 		   struct sup_ctr **out, struct stk_err *err);
 int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);

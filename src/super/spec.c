@@ -6,8 +6,6 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/resource.h>
 
 #include "image/image.h"
 #include "state/state.h"
@@ -112,24 +110,6 @@ static void build_env(const struct compose_service *svc, struct json_object *icf
 	}
 }
 
-static unsigned long propagation(const char *p)
-{
-	static const struct {
-		const char *name;
-		unsigned long flags;
-	} t[] = {
-		{"private", MS_PRIVATE}, {"rprivate", MS_REC | MS_PRIVATE},
-		{"shared", MS_SHARED}, {"rshared", MS_REC | MS_SHARED},
-		{"slave", MS_SLAVE}, {"rslave", MS_REC | MS_SLAVE},
-	};
-	size_t i;
-
-	for (i = 0; p && i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(p, t[i].name) == 0)
-			return t[i].flags;
-	return 0;
-}
-
 static struct engine_mount *mount_add(struct engine_spec *spec)
 {
 	spec->mounts = xrealloc(spec->mounts, (spec->nmounts + 1) * sizeof(*spec->mounts));
@@ -156,7 +136,7 @@ static int build_mounts(const struct compose_service *svc, struct engine_spec *s
 		em->target = xstrdup(m->target);
 		em->read_only = m->read_only;
 		em->create_host_path = m->bind_create_host_path;
-		em->propagation = propagation(m->bind_propagation);
+		em->propagation = engine_propagation_by_name(m->bind_propagation);
 		em->tmpfs_size = m->tmpfs_size > 0 ? (uint64_t)m->tmpfs_size : 0;
 		em->tmpfs_mode = m->tmpfs_mode > 0 ? (unsigned)m->tmpfs_mode : 0;
 	}
@@ -170,24 +150,12 @@ static int build_mounts(const struct compose_service *svc, struct engine_spec *s
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int res;
-} rlimit_names[] = {
-	{"core", RLIMIT_CORE}, {"cpu", RLIMIT_CPU}, {"data", RLIMIT_DATA},
-	{"fsize", RLIMIT_FSIZE}, {"locks", RLIMIT_LOCKS}, {"memlock", RLIMIT_MEMLOCK},
-	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE}, {"nofile", RLIMIT_NOFILE},
-	{"nproc", RLIMIT_NPROC}, {"rss", RLIMIT_RSS}, {"rtprio", RLIMIT_RTPRIO},
-	{"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
-	{"as", RLIMIT_AS},
-};
-
 static int build_limits(const struct compose_service *svc, struct engine_spec *spec,
 			struct stk_err *err)
 {
 	struct engine_resources *r = &spec->res;
 	double cpus = svc->cpus > 0 ? svc->cpus : svc->limits.cpus;
-	size_t i, j;
+	size_t i;
 
 	r->memory = svc->mem_limit ? svc->mem_limit : svc->limits.memory;
 	r->memory_swap = svc->memswap_limit;
@@ -208,12 +176,10 @@ static int build_limits(const struct compose_service *svc, struct engine_spec *s
 		spec->set_oom_score_adj = true;
 	}
 	for (i = 0; i < svc->nulimits; i++) {
-		struct engine_ulimit u = {-1, (uint64_t)svc->ulimits[i].soft,
+		struct engine_ulimit u = {engine_rlimit_by_name(svc->ulimits[i].name),
+					  (uint64_t)svc->ulimits[i].soft,
 					  (uint64_t)svc->ulimits[i].hard};
 
-		for (j = 0; j < sizeof(rlimit_names) / sizeof(rlimit_names[0]); j++)
-			if (strcmp(rlimit_names[j].name, svc->ulimits[i].name) == 0)
-				u.resource = rlimit_names[j].res;
 		if (u.resource < 0)
 			return stk_err_set(err, EINVAL, "unknown ulimit \"%s\"", svc->ulimits[i].name);
 		spec->ulimits = xrealloc(spec->ulimits, (spec->nulimits + 1) * sizeof(u));

@@ -73,6 +73,10 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
  * socket listens (or it failed), then ready_fd is closed. */
 int super_main(const struct state_paths *paths, const char *project, int ready_fd);
 
+/* A network namespace of its own for a container, made (unshare, then back) before
+ * the engine starts it; the fd keeps it alive until the container has joined it. */
+int super_netns_new(int *out, struct stk_err *err);
+
 /* ---- logs, from disk ---- */
 
 struct super_log_opts {

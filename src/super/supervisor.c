@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -905,13 +906,7 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 		struct sup_ctr *c = s.ctrs;
 
 		s.ctrs = c->next;
-		engine_container_free(c->ec);
-		json_object_put(c->config);
-		free(c->id);
-		free(c->name);
-		free(c->service);
-		free(c->dir);
-		free(c);
+		sup_ctr_free(c);
 	}
 	net_close(s.net);
 	if (s.rundir) {
@@ -935,4 +930,26 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 	/* s.lock_fd stays open until the process is gone (after any exit handler, such as
 	 * the leak checker's): a `down` waits on this lock for the supervisor to be gone. */
 	return rc;
+}
+
+int super_netns_new(int *out, struct stk_err *err)
+{
+	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int fd;
+
+	if (self < 0)
+		return stk_err_sys(err, "open /proc/self/ns/net");
+	if (unshare(CLONE_NEWNET) < 0)
+		return stk_err_sys(err, "create a network namespace");
+	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (setns(self, CLONE_NEWNET) < 0) {
+		/* Still inside the new namespace: nothing after this would be right. */
+		fprintf(stderr, "stack: return to the host's network namespace: %s\n",
+			strerror(errno));
+		abort();
+	}
+	if (fd < 0)
+		return stk_err_sys(err, "open the new network namespace");
+	*out = fd;
+	return 0;
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_stack
+from engine_helpers import processes_in_cgroup
 from netlib import links, ruleset
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -82,15 +83,7 @@ class Project:
                 found.append("mount: " + line)
         found += [f"cgroup: {d}" for d in self.cgroup_dirs()]
         found += [f"supervisor: {p}" for p in self.supervisor_pids()]
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                cg = Path(f"/proc/{pid}/cgroup").read_text()
-            except OSError:
-                continue
-            if f"/stack/{self.name}/" in cg:
-                found.append(f"process: {pid}")
+        found += [f"process: {pid}" for pid in processes_in_cgroup(f"/stack/{self.name}/")]
         for sub in ("containers", "projects", "run"):
             d = self.root / sub
             if d.exists():
