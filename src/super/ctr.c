@@ -734,6 +734,19 @@ static void adopt_health(struct sup_ctr *c)
 	engine_spec_release(&spec);
 }
 
+static void forget_stale(struct sup_ctr *c)
+{
+	struct sup *s = c->s;
+	struct stk_err err;
+
+	if (ctr_cleanup(c, &err) < 0)
+		fprintf(stderr, "stack supervise: %s\n", err.msg);
+	if (s->net || net_open(s->paths.root, s->project, NULL, &s->net, &err) == 0)
+		net_endpoint_detach(s->net, c->name, &err);
+	c->finished_at = now_ns();
+	sup_ctr_write_state(c);
+}
+
 /* A container a previous supervisor left: exited ones come back as exited; running ones
  * are adopted (their pidfd watched, their logs read again). */
 void sup_ctr_load_recorded(struct sup *s)
@@ -754,7 +767,13 @@ void sup_ctr_load_recorded(struct sup *s)
 		c->exit_code = (int)state_int(v[i].state, "exit_code");
 		c->started_at = state_int(v[i].state, "started_at");
 		c->finished_at = state_int(v[i].state, "finished_at");
-		if (state_container_running(&v[i])) {
+		if (!state_container_running(&v[i]) && !strcmp(state_str(v[i].state, "status"),
+								 "running")) {
+			/* Recorded as running, gone without a supervisor seeing it (a crashed
+			 * host, a killed supervisor): what is left of it goes, as in an exit. */
+			c->exit_code = 255;
+			forget_stale(c);
+		} else if (state_container_running(&v[i])) {
 			struct engine_spec spec;
 
 			engine_spec_of(c, &spec);

@@ -174,3 +174,73 @@ services:
     assert state(project, after["ID"])["pid"] == pid_before
     assert after["Health"] == "healthy"
     assert len(project.supervisor_pids()) == 1
+
+
+def test_two_ups_at_once_are_serialised_without_duplicates(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    scale: 2
+""")
+    procs = [project.spawn("up", "-d") for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    names = sorted(c["Name"] for c in project.ps_json("-a"))
+    assert names == [f"{project.name}-web-1", f"{project.name}-web-2"]
+    assert len(project.supervisor_pids()) == 1
+
+
+def test_up_killed_half_way_is_completed_by_the_next_up(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: 100ms
+      retries: 100
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+""")
+    p = project.spawn("up", "-d")
+    for line in p.stderr:
+        if line.strip().endswith("db-1  Started"):
+            break
+    p.kill()
+    p.wait()
+    project.ok("up", "-d")
+    states = {c["Service"]: c["State"] for c in project.ps_json()}
+    assert states == {"db": "running", "app": "running"}
+
+
+def test_state_of_a_crashed_host_reads_exited_and_up_starts_it_again(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    [c] = project.ps_json()
+    [sup] = project.supervisor_pids()
+    subprocess.run(["kill", "-KILL", str(sup)], check=True)
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
+    # The container dies too, with nobody to see it: its record still says running.
+    subprocess.run(["kill", "-KILL", str(state(project, c["ID"])["pid"])], check=True)
+    poll_until(lambda: project.ps_json("-a")[0]["State"] == "exited", what="ps to see it")
+    assert project.ps_json("-a")[0]["ExitCode"] == 255
+    project.ok("up", "-d")
+    [again] = project.ps_json()
+    assert again["ID"] == c["ID"] and again["State"] == "running"

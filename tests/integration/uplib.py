@@ -3,13 +3,14 @@ driven through the real `stack` CLI (up, ps, logs, down), and the check that not
 the project is left afterwards: no process (supervisor included), mount, cgroup,
 bridge, veth, nftables rule or file."""
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import run_stack
+from conftest import STACK, run_stack
 from engine_helpers import processes_in_cgroup
 from netlib import links, ruleset
 
@@ -46,6 +47,13 @@ class Project:
     def __call__(self, *args, env=None):
         return run_stack("--root", str(self.root), "-p", self.name, "--project-directory",
                          str(self.dir), *args, env=env)
+
+    def spawn(self, *args):
+        """The CLI in the background, for tests that race or kill it."""
+        return subprocess.Popen([STACK, "--root", str(self.root), "-p", self.name,
+                                 "--project-directory", str(self.dir), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
 
     def ok(self, *args):
         r = self(*args)
