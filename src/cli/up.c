@@ -28,6 +28,10 @@ static void render(struct json_object *ev, void *arg)
 	const char *status = state_str(ev, "status");
 	size_t i;
 
+	if (!strcmp(state_str(ev, "event"), "warning")) {
+		fprintf(stderr, "WARN[0000] %s\n", state_str(ev, "message"));
+		return;
+	}
 	if (strcmp(state_str(ev, "event"), "progress"))
 		return;
 	if (tty) {
@@ -69,6 +73,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"force-recreate", no_argument, NULL, 'F'},
 		{"no-recreate", no_argument, NULL, 'R'},
 		{"scale", required_argument, NULL, 's'},
+		{"remove-orphans", no_argument, NULL, 'o'},
 		{"wait-timeout", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
@@ -95,6 +100,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'w':
 			o.wait = true;
+			break;
+		case 'o':
+			o.remove_orphans = true;
 			break;
 		case 'F':
 		case 'R':

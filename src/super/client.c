@@ -366,6 +366,39 @@ static int write_model(const struct super_client *cl, struct compose_project *p,
 	return state_write_json(path, o, err);
 }
 
+/* Containers of services the file no longer has, as Compose warns of them. */
+static void warn_orphans(const struct super_client *cl, struct compose_project *p)
+{
+	struct state_container *v = NULL;
+	size_t n = 0, i;
+	struct stk_err err;
+	struct strbuf sb;
+
+	if (state_list_containers(&cl->paths, p->name, &v, &n, &err) < 0)
+		return;
+	strbuf_init(&sb);
+	for (i = 0; i < n; i++) {
+		if (compose_service_index(p, state_str(v[i].config, "service")) >= 0)
+			continue;
+		strbuf_addf(&sb, "%s%s", sb.len ? " " : "", state_str(v[i].config, "name"));
+	}
+	if (sb.len) {
+		struct json_object *ev = json_object_new_object();
+		_cleanup_free_ char *msg = xasprintf(
+			"Found orphan containers ([%s]) for this project. If you removed or renamed "
+			"this service in your compose file, you can run this command with the "
+			"--remove-orphans flag to clean it up.", sb.buf);
+
+		json_object_object_add(ev, "event", json_object_new_string("warning"));
+		json_object_object_add(ev, "message", json_object_new_string(msg));
+		if (cl->on_event)
+			cl->on_event(ev, cl->arg);
+		json_object_put(ev);
+	}
+	strbuf_free(&sb);
+	state_containers_free(v, n);
+}
+
 static void add_with_deps(struct compose_project *p, const char *name, bool deps, bool *in)
 {
 	int i = compose_service_index(p, name);
@@ -446,6 +479,9 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		}
 		json_object_object_add(req, "scale", scale);
 	}
+	json_object_object_add(req, "remove_orphans", json_object_new_boolean(o->remove_orphans));
+	if (!o->remove_orphans)
+		warn_orphans(cl, p);
 	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */

@@ -38,6 +38,7 @@ struct super_up_opts {
 	int wait_timeout; /* seconds; 0 = none */
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
+	bool remove_orphans;  /* containers of services no longer in the file */
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };

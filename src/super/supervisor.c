@@ -645,6 +645,19 @@ static void on_wait_timeout(uv_timer_t *t)
 	job_end(j, msg ? msg : "timeout waiting for the project to be ready");
 }
 
+static void remove_orphans(struct sup *s, struct sup_op *op)
+{
+	struct sup_ctr *c, *next;
+
+	for (c = s->ctrs; c; c = next) {
+		next = c->next;
+		if (compose_service_index(s->model, c->service) >= 0)
+			continue;
+		op->pending++;
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), sup_ctr_grace_ms(c), true, op);
+	}
+}
+
 static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req,
 		    struct stk_err *err)
 {
@@ -668,6 +681,8 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req,
 	}
 	j->next = up_jobs;
 	up_jobs = j;
+	if (state_int(req, "remove_orphans"))
+		remove_orphans(s, op);
 	job_advance(s, j);
 	return 0;
 }

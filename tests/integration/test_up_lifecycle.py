@@ -244,3 +244,57 @@ services:
     project.ok("up", "-d")
     [again] = project.ps_json()
     assert again["ID"] == c["ID"] and again["State"] == "running"
+
+
+def test_orphans_are_reported_and_removed_with_remove_orphans(project):
+    two = """
+services:
+  a:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+  old:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+"""
+    project.write(two)
+    project.ok("up", "-d")
+    project.write(two.split("  old:")[0])
+    r = project.ok("up", "-d")
+    assert f"Found orphan containers ([{project.name}-old-1])" in r.err, r.err
+    assert sorted(c["Service"] for c in project.ps_json()) == ["a", "old"]
+    r = project.ok("up", "-d", "--remove-orphans")
+    assert f" Container {project.name}-old-1  Removed" in r.err.splitlines(), r.err
+    assert [c["Service"] for c in project.ps_json("-a")] == ["a"]
+
+
+def test_kill_sends_the_signal_and_does_not_restart(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    restart: always
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    r = project.ok("kill", "-s", "SIGKILL")
+    assert f" Container {project.name}-app-1  Killed" in r.err.splitlines(), r.err
+    [cid] = [c["ID"] for c in project.ps_json("-a")]
+    poll_until(lambda: state(project, cid)["status"] == "exited", what="the exit")
+    assert state(project, cid)["exit_code"] == 137
+    assert state(project, cid)["restart_count"] == 0
+
+
+def test_named_volumes_are_not_supported_yet(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    volumes: ["data:/data"]
+volumes:
+  data:
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    assert r.err.strip() == "stack: service db: volume mounts (/data) are not supported yet", r
