@@ -547,14 +547,19 @@ static int down_offline(const struct super_client *cl, const char *project,
 	return rc;
 }
 
-/* The supervisor holds its lock until it exits. */
-static void wait_supervisor_exit(const struct state_paths *p, const char *project)
+/* The supervisor holds its lock until its process is gone. Opened before the request:
+ * the supervisor unlinks the file on its way out. */
+static int supervisor_lock_open(const struct state_paths *p, const char *project)
 {
 	_cleanup_free_ char *dir = state_run_dir(p, project);
 	_cleanup_free_ char *path = xasprintf("%s/supervisor.lock", dir);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void wait_supervisor_exit(int lock_fd)
+{
+	while (lock_fd >= 0 && flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
 		;
 }
 
@@ -575,11 +580,13 @@ int super_down(const struct super_client *cl, const char *project,
 	json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 	fd = sup_connect(&cl->paths, project);
 	if (fd >= 0) {
+		_cleanup_close_ int sup_lock = supervisor_lock_open(&cl->paths, project);
+
 		rc = sup_request(cl, fd, req, false, err);
 		close(fd);
 		if (rc < 0 && err->errnum != EPIPE)
 			return -1;
-		wait_supervisor_exit(&cl->paths, project);
+		wait_supervisor_exit(sup_lock);
 	}
 	/* What a dead supervisor left, and what a live one did not know of. */
 	if (down_offline(cl, project, o, err) < 0)

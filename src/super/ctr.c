@@ -514,13 +514,10 @@ static int ctr_cleanup(struct sup_ctr *c, struct stk_err *err)
 	return rc;
 }
 
-static void stop_timer_close(struct sup_ctr *c)
+static void stop_timer_stop(struct sup_ctr *c)
 {
-	if (c->stop_timer_open) {
-		c->stop_timer_open = false;
+	if (c->stop_timer_open)
 		uv_timer_stop(&c->stop_timer);
-		sup_ctr_handle_close(c, (uv_handle_t *)&c->stop_timer);
-	}
 }
 
 static void on_restart_timer(uv_timer_t *t)
@@ -569,13 +566,28 @@ static void restart_maybe(struct sup_ctr *c)
 	uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->restart_delay_ms, 0);
 }
 
+/* Stopped, not closed: a handle being closed must not be initialised again before its
+ * close callback has run, and an exit can follow a start within one loop iteration.
+ * The timers close with the container (sup_ctr_close_timers). */
 void sup_ctr_restart_cancel(struct sup_ctr *c)
+{
+	c->restart_pending = false;
+	if (c->restart_timer_open)
+		uv_timer_stop(&c->restart_timer);
+}
+
+void sup_ctr_close_timers(struct sup_ctr *c)
 {
 	c->restart_pending = false;
 	if (c->restart_timer_open) {
 		c->restart_timer_open = false;
 		uv_timer_stop(&c->restart_timer);
 		sup_ctr_handle_close(c, (uv_handle_t *)&c->restart_timer);
+	}
+	if (c->stop_timer_open) {
+		c->stop_timer_open = false;
+		uv_timer_stop(&c->stop_timer);
+		sup_ctr_handle_close(c, (uv_handle_t *)&c->stop_timer);
 	}
 }
 
@@ -592,7 +604,7 @@ static void ctr_exited(struct sup_ctr *c)
 		uv_poll_stop(&c->pidpoll);
 		sup_ctr_handle_close(c, (uv_handle_t *)&c->pidpoll);
 	}
-	stop_timer_close(c);
+	stop_timer_stop(c);
 	sup_health_stop(c);
 	c->health.status = HEALTH_NONE;
 	if (c->ec && !c->adopted) {
@@ -708,7 +720,7 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 {
 	int rc;
 
-	sup_ctr_restart_cancel(c);
+	sup_ctr_close_timers(c);
 	sup_logs_close(c);
 	rc = ctr_cleanup(c, err);
 	if (rc == 0)

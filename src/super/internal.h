@@ -127,6 +127,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);
 void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op);
 int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
 void sup_ctr_restart_cancel(struct sup_ctr *c);
+void sup_ctr_close_timers(struct sup_ctr *c);
 void sup_ctr_write_state(struct sup_ctr *c);
 /* Containers recorded on disk (a previous supervisor's): added as exited. */
 void sup_ctr_load_recorded(struct sup *s);

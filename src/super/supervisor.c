@@ -167,6 +167,7 @@ void sup_maybe_exit(struct sup *s)
 	for (c = s->ctrs; c; c = next) {
 		next = c->next;
 		sup_logs_close(c);
+		sup_ctr_close_timers(c);
 	}
 }
 
