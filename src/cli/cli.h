@@ -75,6 +75,16 @@ int cli_stop(struct cli_globals *g, int argc, char **argv);
 int cli_start(struct cli_globals *g, int argc, char **argv);
 int cli_restart(struct cli_globals *g, int argc, char **argv);
 int cli_kill(struct cli_globals *g, int argc, char **argv);
+/* Logs of a project's recorded containers (those of the named services; none = all), as
+ * `logs` prints them; with o->follow until they have exited. */
+struct state_container;
+struct super_log_opts;
+struct cli_log_style {
+	bool timestamps, no_prefix, no_color;
+};
+int cli_print_logs(const struct state_container *v, size_t n, const char *project,
+		   const char *const *services, size_t nservices, const struct super_log_opts *o,
+		   const struct cli_log_style *st);
 /* Hidden: the per-project supervisor (src/super/), started by the commands above. */
 int cli_supervise(struct cli_globals *g, int argc, char **argv);
 /* Hidden: drives src/net/ directly for tests. */

@@ -398,13 +398,11 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
-	struct super_log_opts o = {.tail = -1};
-	struct log_print lp = {0};
-	struct state_container *v = NULL, *sel;
-	size_t n = 0, i, ns = 0;
+	struct super_log_opts o = {.tail = -1, .interrupt_fd = -1};
+	struct cli_log_style st = {0};
 	char *project = NULL, *end;
-	struct stk_err err;
-	bool no_color = getenv("NO_COLOR") && *getenv("NO_COLOR");
+	struct state_container *v = NULL;
+	size_t n = 0;
 	int c, rc;
 
 	optind = 0;
@@ -412,9 +410,9 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:fn:th", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o.follow = true; break;
-		case 't': lp.timestamps = true; break;
-		case 'C': no_color = true; break;
-		case 'P': lp.no_prefix = true; break;
+		case 't': st.timestamps = true; break;
+		case 'C': st.no_color = true; break;
+		case 'P': st.no_prefix = true; break;
 		case 'n':
 			if (!strcmp(optarg, "all")) {
 				o.tail = -1;
@@ -453,13 +451,30 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (project_containers(g, &v, &n, &project) < 0)
 		return CLI_FAIL;
-	lp.color = !no_color && isatty(1);
-	sel = xcalloc(n + 1, sizeof(*sel));
+	rc = cli_print_logs(v, n, project, (const char *const *)argv + optind,
+			    (size_t)(argc - optind), &o, &st);
+	state_containers_free(v, n);
+	free(project);
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
+int cli_print_logs(const struct state_container *v, size_t n, const char *project,
+		   const char *const *services, size_t nservices, const struct super_log_opts *o,
+		   const struct cli_log_style *st)
+{
+	struct log_print lp = {.timestamps = st->timestamps, .no_prefix = st->no_prefix,
+			       .project = project};
+	struct state_container *sel = xcalloc(n + 1, sizeof(*sel));
+	size_t i, ns = 0;
+	struct stk_err err;
+	int rc;
+
+	lp.color = !st->no_color && !(getenv("NO_COLOR") && *getenv("NO_COLOR")) && isatty(1);
 	lp.names = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		const char *name = state_str(v[i].config, "name");
 
-		if (!service_named(&v[i], argv + optind, argc - optind))
+		if (!service_named(&v[i], (char **)services, (int)nservices))
 			continue;
 		sel[ns] = v[i];
 		lp.names[ns++] = (char *)name;
@@ -467,13 +482,11 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 			lp.width = strlen(without_project(name, project)) + 2;
 	}
 	lp.n = ns;
-	lp.project = project;
-	rc = super_logs_read(sel, ns, &o, print_record, &lp, &err) < 0 ? CLI_FAIL : CLI_OK;
-	if (rc != CLI_OK)
+	rc = super_logs_read(sel, ns, o, print_record, &lp, &err);
+	if (rc < 0)
 		cli_error("%s", err.msg);
+	fflush(stdout);
 	free(sel);
 	free(lp.names);
-	state_containers_free(v, n);
-	free(project);
 	return rc;
 }

@@ -6,6 +6,8 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,80 @@ static void client_init(struct cli_globals *g, struct super_client *cl, bool *tt
 	cl->arg = tty;
 }
 
+struct attached {
+	const struct super_client *cl;
+	struct compose_project *p;
+	const struct super_up_opts *uo;
+	int interrupts;
+	pid_t helpers[2];
+};
+
+/* The first Ctrl+C stops the project gracefully, the second kills it; each in a child
+ * process, while this one goes on showing the output until every container is gone. */
+static void on_interrupt(int signo, void *arg)
+{
+	struct attached *a = arg;
+	struct super_ctl_opts ctl = {.op = "stop", .timeout_s = -1, .signal = SIGKILL,
+				     .services = a->uo->services, .nservices = a->uo->nservices};
+	struct stk_err err;
+	pid_t pid;
+
+	(void)signo;
+	if (a->interrupts >= 2)
+		return;
+	if (a->interrupts++ == 0)
+		fputs("Gracefully stopping... (press Ctrl+C again to force)\n", stderr);
+	else
+		ctl.op = "kill";
+	pid = fork();
+	if (pid == 0) {
+		int rc = super_ctl(a->cl, a->p, &ctl, &err);
+
+		if (rc < 0)
+			cli_error("%s", err.msg);
+		fflush(stderr);
+		_exit(rc < 0 ? CLI_FAIL : CLI_OK);
+	}
+	a->helpers[a->interrupts - 1] = pid;
+}
+
+/* Attached: the services' output with prefixes until they all exit; SIGINT or SIGTERM
+ * stop the project, as Compose does. */
+static int attach(struct cli_globals *g, const struct super_client *cl,
+		  struct compose_project *p, const struct super_up_opts *uo,
+		  const struct cli_log_style *style)
+{
+	struct attached a = {.cl = cl, .p = p, .uo = uo, .helpers = {-1, -1}};
+	struct super_log_opts o = {.tail = -1, .follow = true, .on_interrupt = on_interrupt,
+				   .interrupt_arg = &a};
+	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
+	struct state_container *v = NULL;
+	struct stk_err err;
+	sigset_t set;
+	size_t n = 0, i;
+	int rc, status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	o.interrupt_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (state_list_containers(&paths, p->name, &v, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = -1;
+	} else {
+		rc = cli_print_logs(v, n, p->name, uo->services, uo->nservices, &o, style);
+	}
+	state_containers_free(v, n);
+	for (i = 0; i < 2; i++)
+		if (a.helpers[i] > 0 && (waitpid(a.helpers[i], &status, 0) < 0 ||
+					 !WIFEXITED(status) || WEXITSTATUS(status)))
+			rc = -1;
+	if (o.interrupt_fd >= 0)
+		close(o.interrupt_fd);
+	/* Interrupted: 130, as a shell reports a command ended by Ctrl+C. */
+	return rc < 0 ? CLI_FAIL : a.interrupts ? 130 : CLI_OK;
+}
+
 int cli_up(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -74,6 +150,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"no-recreate", no_argument, NULL, 'R'},
 		{"scale", required_argument, NULL, 's'},
 		{"remove-orphans", no_argument, NULL, 'o'},
+		{"timestamps", no_argument, NULL, 'T'},
+		{"no-color", no_argument, NULL, 'C'},
+		{"no-log-prefix", no_argument, NULL, 'L'},
 		{"wait-timeout", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
@@ -84,6 +163,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	struct compose_project *p = NULL;
 	struct stk_err err;
 	bool detach = false, tty;
+	struct cli_log_style style = {0};
 	_cleanup_free_ const char **scale = NULL;
 	char *end;
 	int c, rc;
@@ -100,6 +180,15 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'w':
 			o.wait = true;
+			break;
+		case 'T':
+			style.timestamps = true;
+			break;
+		case 'C':
+			style.no_color = true;
+			break;
+		case 'L':
+			style.no_prefix = true;
 			break;
 		case 'o':
 			o.remove_orphans = true;
@@ -129,7 +218,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			o.pull = optarg;
 			break;
 		case 'h':
-			fputs("Usage: stack up -d [OPTIONS] [SERVICE...]\n\nCreate and start "
+			fputs("Usage: stack up [OPTIONS] [SERVICE...]\n\nCreate and start "
 			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
 			      "containers in the background\n      --no-deps     Don't start linked "
 			      "services\n      --pull string Pull image before running "
@@ -145,16 +234,28 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	}
 	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
 		return rc;
-	if (!detach && !o.wait)
-		return cli_usage_error("up", "attached mode is not supported yet: use up -d");
+	if (o.wait)
+		detach = true;
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);
 	if (cli_load_project(g, o.services, o.nservices, false, &p) < 0)
 		return CLI_FAIL;
 	client_init(g, &cl, &tty);
+	if (!detach) {
+		/* Blocked before the pull's threads exist, so that they inherit it: attach()
+		 * reads SIGINT and SIGTERM from a signalfd. */
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	}
 	rc = super_up(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
 	if (rc != CLI_OK)
 		cli_error("%s", err.msg);
+	else if (!detach)
+		rc = attach(g, &cl, p, &o, &style);
 	cli_project_release(p);
 	return rc;
 }
@@ -176,6 +277,9 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 	static const struct option opts[] = {
 		{"volumes", no_argument, NULL, 'v'},
 		{"remove-orphans", no_argument, NULL, 'o'},
+		{"timestamps", no_argument, NULL, 'T'},
+		{"no-color", no_argument, NULL, 'C'},
+		{"no-log-prefix", no_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,

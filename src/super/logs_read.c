@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,7 +239,8 @@ int super_logs_read(const struct state_container *cs, size_t n, const struct sup
 	for (i = 0; rc == 0 && i < n; i++)
 		history(&rs[i], o, fn, arg);
 	while (rc == 0 && o->follow) {
-		struct pollfd pf = {.fd = ino, .events = POLLIN};
+		struct pollfd pf[2] = {{.fd = ino, .events = POLLIN},
+				       {.fd = o->interrupt_fd, .events = POLLIN}};
 		char ebuf[4096];
 		bool any = false;
 
@@ -254,8 +256,15 @@ int super_logs_read(const struct state_container *cs, size_t n, const struct sup
 		if (!any)
 			break;
 		fflush(stdout);
-		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+		if (poll(pf, o->interrupt_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
 			rc = stk_err_sys(err, "poll");
+		if (o->interrupt_fd >= 0 && pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(o->interrupt_fd, &si, sizeof(si)) == sizeof(si))
+				if (o->on_interrupt)
+					o->on_interrupt((int)si.ssi_signo, o->interrupt_arg);
+		}
 		while (read(ino, ebuf, sizeof(ebuf)) > 0)
 			;
 	}

@@ -84,6 +84,11 @@ struct super_log_opts {
 	long tail;          /* -1 = all */
 	bool follow;
 	long long since_ns, until_ns; /* 0 = unbounded; wall clock */
+	/* follow: a signalfd (-1 = none); when it is readable, on_interrupt hears of each
+	 * signal and following goes on. */
+	int interrupt_fd;
+	void (*on_interrupt)(int signo, void *arg);
+	void *interrupt_arg;
 };
 /* One record: stream "stdout"/"stderr", time in ns since the epoch, the bytes. */
 typedef void (*super_log_fn)(const char *container, const char *stream, long long time_ns,

@@ -211,3 +211,35 @@ services:
     assert r.code == 1
     assert r.err.strip() == "stack: service app: build is not supported yet", r
     assert project.leftovers() == []
+
+
+def test_attached_up_prints_prefixed_output_and_ctrl_c_stops_gracefully(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sh", "-c", "trap 'echo bye; exit 0' TERM; echo hello; while true; do sleep 0.1; done"]
+""")
+    p = project.spawn("up", "--no-color")
+    assert p.stdout.readline() == "web-1  | hello\n"
+    p.send_signal(2)  # SIGINT, as Ctrl+C
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "web-1  | bye\n" in out
+    assert "Gracefully stopping..." in err
+    assert f" Container {project.name}-web-1  Stopped" in err.splitlines(), err
+    [c] = project.ps_json("-a")
+    assert c["State"] == "exited" and c["ExitCode"] == 0
+
+
+def test_attached_up_returns_when_every_container_has_exited(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    command: ["echo", "done"]
+""")
+    p = project.spawn("up")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert out == "job-1  | done\n"
