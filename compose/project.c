@@ -393,7 +393,7 @@ static void preset_project_name(struct load_ctx *lc, const struct compose_strv *
 		n = compose_yaml_load(&dc, files->v[i], text, len, &docs);
 		for (d = 0; d < n; d++) {
 			struct node *name = node_map_get(docs[d], "name");
-			struct interp_result r;
+			struct interp_result r = {0};
 
 			if (node_is_scalar(name) &&
 			    interp_string(name->str, load_ctx_lookup, lc, &r) == 0) {

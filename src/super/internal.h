@@ -99,6 +99,7 @@ struct sup {
 	uv_pipe_t server;
 	bool server_open;
 	uv_signal_t sigterm;
+	uv_timer_t idle; /* exit if no client ever came; data set once initialised */
 	struct sup_client *clients;
 	struct sup_ctr *ctrs;
 	struct compose_project *model;

@@ -25,6 +25,8 @@
 #include "util/fs.h"
 #include "util/str.h"
 
+#define SUP_IDLE_MS 10000
+
 struct sup_client {
 	struct sup *s;
 	struct sup_client *next;
@@ -140,6 +142,11 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	client_close(cl);
 }
 
+static void on_idle(uv_timer_t *t)
+{
+	sup_maybe_exit(t->data);
+}
+
 void sup_maybe_exit(struct sup *s)
 {
 	struct sup_ctr *c, *next;
@@ -160,6 +167,8 @@ void sup_maybe_exit(struct sup *s)
 		uv_close((uv_handle_t *)&s->server, NULL);
 	}
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	if (uv_is_active((uv_handle_t *)&s->idle) || s->idle.data)
+		uv_close((uv_handle_t *)&s->idle, NULL);
 	if (s->rt)
 		net_runtime_stop(s->rt);
 	s->rt = NULL;
@@ -908,6 +917,12 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 		rc = 1;
 	} else {
 		_cleanup_free_ char *pdir = state_project_dir(paths, project);
+
+		/* A CLI that died before it connected must not leave an idle supervisor. */
+		uv_timer_init(&s.loop, &s.idle);
+		s.idle.data = &s;
+		uv_timer_start(&s.idle, on_idle, SUP_IDLE_MS, 0);
+		uv_unref((uv_handle_t *)&s.idle);
 		_cleanup_free_ char *model = xasprintf("%s/compose.json", pdir);
 
 		/* Containers left running by a previous supervisor are adopted with their model. */
