@@ -70,7 +70,16 @@ def bench(n, registry, work):
     (proj / "compose.yaml").write_text(text)
     subprocess.run([STACK, "--root", str(root), "pull", "-q", ref], check=True,
                    capture_output=True)
+    perf = None
+    if os.environ.get("STACK_BENCH_PERF"):
+        perf = subprocess.Popen(["perf", "record", "-a", "-g", "-o",
+                                 os.environ["STACK_BENCH_PERF"]],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
     up = run("up", "-d", root=root, proj=proj)
+    if perf:
+        perf.send_signal(2)
+        perf.wait()
     pid = supervisor_pid(root)
     rss = rss_kib(pid)
     t0 = cpu_ticks(pid)
