@@ -522,6 +522,11 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 	return 1;
 }
 
+static void on_job_closed(uv_handle_t *h)
+{
+	free(h->data); /* the job: its deadline timer is inside it */
+}
+
 static void job_end(struct up_job *j, const char *error)
 {
 	struct up_job **pp;
@@ -538,7 +543,7 @@ static void job_end(struct up_job *j, const char *error)
 	json_object_put(j->req);
 	free(j->order);
 	if (j->deadline_open)
-		uv_close((uv_handle_t *)&j->deadline, (uv_close_cb)free);
+		uv_close((uv_handle_t *)&j->deadline, on_job_closed);
 	else
 		free(j);
 	sup_op_done(op);
