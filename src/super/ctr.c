@@ -591,6 +591,21 @@ void sup_ctr_close_timers(struct sup_ctr *c)
 	}
 }
 
+/* Removes c (which may be freed at once) and tells op's client. */
+static void remove_reporting(struct sup_ctr *c, struct sup_op *op)
+{
+	_cleanup_free_ char *name = xstrdup(c->name);
+	struct stk_err err;
+
+	sup_progress(op->client, "Container", name, "Removing");
+	if (sup_ctr_remove(c, &err) < 0) {
+		if (!op->error)
+			op->error = xstrdup(err.msg);
+		return;
+	}
+	sup_progress(op->client, "Container", name, "Removed");
+}
+
 /* PID 1 is gone: its code, the cgroup and endpoints released, the record updated. */
 static void ctr_exited(struct sup_ctr *c)
 {
@@ -634,11 +649,7 @@ static void ctr_exited(struct sup_ctr *c)
 	if (op) {
 		if (c->remove_after_stop) {
 			sup_progress(op->client, "Container", c->name, "Stopped");
-			sup_progress(op->client, "Container", c->name, "Removing");
-			if (sup_ctr_remove(c, &err) < 0 && !op->error)
-				op->error = xstrdup(err.msg);
-			else
-				sup_progress(op->client, "Container", c->name ? c->name : "", "Removed");
+			remove_reporting(c, op);
 		} else {
 			sup_progress(op->client, "Container", c->name, "Stopped");
 		}
@@ -687,15 +698,8 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 	c->manual_stop = true;
 	sup_ctr_restart_cancel(c);
 	if (c->status != CTR_RUNNING || !c->ec) {
-		if (remove) {
-			sup_progress(op->client, "Container", c->name, "Removing");
-			if (sup_ctr_remove(c, &err) < 0) {
-				if (!op->error)
-					op->error = xstrdup(err.msg);
-			} else {
-				sup_progress(op->client, "Container", c->name, "Removed");
-			}
-		}
+		if (remove)
+			remove_reporting(c, op);
 		sup_op_done(op);
 		return;
 	}

@@ -84,6 +84,19 @@ class Project:
         dirs += [d / "stack" / self.name for d in CGROUP_ROOT.iterdir() if d.is_dir()]
         return [d for d in dirs if d.exists()]
 
+    def supervisor_crashes(self):
+        """What the supervisor's log says of a crash (a sanitizer's report, an assertion,
+        glibc's heap checks): the supervisor runs detached, so nothing else would."""
+        found = []
+        for log in (self.root / "run").glob("*/supervisor.log"):
+            text = log.read_text(errors="replace")
+            for marker in ("Sanitizer", "runtime error:", "Assertion", "free():",
+                           "double free", "Segmentation"):
+                if marker in text:
+                    found.append(f"{log}: {text[:2000]}")
+                    break
+        return found
+
     def leftovers(self):
         found = []
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
@@ -111,7 +124,9 @@ def project(tmp_path, registry):
     """A project of the test's own; afterwards `down -v` must leave nothing."""
     p = Project(tmp_path, registry)
     yield p
+    crashes = p.supervisor_crashes()
     r = p("down", "-v", "-t", "1")
+    assert crashes == [], crashes
     assert r.code == 0, r
     left = p.leftovers()
     assert left == [], left
