@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
 	{"login", cli_login, "Log in to a registry", false},
 	{"logout", cli_logout, "Log out from a registry", false},
 	{"logs", cli_logs, "View output from containers", false},
+	{"ls", cli_ls, "List running compose projects", false},
 	{"ps", cli_ps, "List containers", false},
 	{"pull", cli_pull, "Pull images from a registry", false},
 	{"restart", cli_restart, "Restart service containers", false},

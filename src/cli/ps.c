@@ -490,3 +490,133 @@ int cli_print_logs(const struct state_container *v, size_t n, const char *projec
 	free(lp.names);
 	return rc;
 }
+
+/* ---- ls ---- */
+
+/* "running(2), exited(1)" from a project's containers; *running gets the running count. */
+static char *project_status(const struct state_container *v, size_t n, size_t *running)
+{
+	static const char *const states[] = {"running", "restarting", "created", "exited"};
+	size_t counts[4] = {0}, i, k;
+	struct strbuf sb;
+
+	for (i = 0; i < n; i++) {
+		const char *st = state_str(v[i].state, "status");
+
+		if (state_container_running(&v[i]))
+			k = 0;
+		else if (!strcmp(st, "restarting"))
+			k = 1;
+		else if (!strcmp(st, "created"))
+			k = 2;
+		else
+			k = 3;
+		counts[k]++;
+	}
+	*running = counts[0];
+	strbuf_init(&sb);
+	for (k = 0; k < 4; k++)
+		if (counts[k])
+			strbuf_addf(&sb, "%s%s(%zu)", sb.len ? ", " : "", states[k], counts[k]);
+	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+}
+
+int cli_ls(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"all", no_argument, NULL, 'a'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"format", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
+	struct json_object *arr = json_object_new_array();
+	bool all = false, quiet = false, json = false;
+	char **names = NULL;
+	size_t n = 0, i;
+	struct stk_err err;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:aqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': all = true; break;
+		case 'q': quiet = true; break;
+		case 'F':
+			if (!strcmp(optarg, "json"))
+				json = true;
+			else if (strcmp(optarg, "table")) {
+				json_object_put(arr);
+				return cli_usage_error("ls", "unsupported --format \"%s\" (table or json)",
+						       optarg);
+			}
+			break;
+		case 'h':
+			fputs("Usage: stack ls [OPTIONS]\n\nList running compose projects\n\n"
+			      "Options:\n  -a, --all       Show all stopped Compose projects\n"
+			      "      --format    table or json\n  -q, --quiet     Only display project "
+			      "names\n", stdout);
+			json_object_put(arr);
+			return CLI_OK;
+		default:
+			if (c != ':' && cli_global_option(g, c, optarg))
+				break;
+			json_object_put(arr);
+			return cli_usage_error("ls", "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	if ((rc = cli_reject_abbreviations("ls", argv, 1, optind, opts)) ||
+	    state_list_projects(&paths, &names, &n, &err) < 0) {
+		if (!rc)
+			cli_error("%s", err.msg);
+		json_object_put(arr);
+		return rc ? rc : CLI_FAIL;
+	}
+	for (i = 0; i < n; i++) {
+		struct state_container *v = NULL;
+		size_t nv = 0, running;
+		char *status = NULL, *files = NULL;
+
+		if (state_list_containers(&paths, names[i], &v, &nv, &err) == 0) {
+			struct json_object *labels;
+
+			status = project_status(v, nv, &running);
+			if (nv && json_object_object_get_ex(v[0].config, "labels", &labels))
+				files = xstrdup(state_str(labels, "com.docker.compose.project.config_files"));
+			if ((all || running) && nv) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "Name", json_object_new_string(names[i]));
+				json_object_object_add(o, "Status", json_object_new_string(status));
+				json_object_object_add(o, "ConfigFiles",
+						       json_object_new_string(files ? files : ""));
+				json_object_array_add(arr, o);
+			}
+		}
+		state_containers_free(v, nv);
+		free(status);
+		free(files);
+		free(names[i]);
+	}
+	free(names);
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+	} else {
+		if (!quiet)
+			printf("%-20s%-20s%s\n", "NAME", "STATUS", "CONFIG FILES");
+		for (i = 0; i < json_object_array_length(arr); i++) {
+			struct json_object *o = json_object_array_get_idx(arr, i);
+
+			if (quiet)
+				printf("%s\n", state_str(o, "Name"));
+			else
+				printf("%-20s%-20s%s\n", state_str(o, "Name"), state_str(o, "Status"),
+				       state_str(o, "ConfigFiles"));
+		}
+	}
+	json_object_put(arr);
+	return CLI_OK;
+}

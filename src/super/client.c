@@ -465,6 +465,16 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	}
 	json_object_object_add(req, "op", json_object_new_string("up"));
 	json_object_object_add(req, "workdir", json_object_new_string(p->workdir));
+	{
+		struct strbuf sb;
+
+		strbuf_init(&sb);
+		for (i = 0; i < p->files.n; i++)
+			strbuf_addf(&sb, "%s%s", i ? "," : "", p->files.v[i]);
+		json_object_object_add(req, "config_files", json_object_new_string(sb.buf ? sb.buf
+											 : ""));
+		strbuf_free(&sb);
+	}
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
 	json_object_object_add(req, "recreate", json_object_new_string(o->recreate ? o->recreate
 										    : "diverged"));

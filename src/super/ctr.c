@@ -167,17 +167,9 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 	struct json_object *o = json_object_new_object(), *labels = json_object_new_object();
 	_cleanup_free_ char *hash = compose_service_hash(s->model, svc->name);
 	_cleanup_free_ char *num = xasprintf("%d", number);
-	_cleanup_free_ char *files = NULL;
-	struct strbuf sb;
+	const char *files = s->config_files ? s->config_files : "";
 	size_t i;
 
-	strbuf_init(&sb);
-	for (i = 0; i < s->model->files.n; i++) {
-		if (i)
-			strbuf_addc(&sb, ',');
-		strbuf_adds(&sb, s->model->files.v[i]);
-	}
-	files = sb.buf ? strbuf_take(&sb) : xstrdup("");
 	json_object_object_add(o, "id", json_object_new_string(id));
 	json_object_object_add(o, "name", json_object_new_string(name));
 	json_object_object_add(o, "project", json_object_new_string(s->project));
@@ -208,7 +200,8 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 	add_label(labels, "com.docker.compose.oneoff", "False");
 	add_label(labels, "com.docker.compose.config-hash", hash ? hash : "");
 	add_label(labels, "com.docker.compose.image", svc->image);
-	add_label(labels, "com.docker.compose.project.working_dir", s->model->workdir);
+	add_label(labels, "com.docker.compose.project.working_dir",
+		  s->workdir ? s->workdir : s->model->workdir);
 	add_label(labels, "com.docker.compose.project.config_files", files);
 	add_label(labels, "com.docker.compose.version", STACK_VERSION);
 	for (i = 0; i < svc->labels.n; i++)

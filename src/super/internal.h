@@ -103,6 +103,8 @@ struct sup {
 	struct sup_client *clients;
 	struct sup_ctr *ctrs;
 	struct compose_project *model;
+	char *config_files, *workdir; /* the user's, for the labels; the model is loaded from
+				       * the recorded copy */
 	struct image_store *store;
 	struct net_ctx *net;
 	struct net_runtime *rt;

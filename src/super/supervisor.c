@@ -254,6 +254,14 @@ static int load_model(struct sup *s, struct json_object *req, struct stk_err *er
 	if (s->model)
 		compose_project_free(s->model);
 	s->model = p;
+	if (*state_str(req, "config_files")) {
+		free(s->config_files);
+		s->config_files = xstrdup(state_str(req, "config_files"));
+	}
+	if (*workdir) {
+		free(s->workdir);
+		s->workdir = xstrdup(workdir);
+	}
 	return 0;
 }
 
@@ -961,6 +969,8 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 	if (s.model)
 		compose_project_free(s.model);
 	image_store_free(s.store);
+	free(s.config_files);
+	free(s.workdir);
 	free(s.rundir);
 	free(s.project);
 	/* s.lock_fd stays open until the process is gone (after any exit handler, such as

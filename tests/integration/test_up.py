@@ -243,3 +243,15 @@ services:
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert out == "job-1  | done\n"
+
+
+def test_ls_lists_running_projects_with_their_state(project):
+    project.write(TWO.replace("command: [\"sleep\", \"1000\"]", "command: [\"true\"]"))
+    project.ok("up", "-d")
+    poll_until(lambda: project.ok("ls", "-a", "--format", "json").out.strip() != "[]" and
+               "exited(1)" in project.ok("ls", "-a").out, what="db to exit")
+    [p] = json.loads(project.ok("ls", "--format", "json").out)
+    assert p["Name"] == project.name
+    assert p["Status"] == "running(1), exited(1)"
+    assert p["ConfigFiles"].endswith("compose.yaml")
+    assert project.ok("ls", "-q").out.split() == [project.name]
