@@ -39,6 +39,9 @@ enum { OPT_G_ENV_FILE = 1000, OPT_G_PROFILE, OPT_G_PROJECT_DIR, OPT_G_ROOT, OPT_
 	{"profile", required_argument, NULL, OPT_G_PROFILE},                               \
 	{"root", required_argument, NULL, OPT_G_ROOT}
 bool cli_global_option(struct cli_globals *g, int code, const char *arg);
+/* The rest of a getopt loop: ':' (a missing argument) and unknown codes are usage
+ * errors (returned), global options are taken (0). */
+int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **argv);
 
 /* getopt_long takes an unambiguous prefix of a long option; Compose does not. Returns
  * CLI_USAGE after reporting the first abbreviated --flag in argv[from..to), or 0. */

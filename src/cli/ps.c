@@ -235,12 +235,10 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 			      "  -q, --quiet      Only display IDs\n"
 			      "      --services   Display services\n", stdout);
 			return CLI_OK;
-		case ':':
-			return cli_usage_error("ps", "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			if (cli_global_option(g, c, optarg))
-				break;
-			return cli_usage_error("ps", "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, "ps", c, argv)))
+				return rc;
+			break;
 		}
 	}
 	if ((rc = cli_reject_abbreviations("ps", argv, 1, optind, opts)))
@@ -439,12 +437,10 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 			      "      --until string    Show logs before a timestamp or relative\n",
 			      stdout);
 			return CLI_OK;
-		case ':':
-			return cli_usage_error("logs", "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			if (cli_global_option(g, c, optarg))
-				break;
-			return cli_usage_error("logs", "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, "logs", c, argv)))
+				return rc;
+			break;
 		}
 	}
 	if ((rc = cli_reject_abbreviations("logs", argv, 1, optind, opts)))
@@ -532,7 +528,7 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 		{0},
 	};
 	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
-	struct json_object *arr = json_object_new_array();
+	struct json_object *arr;
 	bool all = false, quiet = false, json = false;
 	char **names = NULL;
 	size_t n = 0, i;
@@ -548,33 +544,29 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 		case 'F':
 			if (!strcmp(optarg, "json"))
 				json = true;
-			else if (strcmp(optarg, "table")) {
-				json_object_put(arr);
+			else if (strcmp(optarg, "table"))
 				return cli_usage_error("ls", "unsupported --format \"%s\" (table or json)",
 						       optarg);
-			}
 			break;
 		case 'h':
 			fputs("Usage: stack ls [OPTIONS]\n\nList running compose projects\n\n"
 			      "Options:\n  -a, --all       Show all stopped Compose projects\n"
 			      "      --format    table or json\n  -q, --quiet     Only display project "
 			      "names\n", stdout);
-			json_object_put(arr);
 			return CLI_OK;
 		default:
-			if (c != ':' && cli_global_option(g, c, optarg))
-				break;
-			json_object_put(arr);
-			return cli_usage_error("ls", "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, "ls", c, argv)))
+				return rc;
+			break;
 		}
 	}
-	if ((rc = cli_reject_abbreviations("ls", argv, 1, optind, opts)) ||
-	    state_list_projects(&paths, &names, &n, &err) < 0) {
-		if (!rc)
-			cli_error("%s", err.msg);
-		json_object_put(arr);
-		return rc ? rc : CLI_FAIL;
+	if ((rc = cli_reject_abbreviations("ls", argv, 1, optind, opts)))
+		return rc;
+	if (state_list_projects(&paths, &names, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
 	}
+	arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		struct state_container *v = NULL;
 		size_t nv = 0, running;

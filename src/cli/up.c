@@ -224,12 +224,10 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			      "services\n      --pull string Pull image before running "
 			      "(\"always\"|\"missing\"|\"never\")\n", stdout);
 			return CLI_OK;
-		case ':':
-			return cli_usage_error("up", "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			if (cli_global_option(g, c, optarg))
-				break;
-			return cli_usage_error("up", "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, "up", c, argv)))
+				return rc;
+			break;
 		}
 	}
 	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
@@ -314,12 +312,10 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 			      "the Compose file\n  -t, --timeout int      Specify a shutdown timeout in "
 			      "seconds\n", stdout);
 			return CLI_OK;
-		case ':':
-			return cli_usage_error("down", "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			if (cli_global_option(g, c, optarg))
-				break;
-			return cli_usage_error("down", "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, "down", c, argv)))
+				return rc;
+			break;
 		}
 	}
 	if ((rc = cli_reject_abbreviations("down", argv, 1, optind, opts)))
@@ -370,12 +366,10 @@ static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
 		case 'h':
 			printf("Usage: stack %s [OPTIONS] [SERVICE...]\n", cmd);
 			return CLI_OK;
-		case ':':
-			return cli_usage_error(cmd, "flag needs an argument: %s", argv[optind - 1]);
 		default:
-			if (cli_global_option(g, c, optarg))
-				break;
-			return cli_usage_error(cmd, "unknown flag: %s", argv[optind - 1]);
+			if ((rc = cli_other_option(g, cmd, c, argv)))
+				return rc;
+			break;
 		}
 	}
 	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
