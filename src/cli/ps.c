@@ -185,6 +185,15 @@ static int project_containers(struct cli_globals *g, struct state_container **v,
 	return 0;
 }
 
+/* --format table|json */
+static int parse_format(const char *cmd, const char *arg, bool *json)
+{
+	if (strcmp(arg, "json") && strcmp(arg, "table"))
+		return cli_usage_error(cmd, "unsupported --format \"%s\" (table or json)", arg);
+	*json = !strcmp(arg, "json");
+	return 0;
+}
+
 static bool service_named(const struct state_container *c, char **names, int n)
 {
 	int i;
@@ -222,11 +231,8 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 		case 'q': quiet = true; break;
 		case 'S': services = true; break;
 		case 'F':
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				return cli_usage_error("ps", "unsupported --format \"%s\" (table or json)",
-						       optarg);
+			if ((rc = parse_format("ps", optarg, &json)))
+				return rc;
 			break;
 		case 'h':
 			fputs("Usage: stack ps [OPTIONS] [SERVICE...]\n\nList containers\n\nOptions:\n"
@@ -542,11 +548,8 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 		case 'a': all = true; break;
 		case 'q': quiet = true; break;
 		case 'F':
-			if (!strcmp(optarg, "json"))
-				json = true;
-			else if (strcmp(optarg, "table"))
-				return cli_usage_error("ls", "unsupported --format \"%s\" (table or json)",
-						       optarg);
+			if ((rc = parse_format("ls", optarg, &json)))
+				return rc;
 			break;
 		case 'h':
 			fputs("Usage: stack ls [OPTIONS]\n\nList running compose projects\n\n"
