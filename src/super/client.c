@@ -146,8 +146,12 @@ static int sup_request(const struct super_client *cl, int fd, struct json_object
 
 /* Connect, starting a supervisor if none answers; a supervisor that was just exiting
  * closes the connection unanswered, so a second try starts a fresh one. */
+static int supervisor_lock_open(const struct state_paths *p, const char *project);
+static void wait_supervisor_exit(int lock_fd);
+
+/* sup_lock (optional) gets the supervisor's lock file, opened while it surely exists. */
 static int request(const struct super_client *cl, const char *project, struct json_object *req,
-		   bool wait_exit, struct stk_err *err)
+		   int *sup_lock, struct stk_err *err)
 {
 	int attempt, rc = -1;
 
@@ -161,7 +165,12 @@ static int request(const struct super_client *cl, const char *project, struct js
 			if (fd < 0)
 				return stk_err_sys(err, "connect to the supervisor of %s", project);
 		}
-		rc = sup_request(cl, fd, req, wait_exit, err);
+		if (sup_lock) {
+			if (*sup_lock >= 0)
+				close(*sup_lock);
+			*sup_lock = supervisor_lock_open(&cl->paths, project);
+		}
+		rc = sup_request(cl, fd, req, false, err);
 		close(fd);
 		if (rc == 0 || err->errnum != EPIPE)
 			return rc;
@@ -427,10 +436,30 @@ static struct json_object *wanted_services(struct compose_project *p,
 	return a;
 }
 
+/* A first up that failed leaves nothing: the supervisor has removed what it made and
+ * exits (no container runs); its runtime directory and the project's record go. */
+static void forget_failed_project(const struct super_client *cl, const char *project,
+				  int sup_lock)
+{
+	_cleanup_free_ char *pdir = state_project_dir(&cl->paths, project);
+	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
+	struct state_container *v = NULL;
+	struct stk_err err;
+	size_t n = 0;
+
+	if (state_list_containers(&cl->paths, project, &v, &n, &err) < 0 || n) {
+		state_containers_free(v, n);
+		return;
+	}
+	wait_supervisor_exit(sup_lock);
+	state_remove_tree(rundir, &err);
+	state_remove_tree(pdir, &err);
+}
+
 int super_up(const struct super_client *cl, struct compose_project *p,
 	     const struct super_up_opts *o, struct stk_err *err)
 {
-	_cleanup_close_ int lock = -1;
+	_cleanup_close_ int lock = -1, sup_lock = -1;
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
 	size_t i;
 
@@ -497,7 +526,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	/* The named services and, unless --no-deps, what they depend on. */
 	if (o->nservices)
 		json_object_object_add(req, "services", wanted_services(p, o));
-	return request(cl, p->name, req, false, err);
+	if (request(cl, p->name, req, &sup_lock, err) == 0)
+		return 0;
+	forget_failed_project(cl, p->name, sup_lock);
+	return -1;
 }
 
 /* ---- down ---- */
@@ -631,7 +663,7 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
 		if (!strcmp(op, "start")) {
-			rc = request(cl, p->name, req, false, err);
+			rc = request(cl, p->name, req, NULL, err);
 		} else {
 			/* Nothing to stop or kill without a supervisor: nothing runs. */
 			fd = sup_connect(&cl->paths, p->name);

@@ -221,8 +221,8 @@ void sup_op_done(struct sup_op *op)
 
 	if (--op->pending > 0)
 		return;
-	if (op->down && !op->error)
-		teardown_networks(s, op->client);
+	if (op->down)
+		teardown_networks(s, op->error ? NULL : op->client);
 	send_end(op->client, op->error);
 	if (op->down && !op->error)
 		s->down_done = true;
@@ -483,7 +483,7 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 	const char *recreate = state_str(j->req, "recreate");
 	int n, want = replicas_of(j->req, svc);
 	struct sup_ctr *c, *next;
-	bool busy = false;
+	bool busy = false, fresh;
 
 	/* Scaled down, or recreated: the old containers go first (their names return). */
 	for (c = s->ctrs; c; c = next) {
@@ -514,6 +514,7 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			sup_progress(cl, "Container", c->name, "Running");
 			continue;
 		}
+		fresh = !c;
 		if (!c) {
 			_cleanup_free_ char *name = svc->container_name ?
 				xstrdup(svc->container_name) :
@@ -524,8 +525,14 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 				return stk_err_wrap(err, "%s", svc->name);
 			sup_progress(cl, "Container", c->name, "Created");
 		}
-		if (start_ctr(c, cl, err) < 0)
+		if (start_ctr(c, cl, err) < 0) {
+			struct stk_err ignored;
+
+			/* A container that never ran is not left half-made. */
+			if (fresh)
+				sup_ctr_remove(c, &ignored);
 			return stk_err_wrap(err, "%s", svc->name);
+		}
 	}
 	return 1;
 }
@@ -548,6 +555,10 @@ static void job_end(struct up_job *j, const char *error)
 
 	if (error && !op->error)
 		op->error = xstrdup(error);
+	if (error && !op->s->ctrs) {
+		/* The project's first up failed: its networks go with it. */
+		op->down = true;
+	}
 	json_object_put(j->req);
 	free(j->order);
 	if (j->deadline_open)

@@ -255,3 +255,18 @@ def test_ls_lists_running_projects_with_their_state(project):
     assert p["Status"] == "running(1), exited(1)"
     assert p["ConfigFiles"].endswith("compose.yaml")
     assert project.ok("ls", "-q").out.split() == [project.name]
+
+
+def test_bind_source_that_cannot_be_made_fails_naming_the_service_and_leaves_nothing(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes: ["/proc/stack-no-such-dir/data:/data"]
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    last = r.err.strip().splitlines()[-1]
+    assert last.startswith("stack: web: start ") and "mkdir /proc/stack-no-such-dir" in last, r
+    assert project.leftovers() == []
