@@ -75,14 +75,16 @@ static void fill_row(struct row *r, const struct state_container *c)
 	r->c = c;
 	r->running = state_container_running(c);
 	r->exit_code = (int)state_int(c->state, "exit_code");
-	r->state = r->running ? "running" : !strcmp(st, "created") ? "created" : "exited";
+	r->state = r->running ? (state_container_paused(c) ? "paused" : "running")
+		   : !strcmp(st, "created") ? "created" : "exited";
 	human_duration(now - state_int(c->config, "created"), d, sizeof(d));
 	snprintf(r->created, sizeof(r->created), "%s ago", d);
 	if (r->running) {
 		const char *h = state_str(health_of(c), "status");
 
 		human_duration(now - state_int(c->state, "started_at"), d, sizeof(d));
-		snprintf(r->status, sizeof(r->status), "Up %s%s%s%s", d,
+		snprintf(r->status, sizeof(r->status), "Up %s%s%s%s%s", d,
+			 !strcmp(r->state, "paused") ? " (Paused)" : "",
 			 !*h ? "" : !strcmp(h, "starting") ? " (health: " : " (", h, *h ? ")" : "");
 	} else if (!strcmp(r->state, "created")) {
 		snprintf(r->status, sizeof(r->status), "Created");

@@ -24,7 +24,8 @@
 static void render(struct json_object *ev, void *arg)
 {
 	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
-					    "Removed", "Pulled", "Killed", "Healthy", "Exited"};
+					    "Removed", "Pulled", "Killed", "Healthy", "Exited",
+					    "Paused", "Unpaused"};
 	bool tty = *(bool *)arg;
 	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
 	const char *status = state_str(ev, "status");
@@ -47,6 +48,18 @@ static void render(struct json_object *ev, void *arg)
 		fprintf(stderr, " %s%s %s\n", tty ? "\u2714 " : "", name, status);
 	else
 		fprintf(stderr, " %s%s %s  %s\n", tty ? "\u2714 " : "", kind, name, status);
+}
+
+static void render_status(const struct super_client *cl, const char *name, const char *status)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string("progress"));
+	json_object_object_add(ev, "kind", json_object_new_string("Container"));
+	json_object_object_add(ev, "name", json_object_new_string(name));
+	json_object_object_add(ev, "status", json_object_new_string(status));
+	cl->on_event(ev, cl->arg);
+	json_object_put(ev);
 }
 
 static char self_exe[PATH_MAX];
@@ -429,4 +442,89 @@ int cli_supervise(struct cli_globals *g, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage_error("supervise", "supervise PROJECT");
 	return super_main(&paths, argv[optind], fd) == 0 ? CLI_OK : CLI_FAIL;
+}
+
+/* pause, unpause [SERVICE...]: the cgroup frozen or thawed by the CLI itself (it may
+ * wait for the freeze; the supervisor's loop must not). */
+static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	bool pause = !strcmp(cmd, "pause"), tty;
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct state_container *v = NULL;
+	struct stk_err err;
+	size_t n = 0, i;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("Usage: stack %s [SERVICE...]\n", cmd);
+			return CLI_OK;
+		}
+		if ((rc = cli_other_option(g, cmd, c, argv)))
+			return rc;
+	}
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
+		return rc;
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	for (i = (size_t)optind; i < (size_t)argc; i++)
+		if (compose_service_index(p, argv[i]) < 0) {
+			cli_error("no such service: %s", argv[i]);
+			cli_project_release(p);
+			return CLI_FAIL;
+		}
+	rc = CLI_OK;
+	if (state_list_containers(&cl.paths, p->name, &v, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = CLI_FAIL;
+	}
+	for (i = 0; i < n && rc == CLI_OK; i++) {
+		const char *name = state_str(v[i].config, "name");
+		struct engine_container *ec = NULL;
+		struct engine_spec spec;
+		int k;
+		bool named = optind >= argc;
+
+		for (k = optind; k < argc; k++)
+			named |= !strcmp(argv[k], state_str(v[i].config, "service"));
+		if (!named || !state_container_running(&v[i]) ||
+		    state_container_paused(&v[i]) == pause)
+			continue;
+		engine_spec_init(&spec);
+		spec.id = xstrdup(v[i].id);
+		spec.state_dir = xasprintf("%s/engine", v[i].dir);
+		spec.cgroup_parent = xstrdup(state_str(v[i].config, "cgroup_parent"));
+		render_status(&cl, name, pause ? "Pausing" : "Unpausing");
+		if (engine_open(&spec, &ec, &err) < 0 ||
+		    (pause ? engine_pause(ec, &err) : engine_unpause(ec, &err)) < 0) {
+			cli_error("%s: %s", name, err.msg);
+			rc = CLI_FAIL;
+		} else {
+			render_status(&cl, name, pause ? "Paused" : "Unpaused");
+		}
+		engine_container_free(ec);
+		engine_spec_release(&spec);
+	}
+	state_containers_free(v, n);
+	cli_project_release(p);
+	return rc;
+}
+
+int cli_pause(struct cli_globals *g, int argc, char **argv)
+{
+	return freeze(g, "pause", argc, argv);
+}
+
+int cli_unpause(struct cli_globals *g, int argc, char **argv)
+{
+	return freeze(g, "unpause", argc, argv);
 }

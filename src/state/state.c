@@ -244,3 +244,15 @@ int state_remove_tree(const char *path, struct stk_err *err)
 		return stk_err_sys(err, "remove %s", path);
 	return 0;
 }
+
+bool state_container_paused(const struct state_container *c)
+{
+	const char *parent = state_str(c->config, "cgroup_parent");
+	_cleanup_free_ char *v1 = xasprintf("/sys/fs/cgroup/freezer/%s/%s/freezer.state", parent,
+					    c->id);
+	_cleanup_free_ char *v2 = xasprintf("/sys/fs/cgroup/%s/%s/cgroup.freeze", parent, c->id);
+	_cleanup_free_ char *s1 = str_read_file(v1, NULL);
+	_cleanup_free_ char *s2 = s1 ? NULL : str_read_file(v2, NULL);
+
+	return (s1 && str_has_prefix(s1, "FROZEN")) || (s2 && s2[0] == '1');
+}

@@ -59,6 +59,9 @@ long long state_int(struct json_object *o, const char *key);
 /* Is the recorded pid still the container's PID 1 (its cgroup says so)? */
 bool state_container_running(const struct state_container *c);
 
+/* Is its cgroup frozen (`pause`)? */
+bool state_container_paused(const struct state_container *c);
+
 /* Projects that have a record (projects/<name>/compose.json), sorted. */
 int state_list_projects(const struct state_paths *p, char ***out, size_t *n,
 			struct stk_err *err);

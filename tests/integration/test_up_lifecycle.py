@@ -298,3 +298,23 @@ volumes:
     r = project("up", "-d")
     assert r.code == 1
     assert r.err.strip() == "stack: service db: volume mounts (/data) are not supported yet", r
+
+
+def test_pause_and_unpause_freeze_the_service_and_down_still_works(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    r = project.ok("pause", "app")
+    assert f" Container {project.name}-app-1  Paused" in r.err.splitlines(), r.err
+    [c] = project.ps_json()
+    assert c["State"] == "paused" and "(Paused)" in c["Status"]
+    project.ok("unpause")
+    assert project.ps_json()[0]["State"] == "running"
+    project.ok("pause")
+    # down of a paused container: SIGTERM waits in the frozen cgroup, SIGKILL goes through.
+    project.ok("down", "-t", "1")
+    assert project.leftovers() == []
