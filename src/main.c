@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
 	{"ps", cli_ps, "List containers", false},
 	{"pull", cli_pull, "Pull images from a registry", false},
 	{"restart", cli_restart, "Restart service containers", false},
+	{"rm", cli_rm, "Removes stopped service containers", false},
 	{"rmi", cli_rmi, "Remove one or more images", false},
 	{"save", cli_save, "Save images to a tar archive", false},
 	{"start", cli_start, "Start services", false},

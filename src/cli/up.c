@@ -528,3 +528,69 @@ int cli_unpause(struct cli_globals *g, int argc, char **argv)
 {
 	return freeze(g, "unpause", argc, argv);
 }
+
+/* rm [-f] [-s] [-v] [SERVICE...]: stopped containers go (-s stops running ones first);
+ * without -f Compose asks, so a non-interactive run needs -f. */
+int cli_rm(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, 'f'},
+		{"stop", no_argument, NULL, 's'},
+		{"volumes", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_ctl_opts o = {.op = "rm", .timeout_s = -1};
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool force = false, tty;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:fsvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			force = true;
+			break;
+		case 's':
+			o.stop = true;
+			break;
+		case 'v':
+			break; /* anonymous volumes: none yet */
+		case 'h':
+			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "
+			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "
+			      "removal\n  -s, --stop      Stop the containers, if required, before "
+			      "removing\n  -v, --volumes   Remove any anonymous volumes attached to "
+			      "containers\n", stdout);
+			return CLI_OK;
+		default:
+			if ((rc = cli_other_option(g, "rm", c, argv)))
+				return rc;
+			break;
+		}
+	}
+	if ((rc = cli_reject_abbreviations("rm", argv, 1, optind, opts)))
+		return rc;
+	if (!force) {
+		char answer[16] = "";
+
+		fputs("Going to remove the project's stopped containers. Are you sure? [yN] ",
+		      stderr);
+		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+			return CLI_OK;
+	}
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_ctl(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	cli_project_release(p);
+	return rc;
+}

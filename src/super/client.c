@@ -662,7 +662,8 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "services", services_json(o->services, o->nservices));
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
-		if (!strcmp(op, "start")) {
+		json_object_object_add(req, "stop", json_object_new_boolean(o->stop));
+		if (!strcmp(op, "start") || !strcmp(op, "rm")) {
 			rc = request(cl, p->name, req, NULL, err);
 		} else {
 			/* Nothing to stop or kill without a supervisor: nothing runs. */

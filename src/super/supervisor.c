@@ -747,6 +747,21 @@ static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, 
 	}
 }
 
+/* rm: the matching containers that do not run (with "stop", those that run too). */
+static void remove_stopped(struct sup *s, struct sup_op *op, struct json_object *req)
+{
+	struct sup_ctr *c, *next;
+
+	for (c = s->ctrs; c; c = next) {
+		next = c->next;
+		if (!wanted(req, c->service) ||
+		    ((c->status == CTR_RUNNING || c->restart_pending) && !state_int(req, "stop")))
+			continue;
+		op->pending++;
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(req, c), true, op);
+	}
+}
+
 static int start_wanted(struct sup *s, struct sup_client *cl, struct json_object *req,
 			struct stk_err *err)
 {
@@ -807,6 +822,8 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 		}
 	} else if (!strcmp(op, "stop")) {
 		stop_all(s, o, req, false);
+	} else if (!strcmp(op, "rm")) {
+		remove_stopped(s, o, req);
 	} else if (!strcmp(op, "kill")) {
 		kill_wanted(s, cl, req);
 	} else {

@@ -318,3 +318,24 @@ services:
     # down of a paused container: SIGTERM waits in the frozen cgroup, SIGKILL goes through.
     project.ok("down", "-t", "1")
     assert project.leftovers() == []
+
+
+def test_rm_removes_stopped_containers_and_rm_stop_the_running_ones(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    command: ["true"]
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    poll_until(lambda: {c["Service"]: c["State"] for c in project.ps_json("-a")} ==
+               {"job": "exited", "app": "running"}, what="the job to exit")
+    r = project.ok("rm", "-f")
+    assert f" Container {project.name}-job-1  Removed" in r.err.splitlines(), r.err
+    assert [c["Service"] for c in project.ps_json("-a")] == ["app"]
+    project.ok("rm", "-f", "-s", "app")
+    assert project.ps_json("-a") == []
