@@ -345,6 +345,25 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 	return rc;
 }
 
+/* The project's supervisor asked to stop, start, kill or remove; its events rendered. */
+static int run_ctl(struct cli_globals *g, const struct super_ctl_opts *o)
+{
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool tty;
+	int rc;
+
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_ctl(&cl, p, o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	cli_project_release(p);
+	return rc;
+}
+
 /* stop, start, restart, kill [SERVICE...] */
 static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
 {
@@ -356,10 +375,8 @@ static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
 		{0},
 	};
 	struct super_ctl_opts o = {.op = cmd, .timeout_s = -1, .signal = SIGKILL};
-	struct super_client cl;
-	struct compose_project *p = NULL;
 	struct stk_err err;
-	bool tty, kill = !strcmp(cmd, "kill");
+	bool kill = !strcmp(cmd, "kill");
 	char *end;
 	int c, rc;
 
@@ -389,14 +406,7 @@ static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
 		return rc;
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);
-	if (cli_load_project(g, NULL, 0, false, &p) < 0)
-		return CLI_FAIL;
-	client_init(g, &cl, &tty);
-	rc = super_ctl(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
-	if (rc != CLI_OK)
-		cli_error("%s", err.msg);
-	cli_project_release(p);
-	return rc;
+	return run_ctl(g, &o);
 }
 
 int cli_stop(struct cli_globals *g, int argc, char **argv)
@@ -542,10 +552,7 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 		{0},
 	};
 	struct super_ctl_opts o = {.op = "rm", .timeout_s = -1};
-	struct super_client cl;
-	struct compose_project *p = NULL;
-	struct stk_err err;
-	bool force = false, tty;
+	bool force = false;
 	int c, rc;
 
 	optind = 0;
@@ -585,12 +592,5 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 	}
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);
-	if (cli_load_project(g, NULL, 0, false, &p) < 0)
-		return CLI_FAIL;
-	client_init(g, &cl, &tty);
-	rc = super_ctl(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
-	if (rc != CLI_OK)
-		cli_error("%s", err.msg);
-	cli_project_release(p);
-	return rc;
+	return run_ctl(g, &o);
 }
