@@ -6,22 +6,13 @@ import time
 
 from engine_helpers import needs_root
 from netlib import needs_root as needs_netns
-from uplib import poll_until, project  # noqa: F401 (fixture)
+from uplib import poll_until, project, ready_after  # noqa: F401 (fixture)
 
 pytestmark = [needs_root, needs_netns]
 
 
 def test_wait_returns_once_the_probe_passes(project):
-    project.write("""
-services:
-  db:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sh", "-c", "sleep 0.3; touch /tmp/ready; exec sleep 1000"]
-    healthcheck:
-      test: ["CMD", "test", "-e", "/tmp/ready"]
-      interval: 30s
-""")
+    project.write(ready_after(0.3, "30s"))
     r = project.ok("up", "-d", "--wait")
     assert f" Container {project.name}-db-1  Healthy" in r.err.splitlines(), r.err
     [c] = project.ps_json()
@@ -88,24 +79,7 @@ services:
 
 
 def test_depends_on_healthy_waits_for_the_probe(project):
-    project.write("""
-services:
-  db:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sh", "-c", "sleep 0.5; touch /tmp/ready; exec sleep 1000"]
-    healthcheck:
-      test: ["CMD", "test", "-e", "/tmp/ready"]
-      interval: 100ms
-      retries: 50
-  app:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sleep", "1000"]
-    depends_on:
-      db:
-        condition: service_healthy
-""")
+    project.write(ready_after(0.5, "100ms", retries=50, app=True))
     r = project.ok("up", "-d")
     lines = r.err.splitlines()
     n = project.name

@@ -6,7 +6,7 @@ import subprocess
 
 from engine_helpers import needs_root
 from netlib import dns_parse_answer, dns_query_bytes, needs_root as needs_netns
-from uplib import poll_until, project  # noqa: F401 (fixture)
+from uplib import poll_until, project, ready_after  # noqa: F401 (fixture)
 
 pytestmark = [needs_root, needs_netns]
 
@@ -195,24 +195,7 @@ services:
 
 
 def test_up_killed_half_way_is_completed_by_the_next_up(project):
-    project.write("""
-services:
-  db:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 1000"]
-    healthcheck:
-      test: ["CMD", "test", "-e", "/tmp/ready"]
-      interval: 100ms
-      retries: 100
-  app:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sleep", "1000"]
-    depends_on:
-      db:
-        condition: service_healthy
-""")
+    project.write(ready_after(1, "100ms", retries=100, app=True))
     p = project.spawn("up", "-d")
     for line in p.stderr:
         if line.strip().endswith("db-1  Started"):

@@ -17,6 +17,32 @@ from netlib import links, ruleset
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
+def ready_after(seconds, interval, retries=3, app=False):
+    """A db that becomes ready (its probe passes) `seconds` after it starts; with app, an
+    app gated on it with service_healthy."""
+    text = f"""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "sleep {seconds}; touch /tmp/ready; exec sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-e", "/tmp/ready"]
+      interval: {interval}
+      retries: {retries}
+"""
+    if app:
+        text += """  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+"""
+    return text
+
+
 def poll_until(fn, timeout=20, what="condition"):
     """Polls fn until it returns a true value, failing after the deadline."""
     deadline = time.monotonic() + timeout
