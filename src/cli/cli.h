@@ -88,6 +88,8 @@ struct state_container;
 struct super_log_opts;
 struct cli_log_style {
 	bool timestamps, no_prefix, no_color;
+	bool abort_on_exit;         /* up: --abort-on-container-exit */
+	const char *exit_code_from; /* up: --exit-code-from */
 };
 int cli_print_logs(const struct state_container *v, size_t n, const char *project,
 		   const char *const *services, size_t nservices, const struct super_log_opts *o,

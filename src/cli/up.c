@@ -84,25 +84,61 @@ struct attached {
 	const struct super_up_opts *uo;
 	int interrupts;
 	pid_t helpers[2];
+	bool abort_on_exit;         /* --abort-on-container-exit */
+	const char *exit_code_from; /* --exit-code-from SERVICE (implies it) */
+	int exit_code;              /* of the first container that exited, or of that service */
+	bool exited;
 };
+
+static void stop_in_child(struct attached *a, const char *op);
 
 /* The first Ctrl+C stops the project gracefully, the second kills it; each in a child
  * process, while this one goes on showing the output until every container is gone. */
 static void on_interrupt(int signo, void *arg)
 {
 	struct attached *a = arg;
-	struct super_ctl_opts ctl = {.op = "stop", .timeout_s = -1, .signal = SIGKILL,
-				     .services = a->uo->services, .nservices = a->uo->nservices};
-	struct stk_err err;
-	pid_t pid;
 
 	(void)signo;
 	if (a->interrupts >= 2)
 		return;
 	if (a->interrupts++ == 0)
 		fputs("Gracefully stopping... (press Ctrl+C again to force)\n", stderr);
-	else
-		ctl.op = "kill";
+	stop_in_child(a, a->interrupts == 1 ? "stop" : "kill");
+}
+
+/* --abort-on-container-exit: the first container to exit stops the others. */
+static void on_container_exit(const char *container, const char *dir, void *arg)
+{
+	struct attached *a = arg;
+	char *path = xasprintf("%s/state.json", dir);
+	struct json_object *st = state_read_json(path);
+	struct json_object *cfg;
+
+	free(path);
+	path = xasprintf("%s/config.json", dir);
+	cfg = state_read_json(path);
+	free(path);
+	if (a->exit_code_from ? !strcmp(state_str(cfg, "service"), a->exit_code_from)
+			      : !a->exited)
+		a->exit_code = (int)state_int(st, "exit_code");
+	json_object_put(st);
+	json_object_put(cfg);
+	if ((a->abort_on_exit || a->exit_code_from) && !a->exited && !a->interrupts) {
+		fprintf(stderr, "%s exited with code %d\nAborting on container exit...\n", container,
+			a->exit_code);
+		a->interrupts = 1;
+		stop_in_child(a, "stop");
+	}
+	a->exited = true;
+}
+
+static void stop_in_child(struct attached *a, const char *op)
+{
+	struct super_ctl_opts ctl = {.op = op, .timeout_s = -1, .signal = SIGKILL,
+				     .services = a->uo->services, .nservices = a->uo->nservices};
+	struct stk_err err;
+	pid_t pid;
+
 	pid = fork();
 	if (pid == 0) {
 		int rc = super_ctl(a->cl, a->p, &ctl, &err);
@@ -121,9 +157,11 @@ static int attach(struct cli_globals *g, const struct super_client *cl,
 		  struct compose_project *p, const struct super_up_opts *uo,
 		  const struct cli_log_style *style)
 {
-	struct attached a = {.cl = cl, .p = p, .uo = uo, .helpers = {-1, -1}};
+	struct attached a = {.cl = cl, .p = p, .uo = uo, .helpers = {-1, -1},
+			     .abort_on_exit = style->abort_on_exit,
+			     .exit_code_from = style->exit_code_from};
 	struct super_log_opts o = {.tail = -1, .follow = true, .on_interrupt = on_interrupt,
-				   .interrupt_arg = &a};
+				   .on_exit = on_container_exit, .interrupt_arg = &a};
 	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
 	struct state_container *v = NULL;
 	struct stk_err err;
@@ -148,8 +186,12 @@ static int attach(struct cli_globals *g, const struct super_client *cl,
 			rc = -1;
 	if (o.interrupt_fd >= 0)
 		close(o.interrupt_fd);
-	/* Interrupted: 130, as a shell reports a command ended by Ctrl+C. */
-	return rc < 0 ? CLI_FAIL : a.interrupts ? 130 : CLI_OK;
+	if (rc < 0)
+		return CLI_FAIL;
+	/* The exit code asked for; else interrupted: 130, as a shell reports Ctrl+C. */
+	if (a.abort_on_exit || a.exit_code_from)
+		return a.exit_code;
+	return a.interrupts ? 130 : CLI_OK;
 }
 
 int cli_up(struct cli_globals *g, int argc, char **argv)
@@ -166,6 +208,8 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"timestamps", no_argument, NULL, 'T'},
 		{"no-color", no_argument, NULL, 'C'},
 		{"no-log-prefix", no_argument, NULL, 'L'},
+		{"abort-on-container-exit", no_argument, NULL, 'A'},
+		{"exit-code-from", required_argument, NULL, 'E'},
 		{"wait-timeout", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
@@ -202,6 +246,12 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'L':
 			style.no_prefix = true;
+			break;
+		case 'A':
+			style.abort_on_exit = true;
+			break;
+		case 'E':
+			style.exit_code_from = optarg;
 			break;
 		case 'o':
 			o.remove_orphans = true;
@@ -247,10 +297,18 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (o.wait)
 		detach = true;
+	if (detach && (style.abort_on_exit || style.exit_code_from))
+		return cli_usage_error("up", "--abort-on-container-exit and --exit-code-from need "
+				       "attached mode");
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);
 	if (cli_load_project(g, o.services, o.nservices, false, &p) < 0)
 		return CLI_FAIL;
+	if (style.exit_code_from && compose_service_index(p, style.exit_code_from) < 0) {
+		cli_error("no such service: %s", style.exit_code_from);
+		cli_project_release(p);
+		return CLI_FAIL;
+	}
 	client_init(g, &cl, &tty);
 	if (!detach) {
 		/* Blocked before the pull's threads exist, so that they inherit it: attach()

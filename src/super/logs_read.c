@@ -250,6 +250,8 @@ int super_logs_read(const struct state_container *cs, size_t n, const struct sup
 				/* Exited: what the supervisor wrote last is in the file now. */
 				follow_rotation(&rs[i], o, fn, arg);
 				rs[i].done = true;
+				if (o->on_exit)
+					o->on_exit(rs[i].name, rs[i].dir, o->interrupt_arg);
 			}
 			any |= !rs[i].done;
 		}

@@ -90,6 +90,8 @@ struct super_log_opts {
 	int interrupt_fd;
 	void (*on_interrupt)(int signo, void *arg);
 	void *interrupt_arg;
+	/* follow: a container has exited and its output is all read (dir: its state). */
+	void (*on_exit)(const char *container, const char *dir, void *arg);
 };
 /* One record: stream "stdout"/"stderr", time in ns since the epoch, the bytes. */
 typedef void (*super_log_fn)(const char *container, const char *stream, long long time_ns,

@@ -270,3 +270,36 @@ services:
     last = r.err.strip().splitlines()[-1]
     assert last.startswith("stack: web: start ") and "mkdir /proc/stack-no-such-dir" in last, r
     assert project.leftovers() == []
+
+
+ABORT = """
+services:
+  job:
+    image: BUSYBOX
+    command: ["sh", "-c", "echo working; exit 3"]
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo serving; exec sleep 1000"]
+"""
+
+
+def test_abort_on_container_exit_stops_the_rest_with_the_first_exit_code(project):
+    project.write(ABORT)
+    p = project.spawn("up", "--abort-on-container-exit", "--no-color")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 3, err
+    assert "job-1  | working\n" in out
+    assert "Aborting on container exit..." in err
+    states = {c["Service"]: c["State"] for c in project.ps_json("-a")}
+    assert states == {"job": "exited", "app": "exited"}
+
+
+def test_exit_code_from_returns_that_services_code(project):
+    project.write(ABORT)
+    p = project.spawn("up", "--exit-code-from", "app")
+    out, err = p.communicate(timeout=60)
+    # job exits first and stops the project; app is killed by its stop signal.
+    assert p.returncode == 137, err
+    r = project("up", "-d", "--exit-code-from", "app")
+    assert r.code == 2 and "attached mode" in r.err, r
