@@ -39,6 +39,9 @@ enum { OPT_G_ENV_FILE = 1000, OPT_G_PROFILE, OPT_G_PROJECT_DIR, OPT_G_ROOT, OPT_
 	{"profile", required_argument, NULL, OPT_G_PROFILE},                               \
 	{"root", required_argument, NULL, OPT_G_ROOT}
 bool cli_global_option(struct cli_globals *g, int code, const char *arg);
+/* The rest of a getopt loop: ':' (a missing argument) and unknown codes are usage
+ * errors (returned), global options are taken (0). */
+int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **argv);
 
 /* getopt_long takes an unambiguous prefix of a long option; Compose does not. Returns
  * CLI_USAGE after reporting the first abbreviated --flag in argv[from..to), or 0. */
@@ -66,6 +69,35 @@ int cli_volume(struct cli_globals *g, int argc, char **argv);
 
 /* The state root: --root, else $STACK_ROOT, else /var/lib/stack. */
 const char *cli_state_root(const struct cli_globals *g);
+/* The supervisor's runtime directory: /run/stack, or <root>/run when --root or
+ * $STACK_ROOT moves the state root (tests). */
+const char *cli_run_root(const struct cli_globals *g);
+int cli_up(struct cli_globals *g, int argc, char **argv);
+int cli_down(struct cli_globals *g, int argc, char **argv);
+int cli_ps(struct cli_globals *g, int argc, char **argv);
+int cli_ls(struct cli_globals *g, int argc, char **argv);
+int cli_logs(struct cli_globals *g, int argc, char **argv);
+int cli_stop(struct cli_globals *g, int argc, char **argv);
+int cli_start(struct cli_globals *g, int argc, char **argv);
+int cli_restart(struct cli_globals *g, int argc, char **argv);
+int cli_kill(struct cli_globals *g, int argc, char **argv);
+int cli_pause(struct cli_globals *g, int argc, char **argv);
+int cli_rm(struct cli_globals *g, int argc, char **argv);
+int cli_unpause(struct cli_globals *g, int argc, char **argv);
+/* Logs of a project's recorded containers (those of the named services; none = all), as
+ * `logs` prints them; with o->follow until they have exited. */
+struct state_container;
+struct super_log_opts;
+struct cli_log_style {
+	bool timestamps, no_prefix, no_color;
+	bool abort_on_exit;         /* up: --abort-on-container-exit */
+	const char *exit_code_from; /* up: --exit-code-from */
+};
+int cli_print_logs(const struct state_container *v, size_t n, const char *project,
+		   const char *const *services, size_t nservices, const struct super_log_opts *o,
+		   const struct cli_log_style *st);
+/* Hidden: the per-project supervisor (src/super/), started by the commands above. */
+int cli_supervise(struct cli_globals *g, int argc, char **argv);
 /* Hidden: drives src/net/ directly for tests. */
 int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
 int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);

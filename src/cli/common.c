@@ -99,3 +99,24 @@ const char *cli_state_root(const struct cli_globals *g)
 		return g->root;
 	return env && *env ? env : "/var/lib/stack";
 }
+
+const char *cli_run_root(const struct cli_globals *g)
+{
+	static char *run;
+	const char *env = getenv("STACK_ROOT");
+
+	if (!g->root && !(env && *env))
+		return "/run/stack";
+	if (!run)
+		run = xasprintf("%s/run", cli_state_root(g));
+	return run;
+}
+
+int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **argv)
+{
+	if (code == ':')
+		return cli_usage_error(cmd, "flag needs an argument: %s", argv[optind - 1]);
+	if (cli_global_option(g, code, optarg))
+		return 0;
+	return cli_usage_error(cmd, "unknown flag: %s", argv[optind - 1]);
+}

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "net/net.h"
+#include "super/super.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
@@ -71,29 +71,6 @@ static int parse_attach(const char *arg, struct attach_req *r, struct stk_err *e
 					   "alias=NAME, ip=ADDRESS or ip6=ADDRESS)", arg, tok);
 		}
 	}
-	return 0;
-}
-
-/* A namespace of our own, entered and left again: the fd keeps it alive. */
-static int netns_new(int *out, struct stk_err *err)
-{
-	_cleanup_close_ int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fd;
-
-	if (self < 0)
-		return stk_err_sys(err, "open /proc/self/ns/net");
-	if (unshare(CLONE_NEWNET) < 0)
-		return stk_err_sys(err, "create a network namespace");
-	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (setns(self, CLONE_NEWNET) < 0) {
-		/* Still inside the new namespace: nothing after this would be right. */
-		fprintf(stderr, "stack: return to the host's network namespace: %s\n",
-			strerror(errno));
-		abort();
-	}
-	if (fd < 0)
-		return stk_err_sys(err, "open the new network namespace");
-	*out = fd;
 	return 0;
 }
 
@@ -232,7 +209,7 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 
 	if (!o->project)
 		return stk_err_set(err, EINVAL, "--network %s needs --project", o->networks[0]);
-	if (netns_new(&rn->nsfd, err) < 0 ||
+	if (super_netns_new(&rn->nsfd, err) < 0 ||
 	    net_open(o->root, o->project, NULL, &rn->ctx, err) < 0)
 		return -1;
 	for (i = 0; i < o->nnetworks && rc == 0; i++) {

@@ -200,6 +200,24 @@ fail:
 	return stk_err_wrap(err, "start %s", c->spec.id);
 }
 
+/* The cgroup of a container another process created, by its spec's names. */
+static struct cgroup *cgroup_of(const struct engine_spec *spec)
+{
+	struct cgroup *cg = xcalloc(1, sizeof(*cg));
+
+	cg->version = cgroup_version();
+	cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
+				 ? spec->cgroup_parent : "stack", spec->id);
+	cg->dirfd = -1;
+	cg->devices_prog = -1;
+	if (cg->version == 2) {
+		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), cg->path);
+
+		cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	return cg;
+}
+
 int engine_open(const struct engine_spec *spec, struct engine_container **out,
 		struct stk_err *err)
 {
@@ -219,17 +237,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out,
 	c->pty_master = -1;
 	c->opened = true;
 	engine_spec_copy(&c->spec, spec);
-	c->cg = xcalloc(1, sizeof(*c->cg));
-	c->cg->version = cgroup_version();
-	c->cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
-					     ? spec->cgroup_parent : "stack", spec->id);
-	c->cg->dirfd = -1;
-	c->cg->devices_prog = -1;
-	if (c->cg->version == 2) {
-		_cleanup_free_ char *dir = xasprintf("%s/%s", cgroup_root(), c->cg->path);
-
-		c->cg->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
+	c->cg = cgroup_of(spec);
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The pid must still be the container's: its cgroup says so. */
 	procfile = xasprintf("/proc/%d/cgroup", pid);
@@ -482,6 +490,42 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 int engine_remove_blocking(struct engine_container *c, struct stk_err *err)
 {
 	return retry_blocking(c, engine_remove(c, err), engine_remove, err);
+}
+
+int engine_cleanup(const struct engine_spec *spec, struct stk_err *err)
+{
+	struct cgroup *cg;
+	_cleanup_free_ char *pidfile = NULL, *pid = NULL;
+	_cleanup_close_ int pidfd = -1;
+	struct stk_err ignored;
+	int rc = 0, tries;
+
+	if (!spec->id || !*spec->id || !spec->state_dir)
+		return stk_err_set(err, EINVAL, "container id and state directory are required");
+	cg = cgroup_of(spec);
+	pidfile = xasprintf("%s/pid", spec->state_dir);
+	pid = str_read_file(pidfile, NULL);
+	if (pid && atoi(pid) > 0)
+		pidfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+	cgroup_kill_all(cg, &ignored);
+	/* PID 1 gone means its pid namespace is torn down: the cgroup empties. */
+	if (pidfd >= 0)
+		wait_readable(pidfd, 5000);
+	/* A task that just died may hold the leaf a moment longer: try for up to 2 s. */
+	for (tries = 0; (rc = cgroup_destroy(cg, err)) == 1 && tries < 2000 / ENGINE_RETRY_MS;
+	     tries++) {
+		cgroup_kill_all(cg, &ignored);
+		usleep(ENGINE_RETRY_MS * 1000);
+	}
+	if (rc == 1)
+		rc = stk_err_set(err, EBUSY, "cgroup of %s still busy", spec->id);
+	if (rc < 0)
+		rc = stk_err_wrap(err, "remove %s", spec->id);
+	cgroup_free(cg);
+	if (nftw(spec->state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
+	    errno != ENOENT && rc == 0)
+		rc = stk_err_sys(err, "remove %s", spec->state_dir);
+	return rc;
 }
 
 void engine_container_free(struct engine_container *c)

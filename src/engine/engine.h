@@ -183,6 +183,11 @@ int engine_remove(struct engine_container *c, struct stk_err *err);
 /* The same, waiting in poll(2) between tries: CLI, and a create that failed. */
 int engine_remove_blocking(struct engine_container *c, struct stk_err *err);
 void engine_container_free(struct engine_container *c);
+/* Remove a container another process started (and may no longer watch), from its
+ * spec's id, cgroup parent and state directory: SIGKILL what is left in its cgroup,
+ * wait up to 5 s for PID 1 to go, remove the cgroup and the state directory. Blocks:
+ * CLI only. A container already gone is fine. */
+int engine_cleanup(const struct engine_spec *spec, struct stk_err *err);
 
 /* Another process inside a running container: its namespaces, cgroup, and the
  * container's capabilities, seccomp profile and no_new_privs. */
@@ -203,6 +208,11 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *spec,
 /* Reap an exec'd process without blocking: 0 when done, 1 while running. */
 int engine_process_try_wait(struct engine_process *p, struct engine_exit *out,
 			    struct stk_err *err);
+
+/* Compose's ulimit names: "nofile" -> RLIMIT_NOFILE; -1 when unknown. */
+int engine_rlimit_by_name(const char *name);
+/* "rprivate", "rslave", ... -> MS_* flags; 0 (rprivate) for NULL or unknown. */
+unsigned long engine_propagation_by_name(const char *name);
 
 /* "SIGTERM", "TERM", "term" or "15" -> 15. */
 int engine_signal_parse(const char *s, int *sig, struct stk_err *err);

@@ -86,18 +86,12 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 		stk_err_set(&err, EPIPE, "parent went away");
 		child_fail(sync, STEP_SYNC, &err);
 	}
+	/* The network namespace too, whichever it is: the one PID 1 joined (spec.netns) may
+	 * have been given by a path that no longer exists, such as the supervisor's fd. */
 	if (setns(c->pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP |
-				    (c->spec.netns ? 0 : CLONE_NEWNET)) < 0) {
+				    CLONE_NEWNET) < 0) {
 		stk_err_sys(&err, "setns");
 		child_fail(sync, STEP_NAMESPACES, &err);
-	}
-	if (c->spec.netns) {
-		_cleanup_close_ int fd = open(c->spec.netns, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-			stk_err_sys(&err, "join network namespace");
-			child_fail(sync, STEP_NAMESPACES, &err);
-		}
 	}
 	if (fchdir(plan->rootfd) < 0 || chroot(".") < 0) {
 		stk_err_sys(&err, "enter the container's root");

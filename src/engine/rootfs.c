@@ -50,8 +50,12 @@ int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 	for (i = 0; i < (s->nlayers ? 3u : 1u); i++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", s->state_dir, dirs[i]);
 
-		if (mkdir(d, 0700) < 0 && errno != EEXIST)
+		/* The upper dir's mode is the container's "/": 0755 as in Docker, or only root
+		 * could reach anything (the state directory above keeps others out). */
+		if (mkdir(d, i == 1 ? 0755 : 0700) < 0 && errno != EEXIST)
 			return stk_err_sys(err, "mkdir %s", d);
+		if (i == 1 && chmod(d, 0755) < 0)
+			return stk_err_sys(err, "chmod %s", d);
 	}
 	return write_file(p, hostname, err);
 }

@@ -231,6 +231,16 @@ static const struct {
 	{"as", RLIMIT_AS},
 };
 
+int engine_rlimit_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+		if (strcmp(rlimit_names[i].name, name) == 0)
+			return rlimit_names[i].res;
+	return -1;
+}
+
 static int get_ulimits(struct json_object *o, struct engine_spec *s, struct stk_err *err)
 {
 	struct json_object *v;
@@ -239,12 +249,8 @@ static int get_ulimits(struct json_object *o, struct engine_spec *s, struct stk_
 		return 0;
 	json_object_object_foreach(v, name, val)
 	{
-		struct engine_ulimit u = {-1, 0, 0};
-		size_t i;
+		struct engine_ulimit u = {engine_rlimit_by_name(name), 0, 0};
 
-		for (i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
-			if (strcmp(rlimit_names[i].name, name) == 0)
-				u.resource = rlimit_names[i].res;
 		if (u.resource < 0)
 			return stk_err_set(err, EINVAL, "unknown ulimit \"%s\"", name);
 		if (json_object_is_type(val, json_type_object)) {
@@ -277,7 +283,7 @@ static void get_map(struct json_object *o, const char *key, struct engine_kv **k
 	}
 }
 
-static unsigned long parse_propagation(const char *p)
+unsigned long engine_propagation_by_name(const char *p)
 {
 	static const struct {
 		const char *name;
@@ -319,7 +325,7 @@ static int get_mounts(struct json_object *o, struct engine_spec *s, struct stk_e
 			? -1 : 0;
 		em.tmpfs_size = (uint64_t)size;
 		em.tmpfs_mode = (unsigned)mode;
-		em.propagation = parse_propagation(prop);
+		em.propagation = engine_propagation_by_name(prop);
 		em.type = !type || strcmp(type, "bind") == 0 ? ENGINE_MOUNT_BIND
 			: strcmp(type, "volume") == 0 ? ENGINE_MOUNT_VOLUME : ENGINE_MOUNT_TMPFS;
 		if (rc == 0 && type && strcmp(type, "bind") && strcmp(type, "volume") &&

@@ -154,6 +154,13 @@ def leftovers(tmp_path: Path):
     containers = tmp_path / "state" / "containers"
     if containers.exists():
         found += [f"dir: {p}" for p in containers.iterdir()]
+    found += [f"process: {pid}" for pid in processes_in_cgroup(CGROUP_PARENT)]
+    return found
+
+
+def processes_in_cgroup(fragment):
+    """PIDs of the processes whose cgroup path contains fragment."""
+    pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -161,9 +168,9 @@ def leftovers(tmp_path: Path):
             cg = Path(f"/proc/{pid}/cgroup").read_text()
         except OSError:
             continue
-        if CGROUP_PARENT in cg:
-            found.append(f"process: {pid}")
-    return found
+        if fragment in cg:
+            pids.append(pid)
+    return pids
 
 
 @pytest.fixture

@@ -1,0 +1,654 @@
+/* `up`, `down`, `stop`, `start`, `restart`, `kill`, and the hidden `supervise`:
+ * option parsing and the rendering of the supervisor's events, as Docker Compose v2
+ * prints them. The work is in src/super/. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "compose/compose.h"
+#include "engine/engine.h"
+#include "super/super.h"
+#include "util/cleanup.h"
+#include "util/str.h"
+
+/* " Container p-web-1  Started"; on a terminal only the outcomes, with a tick. */
+static void render(struct json_object *ev, void *arg)
+{
+	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
+					    "Removed", "Pulled", "Killed", "Healthy", "Exited",
+					    "Paused", "Unpaused"};
+	bool tty = *(bool *)arg;
+	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
+	const char *status = state_str(ev, "status");
+	size_t i;
+
+	if (!strcmp(state_str(ev, "event"), "warning")) {
+		fprintf(stderr, "WARN[0000] %s\n", state_str(ev, "message"));
+		return;
+	}
+	if (strcmp(state_str(ev, "event"), "progress"))
+		return;
+	if (tty) {
+		for (i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+			if (!strcmp(status, final[i]))
+				break;
+		if (i == sizeof(final) / sizeof(final[0]))
+			return;
+	}
+	if (!strcmp(kind, "Image"))
+		fprintf(stderr, " %s%s %s\n", tty ? "\u2714 " : "", name, status);
+	else
+		fprintf(stderr, " %s%s %s  %s\n", tty ? "\u2714 " : "", kind, name, status);
+}
+
+static void render_status(const struct super_client *cl, const char *name, const char *status)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string("progress"));
+	json_object_object_add(ev, "kind", json_object_new_string("Container"));
+	json_object_object_add(ev, "name", json_object_new_string(name));
+	json_object_object_add(ev, "status", json_object_new_string(status));
+	cl->on_event(ev, cl->arg);
+	json_object_put(ev);
+}
+
+static char self_exe[PATH_MAX];
+
+static void client_init(struct cli_globals *g, struct super_client *cl, bool *tty)
+{
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+
+	self_exe[n > 0 ? n : 0] = '\0';
+	*tty = isatty(2);
+	memset(cl, 0, sizeof(*cl));
+	cl->paths.root = cli_state_root(g);
+	cl->paths.run = cli_run_root(g);
+	cl->self_exe = self_exe;
+	cl->on_event = render;
+	cl->arg = tty;
+}
+
+struct attached {
+	const struct super_client *cl;
+	struct compose_project *p;
+	const struct super_up_opts *uo;
+	int interrupts;
+	pid_t helpers[2];
+	bool abort_on_exit;         /* --abort-on-container-exit */
+	const char *exit_code_from; /* --exit-code-from SERVICE (implies it) */
+	int exit_code;              /* of the first container that exited, or of that service */
+	bool exited;
+};
+
+static void stop_in_child(struct attached *a, const char *op);
+
+/* The first Ctrl+C stops the project gracefully, the second kills it; each in a child
+ * process, while this one goes on showing the output until every container is gone. */
+static void on_interrupt(int signo, void *arg)
+{
+	struct attached *a = arg;
+
+	(void)signo;
+	if (a->interrupts >= 2)
+		return;
+	if (a->interrupts++ == 0)
+		fputs("Gracefully stopping... (press Ctrl+C again to force)\n", stderr);
+	stop_in_child(a, a->interrupts == 1 ? "stop" : "kill");
+}
+
+/* --abort-on-container-exit: the first container to exit stops the others. */
+static void on_container_exit(const char *container, const char *dir, void *arg)
+{
+	struct attached *a = arg;
+	char *path = xasprintf("%s/state.json", dir);
+	struct json_object *st = state_read_json(path);
+	struct json_object *cfg;
+
+	free(path);
+	path = xasprintf("%s/config.json", dir);
+	cfg = state_read_json(path);
+	free(path);
+	if (a->exit_code_from ? !strcmp(state_str(cfg, "service"), a->exit_code_from)
+			      : !a->exited)
+		a->exit_code = (int)state_int(st, "exit_code");
+	json_object_put(st);
+	json_object_put(cfg);
+	if ((a->abort_on_exit || a->exit_code_from) && !a->exited && !a->interrupts) {
+		fprintf(stderr, "%s exited with code %d\nAborting on container exit...\n", container,
+			a->exit_code);
+		a->interrupts = 1;
+		stop_in_child(a, "stop");
+	}
+	a->exited = true;
+}
+
+static void stop_in_child(struct attached *a, const char *op)
+{
+	struct super_ctl_opts ctl = {.op = op, .timeout_s = -1, .signal = SIGKILL,
+				     .services = a->uo->services, .nservices = a->uo->nservices};
+	struct stk_err err;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		int rc = super_ctl(a->cl, a->p, &ctl, &err);
+
+		if (rc < 0)
+			cli_error("%s", err.msg);
+		fflush(stderr);
+		_exit(rc < 0 ? CLI_FAIL : CLI_OK);
+	}
+	a->helpers[a->interrupts - 1] = pid;
+}
+
+/* Attached: the services' output with prefixes until they all exit; SIGINT or SIGTERM
+ * stop the project, as Compose does. */
+static int attach(struct cli_globals *g, const struct super_client *cl,
+		  struct compose_project *p, const struct super_up_opts *uo,
+		  const struct cli_log_style *style)
+{
+	struct attached a = {.cl = cl, .p = p, .uo = uo, .helpers = {-1, -1},
+			     .abort_on_exit = style->abort_on_exit,
+			     .exit_code_from = style->exit_code_from};
+	struct super_log_opts o = {.tail = -1, .follow = true, .on_interrupt = on_interrupt,
+				   .on_exit = on_container_exit, .interrupt_arg = &a};
+	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
+	struct state_container *v = NULL;
+	struct stk_err err;
+	sigset_t set;
+	size_t n = 0, i;
+	int rc, status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	o.interrupt_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (state_list_containers(&paths, p->name, &v, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = -1;
+	} else {
+		rc = cli_print_logs(v, n, p->name, uo->services, uo->nservices, &o, style);
+	}
+	state_containers_free(v, n);
+	for (i = 0; i < 2; i++)
+		if (a.helpers[i] > 0 && (waitpid(a.helpers[i], &status, 0) < 0 ||
+					 !WIFEXITED(status) || WEXITSTATUS(status)))
+			rc = -1;
+	if (o.interrupt_fd >= 0)
+		close(o.interrupt_fd);
+	if (rc < 0)
+		return CLI_FAIL;
+	/* The exit code asked for; else interrupted: 130, as a shell reports Ctrl+C. */
+	if (a.abort_on_exit || a.exit_code_from)
+		return a.exit_code;
+	return a.interrupts ? 130 : CLI_OK;
+}
+
+int cli_up(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"detach", no_argument, NULL, 'd'},
+		{"no-deps", no_argument, NULL, 'n'},
+		{"pull", required_argument, NULL, 'P'},
+		{"wait", no_argument, NULL, 'w'},
+		{"force-recreate", no_argument, NULL, 'F'},
+		{"no-recreate", no_argument, NULL, 'R'},
+		{"scale", required_argument, NULL, 's'},
+		{"remove-orphans", no_argument, NULL, 'o'},
+		{"timestamps", no_argument, NULL, 'T'},
+		{"no-color", no_argument, NULL, 'C'},
+		{"no-log-prefix", no_argument, NULL, 'L'},
+		{"abort-on-container-exit", no_argument, NULL, 'A'},
+		{"exit-code-from", required_argument, NULL, 'E'},
+		{"wait-timeout", required_argument, NULL, 'W'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_up_opts o = {0};
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool detach = false, tty;
+	struct cli_log_style style = {0};
+	_cleanup_free_ const char **scale = NULL;
+	char *end;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:dh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			detach = true;
+			break;
+		case 'n':
+			o.no_deps = true;
+			break;
+		case 'w':
+			o.wait = true;
+			break;
+		case 'T':
+			style.timestamps = true;
+			break;
+		case 'C':
+			style.no_color = true;
+			break;
+		case 'L':
+			style.no_prefix = true;
+			break;
+		case 'A':
+			style.abort_on_exit = true;
+			break;
+		case 'E':
+			style.exit_code_from = optarg;
+			break;
+		case 'o':
+			o.remove_orphans = true;
+			break;
+		case 'F':
+		case 'R':
+			if (o.recreate)
+				return cli_usage_error("up", "--force-recreate and --no-recreate are "
+						       "incompatible");
+			o.recreate = c == 'F' ? "force" : "never";
+			break;
+		case 's':
+			scale = xrealloc(scale, (o.nscale + 1) * sizeof(char *));
+			scale[o.nscale++] = optarg;
+			o.scale = scale;
+			break;
+		case 'W':
+			o.wait_timeout = (int)strtol(optarg, &end, 10);
+			if (*end || o.wait_timeout < 0)
+				return cli_usage_error("up", "invalid --wait-timeout \"%s\"", optarg);
+			break;
+		case 'P':
+			if (strcmp(optarg, "always") && strcmp(optarg, "missing") &&
+			    strcmp(optarg, "never"))
+				return cli_usage_error("up", "invalid --pull value \"%s\" (always, "
+						       "missing or never)", optarg);
+			o.pull = optarg;
+			break;
+		case 'h':
+			fputs("Usage: stack up [OPTIONS] [SERVICE...]\n\nCreate and start "
+			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
+			      "containers in the background\n      --no-deps     Don't start linked "
+			      "services\n      --pull string Pull image before running "
+			      "(\"always\"|\"missing\"|\"never\")\n", stdout);
+			return CLI_OK;
+		default:
+			if ((rc = cli_other_option(g, "up", c, argv)))
+				return rc;
+			break;
+		}
+	}
+	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
+		return rc;
+	if (o.wait)
+		detach = true;
+	if (detach && (style.abort_on_exit || style.exit_code_from))
+		return cli_usage_error("up", "--abort-on-container-exit and --exit-code-from need "
+				       "attached mode");
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	if (cli_load_project(g, o.services, o.nservices, false, &p) < 0)
+		return CLI_FAIL;
+	if (style.exit_code_from && compose_service_index(p, style.exit_code_from) < 0) {
+		cli_error("no such service: %s", style.exit_code_from);
+		cli_project_release(p);
+		return CLI_FAIL;
+	}
+	client_init(g, &cl, &tty);
+	if (!detach) {
+		/* Blocked before the pull's threads exist, so that they inherit it: attach()
+		 * reads SIGINT and SIGTERM from a signalfd. */
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	}
+	rc = super_up(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	else if (!detach)
+		rc = attach(g, &cl, p, &o, &style);
+	cli_project_release(p);
+	return rc;
+}
+
+/* down needs only the project's name: the file may be gone or changed. */
+static int project_name(struct cli_globals *g, char **out)
+{
+	struct compose_project *p = NULL;
+
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return -1;
+	*out = xstrdup(p->name);
+	cli_project_release(p);
+	return 0;
+}
+
+int cli_down(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"volumes", no_argument, NULL, 'v'},
+		{"remove-orphans", no_argument, NULL, 'o'},
+		{"timestamps", no_argument, NULL, 'T'},
+		{"no-color", no_argument, NULL, 'C'},
+		{"no-log-prefix", no_argument, NULL, 'L'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_down_opts o = {.timeout_s = -1};
+	struct super_client cl;
+	struct stk_err err;
+	char *name = NULL, *end;
+	bool tty;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:vt:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			o.volumes = true;
+			break;
+		case 'o':
+			o.remove_orphans = true;
+			break;
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || o.timeout_s < 0)
+				return cli_usage_error("down", "invalid --timeout \"%s\"", optarg);
+			break;
+		case 'h':
+			fputs("Usage: stack down [OPTIONS]\n\nStop and remove containers, "
+			      "networks\n\nOptions:\n  -v, --volumes          Remove named volumes\n"
+			      "      --remove-orphans   Remove containers for services not defined in "
+			      "the Compose file\n  -t, --timeout int      Specify a shutdown timeout in "
+			      "seconds\n", stdout);
+			return CLI_OK;
+		default:
+			if ((rc = cli_other_option(g, "down", c, argv)))
+				return rc;
+			break;
+		}
+	}
+	if ((rc = cli_reject_abbreviations("down", argv, 1, optind, opts)))
+		return rc;
+	if (optind < argc)
+		return cli_usage_error("down", "down takes no arguments");
+	if (project_name(g, &name) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_down(&cl, name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	free(name);
+	return rc;
+}
+
+/* The project's supervisor asked to stop, start, kill or remove; its events rendered. */
+static int run_ctl(struct cli_globals *g, const struct super_ctl_opts *o)
+{
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct stk_err err;
+	bool tty;
+	int rc;
+
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	rc = super_ctl(&cl, p, o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	if (rc != CLI_OK)
+		cli_error("%s", err.msg);
+	cli_project_release(p);
+	return rc;
+}
+
+/* stop, start, restart, kill [SERVICE...] */
+static int ctl(struct cli_globals *g, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"timeout", required_argument, NULL, 't'},
+		{"signal", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_ctl_opts o = {.op = cmd, .timeout_s = -1, .signal = SIGKILL};
+	struct stk_err err;
+	bool kill = !strcmp(cmd, "kill");
+	char *end;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, kill ? "+:s:h" : "+:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (kill || *end || o.timeout_s < 0)
+				return cli_usage_error(cmd, "invalid --timeout \"%s\"", optarg);
+			break;
+		case 's':
+			if (!kill || engine_signal_parse(optarg, &o.signal, &err) < 0)
+				return cli_usage_error(cmd, "invalid signal \"%s\"", optarg);
+			break;
+		case 'h':
+			printf("Usage: stack %s [OPTIONS] [SERVICE...]\n", cmd);
+			return CLI_OK;
+		default:
+			if ((rc = cli_other_option(g, cmd, c, argv)))
+				return rc;
+			break;
+		}
+	}
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
+		return rc;
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	return run_ctl(g, &o);
+}
+
+int cli_stop(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "stop", argc, argv);
+}
+
+int cli_start(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "start", argc, argv);
+}
+
+int cli_restart(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "restart", argc, argv);
+}
+
+int cli_kill(struct cli_globals *g, int argc, char **argv)
+{
+	return ctl(g, "kill", argc, argv);
+}
+
+/* stack supervise [--run DIR] --ready-fd N PROJECT (started by the CLI, never by hand) */
+int cli_supervise(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"run", required_argument, NULL, 'r'},
+		{"ready-fd", required_argument, NULL, 'f'},
+		{0},
+	};
+	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
+	int c, fd = -1;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (c == 'r')
+			paths.run = optarg;
+		else if (c == 'f')
+			fd = atoi(optarg);
+		else
+			return CLI_USAGE;
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("supervise", "supervise PROJECT");
+	return super_main(&paths, argv[optind], fd) == 0 ? CLI_OK : CLI_FAIL;
+}
+
+/* pause, unpause [SERVICE...]: the cgroup frozen or thawed by the CLI itself (it may
+ * wait for the freeze; the supervisor's loop must not). */
+static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	bool pause = !strcmp(cmd, "pause"), tty;
+	struct super_client cl;
+	struct compose_project *p = NULL;
+	struct state_container *v = NULL;
+	struct stk_err err;
+	size_t n = 0, i;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("Usage: stack %s [SERVICE...]\n", cmd);
+			return CLI_OK;
+		}
+		if ((rc = cli_other_option(g, cmd, c, argv)))
+			return rc;
+	}
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
+		return rc;
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
+		return CLI_FAIL;
+	client_init(g, &cl, &tty);
+	for (i = (size_t)optind; i < (size_t)argc; i++)
+		if (compose_service_index(p, argv[i]) < 0) {
+			cli_error("no such service: %s", argv[i]);
+			cli_project_release(p);
+			return CLI_FAIL;
+		}
+	rc = CLI_OK;
+	if (state_list_containers(&cl.paths, p->name, &v, &n, &err) < 0) {
+		cli_error("%s", err.msg);
+		rc = CLI_FAIL;
+	}
+	for (i = 0; i < n && rc == CLI_OK; i++) {
+		const char *name = state_str(v[i].config, "name");
+		struct engine_container *ec = NULL;
+		struct engine_spec spec;
+		int k;
+		bool named = optind >= argc;
+
+		for (k = optind; k < argc; k++)
+			named |= !strcmp(argv[k], state_str(v[i].config, "service"));
+		if (!named || !state_container_running(&v[i]) ||
+		    state_container_paused(&v[i]) == pause)
+			continue;
+		engine_spec_init(&spec);
+		spec.id = xstrdup(v[i].id);
+		spec.state_dir = xasprintf("%s/engine", v[i].dir);
+		spec.cgroup_parent = xstrdup(state_str(v[i].config, "cgroup_parent"));
+		render_status(&cl, name, pause ? "Pausing" : "Unpausing");
+		if (engine_open(&spec, &ec, &err) < 0 ||
+		    (pause ? engine_pause_blocking(ec, &err) : engine_unpause_blocking(ec, &err)) < 0) {
+			cli_error("%s: %s", name, err.msg);
+			rc = CLI_FAIL;
+		} else {
+			render_status(&cl, name, pause ? "Paused" : "Unpaused");
+		}
+		engine_container_free(ec);
+		engine_spec_release(&spec);
+	}
+	state_containers_free(v, n);
+	cli_project_release(p);
+	return rc;
+}
+
+int cli_pause(struct cli_globals *g, int argc, char **argv)
+{
+	return freeze(g, "pause", argc, argv);
+}
+
+int cli_unpause(struct cli_globals *g, int argc, char **argv)
+{
+	return freeze(g, "unpause", argc, argv);
+}
+
+/* rm [-f] [-s] [-v] [SERVICE...]: stopped containers go (-s stops running ones first);
+ * without -f Compose asks, so a non-interactive run needs -f. */
+int cli_rm(struct cli_globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, 'f'},
+		{"stop", no_argument, NULL, 's'},
+		{"volumes", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	struct super_ctl_opts o = {.op = "rm", .timeout_s = -1};
+	bool force = false;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:fsvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			force = true;
+			break;
+		case 's':
+			o.stop = true;
+			break;
+		case 'v':
+			break; /* anonymous volumes: none yet */
+		case 'h':
+			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "
+			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "
+			      "removal\n  -s, --stop      Stop the containers, if required, before "
+			      "removing\n  -v, --volumes   Remove any anonymous volumes attached to "
+			      "containers\n", stdout);
+			return CLI_OK;
+		default:
+			if ((rc = cli_other_option(g, "rm", c, argv)))
+				return rc;
+			break;
+		}
+	}
+	if ((rc = cli_reject_abbreviations("rm", argv, 1, optind, opts)))
+		return rc;
+	if (!force) {
+		char answer[16] = "";
+
+		fputs("Going to remove the project's stopped containers. Are you sure? [yN] ",
+		      stderr);
+		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+			return CLI_OK;
+	}
+	o.services = (const char *const *)argv + optind;
+	o.nservices = (size_t)(argc - optind);
+	return run_ctl(g, &o);
+}

@@ -1,0 +1,306 @@
+/* Healthchecks: the service's test (or the image's HEALTHCHECK) run as an exec in the
+ * container on a timer, with Docker's interval, timeout, retries, start_period and
+ * start_interval. Until the first passing check stack probes on a doubling schedule
+ * from 50 ms up to start_interval (interval when none is set), so a service is seen
+ * healthy within tens of milliseconds of being so; after that it follows interval
+ * exactly. The label io.stack.healthcheck.fast-start=false turns that off. */
+#include "super/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/str.h"
+
+#define FAST_FIRST_MS 50
+#define NS_PER_MS 1000000LL
+
+const char *sup_health_name(enum sup_health_status s)
+{
+	static const char *const names[] = {"", "starting", "healthy", "unhealthy"};
+
+	return names[s];
+}
+
+static long long ms_or(long long ns, long long dflt_ms)
+{
+	return ns > 0 ? ns / NS_PER_MS : dflt_ms;
+}
+
+static long long image_ms(struct json_object *hc, const char *key)
+{
+	struct json_object *v;
+
+	return hc && json_object_object_get_ex(hc, key, &v) ? json_object_get_int64(v) / NS_PER_MS
+							    : 0;
+}
+
+static char **argv_of_test(char **test, size_t n)
+{
+	char **argv;
+	size_t i;
+
+	if (!n || !strcmp(test[0], "NONE"))
+		return NULL;
+	if (!strcmp(test[0], "CMD-SHELL")) {
+		if (n < 2)
+			return NULL;
+		argv = xcalloc(4, sizeof(char *));
+		argv[0] = xstrdup("/bin/sh");
+		argv[1] = xstrdup("-c");
+		argv[2] = xstrdup(test[1]);
+		return argv;
+	}
+	if (strcmp(test[0], "CMD") || n < 2)
+		return NULL;
+	argv = xcalloc(n, sizeof(char *));
+	for (i = 1; i < n; i++)
+		argv[i - 1] = xstrdup(test[i]);
+	return argv;
+}
+
+static bool fast_start_enabled(const struct compose_service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->labels.n; i++)
+		if (!strcmp(svc->labels.v[i].key, "io.stack.healthcheck.fast-start") &&
+		    svc->labels.v[i].value && !strcmp(svc->labels.v[i].value, "false"))
+			return false;
+	return true;
+}
+
+/* The service's healthcheck over the image's HEALTHCHECK, field by field, as Docker. */
+static void configure(struct sup_ctr *c, struct json_object *image_config)
+{
+	const struct compose_service *svc = sup_ctr_service(c);
+	const struct compose_healthcheck *h = svc ? &svc->healthcheck : NULL;
+	struct sup_health *hl = &c->health;
+	struct json_object *hc = NULL, *test;
+
+	if (!svc || (h->present && h->disable))
+		return;
+	if (image_config)
+		json_object_object_get_ex(image_config, "Healthcheck", &hc);
+	if (h->present && h->test.n) {
+		hl->argv = argv_of_test(h->test.v, h->test.n);
+	} else if (hc && json_object_object_get_ex(hc, "Test", &test)) {
+		size_t i, n = json_object_array_length(test);
+		char **v = xcalloc(n + 1, sizeof(char *));
+
+		for (i = 0; i < n; i++)
+			v[i] = (char *)json_object_get_string(json_object_array_get_idx(test, i));
+		hl->argv = argv_of_test(v, n);
+		free(v);
+	}
+	if (!hl->argv)
+		return;
+	hl->interval_ms = ms_or(h->interval_ns, image_ms(hc, "Interval") ?: 30000);
+	hl->timeout_ms = ms_or(h->timeout_ns, image_ms(hc, "Timeout") ?: 30000);
+	hl->start_period_ms = ms_or(h->start_period_ns, image_ms(hc, "StartPeriod"));
+	hl->start_interval_ms = ms_or(h->start_interval_ns, image_ms(hc, "StartInterval") ?: 5000);
+	hl->retries = h->retries >= 0 ? h->retries : 3;
+	if (h->retries < 0 && hc) {
+		struct json_object *r;
+
+		if (json_object_object_get_ex(hc, "Retries", &r) && json_object_get_int(r) > 0)
+			hl->retries = json_object_get_int(r);
+	}
+	if (hl->retries <= 0)
+		hl->retries = 3;
+	hl->fast_start = fast_start_enabled(svc);
+}
+
+static long long now_ms(uv_loop_t *loop)
+{
+	return (long long)uv_now(loop);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* When the next probe runs: the doubling schedule until the first pass (capped at
+ * start_interval, or interval when the service set no start_interval), then interval. */
+static long long next_delay(struct sup_ctr *c)
+{
+	struct sup_health *h = &c->health;
+	long long cap;
+
+	if (h->passed || !h->fast_start) {
+		/* Docker probes at start_interval during start_period, else at interval. */
+		if (!h->passed && now_ms(&c->s->loop) - h->started_ms < h->start_period_ms)
+			return h->start_interval_ms;
+		return h->interval_ms;
+	}
+	cap = sup_ctr_service(c) && sup_ctr_service(c)->healthcheck.start_interval_ns > 0
+		      ? h->start_interval_ms : h->interval_ms;
+	if (!h->next_fast_ms)
+		h->next_fast_ms = FAST_FIRST_MS;
+	else
+		h->next_fast_ms *= 2;
+	if (h->next_fast_ms > cap)
+		h->next_fast_ms = cap;
+	return h->next_fast_ms;
+}
+
+static void schedule(struct sup_ctr *c, long long ms)
+{
+	uv_timer_start(&c->health.timer, on_timer, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static void record(struct sup_ctr *c)
+{
+	sup_ctr_write_state(c);
+	sup_changed(c->s);
+}
+
+static void probe_finished(struct sup_ctr *c)
+{
+	struct sup_health *h = &c->health;
+	struct engine_exit ex = {.code = -1};
+	struct stk_err err;
+	ssize_t n = 0;
+	enum sup_health_status before = h->status;
+
+	if (h->poll_open) {
+		h->poll_open = false;
+		uv_poll_stop(&h->poll);
+		sup_ctr_handle_close(c, (uv_handle_t *)&h->poll);
+	}
+	if (engine_process_try_wait(&h->proc, &ex, &err) != 0)
+		ex.code = -1;
+	close(h->proc.pidfd);
+	if (h->out_fd >= 0) {
+		n = read(h->out_fd, h->output, sizeof(h->output) - 1);
+		close(h->out_fd);
+		h->out_fd = -1;
+	}
+	h->output[n > 0 ? n : 0] = '\0';
+	if (h->timed_out)
+		snprintf(h->output, sizeof(h->output), "Health check exceeded timeout (%llds)",
+			 h->timeout_ms / 1000);
+	h->probing = false;
+	h->last_exit = h->timed_out ? -1 : ex.code;
+	if (!h->timed_out && ex.code == 0) {
+		h->streak = 0;
+		h->passed = true;
+		h->status = HEALTH_HEALTHY;
+	} else if (h->passed || now_ms(&c->s->loop) - h->started_ms >= h->start_period_ms) {
+		/* Failures inside start_period do not count, as in Docker. */
+		if (++h->streak >= h->retries)
+			h->status = HEALTH_UNHEALTHY;
+	}
+	schedule(c, next_delay(c));
+	if (h->status != before || h->status != HEALTH_HEALTHY)
+		record(c);
+}
+
+static void on_probe_exit(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	probe_finished(p->data);
+}
+
+static void probe_start(struct sup_ctr *c)
+{
+	struct sup_health *h = &c->health;
+	int pfd[2];
+	struct engine_exec_spec es = {.argv = h->argv, .stdio = {-1, -1, -1}};
+	struct stk_err err;
+
+	if (!c->ec || pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		schedule(c, next_delay(c));
+		return;
+	}
+	es.stdio[1] = es.stdio[2] = pfd[1];
+	if (engine_exec(c->ec, &es, &h->proc, &err) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		snprintf(h->output, sizeof(h->output), "%s", err.msg);
+		h->last_exit = -1;
+		if (++h->streak >= h->retries && h->status != HEALTH_UNHEALTHY) {
+			h->status = HEALTH_UNHEALTHY;
+			record(c);
+		}
+		schedule(c, next_delay(c));
+		return;
+	}
+	close(pfd[1]);
+	h->out_fd = pfd[0];
+	h->probing = true;
+	h->timed_out = false;
+	uv_poll_init(&c->s->loop, &h->poll, h->proc.pidfd);
+	h->poll.data = c;
+	c->handles++;
+	h->poll_open = true;
+	uv_poll_start(&h->poll, UV_READABLE, on_probe_exit);
+	schedule(c, h->timeout_ms); /* the timer is the probe's timeout meanwhile */
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct sup_ctr *c = t->data;
+	struct sup_health *h = &c->health;
+
+	if (!h->probing) {
+		probe_start(c);
+		return;
+	}
+	/* Timed out: kill the probe; its exit finishes it. */
+	h->timed_out = true;
+	syscall(SYS_pidfd_send_signal, h->proc.pidfd, SIGKILL, NULL, 0);
+}
+
+void sup_health_start(struct sup_ctr *c, struct json_object *image_config)
+{
+	struct sup_health *h = &c->health;
+
+	sup_health_stop(c);
+	memset(h, 0, sizeof(*h));
+	h->out_fd = -1;
+	configure(c, image_config);
+	if (!h->argv)
+		return;
+	h->status = HEALTH_STARTING;
+	h->started_ms = now_ms(&c->s->loop);
+	uv_timer_init(&c->s->loop, &h->timer);
+	h->timer.data = c;
+	c->handles++;
+	h->timer_open = true;
+	schedule(c, next_delay(c));
+}
+
+void sup_health_stop(struct sup_ctr *c)
+{
+	struct sup_health *h = &c->health;
+	size_t i;
+
+	if (h->probing) {
+		syscall(SYS_pidfd_send_signal, h->proc.pidfd, SIGKILL, NULL, 0);
+		close(h->proc.pidfd);
+		h->probing = false;
+	}
+	if (h->poll_open) {
+		h->poll_open = false;
+		uv_poll_stop(&h->poll);
+		sup_ctr_handle_close(c, (uv_handle_t *)&h->poll);
+	}
+	if (h->out_fd > 0)
+		close(h->out_fd);
+	h->out_fd = -1;
+	if (h->timer_open) {
+		h->timer_open = false;
+		uv_timer_stop(&h->timer);
+		sup_ctr_handle_close(c, (uv_handle_t *)&h->timer);
+	}
+	for (i = 0; h->argv && h->argv[i]; i++)
+		free(h->argv[i]);
+	free(h->argv);
+	h->argv = NULL;
+}

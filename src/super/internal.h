@@ -1,0 +1,163 @@
+/* Private to src/super/: the supervisor's loop state, its containers, and the
+ * functions its files offer each other. */
+#ifndef STK_SUPER_INTERNAL_H
+#define STK_SUPER_INTERNAL_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "compose/model.h"
+#include "engine/engine.h"
+#include "super/super.h"
+
+struct json_object;
+struct sup;
+struct sup_client;
+
+/* A log stream: the read end of the container's FIFO, lines gathered into records. */
+struct sup_stream {
+	struct sup_ctr *ctr;
+	const char *name; /* "stdout", "stderr" */
+	uv_pipe_t pipe;
+	int rfd; /* the FIFO's read end before the pipe takes it; -1 */
+	bool open;
+	char partial[16384]; /* a line not yet ended, as Docker splits at 16 KiB */
+	size_t npartial;
+};
+
+enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED };
+enum sup_health_status { HEALTH_NONE, HEALTH_STARTING, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
+
+/* A container's healthcheck: its settings (the service's over the image's), the probe
+ * in flight, and the outcome so far. */
+struct sup_health {
+	char **argv; /* NULL: no healthcheck */
+	long long interval_ms, timeout_ms, start_period_ms, start_interval_ms;
+	int retries;
+	bool fast_start; /* probe on a doubling schedule until the first pass */
+	enum sup_health_status status;
+	int streak;
+	bool passed;
+	long long next_fast_ms;
+	long long started_ms; /* the container's start, for start_period */
+	uv_timer_t timer; /* the next probe, or the probe's timeout while one runs */
+	bool timer_open;
+	bool probing, timed_out;
+	struct engine_process proc;
+	int out_fd;
+	uv_poll_t poll;
+	bool poll_open;
+	char output[4096];
+	int last_exit;
+};
+
+struct sup_ctr {
+	struct sup *s;
+	struct sup_ctr *next;
+	char *id, *name, *service, *dir;
+	int number;
+	struct json_object *config; /* config.json, owned */
+	enum sup_ctr_status status;
+	struct engine_container *ec;
+	uv_poll_t pidpoll;
+	bool polling;
+	struct sup_stream out, err;
+	int log_fd;
+	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
+	int log_max_files;
+	int exit_code;
+	long long started_at, finished_at; /* ns since the epoch; 0 = never */
+	bool adopted; /* left running by a previous supervisor: not our child */
+	/* Stopping: the grace timer, and the request waiting for the exit. */
+	uv_timer_t stop_timer;
+	bool stop_timer_open, stopping, remove_after_stop;
+	struct sup_op *op;
+	struct sup_health health;
+	/* Restart policy: a timer with Docker's back-off (100 ms doubling, reset after 10 s
+	 * of running); a stop or kill by the user turns it off until the next start. */
+	uv_timer_t restart_timer;
+	bool restart_timer_open, restart_pending, manual_stop;
+	int restart_count;
+	long long restart_delay_ms;
+	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	bool forgotten;
+};
+
+/* A request in progress: it ends when its count of pending containers reaches 0. */
+struct sup_op {
+	struct sup *s;
+	struct sup_client *client;
+	int pending;
+	bool down; /* tear the networks down and exit at the end */
+	char *error;
+};
+
+struct sup {
+	uv_loop_t loop;
+	struct state_paths paths;
+	char *project, *rundir;
+	uv_pipe_t server;
+	bool server_open;
+	uv_signal_t sigterm;
+	uv_timer_t idle; /* exit if no client ever came; data set once initialised */
+	struct sup_client *clients;
+	struct sup_ctr *ctrs;
+	struct compose_project *model;
+	char *config_files, *workdir; /* the user's, for the labels; the model is loaded from
+				       * the recorded copy */
+	struct image_store *store;
+	struct net_ctx *net;
+	struct net_runtime *rt;
+	bool exiting;
+	bool down_done; /* the project is down: exit without waiting for the client */
+	int lock_fd;
+};
+
+/* supervisor.c: events to a client */
+void sup_client_send(struct sup_client *c, struct json_object *ev); /* takes ev */
+void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status);
+void sup_op_done(struct sup_op *op);
+void sup_maybe_exit(struct sup *s);
+
+/* ctr.c: one container's life */
+const struct compose_service *sup_ctr_service(const struct sup_ctr *c);
+void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h);
+void sup_ctr_free(struct sup_ctr *c);
+int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
+		   struct sup_ctr **out, struct stk_err *err);
+int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);
+/* Signal, grace timer, SIGKILL; op hears of the exit (and removal with remove). */
+void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op);
+int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
+void sup_ctr_restart_cancel(struct sup_ctr *c);
+void sup_ctr_close_timers(struct sup_ctr *c);
+void sup_ctr_write_state(struct sup_ctr *c);
+/* Containers recorded on disk (a previous supervisor's): added as exited. */
+void sup_ctr_load_recorded(struct sup *s);
+int sup_ctr_stop_signal(const struct sup_ctr *c);
+int sup_ctr_grace_ms(const struct sup_ctr *c);
+
+/* The image ID a reference names in the store; NULL if it is not there. */
+char *sup_image_id(struct sup *s, const char *image);
+
+/* spec.c: the engine's spec from the model and the image */
+int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
+		   struct engine_spec *spec, struct json_object **image_config,
+		   struct stk_err *err);
+
+/* health.c */
+void sup_health_start(struct sup_ctr *c, struct json_object *image_config);
+void sup_health_stop(struct sup_ctr *c);
+const char *sup_health_name(enum sup_health_status s);
+/* Called when a container's health or life changed: waiting requests move on. */
+void sup_changed(struct sup *s);
+
+/* logs.c */
+int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
+void sup_logs_attach(struct sup_ctr *c);
+void sup_logs_close(struct sup_ctr *c);
+
+/* Remove a container's engine side and free it, retrying on a timer while it is busy. */
+void sup_engine_remove(struct sup *s, struct engine_container *ec);
+
+#endif

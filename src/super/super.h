@@ -1,0 +1,104 @@
+/* super/: the per-project supervisor (a libuv loop in a detached `stack supervise`
+ * process) and the client side the CLI uses to drive it.
+ *
+ * The CLI loads the project, writes the applied model to the project's record, and
+ * asks the supervisor (started on demand) to apply it over the control socket; the
+ * supervisor creates networks and containers, watches them, keeps their logs, and
+ * exits by itself when none of the project's containers runs. Every event it reports
+ * reaches the caller as a JSON object through a callback; nothing here prints. */
+#ifndef STK_SUPER_SUPER_H
+#define STK_SUPER_SUPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "state/state.h"
+#include "util/err.h"
+
+struct json_object;
+struct compose_project;
+
+/* One event: {"event": "progress", "kind": "Container", "name": "p-web-1",
+ * "status": "Started"}, {"event": "pull", "service": ..., "image": ..., "status": ...}.
+ * The final {"event": "done"} or {"event": "error"} is not passed on. */
+typedef void (*super_event_fn)(struct json_object *ev, void *arg);
+
+struct super_client {
+	struct state_paths paths;
+	const char *self_exe; /* the stack binary to re-execute as the supervisor */
+	super_event_fn on_event;
+	void *arg;
+};
+
+struct super_up_opts {
+	const char *const *services; /* named on the command line; none = every service */
+	size_t nservices;
+	bool no_deps;
+	bool wait;        /* --wait: return once every service runs and is healthy */
+	int wait_timeout; /* seconds; 0 = none */
+	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
+	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
+	bool remove_orphans;  /* containers of services no longer in the file */
+	const char *const *scale; /* --scale SERVICE=N */
+	size_t nscale;
+};
+
+/* `up -d`: checks, pulls, records the model, starts the supervisor if none answers and
+ * has it apply the model. Takes the project lock for its whole length. */
+int super_up(const struct super_client *cl, struct compose_project *p,
+	     const struct super_up_opts *o, struct stk_err *err);
+
+struct super_down_opts {
+	int timeout_s; /* -1: each service's stop_grace_period (default 10 s) */
+	bool volumes, remove_orphans;
+};
+
+/* `down`: stops and removes the project's containers and networks and its record,
+ * through the supervisor, or from disk when none answers. */
+int super_down(const struct super_client *cl, const char *project,
+	       const struct super_down_opts *o, struct stk_err *err);
+
+/* `stop`, `start`, `restart`, `kill`: op is the request name; services none = all. */
+struct super_ctl_opts {
+	const char *op;
+	const char *const *services;
+	size_t nservices;
+	int timeout_s; /* stop, restart; -1 = the service's */
+	int signal;    /* kill; 0 = SIGKILL */
+	bool stop;     /* rm: stop running containers first */
+};
+int super_ctl(const struct super_client *cl, struct compose_project *p,
+	      const struct super_ctl_opts *o, struct stk_err *err);
+
+/* The hidden `stack supervise PROJECT` command: runs the loop until the project has
+ * no running container. "ok" or an error line is written to ready_fd once the control
+ * socket listens (or it failed), then ready_fd is closed. */
+int super_main(const struct state_paths *paths, const char *project, int ready_fd);
+
+/* A network namespace of its own for a container, made (unshare, then back) before
+ * the engine starts it; the fd keeps it alive until the container has joined it. */
+int super_netns_new(int *out, struct stk_err *err);
+
+/* ---- logs, from disk ---- */
+
+struct super_log_opts {
+	long tail;          /* -1 = all */
+	bool follow;
+	long long since_ns, until_ns; /* 0 = unbounded; wall clock */
+	/* follow: a signalfd (-1 = none); when it is readable, on_interrupt hears of each
+	 * signal and following goes on. */
+	int interrupt_fd;
+	void (*on_interrupt)(int signo, void *arg);
+	void *interrupt_arg;
+	/* follow: a container has exited and its output is all read (dir: its state). */
+	void (*on_exit)(const char *container, const char *dir, void *arg);
+};
+/* One record: stream "stdout"/"stderr", time in ns since the epoch, the bytes. */
+typedef void (*super_log_fn)(const char *container, const char *stream, long long time_ns,
+			     const char *line, size_t len, void *arg);
+/* The logs of the given containers (state directories), oldest first per container;
+ * with follow, keeps reading until every container has exited and its log is drained. */
+int super_logs_read(const struct state_container *cs, size_t n, const struct super_log_opts *o,
+		    super_log_fn fn, void *arg, struct stk_err *err);
+
+#endif

@@ -1,0 +1,166 @@
+"""Healthchecks and depends_on conditions through the real CLI: probes run as execs in
+the container, `up --wait` returns once services are healthy and fails naming the
+service and the check's last output, dependents wait for their conditions."""
+import json
+import time
+
+from engine_helpers import needs_root
+from netlib import needs_root as needs_netns
+from uplib import poll_until, project, ready_after  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+
+def test_wait_returns_once_the_probe_passes(project):
+    project.write(ready_after(0.3, "30s"))
+    r = project.ok("up", "-d", "--wait")
+    assert f" Container {project.name}-db-1  Healthy" in r.err.splitlines(), r.err
+    [c] = project.ps_json()
+    assert c["Health"] == "healthy"
+    assert "(healthy)" in project.ok("ps").out
+
+
+def test_fast_start_sees_healthy_long_before_one_interval(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "sleep 0.2; touch /tmp/ready; exec sleep 1000"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /tmp/ready"]
+      interval: 20s
+""")
+    t0 = time.monotonic()
+    project.ok("up", "-d", "--wait")
+    # Docker would wait one interval (20 s) for the first probe.
+    assert time.monotonic() - t0 < 10
+
+
+def test_fast_start_switch_follows_the_interval(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    labels:
+      io.stack.healthcheck.fast-start: "false"
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1h
+""")
+    project.ok("up", "-d")
+    [c] = project.ps_json()
+    assert c["Health"] == "starting"
+    r = project("up", "-d", "--wait", "--wait-timeout", "1")
+    assert r.code == 1 and "timeout waiting for container" in r.err, r
+
+
+def test_wait_fails_naming_the_service_and_the_last_output(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD-SHELL", "echo not ready yet; exit 1"]
+      interval: 100ms
+      retries: 2
+""")
+    r = project("up", "-d", "--wait")
+    assert r.code == 1
+    last = r.err.strip().splitlines()[-1]
+    assert last.startswith(f"stack: container {project.name}-db-1 is unhealthy"), r
+    assert "not ready yet" in last
+    [c] = project.ps_json()
+    assert c["Health"] == "unhealthy"
+
+
+def test_depends_on_healthy_waits_for_the_probe(project):
+    project.write(ready_after(0.5, "100ms", retries=50, app=True))
+    r = project.ok("up", "-d")
+    lines = r.err.splitlines()
+    n = project.name
+    assert lines.index(f" Container {n}-app-1  Started") > \
+        lines.index(f" Container {n}-db-1  Started")
+    app = [c for c in project.ps_json() if c["Service"] == "app"][0]
+    db = [c for c in project.ps_json() if c["Service"] == "db"][0]
+    db_state = json.loads((project.root / "containers" / db["ID"] / "state.json").read_text())
+    app_state = json.loads((project.root / "containers" / app["ID"] / "state.json").read_text())
+    # app started only after db's probe passed, 0.5 s after db started.
+    assert app_state["started_at"] - db_state["started_at"] >= 500_000_000
+
+
+def test_depends_on_unhealthy_fails_the_dependent(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 100ms
+      retries: 1
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    assert f"dependency failed to start: container {project.name}-db-1 is unhealthy" in r.err
+    assert [c["Service"] for c in project.ps_json("-a")] == ["db"]
+
+
+def test_depends_on_completed_successfully_runs_after_the_job(project):
+    project.write("""
+services:
+  migrate:
+    image: BUSYBOX
+    command: ["sh", "-c", "sleep 0.2; exit 0"]
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+""")
+    project.ok("up", "-d")
+    states = {c["Service"]: (c["State"], c["ExitCode"]) for c in project.ps_json("-a")}
+    assert states == {"migrate": ("exited", 0), "app": ("running", 0)}
+
+
+def test_depends_on_completed_with_failure_fails_the_dependent(project):
+    project.write("""
+services:
+  migrate:
+    image: BUSYBOX
+    command: ["sh", "-c", "exit 4"]
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    assert 'service "migrate" didn\'t complete successfully: exit 4' in r.err, r
+
+
+def test_optional_dependency_that_is_not_defined_is_skipped(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    assert [c["Service"] for c in project.ps_json()] == ["app"]
