@@ -92,6 +92,8 @@ class Engine:
         self.root = tmp_path / "state"
         self.rootfs = make_rootfs(tmp_path / "rootfs")
         self.n = 0
+        # How every stack command line is run: as is, or e.g. under `chroot DIR`.
+        self.wrap = list
 
     def _args(self, cmd, spec, cid):
         self.n += 1
@@ -109,7 +111,8 @@ class Engine:
 
     def run(self, *cmd, spec=None, input=None, timeout=60):
         args, cid, report = self._args(cmd, spec, None)
-        p = subprocess.run(args, capture_output=True, text=True, input=input, timeout=timeout,
+        p = subprocess.run(self.wrap(args), capture_output=True, text=True, input=input,
+                           timeout=timeout,
                            env={"PATH": "/usr/bin:/bin"})
         r = Result(p.returncode, p.stdout, p.stderr)
         r.report = json.loads(report.read_text()) if report.exists() else None
@@ -117,16 +120,17 @@ class Engine:
 
     def ctl(self, action, container, *args, timeout=60, input=None):
         """`stack runtime ACTION --id ID ...` against a running container."""
-        p = subprocess.run([STACK, "--root", str(self.root), "runtime", action, "--id",
-                            container.id, "--spec", str(container.spec_path), *args],
+        p = subprocess.run(self.wrap([STACK, "--root", str(self.root), "runtime", action,
+                                      "--id", container.id, "--spec", str(container.spec_path),
+                                      *args]),
                            capture_output=True, text=True, timeout=timeout, input=input,
                            env={"PATH": "/usr/bin:/bin"})
         return Result(p.returncode, p.stdout, p.stderr)
 
     def start(self, *cmd, spec=None, cid=None, **kw):
         args, cid, report = self._args(cmd, spec, cid)
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True,
+        proc = subprocess.Popen(self.wrap(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={"PATH": "/usr/bin:/bin"}, **kw)
         c = Container(proc, cid, report)
         c.spec_path = self.tmp / f"spec{self.n}.json"
