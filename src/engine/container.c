@@ -295,6 +295,13 @@ int engine_kill_all(struct engine_container *c, struct stk_err *err)
 		syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
 	if (cgroup_kill_all(c->cg, err) < 0)
 		return stk_err_wrap(err, "kill %s", c->spec.id);
+	/* A frozen task on v1 takes its SIGKILL only once thawed (as Docker, kill unpauses);
+	 * the thaw is only asked for here, never waited on. */
+	if (c->cg->version == 1) {
+		struct stk_err ignored;
+
+		cgroup_freeze(c->cg, false, &ignored);
+	}
 	return 0;
 }
 
