@@ -16,8 +16,8 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
-struct node *canon_error(struct canon *c, const struct node *n, const char *path,
-			 const char *fmt, ...)
+struct node *canon_error(struct canon *c, const struct node *n, const char *path, const char *fmt,
+			 ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -90,8 +90,7 @@ struct node *c_scalar_string(struct canon *c, const struct node *in, const char 
 	return node_new_str(in->str, in->pos);
 }
 
-struct node *c_int(struct canon *c, const struct node *in, const char *path,
-		   const struct attr *a)
+struct node *c_int(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	long long v;
 
@@ -101,8 +100,7 @@ struct node *c_int(struct canon *c, const struct node *in, const char *path,
 	return node_new_int(v, in->pos);
 }
 
-struct node *c_float(struct canon *c, const struct node *in, const char *path,
-		     const struct attr *a)
+struct node *c_float(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	char buf[64];
 	double v;
@@ -114,8 +112,7 @@ struct node *c_float(struct canon *c, const struct node *in, const char *path,
 	return node_new_typed(v == floor(v) && fabs(v) < 1e15 ? SC_INT : SC_FLOAT, buf, in->pos);
 }
 
-struct node *c_bool(struct canon *c, const struct node *in, const char *path,
-		    const struct attr *a)
+struct node *c_bool(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	bool v;
 
@@ -133,8 +130,8 @@ bool compose_parse_duration(const char *s, long long *ns)
 	static const struct {
 		const char *unit;
 		double mult;
-	} units[] = {{"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9},
-		     {"h", 3600e9}};
+	} units[] = {{"ns", 1},	 {"us", 1e3}, {"µs", 1e3},  {"ms", 1e6},
+		     {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
 	double total = 0;
 	bool neg = false;
 
@@ -243,8 +240,9 @@ struct node *c_duration(struct canon *c, const struct node *in, const char *path
 	if (!node_is_scalar(in) || in->stype == SC_BOOL)
 		return canon_error(c, in, path, "must be a duration such as \"1m30s\"");
 	if (!compose_parse_duration(in->str, &ns))
-		return canon_error(c, in, path, "invalid duration \"%s\" (use a unit: 500ms, 10s, "
-					     "1m30s, 1h)",
+		return canon_error(c, in, path,
+				   "invalid duration \"%s\" (use a unit: 500ms, 10s, "
+				   "1m30s, 1h)",
 				   in->str);
 	text = compose_format_duration(ns);
 	return node_new_str(text, in->pos);
@@ -262,8 +260,7 @@ bool compose_parse_bytes(const char *s, long long *bytes)
 	return true;
 }
 
-struct node *c_bytes(struct canon *c, const struct node *in, const char *path,
-		     const struct attr *a)
+struct node *c_bytes(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	char buf[32];
 	long long v;
@@ -271,8 +268,9 @@ struct node *c_bytes(struct canon *c, const struct node *in, const char *path,
 	(void)a;
 	if (!node_is_scalar(in) || in->stype == SC_BOOL ||
 	    (!compose_parse_bytes(in->str, &v) && !(node_as_int(in, &v) && v == -1)))
-		return canon_error(c, in, path, "invalid size \"%s\" (use a number of bytes or a "
-					     "unit: 512m, 2g)",
+		return canon_error(c, in, path,
+				   "invalid size \"%s\" (use a number of bytes or a "
+				   "unit: 512m, 2g)",
 				   node_is_scalar(in) ? in->str : node_kind_name(in));
 	snprintf(buf, sizeof(buf), "%lld", v);
 	return node_new_str(buf, in->pos);
@@ -632,7 +630,8 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 			if (!node_is_scalar(it) || it->stype == SC_BOOL)
 				canon_error(c, it, sub, "must be a string or a mapping");
 			else if (!syn->from_short(c, it, out, &why))
-				canon_error(c, it, sub, "invalid %s \"%s\": %s", syn->what, it->str, why);
+				canon_error(c, it, sub, "invalid %s \"%s\": %s", syn->what, it->str,
+					    why);
 			while (syn->finish && before < out->len) {
 				if (syn->finish(c, out->items[before], sub)) {
 					before++;
@@ -667,8 +666,7 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 	return out;
 }
 
-struct node *c_any(struct canon *c, const struct node *in, const char *path,
-		   const struct attr *a)
+struct node *c_any(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	(void)c;
 	(void)path;
@@ -688,8 +686,7 @@ static struct node *path_with(struct canon *c, const struct node *in, const char
 }
 
 /* A file path, made absolute against the file's directory. */
-struct node *c_path(struct canon *c, const struct node *in, const char *path,
-		    const struct attr *a)
+struct node *c_path(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	(void)a;
 	return path_with(c, in, path, canon_resolve_path);
@@ -710,8 +707,7 @@ static bool parse_ip(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-struct node *c_ip(struct canon *c, const struct node *in, const char *path,
-		  const struct attr *a)
+struct node *c_ip(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	if (node_is_scalar(in) && in->stype == SC_STR && !parse_ip(in->str))
 		return canon_error(c, in, path, "invalid IP address \"%s\"", in->str);
@@ -719,8 +715,7 @@ struct node *c_ip(struct canon *c, const struct node *in, const char *path,
 }
 
 /* address/prefix, the prefix within the address family's length */
-struct node *c_cidr(struct canon *c, const struct node *in, const char *path,
-		    const struct attr *a)
+struct node *c_cidr(struct canon *c, const struct node *in, const char *path, const struct attr *a)
 {
 	_cleanup_free_ char *addr = NULL;
 	const char *slash;
@@ -748,11 +743,8 @@ struct node *c_cidr(struct canon *c, const struct node *in, const char *path,
 
 /* Top-level resources. */
 static const struct attr ipam_config_schema[] = {
-	{"subnet", c_cidr, NULL},
-	{"ip_range", c_cidr, NULL},
-	{"gateway", c_ip, NULL},
-	{"aux_addresses", c_str_map, NULL},
-	{NULL, NULL, NULL},
+	{"subnet", c_cidr, NULL},	    {"ip_range", c_cidr, NULL}, {"gateway", c_ip, NULL},
+	{"aux_addresses", c_str_map, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct attr ipam_schema[] = {
@@ -817,12 +809,9 @@ static const struct attr network_schema[] = {
 };
 
 static const struct attr volume_schema[] = {
-	{"name", c_string, NULL},
-	{"driver", c_string, NULL},
-	{"driver_opts", c_str_map, NULL},
-	{"external", c_external, NULL},
-	{"labels", c_label_mapping, NULL},
-	{NULL, NULL, NULL},
+	{"name", c_string, NULL},	   {"driver", c_string, NULL},
+	{"driver_opts", c_str_map, NULL},  {"external", c_external, NULL},
+	{"labels", c_label_mapping, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct attr secret_schema[] = {
@@ -856,8 +845,7 @@ static struct node *c_models(struct canon *c, const struct node *in, const char 
 	for (i = 0; out && i < out->len; i++) {
 		const struct node *given = node_map_get(in, out->pairs[i].key);
 
-		if (node_map_get(out->pairs[i].value, "model") ||
-		    node_map_get(given, "model"))
+		if (node_map_get(out->pairs[i].value, "model") || node_map_get(given, "model"))
 			continue;
 		_cleanup_free_ char *sub = canon_path(path, out->pairs[i].key);
 

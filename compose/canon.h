@@ -24,8 +24,8 @@ struct attr {
 	const struct attr *sub; /* object schema for c_object / c_map_of / c_list_of */
 };
 
-struct node *canon_error(struct canon *c, const struct node *n, const char *path,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct node *canon_error(struct canon *c, const struct node *n, const char *path, const char *fmt,
+			 ...) __attribute__((format(printf, 4, 5)));
 char *canon_path(const char *path, const char *key);
 char *canon_path_index(const char *path, size_t i);
 struct node *canon_object_with(struct canon *c, const struct node *in, const char *path,
@@ -54,28 +54,42 @@ struct node *canon_entries(struct canon *c, const struct node *in, const char *p
 			   const struct entry_syntax *syn);
 
 /* Generic attribute types. */
-struct node *c_string(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_scalar_string(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_string(struct canon *c, const struct node *in, const char *path,
+		      const struct attr *a);
+struct node *c_scalar_string(struct canon *c, const struct node *in, const char *path,
+			     const struct attr *a);
 struct node *c_int(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_float(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_float(struct canon *c, const struct node *in, const char *path,
+		     const struct attr *a);
 struct node *c_bool(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_duration(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_bytes(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_strlist(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_str_or_list(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_command(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_env_mapping(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_label_mapping(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_str_map(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_object(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_map_of(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_list_of(struct canon *c, const struct node *in, const char *path, const struct attr *a);
+struct node *c_duration(struct canon *c, const struct node *in, const char *path,
+			const struct attr *a);
+struct node *c_bytes(struct canon *c, const struct node *in, const char *path,
+		     const struct attr *a);
+struct node *c_strlist(struct canon *c, const struct node *in, const char *path,
+		       const struct attr *a);
+struct node *c_str_or_list(struct canon *c, const struct node *in, const char *path,
+			   const struct attr *a);
+struct node *c_command(struct canon *c, const struct node *in, const char *path,
+		       const struct attr *a);
+struct node *c_env_mapping(struct canon *c, const struct node *in, const char *path,
+			   const struct attr *a);
+struct node *c_label_mapping(struct canon *c, const struct node *in, const char *path,
+			     const struct attr *a);
+struct node *c_str_map(struct canon *c, const struct node *in, const char *path,
+		       const struct attr *a);
+struct node *c_object(struct canon *c, const struct node *in, const char *path,
+		      const struct attr *a);
+struct node *c_map_of(struct canon *c, const struct node *in, const char *path,
+		      const struct attr *a);
+struct node *c_list_of(struct canon *c, const struct node *in, const char *path,
+		       const struct attr *a);
 struct node *c_any(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_ip(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_cidr(struct canon *c, const struct node *in, const char *path, const struct attr *a);
 struct node *c_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-struct node *c_host_path(struct canon *c, const struct node *in, const char *path, const struct attr *a);
-
+struct node *c_host_path(struct canon *c, const struct node *in, const char *path,
+			 const struct attr *a);
 
 /* canon_service.c */
 extern const struct attr service_schema[];

@@ -151,14 +151,10 @@ static struct node *c_protocol(struct canon *c, const struct node *in, const cha
 }
 
 static const struct attr port_schema[] = {
-	{"name", c_string, NULL},
-	{"mode", c_string, NULL},
-	{"host_ip", c_string, NULL},
-	{"target", c_port_number, NULL},
-	{"published", c_published, NULL},
-	{"protocol", c_protocol, NULL},
-	{"app_protocol", c_string, NULL},
-	{NULL, NULL, NULL},
+	{"name", c_string, NULL},	  {"mode", c_string, NULL},
+	{"host_ip", c_string, NULL},	  {"target", c_port_number, NULL},
+	{"published", c_published, NULL}, {"protocol", c_protocol, NULL},
+	{"app_protocol", c_string, NULL}, {NULL, NULL, NULL},
 };
 
 static const char *const port_required[] = {"target", NULL};
@@ -234,8 +230,8 @@ static const struct attr mount_image_schema[] = {
 static struct node *c_mount_type(struct canon *c, const struct node *in, const char *path,
 				 const struct attr *a)
 {
-	static const char *const types[] = {"bind", "volume", "tmpfs", "npipe", "cluster", "image",
-					    NULL};
+	static const char *const types[] = {"bind",    "volume", "tmpfs", "npipe",
+					    "cluster", "image",	 NULL};
 	const char *const *t;
 
 	if (!node_is_scalar(in))
@@ -243,8 +239,9 @@ static struct node *c_mount_type(struct canon *c, const struct node *in, const c
 	for (t = types; *t && strcmp(*t, in->str); t++)
 		;
 	if (!*t)
-		return canon_error(c, in, path, "unknown mount type \"%s\" (bind, volume, tmpfs, "
-					     "npipe, cluster or image)",
+		return canon_error(c, in, path,
+				   "unknown mount type \"%s\" (bind, volume, tmpfs, "
+				   "npipe, cluster or image)",
 				   in->str);
 	return c_string(c, in, path, a);
 }
@@ -523,10 +520,10 @@ static struct node *c_depends_on(struct canon *c, const struct node *in, const c
 	for (i = 0; i < in->len; i++) {
 		const struct node_pair *p = &in->pairs[i];
 		_cleanup_free_ char *sub = canon_path(path, p->key);
-		struct node *e = node_is_null(p->value)
-					 ? node_new(NODE_MAP, p->value->pos)
-					 : canon_object_with(c, p->value, sub, depends_schema,
-							     "depends_on");
+		struct node *e =
+			node_is_null(p->value)
+				? node_new(NODE_MAP, p->value->pos)
+				: canon_object_with(c, p->value, sub, depends_schema, "depends_on");
 
 		if (!e)
 			continue;
@@ -539,20 +536,15 @@ static struct node *c_depends_on(struct canon *c, const struct node *in, const c
 /* ---- networks of a service ---- */
 
 static const struct attr service_network_schema[] = {
-	{"aliases", c_strlist, NULL},
-	{"driver_opts", c_str_map, NULL},
-	{"gw_priority", c_int, NULL},
-	{"interface_name", c_string, NULL},
-	{"ipv4_address", c_ip, NULL},
-	{"ipv6_address", c_ip, NULL},
-	{"link_local_ips", c_strlist, NULL},
-	{"mac_address", c_string, NULL},
-	{"priority", c_int, NULL},
-	{NULL, NULL, NULL},
+	{"aliases", c_strlist, NULL},	     {"driver_opts", c_str_map, NULL},
+	{"gw_priority", c_int, NULL},	     {"interface_name", c_string, NULL},
+	{"ipv4_address", c_ip, NULL},	     {"ipv6_address", c_ip, NULL},
+	{"link_local_ips", c_strlist, NULL}, {"mac_address", c_string, NULL},
+	{"priority", c_int, NULL},	     {NULL, NULL, NULL},
 };
 
-static struct node *c_service_networks(struct canon *c, const struct node *in,
-				       const char *path, const struct attr *a)
+static struct node *c_service_networks(struct canon *c, const struct node *in, const char *path,
+				       const struct attr *a)
 {
 	struct node *out = node_new(NODE_MAP, in->pos);
 	size_t i;
@@ -581,8 +573,8 @@ static struct node *c_service_networks(struct canon *c, const struct node *in,
 		_cleanup_free_ char *sub = canon_path(path, p->key);
 		struct node *e = node_is_null(p->value)
 					 ? node_new_null(p->value->pos)
-					 : canon_object_with(c, p->value, sub, service_network_schema,
-							     "network");
+					 : canon_object_with(c, p->value, sub,
+							     service_network_schema, "network");
 
 		if (e)
 			node_map_set_at(out, p->key, p->kpos, e);
@@ -604,25 +596,21 @@ static struct node *c_health_test(struct canon *c, const struct node *in, const 
 		return out;
 	}
 	out = c_strlist(c, in, path, a);
-	if (out && out->len &&
-	    strcmp(out->items[0]->str, "CMD") && strcmp(out->items[0]->str, "CMD-SHELL") &&
-	    strcmp(out->items[0]->str, "NONE")) {
+	if (out && out->len && strcmp(out->items[0]->str, "CMD") &&
+	    strcmp(out->items[0]->str, "CMD-SHELL") && strcmp(out->items[0]->str, "NONE")) {
 		node_free(out);
-		return canon_error(c, in, path, "must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"");
+		return canon_error(c, in, path,
+				   "must start with \"CMD\", \"CMD-SHELL\" or \"NONE\"");
 	}
 	return out;
 }
 
 /* compose-go's order, which `docker compose config` prints */
 static const struct attr healthcheck_schema[] = {
-	{"test", c_health_test, NULL},
-	{"timeout", c_duration, NULL},
-	{"interval", c_duration, NULL},
-	{"retries", c_int, NULL},
-	{"start_period", c_duration, NULL},
-	{"start_interval", c_duration, NULL},
-	{"disable", c_bool, NULL},
-	{NULL, NULL, NULL},
+	{"test", c_health_test, NULL},	    {"timeout", c_duration, NULL},
+	{"interval", c_duration, NULL},	    {"retries", c_int, NULL},
+	{"start_period", c_duration, NULL}, {"start_interval", c_duration, NULL},
+	{"disable", c_bool, NULL},	    {NULL, NULL, NULL},
 };
 
 static struct node *c_healthcheck(struct canon *c, const struct node *in, const char *path,
@@ -689,12 +677,8 @@ static struct node *c_env_file(struct canon *c, const struct node *in, const cha
 /* ---- secrets and configs of a service ---- */
 
 static const struct attr file_ref_schema[] = {
-	{"source", c_string, NULL},
-	{"target", c_string, NULL},
-	{"uid", c_scalar_string, NULL},
-	{"gid", c_scalar_string, NULL},
-	{"mode", c_file_mode, NULL},
-	{NULL, NULL, NULL},
+	{"source", c_string, NULL},	{"target", c_string, NULL},  {"uid", c_scalar_string, NULL},
+	{"gid", c_scalar_string, NULL}, {"mode", c_file_mode, NULL}, {NULL, NULL, NULL},
 };
 
 static bool file_ref_short(struct canon *c, const struct node *it, struct node *out, char **why)
@@ -709,8 +693,8 @@ static bool file_ref_short(struct canon *c, const struct node *it, struct node *
 }
 
 static const char *const file_ref_required[] = {"source", NULL};
-static const struct entry_syntax file_ref_syntax = {file_ref_short, file_ref_schema,
-						    "reference", file_ref_required, NULL};
+static const struct entry_syntax file_ref_syntax = {file_ref_short, file_ref_schema, "reference",
+						    file_ref_required, NULL};
 
 static struct node *c_file_refs(struct canon *c, const struct node *in, const char *path,
 				const struct attr *a)
@@ -813,7 +797,8 @@ static struct node *c_extra_hosts(struct canon *c, const struct node *in, const 
 		if (!sep)
 			sep = strchr(it->str, ':');
 		if (!sep || sep == it->str || !sep[1]) {
-			canon_error(c, it, sub, "invalid extra host \"%s\": use \"host=ip\"", it->str);
+			canon_error(c, it, sub, "invalid extra host \"%s\": use \"host=ip\"",
+				    it->str);
 			continue;
 		}
 		e = xasprintf("%.*s=%s", (int)(sep - it->str), it->str, sep + 1);
@@ -972,12 +957,8 @@ static struct node *c_cpus(struct canon *c, const struct node *in, const char *p
 			   const struct attr *a);
 
 static const struct attr resource_schema[] = {
-	{"cpus", c_cpus, NULL},
-	{"memory", c_bytes, NULL},
-	{"pids", c_int, NULL},
-	{"devices", c_any, NULL},
-	{"generic_resources", c_any, NULL},
-	{NULL, NULL, NULL},
+	{"cpus", c_cpus, NULL},	  {"memory", c_bytes, NULL},	      {"pids", c_int, NULL},
+	{"devices", c_any, NULL}, {"generic_resources", c_any, NULL}, {NULL, NULL, NULL},
 };
 
 static const struct attr resources_schema[] = {
@@ -987,11 +968,8 @@ static const struct attr resources_schema[] = {
 };
 
 static const struct attr restart_policy_schema[] = {
-	{"condition", c_string, NULL},
-	{"delay", c_duration, NULL},
-	{"max_attempts", c_int, NULL},
-	{"window", c_duration, NULL},
-	{NULL, NULL, NULL},
+	{"condition", c_string, NULL}, {"delay", c_duration, NULL}, {"max_attempts", c_int, NULL},
+	{"window", c_duration, NULL},  {NULL, NULL, NULL},
 };
 
 static const struct attr deploy_schema[] = {
@@ -1046,8 +1024,9 @@ static struct node *c_restart(struct canon *c, const struct node *in, const char
 static struct node *c_pull_policy(struct canon *c, const struct node *in, const char *path,
 				  const struct attr *a)
 {
-	static const char *const ok[] = {"always", "never", "missing", "if_not_present", "build",
-					 "daily", "weekly", "refresh", NULL};
+	static const char *const ok[] = {"always",	   "never",   "missing",
+					 "if_not_present", "build",   "daily",
+					 "weekly",	   "refresh", NULL};
 	const char *const *p;
 
 	if (!node_is_scalar(in))
@@ -1088,7 +1067,8 @@ static struct node *c_expose(struct canon *c, const struct node *in, const char 
 
 		canon_error(c, out->items[i], sub, "invalid port \"%s\"", out->items[i]->str);
 		node_free(out->items[i]);
-		memmove(out->items + i, out->items + i + 1, (out->len - i - 1) * sizeof(*out->items));
+		memmove(out->items + i, out->items + i + 1,
+			(out->len - i - 1) * sizeof(*out->items));
 		out->len--;
 	}
 	return out;
@@ -1181,11 +1161,13 @@ static struct node *provider_option(struct canon *c, const struct node *v, const
 			_cleanup_free_ char *item = NULL;
 
 			if (node_is_scalar(v->items[k])) {
-				node_seq_push(list, node_new_str(v->items[k]->str, v->items[k]->pos));
+				node_seq_push(list,
+					      node_new_str(v->items[k]->str, v->items[k]->pos));
 				continue;
 			}
 			item = canon_path_index(sub, k);
-			canon_error(c, v->items[k], item, "must be a string, a number or a boolean");
+			canon_error(c, v->items[k], item,
+				    "must be a string, a number or a boolean");
 		}
 	} else {
 		canon_error(c, v, sub, "must be a string, a number, a boolean or a list");
@@ -1193,8 +1175,8 @@ static struct node *provider_option(struct canon *c, const struct node *v, const
 	return list;
 }
 
-static struct node *c_provider_options(struct canon *c, const struct node *in,
-				       const char *path, const struct attr *a)
+static struct node *c_provider_options(struct canon *c, const struct node *in, const char *path,
+				       const struct attr *a)
 {
 	(void)a;
 	return map_values(c, in, path, provider_option);

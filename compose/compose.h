@@ -31,7 +31,7 @@ struct compose_options {
 	const char *const *files; /* -f; "-" is standard input */
 	size_t nfiles;
 	const char *project_name; /* -p */
-	const char *project_dir;  /* --project-directory */
+	const char *project_dir; /* --project-directory */
 	const char *const *env_files;
 	size_t nenv_files;
 	const char *const *profiles;
@@ -39,8 +39,8 @@ struct compose_options {
 	const char *const *services; /* named on the command line: enables their profiles */
 	size_t nservices;
 	char *const *environ; /* the shell's environment; NULL for none */
-	const char *cwd;      /* NULL: the process's */
-	FILE *stdin_file;     /* for "-f -"; NULL: stdin */
+	const char *cwd; /* NULL: the process's */
+	FILE *stdin_file; /* for "-f -"; NULL: stdin */
 	bool no_interpolate;
 };
 

@@ -129,8 +129,8 @@ static int expand_value(char **v, struct dotenv_lookup *dl, int lineno, char **e
 	return 0;
 }
 
-int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
-		 struct envset *out, char **error)
+int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx, struct envset *out,
+		 char **error)
 {
 	struct dotenv_lookup dl = {lookup, ctx, out};
 	const char *p = text, *line_start = text;

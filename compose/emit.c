@@ -19,8 +19,9 @@ static int write_strbuf(void *data, unsigned char *buf, size_t size)
 /* YAML 1.1 readers take these as booleans: quote them, as Go's yaml.v3 does. */
 static bool yaml11_bool(const char *s)
 {
-	static const char *const words[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-					    "NO", "on", "On", "ON", "off", "Off", "OFF", NULL};
+	static const char *const words[] = {"y",  "Y",	 "yes", "Yes", "YES", "n",
+					    "N",  "no",	 "No",	"NO",  "on",  "On",
+					    "ON", "off", "Off", "OFF", NULL};
 	const char *const *w;
 
 	if (!strchr("yYnNoO", s[0]))
@@ -219,9 +220,9 @@ bool compose_has_dollar(const struct node *n)
 	if (n->kind == NODE_SCALAR)
 		return n->stype == SC_STR && strchr(n->str, '$');
 	for (i = 0; i < n->len; i++)
-		if (n->kind == NODE_SEQ ? compose_has_dollar(n->items[i])
-					: strchr(n->pairs[i].key, '$') ||
-						  compose_has_dollar(n->pairs[i].value))
+		if (n->kind == NODE_SEQ
+			    ? compose_has_dollar(n->items[i])
+			    : strchr(n->pairs[i].key, '$') || compose_has_dollar(n->pairs[i].value))
 			return true;
 	return false;
 }

@@ -21,8 +21,8 @@ static void resolve_service(struct load_ctx *lc, struct node *services, const ch
 			    const char *file);
 
 /* The base service, resolved itself, as a copy the caller owns. */
-static struct node *base_service(struct load_ctx *lc, struct node *services,
-				 const struct node *ext, const char *name, const char *file)
+static struct node *base_service(struct load_ctx *lc, struct node *services, const struct node *ext,
+				 const char *name, const char *file)
 {
 	const struct node *svc_name = node_map_get(ext, "service");
 	const struct node *other = node_map_get(ext, "file");
@@ -48,8 +48,9 @@ static struct node *base_service(struct load_ctx *lc, struct node *services,
 		return NULL;
 	found = node_map_get(node_map_get(tree, "services"), svc_name->str);
 	if (!found && lc->dc->errors == 0)
-		diag_error(lc->dc, svc_name->pos, "services.%s.extends: service \"%s\" not found in %s",
-			   name, svc_name->str, other->str);
+		diag_error(lc->dc, svc_name->pos,
+			   "services.%s.extends: service \"%s\" not found in %s", name,
+			   svc_name->str, other->str);
 	base = found ? node_copy(found) : NULL;
 	node_free(tree);
 	return base;
@@ -65,8 +66,8 @@ static void resolve_service(struct load_ctx *lc, struct node *services, const ch
 	if (!p || !(ext = node_map_get(p->value, "extends")))
 		return;
 	if (in_stack(lc->extends_stack, file, name)) {
-		diag_error(lc->dc, ext->pos, "services.%s.extends: circular reference to \"%s\"", name,
-			   name);
+		diag_error(lc->dc, ext->pos, "services.%s.extends: circular reference to \"%s\"",
+			   name, name);
 		return;
 	}
 	lc->extends_stack = &frame;

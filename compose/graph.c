@@ -70,8 +70,9 @@ static int visit(struct walk *w, size_t i)
 
 int graph_start_order(const struct node *services, size_t *order, char **cycle)
 {
-	struct walk w = {services, xcalloc(services->len, sizeof(enum mark)), order, 0,
-			 xcalloc(services->len + 1, sizeof(size_t)), 0, NULL};
+	struct walk w = {services, xcalloc(services->len, sizeof(enum mark)),  order,
+			 0,	   xcalloc(services->len + 1, sizeof(size_t)), 0,
+			 NULL};
 	size_t i;
 	int rc = 0;
 

@@ -11,8 +11,8 @@
 
 #define INCLUDE_MAX_DEPTH 10
 
-static const char *const resource_kinds[] = {"services", "networks", "volumes", "secrets",
-					     "configs", NULL};
+static const char *const resource_kinds[] = {"services", "networks", "volumes",
+					     "secrets",	 "configs",  NULL};
 
 static int load_include_env(struct load_ctx *sub, const struct load_ctx *parent,
 			    const struct node *env_files, const char *dir)
@@ -25,14 +25,16 @@ static int load_include_env(struct load_ctx *sub, const struct load_ctx *parent,
 		envset_set(&sub->env, parent->env.names[i], parent->env.values[i]);
 	if (env_files) {
 		for (i = 0; i < env_files->len && rc == 0; i++)
-			rc = compose_read_env_file(sub, env_files->items[i]->str, env_files->items[i]->pos,
-						   &fileenv);
+			rc = compose_read_env_file(sub, env_files->items[i]->str,
+						   env_files->items[i]->pos, &fileenv);
 	} else {
 		_cleanup_free_ char *p = compose_path_join(dir, ".env");
 		struct stat st;
 
 		if (stat(p, &st) == 0)
-			rc = compose_read_env_file(sub, p, env_files ? env_files->pos : (struct node_pos){0},
+			rc = compose_read_env_file(sub, p,
+						   env_files ? env_files->pos
+							     : (struct node_pos){0},
 						   &fileenv);
 	}
 	/* the including project's variables win over the included env file */
@@ -77,7 +79,8 @@ static void include_one(struct load_ctx *lc, struct node *tree, const struct nod
 {
 	const struct node *paths = node_map_get(entry, "path");
 	const struct node *pd = node_map_get(entry, "project_directory");
-	struct load_ctx sub = {.dc = lc->dc, .opt = lc->opt,
+	struct load_ctx sub = {.dc = lc->dc,
+			       .opt = lc->opt,
 			       .include_depth = lc->include_depth + 1};
 	_cleanup_free_ char *dir = pd ? xstrdup(pd->str) : compose_path_dir(paths->items[0]->str);
 	struct node *merged = NULL;

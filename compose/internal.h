@@ -15,11 +15,11 @@ struct extends_frame {
 struct load_ctx {
 	struct diag_ctx *dc;
 	const struct compose_options *opt;
-	struct envset env;   /* interpolation variables: env files, then the shell's */
-	char *workdir;       /* the project directory, absolute */
+	struct envset env; /* interpolation variables: env files, then the shell's */
+	char *workdir; /* the project directory, absolute */
 	int include_depth;
 	struct extends_frame *extends_stack; /* services being extended, for cycles */
-	bool merged;     /* a merge ran: key order must be restored */
+	bool merged; /* a merge ran: key order must be restored */
 	/* Something could not be read at all (a file, its YAML, an extends or include):
 	 * checking references would only report what is missing because of it. Errors in
 	 * attributes leave a partial tree that later stages still check. */

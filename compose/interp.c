@@ -345,8 +345,7 @@ static void interp_node(struct interp_walk *w, struct node *n, const struct inte
 	interp_result_free(&r);
 }
 
-void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup lookup,
-			 void *ctx)
+void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup lookup, void *ctx)
 {
 	struct interp_walk w = {dc, lookup, ctx, NULL, 0};
 	size_t i;

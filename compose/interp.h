@@ -22,9 +22,9 @@ void envset_from_environ(struct envset *e, char *const *env);
 typedef const char *(*interp_lookup)(void *ctx, const char *name);
 
 struct interp_result {
-	char *value;    /* set on success */
-	char *error;    /* set on failure */
-	char **unset;   /* variables used without a value and without a default */
+	char *value; /* set on success */
+	char *error; /* set on failure */
+	char **unset; /* variables used without a value and without a default */
 	size_t nunset;
 };
 
@@ -34,15 +34,14 @@ void interp_result_free(struct interp_result *r);
 
 /* Interpolate every scalar value (not keys) under root in place. Unset variables warn
  * once each; errors are reported at the scalar's position. */
-void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup lookup,
-			 void *ctx);
+void compose_interpolate(struct diag_ctx *dc, struct node *root, interp_lookup lookup, void *ctx);
 
 /* Split a dotenv error ("LINE:COL: message") into its place and message. */
 const char *dotenv_error_place(const char *error, int *line, int *col);
 
 /* Parse a dotenv file's text. With interpolate, values may use ${VAR} from lookup and
  * from earlier lines. Returns 0, or -1 with *error set ("line N: ..."). */
-int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx,
-		 struct envset *out, char **error);
+int dotenv_parse(const char *text, bool raw, interp_lookup lookup, void *ctx, struct envset *out,
+		 char **error);
 
 #endif

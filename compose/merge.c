@@ -67,9 +67,8 @@ static bool node_equal(const struct node *a, const struct node *b)
 	for (i = 0; i < a->len; i++) {
 		if (a->kind == NODE_SEQ && !node_equal(a->items[i], b->items[i]))
 			return false;
-		if (a->kind == NODE_MAP &&
-		    (strcmp(a->pairs[i].key, b->pairs[i].key) != 0 ||
-		     !node_equal(a->pairs[i].value, b->pairs[i].value)))
+		if (a->kind == NODE_MAP && (strcmp(a->pairs[i].key, b->pairs[i].key) != 0 ||
+					    !node_equal(a->pairs[i].value, b->pairs[i].value)))
 			return false;
 	}
 	return true;
@@ -179,9 +178,10 @@ static void merge_seq_matching(struct node *base, struct node *over, const struc
 				}
 		} else {
 			for (j = 0; j < base->len && at == (size_t)-1; j++)
-				if (!ids[j] && (r->rule == SEQ_UNIQUE ? node_equal(base->items[j], item)
-								      : same_entry(base->items[j], item,
-										   r->keys)))
+				if (!ids[j] &&
+				    (r->rule == SEQ_UNIQUE
+					     ? node_equal(base->items[j], item)
+					     : same_entry(base->items[j], item, r->keys)))
 					at = j;
 		}
 		if (at != (size_t)-1) {
@@ -236,8 +236,7 @@ static void merge_into(struct node **slot, struct node *over, const char *attr)
 	struct node *base = *slot;
 	size_t i;
 
-	if (over->tag_override || !base || base->kind != over->kind ||
-	    over->kind == NODE_SCALAR) {
+	if (over->tag_override || !base || base->kind != over->kind || over->kind == NODE_SCALAR) {
 		node_free(base);
 		over->tag_override = false;
 		*slot = over;

@@ -27,10 +27,10 @@ struct compose_strv {
 
 struct compose_port {
 	char *name;
-	char *host_ip;   /* NULL: all addresses */
+	char *host_ip; /* NULL: all addresses */
 	unsigned target;
 	char *published; /* NULL: a random port */
-	char *protocol;  /* tcp or udp */
+	char *protocol; /* tcp or udp */
 	char *mode;
 	char *app_protocol;
 };
@@ -47,7 +47,7 @@ struct compose_mount {
 	bool volume_nocopy;
 	char *volume_subpath;
 	long long tmpfs_size; /* bytes; 0 unset */
-	int tmpfs_mode;       /* -1 unset */
+	int tmpfs_mode; /* -1 unset */
 };
 
 struct compose_depend {
@@ -91,9 +91,9 @@ struct compose_device {
 };
 
 struct compose_resources {
-	double cpus;      /* 0 unset */
+	double cpus; /* 0 unset */
 	long long memory; /* bytes; 0 unset */
-	long long pids;   /* 0 unset */
+	long long pids; /* 0 unset */
 };
 
 struct compose_service {
@@ -143,9 +143,9 @@ struct compose_service {
 	long long stop_grace_period_ns; /* -1 unset */
 	char *ipc, *pid, *platform, *pull_policy;
 	bool read_only, init, tty, stdin_open, privileged;
-	long long pids_limit;     /* 0 unset */
-	long long mem_limit;      /* bytes; 0 unset */
-	long long memswap_limit;  /* bytes; 0 unset, -1 unlimited */
+	long long pids_limit; /* 0 unset */
+	long long mem_limit; /* bytes; 0 unset */
+	long long memswap_limit; /* bytes; 0 unset, -1 unlimited */
 	long long mem_reservation;
 	long long shm_size;
 	double cpus;
@@ -160,7 +160,7 @@ struct compose_service {
 };
 
 struct compose_network {
-	char *key;  /* the name in the compose file */
+	char *key; /* the name in the compose file */
 	char *name; /* the engine name: <project>_<key>, or its own if external or named */
 	char *driver;
 	bool external, internal, attachable, enable_ipv6;
@@ -203,9 +203,9 @@ struct compose_project {
 	struct compose_secret *configs;
 	size_t nconfigs;
 	struct compose_strv profiles; /* every profile any service names */
-	struct node *tree;            /* the canonical tree `config` prints */
+	struct node *tree; /* the canonical tree `config` prints */
 	struct compose_strv pos_files; /* file names the tree's positions point into */
-	bool interpolated;             /* rendering doubles '$' so the output reads back */
+	bool interpolated; /* rendering doubles '$' so the output reads back */
 };
 
 /* The index of a service by name, or -1. */

@@ -129,8 +129,7 @@ struct node *node_map_get(const struct node *map, const char *key)
 	return p ? p->value : NULL;
 }
 
-void node_map_set_at(struct node *map, const char *key, struct node_pos kpos,
-		     struct node *value)
+void node_map_set_at(struct node *map, const char *key, struct node_pos kpos, struct node *value)
 {
 	struct node_pair *p = node_map_find(map, key);
 
@@ -142,8 +141,7 @@ void node_map_set_at(struct node *map, const char *key, struct node_pos kpos,
 	node_map_append(map, key, kpos, value);
 }
 
-void node_map_append(struct node *map, const char *key, struct node_pos kpos,
-		     struct node *value)
+void node_map_append(struct node *map, const char *key, struct node_pos kpos, struct node *value)
 {
 	struct node_pair *p;
 
@@ -324,7 +322,7 @@ enum scalar_type scalar_resolve(const char *s)
 	case 'n':
 	case 'N':
 		return match_any(s, (const char *const[]){"null", "Null", "NULL", NULL}) ? SC_NULL
-										      : SC_STR;
+											 : SC_STR;
 	case 't':
 	case 'T':
 	case 'f':
@@ -350,10 +348,10 @@ enum scalar_type scalar_resolve(const char *s)
 
 bool node_as_bool(const struct node *n, bool *out)
 {
-	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y",
-					  "on", "On", "ON", NULL};
-	static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "n", "N",
-					 "off", "Off", "OFF", NULL};
+	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
+					  "y",	  "Y",	  "on",	  "On",	 "ON",	NULL};
+	static const char *const no[] = {"false", "False", "FALSE", "no",  "No",  "NO",
+					 "n",	  "N",	   "off",   "Off", "OFF", NULL};
 
 	if (!node_is_scalar(n))
 		return false;

@@ -28,13 +28,13 @@ struct node {
 	enum node_kind kind;
 	enum scalar_type stype;
 	struct node_pos pos;
-	bool tag_reset;    /* !reset */
+	bool tag_reset; /* !reset */
 	bool tag_override; /* !override */
 	bool interpolated; /* the text came from ${...} */
-	bool partial;      /* an attribute of this mapping was invalid and left out */
-	char *str;         /* scalar text */
-	size_t len;        /* items or pairs */
-	size_t cap;        /* allocated items or pairs */
+	bool partial; /* an attribute of this mapping was invalid and left out */
+	char *str; /* scalar text */
+	size_t len; /* items or pairs */
+	size_t cap; /* allocated items or pairs */
 	struct node **items;
 	struct node_pair *pairs;
 };
@@ -57,11 +57,9 @@ struct node *node_copy(const struct node *n);
 void node_seq_push(struct node *seq, struct node *item);
 /* Set key to value (taking ownership), replacing any value it had. */
 void node_map_set(struct node *map, const char *key, struct node *value);
-void node_map_set_at(struct node *map, const char *key, struct node_pos kpos,
-		     struct node *value);
+void node_map_set_at(struct node *map, const char *key, struct node_pos kpos, struct node *value);
 /* Append without looking for the key: for callers that know it is not there. */
-void node_map_append(struct node *map, const char *key, struct node_pos kpos,
-		     struct node *value);
+void node_map_append(struct node *map, const char *key, struct node_pos kpos, struct node *value);
 struct node *node_map_get(const struct node *map, const char *key);
 struct node_pair *node_map_find(const struct node *map, const char *key);
 /* Remove key; the value is freed. */

@@ -108,7 +108,8 @@ static void apply_profiles(struct load_ctx *lc, struct node *services)
 		for (j = 0; pr && j < pr->len; j++) {
 			size_t k;
 
-			for (k = 0; k < lc->nprofiles && strcmp(lc->profiles[k], pr->items[j]->str); k++)
+			for (k = 0; k < lc->nprofiles && strcmp(lc->profiles[k], pr->items[j]->str);
+			     k++)
 				;
 			if (k < lc->nprofiles)
 				continue;
@@ -202,8 +203,8 @@ static void implicit_dependencies(struct node *svc)
 		add_dependency(svc, name, vf->items[i]->pos, false);
 	}
 	for (i = 0; links && i < links->len; i++) {
-		_cleanup_free_ char *name = xstrndup(links->items[i]->str,
-						     strcspn(links->items[i]->str, ":"));
+		_cleanup_free_ char *name =
+			xstrndup(links->items[i]->str, strcspn(links->items[i]->str, ":"));
 
 		add_dependency(svc, name, links->items[i]->pos, true);
 	}
@@ -230,8 +231,9 @@ static void resolve_environment(struct load_ctx *lc, const char *name, struct no
 		node_as_bool(req, &required);
 		if (!text) {
 			if (required)
-				diag_error(lc->dc, f->pos, "services.%s.env_file: env file %s not found",
-					   name, path);
+				diag_error(lc->dc, f->pos,
+					   "services.%s.env_file: env file %s not found", name,
+					   path);
 			continue;
 		}
 		if (dotenv_parse(text, raw, load_ctx_lookup, lc, &e, &error) < 0) {
@@ -243,7 +245,8 @@ static void resolve_environment(struct load_ctx *lc, const char *name, struct no
 			continue;
 		}
 		for (k = 0; k < e.n; k++)
-			node_map_set_at(merged, e.names[k], f->pos, node_new_str(e.values[k], f->pos));
+			node_map_set_at(merged, e.names[k], f->pos,
+					node_new_str(e.values[k], f->pos));
 		envset_free(&e);
 	}
 	for (i = 0; env && i < env->len; i++)
@@ -338,8 +341,9 @@ static void drop_false(struct node *svc)
 			node_map_del(svc, *k);
 }
 
-static const char *const sorted_maps[] = {"annotations", "labels", "sysctls", "storage_opt",
-					  "depends_on", "networks", "ulimits", "models", NULL};
+static const char *const sorted_maps[] = {"annotations", "labels",     "sysctls",
+					  "storage_opt", "depends_on", "networks",
+					  "ulimits",	 "models",     NULL};
 
 static void sort_service_maps(struct node *svc)
 {
@@ -437,9 +441,10 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 
 		node_map_del(svc, "extends");
 		if (node_map_get(svc, "network_mode") && node_map_get(svc, "networks"))
-			diag_error(lc->dc, node_map_get(svc, "network_mode")->pos,
-				   "services.%s: \"network_mode\" and \"networks\" cannot be combined",
-				   services->pairs[i].key);
+			diag_error(
+				lc->dc, node_map_get(svc, "network_mode")->pos,
+				"services.%s: \"network_mode\" and \"networks\" cannot be combined",
+				services->pairs[i].key);
 		implicit_dependencies(svc);
 		resolve_build_args(lc, svc);
 		drop_false(svc);
@@ -474,8 +479,8 @@ void compose_normalize(struct load_ctx *lc, struct node *tree, const char *proje
 		node_map_sort(networks); /* models keep their names: Compose gives them none */
 	sort_extensions(tree);
 	/* top level in Compose's order */
-	static const char *const order[] = {"name", "services", "networks", "volumes",
-					    "secrets", "configs", "models", NULL};
+	static const char *const order[] = {"name",    "services", "networks", "volumes",
+					    "secrets", "configs",  "models",   NULL};
 	size_t at = 0;
 
 	for (const char *const *k = order; *k; k++)

@@ -135,7 +135,8 @@ struct node *compose_load_file(struct load_ctx *lc, const char *path, const char
 	}
 	free(docs);
 	if (!tree)
-		tree = node_new(NODE_MAP, (struct node_pos){diag_intern_file(lc->dc, display), 1, 1});
+		tree = node_new(NODE_MAP,
+				(struct node_pos){diag_intern_file(lc->dc, display), 1, 1});
 	size_t before = lc->dc->errors;
 
 	if (!lc->broken)
@@ -191,8 +192,7 @@ static int load_env_file(struct load_ctx *lc, const char *path, const struct env
 			   "couldn't read env file: %s", strerror(errno));
 		return -1;
 	}
-	if (dotenv_parse(text, false, (interp_lookup)envset_get, (void *)shell, into, &error) <
-	    0) {
+	if (dotenv_parse(text, false, (interp_lookup)envset_get, (void *)shell, into, &error) < 0) {
 		struct node_pos pos = {diag_intern_file(lc->dc, path), 0, 0};
 		const char *msg = dotenv_error_place(error, &pos.line, &pos.col);
 
@@ -261,7 +261,8 @@ static int discover_files(struct load_ctx *lc, const char *start, struct compose
 
 				push_str(files, p);
 				for (size_t k = i + 1; compose_names[k]; k++) {
-					_cleanup_free_ char *q = compose_path_join(dir, compose_names[k]);
+					_cleanup_free_ char *q =
+						compose_path_join(dir, compose_names[k]);
 
 					if (file_exists(q))
 						strbuf_addf(&others, ", %s", compose_names[k]);
@@ -524,8 +525,8 @@ static void sort_diags(struct compose_diags *d, size_t from)
 	for (size_t r = from + 1; r < d->n; r++) {
 		struct compose_diag *prev = &d->v[w - 1], *cur = &d->v[r];
 
-		if (prev->line == cur->line && prev->col == cur->col && !strcmp(prev->file, cur->file) &&
-		    !strcmp(prev->msg, cur->msg)) {
+		if (prev->line == cur->line && prev->col == cur->col &&
+		    !strcmp(prev->file, cur->file) && !strcmp(prev->msg, cur->msg)) {
 			free(cur->file);
 			free(cur->msg);
 			continue;
@@ -555,8 +556,7 @@ int compose_project_load(const struct compose_options *opt, struct compose_proje
 		workdir = compose_path_dir(f);
 	} else
 		workdir = xstrdup(cwd);
-	if (load_environment(&lc, cwd, workdir) < 0 ||
-	    resolve_files(&lc, cwd, workdir, &files) < 0)
+	if (load_environment(&lc, cwd, workdir) < 0 || resolve_files(&lc, cwd, workdir, &files) < 0)
 		goto out;
 	/* Discovery may find the files in a parent: that is the project directory then,
 	 * and its .env is the one that counts. */
@@ -659,7 +659,8 @@ static bool omits_opt_out_defaults(struct node *tree, bool apply)
 			struct node *bind = node_map_get(vols->items[k], "bind");
 			bool create = false;
 
-			if (!node_as_bool(node_map_get(bind, "create_host_path"), &create) || !create)
+			if (!node_as_bool(node_map_get(bind, "create_host_path"), &create) ||
+			    !create)
 				continue;
 			found = true;
 			if (apply)

@@ -59,8 +59,7 @@ static void check_mounts(struct vctx *v, const char *name, const struct node *sv
 		const struct node *src = node_map_get(m, "source");
 		const char *target = node_map_get(m, "target")->str;
 
-		if (type && !strcmp(type->str, "volume") && src &&
-		    !defined(v, "volumes", src->str))
+		if (type && !strcmp(type->str, "volume") && src && !defined(v, "volumes", src->str))
 			diag_error(v->lc->dc, m->pos,
 				   "services.%s.volumes[%zu]: service \"%s\" refers to undefined "
 				   "volume \"%s\"",
@@ -74,20 +73,19 @@ static void check_mounts(struct vctx *v, const char *name, const struct node *sv
 		targets[n++] = target;
 	}
 	for (i = 0; tmpfs && i < tmpfs->len; i++) {
-		_cleanup_free_ char *t = xstrndup(tmpfs->items[i]->str,
-						  strcspn(tmpfs->items[i]->str, ":"));
+		_cleanup_free_ char *t =
+			xstrndup(tmpfs->items[i]->str, strcspn(tmpfs->items[i]->str, ":"));
 
 		for (j = 0; j < n; j++)
 			if (!strcmp(targets[j], t))
 				diag_error(v->lc->dc, tmpfs->items[i]->pos,
-					   "services.%s.tmpfs[%zu]: duplicate mount target \"%s\"", name,
-					   i, t);
+					   "services.%s.tmpfs[%zu]: duplicate mount target \"%s\"",
+					   name, i, t);
 	}
 	free(targets);
 }
 
-static void check_refs(struct vctx *v, const char *name, const struct node *svc,
-		       const char *kind)
+static void check_refs(struct vctx *v, const char *name, const struct node *svc, const char *kind)
 {
 	const struct node *refs = node_map_get(svc, kind);
 	size_t i;
@@ -99,8 +97,8 @@ static void check_refs(struct vctx *v, const char *name, const struct node *svc,
 			diag_error(v->lc->dc, refs->items[i]->pos,
 				   "services.%s.%s[%zu]: service \"%s\" refers to undefined %s "
 				   "\"%s\"",
-				   name, kind, i, name, !strcmp(kind, "secrets") ? "secret" : "config",
-				   src->str);
+				   name, kind, i, name,
+				   !strcmp(kind, "secrets") ? "secret" : "config", src->str);
 	}
 }
 
@@ -156,8 +154,8 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 		node_as_int(replicas, &r);
 	if (scale && replicas && s != r)
 		diag_error(v->lc->dc, scale->pos,
-			   "services.%s: \"scale\" (%lld) and \"deploy.replicas\" (%lld) differ", name,
-			   s, r);
+			   "services.%s: \"scale\" (%lld) and \"deploy.replicas\" (%lld) differ",
+			   name, s, r);
 	if (cname && ((scale && s > 1) || (replicas && r > 1)))
 		diag_error(v->lc->dc, cname->pos,
 			   "services.%s: container_name \"%s\" cannot be used with more than one "

@@ -71,7 +71,6 @@ static void usage(FILE *out)
 	fputs("\nRun 'stack COMMAND --help' for more information on a command.\n", out);
 }
 
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -102,7 +101,8 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		case ':':
 			short_usage();
-			return cli_usage_error(NULL, "flag needs an argument: %s", argv[optind - 1]);
+			return cli_usage_error(NULL, "flag needs an argument: %s",
+					       argv[optind - 1]);
 		default:
 			if (cli_global_option(&g, c, optarg))
 				break;

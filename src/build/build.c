@@ -196,7 +196,8 @@ static int declare_args(struct build *b, const struct df_instr *in, struct vars 
 		char *eq = strchr(in->args[i], '=');
 		const char *given;
 
-		name = eq ? xstrndup(in->args[i], (size_t)(eq - in->args[i])) : xstrdup(in->args[i]);
+		name = eq ? xstrndup(in->args[i], (size_t)(eq - in->args[i]))
+			  : xstrdup(in->args[i]);
 		if (eq && df_word(eq + 1, b->df.escape, lookup, vs, &def, err) < 0)
 			return -1;
 		given = build_arg(b, name);
@@ -291,7 +292,8 @@ static void scratch_state(struct bstate *st)
 }
 
 /* An image from the store, pulled first if it is not there. */
-static int build_image_state(struct build *b, const char *ref, struct bstate *st, struct stk_err *err)
+static int build_image_state(struct build *b, const char *ref, struct bstate *st,
+			     struct stk_err *err)
 {
 	struct image_config ic;
 	struct image_pull_opts defaults = {0};
@@ -301,13 +303,15 @@ static int build_image_state(struct build *b, const char *ref, struct bstate *st
 		const char *refs[] = {ref};
 
 		build_say(b, " ---> pulling %s\n", ref);
-		if (image_pull_all(b->store, refs, 1, b->o->pull ? b->o->pull : &defaults, NULL, NULL, err) < 0 ||
+		if (image_pull_all(b->store, refs, 1, b->o->pull ? b->o->pull : &defaults, NULL,
+				   NULL, err) < 0 ||
 		    image_store_get(b->store, ref, &ic, err) < 0)
 			return stk_err_wrap(err, "FROM %s", ref);
 	}
 	memset(st, 0, sizeof(*st));
 	st->config = json_tokener_parse(ic.config_json);
-	if (!st->config || image_store_layers(b->store, ic.manifest_digest, &st->layers, &st->nlayers, err) < 0) {
+	if (!st->config ||
+	    image_store_layers(b->store, ic.manifest_digest, &st->layers, &st->nlayers, err) < 0) {
 		if (!st->config)
 			stk_err_set(err, EBADMSG, "image %s: config is not JSON", ref);
 		image_config_free(&ic);
@@ -327,7 +331,7 @@ struct stage_run {
 	struct vars vars;
 	const struct vars *meta;
 	struct bstate *done; /* final states of earlier stages (NULL config: not built) */
-	size_t index;        /* of this stage */
+	size_t index; /* of this stage */
 	bool cmd_set;
 };
 
@@ -374,7 +378,8 @@ static void env_set(struct bstate *st, const char *k, const char *v)
 	struct json_object *cfg = bstate_cfg(st), *env, *nenv = json_object_new_array();
 	size_t i, n = strlen(k);
 
-	if (json_object_object_get_ex(cfg, "Env", &env) && json_object_is_type(env, json_type_array))
+	if (json_object_object_get_ex(cfg, "Env", &env) &&
+	    json_object_is_type(env, json_type_array))
 		for (i = 0; i < json_object_array_length(env); i++) {
 			const char *kv = json_object_get_string(json_object_array_get_idx(env, i));
 
@@ -447,7 +452,8 @@ static int set_string(struct stage_run *r, const struct df_instr *in, const char
 	if (in->kind == DF_WORKDIR && v[0] != '/') {
 		struct json_object *cur;
 		const char *base = json_object_object_get_ex(bstate_cfg(&r->st), "WorkingDir", &cur)
-					   ? json_object_get_string(cur) : "/";
+					   ? json_object_get_string(cur)
+					   : "/";
 		char *joined = xasprintf("%s/%s", base && *base ? base : "", v);
 
 		free(v);
@@ -472,13 +478,26 @@ static int duration_ns(const char *s, int64_t *out)
 		if (end == s)
 			return -1;
 		s = end;
-		if (!strncmp(s, "ms", 2)) { total += v * 1e6; s += 2; }
-		else if (!strncmp(s, "us", 2)) { total += v * 1e3; s += 2; }
-		else if (!strncmp(s, "ns", 2)) { total += v; s += 2; }
-		else if (*s == 'h') { total += v * 3600e9; s++; }
-		else if (*s == 'm') { total += v * 60e9; s++; }
-		else if (*s == 's') { total += v * 1e9; s++; }
-		else return -1;
+		if (!strncmp(s, "ms", 2)) {
+			total += v * 1e6;
+			s += 2;
+		} else if (!strncmp(s, "us", 2)) {
+			total += v * 1e3;
+			s += 2;
+		} else if (!strncmp(s, "ns", 2)) {
+			total += v;
+			s += 2;
+		} else if (*s == 'h') {
+			total += v * 3600e9;
+			s++;
+		} else if (*s == 'm') {
+			total += v * 60e9;
+			s++;
+		} else if (*s == 's') {
+			total += v * 1e9;
+			s++;
+		} else
+			return -1;
 	}
 	*out = (int64_t)total;
 	return 0;
@@ -486,9 +505,12 @@ static int duration_ns(const char *s, int64_t *out)
 
 static int do_healthcheck(struct stage_run *r, const struct df_instr *in, struct stk_err *err)
 {
-	static const struct { const char *flag, *key; } durs[] = {
-		{"interval", "Interval"}, {"timeout", "Timeout"}, {"start-period", "StartPeriod"},
-		{"start-interval", "StartInterval"}};
+	static const struct {
+		const char *flag, *key;
+	} durs[] = {{"interval", "Interval"},
+		    {"timeout", "Timeout"},
+		    {"start-period", "StartPeriod"},
+		    {"start-interval", "StartInterval"}};
 	struct json_object *hc = json_object_new_object(), *test = json_object_new_array();
 	const char *v;
 	size_t i;
@@ -508,7 +530,8 @@ static int do_healthcheck(struct stage_run *r, const struct df_instr *in, struct
 		if (!(v = df_flag_get(in, durs[i].flag, NULL)))
 			continue;
 		if (duration_ns(v, &ns) < 0)
-			return stk_err_set(err, EINVAL, "HEALTHCHECK --%s: invalid duration \"%s\"", durs[i].flag, v);
+			return stk_err_set(err, EINVAL, "HEALTHCHECK --%s: invalid duration \"%s\"",
+					   durs[i].flag, v);
 		json_object_object_add(hc, durs[i].key, json_object_new_int64(ns));
 	}
 	if ((v = df_flag_get(in, "retries", NULL)))
@@ -553,7 +576,8 @@ static int do_meta(struct stage_run *r, const struct df_instr *in, struct stk_er
 	case DF_ONBUILD: {
 		struct json_object *cfg = bstate_cfg(&r->st), *ob;
 
-		if (!json_object_object_get_ex(cfg, "OnBuild", &ob) || !json_object_is_type(ob, json_type_array)) {
+		if (!json_object_object_get_ex(cfg, "OnBuild", &ob) ||
+		    !json_object_is_type(ob, json_type_array)) {
 			ob = json_object_new_array();
 			json_object_object_add(cfg, "OnBuild", ob);
 		}
@@ -612,7 +636,8 @@ static struct json_object *run_env(struct stage_run *r)
 	struct json_object *env, *out = NULL;
 	size_t i;
 
-	if (json_object_object_get_ex(bstate_cfg(&r->st), "Env", &env) && json_object_is_type(env, json_type_array))
+	if (json_object_object_get_ex(bstate_cfg(&r->st), "Env", &env) &&
+	    json_object_is_type(env, json_type_array))
 		json_object_deep_copy(env, &out, NULL);
 	else
 		out = json_object_new_array();
@@ -655,9 +680,11 @@ static int from_root_cb(void *arg, const char *from, char **mounted, struct stk_
 static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err *err)
 {
 	struct build *b = r->b;
-	_cleanup_json_ struct json_object *argv = NULL, *env = NULL, *keyo = json_object_new_array();
+	_cleanup_json_ struct json_object *argv = NULL, *env = NULL,
+					  *keyo = json_object_new_array();
 	_cleanup_free_ char *tail = NULL, **av = NULL, **ev = NULL;
-	const char *net = df_flag_get(in, "network", NULL) ? df_flag_get(in, "network", NULL) : b->o->network;
+	const char *net = df_flag_get(in, "network", NULL) ? df_flag_get(in, "network", NULL)
+							   : b->o->network;
 	bool none = net && !strcmp(net, "none");
 	struct run_mounts mounts = {0};
 	char key[72];
@@ -665,7 +692,9 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 	size_t i;
 
 	if (net && strcmp(net, "none") && strcmp(net, "host") && strcmp(net, "default"))
-		return stk_err_set(err, EINVAL, "RUN --network=%s: only default, host and none are supported", net);
+		return stk_err_set(err, EINVAL,
+				   "RUN --network=%s: only default, host and none are supported",
+				   net);
 	if (in->nheredocs) {
 		_cleanup_free_ char *script = run_script(in);
 		struct df_instr shell = {.args = (char *[]){script, NULL}, .nargs = 1};
@@ -699,8 +728,8 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 	for (i = 0; ev[i]; i++)
 		free(ev[i]);
 	if (code)
-		return stk_err_set(err, 0, "step %u/%u: %s: exit %d%s%s", b->step, b->nsteps, in->original,
-				   code, *tail ? "\n" : "", tail);
+		return stk_err_set(err, 0, "step %u/%u: %s: exit %d%s%s", b->step, b->nsteps,
+				   in->original, code, *tail ? "\n" : "", tail);
 	if (rc < 0)
 		return step_fail(b, in, err);
 	bstate_history(&r->st, in->original, r->st.nlayers == nlayers);
@@ -749,10 +778,12 @@ static int id_from_file(struct build *b, const struct bstate *st, const char *fi
 	_cleanup_free_ char *text = build_image_read(b, st, file);
 	char *line, *save = NULL;
 
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *f1 = strchr(line, ':'), *f2 = f1 ? strchr(f1 + 1, ':') : NULL;
 
-		if (f2 && (size_t)(f1 - line) == strlen(name) && !strncmp(line, name, strlen(name))) {
+		if (f2 && (size_t)(f1 - line) == strlen(name) &&
+		    !strncmp(line, name, strlen(name))) {
 			*out = atoi(f2 + 1);
 			return 0;
 		}
@@ -770,14 +801,18 @@ static int parse_chown(struct build *b, const struct bstate *st, const char *spe
 		*g++ = 0;
 	*uid = (int)strtol(u, &end, 10);
 	if ((*end || !*u) && id_from_file(b, st, "etc/passwd", u, uid) < 0)
-		return stk_err_set(err, ENOENT, "--chown=%s: no user \"%s\" in the image's /etc/passwd", spec, u);
+		return stk_err_set(err, ENOENT,
+				   "--chown=%s: no user \"%s\" in the image's /etc/passwd", spec,
+				   u);
 	if (!g) {
 		*gid = *uid;
 		return 0;
 	}
 	*gid = (int)strtol(g, &end, 10);
 	if ((*end || !*g) && id_from_file(b, st, "etc/group", g, gid) < 0)
-		return stk_err_set(err, ENOENT, "--chown=%s: no group \"%s\" in the image's /etc/group", spec, g);
+		return stk_err_set(err, ENOENT,
+				   "--chown=%s: no group \"%s\" in the image's /etc/group", spec,
+				   g);
 	return 0;
 }
 
@@ -791,7 +826,8 @@ static int heredoc_files(struct stage_run *r, const struct df_instr *in, char **
 	if (stk_mkdir_p(*dir, 0755, err) < 0)
 		return -1;
 	for (i = 0; i < in->nheredocs; i++) {
-		_cleanup_free_ char *body = NULL, *p = xasprintf("%s/%s", *dir, in->heredocs[i].name);
+		_cleanup_free_ char *body = NULL,
+				    *p = xasprintf("%s/%s", *dir, in->heredocs[i].name);
 		_cleanup_close_ int fd = -1;
 
 		if (in->heredocs[i].expand ? expand(r, in->heredocs[i].content, &body, err) < 0
@@ -888,7 +924,9 @@ static int copy_source_root(struct stage_run *r, const struct df_instr *in, stru
 
 	if (j->nurls) {
 		if (j->nurls != j->nsrcs)
-			return stk_err_set(err, ENOTSUP, "ADD: URL and context sources in one instruction are not supported");
+			return stk_err_set(
+				err, ENOTSUP,
+				"ADD: URL and context sources in one instruction are not supported");
 		j->co.add = false; /* a downloaded archive is not extracted */
 		return 0;
 	}
@@ -942,14 +980,17 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 	size_t i;
 
 	if (df_flag_get(in, "parents", NULL))
-		return stk_err_set(err, ENOTSUP, "%s --parents is not supported", df_kind_name(in->kind));
+		return stk_err_set(err, ENOTSUP, "%s --parents is not supported",
+				   df_kind_name(in->kind));
 	for (i = 0; i < in->nflags; i++) {
 		char *pat = NULL;
 
 		if (strcmp(in->flags[i].name, "exclude"))
 			continue;
 		if (!in->flags[i].value || expand(r, in->flags[i].value, &pat, err) < 0)
-			return in->flags[i].value ? -1 : stk_err_set(err, EINVAL, "--exclude needs a pattern");
+			return in->flags[i].value
+				       ? -1
+				       : stk_err_set(err, EINVAL, "--exclude needs a pattern");
 		j->src.exclude = xrealloc(j->src.exclude, (j->src.nexclude + 1) * sizeof(char *));
 		j->src.exclude[j->src.nexclude++] = build_clean_path(pat);
 		free(pat);
@@ -961,9 +1002,14 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 
 		if (in->nheredocs && a[0] == '<' && a[1] == '<') {
 			a += 2 + (a[2] == '-');
-			j->srcs[j->nsrcs++] = xstrndup(a + (*a == '\'' || *a == '"'), strcspn(a + (*a == '\'' || *a == '"'), "'\""));
+			j->srcs[j->nsrcs++] =
+				xstrndup(a + (*a == '\'' || *a == '"'),
+					 strcspn(a + (*a == '\'' || *a == '"'), "'\""));
 		} else if (in->nheredocs) {
-			return stk_err_set(err, ENOTSUP, "%s: heredoc and context sources in one instruction are not supported", df_kind_name(in->kind));
+			return stk_err_set(
+				err, ENOTSUP,
+				"%s: heredoc and context sources in one instruction are not supported",
+				df_kind_name(in->kind));
 		} else if (in->json) {
 			j->srcs[j->nsrcs++] = xstrdup(a);
 		} else if (expand(r, a, &j->srcs[j->nsrcs++], err) < 0) {
@@ -980,8 +1026,11 @@ static int copy_prepare(struct stage_run *r, const struct df_instr *in, struct c
 	if (dest[0] == '/')
 		j->dest = steal(&dest);
 	else
-		j->dest = xasprintf("%s/%s", json_object_object_get_ex(bstate_cfg(&r->st), "WorkingDir", &wd)
-						     ? json_object_get_string(wd) : "", dest);
+		j->dest = xasprintf("%s/%s",
+				    json_object_object_get_ex(bstate_cfg(&r->st), "WorkingDir", &wd)
+					    ? json_object_get_string(wd)
+					    : "",
+				    dest);
 	/* as Docker: through the image's symlinks, and into a directory the image has */
 	resolved = build_image_resolve(r->b, &r->st, j->dest);
 	free(j->dest);
@@ -1043,7 +1092,8 @@ static int do_meta_step(struct stage_run *r, const struct df_instr *in, struct s
 	if (do_meta(r, in, err) < 0)
 		return step_fail(r->b, in, err);
 	/* the key follows the config the step produced, so expansions are part of it */
-	build_key(r->st.key, json_object_to_json_string_ext(bstate_cfg(&r->st), JSON_C_TO_STRING_PLAIN), key);
+	build_key(r->st.key,
+		  json_object_to_json_string_ext(bstate_cfg(&r->st), JSON_C_TO_STRING_PLAIN), key);
 	{
 		struct bstate hit;
 
@@ -1068,10 +1118,12 @@ static int stage_from(struct stage_run *r, const struct df_stage *sg, struct stk
 	if (df_word(sg->base, r->b->df.escape, lookup, (void *)r->meta, &base, err) < 0)
 		return stk_err_wrap(err, "%s:%u: FROM", r->b->df.path, sg->line);
 	if (!*base)
-		return stk_err_set(err, EINVAL, "%s:%u: FROM: base name (%s) should not be blank", r->b->df.path, sg->line, sg->base);
+		return stk_err_set(err, EINVAL, "%s:%u: FROM: base name (%s) should not be blank",
+				   r->b->df.path, sg->line, sg->base);
 	ctx = named_context(r->b, base);
 	if (ctx && !str_has_prefix(ctx, "docker-image://"))
-		return stk_err_set(err, ENOTSUP, "FROM %s: a directory context as a base is not supported", base);
+		return stk_err_set(err, ENOTSUP,
+				   "FROM %s: a directory context as a base is not supported", base);
 	if (ctx)
 		return build_image_state(r->b, ctx + strlen("docker-image://"), &r->st, err);
 	k = stage_index(&r->b->df, base, r->index);
@@ -1103,21 +1155,25 @@ static int run_triggers(struct stage_run *r, const struct df_instr *from, struct
 	size_t i, n;
 	int rc = 0;
 
-	if (!json_object_object_get_ex(cfg, "OnBuild", &ob) || !json_object_is_type(ob, json_type_array) ||
-	    !(n = json_object_array_length(ob)))
+	if (!json_object_object_get_ex(cfg, "OnBuild", &ob) ||
+	    !json_object_is_type(ob, json_type_array) || !(n = json_object_array_length(ob)))
 		return 0;
 	triggers = json_object_get(ob);
 	json_object_object_del(cfg, "OnBuild");
 	build_say(r->b, "# Executing %zu build trigger%s\n", n, n > 1 ? "s" : "");
 	for (i = 0; rc == 0 && i < n; i++) {
-		_cleanup_free_ char *text = xasprintf("FROM scratch\n%s\n",
-						      json_object_get_string(json_object_array_get_idx(triggers, i)));
+		_cleanup_free_ char *text =
+			xasprintf("FROM scratch\n%s\n",
+				  json_object_get_string(json_object_array_get_idx(triggers, i)));
 		struct dockerfile df;
 
 		if (df_parse("ONBUILD trigger", text, strlen(text), &df, err) < 0)
 			return step_fail(r->b, from, err);
 		if (df.stages[0].n != 2)
-			rc = stk_err_set(err, EINVAL, "ONBUILD trigger \"%s\" is not one instruction", json_object_get_string(json_object_array_get_idx(triggers, i)));
+			rc = stk_err_set(err, EINVAL,
+					 "ONBUILD trigger \"%s\" is not one instruction",
+					 json_object_get_string(
+						 json_object_array_get_idx(triggers, i)));
 		else {
 			build_say(r->b, " ---> %s\n", df.stages[0].v[1].original);
 			rc = do_step(r, &df.stages[0].v[1], err); /* its message names the step */
@@ -1148,7 +1204,7 @@ static int run_stage(struct build *b, size_t index, const struct vars *meta, str
 		b->step++;
 		build_say(b, "Step %u/%u : %s\n", b->step, b->nsteps, in->original);
 		rc = build_interrupted(b) ? stk_err_set(err, EINTR, "step %u/%u: %s: interrupted",
-							 b->step, b->nsteps, in->original)
+							b->step, b->nsteps, in->original)
 					  : do_step(&r, in, err);
 	}
 	vars_free(&r.vars);
@@ -1212,15 +1268,20 @@ static int commit(struct build *b, struct bstate *st, char **id, struct stk_err 
 	for (i = 0; i < b->o->nlabels; i++) {
 		struct json_object *cfg = bstate_cfg(st), *labels;
 
-		if (!json_object_object_get_ex(cfg, "Labels", &labels) || !json_object_is_type(labels, json_type_object)) {
+		if (!json_object_object_get_ex(cfg, "Labels", &labels) ||
+		    !json_object_is_type(labels, json_type_object)) {
 			labels = json_object_new_object();
 			json_object_object_add(cfg, "Labels", labels);
 		}
-		json_object_object_add(labels, b->o->labels[i].key, json_object_new_string(b->o->labels[i].value));
+		json_object_object_add(labels, b->o->labels[i].key,
+				       json_object_new_string(b->o->labels[i].value));
 	}
 	/* the image's time is its last step's, so a fully cached build gives the same ID */
 	if (json_object_object_get_ex(st->config, "history", &h) && json_object_array_length(h)) {
-		struct json_object *last = json_object_array_get_idx(h, json_object_array_length(h) - 1), *c;
+		struct json_object *last = json_object_array_get_idx(h,
+								     json_object_array_length(h) -
+									     1),
+				   *c;
 
 		if (json_object_object_get_ex(last, "created", &c))
 			json_object_object_add(st->config, "created", json_object_get(c));
@@ -1233,7 +1294,8 @@ static int commit(struct build *b, struct bstate *st, char **id, struct stk_err 
 		name = image_ref_canonical(&ref);
 		image_ref_free(&ref);
 	}
-	if (image_store_commit(b->store, json_object_to_json_string_ext(st->config, JSON_C_TO_STRING_PLAIN),
+	if (image_store_commit(b->store,
+			       json_object_to_json_string_ext(st->config, JSON_C_TO_STRING_PLAIN),
 			       st->layers, st->nlayers, name, id, err) < 0)
 		return -1;
 	for (i = 1; i < b->o->ntags; i++)
@@ -1284,7 +1346,9 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 
 	if (o->network && strcmp(o->network, "default") && strcmp(o->network, "host") &&
 	    strcmp(o->network, "none"))
-		return stk_err_set(err, ENOTSUP, "build network \"%s\": only default, host and none are supported", o->network);
+		return stk_err_set(err, ENOTSUP,
+				   "build network \"%s\": only default, host and none are supported",
+				   o->network);
 	b.context = realpath(o->context, NULL);
 	if (!b.context)
 		return stk_err_sys(err, "build context %s", o->context);

@@ -17,27 +17,27 @@ struct build_kv {
 };
 
 struct build_opts {
-	const char *root;              /* $ROOT: build containers and the step cache live here */
-	const char *context;           /* a local directory */
-	const char *dockerfile;        /* relative to the context; NULL = "Dockerfile" */
+	const char *root; /* $ROOT: build containers and the step cache live here */
+	const char *context; /* a local directory */
+	const char *dockerfile; /* relative to the context; NULL = "Dockerfile" */
 	const char *dockerfile_inline; /* the text itself, instead of a file */
-	const char *target;            /* stage to stop at; NULL = the last one */
-	const struct build_kv *args;   /* --build-arg / build.args */
+	const char *target; /* stage to stop at; NULL = the last one */
+	const struct build_kv *args; /* --build-arg / build.args */
 	size_t nargs;
 	const struct build_kv *contexts; /* additional contexts: name -> directory or
 					  * "docker-image://REF", for FROM and --from */
 	size_t ncontexts;
 	const struct build_kv *labels; /* added to the final image */
 	size_t nlabels;
-	const char *const *tags;       /* names given to the result */
+	const char *const *tags; /* names given to the result */
 	size_t ntags;
 	bool no_cache;
-	bool pull_always;              /* pull every FROM image, even one in the store */
-	const char *network;           /* RUN's network: NULL/"default"/"host", or "none" */
+	bool pull_always; /* pull every FROM image, even one in the store */
+	const char *network; /* RUN's network: NULL/"default"/"host", or "none" */
 	const char *const *extra_hosts; /* "name=address" added to RUN's /etc/hosts */
 	size_t nextra_hosts;
-	uint64_t shm_size;             /* RUN's /dev/shm in bytes; 0 = 64 MiB */
-	int out_fd;                    /* progress and RUN output; -1 = none */
+	uint64_t shm_size; /* RUN's /dev/shm in bytes; 0 = 64 MiB */
+	int out_fd; /* progress and RUN output; -1 = none */
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
 };
 

@@ -45,7 +45,8 @@ static const char *get_s(struct json_object *o, const char *k)
 	struct json_object *v;
 
 	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : NULL;
+		       ? json_object_get_string(v)
+		       : NULL;
 }
 
 int build_cache_get(struct build *b, const char *key, struct bstate *st)
@@ -66,7 +67,8 @@ int build_cache_get(struct build *b, const char *key, struct bstate *st)
 	st->layers = xcalloc(n + 1, sizeof(*st->layers));
 	for (i = 0; i < n; i++) {
 		struct json_object *l = json_object_array_get_idx(layers, i);
-		const char *mt = get_s(l, "mediaType"), *d = get_s(l, "digest"), *id = get_s(l, "diffid");
+		const char *mt = get_s(l, "mediaType"), *d = get_s(l, "digest"),
+			   *id = get_s(l, "diffid");
 		_cleanup_free_ char *path = id ? image_store_layer_path(b->store, id) : NULL;
 		struct json_object *sz;
 
@@ -74,8 +76,8 @@ int build_cache_get(struct build *b, const char *key, struct bstate *st)
 			bstate_release(st);
 			return 0;
 		}
-		st->layers[i] = (struct image_layer){xstrdup(mt), xstrdup(d), json_object_get_int64(sz),
-						     xstrdup(id)};
+		st->layers[i] = (struct image_layer){xstrdup(mt), xstrdup(d),
+						     json_object_get_int64(sz), xstrdup(id)};
 		st->nlayers++;
 	}
 	st->config = json_object_get(config);
@@ -85,7 +87,8 @@ int build_cache_get(struct build *b, const char *key, struct bstate *st)
 
 void build_cache_put(struct build *b, const struct bstate *st)
 {
-	_cleanup_free_ char *p = cache_path(b, st->key), *dir = xasprintf("%s/build/cache", b->o->root);
+	_cleanup_free_ char *p = cache_path(b, st->key),
+			    *dir = xasprintf("%s/build/cache", b->o->root);
 	_cleanup_free_ char *tmp = xasprintf("%s.%d.tmp", p, (int)getpid());
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	struct json_object *layers = json_object_new_array();

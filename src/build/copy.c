@@ -82,7 +82,8 @@ static bool excluded(const struct walk *w, const char *rel)
 	const char *under = n && !strncmp(rel, w->top, n) && rel[n] == '/' ? rel + n + 1 : rel;
 
 	for (i = 0; i < w->src->nexclude; i++)
-		if (build_pattern_match(w->src->exclude[i], rel) || build_pattern_match(w->src->exclude[i], under))
+		if (build_pattern_match(w->src->exclude[i], rel) ||
+		    build_pattern_match(w->src->exclude[i], under))
 			return true;
 	return false;
 }
@@ -93,7 +94,8 @@ static int stage_meta(struct walk *w, int fd, const struct stat *st, const char 
 {
 	const struct copy_opts *co = w->co;
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
-	mode_t mode = co->mode >= 0 && !S_ISLNK(st->st_mode) ? (mode_t)co->mode : st->st_mode & 07777;
+	mode_t mode = co->mode >= 0 && !S_ISLNK(st->st_mode) ? (mode_t)co->mode
+							     : st->st_mode & 07777;
 
 	if (fchownat(fd, "", co->uid < 0 ? 0 : co->uid, co->gid < 0 ? 0 : co->gid,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -108,7 +110,8 @@ static int stage_meta(struct walk *w, int fd, const struct stat *st, const char 
 static int stage_file(struct walk *w, int srcfd, const struct stat *st, const char *dst)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", w->stage, dst);
-	_cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int out =
+		open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	char buf[65536];
 	ssize_t n;
 
@@ -133,8 +136,7 @@ static int stage_parents(struct walk *w, const char *dst)
 
 /* ---- ADD of a local tar archive: extracted, never written outside its directory ---- */
 
-static int extract_entries(struct walk *w, struct archive *in, struct archive *out,
-			   const char *dir)
+static int extract_entries(struct walk *w, struct archive *in, struct archive *out, const char *dir)
 {
 	struct archive_entry *e;
 	int r;
@@ -155,11 +157,13 @@ static int extract_entries(struct walk *w, struct archive *in, struct archive *o
 		}
 		archive_entry_set_pathname(e, path);
 		if (archive_write_header(out, e) < ARCHIVE_OK)
-			return stk_err_set(w->err, 0, "ADD: %s: %s", rel, archive_error_string(out));
+			return stk_err_set(w->err, 0, "ADD: %s: %s", rel,
+					   archive_error_string(out));
 		while (archive_entry_size(e) > 0 &&
 		       (r = archive_read_data_block(in, &buf, &n, &off)) == ARCHIVE_OK)
 			if (archive_write_data_block(out, buf, n, off) < ARCHIVE_OK)
-				return stk_err_set(w->err, 0, "ADD: %s: %s", rel, archive_error_string(out));
+				return stk_err_set(w->err, 0, "ADD: %s: %s", rel,
+						   archive_error_string(out));
 		archive_write_finish_entry(out);
 	}
 	return r == ARCHIVE_EOF ? 0 : stk_err_set(w->err, 0, "ADD: %s", archive_error_string(in));
@@ -192,8 +196,10 @@ static int extract_tar(struct walk *w, const char *file, const char *dst, int *d
 	archive_read_support_filter_all(in);
 	archive_read_open_filename(in, file, 65536);
 	out = archive_write_disk_new();
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
-					    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
+						    ARCHIVE_EXTRACT_TIME |
+						    ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	rc = extract_entries(w, in, out, dir);
 	archive_write_free(out);
 	archive_read_free(in);
@@ -276,7 +282,8 @@ static int visit(struct walk *w, int fd, const char *srel, const char *dst)
 
 		if (dfd < 0)
 			return stk_err_sys(w->err, "open %s", srel);
-		if (!w->md && (stk_mkdir_p(path, 0755, w->err) < 0 || stage_meta(w, dfd, &st, dst) < 0))
+		if (!w->md &&
+		    (stk_mkdir_p(path, 0755, w->err) < 0 || stage_meta(w, dfd, &st, dst) < 0))
 			return -1;
 		return visit_dir(w, dfd, srel, dst);
 	}
@@ -339,7 +346,8 @@ static int glob_walk(struct walk *w, int dirfd, const char *pat, const char *pre
 			m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
 			m->v[m->n++] = steal(&rel);
 		} else {
-			_cleanup_close_ int sub = open_in_root(w->rootfd, rel, O_RDONLY | O_DIRECTORY);
+			_cleanup_close_ int sub =
+				open_in_root(w->rootfd, rel, O_RDONLY | O_DIRECTORY);
 
 			if (sub >= 0)
 				rc = glob_walk(w, sub, pat + pn + 1, rel, m);
@@ -364,11 +372,15 @@ static int match_sources(struct walk *w, char **srcs, size_t nsrcs, struct match
 			if (glob_walk(w, w->rootfd, p, "", m) < 0)
 				return -1;
 			if (m->n == before)
-				return stk_err_set(w->err, ENOENT, "no source files were specified (\"%s\" matches nothing)", srcs[i]);
+				return stk_err_set(
+					w->err, ENOENT,
+					"no source files were specified (\"%s\" matches nothing)",
+					srcs[i]);
 			continue;
 		}
 		if (*p && w->src->context && build_ignored(w->b, p))
-			return stk_err_set(w->err, ENOENT, "\"/%s\": not found (excluded by .dockerignore)", p);
+			return stk_err_set(w->err, ENOENT,
+					   "\"/%s\": not found (excluded by .dockerignore)", p);
 		m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
 		m->v[m->n++] = steal(&p);
 	}
@@ -377,7 +389,8 @@ static int match_sources(struct walk *w, char **srcs, size_t nsrcs, struct match
 
 /* Every match into its place: a directory's contents into dest, a file into dest (a
  * directory when written with "/" or when there are several sources). */
-static int walk_sources(struct walk *w, char **srcs, size_t nsrcs, const char *dstrel, bool dir_dest)
+static int walk_sources(struct walk *w, char **srcs, size_t nsrcs, const char *dstrel,
+			bool dir_dest)
 {
 	struct matches m = {0};
 	size_t i;
@@ -385,7 +398,9 @@ static int walk_sources(struct walk *w, char **srcs, size_t nsrcs, const char *d
 
 	rc = match_sources(w, srcs, nsrcs, &m);
 	if (rc == 0 && m.n > 1 && !dir_dest)
-		rc = stk_err_set(w->err, EINVAL, "when using COPY with more than one source file, the destination must be a directory and end with a /");
+		rc = stk_err_set(
+			w->err, EINVAL,
+			"when using COPY with more than one source file, the destination must be a directory and end with a /");
 	for (i = 0; rc == 0 && i < m.n; i++) {
 		_cleanup_close_ int fd = open_in_root(w->rootfd, m.v[i], O_PATH);
 		_cleanup_free_ char *dst = NULL;

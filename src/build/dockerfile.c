@@ -16,11 +16,24 @@ static const struct {
 	const char *name;
 	enum df_kind kind;
 } kinds[] = {
-	{"FROM", DF_FROM}, {"RUN", DF_RUN}, {"CMD", DF_CMD}, {"ENTRYPOINT", DF_ENTRYPOINT},
-	{"SHELL", DF_SHELL}, {"COPY", DF_COPY}, {"ADD", DF_ADD}, {"ENV", DF_ENV},
-	{"ARG", DF_ARG}, {"LABEL", DF_LABEL}, {"EXPOSE", DF_EXPOSE}, {"VOLUME", DF_VOLUME},
-	{"USER", DF_USER}, {"WORKDIR", DF_WORKDIR}, {"STOPSIGNAL", DF_STOPSIGNAL},
-	{"HEALTHCHECK", DF_HEALTHCHECK}, {"ONBUILD", DF_ONBUILD}, {"MAINTAINER", DF_MAINTAINER},
+	{"FROM", DF_FROM},
+	{"RUN", DF_RUN},
+	{"CMD", DF_CMD},
+	{"ENTRYPOINT", DF_ENTRYPOINT},
+	{"SHELL", DF_SHELL},
+	{"COPY", DF_COPY},
+	{"ADD", DF_ADD},
+	{"ENV", DF_ENV},
+	{"ARG", DF_ARG},
+	{"LABEL", DF_LABEL},
+	{"EXPOSE", DF_EXPOSE},
+	{"VOLUME", DF_VOLUME},
+	{"USER", DF_USER},
+	{"WORKDIR", DF_WORKDIR},
+	{"STOPSIGNAL", DF_STOPSIGNAL},
+	{"HEALTHCHECK", DF_HEALTHCHECK},
+	{"ONBUILD", DF_ONBUILD},
+	{"MAINTAINER", DF_MAINTAINER},
 };
 
 const char *df_kind_name(enum df_kind k)
@@ -112,9 +125,15 @@ static int parse_directives(struct lines *l, const char *path, struct dockerfile
 			vn--;
 		if (kn == 6 && strncasecmp(k, "escape", 6) == 0) {
 			if (seen_escape)
-				return stk_err_set(err, 0, "%s:%zu: only one escape parser directive can be used", path, l->i + 1);
+				return stk_err_set(
+					err, 0,
+					"%s:%zu: only one escape parser directive can be used",
+					path, l->i + 1);
 			if (vn != 1 || (*v != '\\' && *v != '`'))
-				return stk_err_set(err, 0, "%s:%zu: invalid escape token '%.*s' does not match ` or \\", path, l->i + 1, (int)vn, v);
+				return stk_err_set(
+					err, 0,
+					"%s:%zu: invalid escape token '%.*s' does not match ` or \\",
+					path, l->i + 1, (int)vn, v);
 			df->escape = *v;
 			seen_escape = true;
 		}
@@ -169,8 +188,8 @@ static void heredoc_add(struct df_instr *in, char *name, bool expand)
 }
 
 /* Finds the "<<[-]WORD" markers of a line; remembers the chomp flag per heredoc. */
-static int heredoc_markers(struct df_instr *in, const char *s, bool **chomp,
-			   const char *path, struct stk_err *err)
+static int heredoc_markers(struct df_instr *in, const char *s, bool **chomp, const char *path,
+			   struct stk_err *err)
 {
 	while (*s) {
 		const char *w = s;
@@ -193,10 +212,13 @@ static int heredoc_markers(struct df_instr *in, const char *s, bool **chomp,
 			}
 			n = strcspn(p, q ? (q == '"' ? "\"" : "'") : " \t");
 			if (q && p[n] != q)
-				return stk_err_set(err, 0, "%s:%u: unterminated quote in heredoc delimiter", path, in->line);
+				return stk_err_set(err, 0,
+						   "%s:%u: unterminated quote in heredoc delimiter",
+						   path, in->line);
 			n = q ? n : (size_t)(s - p);
 			if (n == 0)
-				return stk_err_set(err, 0, "%s:%u: empty heredoc delimiter", path, in->line);
+				return stk_err_set(err, 0, "%s:%u: empty heredoc delimiter", path,
+						   in->line);
 			heredoc_add(in, xstrndup(p, n), expand);
 			*chomp = xrealloc(*chomp, in->nheredocs * sizeof(**chomp));
 			(*chomp)[in->nheredocs - 1] = dash;
@@ -207,8 +229,8 @@ static int heredoc_markers(struct df_instr *in, const char *s, bool **chomp,
 	return 0;
 }
 
-static int heredoc_bodies(struct df_instr *in, const bool *chomp, struct lines *l,
-			  const char *path, struct stk_err *err)
+static int heredoc_bodies(struct df_instr *in, const bool *chomp, struct lines *l, const char *path,
+			  struct stk_err *err)
 {
 	size_t h;
 
@@ -232,7 +254,8 @@ static int heredoc_bodies(struct df_instr *in, const bool *chomp, struct lines *
 		}
 		in->heredocs[h].content = strbuf_take(&sb);
 		if (!found)
-			return stk_err_set(err, 0, "%s:%u: heredoc \"%s\" is not terminated", path, in->line, in->heredocs[h].name);
+			return stk_err_set(err, 0, "%s:%u: heredoc \"%s\" is not terminated", path,
+					   in->line, in->heredocs[h].name);
 	}
 	return 0;
 }
@@ -363,7 +386,8 @@ static int parse_pairs(const char *s, char esc, struct df_instr *in, const char 
 		const char *rest = skip_ws(skip_ws(s) + strlen(words.args[0]));
 
 		if (!*rest) {
-			rc = stk_err_set(err, 0, "%s:%u: %s must have two arguments", path, in->line, df_kind_name(in->kind));
+			rc = stk_err_set(err, 0, "%s:%u: %s must have two arguments", path,
+					 in->line, df_kind_name(in->kind));
 			goto out;
 		}
 		args_add(in, xstrdup(words.args[0]));
@@ -374,11 +398,15 @@ static int parse_pairs(const char *s, char esc, struct df_instr *in, const char 
 		char *eq = strchr(words.args[i], '=');
 
 		if (!eq) {
-			rc = stk_err_set(err, 0, "%s:%u: syntax error - can't find = in \"%s\"; must be of the form: name=value", path, in->line, words.args[i]);
+			rc = stk_err_set(
+				err, 0,
+				"%s:%u: syntax error - can't find = in \"%s\"; must be of the form: name=value",
+				path, in->line, words.args[i]);
 			goto out;
 		}
 		if (eq == words.args[i]) {
-			rc = stk_err_set(err, 0, "%s:%u: %s names can not be blank", path, in->line, df_kind_name(in->kind));
+			rc = stk_err_set(err, 0, "%s:%u: %s names can not be blank", path, in->line,
+					 df_kind_name(in->kind));
 			goto out;
 		}
 		args_add(in, xstrndup(words.args[i], (size_t)(eq - words.args[i])));
@@ -394,7 +422,8 @@ static bool valid_stage_name(const char *s)
 	if (!isalpha((unsigned char)*s))
 		return false;
 	for (; *s; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("-_.", *s))
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    !strchr("-_.", *s))
 			return false;
 	return true;
 }
@@ -410,14 +439,18 @@ static int parse_from(const char *s, char esc, struct df_instr *in, const char *
 		for (p = in->args[2]; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		if (!valid_stage_name(in->args[2]))
-			return stk_err_set(err, 0, "%s:%u: invalid name for build stage: \"%s\", name can't start with a number or contain symbols", path, in->line, in->args[2]);
+			return stk_err_set(
+				err, 0,
+				"%s:%u: invalid name for build stage: \"%s\", name can't start with a number or contain symbols",
+				path, in->line, in->args[2]);
 		free(in->args[1]);
 		in->args[1] = steal(&in->args[2]);
 		in->nargs = 2;
 		return 0;
 	}
 	if (in->nargs != 1)
-		return stk_err_set(err, 0, "%s:%u: FROM requires either one or three arguments", path, in->line);
+		return stk_err_set(err, 0, "%s:%u: FROM requires either one or three arguments",
+				   path, in->line);
 	return 0;
 }
 
@@ -428,30 +461,35 @@ static int parse_healthcheck(const char *s, struct df_instr *in, const char *pat
 
 	if (n == 4 && strncasecmp(s, "NONE", 4) == 0) {
 		if (*skip_ws(s + 4))
-			return stk_err_set(err, 0, "%s:%u: HEALTHCHECK NONE takes no arguments", path, in->line);
+			return stk_err_set(err, 0, "%s:%u: HEALTHCHECK NONE takes no arguments",
+					   path, in->line);
 		args_add(in, xstrdup("NONE"));
 		return 0;
 	}
 	if (n != 3 || strncasecmp(s, "CMD", 3) != 0)
-		return stk_err_set(err, 0, "%s:%u: unknown type for HEALTHCHECK: \"%.*s\" (use CMD or NONE)", path, in->line, (int)n, s);
+		return stk_err_set(err, 0,
+				   "%s:%u: unknown type for HEALTHCHECK: \"%.*s\" (use CMD or NONE)",
+				   path, in->line, (int)n, s);
 	s = skip_ws(s + 3);
 	if (!*s)
-		return stk_err_set(err, 0, "%s:%u: missing command after HEALTHCHECK CMD", path, in->line);
+		return stk_err_set(err, 0, "%s:%u: missing command after HEALTHCHECK CMD", path,
+				   in->line);
 	args_add(in, xstrdup("CMD"));
 	command_form(s, in);
 	return 0;
 }
 
-static int parse_onbuild(const char *s, struct df_instr *in, const char *path,
-			 struct stk_err *err)
+static int parse_onbuild(const char *s, struct df_instr *in, const char *path, struct stk_err *err)
 {
 	size_t n = strcspn(s, " \t");
 	enum df_kind k;
 
 	if (kind_lookup(s, n, &k) < 0)
-		return stk_err_set(err, 0, "%s:%u: unknown instruction in ONBUILD: %.*s", path, in->line, (int)n, s);
+		return stk_err_set(err, 0, "%s:%u: unknown instruction in ONBUILD: %.*s", path,
+				   in->line, (int)n, s);
 	if (k == DF_ONBUILD || k == DF_FROM || k == DF_MAINTAINER)
-		return stk_err_set(err, 0, "%s:%u: %s isn't allowed as an ONBUILD trigger", path, in->line, df_kind_name(k));
+		return stk_err_set(err, 0, "%s:%u: %s isn't allowed as an ONBUILD trigger", path,
+				   in->line, df_kind_name(k));
 	args_add(in, xstrdup(s));
 	return 0;
 }
@@ -465,16 +503,19 @@ static int parse_args(const char *rest, char esc, struct df_instr *in, const cha
 	    in->kind == DF_ADD || in->kind == DF_HEALTHCHECK)
 		take_flags(&s, in);
 	else if (str_has_prefix(skip_ws(s), "--") && in->kind != DF_ONBUILD)
-		return stk_err_set(err, 0, "%s:%u: %s does not take flags", path, in->line, df_kind_name(in->kind));
+		return stk_err_set(err, 0, "%s:%u: %s does not take flags", path, in->line,
+				   df_kind_name(in->kind));
 	s = skip_ws(s);
 	if (!*s && in->kind != DF_RUN)
-		return stk_err_set(err, 0, "%s:%u: %s requires at least one argument", path, in->line, df_kind_name(in->kind));
+		return stk_err_set(err, 0, "%s:%u: %s requires at least one argument", path,
+				   in->line, df_kind_name(in->kind));
 	switch (in->kind) {
 	case DF_FROM:
 		return parse_from(s, esc, in, path, err);
 	case DF_RUN:
 		if (!*s && !in->nheredocs)
-			return stk_err_set(err, 0, "%s:%u: RUN requires at least one argument", path, in->line);
+			return stk_err_set(err, 0, "%s:%u: RUN requires at least one argument",
+					   path, in->line);
 		/* fallthrough */
 	case DF_CMD:
 	case DF_ENTRYPOINT:
@@ -482,14 +523,19 @@ static int parse_args(const char *rest, char esc, struct df_instr *in, const cha
 		return 0;
 	case DF_SHELL:
 		if (!try_json(s, in) || in->nargs == 0)
-			return stk_err_set(err, 0, "%s:%u: SHELL requires the arguments to be in JSON form", path, in->line);
+			return stk_err_set(err, 0,
+					   "%s:%u: SHELL requires the arguments to be in JSON form",
+					   path, in->line);
 		return 0;
 	case DF_COPY:
 	case DF_ADD:
 		if (!try_json(s, in) && raw_words(s, esc, in, path, err) < 0)
 			return -1;
 		if (in->nargs < 2)
-			return stk_err_set(err, 0, "%s:%u: %s requires at least two arguments, but only one was provided. Destination could not be determined", path, in->line, df_kind_name(in->kind));
+			return stk_err_set(
+				err, 0,
+				"%s:%u: %s requires at least two arguments, but only one was provided. Destination could not be determined",
+				path, in->line, df_kind_name(in->kind));
 		return 0;
 	case DF_VOLUME:
 		if (try_json(s, in))
@@ -535,8 +581,8 @@ static void instr_release(struct df_instr *in)
 	free(in->heredocs);
 }
 
-static int parse_instruction(struct lines *l, const char *path, char esc,
-			     struct df_instr *in, struct stk_err *err)
+static int parse_instruction(struct lines *l, const char *path, char esc, struct df_instr *in,
+			     struct stk_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ bool *chomp = NULL;
@@ -549,7 +595,8 @@ static int parse_instruction(struct lines *l, const char *path, char esc,
 	s = skip_ws(text);
 	n = strcspn(s, " \t");
 	if (kind_lookup(s, n, &in->kind) < 0)
-		return stk_err_set(err, 0, "%s:%u: unknown instruction: %.*s", path, in->line, (int)n, s);
+		return stk_err_set(err, 0, "%s:%u: unknown instruction: %.*s", path, in->line,
+				   (int)n, s);
 	rest = skip_ws(s + n);
 	in->original = xasprintf("%s%s%s", df_kind_name(in->kind), *rest ? " " : "", rest);
 	if (in->kind == DF_RUN || in->kind == DF_COPY || in->kind == DF_ADD) {
@@ -582,15 +629,15 @@ static void place_instruction(struct dockerfile *df, struct df_instr *in)
 		return;
 	}
 	if (df->nstages == 0) {
-		df->meta_args = xrealloc(df->meta_args, (df->nmeta_args + 1) * sizeof(*df->meta_args));
+		df->meta_args =
+			xrealloc(df->meta_args, (df->nmeta_args + 1) * sizeof(*df->meta_args));
 		df->meta_args[df->nmeta_args++] = *in;
 		return;
 	}
 	stage_add_instr(&df->stages[df->nstages - 1], in);
 }
 
-static int parse_body(struct lines *l, const char *path, struct dockerfile *df,
-		      struct stk_err *err)
+static int parse_body(struct lines *l, const char *path, struct dockerfile *df, struct stk_err *err)
 {
 	while (l->i < l->n) {
 		struct df_instr in = {0};
@@ -604,7 +651,10 @@ static int parse_body(struct lines *l, const char *path, struct dockerfile *df,
 			return -1;
 		}
 		if (df->nstages == 0 && in.kind != DF_FROM && in.kind != DF_ARG) {
-			stk_err_set(err, 0, "%s:%u: no build stage in current context: %s must come after FROM", path, in.line, df_kind_name(in.kind));
+			stk_err_set(
+				err, 0,
+				"%s:%u: no build stage in current context: %s must come after FROM",
+				path, in.line, df_kind_name(in.kind));
 			instr_release(&in);
 			return -1;
 		}
@@ -623,7 +673,9 @@ static int check_stage_names(const struct dockerfile *df, struct stk_err *err)
 		for (j = 0; j < i; j++)
 			if (df->stages[i].name && df->stages[j].name &&
 			    strcmp(df->stages[i].name, df->stages[j].name) == 0)
-				return stk_err_set(err, 0, "%s:%u: duplicate stage name \"%s\"", df->path, df->stages[i].line, df->stages[i].name);
+				return stk_err_set(err, 0, "%s:%u: duplicate stage name \"%s\"",
+						   df->path, df->stages[i].line,
+						   df->stages[i].name);
 	return 0;
 }
 

@@ -10,9 +10,24 @@
 #include "util/err.h"
 
 enum df_kind {
-	DF_FROM, DF_RUN, DF_CMD, DF_ENTRYPOINT, DF_SHELL, DF_COPY, DF_ADD, DF_ENV, DF_ARG,
-	DF_LABEL, DF_EXPOSE, DF_VOLUME, DF_USER, DF_WORKDIR, DF_STOPSIGNAL, DF_HEALTHCHECK,
-	DF_ONBUILD, DF_MAINTAINER,
+	DF_FROM,
+	DF_RUN,
+	DF_CMD,
+	DF_ENTRYPOINT,
+	DF_SHELL,
+	DF_COPY,
+	DF_ADD,
+	DF_ENV,
+	DF_ARG,
+	DF_LABEL,
+	DF_EXPOSE,
+	DF_VOLUME,
+	DF_USER,
+	DF_WORKDIR,
+	DF_STOPSIGNAL,
+	DF_HEALTHCHECK,
+	DF_ONBUILD,
+	DF_MAINTAINER,
 };
 
 /* "--from=build" -> {"from", "build"}; "--link" -> {"link", NULL}. */
@@ -22,15 +37,15 @@ struct df_flag {
 
 /* RUN <<EOF / COPY <<EOF: the body, read up to the delimiter line. */
 struct df_heredoc {
-	char *name;    /* the delimiter as written, quotes removed */
+	char *name; /* the delimiter as written, quotes removed */
 	char *content; /* every line with its newline; leading tabs gone with <<- */
-	bool expand;   /* unquoted delimiter: the body is subject to expansion */
+	bool expand; /* unquoted delimiter: the body is subject to expansion */
 };
 
 struct df_instr {
 	enum df_kind kind;
-	unsigned line;   /* first line of the instruction */
-	char *original;  /* "RUN make all", continuations joined: history and cache key */
+	unsigned line; /* first line of the instruction */
+	char *original; /* "RUN make all", continuations joined: history and cache key */
 	struct df_flag *flags;
 	size_t nflags;
 	/* Exec (JSON) form: the array. Shell form: RUN/CMD/ENTRYPOINT one string, the
@@ -45,16 +60,16 @@ struct df_instr {
 };
 
 struct df_stage {
-	char *base;  /* raw image word (expand with the meta ARGs) */
-	char *name;  /* "AS name", lowercased; NULL when unnamed */
+	char *base; /* raw image word (expand with the meta ARGs) */
+	char *name; /* "AS name", lowercased; NULL when unnamed */
 	unsigned line;
 	struct df_instr *v; /* the FROM itself is v[0] */
 	size_t n;
 };
 
 struct dockerfile {
-	char *path;       /* for messages: "Dockerfile" */
-	char escape;      /* '\\' or '`' */
+	char *path; /* for messages: "Dockerfile" */
+	char escape; /* '\\' or '`' */
 	struct df_instr *meta_args; /* ARG before the first FROM */
 	size_t nmeta_args;
 	struct df_stage *stages;
@@ -76,8 +91,8 @@ typedef const char *(*df_lookup_fn)(const char *name, void *arg);
 int df_word(const char *s, char escape, df_lookup_fn lookup, void *arg, char **out,
 	    struct stk_err *err);
 /* Splits on unquoted whitespace after expansion (Docker's ProcessWords). */
-int df_words(const char *s, char escape, df_lookup_fn lookup, void *arg, char ***out,
-	     size_t *n, struct stk_err *err);
+int df_words(const char *s, char escape, df_lookup_fn lookup, void *arg, char ***out, size_t *n,
+	     struct stk_err *err);
 void df_strv_free(char **v, size_t n);
 
 #endif

@@ -44,7 +44,8 @@ int build_fetch_url(struct build *b, const char *dir, const char *url, char **na
 
 	*name = url_file_name(url);
 	if (!*name)
-		return stk_err_set(err, EINVAL, "ADD %s: cannot determine a file name from the URL", url);
+		return stk_err_set(err, EINVAL, "ADD %s: cannot determine a file name from the URL",
+				   url);
 	if (stk_lazylib_load(&stk_lazy_curl_lib, err) < 0 || stk_mkdir_p(dir, 0755, err) < 0)
 		return -1;
 	path = xasprintf("%s/%s", dir, *name);
@@ -67,7 +68,8 @@ int build_fetch_url(struct build *b, const char *dir, const char *url, char **na
 	curl_easy_cleanup(h);
 	(void)b;
 	if (rc != CURLE_OK)
-		return stk_err_set(err, EIO, "ADD %s: %s", url, *curl_err ? curl_err : curl_easy_strerror(rc));
+		return stk_err_set(err, EIO, "ADD %s: %s", url,
+				   *curl_err ? curl_err : curl_easy_strerror(rc));
 	if (status >= 400)
 		return stk_err_set(err, EIO, "ADD %s: HTTP %ld", url, status);
 	if (fflush(f) != 0)

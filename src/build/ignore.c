@@ -85,7 +85,8 @@ bool build_pattern_match(const char *pat, const char *path)
 	c[n] = 0;
 	if (fnmatch(pc, c, 0) != 0)
 		return false;
-	return build_pattern_match(pat[pn] ? pat + pn + 1 : pat + pn, path[n] ? path + n + 1 : path + n);
+	return build_pattern_match(pat[pn] ? pat + pn + 1 : pat + pn,
+				   path[n] ? path + n + 1 : path + n);
 }
 
 bool build_ignored(const struct build *b, const char *rel)

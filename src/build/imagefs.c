@@ -52,13 +52,14 @@ char *build_image_resolve(struct build *b, const struct bstate *st, const char *
 		char target[4096];
 		ssize_t len;
 
-		if (layers_lstat(layers, cand, &sb, &where) == 0 && S_ISLNK(sb.st_mode) && hops++ < 40 &&
-		    (len = readlink(where, target, sizeof(target) - 1)) > 0) {
+		if (layers_lstat(layers, cand, &sb, &where) == 0 && S_ISLNK(sb.st_mode) &&
+		    hops++ < 40 && (len = readlink(where, target, sizeof(target) - 1)) > 0) {
 			char *joined;
 
 			target[len] = 0;
 			joined = target[0] == '/' ? xasprintf("%s/%s", target, after)
-						  : xasprintf("%s/%s/%s", done.len ? done.buf : "", target, after);
+						  : xasprintf("%s/%s/%s", done.len ? done.buf : "",
+							      target, after);
 			free(rest);
 			rest = build_clean_path(joined);
 			free(joined);

@@ -26,7 +26,7 @@ struct bstate {
 	struct image_layer *layers;
 	size_t nlayers;
 	struct json_object *config; /* owned */
-	char key[72];               /* cache chain: digest of everything that led here */
+	char key[72]; /* cache chain: digest of everything that led here */
 };
 
 void bstate_release(struct bstate *st);
@@ -44,14 +44,14 @@ struct build {
 	struct image_store *store;
 	const struct build_opts *o;
 	struct dockerfile df;
-	char *context;   /* realpath */
-	char *work;      /* $ROOT/build/tmp-XXXXXX: scratch space of this build */
-	char **ignore;   /* .dockerignore patterns as written (with "!") */
+	char *context; /* realpath */
+	char *work; /* $ROOT/build/tmp-XXXXXX: scratch space of this build */
+	char **ignore; /* .dockerignore patterns as written (with "!") */
 	size_t nignore;
 	unsigned step, nsteps;
-	int out;         /* progress fd, -1 = quiet */
-	unsigned seq;    /* names for scratch files */
-	int sigfd;       /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
+	int out; /* progress fd, -1 = quiet */
+	unsigned seq; /* names for scratch files */
+	int sigfd; /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
 	bool interrupted;
 };
 
@@ -86,17 +86,17 @@ int build_tar_tree(const char *dir, const char *tar_path, struct stk_err *err);
 
 /* copy.c */
 struct copy_src {
-	const char *root;     /* directory the sources are resolved in (context or a rootfs) */
-	bool context;         /* apply .dockerignore */
-	char **exclude;       /* COPY --exclude patterns */
+	const char *root; /* directory the sources are resolved in (context or a rootfs) */
+	bool context; /* apply .dockerignore */
+	char **exclude; /* COPY --exclude patterns */
 	size_t nexclude;
 };
 struct copy_opts {
-	const char *dest;     /* expanded, relative to the workdir unless absolute */
-	bool dest_dir;        /* written with a trailing "/" */
-	int uid, gid;         /* -1: root, as Docker does */
-	int mode;             /* --chmod, -1 = keep */
-	bool add;             /* ADD: a local tar archive is extracted */
+	const char *dest; /* expanded, relative to the workdir unless absolute */
+	bool dest_dir; /* written with a trailing "/" */
+	int uid, gid; /* -1: root, as Docker does */
+	int mode; /* --chmod, -1 = keep */
+	bool add; /* ADD: a local tar archive is extracted */
 };
 /* The sources (expanded, globs allowed) into a new layer on st. */
 int build_copy(struct build *b, struct bstate *st, const struct copy_src *src, char **srcs,

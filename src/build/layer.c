@@ -75,8 +75,9 @@ static int write_node(struct tarw *t, int dirfd, const char *name, const char *r
 
 	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
 		const char *base = strrchr(rel, '/');
-		_cleanup_free_ char *wh = xasprintf("%.*s" WH_PREFIX "%s", base ? (int)(base - rel + 1) : 0,
-						    rel, base ? base + 1 : rel);
+		_cleanup_free_ char *wh = xasprintf("%.*s" WH_PREFIX "%s",
+						    base ? (int)(base - rel + 1) : 0, rel,
+						    base ? base + 1 : rel);
 
 		return write_empty(t, wh);
 	}
@@ -108,7 +109,8 @@ static int walk(struct tarw *t, int dirfd, const char *prefix);
 
 static int walk_dir(struct tarw *t, int dirfd, const char *name, const char *rel)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char v[2];
 
 	if (fd < 0)

@@ -45,7 +45,8 @@ static int parse_mount(const char *v, struct mount_opts *m, struct stk_err *err)
 			*eq = 0;
 		if (!strcmp(tok, "type"))
 			slot = &m->type;
-		else if (!strcmp(tok, "target") || !strcmp(tok, "dst") || !strcmp(tok, "destination"))
+		else if (!strcmp(tok, "target") || !strcmp(tok, "dst") ||
+			 !strcmp(tok, "destination"))
 			slot = &m->target;
 		else if (!strcmp(tok, "source") || !strcmp(tok, "src"))
 			slot = &m->source;
@@ -85,12 +86,14 @@ char *build_mount_from(const struct df_flag *f)
 	return from;
 }
 
-static void add(struct run_mounts *rm, enum engine_mount_type type, char *source, const char *target,
-		bool ro)
+static void add(struct run_mounts *rm, enum engine_mount_type type, char *source,
+		const char *target, bool ro)
 {
 	rm->v = xrealloc(rm->v, (rm->n + 1) * sizeof(*rm->v));
-	rm->v[rm->n++] = (struct engine_mount){.type = type, .source = source,
-					       .target = xstrdup(target), .read_only = ro};
+	rm->v[rm->n++] = (struct engine_mount){.type = type,
+					       .source = source,
+					       .target = xstrdup(target),
+					       .read_only = ro};
 }
 
 /* The real path of source inside root: symlinks resolved within it, never out. */
@@ -147,9 +150,14 @@ static int one_mount(struct build *b, const struct mount_opts *m, build_from_fn 
 		return 0;
 	}
 	if (strcmp(m->type, "bind"))
-		return stk_err_set(err, ENOTSUP, "RUN --mount=type=%s is not supported (bind, cache and tmpfs are)", m->type);
+		return stk_err_set(
+			err, ENOTSUP,
+			"RUN --mount=type=%s is not supported (bind, cache and tmpfs are)",
+			m->type);
 	if (m->rw_asked)
-		return stk_err_set(err, ENOTSUP, "RUN --mount=type=bind,rw is not supported: bind mounts are read-only");
+		return stk_err_set(
+			err, ENOTSUP,
+			"RUN --mount=type=bind,rw is not supported: bind mounts are read-only");
 	if (m->from) {
 		if (from(arg, m->from, &mounted, err) < 0)
 			return -1;
@@ -189,7 +197,8 @@ int build_run_mounts(struct build *b, const struct df_instr *in, build_from_fn f
 			mount_opts_free(&m);
 			return -1;
 		}
-		json_object_array_add(key, json_object_new_string(in->flags[i].value ? in->flags[i].value : ""));
+		json_object_array_add(key, json_object_new_string(
+						   in->flags[i].value ? in->flags[i].value : ""));
 		rc = one_mount(b, &m, from, arg, rm, key, err);
 		mount_opts_free(&m);
 		if (rc < 0)

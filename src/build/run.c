@@ -132,7 +132,8 @@ static bool lower_stat(char **lower, const char *rel, struct stat *st)
 static void prune_stubs(const char *upper, char **lower)
 {
 	static const char *const stubs[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf",
-					    "dev", "proc", "sys", "etc"};
+					    "dev",	    "proc",	 "sys",
+					    "etc"};
 	size_t i;
 
 	for (i = 0; i < sizeof(stubs) / sizeof(stubs[0]); i++) {
@@ -144,9 +145,9 @@ static void prune_stubs(const char *upper, char **lower)
 			continue;
 		if (!in_lower && S_ISREG(st.st_mode) && st.st_size == 0)
 			unlink(p);
-		else if (S_ISDIR(st.st_mode) && (!in_lower || (low.st_mode == st.st_mode &&
-							       low.st_uid == st.st_uid &&
-							       low.st_gid == st.st_gid)))
+		else if (S_ISDIR(st.st_mode) &&
+			 (!in_lower || (low.st_mode == st.st_mode && low.st_uid == st.st_uid &&
+					low.st_gid == st.st_gid)))
 			rmdir(p); /* only if empty */
 	}
 }
@@ -159,7 +160,9 @@ static void spec_fill(struct build *b, struct engine_spec *spec, struct bstate *
 
 	spec->id = xasprintf("build-%d-%u", (int)getpid(), ++b->seq);
 	spec->state_dir = xasprintf("%s/containers/%s", b->o->root, spec->id);
-	spec->cgroup_parent = xstrdup(getenv("STACK_BUILD_CGROUP_PARENT") ? getenv("STACK_BUILD_CGROUP_PARENT") : "stack/build");
+	spec->cgroup_parent = xstrdup(getenv("STACK_BUILD_CGROUP_PARENT")
+					      ? getenv("STACK_BUILD_CGROUP_PARENT")
+					      : "stack/build");
 	spec->cache_dir = xasprintf("%s/cache", b->o->root);
 	while (layers[n])
 		n++;
@@ -211,7 +214,8 @@ static void prune_mount_points(const char *upper, char **lower, const struct run
 			_cleanup_free_ char *p = xasprintf("%s/%s", upper, rel);
 			char *slash;
 
-			if (rmdir(p) < 0 && !(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && unlink(p) == 0))
+			if (rmdir(p) < 0 && !(lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+					      st.st_size == 0 && unlink(p) == 0))
 				break;
 			slash = strrchr(rel, '/');
 			if (!slash)
@@ -232,7 +236,8 @@ static int commit_upper(struct build *b, struct bstate *st, const char *state_di
 	prune_stubs(upper, lower);
 	if (dir_empty(upper))
 		return 0; /* no change: no layer, as BuildKit does */
-	if (build_tar_tree(upper, tar, err) < 0 || image_store_add_layer(b->store, tar, &l, err) < 0) {
+	if (build_tar_tree(upper, tar, err) < 0 ||
+	    image_store_add_layer(b->store, tar, &l, err) < 0) {
 		unlink(tar);
 		return -1;
 	}
@@ -255,7 +260,8 @@ static int hosts_with_extras(struct build *b, struct engine_spec *spec, struct s
 		const char *h = b->o->extra_hosts[i], *eq = strchr(h, '=');
 
 		if (!eq)
-			return stk_err_set(err, EINVAL, "extra_hosts: \"%s\" is not name=address", h);
+			return stk_err_set(err, EINVAL, "extra_hosts: \"%s\" is not name=address",
+					   h);
 		fprintf(f, "%s\t%.*s\n", eq + 1, (int)(eq - h), h);
 	}
 	if (fflush(f) != 0)
@@ -294,7 +300,9 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 
 	*code = 0;
 	if (st->nlayers == 0)
-		return stk_err_set(err, ENOENT, "RUN needs an image with a shell: the stage starts from scratch and has no layers");
+		return stk_err_set(
+			err, ENOENT,
+			"RUN needs an image with a shell: the stage starts from scratch and has no layers");
 	layers = bstate_layer_paths(b->store, st, err);
 	if (!layers)
 		return -1;

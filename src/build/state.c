@@ -107,7 +107,8 @@ char **bstate_layer_paths(struct image_store *s, const struct bstate *st, struct
 			continue;
 		v[n] = image_store_layer_path(s, st->layers[i].diffid);
 		if (!v[n]) {
-			stk_err_set(err, ENOENT, "layer %s is missing from the store", st->layers[i].diffid);
+			stk_err_set(err, ENOENT, "layer %s is missing from the store",
+				    st->layers[i].diffid);
 			df_strv_free(v, n);
 			return NULL;
 		}

@@ -163,7 +163,9 @@ static int lex_double_quoted(struct lex *lx, struct words *w)
 		char c = *lx->p;
 
 		if (!c)
-			return stk_err_set(lx->err, 0, "unexpected end of statement while looking for matching double-quote");
+			return stk_err_set(
+				lx->err, 0,
+				"unexpected end of statement while looking for matching double-quote");
 		lx->p++;
 		if (c == '"')
 			return 0;
@@ -194,7 +196,9 @@ static int lex_single_quoted(struct lex *lx, struct words *w)
 	const char *end = strchr(lx->p, '\'');
 
 	if (!end)
-		return stk_err_set(lx->err, 0, "unexpected end of statement while looking for matching single-quote");
+		return stk_err_set(
+			lx->err, 0,
+			"unexpected end of statement while looking for matching single-quote");
 	strbuf_addn(&w->cur, lx->p, (size_t)(end - lx->p));
 	w->have = true;
 	lx->p = end + 1;
@@ -211,7 +215,8 @@ static int lex_until(struct lex *lx, char stop, struct words *w)
 
 		if (!c) {
 			if (stop)
-				return stk_err_set(lx->err, 0, "missing '%c' in substitution", stop);
+				return stk_err_set(lx->err, 0, "missing '%c' in substitution",
+						   stop);
 			words_push(w);
 			return 0;
 		}
@@ -271,8 +276,8 @@ int df_word(const char *s, char escape, df_lookup_fn lookup, void *arg, char **o
 	return 0;
 }
 
-int df_words(const char *s, char escape, df_lookup_fn lookup, void *arg, char ***out,
-	     size_t *n, struct stk_err *err)
+int df_words(const char *s, char escape, df_lookup_fn lookup, void *arg, char ***out, size_t *n,
+	     struct stk_err *err)
 {
 	struct words w = {0};
 

@@ -93,7 +93,8 @@ static void labels_from(struct kvs *k, const struct node *n)
 
 	if (n && n->kind == NODE_MAP)
 		for (i = 0; i < n->len; i++)
-			kvs_set(k, n->pairs[i].key, node_is_scalar(n->pairs[i].value) ? n->pairs[i].value->str : "");
+			kvs_set(k, n->pairs[i].key,
+				node_is_scalar(n->pairs[i].value) ? n->pairs[i].value->str : "");
 	if (n && n->kind == NODE_SEQ)
 		for (i = 0; i < n->len; i++)
 			if (node_is_scalar(n->items[i]))
@@ -124,7 +125,8 @@ static bool remote_context(const char *c);
 static int contexts_from(const struct compose_project *p, const struct compose_service *s,
 			 struct kvs *k)
 {
-	const struct node *n = node_map_get(node_map_get(s->canonical, "build"), "additional_contexts");
+	const struct node *n =
+		node_map_get(node_map_get(s->canonical, "build"), "additional_contexts");
 	struct kvs raw = {0};
 	size_t i;
 	int rc = 0;
@@ -139,17 +141,25 @@ static int contexts_from(const struct compose_project *p, const struct compose_s
 		else if (str_has_prefix(v, "service:")) {
 			other = find_service(p, v + 8);
 			if (!other) {
-				cli_error("%s: additional context %s: no service \"%s\"", s->name, raw.v[i].key, v + 8);
+				cli_error("%s: additional context %s: no service \"%s\"", s->name,
+					  raw.v[i].key, v + 8);
 				rc = -1;
 			} else {
-				kvs_set(k, key, kvs_own(k, other->image ? xasprintf("docker-image://%s", other->image)
-										: xasprintf("docker-image://%s-%s", p->name, other->name)));
+				kvs_set(k, key,
+					kvs_own(k, other->image ? xasprintf("docker-image://%s",
+									    other->image)
+								: xasprintf("docker-image://%s-%s",
+									    p->name, other->name)));
 			}
 		} else if (remote_context(v)) {
-			cli_error("%s: additional context %s \"%s\": remote contexts are not supported", s->name, raw.v[i].key, v);
+			cli_error(
+				"%s: additional context %s \"%s\": remote contexts are not supported",
+				s->name, raw.v[i].key, v);
 			rc = -1;
 		} else {
-			kvs_set(k, key, kvs_own(k, v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", p->workdir, v)));
+			kvs_set(k, key,
+				kvs_own(k, v[0] == '/' ? xstrdup(v)
+						       : xasprintf("%s/%s", p->workdir, v)));
 		}
 	}
 	/* raw's values point into the project's tree, which outlives k */
@@ -167,7 +177,8 @@ static int build_service(const struct compose_project *p, const struct compose_s
 			 struct image_store *store, const char *root, const struct build_cli *o)
 {
 	const struct node *bn = node_map_get(s->canonical, "build");
-	const struct node *tags = node_map_get(bn, "tags"), *hosts = node_map_get(bn, "extra_hosts");
+	const struct node *tags = node_map_get(bn, "tags"),
+			  *hosts = node_map_get(bn, "extra_hosts");
 	struct kvs args = {0}, labels = {0}, contexts = {0};
 	_cleanup_free_ char *context = NULL, *name = NULL;
 	_cleanup_free_ const char **tagv = NULL, **hostv = NULL;
@@ -179,8 +190,9 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	int rc;
 
 	if (remote_context(s->build_context)) {
-		cli_error("%s: build context \"%s\": git repositories and remote contexts are not supported; use a local directory",
-			  s->name, s->build_context);
+		cli_error(
+			"%s: build context \"%s\": git repositories and remote contexts are not supported; use a local directory",
+			s->name, s->build_context);
 		return CLI_FAIL;
 	}
 	context = s->build_context[0] == '/' ? xstrdup(s->build_context)
@@ -211,13 +223,25 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		if (node_is_scalar(hosts->items[i]))
 			hostv[nhosts++] = hosts->items[i]->str;
 	bo = (struct build_opts){
-		.extra_hosts = hostv, .nextra_hosts = nhosts, .shm_size = shm > 0 ? (uint64_t)shm : 0,
-		.root = root, .context = context, .dockerfile = s->build_dockerfile,
-		.dockerfile_inline = node_str(bn, "dockerfile_inline"), .target = node_str(bn, "target"),
-		.args = args.v, .nargs = args.n, .labels = labels.v, .nlabels = labels.n,
-		.contexts = contexts.v, .ncontexts = contexts.n,
-		.tags = tagv, .ntags = ntags, .no_cache = o->no_cache || no_cache,
-		.pull_always = o->pull || pull, .network = node_str(bn, "network"),
+		.extra_hosts = hostv,
+		.nextra_hosts = nhosts,
+		.shm_size = shm > 0 ? (uint64_t)shm : 0,
+		.root = root,
+		.context = context,
+		.dockerfile = s->build_dockerfile,
+		.dockerfile_inline = node_str(bn, "dockerfile_inline"),
+		.target = node_str(bn, "target"),
+		.args = args.v,
+		.nargs = args.n,
+		.labels = labels.v,
+		.nlabels = labels.n,
+		.contexts = contexts.v,
+		.ncontexts = contexts.n,
+		.tags = tagv,
+		.ntags = ntags,
+		.no_cache = o->no_cache || no_cache,
+		.pull_always = o->pull || pull,
+		.network = node_str(bn, "network"),
 		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
 	};
 	stk_err_clear(&err);
@@ -248,11 +272,13 @@ struct job {
 /* Does j use another service's image (additional_contexts: service:NAME)? */
 static bool job_needs(const struct job *j, const struct job *other)
 {
-	const struct node *n = node_map_get(node_map_get(j->s->canonical, "build"), "additional_contexts");
+	const struct node *n =
+		node_map_get(node_map_get(j->s->canonical, "build"), "additional_contexts");
 	size_t i;
 
 	for (i = 0; n && n->kind == NODE_MAP && i < n->len; i++)
-		if (node_is_scalar(n->pairs[i].value) && str_has_prefix(n->pairs[i].value->str, "service:") &&
+		if (node_is_scalar(n->pairs[i].value) &&
+		    str_has_prefix(n->pairs[i].value->str, "service:") &&
 		    !strcmp(n->pairs[i].value->str + 8, other->s->name))
 			return true;
 	for (i = 0; n && n->kind == NODE_SEQ && i < n->len; i++) {
@@ -323,7 +349,8 @@ static size_t jobs_start_ready(const struct compose_project *p, struct job *jobs
 		for (k = 0; ready && k < n; k++)
 			if (k != i && job_needs(&jobs[i], &jobs[k])) {
 				if (jobs[k].rc > 0) {
-					cli_error("%s: not built: service %s failed", jobs[i].s->name, jobs[k].s->name);
+					cli_error("%s: not built: service %s failed",
+						  jobs[i].s->name, jobs[k].s->name);
 					jobs[i].started = true;
 					jobs[i].rc = CLI_FAIL;
 				}
@@ -358,8 +385,10 @@ static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			pf[2 * i] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[0] : -1, .events = POLLIN};
-			pf[2 * i + 1] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[1] : -1, .events = POLLIN};
+			pf[2 * i] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[0] : -1,
+						    .events = POLLIN};
+			pf[2 * i + 1] = (struct pollfd){.fd = jobs[i].rc < 0 ? jobs[i].fd[1] : -1,
+							.events = POLLIN};
 		}
 		if (poll(pf, 2 * n, -1) < 0 && errno != EINTR) {
 			free(pf);
@@ -388,7 +417,8 @@ static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		if (!jobs[i].started)
-			cli_error("%s: not built: its service: contexts depend on each other", jobs[i].s->name);
+			cli_error("%s: not built: its service: contexts depend on each other",
+				  jobs[i].s->name);
 		if (jobs[i].rc != 0)
 			rc = jobs[i].rc == 130 ? 130 : CLI_FAIL;
 	}
@@ -427,9 +457,12 @@ static int parse_options(int argc, char **argv, struct cli_globals *g, struct bu
 			break;
 		case 'P':
 			/* one plain progress format; "quiet" is -q */
-			if (strcmp(optarg, "auto") && strcmp(optarg, "plain") && strcmp(optarg, "tty") &&
-			    strcmp(optarg, "quiet"))
-				return cli_usage_error("build", "invalid --progress value \"%s\" (auto, tty, plain, quiet)", optarg);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "plain") &&
+			    strcmp(optarg, "tty") && strcmp(optarg, "quiet"))
+				return cli_usage_error(
+					"build",
+					"invalid --progress value \"%s\" (auto, tty, plain, quiet)",
+					optarg);
 			o->quiet = o->quiet || !strcmp(optarg, "quiet");
 			break;
 		case 'h':

@@ -29,15 +29,23 @@ struct cli_command {
 /* Global options are accepted after the command too, as Compose's are. Commands put
  * CLI_GLOBAL_OPTIONS in their option table and pass unknown codes to
  * cli_global_option, which returns false for a code that is not global. */
-enum { OPT_G_ENV_FILE = 1000, OPT_G_PROFILE, OPT_G_PROJECT_DIR, OPT_G_ROOT, OPT_G_FILE,
-       OPT_G_PROJECT_NAME };
-#define CLI_GLOBAL_OPTIONS                                                                 \
-	{"file", required_argument, NULL, OPT_G_FILE},                                     \
-	{"project-name", required_argument, NULL, OPT_G_PROJECT_NAME},                     \
-	{"project-directory", required_argument, NULL, OPT_G_PROJECT_DIR},                 \
-	{"env-file", required_argument, NULL, OPT_G_ENV_FILE},                             \
-	{"profile", required_argument, NULL, OPT_G_PROFILE},                               \
-	{"root", required_argument, NULL, OPT_G_ROOT}
+enum {
+	OPT_G_ENV_FILE = 1000,
+	OPT_G_PROFILE,
+	OPT_G_PROJECT_DIR,
+	OPT_G_ROOT,
+	OPT_G_FILE,
+	OPT_G_PROJECT_NAME
+};
+#define CLI_GLOBAL_OPTIONS \
+	{"file", required_argument, NULL, OPT_G_FILE}, \
+		{"project-name", required_argument, NULL, OPT_G_PROJECT_NAME}, \
+		{"project-directory", required_argument, NULL, OPT_G_PROJECT_DIR}, \
+		{"env-file", required_argument, NULL, OPT_G_ENV_FILE}, \
+		{"profile", required_argument, NULL, OPT_G_PROFILE}, \
+	{ \
+		"root", required_argument, NULL, OPT_G_ROOT \
+	}
 bool cli_global_option(struct cli_globals *g, int code, const char *arg);
 /* The rest of a getopt loop: ':' (a missing argument) and unknown codes are usage
  * errors (returned), global options are taken (0). */
@@ -90,7 +98,7 @@ struct state_container;
 struct super_log_opts;
 struct cli_log_style {
 	bool timestamps, no_prefix, no_color;
-	bool abort_on_exit;         /* up: --abort-on-container-exit */
+	bool abort_on_exit; /* up: --abort-on-container-exit */
 	const char *exit_code_from; /* up: --exit-code-from */
 };
 int cli_print_logs(const struct state_container *v, size_t n, const char *project,

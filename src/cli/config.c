@@ -26,11 +26,25 @@ static const char config_usage[] =
 	"      --volumes           Print the volume names, one per line.\n"
 	"  -h, --help              Show this help\n";
 
-enum { OPT_FORMAT = 256, OPT_HASH, OPT_IMAGES, OPT_NETWORKS, OPT_NO_INTERP, OPT_PROFILES,
-       OPT_SERVICES, OPT_VOLUMES };
+enum {
+	OPT_FORMAT = 256,
+	OPT_HASH,
+	OPT_IMAGES,
+	OPT_NETWORKS,
+	OPT_NO_INTERP,
+	OPT_PROFILES,
+	OPT_SERVICES,
+	OPT_VOLUMES
+};
 
-enum config_list { LIST_NONE, LIST_SERVICES, LIST_VOLUMES, LIST_NETWORKS, LIST_PROFILES,
-		   LIST_IMAGES };
+enum config_list {
+	LIST_NONE,
+	LIST_SERVICES,
+	LIST_VOLUMES,
+	LIST_NETWORKS,
+	LIST_PROFILES,
+	LIST_IMAGES
+};
 
 static void print_list(const struct compose_project *p, enum config_list what, FILE *out)
 {
@@ -87,7 +101,8 @@ static int print_hashes(const struct compose_project *p, const char *spec, FILE 
 			char *save = NULL, *tok;
 			bool want = false;
 
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			for (tok = strtok_r(copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
 				want |= strcmp(tok, name) == 0;
 			if (!want)
 				continue;
@@ -135,7 +150,8 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 			else if (strcmp(optarg, "yaml") == 0)
 				fmt = COMPOSE_YAML;
 			else
-				return cli_usage_error("config", "unsupported format \"%s\"", optarg);
+				return cli_usage_error("config", "unsupported format \"%s\"",
+						       optarg);
 			break;
 		case OPT_HASH:
 			hash = optarg;
@@ -174,7 +190,8 @@ int cli_config(struct cli_globals *g, int argc, char **argv)
 			cli_global_option(g, OPT_G_PROJECT_NAME, optarg);
 			break;
 		case ':':
-			return cli_usage_error("config", "flag needs an argument: %s", argv[optind - 1]);
+			return cli_usage_error("config", "flag needs an argument: %s",
+					       argv[optind - 1]);
 		default:
 			if (cli_global_option(g, c, optarg))
 				break;

@@ -168,7 +168,8 @@ static void on_pull_event(const struct image_event *ev, void *arg)
 	case IMAGE_EV_LAYER_PROGRESS:
 		if (!pr->tty)
 			return; /* a log gets events, not bars */
-		bar(progress_row(pr, ev->ref, ev->layer), line, sizeof(line), ev->current, ev->total);
+		bar(progress_row(pr, ev->ref, ev->layer), line, sizeof(line), ev->current,
+		    ev->total);
 		break;
 	case IMAGE_EV_LAYER_VERIFIED:
 		snprintf(line, sizeof(line), "Verifying Checksum: ok");
@@ -276,7 +277,8 @@ int cli_pull(struct cli_globals *g, int argc, char **argv)
 		case 'm':
 			po.max_parallel = (unsigned)atoi(optarg);
 			if (po.max_parallel < 1 || po.max_parallel > 64)
-				return cli_usage_error("pull", "--max-concurrent-downloads must be 1..64");
+				return cli_usage_error("pull",
+						       "--max-concurrent-downloads must be 1..64");
 			break;
 		case 'h':
 			fputs(pull_usage, stdout);
@@ -299,7 +301,8 @@ int cli_pull(struct cli_globals *g, int argc, char **argv)
 	res.errs = xcalloc(res.n, sizeof(*res.errs));
 	res.failed = xcalloc(res.n, sizeof(*res.failed));
 	rc = CLI_OK;
-	if (image_pull_all(s, (const char *const *)res.refs, res.n, &po, on_pull_result, &res, &err) < 0)
+	if (image_pull_all(s, (const char *const *)res.refs, res.n, &po, on_pull_result, &res,
+			   &err) < 0)
 		rc = CLI_FAIL;
 	for (i = 0; i < res.n; i++) {
 		if (res.failed[i])
@@ -418,7 +421,8 @@ int cli_images(struct cli_globals *g, int argc, char **argv)
 	if (strcmp(format, "json") == 0)
 		arr = json_object_new_array();
 	else if (!quiet)
-		printf("%-40s %-12s %-14s %-20s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+		printf("%-40s %-12s %-14s %-20s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
+		       "SIZE");
 	for (i = 0; i < l.n; i++) {
 		const struct image_entry *e = &l.v[i];
 		_cleanup_free_ char *repo = NULL, *tag = NULL;
@@ -436,7 +440,8 @@ int cli_images(struct cli_globals *g, int argc, char **argv)
 			json_object_object_add(o, "Repository", json_object_new_string(repo));
 			json_object_object_add(o, "Tag", json_object_new_string(tag));
 			json_object_object_add(o, "ID", json_object_new_string(e->id));
-			json_object_object_add(o, "Digest", json_object_new_string(e->manifest_digest));
+			json_object_object_add(o, "Digest",
+					       json_object_new_string(e->manifest_digest));
 			json_object_object_add(o, "Created", json_object_new_int64(e->created));
 			json_object_object_add(o, "Size", json_object_new_int64((int64_t)e->size));
 			json_object_array_add(arr, o);
@@ -447,7 +452,8 @@ int cli_images(struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (arr) {
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(arr);
 	}
 	image_list_free(&l);

@@ -97,7 +97,8 @@ int cli_rmi(struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("image rm", "\"stack image rm\" requires at least 1 argument");
+		return cli_usage_error("image rm",
+				       "\"stack image rm\" requires at least 1 argument");
 	rc = with_store(g, &s);
 	if (rc != CLI_OK)
 		return rc;
@@ -188,7 +189,8 @@ static struct json_object *inspect_one(struct image_store *s, const char *name, 
 				json_object_array_add(tags, json_object_new_string(l.v[i].name));
 		for (i = 0; i < l.n; i++)
 			if (strcmp(l.v[i].manifest_digest, cfg.manifest_digest) == 0) {
-				json_object_object_add(o, "Size", json_object_new_int64((int64_t)l.v[i].size));
+				json_object_object_add(o, "Size",
+						       json_object_new_int64((int64_t)l.v[i].size));
 				break;
 			}
 		image_list_free(&l);
@@ -196,8 +198,10 @@ static struct json_object *inspect_one(struct image_store *s, const char *name, 
 	json_object_object_add(o, "RepoTags", tags);
 	json_object_object_add(o, "ManifestDigest", json_object_new_string(cfg.manifest_digest));
 	if (doc) {
-		static const char *const copy[] = {"created", "architecture", "variant", "os", "config", "rootfs"};
-		static const char *const as[] = {"Created", "Architecture", "Variant", "Os", "Config", "RootFS"};
+		static const char *const copy[] = {"created", "architecture", "variant",
+						   "os",      "config",	      "rootfs"};
+		static const char *const as[] = {"Created", "Architecture", "Variant",
+						 "Os",	    "Config",	    "RootFS"};
 
 		for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
 			if (json_object_object_get_ex(doc, copy[i], &v))
@@ -219,7 +223,8 @@ int cli_image_inspect(struct cli_globals *g, int argc, char **argv)
 	int i, rc;
 
 	if (argc < 2)
-		return cli_usage_error("image inspect", "\"stack image inspect\" requires at least 1 argument");
+		return cli_usage_error("image inspect",
+				       "\"stack image inspect\" requires at least 1 argument");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		puts("Usage: stack image inspect IMAGE [IMAGE...]\n\nDisplay detailed information on one or more images");
 		return CLI_OK;
@@ -239,7 +244,8 @@ int cli_image_inspect(struct cli_globals *g, int argc, char **argv)
 		}
 		json_object_array_add(arr, o);
 	}
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	image_store_free(s);
 	return rc;
@@ -250,7 +256,8 @@ int cli_image_inspect(struct cli_globals *g, int argc, char **argv)
 int cli_image(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct cli_command subs[] = {
-		{"inspect", cli_image_inspect, "Display detailed information on one or more images", false},
+		{"inspect", cli_image_inspect, "Display detailed information on one or more images",
+		 false},
 		{"ls", cli_images, "List images", false},
 		{"prune", cli_image_prune, "Remove unused images", false},
 		{"pull", cli_pull, "Download an image from a registry", false},
@@ -268,7 +275,8 @@ int cli_image(struct cli_globals *g, int argc, char **argv)
 		return argc < 2 ? CLI_USAGE : CLI_OK;
 	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0 || (strcmp(argv[1], "list") == 0 && subs[i].run == cli_images))
+		if (strcmp(argv[1], subs[i].name) == 0 ||
+		    (strcmp(argv[1], "list") == 0 && subs[i].run == cli_images))
 			return subs[i].run(g, argc - 1, argv + 1);
 	return cli_usage_error("image", "unknown command \"image %s\"", argv[1]);
 }
@@ -349,11 +357,13 @@ int cli_login(struct cli_globals *g, int argc, char **argv)
 		return cli_usage_error("login", "\"stack login\" accepts at most 1 argument");
 	if (from_stdin) {
 		if (password)
-			return cli_usage_error("login", "--password and --password-stdin are mutually exclusive");
+			return cli_usage_error(
+				"login", "--password and --password-stdin are mutually exclusive");
 		password = pw_in = read_password_stdin();
 	}
 	if (!user || !password)
-		return cli_usage_error("login", "username and password are required (-u, -p or --password-stdin)");
+		return cli_usage_error(
+			"login", "username and password are required (-u, -p or --password-stdin)");
 	domain = server_domain(optind < argc ? argv[optind] : NULL);
 	if (image_auth_check(domain, user, password, &po, &err) < 0) {
 		cli_error("%s", err.msg);
@@ -477,7 +487,8 @@ int cli_save(struct cli_globals *g, int argc, char **argv)
 	rc = with_store(g, &s);
 	if (rc != CLI_OK)
 		return rc;
-	if (image_store_save(s, (const char *const *)argv + optind, (size_t)(argc - optind), output, &err) < 0) {
+	if (image_store_save(s, (const char *const *)argv + optind, (size_t)(argc - optind), output,
+			     &err) < 0) {
 		cli_error("save: %s", err.msg);
 		rc = CLI_FAIL;
 	}

@@ -84,12 +84,16 @@ static void ports_free(struct net_port *ports, size_t n)
 
 static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"subnet", required_argument, NULL, 's'}, {"gateway", required_argument, NULL, 'g'},
-		{"ip-range", required_argument, NULL, 'r'}, {"internal", no_argument, NULL, 'i'},
-		{"pool", required_argument, NULL, 'P'}, {"ipv6", no_argument, NULL, '6'},
-		{"subnet6", required_argument, NULL, 'S'}, {"gateway6", required_argument, NULL, 'G'},
-		{"pool6", required_argument, NULL, 'Q'}, {0}};
+	static const struct option opts[] = {{"subnet", required_argument, NULL, 's'},
+					     {"gateway", required_argument, NULL, 'g'},
+					     {"ip-range", required_argument, NULL, 'r'},
+					     {"internal", no_argument, NULL, 'i'},
+					     {"pool", required_argument, NULL, 'P'},
+					     {"ipv6", no_argument, NULL, '6'},
+					     {"subnet6", required_argument, NULL, 'S'},
+					     {"gateway6", required_argument, NULL, 'G'},
+					     {"pool6", required_argument, NULL, 'Q'},
+					     {0}};
 	struct net_network_spec spec = {0};
 	struct net_options nopts = {0};
 	struct net_ctx *ctx = NULL;
@@ -99,16 +103,35 @@ static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': spec.subnet = optarg; break;
-		case 'g': spec.gateway = optarg; break;
-		case 'r': spec.ip_range = optarg; break;
-		case 'i': spec.internal = true; break;
-		case 'P': nopts.pool = optarg; break;
-		case '6': spec.enable_ipv6 = true; break;
-		case 'S': spec.subnet6 = optarg; break;
-		case 'G': spec.gateway6 = optarg; break;
-		case 'Q': nopts.pool6 = optarg; break;
-		default: return CLI_USAGE;
+		case 's':
+			spec.subnet = optarg;
+			break;
+		case 'g':
+			spec.gateway = optarg;
+			break;
+		case 'r':
+			spec.ip_range = optarg;
+			break;
+		case 'i':
+			spec.internal = true;
+			break;
+		case 'P':
+			nopts.pool = optarg;
+			break;
+		case '6':
+			spec.enable_ipv6 = true;
+			break;
+		case 'S':
+			spec.subnet6 = optarg;
+			break;
+		case 'G':
+			spec.gateway6 = optarg;
+			break;
+		case 'Q':
+			nopts.pool6 = optarg;
+			break;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 2)
@@ -130,13 +153,17 @@ static int cmd_network_create(struct cli_globals *g, int argc, char **argv)
 
 static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"netns", required_argument, NULL, 'n'}, {"pid", required_argument, NULL, 'p'},
-		{"service", required_argument, NULL, 's'}, {"hostname", required_argument, NULL, 'h'},
-		{"alias", required_argument, NULL, 'a'}, {"ip", required_argument, NULL, 'i'},
-		{"ifname", required_argument, NULL, 'f'}, {"default-route", no_argument, NULL, 'd'},
-		{"publish", required_argument, NULL, 'P'}, {"ip6", required_argument, NULL, '6'},
-		{0}};
+	static const struct option opts[] = {{"netns", required_argument, NULL, 'n'},
+					     {"pid", required_argument, NULL, 'p'},
+					     {"service", required_argument, NULL, 's'},
+					     {"hostname", required_argument, NULL, 'h'},
+					     {"alias", required_argument, NULL, 'a'},
+					     {"ip", required_argument, NULL, 'i'},
+					     {"ifname", required_argument, NULL, 'f'},
+					     {"default-route", no_argument, NULL, 'd'},
+					     {"publish", required_argument, NULL, 'P'},
+					     {"ip6", required_argument, NULL, '6'},
+					     {0}};
 	struct net_endpoint_spec spec = {.netns_fd = -1};
 	_cleanup_close_ int nsfd = -1;
 	struct net_port *ports = NULL;
@@ -156,14 +183,30 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 			}
 			spec.netns_fd = nsfd;
 			break;
-		case 'p': spec.pid = atoi(optarg); break;
-		case 's': spec.service = optarg; break;
-		case 'h': spec.hostname = optarg; break;
-		case 'a': strv_push(&aliases, optarg); break;
-		case 'i': spec.ipv4 = optarg; break;
-		case '6': spec.ipv6 = optarg; break;
-		case 'f': spec.ifname = optarg; break;
-		case 'd': spec.default_route = true; break;
+		case 'p':
+			spec.pid = atoi(optarg);
+			break;
+		case 's':
+			spec.service = optarg;
+			break;
+		case 'h':
+			spec.hostname = optarg;
+			break;
+		case 'a':
+			strv_push(&aliases, optarg);
+			break;
+		case 'i':
+			spec.ipv4 = optarg;
+			break;
+		case '6':
+			spec.ipv6 = optarg;
+			break;
+		case 'f':
+			spec.ifname = optarg;
+			break;
+		case 'd':
+			spec.default_route = true;
+			break;
 		case 'P':
 			ports = xrealloc(ports, (spec.nports + 1) * sizeof(*ports));
 			if (parse_publish(optarg, &ports[spec.nports]) < 0) {
@@ -172,7 +215,8 @@ static int cmd_attach(struct cli_globals *g, int argc, char **argv)
 			}
 			spec.nports++;
 			break;
-		default: return CLI_USAGE;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 3 || (spec.netns_fd < 0 && !spec.pid))
@@ -244,10 +288,11 @@ static int cmd_ports_check(struct cli_globals *g, int argc, char **argv)
 
 static int cmd_resolv_conf(struct cli_globals *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"nameserver", required_argument, NULL, 'n'}, {"dns", required_argument, NULL, 'd'},
-		{"search", required_argument, NULL, 's'}, {"opt", required_argument, NULL, 'o'},
-		{0}};
+	static const struct option opts[] = {{"nameserver", required_argument, NULL, 'n'},
+					     {"dns", required_argument, NULL, 'd'},
+					     {"search", required_argument, NULL, 's'},
+					     {"opt", required_argument, NULL, 'o'},
+					     {0}};
 	struct strv dns = {0}, search = {0}, options = {0};
 	struct net_resolv_spec spec = {0};
 	struct stk_err err;
@@ -255,11 +300,20 @@ static int cmd_resolv_conf(struct cli_globals *g, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': spec.nameserver = optarg; break;
-		case 'd': strv_push(&dns, optarg); break;
-		case 's': strv_push(&search, optarg); break;
-		case 'o': strv_push(&options, optarg); break;
-		default: return CLI_USAGE;
+		case 'n':
+			spec.nameserver = optarg;
+			break;
+		case 'd':
+			strv_push(&dns, optarg);
+			break;
+		case 's':
+			strv_push(&search, optarg);
+			break;
+		case 'o':
+			strv_push(&options, optarg);
+			break;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -275,10 +329,11 @@ static int cmd_resolv_conf(struct cli_globals *g, int argc, char **argv)
 
 static int cmd_hosts(struct cli_globals *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"hostname", required_argument, NULL, 'h'}, {"ip", required_argument, NULL, 'i'},
-		{"extra-host", required_argument, NULL, 'e'},
-		{"host-gateway", required_argument, NULL, 'g'}, {0}};
+	static const struct option opts[] = {{"hostname", required_argument, NULL, 'h'},
+					     {"ip", required_argument, NULL, 'i'},
+					     {"extra-host", required_argument, NULL, 'e'},
+					     {"host-gateway", required_argument, NULL, 'g'},
+					     {0}};
 	struct net_hosts_spec spec = {0};
 	struct strv extra = {0};
 	struct stk_err err;
@@ -286,11 +341,20 @@ static int cmd_hosts(struct cli_globals *g, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'h': spec.hostname = optarg; break;
-		case 'i': spec.ip = optarg; break;
-		case 'e': strv_push(&extra, optarg); break;
-		case 'g': spec.host_gateway = optarg; break;
-		default: return CLI_USAGE;
+		case 'h':
+			spec.hostname = optarg;
+			break;
+		case 'i':
+			spec.ip = optarg;
+			break;
+		case 'e':
+			strv_push(&extra, optarg);
+			break;
+		case 'g':
+			spec.host_gateway = optarg;
+			break;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -309,10 +373,14 @@ int cli_net_plumbing(struct cli_globals *g, int argc, char **argv)
 		const char *name;
 		int (*run)(struct cli_globals *, int, char **);
 	} subs[] = {
-		{"network-create", cmd_network_create}, {"attach", cmd_attach},
-		{"detach", cmd_detach}, {"teardown", cmd_teardown},
-		{"ports-check", cmd_ports_check}, {"resolv-conf", cmd_resolv_conf},
-		{"hosts", cmd_hosts}, {"serve", cli_net_plumbing_serve},
+		{"network-create", cmd_network_create},
+		{"attach", cmd_attach},
+		{"detach", cmd_detach},
+		{"teardown", cmd_teardown},
+		{"ports-check", cmd_ports_check},
+		{"resolv-conf", cmd_resolv_conf},
+		{"hosts", cmd_hosts},
+		{"serve", cli_net_plumbing_serve},
 	};
 	size_t i;
 

@@ -52,10 +52,10 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"resolv-conf", required_argument, NULL, 'r'},
-		{"dns-port", required_argument, NULL, 'p'},
-		{"timeout-ms", required_argument, NULL, 't'}, {0}};
+	static const struct option opts[] = {{"resolv-conf", required_argument, NULL, 'r'},
+					     {"dns-port", required_argument, NULL, 'p'},
+					     {"timeout-ms", required_argument, NULL, 't'},
+					     {0}};
 	static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
 	struct net_runtime_options ro = {0};
 	struct serve s = {0};
@@ -66,10 +66,17 @@ int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': ro.resolv_conf = optarg; break;
-		case 'p': ro.dns_port = (uint16_t)atoi(optarg); break;
-		case 't': ro.upstream_timeout_ms = (unsigned)atoi(optarg); break;
-		default: return CLI_USAGE;
+		case 'r':
+			ro.resolv_conf = optarg;
+			break;
+		case 'p':
+			ro.dns_port = (uint16_t)atoi(optarg);
+			break;
+		case 't':
+			ro.upstream_timeout_ms = (unsigned)atoi(optarg);
+			break;
+		default:
+			return CLI_USAGE;
 		}
 	}
 	if (argc - optind != 1)

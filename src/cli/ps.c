@@ -75,8 +75,9 @@ static void fill_row(struct row *r, const struct state_container *c)
 	r->c = c;
 	r->running = state_container_running(c);
 	r->exit_code = (int)state_int(c->state, "exit_code");
-	r->state = r->running ? (state_container_paused(c) ? "paused" : "running")
-		   : !strcmp(st, "created") ? "created" : "exited";
+	r->state = r->running		    ? (state_container_paused(c) ? "paused" : "running")
+		   : !strcmp(st, "created") ? "created"
+					    : "exited";
 	human_duration(now - state_int(c->config, "created"), d, sizeof(d));
 	snprintf(r->created, sizeof(r->created), "%s ago", d);
 	if (r->running) {
@@ -85,7 +86,10 @@ static void fill_row(struct row *r, const struct state_container *c)
 		human_duration(now - state_int(c->state, "started_at"), d, sizeof(d));
 		snprintf(r->status, sizeof(r->status), "Up %s%s%s%s%s", d,
 			 !strcmp(r->state, "paused") ? " (Paused)" : "",
-			 !*h ? "" : !strcmp(h, "starting") ? " (health: " : " (", h, *h ? ")" : "");
+			 !*h			  ? ""
+			 : !strcmp(h, "starting") ? " (health: "
+						  : " (",
+			 h, *h ? ")" : "");
 	} else if (!strcmp(r->state, "created")) {
 		snprintf(r->status, sizeof(r->status), "Created");
 	} else {
@@ -110,8 +114,9 @@ static void fill_row(struct row *r, const struct state_container *c)
 
 			p = json_object_array_get_idx(ports, i);
 			if (!state_int(p, "published"))
-				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%lld/%s", i ? ", " : "",
-					 state_int(p, "target"), state_str(p, "protocol"));
+				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%lld/%s",
+					 i ? ", " : "", state_int(p, "target"),
+					 state_str(p, "protocol"));
 			else
 				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%s:%lld->%lld/%s",
 					 i ? ", " : "", state_str(p, "host_ip"),
@@ -127,20 +132,26 @@ static void print_json(const struct row *r)
 	const struct state_container *c = r->c;
 	size_t i;
 
-	json_object_object_add(o, "Command", json_object_new_string(state_str(c->config, "command")));
-	json_object_object_add(o, "CreatedAt", json_object_new_int64(state_int(c->config, "created") /
-								    1000000000LL));
+	json_object_object_add(o, "Command",
+			       json_object_new_string(state_str(c->config, "command")));
+	json_object_object_add(o, "CreatedAt",
+			       json_object_new_int64(state_int(c->config, "created") /
+						     1000000000LL));
 	json_object_object_add(o, "ExitCode", json_object_new_int(r->exit_code));
-	json_object_object_add(o, "Health", json_object_new_string(
-		r->running ? state_str(health_of(c), "status") : ""));
+	json_object_object_add(o, "Health",
+			       json_object_new_string(r->running ? state_str(health_of(c), "status")
+								 : ""));
 	if (health_of(c))
-		json_object_object_add(o, "HealthLastOutput", json_object_new_string(
-			state_str(health_of(c), "last_output")));
+		json_object_object_add(o, "HealthLastOutput",
+				       json_object_new_string(
+					       state_str(health_of(c), "last_output")));
 	json_object_object_add(o, "ID", json_object_new_string(c->id));
 	json_object_object_add(o, "Image", json_object_new_string(state_str(c->config, "image")));
 	json_object_object_add(o, "Name", json_object_new_string(state_str(c->config, "name")));
-	json_object_object_add(o, "Project", json_object_new_string(state_str(c->config, "project")));
-	json_object_object_add(o, "Service", json_object_new_string(state_str(c->config, "service")));
+	json_object_object_add(o, "Project",
+			       json_object_new_string(state_str(c->config, "project")));
+	json_object_object_add(o, "Service",
+			       json_object_new_string(state_str(c->config, "service")));
 	json_object_object_add(o, "State", json_object_new_string(r->state));
 	json_object_object_add(o, "Status", json_object_new_string(r->status));
 	if (json_object_object_get_ex(c->config, "ports", &ports)) {
@@ -148,11 +159,14 @@ static void print_json(const struct row *r)
 			struct json_object *p = json_object_array_get_idx(ports, i), *q;
 
 			q = json_object_new_object();
-			json_object_object_add(q, "URL", json_object_new_string(state_str(p, "host_ip")));
+			json_object_object_add(q, "URL",
+					       json_object_new_string(state_str(p, "host_ip")));
 			json_object_object_add(q, "TargetPort",
 					       json_object_new_int((int)state_int(p, "target")));
 			json_object_object_add(q, "PublishedPort",
-					       json_object_new_int(r->running ? (int)state_int(p, "published") : 0));
+					       json_object_new_int(
+						       r->running ? (int)state_int(p, "published")
+								  : 0));
 			json_object_object_add(q, "Protocol",
 					       json_object_new_string(state_str(p, "protocol")));
 			json_object_array_add(pubs, q);
@@ -229,9 +243,15 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:aqh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': all = true; break;
-		case 'q': quiet = true; break;
-		case 'S': services = true; break;
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'S':
+			services = true;
+			break;
 		case 'F':
 			if ((rc = parse_format("ps", optarg, &json)))
 				return rc;
@@ -241,7 +261,8 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 			      "  -a, --all        Show all stopped containers\n"
 			      "      --format     table or json\n"
 			      "  -q, --quiet      Only display IDs\n"
-			      "      --services   Display services\n", stdout);
+			      "      --services   Display services\n",
+			      stdout);
 			return CLI_OK;
 		default:
 			if ((rc = cli_other_option(g, "ps", c, argv)))
@@ -300,8 +321,9 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 			printf("%-*s   %-*s   %-*s   %-*s   %-15s   %-15s   %s\n", (int)w[0],
 			       state_str((struct json_object *)cfg, "name"), (int)w[1],
 			       state_str((struct json_object *)cfg, "image"), (int)w[2] + extra,
-			       r->command, (int)w[3], state_str((struct json_object *)cfg, "service"),
-			       r->created, r->status, r->ports);
+			       r->command, (int)w[3],
+			       state_str((struct json_object *)cfg, "service"), r->created,
+			       r->status, r->ports);
 		}
 	}
 	free(rows);
@@ -340,8 +362,8 @@ static const char *without_project(const char *name, const char *project)
 	return !strncmp(name, project, plen) && name[plen] == '-' ? name + plen + 1 : name;
 }
 
-static void print_record(const char *container, const char *stream, long long t,
-			 const char *line, size_t len, void *arg)
+static void print_record(const char *container, const char *stream, long long t, const char *line,
+			 size_t len, void *arg)
 {
 	struct log_print *lp = arg;
 	const char *short_name = without_project(container, lp->project);
@@ -349,7 +371,8 @@ static void print_record(const char *container, const char *stream, long long t,
 	(void)stream;
 	if (!lp->no_prefix) {
 		if (lp->color)
-			printf("%s%-*s|\033[0m ", color_of(lp, container), (int)lp->width, short_name);
+			printf("%s%-*s|\033[0m ", color_of(lp, container), (int)lp->width,
+			       short_name);
 		else
 			printf("%-*s| ", (int)lp->width, short_name);
 	}
@@ -415,10 +438,18 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:fn:th", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': o.follow = true; break;
-		case 't': st.timestamps = true; break;
-		case 'C': st.no_color = true; break;
-		case 'P': st.no_prefix = true; break;
+		case 'f':
+			o.follow = true;
+			break;
+		case 't':
+			st.timestamps = true;
+			break;
+		case 'C':
+			st.no_color = true;
+			break;
+		case 'P':
+			st.no_prefix = true;
+			break;
 		case 'n':
 			if (!strcmp(optarg, "all")) {
 				o.tail = -1;
@@ -466,7 +497,8 @@ int cli_print_logs(const struct state_container *v, size_t n, const char *projec
 		   const char *const *services, size_t nservices, const struct super_log_opts *o,
 		   const struct cli_log_style *st)
 {
-	struct log_print lp = {.timestamps = st->timestamps, .no_prefix = st->no_prefix,
+	struct log_print lp = {.timestamps = st->timestamps,
+			       .no_prefix = st->no_prefix,
 			       .project = project};
 	struct state_container *sel = xcalloc(n + 1, sizeof(*sel));
 	size_t i, ns = 0;
@@ -547,8 +579,12 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:aqh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': all = true; break;
-		case 'q': quiet = true; break;
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'F':
 			if ((rc = parse_format("ls", optarg, &json)))
 				return rc;
@@ -557,7 +593,8 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 			fputs("Usage: stack ls [OPTIONS]\n\nList running compose projects\n\n"
 			      "Options:\n  -a, --all       Show all stopped Compose projects\n"
 			      "      --format    table or json\n  -q, --quiet     Only display project "
-			      "names\n", stdout);
+			      "names\n",
+			      stdout);
 			return CLI_OK;
 		default:
 			if ((rc = cli_other_option(g, "ls", c, argv)))
@@ -582,7 +619,9 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 
 			status = project_status(v, nv, &running);
 			if (nv && json_object_object_get_ex(v[0].config, "labels", &labels))
-				files = xstrdup(state_str(labels, "com.docker.compose.project.config_files"));
+				files = xstrdup(
+					state_str(labels,
+						  "com.docker.compose.project.config_files"));
 			if ((all || running) && nv) {
 				struct json_object *o = json_object_new_object();
 
@@ -610,8 +649,8 @@ int cli_ls(struct cli_globals *g, int argc, char **argv)
 			if (quiet)
 				printf("%s\n", state_str(o, "Name"));
 			else
-				printf("%-20s%-20s%s\n", state_str(o, "Name"), state_str(o, "Status"),
-				       state_str(o, "ConfigFiles"));
+				printf("%-20s%-20s%s\n", state_str(o, "Name"),
+				       state_str(o, "Status"), state_str(o, "ConfigFiles"));
 		}
 	}
 	json_object_put(arr);

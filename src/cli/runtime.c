@@ -243,8 +243,10 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	struct runtime_net *net = NULL;
 	struct runtime_volumes *vols = NULL;
 	_cleanup_(json_putp) struct json_object *json = NULL;
-	struct runtime_net_opts no = {.project = o->project, .name = o->name,
-				      .service = o->service, .networks = o->networks,
+	struct runtime_net_opts no = {.project = o->project,
+				      .name = o->name,
+				      .service = o->service,
+				      .networks = o->networks,
 				      .nnetworks = o->nnetworks};
 	struct engine_exit ex = {0};
 	struct stk_err err;
@@ -282,7 +284,8 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		goto out;
 	no.root = cli_state_root(g);
 	{
-		struct runtime_volume_opts vo = {.root = no.root, .name = o->name,
+		struct runtime_volume_opts vo = {.root = no.root,
+						 .name = o->name,
 						 .project = o->project};
 
 		if (json && runtime_volumes_setup(&vo, json, &spec, &vols, &err) < 0) {
@@ -342,7 +345,9 @@ out:
 /* exec, pause, unpause, kill, stats on a container `runtime run` started. */
 static int exec_in(struct engine_container *c, const struct run_opts *o, char **cmd)
 {
-	struct engine_exec_spec e = {.argv = cmd, .tty = o->tty, .user = (char *)o->user,
+	struct engine_exec_spec e = {.argv = cmd,
+				     .tty = o->tty,
+				     .user = (char *)o->user,
 				     .stdio = {0, 1, 2}};
 	struct engine_process p;
 	struct engine_exit ex;
@@ -415,9 +420,11 @@ static int act_on(struct cli_globals *g, const char *action, struct run_opts *o,
 		if (engine_stats(c, &st, &err) == 0) {
 			printf("{\"cpu_usage_ns\": %llu, \"memory_usage\": %llu, \"memory_limit\": %llu, "
 			       "\"pids\": %llu, \"blkio_read\": %llu, \"blkio_write\": %llu}\n",
-			       (unsigned long long)st.cpu_usage_ns, (unsigned long long)st.memory_usage,
+			       (unsigned long long)st.cpu_usage_ns,
+			       (unsigned long long)st.memory_usage,
 			       (unsigned long long)st.memory_limit, (unsigned long long)st.pids,
-			       (unsigned long long)st.blkio_read, (unsigned long long)st.blkio_write);
+			       (unsigned long long)st.blkio_read,
+			       (unsigned long long)st.blkio_write);
 			rc = CLI_OK;
 		}
 	} else if (strcmp(action, "pause") == 0) {

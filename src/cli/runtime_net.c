@@ -67,8 +67,10 @@ static int parse_attach(const char *arg, struct attach_req *r, struct stk_err *e
 		} else if (str_has_prefix(tok, "ip6=") && tok[4]) {
 			r->ip6 = tok + 4;
 		} else {
-			return stk_err_set(err, EINVAL, "--network %s: unknown option \"%s\" (want "
-					   "alias=NAME, ip=ADDRESS or ip6=ADDRESS)", arg, tok);
+			return stk_err_set(err, EINVAL,
+					   "--network %s: unknown option \"%s\" (want "
+					   "alias=NAME, ip=ADDRESS or ip6=ADDRESS)",
+					   arg, tok);
 		}
 	}
 	return 0;
@@ -96,13 +98,13 @@ static int join_container(const struct runtime_net_opts *o, const char *id,
 	_cleanup_free_ char *hostfile = xasprintf("%s/hostname", dir);
 
 	if (!pid)
-		return stk_err_set(err, ESRCH, "network_mode container:%s: no such running container",
-				   id);
+		return stk_err_set(err, ESRCH,
+				   "network_mode container:%s: no such running container", id);
 	free(spec->netns);
 	spec->netns = xasprintf("/proc/%s/ns/net", pid);
 	if (access(spec->netns, F_OK) < 0)
-		return stk_err_set(err, ESRCH, "network_mode container:%s: container is not running",
-				   id);
+		return stk_err_set(err, ESRCH,
+				   "network_mode container:%s: container is not running", id);
 	free(spec->hosts_file);
 	spec->hosts_file = xasprintf("%s/hosts", dir);
 	free(spec->resolv_conf_file);
@@ -132,8 +134,10 @@ static int join_service(const struct runtime_net_opts *o, const char *service,
 		free(ids[i]);
 	free(ids);
 	if (rc < 0)
-		return stk_err_set(err, ESRCH, "network_mode service:%s: no running container of "
-				   "service %s in project %s", service, service, o->project);
+		return stk_err_set(err, ESRCH,
+				   "network_mode service:%s: no running container of "
+				   "service %s in project %s",
+				   service, service, o->project);
 	return 0;
 }
 
@@ -162,17 +166,26 @@ static int write_files(struct runtime_net *rn, enum mode mode, struct engine_spe
 {
 	const char **extra = extra_hosts(spec);
 	struct net_hosts_spec hs = {
-		.hostname = spec->hostname, .ip = ip, .ip6 = ip6, .extra_hosts = extra,
+		.hostname = spec->hostname,
+		.ip = ip,
+		.ip6 = ip6,
+		.extra_hosts = extra,
 		.nextra = spec->nextra_hosts,
-		.host_gateway = gateway ? gateway : mode == MODE_HOST ? "127.0.0.1" : NULL,
+		.host_gateway = gateway		    ? gateway
+				: mode == MODE_HOST ? "127.0.0.1"
+						    : NULL,
 		.base = mode == MODE_HOST ? HOST_HOSTS : NULL,
 	};
 	struct net_resolv_spec rs = {
-		.nameserver = gateway, .dns = (const char *const *)spec->dns,
-		.ndns = strv_len(spec->dns), .search = (const char *const *)spec->dns_search,
+		.nameserver = gateway,
+		.dns = (const char *const *)spec->dns,
+		.ndns = strv_len(spec->dns),
+		.search = (const char *const *)spec->dns_search,
 		.nsearch = strv_len(spec->dns_search),
-		.options = (const char *const *)spec->dns_opt, .noptions = strv_len(spec->dns_opt),
-		.host_resolv_conf = HOST_RESOLV_CONF, .keep_loopback = mode == MODE_HOST,
+		.options = (const char *const *)spec->dns_opt,
+		.noptions = strv_len(spec->dns_opt),
+		.host_resolv_conf = HOST_RESOLV_CONF,
+		.keep_loopback = mode == MODE_HOST,
 	};
 	size_t i;
 	int rc;
@@ -216,8 +229,12 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 		struct attach_req r;
 		char ifname[32], addr[16];
 		struct net_endpoint_spec es = {
-			.container = rn->container, .service = o->service, .id = spec->id,
-			.hostname = spec->hostname, .ifname = ifname, .netns_fd = rn->nsfd,
+			.container = rn->container,
+			.service = o->service,
+			.id = spec->id,
+			.hostname = spec->hostname,
+			.ifname = ifname,
+			.netns_fd = rn->nsfd,
 			.default_route = i == 0,
 		};
 
@@ -247,8 +264,7 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 	return 0;
 }
 
-static int mode_of(const struct runtime_net_opts *o, const char **container_id,
-		   struct stk_err *err)
+static int mode_of(const struct runtime_net_opts *o, const char **container_id, struct stk_err *err)
 {
 	size_t i;
 	enum mode m = MODE_NETWORKS;
@@ -257,15 +273,17 @@ static int mode_of(const struct runtime_net_opts *o, const char **container_id,
 		return MODE_NONE;
 	for (i = 0; i < o->nnetworks; i++) {
 		const char *n = o->networks[i];
-		enum mode this = strcmp(n, "none") == 0   ? MODE_NONE
-				 : strcmp(n, "host") == 0 ? MODE_HOST
+		enum mode this = strcmp(n, "none") == 0		   ? MODE_NONE
+				 : strcmp(n, "host") == 0	   ? MODE_HOST
 				 : str_has_prefix(n, "container:") ? MODE_CONTAINER
 				 : str_has_prefix(n, "service:")   ? MODE_SERVICE
 								   : MODE_NETWORKS;
 
 		if (this != MODE_NETWORKS && o->nnetworks > 1)
-			return stk_err_set(err, EINVAL, "network mode %s cannot be combined with other "
-					   "networks", n);
+			return stk_err_set(err, EINVAL,
+					   "network mode %s cannot be combined with other "
+					   "networks",
+					   n);
 		if (this == MODE_CONTAINER)
 			*container_id = n + strlen("container:");
 		if (this == MODE_SERVICE)
@@ -304,8 +322,7 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 	}
 	if (mode == MODE_NETWORKS && attach_all(o, rn, spec, ip, ip6, gw, err) < 0)
 		goto fail;
-	if (write_files(rn, (enum mode)mode, spec, *ip ? ip : NULL, ip6, *gw ? gw : NULL,
-			err) < 0)
+	if (write_files(rn, (enum mode)mode, spec, *ip ? ip : NULL, ip6, *gw ? gw : NULL, err) < 0)
 		goto fail;
 	*out = rn;
 	return 0;

@@ -80,7 +80,8 @@ static void add_mount(struct build *b, enum engine_mount_type type, const char *
 	s->mounts = xrealloc(s->mounts, (s->nmounts + 1) * sizeof(*s->mounts));
 	s->mounts[s->nmounts++] = m;
 	r.type = xstrdup(type == ENGINE_MOUNT_VOLUME ? "volume"
-			 : type == ENGINE_MOUNT_BIND ? "bind" : "tmpfs");
+			 : type == ENGINE_MOUNT_BIND ? "bind"
+						     : "tmpfs");
 	r.name = volume_name ? xstrdup(volume_name) : NULL;
 	r.source = xstrdup(source ? source : "");
 	r.destination = xstrdup(target);
@@ -123,8 +124,8 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 		if (volume_get(b->o->root, name, out, err) == 0)
 			return 0;
 		return err->errnum == ENOENT
-			? stk_err_set(err, ENOENT, "external volume \"%s\" not found", name)
-			: -1;
+			       ? stk_err_set(err, ENOENT, "external volume \"%s\" not found", name)
+			       : -1;
 	}
 	if (name && b->o->project) {
 		volume_kv_add(&labels, &nlabels, VOLUME_LABEL_PROJECT, b->o->project);
@@ -144,8 +145,8 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 	return rc;
 }
 
-static int mount_volume(struct build *b, const char *key, const char *target, bool ro,
-			bool nocopy, struct stk_err *err)
+static int mount_volume(struct build *b, const char *key, const char *target, bool ro, bool nocopy,
+			struct stk_err *err)
 {
 	struct engine_spec *s = b->es;
 	struct volume *v = NULL;
@@ -237,8 +238,10 @@ static char *stage_bind(struct build *b, const char *host, bool rro, struct stk_
 
 	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || stat(host, &st) < 0)
 		goto fail;
-	if (S_ISDIR(st.st_mode) ? mkdir(stage, 0700) < 0
-	    : (fd = open(stage, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || close(fd) < 0)
+	if (S_ISDIR(st.st_mode)
+		    ? mkdir(stage, 0700) < 0
+		    : (fd = open(stage, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+			      close(fd) < 0)
 		goto fail;
 	b->rv->staged = xrealloc(b->rv->staged, (b->rv->nstaged + 1) * sizeof(char *));
 	b->rv->staged[b->rv->nstaged++] = xstrdup(stage);
@@ -253,8 +256,8 @@ fail:
 	return NULL;
 }
 
-static int mount_bind(struct build *b, struct json_object *m, const char *src,
-		      const char *target, bool ro, struct stk_err *err)
+static int mount_bind(struct build *b, struct json_object *m, const char *src, const char *target,
+		      bool ro, struct stk_err *err)
 {
 	struct json_object *bind = jobj(m, "bind");
 	_cleanup_free_ char *host = bind_source(b, src);
@@ -265,8 +268,8 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 
 	if (selinux && *selinux)
 		fprintf(stderr, "stack: warning: bind %s: selinux \"%s\" ignored: %s\n", host,
-			selinux, selinux_enabled() ? "stack does not relabel"
-						   : "SELinux is not enabled");
+			selinux,
+			selinux_enabled() ? "stack does not relabel" : "SELinux is not enabled");
 	if (recursive && strcmp(recursive, "enabled") && strcmp(recursive, "writable") &&
 	    strcmp(recursive, "disabled") && strcmp(recursive, "readonly"))
 		return stk_err_set(err, EINVAL,
@@ -280,7 +283,8 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 		if (stk_mkdir_p(host, 0755, err) < 0)
 			return stk_err_wrap(err, "bind: create_host_path");
 	}
-	if (recursive && (strcmp(recursive, "disabled") == 0 || strcmp(recursive, "readonly") == 0)) {
+	if (recursive &&
+	    (strcmp(recursive, "disabled") == 0 || strcmp(recursive, "readonly") == 0)) {
 		char *staged = stage_bind(b, host, strcmp(recursive, "readonly") == 0, err);
 
 		if (!staged)
@@ -293,10 +297,11 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 		add_mount(b, ENGINE_MOUNT_BIND, host, target, ro, NULL);
 	}
 	if (prop) {
-		static const char *const valid[] = {"private", "rprivate", "shared", "rshared",
-						    "slave", "rslave"};
-		static const unsigned long flags[] = {MS_PRIVATE, MS_REC | MS_PRIVATE, MS_SHARED,
-						      MS_REC | MS_SHARED, MS_SLAVE, MS_REC | MS_SLAVE};
+		static const char *const valid[] = {"private", "rprivate", "shared",
+						    "rshared", "slave",	   "rslave"};
+		static const unsigned long flags[] = {MS_PRIVATE, MS_REC | MS_PRIVATE,
+						      MS_SHARED,  MS_REC | MS_SHARED,
+						      MS_SLAVE,	  MS_REC | MS_SLAVE};
 		struct engine_mount *em = &b->es->mounts[b->es->nmounts - 1];
 		size_t i;
 
@@ -304,7 +309,8 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src,
 			if (strcmp(prop, valid[i]) == 0)
 				break;
 		if (i == sizeof(valid) / sizeof(valid[0]))
-			return stk_err_set(err, EINVAL, "bind %s: invalid propagation \"%s\"", host, prop);
+			return stk_err_set(err, EINVAL, "bind %s: invalid propagation \"%s\"", host,
+					   prop);
 		em->propagation = flags[i];
 	}
 	return 0;
@@ -324,10 +330,23 @@ static int mount_tmpfs(struct build *b, struct json_object *m, const char *targe
 		double n = strtod(s, &end);
 
 		switch (*end) {
-		case 'k': case 'K': n *= 1024; end++; break;
-		case 'm': case 'M': n *= 1024 * 1024; end++; break;
-		case 'g': case 'G': n *= 1024.0 * 1024 * 1024; end++; break;
-		default: break;
+		case 'k':
+		case 'K':
+			n *= 1024;
+			end++;
+			break;
+		case 'm':
+		case 'M':
+			n *= 1024 * 1024;
+			end++;
+			break;
+		case 'g':
+		case 'G':
+			n *= 1024.0 * 1024 * 1024;
+			end++;
+			break;
+		default:
+			break;
 		}
 		if (*end == 'b' || *end == 'B')
 			end++;
@@ -361,12 +380,15 @@ static struct json_object *short_syntax(const char *s)
 		json_object_object_add(o, "target", json_object_new_string(parts[0]));
 		return o;
 	}
-	json_object_object_add(o, "type", json_object_new_string(
-				      parts[0][0] == '/' || parts[0][0] == '.' || parts[0][0] == '~'
-				      ? "bind" : "volume"));
+	json_object_object_add(o, "type",
+			       json_object_new_string(parts[0][0] == '/' || parts[0][0] == '.' ||
+								      parts[0][0] == '~'
+							      ? "bind"
+							      : "volume"));
 	json_object_object_add(o, "source", json_object_new_string(parts[0]));
 	json_object_object_add(o, "target", json_object_new_string(parts[1]));
-	for (p = n == 3 ? strtok_r(parts[2], ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save)) {
+	for (p = n == 3 ? strtok_r(parts[2], ",", &save) : NULL; p;
+	     p = strtok_r(NULL, ",", &save)) {
 		if (strcmp(p, "ro") == 0)
 			json_object_object_add(o, "read_only", json_object_new_boolean(true));
 		else if (strcmp(p, "nocopy") == 0) {
@@ -391,7 +413,8 @@ static int add_service_volume(struct build *b, struct json_object *m, struct stk
 				    jbool(jobj(m, "volume"), "nocopy"), err);
 	if (strcmp(type, "bind") == 0) {
 		if (!src || !*src)
-			return stk_err_set(err, EINVAL, "volumes: bind on %s needs a source", target);
+			return stk_err_set(err, EINVAL, "volumes: bind on %s needs a source",
+					   target);
 		return mount_bind(b, m, src, target, ro, err);
 	}
 	if (strcmp(type, "tmpfs") == 0)
@@ -437,7 +460,8 @@ static int add_volumes_from(struct build *b, struct stk_err *err)
 	size_t i, j;
 
 	for (i = 0; list && i < json_object_array_length(list); i++) {
-		_cleanup_free_ char *ref = xstrdup(json_object_get_string(json_object_array_get_idx(list, i)));
+		_cleanup_free_ char *ref =
+			xstrdup(json_object_get_string(json_object_array_get_idx(list, i)));
 		char *mode = strrchr(ref, ':'), *id = ref;
 		struct volume_mount_record *m;
 		size_t n;
@@ -454,7 +478,9 @@ static int add_volumes_from(struct build *b, struct stk_err *err)
 		for (j = 0; j < n; j++) {
 			if (strcmp(m[j].type, "tmpfs") == 0 || has_target(b->es, m[j].destination))
 				continue;
-			add_mount(b, strcmp(m[j].type, "volume") ? ENGINE_MOUNT_BIND : ENGINE_MOUNT_VOLUME,
+			add_mount(b,
+				  strcmp(m[j].type, "volume") ? ENGINE_MOUNT_BIND
+							      : ENGINE_MOUNT_VOLUME,
 				  m[j].source, m[j].destination, ro || !m[j].rw, m[j].name);
 		}
 		volume_mount_records_free(m, n);
@@ -487,8 +513,8 @@ static char *secret_content(struct build *b, const char *kind, const char *name,
 		const char *v = getenv(env);
 
 		if (!v) {
-			stk_err_set(err, ENOENT, "%s \"%s\": environment variable %s is not set", kind,
-				    name, env);
+			stk_err_set(err, ENOENT, "%s \"%s\": environment variable %s is not set",
+				    kind, name, env);
 			return NULL;
 		}
 		*len = strlen(v);
@@ -499,15 +525,16 @@ static char *secret_content(struct build *b, const char *kind, const char *name,
 		return xstrdup(content);
 	}
 	stk_err_set(err, EINVAL, "%s \"%s\" needs %s", kind, name,
-		    strcmp(kind, "config") == 0 ? "file, environment or content" : "file or environment");
+		    strcmp(kind, "config") == 0 ? "file, environment or content"
+						: "file or environment");
 	return NULL;
 }
 
 static int write_secret(const char *path, const char *data, size_t len, uid_t uid, gid_t gid,
 			mode_t mode, struct stk_err *err)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				      0600);
+	_cleanup_close_ int fd =
+		open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return stk_err_sys(err, "create %s", path);
@@ -525,7 +552,8 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 	bool secret = strcmp(kind, "secret") == 0;
 	struct json_object *list = jobj(b->spec, secret ? "secrets" : "configs");
 	struct json_object *defs = jobj(b->spec, secret ? "project_secrets" : "project_configs");
-	_cleanup_free_ char *dir = xasprintf("%s/%s", b->es->state_dir, secret ? "secrets" : "configs");
+	_cleanup_free_ char *dir =
+		xasprintf("%s/%s", b->es->state_dir, secret ? "secrets" : "configs");
 	size_t i;
 
 	for (i = 0; list && i < json_object_array_length(list); i++) {
@@ -539,8 +567,10 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 		long uid = 0, gid = 0, mode = 0444;
 
 		/* The name becomes a file name in the state directory. */
-		if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-			return stk_err_set(err, EINVAL, "%ss: invalid name \"%s\"", kind, name ? name : "");
+		if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") ||
+		    !strcmp(name, ".."))
+			return stk_err_set(err, EINVAL, "%ss: invalid name \"%s\"", kind,
+					   name ? name : "");
 		data = secret_content(b, kind, name, jobj(defs, name), &len, err);
 		if (!data)
 			return -1;
@@ -550,8 +580,8 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 			if (jstr(s, "gid"))
 				gid = strtol(jstr(s, "gid"), NULL, 10);
 			if (jstr(s, "mode") && (mode = json_mode(jobj(s, "mode"))) < 0)
-				return stk_err_set(err, EINVAL, "%s \"%s\": invalid mode \"%s\"", kind,
-						   name, jstr(s, "mode"));
+				return stk_err_set(err, EINVAL, "%s \"%s\": invalid mode \"%s\"",
+						   kind, name, jstr(s, "mode"));
 		}
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return stk_err_sys(err, "create %s", dir);
@@ -641,8 +671,8 @@ int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_objec
 	if (rc == 0)
 		rc = add_secrets(&b, "config", err);
 	if (rc == 0 && b.nrec)
-		rc = volume_record_users(spec->state_dir, o->name ? o->name : spec->id, b.rec, b.nrec,
-					 err);
+		rc = volume_record_users(spec->state_dir, o->name ? o->name : spec->id, b.rec,
+					 b.nrec, err);
 	volume_mount_records_free(b.rec, b.nrec);
 	let_go(b.rv);
 	if (rc < 0) {

@@ -10,8 +10,8 @@ struct engine_spec;
 struct json_object;
 
 struct runtime_volume_opts {
-	const char *root;    /* the state root */
-	const char *name;    /* the container's name in records (default: its id) */
+	const char *root; /* the state root */
+	const char *name; /* the container's name in records (default: its id) */
 	const char *project; /* names volumes <project>_<key> and labels them; may be NULL */
 };
 

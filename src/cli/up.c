@@ -24,8 +24,8 @@
 static void render(struct json_object *ev, void *arg)
 {
 	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
-					    "Removed", "Pulled", "Killed", "Healthy", "Exited",
-					    "Paused", "Unpaused"};
+					    "Removed", "Pulled",  "Killed",  "Healthy",
+					    "Exited",  "Paused",  "Unpaused"};
 	bool tty = *(bool *)arg;
 	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
 	const char *status = state_str(ev, "status");
@@ -84,9 +84,9 @@ struct attached {
 	const struct super_up_opts *uo;
 	int interrupts;
 	pid_t helpers[2];
-	bool abort_on_exit;         /* --abort-on-container-exit */
+	bool abort_on_exit; /* --abort-on-container-exit */
 	const char *exit_code_from; /* --exit-code-from SERVICE (implies it) */
-	int exit_code;              /* of the first container that exited, or of that service */
+	int exit_code; /* of the first container that exited, or of that service */
 	bool exited;
 };
 
@@ -118,14 +118,13 @@ static void on_container_exit(const char *container, const char *dir, void *arg)
 	path = xasprintf("%s/config.json", dir);
 	cfg = state_read_json(path);
 	free(path);
-	if (a->exit_code_from ? !strcmp(state_str(cfg, "service"), a->exit_code_from)
-			      : !a->exited)
+	if (a->exit_code_from ? !strcmp(state_str(cfg, "service"), a->exit_code_from) : !a->exited)
 		a->exit_code = (int)state_int(st, "exit_code");
 	json_object_put(st);
 	json_object_put(cfg);
 	if ((a->abort_on_exit || a->exit_code_from) && !a->exited && !a->interrupts) {
-		fprintf(stderr, "%s exited with code %d\nAborting on container exit...\n", container,
-			a->exit_code);
+		fprintf(stderr, "%s exited with code %d\nAborting on container exit...\n",
+			container, a->exit_code);
 		a->interrupts = 1;
 		stop_in_child(a, "stop");
 	}
@@ -134,8 +133,11 @@ static void on_container_exit(const char *container, const char *dir, void *arg)
 
 static void stop_in_child(struct attached *a, const char *op)
 {
-	struct super_ctl_opts ctl = {.op = op, .timeout_s = -1, .signal = SIGKILL,
-				     .services = a->uo->services, .nservices = a->uo->nservices};
+	struct super_ctl_opts ctl = {.op = op,
+				     .timeout_s = -1,
+				     .signal = SIGKILL,
+				     .services = a->uo->services,
+				     .nservices = a->uo->nservices};
 	struct stk_err err;
 	pid_t pid;
 
@@ -153,15 +155,20 @@ static void stop_in_child(struct attached *a, const char *op)
 
 /* Attached: the services' output with prefixes until they all exit; SIGINT or SIGTERM
  * stop the project, as Compose does. */
-static int attach(struct cli_globals *g, const struct super_client *cl,
-		  struct compose_project *p, const struct super_up_opts *uo,
-		  const struct cli_log_style *style)
+static int attach(struct cli_globals *g, const struct super_client *cl, struct compose_project *p,
+		  const struct super_up_opts *uo, const struct cli_log_style *style)
 {
-	struct attached a = {.cl = cl, .p = p, .uo = uo, .helpers = {-1, -1},
+	struct attached a = {.cl = cl,
+			     .p = p,
+			     .uo = uo,
+			     .helpers = {-1, -1},
 			     .abort_on_exit = style->abort_on_exit,
 			     .exit_code_from = style->exit_code_from};
-	struct super_log_opts o = {.tail = -1, .follow = true, .on_interrupt = on_interrupt,
-				   .on_exit = on_container_exit, .interrupt_arg = &a};
+	struct super_log_opts o = {.tail = -1,
+				   .follow = true,
+				   .on_interrupt = on_interrupt,
+				   .on_exit = on_container_exit,
+				   .interrupt_arg = &a};
 	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
 	struct state_container *v = NULL;
 	struct stk_err err;
@@ -259,7 +266,8 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		case 'F':
 		case 'R':
 			if (o.recreate)
-				return cli_usage_error("up", "--force-recreate and --no-recreate are "
+				return cli_usage_error("up",
+						       "--force-recreate and --no-recreate are "
 						       "incompatible");
 			o.recreate = c == 'F' ? "force" : "never";
 			break;
@@ -271,13 +279,16 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		case 'W':
 			o.wait_timeout = (int)strtol(optarg, &end, 10);
 			if (*end || o.wait_timeout < 0)
-				return cli_usage_error("up", "invalid --wait-timeout \"%s\"", optarg);
+				return cli_usage_error("up", "invalid --wait-timeout \"%s\"",
+						       optarg);
 			break;
 		case 'P':
 			if (strcmp(optarg, "always") && strcmp(optarg, "missing") &&
 			    strcmp(optarg, "never"))
-				return cli_usage_error("up", "invalid --pull value \"%s\" (always, "
-						       "missing or never)", optarg);
+				return cli_usage_error("up",
+						       "invalid --pull value \"%s\" (always, "
+						       "missing or never)",
+						       optarg);
 			o.pull = optarg;
 			break;
 		case 'h':
@@ -285,7 +296,8 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
 			      "containers in the background\n      --no-deps     Don't start linked "
 			      "services\n      --pull string Pull image before running "
-			      "(\"always\"|\"missing\"|\"never\")\n", stdout);
+			      "(\"always\"|\"missing\"|\"never\")\n",
+			      stdout);
 			return CLI_OK;
 		default:
 			if ((rc = cli_other_option(g, "up", c, argv)))
@@ -299,7 +311,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		detach = true;
 	if (detach && (style.abort_on_exit || style.exit_code_from))
 		return cli_usage_error("up", "--abort-on-container-exit and --exit-code-from need "
-				       "attached mode");
+					     "attached mode");
 	o.services = (const char *const *)argv + optind;
 	o.nservices = (size_t)(argc - optind);
 	if (cli_load_project(g, o.services, o.nservices, false, &p) < 0)
@@ -381,7 +393,8 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 			      "networks\n\nOptions:\n  -v, --volumes          Remove named volumes\n"
 			      "      --remove-orphans   Remove containers for services not defined in "
 			      "the Compose file\n  -t, --timeout int      Specify a shutdown timeout in "
-			      "seconds\n", stdout);
+			      "seconds\n",
+			      stdout);
 			return CLI_OK;
 		default:
 			if ((rc = cli_other_option(g, "down", c, argv)))
@@ -573,7 +586,8 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 		spec.cgroup_parent = xstrdup(state_str(v[i].config, "cgroup_parent"));
 		render_status(&cl, name, pause ? "Pausing" : "Unpausing");
 		if (engine_open(&spec, &ec, &err) < 0 ||
-		    (pause ? engine_pause_blocking(ec, &err) : engine_unpause_blocking(ec, &err)) < 0) {
+		    (pause ? engine_pause_blocking(ec, &err) : engine_unpause_blocking(ec, &err)) <
+			    0) {
 			cli_error("%s: %s", name, err.msg);
 			rc = CLI_FAIL;
 		} else {
@@ -630,7 +644,8 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "
 			      "removal\n  -s, --stop      Stop the containers, if required, before "
 			      "removing\n  -v, --volumes   Remove any anonymous volumes attached to "
-			      "containers\n", stdout);
+			      "containers\n",
+			      stdout);
 			return CLI_OK;
 		default:
 			if ((rc = cli_other_option(g, "rm", c, argv)))

@@ -54,8 +54,7 @@ int cli_version(struct cli_globals *g, int argc, char **argv)
 		json_object_object_add(o, "version", json_object_new_string(STACK_VERSION));
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
-	}
-	else if (strcmp(format, "pretty") == 0)
+	} else if (strcmp(format, "pretty") == 0)
 		printf("stack version %s\n", STACK_VERSION);
 	else
 		return cli_usage_error("version", "unknown format \"%s\"", format);

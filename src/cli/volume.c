@@ -61,8 +61,8 @@ static int next_opt(const char *cmd, int argc, char **argv, const char *shortopt
 		if (c == -1 || c == 'h')
 			return c;
 		if (c == '?' || c == ':') {
-			cli_usage_error(cmd, "%s: %s", c == ':' ? "flag needs an argument"
-						    : "unknown flag",
+			cli_usage_error(cmd, "%s: %s",
+					c == ':' ? "flag needs an argument" : "unknown flag",
 					argv[optind - 1]);
 			return OPT_ERROR;
 		}
@@ -116,7 +116,8 @@ static int volume_create_cmd(struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (argc - optind > 1) {
-		rc = cli_usage_error("volume create", "\"volume create\" requires at most 1 argument.");
+		rc = cli_usage_error("volume create",
+				     "\"volume create\" requires at most 1 argument.");
 		goto out;
 	}
 	co.name = optind < argc ? argv[optind] : NULL;
@@ -239,7 +240,7 @@ static void print_ls_json(const struct volume *v)
 	json_object_object_add(o, "Scope", json_object_new_string(v->scope));
 	json_object_object_add(o, "Size", json_object_new_string("N/A"));
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE));
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static const char *const ls_filters[] = {"label", "name", "driver", "dangling", NULL};
@@ -294,7 +295,8 @@ static int volume_ls_cmd(struct cli_globals *g, int argc, char **argv)
 	}
 	root = cli_state_root(g); /* --root may come after the subcommand */
 	if (format && strcmp(format, "json") && strcmp(format, "table")) {
-		rc = cli_usage_error("volume ls", "unsupported format \"%s\" (table or json)", format);
+		rc = cli_usage_error("volume ls", "unsupported format \"%s\" (table or json)",
+				     format);
 		goto out;
 	}
 	if (volume_list(root, &v, &n, &err) < 0) {
@@ -352,8 +354,10 @@ static int render_field(const char *expr, struct json_object *v, struct strbuf *
 	else if (expr[0] != '.' || !json_object_object_get_ex(v, expr + 1, &f))
 		return -1;
 	if (json || !json_object_is_type(f, json_type_string))
-		strbuf_adds(out, json_object_to_json_string_ext(f, JSON_C_TO_STRING_PLAIN |
-								    JSON_C_TO_STRING_NOSLASHESCAPE));
+		strbuf_adds(out,
+			    json_object_to_json_string_ext(f,
+							   JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		strbuf_adds(out, json_object_get_string(f));
 	return 0;
@@ -438,8 +442,8 @@ static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 		volume_free(v);
 		if (format) {
 			struct strbuf sb;
-			struct json_object *last = json_object_array_get_idx(
-				arr, json_object_array_length(arr) - 1);
+			struct json_object *last =
+				json_object_array_get_idx(arr, json_object_array_length(arr) - 1);
 
 			strbuf_init(&sb);
 			if (render_template(format, last, &sb) < 0) {
@@ -452,8 +456,8 @@ static int volume_inspect_cmd(struct cli_globals *g, int argc, char **argv)
 	}
 	if (!format && (json_object_array_length(arr) || rc == CLI_OK))
 		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-							 JSON_C_TO_STRING_SPACED |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
+								 JSON_C_TO_STRING_SPACED |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	return rc;
 }
 
@@ -592,10 +596,11 @@ static int volume_prune_cmd(struct cli_globals *g, int argc, char **argv)
 		goto out;
 	}
 	root = cli_state_root(g); /* --root may come after the subcommand */
-	if (!force && !confirm(all ? "WARNING! This will remove all local volumes not used by at "
-				     "least one container."
-				   : "WARNING! This will remove anonymous local volumes not used by "
-				     "at least one container.")) {
+	if (!force &&
+	    !confirm(all ? "WARNING! This will remove all local volumes not used by at "
+			   "least one container."
+			 : "WARNING! This will remove anonymous local volumes not used by "
+			   "at least one container.")) {
 		rc = CLI_OK;
 		goto out;
 	}
@@ -656,9 +661,11 @@ static int volume_export_cmd(struct cli_globals *g, int argc, char **argv)
 		return CLI_USAGE;
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("volume export", "\"volume export\" requires exactly 1 argument.");
+		return cli_usage_error("volume export",
+				       "\"volume export\" requires exactly 1 argument.");
 	if (isatty(1)) {
-		cli_error("refusing to write a tar archive to a terminal; redirect stdout to a file");
+		cli_error(
+			"refusing to write a tar archive to a terminal; redirect stdout to a file");
 		return CLI_FAIL;
 	}
 	if (volume_export(cli_state_root(g), argv[optind], 1, &err) < 0) {
@@ -702,7 +709,8 @@ static int volume_import_cmd(struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("volume import", "\"volume import\" requires exactly 1 argument.");
+		return cli_usage_error("volume import",
+				       "\"volume import\" requires exactly 1 argument.");
 	if (isatty(0)) {
 		cli_error("import reads a tar archive from stdin; redirect it from a file");
 		return CLI_FAIL;
@@ -722,7 +730,7 @@ int cli_volume(struct cli_globals *g, int argc, char **argv)
 	} cmds[] = {
 		{"create", volume_create_cmd}, {"export", volume_export_cmd},
 		{"import", volume_import_cmd}, {"inspect", volume_inspect_cmd},
-		{"ls", volume_ls_cmd},         {"list", volume_ls_cmd},
+		{"ls", volume_ls_cmd},	       {"list", volume_ls_cmd},
 		{"prune", volume_prune_cmd},   {"rm", volume_rm_cmd},
 		{"remove", volume_rm_cmd},
 	};

@@ -18,9 +18,10 @@
 
 /* moby's oci/caps DefaultCapabilities. */
 static const int default_caps[] = {
-	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW,
-	CAP_SETGID, CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE,
-	CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
+	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,	     CAP_FOWNER,
+	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,	     CAP_SETUID,
+	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+	CAP_KILL,    CAP_AUDIT_WRITE,
 };
 
 static bool is_all(const char *name)
@@ -31,7 +32,8 @@ static bool is_all(const char *name)
 static int cap_parse(const char *name, cap_value_t *v, struct stk_err *err)
 {
 	_cleanup_free_ char *full = str_has_prefix(name, "CAP_") || str_has_prefix(name, "cap_")
-		? xstrdup(name) : xasprintf("cap_%s", name);
+					    ? xstrdup(name)
+					    : xasprintf("cap_%s", name);
 	char *p;
 
 	for (p = full; *p; p++)

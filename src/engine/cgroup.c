@@ -167,7 +167,7 @@ int cg_mkdir_p(const char *root, const char *rel, struct stk_err *err)
 	_cleanup_free_ char *p = xasprintf("%s/%s", root, rel);
 	size_t i, off = strlen(root) + 1;
 
-	for (i = off; ; i++) {
+	for (i = off;; i++) {
 		if (p[i] == '/' || p[i] == '\0') {
 			char c = p[i];
 

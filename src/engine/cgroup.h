@@ -10,8 +10,8 @@
 
 struct cgroup {
 	int version; /* 1 or 2 */
-	char *path;  /* relative to the hierarchy root: "stack/proj/id" */
-	int dirfd;   /* v2: the leaf, for CLONE_INTO_CGROUP; -1 on v1 */
+	char *path; /* relative to the hierarchy root: "stack/proj/id" */
+	int dirfd; /* v2: the leaf, for CLONE_INTO_CGROUP; -1 on v1 */
 	bool cpuset; /* v1: a cpuset cgroup is made only when cpus or mems are limited */
 	int devices_prog; /* v2: the attached device filter (BPF program fd), or -1 */
 };
@@ -29,8 +29,8 @@ void cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len);
 /* Build and load a program allowing exactly the rules; its fd. */
 int cgv2_devices_load(const struct cg_dev_rule *rules, size_t n, struct stk_err *err);
 /* The same, attached to the cgroup at dir (BPF_F_ALLOW_MULTI). */
-int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n,
-			int *progfd, struct stk_err *err);
+int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n, int *progfd,
+			struct stk_err *err);
 void cgv2_devices_detach(const char *dir, int progfd);
 
 /* 1 or 2; STACK_CGROUP_ROOT overrides the mount point (tests). */

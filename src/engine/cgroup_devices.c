@@ -19,14 +19,14 @@
 /* The nodes a default container gets (dev.c) and the ptys of its devpts; every other
  * device can neither be created nor opened. */
 const struct cg_dev_rule cg_default_devices[] = {
-	{'c', 1, 3, RWM},   /* null */
-	{'c', 1, 5, RWM},   /* zero */
-	{'c', 1, 7, RWM},   /* full */
-	{'c', 1, 8, RWM},   /* random */
-	{'c', 1, 9, RWM},   /* urandom */
-	{'c', 5, 0, RWM},   /* tty */
-	{'c', 5, 1, RWM},   /* console */
-	{'c', 5, 2, RWM},   /* ptmx */
+	{'c', 1, 3, RWM}, /* null */
+	{'c', 1, 5, RWM}, /* zero */
+	{'c', 1, 7, RWM}, /* full */
+	{'c', 1, 8, RWM}, /* random */
+	{'c', 1, 9, RWM}, /* urandom */
+	{'c', 5, 0, RWM}, /* tty */
+	{'c', 5, 1, RWM}, /* console */
+	{'c', 5, 2, RWM}, /* ptmx */
 	{'c', 136, -1, RWM}, /* pts */
 	{'c', 10, 200, RWM}, /* net/tun */
 };
@@ -45,7 +45,8 @@ void cg_dev_rule_v1(const struct cg_dev_rule *r, char *buf, size_t len)
 	else
 		snprintf(minor, sizeof(minor), "%lld", (long long)r->minor);
 	snprintf(buf, len, "%c %s:%s %s%s%s", r->type, major, minor,
-		 r->access & BPF_DEVCG_ACC_READ ? "r" : "", r->access & BPF_DEVCG_ACC_WRITE ? "w" : "",
+		 r->access & BPF_DEVCG_ACC_READ ? "r" : "",
+		 r->access & BPF_DEVCG_ACC_WRITE ? "w" : "",
 		 r->access & BPF_DEVCG_ACC_MKNOD ? "m" : "");
 }
 
@@ -93,8 +94,10 @@ static size_t build_program(const struct cg_dev_rule *rules, size_t n, struct bp
 		size_t end = len + 3 + 2 + (r->type != 'a') + (r->major >= 0) + (r->minor >= 0);
 
 		if (r->type != 'a') {
-			out[len] = JNE_IMM(BPF_REG_2, r->type == 'b' ? BPF_DEVCG_DEV_BLOCK
-								     : BPF_DEVCG_DEV_CHAR, past(len, end));
+			out[len] =
+				JNE_IMM(BPF_REG_2,
+					r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
+					past(len, end));
 			len++;
 		}
 		out[len++] = MOV32_REG(BPF_REG_6, BPF_REG_3);
@@ -132,7 +135,7 @@ static int load_insns(const struct bpf_insn *insns, size_t n, struct stk_err *er
 	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	attr.insns = (uint64_t)(uintptr_t)insns;
 	attr.insn_cnt = (uint32_t)n;
-	attr.license = (uint64_t)(uintptr_t)"GPL";
+	attr.license = (uint64_t)(uintptr_t) "GPL";
 	fd = sys_bpf(BPF_PROG_LOAD, &attr);
 	if (fd >= 0)
 		return fd;
@@ -156,8 +159,8 @@ int cgv2_devices_load(const struct cg_dev_rule *rules, size_t n, struct stk_err 
 	return load_insns(insns, build_program(rules, n, insns), err);
 }
 
-int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n,
-			int *progfd, struct stk_err *err)
+int cgv2_devices_attach(const char *dir, const struct cg_dev_rule *rules, size_t n, int *progfd,
+			struct stk_err *err)
 {
 	_cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	union bpf_attr attr;

@@ -72,7 +72,8 @@ static int write_ll(const char *dir, const char *file, long long v, struct stk_e
 
 static int apply_memory(const char *dir, const struct engine_resources *r, struct stk_err *err)
 {
-	if (r->memory_reservation > 0 && write_ll(dir, "memory.low", r->memory_reservation, err) < 0)
+	if (r->memory_reservation > 0 &&
+	    write_ll(dir, "memory.low", r->memory_reservation, err) < 0)
 		return -1;
 	if (r->memory > 0 && write_ll(dir, "memory.max", r->memory, err) < 0)
 		return -1;
@@ -99,8 +100,9 @@ static int apply_cpu(const char *dir, const struct engine_resources *r, struct s
 			return -1;
 	}
 	/* The mapping runc and crun use: shares 2..262144 onto weight 1..10000. */
-	if (r->cpu_shares && write_ll(dir, "cpu.weight",
-				      1 + (((long long)r->cpu_shares - 2) * 9999) / 262142, err) < 0)
+	if (r->cpu_shares &&
+	    write_ll(dir, "cpu.weight", 1 + (((long long)r->cpu_shares - 2) * 9999) / 262142, err) <
+		    0)
 		return -1;
 	if (r->cpuset_cpus && cg_write(dir, "cpuset.cpus", r->cpuset_cpus, err) < 0)
 		return -1;
@@ -123,8 +125,8 @@ int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	if (nextra)
 		memcpy(rules + cg_ndefault_devices, extra, nextra * sizeof(*rules));
 	if (!privileged && cg->devices_prog < 0 &&
-	    cgv2_devices_attach(dir, rules, cg_ndefault_devices + nextra, &cg->devices_prog,
-				err) < 0)
+	    cgv2_devices_attach(dir, rules, cg_ndefault_devices + nextra, &cg->devices_prog, err) <
+		    0)
 		return stk_err_wrap(err, "set device rules");
 	if (r->pids_limit > 0 && write_ll(dir, "pids.max", r->pids_limit, err) < 0)
 		return stk_err_wrap(err, "set cgroup limits");

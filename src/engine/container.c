@@ -76,8 +76,9 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 
 		if (!p) {
 			engine_container_free(c);
-			return stk_err_set(err, ENOENT, "init: stack-init not found (looked next to the "
-						       "stack binary and in the libexec directory)");
+			return stk_err_set(err, ENOENT,
+					   "init: stack-init not found (looked next to the "
+					   "stack binary and in the libexec directory)");
 		}
 		free(c->spec.init_path);
 		c->spec.init_path = p;
@@ -171,7 +172,9 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 		return stk_err_sys(err, "start %s: clone3", c->spec.id);
 	}
 	if (pid == 0) {
-		struct child_args a = {.c = c, .plan = &plan, .sync = sv[1],
+		struct child_args a = {.c = c,
+				       .plan = &plan,
+				       .sync = sv[1],
 				       .cgroup_version = c->cg->version};
 
 		close(sv[0]);
@@ -206,8 +209,10 @@ static struct cgroup *cgroup_of(const struct engine_spec *spec)
 	struct cgroup *cg = xcalloc(1, sizeof(*cg));
 
 	cg->version = cgroup_version();
-	cg->path = xasprintf("%s/%s", spec->cgroup_parent && *spec->cgroup_parent
-				 ? spec->cgroup_parent : "stack", spec->id);
+	cg->path = xasprintf("%s/%s",
+			     spec->cgroup_parent && *spec->cgroup_parent ? spec->cgroup_parent
+									 : "stack",
+			     spec->id);
 	cg->dirfd = -1;
 	cg->devices_prog = -1;
 	if (cg->version == 2) {
@@ -218,8 +223,7 @@ static struct cgroup *cgroup_of(const struct engine_spec *spec)
 	return cg;
 }
 
-int engine_open(const struct engine_spec *spec, struct engine_container **out,
-		struct stk_err *err)
+int engine_open(const struct engine_spec *spec, struct engine_container **out, struct stk_err *err)
 {
 	_cleanup_free_ char *pidfile = NULL, *procfile = NULL, *cgroups = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
@@ -417,8 +421,8 @@ static bool wait_readable(int fd, int ms)
 	return rc > 0;
 }
 
-int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms,
-			 struct engine_exit *out, struct stk_err *err)
+int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms, struct engine_exit *out,
+			 struct stk_err *err)
 {
 	struct stk_err ignored;
 	int rc;
@@ -464,7 +468,8 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	int rc = 0;
 
 	if (c->opened)
-		return stk_err_set(err, EPERM, "container %s belongs to another process", c->spec.id);
+		return stk_err_set(err, EPERM, "container %s belongs to another process",
+				   c->spec.id);
 	if (!c->remove_deadline)
 		c->remove_deadline = now_ms() + REMOVE_TIMEOUT_MS;
 	if (c->cg) {
@@ -473,7 +478,8 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 
 			engine_kill_all(c, &ignored);
 			if (engine_try_wait(c, &ex, &ignored) == 1)
-				return remove_not_yet(c, "the container's PID 1 is still running", err);
+				return remove_not_yet(c, "the container's PID 1 is still running",
+						      err);
 		}
 		/* Never started, or started and reaped: the kernel tears down the pid namespace
 		 * with PID 1, so the cgroup empties by itself; a task just gone may keep it busy
@@ -488,8 +494,9 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	}
 	c->remove_deadline = 0;
 	/* FTW_MOUNT: never descend into anything mounted under the state directory. */
-	if (c->spec.state_dir && nftw(c->spec.state_dir, rm_entry, 16,
-				      FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT && rc == 0)
+	if (c->spec.state_dir &&
+	    nftw(c->spec.state_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 &&
+	    errno != ENOENT && rc == 0)
 		rc = stk_err_sys(err, "remove %s", c->spec.state_dir);
 	return rc;
 }

@@ -22,22 +22,21 @@ static const struct {
 	const char *name;
 	unsigned maj, min;
 } nodes[] = {
-	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+	{"null", 1, 3},	  {"zero", 1, 5},    {"full", 1, 7},
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 static const struct {
 	const char *name, *target;
 } links[] = {
-	{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
-	{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
-	{"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"},
+	{"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+	{"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},	     {"core", "/proc/kcore"},
 };
 
 /* Directories of the host's /dev that hold no device a container should get, and the
  * console, as Docker (containerd's HostDevices) leaves them out. */
-static const char *const host_skip_dirs[] = {"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts",
-					     ".udev"};
+static const char *const host_skip_dirs[] = {"pts",  "shm",	    "fd",   "mqueue",
+					     ".lxc", ".lxd-mounts", ".udev"};
 
 /* By name at any depth, as containerd does. */
 static bool host_skipped(const char *name, bool dir)
@@ -74,7 +73,8 @@ static void host_walk(const char *root, const char *rel, struct dev_list *out)
 				host_walk(root, sub, out);
 			continue;
 		}
-		if ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) || host_skipped(e->d_name, false))
+		if ((!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) ||
+		    host_skipped(e->d_name, false))
 			continue;
 		if (strlen(sub) >= sizeof(out->devs[0].path))
 			continue;
@@ -158,7 +158,8 @@ static int resolve_one(const char *entry, struct dev_node *node, struct cg_dev_r
 	if (!target || !*target)
 		target = host;
 	if (!valid_permissions(perms))
-		return stk_err_set(err, EINVAL, "device %s: invalid permissions \"%s\"", entry, perms);
+		return stk_err_set(err, EINVAL, "device %s: invalid permissions \"%s\"", entry,
+				   perms);
 	if (stat(host, &st) < 0)
 		return stk_err_sys(err, "device %s", host);
 	if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
@@ -181,8 +182,8 @@ static int resolve_one(const char *entry, struct dev_node *node, struct cg_dev_r
 	return 0;
 }
 
-int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out,
-		     struct cg_dev_rule **rules, size_t *nrules, struct stk_err *err)
+int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out, struct cg_dev_rule **rules,
+		     size_t *nrules, struct stk_err *err)
 {
 	size_t n = 0, i;
 
@@ -214,7 +215,8 @@ int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *ho
 	if (dev < 0)
 		return -1;
 	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		if (mknodat(dev, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+		if (mknodat(dev, nodes[i].name, S_IFCHR | 0666,
+			    makedev(nodes[i].maj, nodes[i].min)) < 0)
 			return stk_err_sys(err, "mknod /dev/%s", nodes[i].name);
 		/* mknod honours the umask; the nodes must be world-usable. */
 		if (fchmodat(dev, nodes[i].name, 0666, 0) < 0)

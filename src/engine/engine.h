@@ -26,9 +26,9 @@ struct engine_mount {
 	char *target; /* path inside the container; resolved inside the rootfs */
 	bool read_only;
 	unsigned long propagation; /* MS_PRIVATE, MS_RSLAVE, ...; 0 = rprivate */
-	bool create_host_path;     /* bind: mkdir -p the source if it is missing */
-	uint64_t tmpfs_size;       /* bytes; 0 = kernel default */
-	unsigned tmpfs_mode;       /* 0 = 01777 */
+	bool create_host_path; /* bind: mkdir -p the source if it is missing */
+	uint64_t tmpfs_size; /* bytes; 0 = kernel default */
+	unsigned tmpfs_mode; /* 0 = 01777 */
 };
 
 struct engine_ulimit {
@@ -42,21 +42,21 @@ struct engine_kv {
 
 /* Resource limits; 0 means "not set" for every field. */
 struct engine_resources {
-	int64_t memory;             /* bytes */
-	int64_t memory_swap;        /* memory + swap in bytes; -1 = unlimited swap */
+	int64_t memory; /* bytes */
+	int64_t memory_swap; /* memory + swap in bytes; -1 = unlimited swap */
 	int64_t memory_reservation; /* bytes */
-	int64_t cpu_quota;          /* microseconds per period */
-	uint64_t cpu_period;        /* microseconds; 0 = 100000 */
-	uint64_t cpu_shares;        /* v1 shares, mapped to weight on v2 */
+	int64_t cpu_quota; /* microseconds per period */
+	uint64_t cpu_period; /* microseconds; 0 = 100000 */
+	uint64_t cpu_shares; /* v1 shares, mapped to weight on v2 */
 	char *cpuset_cpus, *cpuset_mems;
 	int64_t pids_limit; /* -1 = unlimited */
 };
 
 struct engine_spec {
-	char *id;            /* unique name: cgroup leaf, state directory */
-	char *state_dir;     /* per-container directory: upper, work, rootfs, etc files */
+	char *id; /* unique name: cgroup leaf, state directory */
+	char *state_dir; /* per-container directory: upper, work, rootfs, etc files */
 	char *cgroup_parent; /* shared by a project's containers, e.g. "stack/proj" */
-	char *cache_dir;     /* the engine's disk cache (compiled seccomp filters); NULL = none */
+	char *cache_dir; /* the engine's disk cache (compiled seccomp filters); NULL = none */
 
 	/* Root filesystem: overlay of read-only layers (top first) with an upper and work
 	 * dir in state_dir, or one directory bind-mounted when nlayers == 0. */
@@ -69,9 +69,9 @@ struct engine_spec {
 	size_t nmounts;
 
 	char **argv; /* NULL-terminated */
-	char **env;  /* NULL-terminated; PATH and HOME are added when missing */
+	char **env; /* NULL-terminated; PATH and HOME are added when missing */
 	char *workdir;
-	char *user;       /* name, uid, name:group or uid:gid; NULL = root */
+	char *user; /* name, uid, name:group or uid:gid; NULL = root */
 	char **group_add; /* NULL-terminated names or gids */
 	char *hostname, *domainname;
 	/* /etc/hosts and /etc/resolv.conf are the caller's (the network module writes them):
@@ -90,8 +90,8 @@ struct engine_spec {
 	bool set_oom_score_adj;
 	uint64_t shm_size; /* bytes; 0 = 64 MiB */
 
-	bool tty;        /* the caller gets the pty master: engine_pty_master() */
-	int stdio[3];    /* fds given to the container as 0, 1, 2; -1 = /dev/null */
+	bool tty; /* the caller gets the pty master: engine_pty_master() */
+	int stdio[3]; /* fds given to the container as 0, 1, 2; -1 = /dev/null */
 
 	char **cap_add, **cap_drop; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
 	bool privileged;
@@ -101,9 +101,9 @@ struct engine_spec {
 	bool no_new_privs;
 	char *seccomp; /* NULL = default profile, "unconfined", or a Docker JSON file */
 
-	bool init;       /* run the project's reaper as PID 1 */
+	bool init; /* run the project's reaper as PID 1 */
 	char *init_path; /* NULL = next to the stack binary, then $(libexecdir) */
-	char *netns;     /* join this netns (path) instead of a new empty one */
+	char *netns; /* join this netns (path) instead of a new empty one */
 
 	struct engine_resources res;
 };
@@ -126,8 +126,7 @@ int engine_start(struct engine_container *c, struct stk_err *err);
 /* Attach to a container another process started from the same spec (its state
  * directory holds the pid): for exec, pause, unpause, kill, stats. Such a handle cannot
  * reap or remove; its pidfd still becomes readable when PID 1 exits. */
-int engine_open(const struct engine_spec *spec, struct engine_container **out,
-		struct stk_err *err);
+int engine_open(const struct engine_spec *spec, struct engine_container **out, struct stk_err *err);
 
 pid_t engine_pid(const struct engine_container *c);
 /* Readable when the container's PID 1 has exited; owned by the container. */
@@ -157,15 +156,15 @@ int engine_pause_blocking(struct engine_container *c, struct stk_err *err);
 int engine_unpause_blocking(struct engine_container *c, struct stk_err *err);
 
 struct engine_exit {
-	int code;        /* exit status, or 128 + signal */
-	int signal;      /* the signal that killed PID 1, 0 if it exited */
+	int code; /* exit status, or 128 + signal */
+	int signal; /* the signal that killed PID 1, 0 if it exited */
 	bool oom_killed; /* the kernel's OOM killer acted in the container's cgroup */
 };
 /* Reap PID 1 without blocking: 0 and *out filled, 1 if it is still running. */
 int engine_try_wait(struct engine_container *c, struct engine_exit *out, struct stk_err *err);
 /* Signal, wait up to grace_ms, then SIGKILL the whole cgroup; reaps. Blocks: CLI only. */
-int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms,
-			 struct engine_exit *out, struct stk_err *err);
+int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms, struct engine_exit *out,
+			 struct stk_err *err);
 
 struct engine_stats {
 	uint64_t cpu_usage_ns;
@@ -193,21 +192,20 @@ int engine_cleanup(const struct engine_spec *spec, struct stk_err *err);
  * container's capabilities, seccomp profile and no_new_privs. */
 struct engine_exec_spec {
 	char **argv, **env; /* env NULL = the container's */
-	char *workdir;      /* NULL = the container's */
-	char *user;         /* NULL = the container's */
+	char *workdir; /* NULL = the container's */
+	char *user; /* NULL = the container's */
 	bool tty;
 	int stdio[3];
 };
 struct engine_process {
 	pid_t pid;
-	int pidfd;      /* owned by the caller */
+	int pidfd; /* owned by the caller */
 	int pty_master; /* owned by the caller; -1 without tty */
 };
 int engine_exec(struct engine_container *c, const struct engine_exec_spec *spec,
 		struct engine_process *out, struct stk_err *err);
 /* Reap an exec'd process without blocking: 0 when done, 1 while running. */
-int engine_process_try_wait(struct engine_process *p, struct engine_exit *out,
-			    struct stk_err *err);
+int engine_process_try_wait(struct engine_process *p, struct engine_exit *out, struct stk_err *err);
 
 /* Compose's ulimit names: "nofile" -> RLIMIT_NOFILE; -1 when unknown. */
 int engine_rlimit_by_name(const char *name);

@@ -73,9 +73,9 @@ static void exec_plan_freep(struct exec_plan **p)
 	free(*p);
 }
 
-static void __attribute__((noreturn)) exec_child(struct engine_container *c,
-						  const struct engine_exec_spec *e,
-						  const struct exec_plan *plan, int sync)
+static void __attribute__((noreturn))
+exec_child(struct engine_container *c, const struct engine_exec_spec *e,
+	   const struct exec_plan *plan, int sync)
 {
 	struct process_args p = {0};
 	struct stk_err err;
@@ -88,8 +88,8 @@ static void __attribute__((noreturn)) exec_child(struct engine_container *c,
 	}
 	/* The network namespace too, whichever it is: the one PID 1 joined (spec.netns) may
 	 * have been given by a path that no longer exists, such as the supervisor's fd. */
-	if (setns(c->pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP |
-				    CLONE_NEWNET) < 0) {
+	if (setns(c->pidfd,
+		  CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWNET) < 0) {
 		stk_err_sys(&err, "setns");
 		child_fail(sync, STEP_NAMESPACES, &err);
 	}
@@ -184,8 +184,7 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 	return 0;
 }
 
-int engine_process_try_wait(struct engine_process *p, struct engine_exit *out,
-			    struct stk_err *err)
+int engine_process_try_wait(struct engine_process *p, struct engine_exit *out, struct stk_err *err)
 {
 	siginfo_t si;
 

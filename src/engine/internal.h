@@ -21,7 +21,7 @@ struct seccomp_prog {
 /* Device nodes to create in a container's /dev, listed by the parent. */
 struct dev_node {
 	char path[128]; /* relative to /dev: "kvm", "input/event0" */
-	mode_t mode;    /* type and permission bits */
+	mode_t mode; /* type and permission bits */
 	dev_t rdev;
 	uid_t uid;
 	gid_t gid;
@@ -41,9 +41,9 @@ struct engine_container {
 	struct engine_exit exit;
 	struct engine_ulimit *rlimits;
 	size_t nrlimits;
-	uint64_t caps;               /* the capability set, computed once in the parent */
-	struct dev_list host_devs;   /* privileged: the host's device nodes, listed at start */
-	struct dev_list spec_devs;   /* the spec's devices, resolved at create */
+	uint64_t caps; /* the capability set, computed once in the parent */
+	struct dev_list host_devs; /* privileged: the host's device nodes, listed at start */
+	struct dev_list spec_devs; /* the spec's devices, resolved at create */
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
@@ -122,31 +122,29 @@ struct user_request {
 	const char *user;
 	char *const *group_add;
 };
-int ns_wait_exec(int sync, int *pty_master, const struct user_request *user,
-		 struct stk_err *err);
+int ns_wait_exec(int sync, int *pty_master, const struct user_request *user, struct stk_err *err);
 
 /* plan.c: everything the child needs, made in the parent before clone3, so that the
  * child (which may not take malloc's lock: another thread may have held it when we
  * cloned) allocates nothing. The child reads its copy of it. */
 struct cg_v1_mount {
-	char name[64];   /* entry of /sys/fs/cgroup */
-	char link[256];  /* a symlink's target ("cpu,cpuacct"), or "" for a hierarchy */
-	char data[80];   /* mount options of a hierarchy */
+	char name[64]; /* entry of /sys/fs/cgroup */
+	char link[256]; /* a symlink's target ("cpu,cpuacct"), or "" for a hierarchy */
+	char data[80]; /* mount options of a hierarchy */
 };
 struct child_plan {
-	char root[PATH_MAX];          /* <state_dir>/rootfs */
+	char root[PATH_MAX]; /* <state_dir>/rootfs */
 	char hostname_file[PATH_MAX]; /* <state_dir>/hostname */
-	char *overlay_opts;           /* NULL for a single-directory rootfs */
-	struct cg_v1_mount *cgv1;     /* v1: the hierarchies to mount again */
+	char *overlay_opts; /* NULL for a single-directory rootfs */
+	struct cg_v1_mount *cgv1; /* v1: the hierarchies to mount again */
 	size_t ncgv1;
 	char **sysctl_paths; /* /proc/sys/net/ipv4/ip_forward, one per spec sysctl */
-	char **argv;         /* with the init prefix */
-	char **env;          /* PATH, HOSTNAME, TERM added; HOME too when known */
-	size_t home_slot;    /* index of the HOME entry the child fills, or SIZE_MAX */
+	char **argv; /* with the init prefix */
+	char **env; /* PATH, HOSTNAME, TERM added; HOME too when known */
+	size_t home_slot; /* index of the HOME entry the child fills, or SIZE_MAX */
 	const struct child_user *user; /* NULL: ask the parent once mounted */
 };
-int plan_build_start(const struct engine_container *c, struct child_plan *out,
-		     struct stk_err *err);
+int plan_build_start(const struct engine_container *c, struct child_plan *out, struct stk_err *err);
 /* The environment of a process: PATH, HOSTNAME (main only), TERM (tty) and HOME
  * (home NULL: leave a slot for the child) added when missing. */
 char **plan_env(char *const *env, const char *hostname, bool tty, const char *home,
@@ -165,8 +163,7 @@ void child_reset_signals(void);
 
 /* rootfs.c */
 int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err);
-int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan,
-		 struct stk_err *err);
+int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan, struct stk_err *err);
 int rootfs_mount_sys(int rootfd, const struct engine_spec *s, const struct child_plan *plan,
 		     int cgroup_version, struct stk_err *err);
 /* Parent: the v1 hierarchies of /sys/fs/cgroup a container sees. */
@@ -193,8 +190,8 @@ int mount_init(int rootfd, const char *init_path, struct stk_err *err);
 void dev_list_host(const char *root, struct dev_list *out);
 void dev_list_release(struct dev_list *l);
 /* Parent, at create: the spec's devices as nodes to make and cgroup rules to allow. */
-int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out,
-		     struct cg_dev_rule **rules, size_t *nrules, struct stk_err *err);
+int dev_resolve_spec(const struct engine_spec *s, struct dev_list *out, struct cg_dev_rule **rules,
+		     size_t *nrules, struct stk_err *err);
 int dev_setup(int rootfd, const struct engine_spec *s, const struct dev_list *host,
 	      const struct dev_list *spec_devs, struct stk_err *err);
 /* Open a new pty in the container's devpts; the slave becomes stdio. */
@@ -224,13 +221,13 @@ struct user_ids {
 	size_t ngroups;
 	char *home;
 };
-int user_resolve(const char *user, char *const *group_add, const char *passwd,
-		 const char *group, struct user_ids *out, struct stk_err *err);
+int user_resolve(const char *user, char *const *group_add, const char *passwd, const char *group,
+		 struct user_ids *out, struct stk_err *err);
 void user_ids_release(struct user_ids *u);
 /* Parent: resolve user inside the root of process pid (its /etc/passwd and /etc/group,
  * opened with RESOLVE_IN_ROOT) into the fixed form the child applies. */
-int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add,
-			struct child_user *out, struct stk_err *err);
+int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add, struct child_user *out,
+			struct stk_err *err);
 
 /* process.c: the last steps of a container process, shared by start and exec. */
 struct process_args {
@@ -246,8 +243,8 @@ struct process_args {
 	uint64_t caps;
 	const struct seccomp_prog *seccomp;
 };
-void __attribute__((noreturn)) process_exec(const struct engine_spec *s,
-					     const struct process_args *p, int sync);
+void __attribute__((noreturn))
+process_exec(const struct engine_spec *s, const struct process_args *p, int sync);
 /* Docker's defaults plus the spec's, clamped to our hard limits when we cannot raise
  * them (no CAP_SYS_RESOURCE); explicit ones that were clamped warn. */
 void process_rlimits(struct engine_container *c);

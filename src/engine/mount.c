@@ -80,7 +80,8 @@ static int create_in_root(int rootfd, const char *path, bool dir, struct stk_err
 
 			n = readlinkat(parent, name, link, sizeof(link) - 1);
 			if (n < 0 || ++links > 40)
-				return stk_err_set(err, ELOOP, "resolve %s: too many symlinks", path);
+				return stk_err_set(err, ELOOP, "resolve %s: too many symlinks",
+						   path);
 			if ((size_t)n + restlen >= sizeof(rest))
 				return stk_err_set(err, ENAMETOOLONG, "resolve %s", path);
 			/* rest becomes the link's target followed by what was left */
@@ -93,7 +94,8 @@ static int create_in_root(int rootfd, const char *path, bool dir, struct stk_err
 			continue;
 		}
 		if (last && !dir) {
-			int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+			int fd = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+					0644);
 
 			if (fd < 0 && errno != EEXIST && errno != EISDIR)
 				return stk_err_sys(err, "create %s", path);
@@ -194,8 +196,8 @@ static int mount_one(int rootfd, const struct engine_mount *m, struct stk_err *e
 	/* The parent made a missing source (mount_prepare_sources). */
 	if (stat(m->source, &st) < 0)
 		return stk_err_sys(err, "bind source %s", m->source);
-	if (mount_at(rootfd, m->target, S_ISDIR(st.st_mode), m->source, NULL,
-		     MS_BIND | MS_REC | ro, NULL, err) < 0)
+	if (mount_at(rootfd, m->target, S_ISDIR(st.st_mode), m->source, NULL, MS_BIND | MS_REC | ro,
+		     NULL, err) < 0)
 		return -1;
 	{
 		_cleanup_close_ int fd = mount_open_in_root(rootfd, m->target, true, false, err);
@@ -236,8 +238,8 @@ int mount_etc_files(int rootfd, const struct engine_spec *s, const struct child_
 		for (j = 0; j < s->nmounts; j++)
 			if (strcmp(s->mounts[j].target, targets[i]) == 0)
 				user = true;
-		if (!user && mount_at(rootfd, targets[i], false, sources[i], NULL, MS_BIND, NULL,
-				      err) < 0)
+		if (!user &&
+		    mount_at(rootfd, targets[i], false, sources[i], NULL, MS_BIND, NULL, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -79,7 +79,9 @@ int sync_recv(int fd, struct sync_msg *m, int *passfd)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm;
 	ssize_t n;
@@ -144,8 +146,7 @@ static int answer_user(int sync, const struct user_request *req, struct stk_err 
 
 /* The child reports a pty master, asks for its user once mounted (start), and then
  * either fails or, by the close-on-exec of its end of the pair, has exec'd. */
-int ns_wait_exec(int sync, int *pty_master, const struct user_request *user,
-		 struct stk_err *err)
+int ns_wait_exec(int sync, int *pty_master, const struct user_request *user, struct stk_err *err)
 {
 	for (;;) {
 		struct sync_msg m;

@@ -106,16 +106,14 @@ static int sysctl_paths(const struct engine_spec *s, char ***out, struct stk_err
 	return 0;
 }
 
-static int fixed_path(char *buf, size_t len, const char *dir, const char *name,
-		      struct stk_err *err)
+static int fixed_path(char *buf, size_t len, const char *dir, const char *name, struct stk_err *err)
 {
 	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
 		return stk_err_set(err, ENAMETOOLONG, "state directory %s: path too long", dir);
 	return 0;
 }
 
-int plan_build_start(const struct engine_container *c, struct child_plan *out,
-		     struct stk_err *err)
+int plan_build_start(const struct engine_container *c, struct child_plan *out, struct stk_err *err)
 {
 	const struct engine_spec *s = &c->spec;
 

@@ -35,9 +35,11 @@ static void set_rlimit(struct engine_container *c, const struct engine_ulimit *u
 
 	if (!can_raise && getrlimit(u->resource, &cur) == 0 && v.hard > cur.rlim_max) {
 		if (user)
-			engine_warn(c, "ulimit %d: hard limit %llu lowered to %llu (no CAP_SYS_RESOURCE)",
-				    u->resource, (unsigned long long)v.hard,
-				    (unsigned long long)cur.rlim_max);
+			engine_warn(
+				c,
+				"ulimit %d: hard limit %llu lowered to %llu (no CAP_SYS_RESOURCE)",
+				u->resource, (unsigned long long)v.hard,
+				(unsigned long long)cur.rlim_max);
 		v.hard = cur.rlim_max;
 		if (v.soft > v.hard)
 			v.soft = v.hard;

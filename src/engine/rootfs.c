@@ -20,9 +20,10 @@
 
 /* Docker's lists (moby oci/defaults.go), applied unless privileged. */
 static const char *const masked_paths[] = {
-	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+	"/proc/asound",	    "/proc/acpi",	 "/proc/interrupts",
+	"/proc/kcore",	    "/proc/keys",	 "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi",	    "/sys/firmware",	 "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -60,8 +61,7 @@ int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 	return write_file(p, hostname, err);
 }
 
-int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan,
-		 struct stk_err *err)
+int rootfs_mount(const struct engine_spec *s, const struct child_plan *plan, struct stk_err *err)
 {
 	if (!s->nlayers) {
 		if (mount(s->rootfs, plan->root, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -108,8 +108,8 @@ void rootfs_list_cgroup_v1(const struct engine_spec *s, struct cg_v1_mount **out
 				continue;
 			m.link[len] = '\0';
 		} else {
-			_cleanup_close_ int fd = openat(dirfd(d), e->d_name,
-							O_PATH | O_DIRECTORY | O_CLOEXEC);
+			_cleanup_close_ int fd =
+				openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
 			if (fd < 0 || fstatfs(fd, &sf) < 0 || sf.f_type != CGROUP_SUPER_MAGIC)
 				continue;
@@ -157,8 +157,8 @@ static int mount_cgroup_v1(int rootfd, const struct child_plan *plan, struct stk
 			return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", cgdir);
-	if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV |
-		  MS_NOEXEC, NULL) < 0)
+	if (mount(NULL, path, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return stk_err_sys(err, "remount /sys/fs/cgroup read-only");
 	return 0;
 }
@@ -169,8 +169,8 @@ int rootfs_mount_sys(int rootfd, const struct engine_spec *s, const struct child
 	unsigned long sys_ro = s->privileged ? 0 : MS_RDONLY;
 	unsigned long cg_ro = s->privileged ? 0 : MS_RDONLY;
 
-	if (mount_at(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     NULL, err) < 0)
+	if (mount_at(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+		     err) < 0)
 		return -1;
 	if (mount_at(rootfd, "/sys", true, "sysfs", "sysfs",
 		     MS_NOSUID | MS_NODEV | MS_NOEXEC | sys_ro, NULL, err) < 0)
@@ -207,8 +207,8 @@ static int mask_path(int rootfd, const char *p, struct stk_err *err)
 	if (fstat(fd, &st) < 0)
 		return stk_err_sys(err, "stat %s", p);
 	if (S_ISDIR(st.st_mode))
-		return mount_at(rootfd, p, true, "tmpfs", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
-				MS_NOEXEC, "size=0", err);
+		return mount_at(rootfd, p, true, "tmpfs", "tmpfs",
+				MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", err);
 	return mount_at(rootfd, p, false, "/dev/null", NULL, MS_BIND, NULL, err);
 }
 
@@ -220,8 +220,8 @@ static int readonly_path(int rootfd, const char *p, struct stk_err *err)
 	if (fd < 0)
 		return err->errnum == ENOENT ? 0 : -1;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	return mount_at(rootfd, p, false, self, NULL, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID |
-			MS_NODEV | MS_NOEXEC, NULL, err);
+	return mount_at(rootfd, p, false, self, NULL,
+			MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
 }
 
 int rootfs_mask_paths(const struct engine_spec *s, struct stk_err *err)

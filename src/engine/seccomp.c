@@ -97,11 +97,31 @@ static const struct {
 	int cap;
 	const char *names[24];
 } by_cap[] = {
-	{CAP_SYS_ADMIN, {"bpf", "clone", "clone3", "fanotify_init", "fsconfig", "fsmount",
-			 "fsopen", "fspick", "lookup_dcookie", "mount", "mount_setattr",
-			 "move_mount", "name_to_handle_at", "open_tree", "perf_event_open",
-			 "quotactl", "quotactl_fd", "setdomainname", "sethostname", "setns",
-			 "syslog", "umount", "umount2", "unshare"}},
+	{CAP_SYS_ADMIN,
+	 {"bpf",
+	  "clone",
+	  "clone3",
+	  "fanotify_init",
+	  "fsconfig",
+	  "fsmount",
+	  "fsopen",
+	  "fspick",
+	  "lookup_dcookie",
+	  "mount",
+	  "mount_setattr",
+	  "move_mount",
+	  "name_to_handle_at",
+	  "open_tree",
+	  "perf_event_open",
+	  "quotactl",
+	  "quotactl_fd",
+	  "setdomainname",
+	  "sethostname",
+	  "setns",
+	  "syslog",
+	  "umount",
+	  "umount2",
+	  "unshare"}},
 	{CAP_SYS_BOOT, {"reboot"}},
 	{CAP_SYS_CHROOT, {"chroot"}},
 	{CAP_SYS_MODULE, {"delete_module", "init_module", "finit_module"}},
@@ -119,9 +139,9 @@ static const struct {
  * and the query. */
 static const unsigned long personalities[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
 
-#define CLONE_NS_FLAGS                                                                    \
-	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |         \
-	 CLONE_NEWNET | CLONE_NEWCGROUP)
+#define CLONE_NS_FLAGS \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+	 CLONE_NEWCGROUP)
 #define AF_VSOCK_NUM 40
 
 int seccomp_add(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned nargs,
@@ -246,7 +266,8 @@ static void cache_key(const char *profile, uint64_t caps, unsigned char key[SHA2
 		for (i = 0; i < sizeof(by_cap) / sizeof(by_cap[0]); i++) {
 			SHA256_Update(&md, &by_cap[i].cap, sizeof(by_cap[i].cap));
 			for (j = 0; j < 24 && by_cap[i].names[j]; j++)
-				SHA256_Update(&md, by_cap[i].names[j], strlen(by_cap[i].names[j]) + 1);
+				SHA256_Update(&md, by_cap[i].names[j],
+					      strlen(by_cap[i].names[j]) + 1);
 		}
 		SHA256_Update(&md, personalities, sizeof(personalities));
 	}
@@ -283,7 +304,8 @@ static bool mem_cache_get(const unsigned char *key, struct seccomp_prog *out)
 	size_t i;
 
 	for (i = 0; i < MEM_CACHE_SLOTS; i++)
-		if (mem_cache[i].prog.len && memcmp(mem_cache[i].key, key, SHA256_DIGEST_LENGTH) == 0) {
+		if (mem_cache[i].prog.len &&
+		    memcmp(mem_cache[i].key, key, SHA256_DIGEST_LENGTH) == 0) {
 			prog_copy(out, mem_cache[i].prog.insns, mem_cache[i].prog.len);
 			return true;
 		}
@@ -364,8 +386,7 @@ static void disk_cache_put(const char *cache_dir, const unsigned char *key,
 		return;
 	sha256(p->insns, bytes, sum);
 	if (write(fd, sum, sizeof(sum)) != (ssize_t)sizeof(sum) ||
-	    write(fd, p->insns, bytes) != (ssize_t)bytes || fsync(fd) < 0 ||
-	    rename(tmp, path) < 0)
+	    write(fd, p->insns, bytes) != (ssize_t)bytes || fsync(fd) < 0 || rename(tmp, path) < 0)
 		unlink(tmp);
 }
 
@@ -410,7 +431,8 @@ static int compile(const struct engine_spec *s, const char *profile, uint64_t ca
 		return stk_err_sys(err, "compile seccomp filter");
 	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) ||
 	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
-		return stk_err_set(err, E2BIG, "seccomp filter of %lld bytes", (long long)st.st_size);
+		return stk_err_set(err, E2BIG, "seccomp filter of %lld bytes",
+				   (long long)st.st_size);
 	out->len = (size_t)st.st_size / sizeof(struct sock_filter);
 	out->insns = xmalloc((size_t)st.st_size);
 	if (pread(fd, out->insns, (size_t)st.st_size, 0) != (ssize_t)st.st_size) {

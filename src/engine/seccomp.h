@@ -12,7 +12,6 @@ int seccomp_add(scmp_filter_ctx ctx, const char *name, uint32_t action, unsigned
 /* Native x86_64 plus the x86 and x32 ABIs, as Docker's archMap for amd64. */
 int seccomp_add_arches(scmp_filter_ctx ctx, struct stk_err *err);
 /* Build a filter from the text of a Docker seccomp profile (JSON). */
-int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out,
-		       struct stk_err *err);
+int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out, struct stk_err *err);
 
 #endif

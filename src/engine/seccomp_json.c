@@ -46,9 +46,12 @@ static int parse_op(const char *name, enum scmp_compare *out, struct stk_err *er
 		const char *name;
 		enum scmp_compare op;
 	} ops[] = {
-		{"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-		{"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-		{"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+		{"SCMP_CMP_NE", SCMP_CMP_NE},
+		{"SCMP_CMP_LT", SCMP_CMP_LT},
+		{"SCMP_CMP_LE", SCMP_CMP_LE},
+		{"SCMP_CMP_EQ", SCMP_CMP_EQ},
+		{"SCMP_CMP_GE", SCMP_CMP_GE},
+		{"SCMP_CMP_GT", SCMP_CMP_GT},
 		{"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 	};
 	size_t i;
@@ -80,7 +83,8 @@ static const char *jstr(struct json_object *o, const char *key)
 	struct json_object *v;
 
 	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		? json_object_get_string(v) : NULL;
+		       ? json_object_get_string(v)
+		       : NULL;
 }
 
 /* Does the container's capability set, or this arch, select the rule? */
@@ -93,7 +97,8 @@ static bool filter_matches(struct json_object *f, uint64_t caps, bool include)
 		return true;
 	if (json_object_object_get_ex(f, "caps", &names)) {
 		for (i = 0; i < json_object_array_length(names); i++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+			const char *name =
+				json_object_get_string(json_object_array_get_idx(names, i));
 			cap_value_t v;
 			bool has;
 
@@ -110,7 +115,8 @@ static bool filter_matches(struct json_object *f, uint64_t caps, bool include)
 		bool native = false;
 
 		for (i = 0; i < json_object_array_length(arches); i++) {
-			const char *a = json_object_get_string(json_object_array_get_idx(arches, i));
+			const char *a =
+				json_object_get_string(json_object_array_get_idx(arches, i));
 
 			if (a && (strcmp(a, "amd64") == 0 || strcmp(a, "x86_64") == 0 ||
 				  parse_arch(a) == seccomp_arch_native()))
@@ -143,7 +149,8 @@ static int add_syscall_rule(scmp_filter_ctx ctx, struct json_object *r, int defa
 		errno_ret = json_object_get_int(v);
 	if (!action || parse_action(action, errno_ret, &act, err) < 0)
 		return action ? -1 : stk_err_set(err, EINVAL, "seccomp rule without action");
-	if (json_object_object_get_ex(r, "args", &args) && json_object_is_type(args, json_type_array)) {
+	if (json_object_object_get_ex(r, "args", &args) &&
+	    json_object_is_type(args, json_type_array)) {
 		for (i = 0; i < json_object_array_length(args) && nargs < 6; i++) {
 			struct json_object *a = json_object_array_get_idx(args, i), *x;
 			enum scmp_compare op = SCMP_CMP_EQ;
@@ -161,9 +168,11 @@ static int add_syscall_rule(scmp_filter_ctx ctx, struct json_object *r, int defa
 			nargs++;
 		}
 	}
-	if (json_object_object_get_ex(r, "names", &names) && json_object_is_type(names, json_type_array)) {
+	if (json_object_object_get_ex(r, "names", &names) &&
+	    json_object_is_type(names, json_type_array)) {
 		for (i = 0; i < json_object_array_length(names); i++)
-			if (seccomp_add(ctx, json_object_get_string(json_object_array_get_idx(names, i)),
+			if (seccomp_add(ctx,
+					json_object_get_string(json_object_array_get_idx(names, i)),
 					act, nargs, cmp, err) < 0)
 				return -1;
 	}
@@ -177,7 +186,8 @@ static int add_arches(scmp_filter_ctx ctx, struct json_object *root, struct stk_
 	struct json_object *arches, *map;
 	size_t i, j;
 
-	if (json_object_object_get_ex(root, "archMap", &map) && json_object_is_type(map, json_type_array)) {
+	if (json_object_object_get_ex(root, "archMap", &map) &&
+	    json_object_is_type(map, json_type_array)) {
 		for (i = 0; i < json_object_array_length(map); i++) {
 			struct json_object *m = json_object_array_get_idx(map, i), *subs;
 			const char *a = jstr(m, "architecture");
@@ -187,18 +197,21 @@ static int add_arches(scmp_filter_ctx ctx, struct json_object *root, struct stk_
 			if (!json_object_object_get_ex(m, "subArchitectures", &subs))
 				continue;
 			for (j = 0; j < json_object_array_length(subs); j++) {
-				uint32_t t = parse_arch(json_object_get_string(json_object_array_get_idx(subs, j)));
+				uint32_t t = parse_arch(
+					json_object_get_string(json_object_array_get_idx(subs, j)));
 				int rc = t ? seccomp_arch_add(ctx, t) : 0;
 
 				if (rc < 0 && rc != -EEXIST)
-					return stk_err_set(err, -rc, "seccomp arch: %s", strerror(-rc));
+					return stk_err_set(err, -rc, "seccomp arch: %s",
+							   strerror(-rc));
 			}
 		}
 		return 0;
 	}
 	if (json_object_object_get_ex(root, "architectures", &arches)) {
 		for (i = 0; i < json_object_array_length(arches); i++) {
-			uint32_t t = parse_arch(json_object_get_string(json_object_array_get_idx(arches, i)));
+			uint32_t t = parse_arch(
+				json_object_get_string(json_object_array_get_idx(arches, i)));
 			int rc = t ? seccomp_arch_add(ctx, t) : 0;
 
 			if (rc < 0 && rc != -EEXIST)
@@ -208,8 +221,7 @@ static int add_arches(scmp_filter_ctx ctx, struct json_object *root, struct stk_
 	return 0;
 }
 
-int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out,
-		       struct stk_err *err)
+int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out, struct stk_err *err)
 {
 	_cleanup_(json_putp) struct json_object *root = json_tokener_parse(text);
 	struct json_object *rules, *v;
@@ -236,8 +248,8 @@ int seccomp_json_parse(const char *text, uint64_t caps, scmp_filter_ctx *out,
 	if (json_object_object_get_ex(root, "syscalls", &rules) &&
 	    json_object_is_type(rules, json_type_array)) {
 		for (i = 0; i < json_object_array_length(rules); i++)
-			if (add_syscall_rule(ctx, json_object_array_get_idx(rules, i), default_errno, caps,
-					     err) < 0)
+			if (add_syscall_rule(ctx, json_object_array_get_idx(rules, i),
+					     default_errno, caps, err) < 0)
 				goto fail;
 	}
 	*out = ctx;

@@ -223,12 +223,14 @@ static const struct {
 	const char *name;
 	int res;
 } rlimit_names[] = {
-	{"core", RLIMIT_CORE}, {"cpu", RLIMIT_CPU}, {"data", RLIMIT_DATA},
-	{"fsize", RLIMIT_FSIZE}, {"locks", RLIMIT_LOCKS}, {"memlock", RLIMIT_MEMLOCK},
-	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE}, {"nofile", RLIMIT_NOFILE},
-	{"nproc", RLIMIT_NPROC}, {"rss", RLIMIT_RSS}, {"rtprio", RLIMIT_RTPRIO},
-	{"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
-	{"as", RLIMIT_AS},
+	{"core", RLIMIT_CORE},	       {"cpu", RLIMIT_CPU},
+	{"data", RLIMIT_DATA},	       {"fsize", RLIMIT_FSIZE},
+	{"locks", RLIMIT_LOCKS},       {"memlock", RLIMIT_MEMLOCK},
+	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+	{"nofile", RLIMIT_NOFILE},     {"nproc", RLIMIT_NPROC},
+	{"rss", RLIMIT_RSS},	       {"rtprio", RLIMIT_RTPRIO},
+	{"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+	{"stack", RLIMIT_STACK},       {"as", RLIMIT_AS},
 };
 
 int engine_rlimit_by_name(const char *name)
@@ -290,8 +292,8 @@ unsigned long engine_propagation_by_name(const char *p)
 		unsigned long flags;
 	} t[] = {
 		{"private", MS_PRIVATE}, {"rprivate", MS_REC | MS_PRIVATE},
-		{"shared", MS_SHARED}, {"rshared", MS_REC | MS_SHARED},
-		{"slave", MS_SLAVE}, {"rslave", MS_REC | MS_SLAVE},
+		{"shared", MS_SHARED},	 {"rshared", MS_REC | MS_SHARED},
+		{"slave", MS_SLAVE},	 {"rslave", MS_REC | MS_SLAVE},
 	};
 	size_t i;
 
@@ -321,17 +323,20 @@ static int get_mounts(struct json_object *o, struct engine_spec *s, struct stk_e
 		get_str(m, "propagation", &prop);
 		get_bool(m, "read_only", &em.read_only);
 		get_bool(m, "create_host_path", &em.create_host_path);
-		rc = get_bytes(m, "tmpfs_size", &size, err) < 0 || get_bytes(m, "tmpfs_mode", &mode, err) < 0
-			? -1 : 0;
+		rc = get_bytes(m, "tmpfs_size", &size, err) < 0 ||
+				     get_bytes(m, "tmpfs_mode", &mode, err) < 0
+			     ? -1
+			     : 0;
 		em.tmpfs_size = (uint64_t)size;
 		em.tmpfs_mode = (unsigned)mode;
 		em.propagation = engine_propagation_by_name(prop);
 		em.type = !type || strcmp(type, "bind") == 0 ? ENGINE_MOUNT_BIND
-			: strcmp(type, "volume") == 0 ? ENGINE_MOUNT_VOLUME : ENGINE_MOUNT_TMPFS;
+			  : strcmp(type, "volume") == 0	     ? ENGINE_MOUNT_VOLUME
+							     : ENGINE_MOUNT_TMPFS;
 		if (rc == 0 && type && strcmp(type, "bind") && strcmp(type, "volume") &&
 		    strcmp(type, "tmpfs"))
-			rc = stk_err_set(err, EINVAL, "mount type \"%s\" is not bind, volume or tmpfs",
-					 type);
+			rc = stk_err_set(err, EINVAL,
+					 "mount type \"%s\" is not bind, volume or tmpfs", type);
 		if (rc == 0 && (!em.target || (em.type != ENGINE_MOUNT_TMPFS && !em.source)))
 			rc = stk_err_set(err, EINVAL, "mount needs a source and a target");
 		free(type);
@@ -356,7 +361,8 @@ static void get_security_opt(struct json_object *o, struct engine_spec *s)
 
 	get_strv(o, "security_opt", &opts, &ignored);
 	for (p = opts; p && *p; p++) {
-		if (strcmp(*p, "no-new-privileges") == 0 || strcmp(*p, "no-new-privileges:true") == 0 ||
+		if (strcmp(*p, "no-new-privileges") == 0 ||
+		    strcmp(*p, "no-new-privileges:true") == 0 ||
 		    strcmp(*p, "no-new-privileges=true") == 0)
 			s->no_new_privs = true;
 		else if (str_has_prefix(*p, "seccomp=") || str_has_prefix(*p, "seccomp:")) {
@@ -420,10 +426,13 @@ int engine_spec_from_json(struct engine_spec *s, struct json_object *o, struct s
 		s->nlayers = n;
 	}
 	get_bool(o, "read_only", &s->read_only);
-	if (get_strv(o, "command", &s->argv, err) < 0 || get_strv(o, "environment", &s->env, err) < 0 ||
-	    get_strv(o, "group_add", &s->group_add, err) < 0 || get_strv(o, "dns", &s->dns, err) < 0 ||
+	if (get_strv(o, "command", &s->argv, err) < 0 ||
+	    get_strv(o, "environment", &s->env, err) < 0 ||
+	    get_strv(o, "group_add", &s->group_add, err) < 0 ||
+	    get_strv(o, "dns", &s->dns, err) < 0 ||
 	    get_strv(o, "dns_search", &s->dns_search, err) < 0 ||
-	    get_strv(o, "dns_opt", &s->dns_opt, err) < 0 || get_strv(o, "cap_add", &s->cap_add, err) < 0 ||
+	    get_strv(o, "dns_opt", &s->dns_opt, err) < 0 ||
+	    get_strv(o, "cap_add", &s->cap_add, err) < 0 ||
 	    get_strv(o, "cap_drop", &s->cap_drop, err) < 0 ||
 	    get_strv(o, "devices", &s->devices, err) < 0)
 		return -1;

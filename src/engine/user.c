@@ -117,12 +117,13 @@ static int resolve_group(const char *group, const char *g, long *gid, struct stk
 	if (parse_num(g, gid))
 		return 0;
 	if (!group_find(group, g, gid))
-		return stk_err_set(err, ENOENT, "unable to find group %s: no matching entries in group file", g);
+		return stk_err_set(err, ENOENT,
+				   "unable to find group %s: no matching entries in group file", g);
 	return 0;
 }
 
-int user_resolve(const char *user, char *const *group_add, const char *passwd,
-		 const char *group, struct user_ids *out, struct stk_err *err)
+int user_resolve(const char *user, char *const *group_add, const char *passwd, const char *group,
+		 struct user_ids *out, struct stk_err *err)
 {
 	_cleanup_free_ char *spec = xstrdup(user && *user ? user : "0");
 	_cleanup_free_ char *pw = xstrdup(passwd ? passwd : "");
@@ -139,8 +140,9 @@ int user_resolve(const char *user, char *const *group_add, const char *passwd,
 		gid = found ? e.gid : 0;
 	} else {
 		if (!passwd_find(pw, spec, 0, &e))
-			return stk_err_set(err, ENOENT,
-					   "unable to find user %s: no matching entries in passwd file", spec);
+			return stk_err_set(
+				err, ENOENT,
+				"unable to find user %s: no matching entries in passwd file", spec);
 		found = true;
 		uid = e.uid;
 		gid = e.gid;
@@ -201,8 +203,8 @@ static char *read_in_root(int rootfd, const char *path, struct stk_err *err)
 	return sb.buf ? strbuf_take(&sb) : xstrdup("");
 }
 
-int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add,
-			struct child_user *out, struct stk_err *err)
+int user_lookup_in_root(pid_t pid, const char *user, char *const *group_add, struct child_user *out,
+			struct stk_err *err)
 {
 	_cleanup_free_ char *passwd = NULL, *group = NULL;
 	_cleanup_close_ int rootfd = -1;

@@ -23,10 +23,11 @@ static int extract_archive(const char *file, const char *dest, struct stk_err *e
 
 	archive_read_support_filter_all(in);
 	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	if (archive_read_open_filename(in, file, 128 * 1024) != ARCHIVE_OK) {
-		rc = stk_err_set(err, archive_errno(in) > 0 ? archive_errno(in) : EIO, "open %s: %s", file,
-				 archive_error_string(in));
+		rc = stk_err_set(err, archive_errno(in) > 0 ? archive_errno(in) : EIO,
+				 "open %s: %s", file, archive_error_string(in));
 		goto out;
 	}
 	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
@@ -35,10 +36,12 @@ static int extract_archive(const char *file, const char *dest, struct stk_err *e
 
 		/* names as in layers: "./index.json" and "/index.json" are index.json */
 		if (name && *name && !(rel = tar_path_clean(name))) {
-			rc = stk_err_set(err, EPERM, "%s: entry \"%s\" escapes the archive", file, name);
+			rc = stk_err_set(err, EPERM, "%s: entry \"%s\" escapes the archive", file,
+					 name);
 			goto out;
 		}
-		if (!rel || !*rel || archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK) {
+		if (!rel || !*rel || archive_entry_hardlink(e) ||
+		    archive_entry_filetype(e) == AE_IFLNK) {
 			/* an image archive holds only files and directories; dest is its root */
 			continue;
 		}
@@ -55,7 +58,8 @@ static int extract_archive(const char *file, const char *dest, struct stk_err *e
 
 			while ((r = archive_read_data_block(in, &blk, &len, &off)) == ARCHIVE_OK)
 				if (archive_write_data_block(out, blk, len, off) < ARCHIVE_WARN) {
-					rc = stk_err_set(err, EIO, "%s: %s", file, archive_error_string(out));
+					rc = stk_err_set(err, EIO, "%s: %s", file,
+							 archive_error_string(out));
 					goto out;
 				}
 		}
@@ -88,7 +92,8 @@ static int import_blob(struct image_store *s, const char *path, const char *want
 	if (n < 0)
 		return stk_err_sys(err, "read %s", path);
 	if (want && strcmp(want, got) != 0)
-		return stk_err_set(err, EBADMSG, "blob %s: digest mismatch, content is %s", want, got);
+		return stk_err_set(err, EBADMSG, "blob %s: digest mismatch, content is %s", want,
+				   got);
 	dest = store_blob_path(s, got);
 	/* a link, not a move: docker archives may name one layer file for several images */
 	if (fsync(fd) < 0 || (link(path, dest) < 0 && errno != EEXIST))
@@ -151,7 +156,8 @@ static const char *annotation(struct json_object *desc, const char *key)
 {
 	struct json_object *a, *v;
 
-	if (json_object_object_get_ex(desc, "annotations", &a) && json_object_object_get_ex(a, key, &v))
+	if (json_object_object_get_ex(desc, "annotations", &a) &&
+	    json_object_object_get_ex(a, key, &v))
 		return json_object_get_string(v);
 	return NULL;
 }
@@ -192,8 +198,12 @@ static int load_oci(struct image_store *s, const char *dir, struct loaded *out, 
 		return stk_err_set(err, EBADMSG, "index.json has no manifests");
 	for (i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *d = json_object_array_get_idx(list, i), *v;
-		const char *digest = json_object_object_get_ex(d, "digest", &v) ? json_object_get_string(v) : NULL;
-		const char *mt = json_object_object_get_ex(d, "mediaType", &v) ? json_object_get_string(v) : "";
+		const char *digest = json_object_object_get_ex(d, "digest", &v)
+					     ? json_object_get_string(v)
+					     : NULL;
+		const char *mt = json_object_object_get_ex(d, "mediaType", &v)
+					 ? json_object_get_string(v)
+					 : "";
 		_cleanup_free_ char *mdigest = NULL, *name = NULL;
 
 		if (!image_digest_valid(digest))
@@ -216,7 +226,8 @@ static int load_oci(struct image_store *s, const char *dir, struct loaded *out, 
 		name = oci_name(d, NULL);
 		if (store_add_image(s, name, mdigest, err) < 0)
 			return -1;
-		loaded_add(out, name ? xasprintf("Loaded image: %s", name) : xasprintf("Loaded image ID: %s", mdigest));
+		loaded_add(out, name ? xasprintf("Loaded image: %s", name)
+				     : xasprintf("Loaded image ID: %s", mdigest));
 	}
 	return 0;
 }
@@ -232,7 +243,8 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 	size_t i;
 	int rc = 0;
 
-	if (!json_object_object_get_ex(img, "Config", &cfg) || !json_object_object_get_ex(img, "Layers", &layers) ||
+	if (!json_object_object_get_ex(img, "Config", &cfg) ||
+	    !json_object_object_get_ex(img, "Layers", &layers) ||
 	    strstr(json_object_get_string(cfg), ".."))
 		return stk_err_set(err, EBADMSG, "manifest.json: entry without Config or Layers");
 	doc = json_object_new_object();
@@ -247,7 +259,8 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 		struct json_object *l;
 
 		if (!rel || strstr(rel, "..") || stat(p, &st) < 0) {
-			rc = stk_err_set(err, EBADMSG, "manifest.json: layer %s missing", rel ? rel : "");
+			rc = stk_err_set(err, EBADMSG, "manifest.json: layer %s missing",
+					 rel ? rel : "");
 			break;
 		}
 		if (import_blob(s, p, NULL, ld, err) < 0) {
@@ -256,7 +269,9 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 		}
 		l = json_object_new_object();
 		/* docker save layers are usually plain tar; unpack detects compression anyway */
-		json_object_object_add(l, "mediaType", json_object_new_string("application/vnd.oci.image.layer.v1.tar"));
+		json_object_object_add(l, "mediaType",
+				       json_object_new_string(
+					       "application/vnd.oci.image.layer.v1.tar"));
 		json_object_object_add(l, "digest", json_object_new_string(ld));
 		json_object_object_add(l, "size", json_object_new_int64(st.st_size));
 		json_object_array_add(arr, l);
@@ -272,7 +287,8 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 		json_object_object_add(c, "size", json_object_new_int64(0));
 		json_object_object_add(doc, "config", c);
 		json_object_object_add(doc, "layers", json_object_get(arr));
-		text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+		text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE);
 		sha256_digest(text, strlen(text), md);
 		_cleanup_free_ char *mpath = blob_in(dir, md);
 		_cleanup_free_ char *bdir = xasprintf("%s/blobs/sha256", dir);
@@ -288,13 +304,15 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 	json_object_put(doc);
 	if (rc < 0)
 		return -1;
-	if (json_object_object_get_ex(img, "RepoTags", &tags) && json_object_is_type(tags, json_type_array) &&
-	    json_object_array_length(tags) > 0) {
+	if (json_object_object_get_ex(img, "RepoTags", &tags) &&
+	    json_object_is_type(tags, json_type_array) && json_object_array_length(tags) > 0) {
 		for (i = 0; i < json_object_array_length(tags); i++) {
 			struct image_ref r;
 			_cleanup_free_ char *canon = NULL;
 
-			if (image_ref_parse(json_object_get_string(json_object_array_get_idx(tags, i)), &r, err) < 0)
+			if (image_ref_parse(json_object_get_string(
+						    json_object_array_get_idx(tags, i)),
+					    &r, err) < 0)
 				return -1;
 			canon = image_ref_canonical(&r);
 			image_ref_free(&r);
@@ -310,7 +328,8 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 	return 0;
 }
 
-static int load_docker(struct image_store *s, const char *dir, struct loaded *out, struct stk_err *err)
+static int load_docker(struct image_store *s, const char *dir, struct loaded *out,
+		       struct stk_err *err)
 {
 	_cleanup_free_ char *p = xasprintf("%s/manifest.json", dir), *data = NULL;
 	_cleanup_json_ struct json_object *arr = NULL;
@@ -353,7 +372,9 @@ int image_store_load(struct image_store *s, const char *file, char ***loaded, si
 		else if (access(idx, F_OK) == 0)
 			rc = load_oci(s, tmp, &out, err);
 		else
-			rc = stk_err_set(err, EBADMSG, "%s is neither an OCI layout nor a docker save archive", file);
+			rc = stk_err_set(err, EBADMSG,
+					 "%s is neither an OCI layout nor a docker save archive",
+					 file);
 	}
 	store_remove_tree(tmp, &ignored);
 	return rc;
@@ -462,7 +483,8 @@ static int save_images(struct archive *a, struct image_store *s, const char *con
 			rc = add_blob_once(a, s, seen, m.config_digest, err);
 		layers = json_object_new_array();
 		for (j = 0; j < m.nlayers && rc == 0; j++) {
-			_cleanup_free_ char *p = xasprintf("blobs/sha256/%s", m.layers[j].digest + 7);
+			_cleanup_free_ char *p =
+				xasprintf("blobs/sha256/%s", m.layers[j].digest + 7);
 
 			rc = add_blob_once(a, s, seen, m.layers[j].digest, err);
 			json_object_array_add(layers, json_object_new_string(p));
@@ -472,14 +494,17 @@ static int save_images(struct archive *a, struct image_store *s, const char *con
 		json_object_object_add(d, "digest", json_object_new_string(cfg.manifest_digest));
 		json_object_object_add(d, "size", json_object_new_int64((int64_t)len));
 		tags = json_object_new_array();
-		if (image_ref_parse(names[i], &r, err) == 0 && r.tag && !str_has_prefix(names[i], "sha256:")) {
+		if (image_ref_parse(names[i], &r, err) == 0 && r.tag &&
+		    !str_has_prefix(names[i], "sha256:")) {
 			_cleanup_free_ char *canon = image_ref_canonical(&r);
 			_cleanup_free_ char *fam = image_ref_familiar_name(&r);
 			_cleanup_free_ char *tagged = xasprintf("%s:%s", fam, r.tag);
 
 			ann = json_object_new_object();
-			json_object_object_add(ann, "io.containerd.image.name", json_object_new_string(canon));
-			json_object_object_add(ann, "org.opencontainers.image.ref.name", json_object_new_string(r.tag));
+			json_object_object_add(ann, "io.containerd.image.name",
+					       json_object_new_string(canon));
+			json_object_object_add(ann, "org.opencontainers.image.ref.name",
+					       json_object_new_string(r.tag));
 			json_object_object_add(d, "annotations", ann);
 			json_object_array_add(tags, json_object_new_string(tagged));
 		}
@@ -500,9 +525,16 @@ static int save_images(struct archive *a, struct image_store *s, const char *con
 	if (rc == 0)
 		rc = add_bytes(a, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", err);
 	if (rc == 0)
-		rc = add_bytes(a, "index.json", json_object_to_json_string_ext(index, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), err);
+		rc = add_bytes(a, "index.json",
+			       json_object_to_json_string_ext(
+				       index,
+				       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			       err);
 	if (rc == 0)
-		rc = add_bytes(a, "manifest.json", json_object_to_json_string_ext(dm, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), err);
+		rc = add_bytes(a, "manifest.json",
+			       json_object_to_json_string_ext(
+				       dm, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			       err);
 	json_object_put(index);
 	json_object_put(dm);
 	return rc;
@@ -523,8 +555,8 @@ int image_store_save(struct image_store *s, const char *const *names, size_t n, 
 	a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
 	if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
-		rc = stk_err_set(err, archive_errno(a) > 0 ? archive_errno(a) : EIO, "create %s: %s", file,
-				 archive_error_string(a));
+		rc = stk_err_set(err, archive_errno(a) > 0 ? archive_errno(a) : EIO,
+				 "create %s: %s", file, archive_error_string(a));
 		archive_write_free(a);
 		return rc;
 	}

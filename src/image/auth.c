@@ -78,9 +78,11 @@ int image_auth_lookup(const char *config_dir, const char *domain, char **user, c
 	*user = *password = NULL;
 	if (load_config(path, &cfg, err) < 0)
 		return -1;
-	if (!json_object_object_get_ex(cfg, "auths", &auths) || !json_object_is_type(auths, json_type_object))
+	if (!json_object_object_get_ex(cfg, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object))
 		return 0;
-	json_object_object_foreach(auths, key, val) {
+	json_object_object_foreach(auths, key, val)
+	{
 		_cleanup_free_ char *k = normalize_key(key);
 		const char *b64, *colon;
 
@@ -91,12 +93,16 @@ int image_auth_lookup(const char *config_dir, const char *domain, char **user, c
 			continue;
 		n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)strlen(b64));
 		if (n < 0)
-			return stk_err_set(err, EBADMSG, "%s: credentials for %s are not valid base64", path, key);
+			return stk_err_set(err, EBADMSG,
+					   "%s: credentials for %s are not valid base64", path,
+					   key);
 		/* DecodeBlock counts the padding as zero bytes; the text ends at the first NUL */
 		buf[n] = '\0';
 		colon = strchr((char *)buf, ':');
 		if (!colon)
-			return stk_err_set(err, EBADMSG, "%s: credentials for %s lack \"user:password\"", path, key);
+			return stk_err_set(err, EBADMSG,
+					   "%s: credentials for %s lack \"user:password\"", path,
+					   key);
 		*user = xstrndup((char *)buf, (size_t)(colon - (char *)buf));
 		*password = xstrdup(colon + 1);
 		OPENSSL_cleanse(buf, sizeof(buf));
@@ -113,7 +119,8 @@ static int save_config(const char *path, struct json_object *cfg, struct stk_err
 	*strrchr(dir, '/') = '\0';
 	if (store_mkdirs(dir, err) < 0)
 		return -1;
-	text = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (store_write_atomic(path, text, strlen(text), err) < 0)
 		return -1;
 	if (chmod(path, 0600) < 0)
@@ -134,7 +141,8 @@ int image_auth_store(const char *config_dir, const char *domain, const char *use
 
 	if (load_config(path, &cfg, err) < 0)
 		return -1;
-	if (!json_object_object_get_ex(cfg, "auths", &auths) || !json_object_is_type(auths, json_type_object)) {
+	if (!json_object_object_get_ex(cfg, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object)) {
 		auths = json_object_new_object();
 		json_object_object_add(cfg, "auths", auths);
 	}
@@ -157,10 +165,12 @@ int image_auth_erase(const char *config_dir, const char *domain, bool *was_prese
 	*was_present = false;
 	if (load_config(path, &cfg, err) < 0)
 		return -1;
-	if (!json_object_object_get_ex(cfg, "auths", &auths) || !json_object_is_type(auths, json_type_object))
+	if (!json_object_object_get_ex(cfg, "auths", &auths) ||
+	    !json_object_is_type(auths, json_type_object))
 		return 0;
 	{
-		json_object_object_foreach(auths, key, val) {
+		json_object_object_foreach(auths, key, val)
+		{
 			_cleanup_free_ char *k = normalize_key(key);
 
 			(void)val;

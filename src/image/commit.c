@@ -24,8 +24,8 @@ void image_layers_free(struct image_layer *v, size_t n)
 	free(v);
 }
 
-int image_store_layers(struct image_store *s, const char *manifest_digest,
-		       struct image_layer **out, size_t *n, struct stk_err *err)
+int image_store_layers(struct image_store *s, const char *manifest_digest, struct image_layer **out,
+		       size_t *n, struct stk_err *err)
 {
 	_cleanup_free_ char *data = NULL, *config = NULL;
 	struct manifest m;
@@ -42,7 +42,8 @@ int image_store_layers(struct image_store *s, const char *manifest_digest,
 	*out = xcalloc(m.nlayers + 1, sizeof(**out));
 	for (i = 0; i < m.nlayers; i++)
 		(*out)[i] = (struct image_layer){
-			.media_type = xstrdup(m.layers[i].media_type ? m.layers[i].media_type : MT_OCI_LAYER_TAR),
+			.media_type = xstrdup(m.layers[i].media_type ? m.layers[i].media_type
+								     : MT_OCI_LAYER_TAR),
 			.digest = xstrdup(m.layers[i].digest),
 			.size = m.layers[i].size,
 			.diffid = xstrdup(m.layers[i].diffid),
@@ -113,7 +114,8 @@ int image_store_add_layer(struct image_store *s, const char *tar_path, struct im
 	    store_commit_layer(s, digest, digest, err) < 0)
 		return stk_err_wrap(err, "add layer");
 	*out = (struct image_layer){.media_type = xstrdup(MT_OCI_LAYER_TAR),
-				    .digest = xstrdup(digest), .size = size,
+				    .digest = xstrdup(digest),
+				    .size = size,
 				    .diffid = xstrdup(digest)};
 	return 0;
 }
@@ -150,8 +152,9 @@ int image_store_commit(struct image_store *s, const char *config_json,
 		return stk_err_wrap(err, "commit image");
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(m, "mediaType", json_object_new_string(MT_OCI_MANIFEST));
-	json_object_object_add(m, "config", descriptor(MT_OCI_CONFIG, config_digest,
-						       (int64_t)strlen(config_json)));
+	json_object_object_add(m, "config",
+			       descriptor(MT_OCI_CONFIG, config_digest,
+					  (int64_t)strlen(config_json)));
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, descriptor(layers[i].media_type, layers[i].digest,
 						      layers[i].size));

@@ -18,8 +18,8 @@
 /* A parsed reference in its fully qualified form: docker.io/library/busybox:latest. */
 struct image_ref {
 	char *domain; /* "docker.io", "127.0.0.1:5000" */
-	char *path;   /* "library/busybox" */
-	char *tag;    /* "latest" when neither tag nor digest was given; NULL with a digest only */
+	char *path; /* "library/busybox" */
+	char *tag; /* "latest" when neither tag nor digest was given; NULL with a digest only */
 	char *digest; /* "sha256:<64 hex>" or NULL */
 };
 
@@ -42,11 +42,11 @@ void image_store_free(struct image_store *s);
 
 /* One tagged (or untagged) image, as `stack images` lists it. */
 struct image_entry {
-	char *name;            /* canonical reference "docker.io/library/busybox:latest", or NULL */
+	char *name; /* canonical reference "docker.io/library/busybox:latest", or NULL */
 	char *manifest_digest; /* what the name points to */
-	char *id;              /* config digest: the image ID */
-	int64_t created;       /* seconds since the epoch, from the config; 0 if unknown */
-	uint64_t size;         /* unpacked size of the layers */
+	char *id; /* config digest: the image ID */
+	int64_t created; /* seconds since the epoch, from the config; 0 if unknown */
+	uint64_t size; /* unpacked size of the layers */
 };
 
 struct image_list {
@@ -59,11 +59,11 @@ void image_list_free(struct image_list *l);
 
 /* What the engine needs to run an image. */
 struct image_config {
-	char *id;             /* config digest */
+	char *id; /* config digest */
 	char *manifest_digest;
-	char **layers;        /* absolute paths of the unpacked layer trees, lowest first */
+	char **layers; /* absolute paths of the unpacked layer trees, lowest first */
 	size_t nlayers;
-	char *config_json;    /* the image config blob (OCI image config), as stored */
+	char *config_json; /* the image config blob (OCI image config), as stored */
 };
 
 /* Resolves a name ("busybox", "sha256:<id>", an ID prefix of >= 4 hex) to an image. */
@@ -99,21 +99,21 @@ int image_store_save(struct image_store *s, const char *const *names, size_t n, 
 /* ---- pull ------------------------------------------------------------------ */
 
 enum image_event_kind {
-	IMAGE_EV_RESOLVED,    /* manifest found: detail = manifest digest */
-	IMAGE_EV_LAYER_EXISTS,/* layer already in the store */
-	IMAGE_EV_LAYER_WAIT,  /* queued behind the parallel limit */
+	IMAGE_EV_RESOLVED, /* manifest found: detail = manifest digest */
+	IMAGE_EV_LAYER_EXISTS, /* layer already in the store */
+	IMAGE_EV_LAYER_WAIT, /* queued behind the parallel limit */
 	IMAGE_EV_LAYER_PROGRESS,
 	IMAGE_EV_LAYER_VERIFIED,
 	IMAGE_EV_LAYER_EXTRACTING,
 	IMAGE_EV_LAYER_DONE,
-	IMAGE_EV_RETRY,       /* detail = reason */
-	IMAGE_EV_DONE,        /* detail = manifest digest */
+	IMAGE_EV_RETRY, /* detail = reason */
+	IMAGE_EV_DONE, /* detail = manifest digest */
 };
 
 struct image_event {
 	enum image_event_kind kind;
-	const char *ref;    /* as the user wrote it */
-	const char *layer;  /* layer digest, for layer events */
+	const char *ref; /* as the user wrote it */
+	const char *layer; /* layer digest, for layer events */
 	uint64_t current, total;
 	const char *detail;
 };
@@ -123,10 +123,10 @@ typedef void (*image_event_fn)(const struct image_event *ev, void *arg);
 struct image_pull_group;
 
 struct image_pull_opts {
-	unsigned max_parallel;         /* layer downloads at once; 0 = 3 (ignored with a group) */
+	unsigned max_parallel; /* layer downloads at once; 0 = 3 (ignored with a group) */
 	struct image_pull_group *group; /* NULL: the pull has a group of its own */
 	const char *docker_config_dir; /* NULL = $DOCKER_CONFIG or ~/.docker */
-	const char *const *insecure;   /* registries (host[:port], CIDR) allowed without TLS
+	const char *const *insecure; /* registries (host[:port], CIDR) allowed without TLS
 					* checks, besides $STACK_INSECURE_REGISTRIES */
 	size_t ninsecure;
 	image_event_fn on_event;
@@ -169,8 +169,8 @@ int image_auth_store(const char *config_dir, const char *domain, const char *use
 int image_auth_erase(const char *config_dir, const char *domain, bool *was_present,
 		     struct stk_err *err);
 /* Reads user and password for a registry; both NULL (and 0 returned) if none. */
-int image_auth_lookup(const char *config_dir, const char *domain, char **user,
-		      char **password, struct stk_err *err);
+int image_auth_lookup(const char *config_dir, const char *domain, char **user, char **password,
+		      struct stk_err *err);
 /* Checks credentials against the registry (GET /v2/ with the auth flow). */
 int image_auth_check(const char *domain, const char *user, const char *password,
 		     const struct image_pull_opts *opts, struct stk_err *err);
@@ -192,8 +192,8 @@ struct image_layer {
 void image_layers_free(struct image_layer *v, size_t n);
 
 /* The layers of a stored image (by manifest digest), lowest first. */
-int image_store_layers(struct image_store *s, const char *manifest_digest,
-		       struct image_layer **out, size_t *n, struct stk_err *err);
+int image_store_layers(struct image_store *s, const char *manifest_digest, struct image_layer **out,
+		       size_t *n, struct stk_err *err);
 /* Adds an uncompressed layer tar: stored as a blob (digest = diff ID) and unpacked into
  * the store. The file is moved into the store (or copied across filesystems). */
 int image_store_add_layer(struct image_store *s, const char *tar_path, struct image_layer *out,

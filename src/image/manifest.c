@@ -109,7 +109,8 @@ int manifest_index_pick(const char *data, size_t n, const char *arch, const char
 		const char *d = get_str(m, "digest"), *os, *a, *v;
 		int score;
 
-		if (!d || !image_digest_valid(d) || !json_object_object_get_ex(m, "platform", &plat))
+		if (!d || !image_digest_valid(d) ||
+		    !json_object_object_get_ex(m, "platform", &plat))
 			continue;
 		os = get_str(plat, "os");
 		a = get_str(plat, "architecture");
@@ -177,16 +178,18 @@ int manifest_parse(const char *data, size_t n, struct manifest *m, struct stk_er
 		return stk_err_wrap(err, "manifest");
 	mt = manifest_media_type(doc);
 	if (strcmp(mt, MT_DOCKER_SCHEMA1) == 0 || strcmp(mt, MT_DOCKER_SCHEMA1_SIGNED) == 0)
-		return stk_err_set(err, ENOTSUP,
-				   "manifest is Docker schema 1, which is deprecated and not supported; "
-				   "push the image again with a current tool");
+		return stk_err_set(
+			err, ENOTSUP,
+			"manifest is Docker schema 1, which is deprecated and not supported; "
+			"push the image again with a current tool");
 	if (strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0)
 		return stk_err_set(err, ENOTSUP, "unsupported manifest type \"%s\"", mt);
 	if (!json_object_object_get_ex(doc, "config", &cfg) || !(cd = get_str(cfg, "digest")) ||
 	    !image_digest_valid(cd))
 		return stk_err_set(err, EBADMSG, "manifest has no valid config digest");
 	m->config_digest = xstrdup(cd);
-	m->config_size = json_object_object_get_ex(cfg, "size", &sz) ? json_object_get_int64(sz) : -1;
+	m->config_size = json_object_object_get_ex(cfg, "size", &sz) ? json_object_get_int64(sz)
+								     : -1;
 	layers = get_array(doc, "layers");
 	if (!layers) {
 		manifest_free(m);
@@ -204,16 +207,19 @@ int manifest_parse(const char *data, size_t n, struct manifest *m, struct stk_er
 
 		if (!d || !image_digest_valid(d)) {
 			manifest_free(m);
-			return stk_err_set(err, EBADMSG, "manifest layer %zu has no valid digest", i);
+			return stk_err_set(err, EBADMSG, "manifest layer %zu has no valid digest",
+					   i);
 		}
 		if (!lmt || !layer_type_supported(lmt)) {
 			manifest_free(m);
-			return stk_err_set(err, ENOTSUP, "layer %s has unsupported media type \"%s\"", d,
+			return stk_err_set(err, ENOTSUP,
+					   "layer %s has unsupported media type \"%s\"", d,
 					   lmt ? lmt : "");
 		}
 		m->layers[i].digest = xstrdup(d);
 		m->layers[i].media_type = xstrdup(lmt);
-		m->layers[i].size = json_object_object_get_ex(l, "size", &sz) ? json_object_get_int64(sz) : -1;
+		m->layers[i].size =
+			json_object_object_get_ex(l, "size", &sz) ? json_object_get_int64(sz) : -1;
 		m->nlayers++;
 	}
 	return 0;
@@ -227,17 +233,20 @@ int manifest_set_diffids(struct manifest *m, const char *config, size_t n, struc
 
 	if (!doc)
 		return stk_err_wrap(err, "image config");
-	if (!json_object_object_get_ex(doc, "rootfs", &rootfs) || !(ids = get_array(rootfs, "diff_ids")))
+	if (!json_object_object_get_ex(doc, "rootfs", &rootfs) ||
+	    !(ids = get_array(rootfs, "diff_ids")))
 		return stk_err_set(err, EBADMSG, "image config has no rootfs.diff_ids");
 	if (json_object_array_length(ids) != m->nlayers)
 		return stk_err_set(err, EBADMSG, "image config lists %zu layers, manifest %zu",
 				   json_object_array_length(ids), m->nlayers);
 	for (i = 0; i < m->nlayers; i++) {
 		struct json_object *v = json_object_array_get_idx(ids, i);
-		const char *d = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		const char *d = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+									 : NULL;
 
 		if (!d || !image_digest_valid(d))
-			return stk_err_set(err, EBADMSG, "image config diff_id %zu is not a sha256 digest", i);
+			return stk_err_set(err, EBADMSG,
+					   "image config diff_id %zu is not a sha256 digest", i);
 		free(m->layers[i].diffid);
 		m->layers[i].diffid = xstrdup(d);
 	}

@@ -18,10 +18,18 @@
 #include "util/cleanup.h"
 #include "util/lazy_archive.h"
 
-#define ACCEPT_MANIFESTS MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
+#define ACCEPT_MANIFESTS \
+	MT_OCI_INDEX ", " MT_DOCKER_LIST ", " MT_OCI_MANIFEST ", " MT_DOCKER_MANIFEST
 
 /* FOLLOWING: another pull of the group has this blob in flight; wait for it to end. */
-enum job_state { JOB_QUEUED, JOB_FOLLOWING, JOB_LOCKING, JOB_DOWNLOADING, JOB_EXTRACTING, JOB_DONE };
+enum job_state {
+	JOB_QUEUED,
+	JOB_FOLLOWING,
+	JOB_LOCKING,
+	JOB_DOWNLOADING,
+	JOB_EXTRACTING,
+	JOB_DONE
+};
 
 struct layer_job {
 	struct image_pull *p;
@@ -105,7 +113,8 @@ static void group_remove(struct image_pull_group *g, struct image_pull *p)
 
 	for (i = 0; i < g->npulls; i++)
 		if (g->pulls[i] == p) {
-			memmove(&g->pulls[i], &g->pulls[i + 1], (g->npulls - i - 1) * sizeof(*g->pulls));
+			memmove(&g->pulls[i], &g->pulls[i + 1],
+				(g->npulls - i - 1) * sizeof(*g->pulls));
 			g->npulls--;
 			return;
 		}
@@ -140,7 +149,8 @@ static void group_wake_followers(struct image_pull_group *g, const char *digest)
 		struct image_pull *q = g->pulls[i];
 
 		for (k = 0; q->jobs && k < q->m.nlayers; k++)
-			if (q->jobs[k].state == JOB_FOLLOWING && strcmp(q->jobs[k].l->digest, digest) == 0)
+			if (q->jobs[k].state == JOB_FOLLOWING &&
+			    strcmp(q->jobs[k].l->digest, digest) == 0)
 				q->jobs[k].state = JOB_QUEUED;
 	}
 }
@@ -188,7 +198,7 @@ static void group_pump(struct image_pull_group *g)
 				job_try_lock(j);
 			}
 		}
-	out:;
+out:;
 	} while (g->pump_again);
 	g->pumping = false;
 }
@@ -400,8 +410,8 @@ static void download_progress(struct reg_req *r, uint64_t now, void *arg)
 	if (t - j->last_event_ms < 100)
 		return;
 	j->last_event_ms = t;
-	emit(j->p, IMAGE_EV_LAYER_PROGRESS, j->l->digest, now, j->l->size > 0 ? (uint64_t)j->l->size : 0,
-	     NULL);
+	emit(j->p, IMAGE_EV_LAYER_PROGRESS, j->l->digest, now,
+	     j->l->size > 0 ? (uint64_t)j->l->size : 0, NULL);
 }
 
 static void download_retry(struct reg_req *r, const char *why, void *arg)
@@ -492,7 +502,8 @@ static void job_locked(struct layer_job *j)
 	}
 	j->state = JOB_DOWNLOADING;
 	what = xasprintf("blobs/%s", j->l->digest);
-	j->req = reg_get_to_file(p->c, what, j->fd, offset, &j->hash, download_done, download_progress, j);
+	j->req = reg_get_to_file(p->c, what, j->fd, offset, &j->hash, download_done,
+				 download_progress, j);
 	j->req->on_retry = download_retry;
 }
 
@@ -655,7 +666,8 @@ static void manifest_done(struct reg_req *r, int status, void *arg)
 	}
 	sha256_digest(r->body.buf ? r->body.buf : "", r->body.len, got);
 	if (p->expect_digest && strcmp(got, p->expect_digest) != 0) {
-		stk_err_set(&e, EBADMSG, "manifest digest mismatch: expected %s, got %s", p->expect_digest, got);
+		stk_err_set(&e, EBADMSG, "manifest digest mismatch: expected %s, got %s",
+			    p->expect_digest, got);
 		reg_req_free(r);
 		pull_fail(p, &e);
 		return;

@@ -118,8 +118,8 @@ static bool has_upper(const char *s)
 /* The first component is a domain when it looks like one (Docker's rule). */
 static bool looks_like_domain(const char *s, size_t n)
 {
-	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && memcmp(s, "localhost", 9) == 0) ||
-	       memchr(s, '[', n);
+	return memchr(s, '.', n) || memchr(s, ':', n) ||
+	       (n == 9 && memcmp(s, "localhost", 9) == 0) || memchr(s, '[', n);
 }
 
 static int parse_path(const char *name, const char *path, struct stk_err *err)
@@ -150,7 +150,8 @@ int image_ref_parse(const char *s, struct image_ref *out, struct stk_err *err)
 	at = strrchr(s, '@');
 	if (at) {
 		if (!image_digest_valid(at + 1))
-			return stk_err_set(err, 0, "invalid reference format: bad digest in \"%s\"", s);
+			return stk_err_set(err, 0, "invalid reference format: bad digest in \"%s\"",
+					   s);
 		digest = xstrdup(at + 1);
 		name = xstrndup(s, (size_t)(at - s));
 	} else {
@@ -162,7 +163,8 @@ int image_ref_parse(const char *s, struct image_ref *out, struct stk_err *err)
 		name[colon - name] = '\0';
 		if (!tag_valid(colon + 1)) {
 			free(digest);
-			return stk_err_set(err, 0, "invalid reference format: bad tag in \"%s\"", s);
+			return stk_err_set(err, 0, "invalid reference format: bad tag in \"%s\"",
+					   s);
 		}
 		tag = xstrdup(colon + 1);
 	}
@@ -174,7 +176,8 @@ int image_ref_parse(const char *s, struct image_ref *out, struct stk_err *err)
 	if (slash && looks_like_domain(name, (size_t)(slash - name))) {
 		if (!domain_valid(name, (size_t)(slash - name))) {
 			free(tag), free(digest);
-			return stk_err_set(err, 0, "invalid reference format: bad registry in \"%s\"", s);
+			return stk_err_set(err, 0,
+					   "invalid reference format: bad registry in \"%s\"", s);
 		}
 		out->domain = xstrndup(name, (size_t)(slash - name));
 		rest = slash + 1;
@@ -185,8 +188,9 @@ int image_ref_parse(const char *s, struct image_ref *out, struct stk_err *err)
 	if (has_upper(rest)) {
 		free(tag), free(digest);
 		image_ref_free(out);
-		return stk_err_set(err, 0, "invalid reference format: repository name (%s) must be lowercase",
-				   rest);
+		return stk_err_set(
+			err, 0, "invalid reference format: repository name (%s) must be lowercase",
+			rest);
 	}
 	if (parse_path(s, rest, err) < 0) {
 		free(tag), free(digest);

@@ -54,8 +54,10 @@ int store_refs_load(struct image_store *s, struct json_object **out, struct stk_
 	if (store_read_file(p, &data, &n, err) < 0)
 		return -1;
 	o = json_tokener_parse(data);
-	if (!o || !json_object_object_get_ex(o, "refs", &v) || !json_object_is_type(v, json_type_object) ||
-	    !json_object_object_get_ex(o, "images", &v) || !json_object_is_type(v, json_type_array)) {
+	if (!o || !json_object_object_get_ex(o, "refs", &v) ||
+	    !json_object_is_type(v, json_type_object) ||
+	    !json_object_object_get_ex(o, "images", &v) ||
+	    !json_object_is_type(v, json_type_array)) {
 		if (o)
 			json_object_put(o);
 		return stk_err_set(err, EBADMSG, "%s is corrupt", p);
@@ -80,7 +82,8 @@ int store_refs_edit(struct image_store *s, store_refs_edit_fn fn, void *arg, str
 			return stk_err_sys(err, "lock %s", lp);
 	if (store_refs_load(s, &root, err) < 0 || fn(root, arg, err) < 0)
 		return -1;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							    JSON_C_TO_STRING_NOSLASHESCAPE);
 	return store_write_atomic(p, text, strlen(text), err);
 }
 
@@ -182,7 +185,8 @@ static void entry_fill(struct image_store *s, struct image_entry *e, const char 
 	manifest_free(&m);
 }
 
-static void list_push(struct image_list *l, struct image_store *s, const char *name, const char *digest)
+static void list_push(struct image_list *l, struct image_store *s, const char *name,
+		      const char *digest)
 {
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
@@ -207,7 +211,8 @@ int image_store_list(struct image_store *s, struct image_list *out, struct stk_e
 		const char *d = json_object_get_string(json_object_array_get_idx(images, i));
 		bool named = false;
 
-		json_object_object_foreach(refs_map(root), name, val) {
+		json_object_object_foreach(refs_map(root), name, val)
+		{
 			(void)name;
 			if (strcmp(json_object_get_string(val), d) == 0)
 				named = true;
@@ -256,7 +261,8 @@ static int resolve(struct image_store *s, struct json_object *root, const char *
 	if (hexlen >= 4 && hexlen <= 64 && strspn(hex, "0123456789abcdef") == hexlen) {
 		*digest = NULL;
 		for (i = 0; i < json_object_array_length(images); i++) {
-			const char *d = json_object_get_string(json_object_array_get_idx(images, i));
+			const char *d =
+				json_object_get_string(json_object_array_get_idx(images, i));
 			struct manifest m;
 			_cleanup_free_ char *config = NULL;
 			size_t n;
@@ -275,7 +281,8 @@ static int resolve(struct image_store *s, struct json_object *root, const char *
 		free(*digest);
 		*digest = NULL;
 		if (hits > 1)
-			return stk_err_set(err, EINVAL, "image ID prefix \"%s\" is ambiguous", name);
+			return stk_err_set(err, EINVAL, "image ID prefix \"%s\" is ambiguous",
+					   name);
 	}
 	return stk_err_set(err, ENOENT, "No such image: %s", name);
 }
@@ -299,7 +306,8 @@ int image_store_get(struct image_store *s, const char *name, struct image_config
 	for (i = 0; i < m.nlayers; i++) {
 		out->layers[i] = image_store_layer_path(s, m.layers[i].diffid);
 		if (!out->layers[i]) {
-			stk_err_set(err, ENOENT, "image %s: layer %s is missing from the store; pull it again",
+			stk_err_set(err, ENOENT,
+				    "image %s: layer %s is missing from the store; pull it again",
 				    name, m.layers[i].diffid);
 			out->nlayers = i;
 			manifest_free(&m);
@@ -381,7 +389,8 @@ static size_t names_of(struct json_object *root, const char *digest)
 {
 	size_t n = 0;
 
-	json_object_object_foreach(refs_map(root), name, val) {
+	json_object_object_foreach(refs_map(root), name, val)
+	{
 		(void)name;
 		if (strcmp(json_object_get_string(val), digest) == 0)
 			n++;
@@ -416,7 +425,8 @@ struct rm_args {
 static void drop_image(struct json_object *root, struct removed *out, const char *digest,
 		       const char *id)
 {
-	json_object_object_foreach(refs_map(root), name, val) {
+	json_object_object_foreach(refs_map(root), name, val)
+	{
 		if (strcmp(json_object_get_string(val), digest) == 0) {
 			removed_add(out, xasprintf("Untagged: %s", name));
 			json_object_object_del(refs_map(root), name);
@@ -442,13 +452,15 @@ static int rm_edit(struct json_object *root, void *arg, struct stk_err *err)
 		return 0;
 	}
 	if (used && !a->force)
-		return stk_err_set(err, EBUSY,
-				   "unable to remove %s: image is being used by a container (use --force)",
-				   a->name);
+		return stk_err_set(
+			err, EBUSY,
+			"unable to remove %s: image is being used by a container (use --force)",
+			a->name);
 	if (!canon && names_of(root, digest) > 1 && !a->force)
-		return stk_err_set(err, EBUSY,
-				   "unable to delete %.19s (must be forced): image is referenced in multiple repositories",
-				   a->name);
+		return stk_err_set(
+			err, EBUSY,
+			"unable to delete %.19s (must be forced): image is referenced in multiple repositories",
+			a->name);
 	drop_image(root, &a->out, digest, id);
 	return 0;
 }
@@ -482,7 +494,8 @@ static int prune_edit(struct json_object *root, void *arg, struct stk_err *err)
 
 	(void)err;
 	while (i < json_object_array_length(images)) {
-		_cleanup_free_ char *d = xstrdup(json_object_get_string(json_object_array_get_idx(images, i)));
+		_cleanup_free_ char *d =
+			xstrdup(json_object_get_string(json_object_array_get_idx(images, i)));
 		_cleanup_free_ char *id = NULL;
 		bool used = image_in_use(a->s, d, &id);
 
@@ -558,7 +571,8 @@ static int sweep(const char *dir, const struct keep *k, uint64_t *reclaimed, boo
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (reclaimed && layers && str_has_suffix(de->d_name, ".json")) {
-			_cleanup_free_ char *diffid = xasprintf("sha256:%.*s", (int)len, de->d_name);
+			_cleanup_free_ char *diffid =
+				xasprintf("sha256:%.*s", (int)len, de->d_name);
 
 			*reclaimed += store_layer_size(s, diffid);
 		} else if (reclaimed && !layers) {

@@ -295,7 +295,10 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct reg_req *r = arg;
 	size_t n = size * nitems;
-	static const struct { const char *name; size_t off; } hs[] = {
+	static const struct {
+		const char *name;
+		size_t off;
+	} hs[] = {
 		{"www-authenticate:", offsetof(struct reg_req, www_auth)},
 		{"content-type:", offsetof(struct reg_req, content_type)},
 		{"docker-content-digest:", offsetof(struct reg_req, docker_digest)},
@@ -359,7 +362,8 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			snprintf(r->write_error, sizeof(r->write_error), "write: %s", strerror(errno));
+			snprintf(r->write_error, sizeof(r->write_error), "write: %s",
+				 strerror(errno));
 			return 0;
 		}
 		sha256_update(r->hash, buf + done, (size_t)w);
@@ -493,7 +497,8 @@ static uint64_t retry_after_ms(const struct reg_req *r)
 	}
 	if (secs <= 0)
 		return 0;
-	return (uint64_t)secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : (uint64_t)secs * 1000;
+	return (uint64_t)secs * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS
+							  : (uint64_t)secs * 1000;
 }
 
 static void retry_later(struct reg_req *r, const char *why)
@@ -604,13 +609,15 @@ static void token_done(struct reg_req *t, int status, void *arg)
 	(void)arg;
 	c->token_req = NULL;
 	if (status == 200 && (o = json_tokener_parse(t->body.buf ? t->body.buf : "")) &&
-	    (json_object_object_get_ex(o, "token", &v) || json_object_object_get_ex(o, "access_token", &v)) &&
+	    (json_object_object_get_ex(o, "token", &v) ||
+	     json_object_object_get_ex(o, "access_token", &v)) &&
 	    json_object_is_type(v, json_type_string)) {
 		free(c->token);
 		c->token = xstrdup(json_object_get_string(v));
 		ok = true;
 	} else if (status == 401 || status == 403) {
-		snprintf(c->auth_error, sizeof(c->auth_error), "authentication refused by the token server%s",
+		snprintf(c->auth_error, sizeof(c->auth_error),
+			 "authentication refused by the token server%s",
 			 c->user ? " (check the credentials of `stack login`)" : "");
 	} else {
 		struct stk_err e;
@@ -733,7 +740,8 @@ static void check_done(struct reg_client *c)
 struct reg_req *reg_get(struct reg_client *c, const char *what, const char *accept,
 			reg_done_fn done, void *arg)
 {
-	struct reg_req *r = req_new(c, xasprintf("%s/v2/%s/%s", c->base, c->path, what), accept, done, arg);
+	struct reg_req *r =
+		req_new(c, xasprintf("%s/v2/%s/%s", c->base, c->path, what), accept, done, arg);
 
 	req_start(r);
 	return r;
@@ -751,7 +759,8 @@ struct reg_req *reg_get_to_file(struct reg_client *c, const char *what, int fd, 
 				struct sha256 *hash, reg_done_fn done, reg_progress_fn progress,
 				void *arg)
 {
-	struct reg_req *r = req_new(c, xasprintf("%s/v2/%s/%s", c->base, c->path, what), NULL, done, arg);
+	struct reg_req *r =
+		req_new(c, xasprintf("%s/v2/%s/%s", c->base, c->path, what), NULL, done, arg);
 
 	r->to_file = true;
 	r->fd = fd;
@@ -791,7 +800,8 @@ void reg_req_cancel(struct reg_req *r)
 
 	for (i = 0; i < c->nwaiting; i++)
 		if (c->waiting[i] == r) {
-			memmove(&c->waiting[i], &c->waiting[i + 1], (c->nwaiting - i - 1) * sizeof(r));
+			memmove(&c->waiting[i], &c->waiting[i + 1],
+				(c->nwaiting - i - 1) * sizeof(r));
 			c->nwaiting--;
 			break;
 		}
@@ -806,8 +816,8 @@ const char *reg_req_error_code(struct reg_req *r, char *buf, size_t n)
 	struct json_object *errs, *code;
 
 	if (!r->body.buf || !(o = json_tokener_parse(r->body.buf)) ||
-	    !json_object_object_get_ex(o, "errors", &errs) || !json_object_is_type(errs, json_type_array) ||
-	    json_object_array_length(errs) == 0 ||
+	    !json_object_object_get_ex(o, "errors", &errs) ||
+	    !json_object_is_type(errs, json_type_array) || json_object_array_length(errs) == 0 ||
 	    !json_object_object_get_ex(json_object_array_get_idx(errs, 0), "code", &code))
 		return NULL;
 	snprintf(buf, n, "%s", json_object_get_string(code));
@@ -824,20 +834,25 @@ void reg_req_describe_failure(struct reg_req *r, struct stk_err *err)
 			stk_err_set(err, EIO, "%s", r->write_error);
 		else if (r->curl_rc == CURLE_WRITE_ERROR)
 			stk_err_set(err, EFBIG, "response from %s too large", r->url);
-		else if (r->curl_rc == CURLE_PEER_FAILED_VERIFICATION || r->curl_rc == CURLE_SSL_ISSUER_ERROR)
-			stk_err_set(err, EPROTO,
-				    "TLS certificate of %s not trusted: %s (add its CA to the system store, "
-				    "or mark the registry insecure)",
-				    c->base, r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));
+		else if (r->curl_rc == CURLE_PEER_FAILED_VERIFICATION ||
+			 r->curl_rc == CURLE_SSL_ISSUER_ERROR)
+			stk_err_set(
+				err, EPROTO,
+				"TLS certificate of %s not trusted: %s (add its CA to the system store, "
+				"or mark the registry insecure)",
+				c->base,
+				r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));
 		else if (r->curl_rc == CURLE_SSL_CONNECT_ERROR)
 			stk_err_set(err, EPROTO, "TLS handshake with %s failed: %s%s", c->base,
-				    r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc),
+				    r->curl_error[0] ? r->curl_error
+						     : curl_easy_strerror(r->curl_rc),
 				    strstr(r->curl_error, "wrong version number")
 					    ? " (a plain-HTTP registry must be marked insecure)"
 					    : "");
 		else
 			stk_err_set(err, EHOSTUNREACH, "%s unreachable: %s", c->base,
-				    r->curl_error[0] ? r->curl_error : curl_easy_strerror(r->curl_rc));
+				    r->curl_error[0] ? r->curl_error
+						     : curl_easy_strerror(r->curl_rc));
 		return;
 	}
 	if (r->status == 401 && c->auth_error[0]) {
@@ -853,5 +868,6 @@ void reg_req_describe_failure(struct reg_req *r, struct stk_err *err)
 	if (reg_req_error_code(r, code, sizeof(code)))
 		stk_err_set(err, r->status == 404 ? ENOENT : EIO, "%s (HTTP %ld)", code, r->status);
 	else
-		stk_err_set(err, r->status == 404 ? ENOENT : EIO, "HTTP %ld from %s", r->status, r->url);
+		stk_err_set(err, r->status == 404 ? ENOENT : EIO, "HTTP %ld from %s", r->status,
+			    r->url);
 }

@@ -24,11 +24,11 @@ struct reg_req {
 	struct reg_client *c;
 	char *url;
 	const char *accept;
-	long status;            /* HTTP status; 0 if no response */
+	long status; /* HTTP status; 0 if no response */
 	CURLcode curl_rc;
 	char curl_error[CURL_ERROR_SIZE];
 	char write_error[256]; /* why our write callback refused the body (disk full...) */
-	struct strbuf body;     /* response body (memory sink, or error body for file sink) */
+	struct strbuf body; /* response body (memory sink, or error body for file sink) */
 	char *content_type;
 	char *docker_digest;
 	char *www_auth;

@@ -235,7 +235,8 @@ int store_blob_put(struct image_store *s, const char *digest, const void *data, 
 		return stk_err_set(err, EINVAL, "unsupported digest \"%s\"", digest);
 	sha256_digest(data, n, got);
 	if (strcmp(got, digest) != 0)
-		return stk_err_set(err, EBADMSG, "digest mismatch: expected %s, got %s", digest, got);
+		return stk_err_set(err, EBADMSG, "digest mismatch: expected %s, got %s", digest,
+				   got);
 	p = store_blob_path(s, digest);
 	return store_write_atomic(p, data, n, err);
 }

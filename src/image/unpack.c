@@ -38,9 +38,9 @@ struct unpack {
 	char **opaque; /* directories (relative) to mark opaque once extraction is done */
 	size_t nopaque;
 	uint64_t size;
-	bool at_eof;		       /* the tar stream has ended */
-	bool ended_early;	       /* ... right after the last file's data: the layer's end */
-	bool root_entry;	       /* the tar carried the root: its mode stands */
+	bool at_eof; /* the tar stream has ended */
+	bool ended_early; /* ... right after the last file's data: the layer's end */
+	bool root_entry; /* the tar carried the root: its mode stands */
 	struct timespec root_times[2]; /* its atime and mtime, set again once all is written */
 };
 
@@ -88,7 +88,11 @@ static bool hardlink_target_ok(const char *dest, const char *target)
 
 static void drop_overlay_xattrs(struct archive_entry *e)
 {
-	struct { char *name; void *value; size_t size; } keep[64];
+	struct {
+		char *name;
+		void *value;
+		size_t size;
+	} keep[64];
 	const char *name;
 	const void *value;
 	size_t size, n = 0, i;
@@ -130,8 +134,8 @@ static int disk_error(struct unpack *u, const char *what, const char *rel, struc
 	}
 	if (strstr(sb.buf, "through symlink"))
 		strbuf_adds(&sb, " (the layer tries to escape its directory)");
-	stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO, "%s %s: %s", what, rel,
-		    sb.buf);
+	stk_err_set(err, archive_errno(u->disk) > 0 ? archive_errno(u->disk) : EIO, "%s %s: %s",
+		    what, rel, sb.buf);
 	strbuf_free(&sb);
 	return -1;
 }
@@ -164,7 +168,8 @@ static int write_entry(struct unpack *u, struct archive_entry *e, const char *re
 		if (r == ARCHIVE_FATAL && u->at_eof && got == archive_entry_size(e))
 			u->ended_early = true;
 		else if (r != ARCHIVE_EOF)
-			return stk_err_set(err, EBADMSG, "read %s: %s", rel, archive_error_string(u->inner));
+			return stk_err_set(err, EBADMSG, "read %s: %s", rel,
+					   archive_error_string(u->inner));
 		u->size += (uint64_t)archive_entry_size(e);
 	}
 	if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
@@ -208,7 +213,8 @@ static int extract_root(struct unpack *u, struct archive_entry *e, struct stk_er
 	struct stat st;
 
 	if (archive_entry_filetype(e) != AE_IFDIR || archive_entry_hardlink(e))
-		return stk_err_set(err, EBADMSG, "layer entry \"%s\" names the layer root but is not a directory",
+		return stk_err_set(err, EBADMSG,
+				   "layer entry \"%s\" names the layer root but is not a directory",
 				   archive_entry_pathname(e));
 	u->root_entry = true;
 	drop_overlay_xattrs(e);
@@ -240,7 +246,8 @@ static int extract_entry(struct unpack *u, struct archive_entry *e, struct stk_e
 		return stk_err_set(err, EBADMSG, "layer entry without a name");
 	rel = tar_path_clean(name);
 	if (!rel)
-		return stk_err_set(err, EPERM, "layer entry \"%s\" escapes the layer directory", name);
+		return stk_err_set(err, EPERM, "layer entry \"%s\" escapes the layer directory",
+				   name);
 	if (!*rel)
 		return extract_root(u, e, err);
 	base = strrchr(rel, '/');
@@ -253,7 +260,8 @@ static int extract_entry(struct unpack *u, struct archive_entry *e, struct stk_e
 		_cleanup_free_ char *abs = NULL;
 
 		if (!t || !*t || !hardlink_target_ok(u->dest, t))
-			return stk_err_set(err, EPERM, "hardlink \"%s\" -> \"%s\" escapes the layer directory",
+			return stk_err_set(err, EPERM,
+					   "hardlink \"%s\" -> \"%s\" escapes the layer directory",
 					   name, link);
 		abs = xasprintf("%s/%s", u->dest, t);
 		archive_entry_copy_hardlink(e, abs);
@@ -266,11 +274,14 @@ static int mark_opaque(struct unpack *u, struct stk_err *err)
 	size_t i;
 
 	for (i = 0; i < u->nopaque; i++) {
-		_cleanup_close_ int fd = open_beneath(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY);
+		_cleanup_close_ int fd =
+			open_beneath(u->dest, u->opaque[i], O_RDONLY | O_DIRECTORY);
 
 		if (fd < 0 && (errno == ELOOP || errno == EXDEV))
-			return stk_err_set(err, EPERM, "whiteout \"%s/" WHITEOUT_OPAQUE "\" is named through a "
-						       "symlink (the layer tries to escape its directory)", u->opaque[i]);
+			return stk_err_set(err, EPERM,
+					   "whiteout \"%s/" WHITEOUT_OPAQUE "\" is named through a "
+					   "symlink (the layer tries to escape its directory)",
+					   u->opaque[i]);
 		if (fd < 0)
 			return stk_err_sys(err, "opaque directory %s", u->opaque[i]);
 		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
@@ -336,7 +347,8 @@ static int extract_all(struct unpack *u, struct stk_err *err)
 	while ((n = archive_read_data(u->outer, u->buf, sizeof(u->buf))) > 0)
 		sha256_update(&u->hash, u->buf, (size_t)n);
 	if (n < 0)
-		return stk_err_set(err, EBADMSG, "decompress layer: %s", archive_error_string(u->outer));
+		return stk_err_set(err, EBADMSG, "decompress layer: %s",
+				   archive_error_string(u->outer));
 	if (archive_write_close(u->disk) != ARCHIVE_OK)
 		return stk_err_set(err, EIO, "extract: %s", archive_error_string(u->disk));
 	if (mark_opaque(u, err) < 0)
@@ -353,7 +365,8 @@ int layer_unpack(const char *blob_path, const char *dest, char diffid[72], uint6
 	sha256_init(&u.hash);
 	u.disk = archive_write_disk_new();
 	archive_write_disk_set_options(u.disk, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-						       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+						       ARCHIVE_EXTRACT_TIME |
+						       ARCHIVE_EXTRACT_XATTR |
 						       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 						       ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	rc = open_readers(&u, blob_path, err);
@@ -393,7 +406,8 @@ int store_commit_layer(struct image_store *s, const char *blob_digest, const cha
 		struct stk_err ignored;
 
 		store_remove_tree(tmp, &ignored);
-		return stk_err_set(err, EBADMSG, "layer %s: diff ID mismatch: config says %s, content is %s",
+		return stk_err_set(err, EBADMSG,
+				   "layer %s: diff ID mismatch: config says %s, content is %s",
 				   blob_digest, diffid, got);
 	}
 	dir = store_layer_dir(s, diffid);

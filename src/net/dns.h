@@ -48,8 +48,7 @@ void net_dns_zone_add(struct net_dns_zone *z, const char *name, uint32_t addr);
 void net_dns_zone_add_ptr(struct net_dns_zone *z, uint32_t addr, const char *name);
 void net_dns_zone_set_subnet6(struct net_dns_zone *z, const struct net_cidr6 *subnet6);
 void net_dns_zone_add6(struct net_dns_zone *z, const char *name, const struct in6_addr *addr);
-void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr,
-			   const char *name);
+void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr, const char *name);
 void net_dns_zone_free(struct net_dns_zone *z);
 const struct net_dns_name *net_dns_zone_find(const struct net_dns_zone *z, const char *name);
 
@@ -61,13 +60,12 @@ enum net_dns_action {
 
 /* Handles one query. On NET_DNS_REPLY *out is a malloc'd wire message; a reply over UDP
  * that exceeds what the client accepts is truncated (TC). */
-enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len,
-				   bool udp, uint8_t **out, size_t *outlen);
+enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len, bool udp,
+				   uint8_t **out, size_t *outlen);
 /* A reply with only the question and rcode (SERVFAIL when upstreams fail). Returns -1
  * when the query cannot be parsed. */
 /* The largest reply the sender of this query takes over UDP (512, or its EDNS size). */
 size_t net_dns_udp_limit(const uint8_t *msg, size_t len);
-int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,
-			size_t *outlen);
+int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out, size_t *outlen);
 
 #endif

@@ -172,8 +172,7 @@ static enum net_dns_action answer_ptr(struct net_dns_zone *z, const ldns_pkt *q,
 
 /* A UDP reply larger than the client takes goes out truncated (TC, no answers), so that
  * the client asks again over TCP (RFC 1035 4.2.1, RFC 6891 6.2.5). */
-static enum net_dns_action emit_limited(ldns_pkt *r, size_t limit, uint8_t **out,
-					size_t *outlen)
+static enum net_dns_action emit_limited(ldns_pkt *r, size_t limit, uint8_t **out, size_t *outlen)
 {
 	if (emit(r, out, outlen) != NET_DNS_REPLY)
 		return NET_DNS_DROP;
@@ -247,8 +246,8 @@ static size_t udp_limit(const ldns_pkt *q)
 	return limit;
 }
 
-enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len,
-				   bool udp, uint8_t **out, size_t *outlen)
+enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len, bool udp,
+				   uint8_t **out, size_t *outlen)
 {
 	_cleanup_pkt_ ldns_pkt *q = NULL, *r = NULL;
 	_cleanup_(strfree) char *name = NULL;
@@ -294,8 +293,7 @@ size_t net_dns_udp_limit(const uint8_t *msg, size_t len)
 	return udp_limit(q);
 }
 
-int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out,
-			size_t *outlen)
+int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out, size_t *outlen)
 {
 	_cleanup_pkt_ ldns_pkt *q = NULL, *r = NULL;
 	const ldns_rr *question = NULL;

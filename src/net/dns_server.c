@@ -325,8 +325,7 @@ static void up_start(struct dns_pending *p)
 	u->h.data = u->connect.data = u->write.data = u;
 	net_rt_handle_opened(rt);
 	p->up = u;
-	if (uv_tcp_connect(&u->connect, &u->h, &rt->upstreams[p->attempt].sa,
-			   up_connected) < 0)
+	if (uv_tcp_connect(&u->connect, &u->h, &rt->upstreams[p->attempt].sa, up_connected) < 0)
 		pending_next(p);
 }
 
@@ -400,8 +399,8 @@ void net_dns_upstream_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 }
 
-static void forward(struct dns_server *srv, struct dns_conn *conn,
-		    const struct sockaddr *client, const uint8_t *msg, size_t len)
+static void forward(struct dns_server *srv, struct dns_conn *conn, const struct sockaddr *client,
+		    const uint8_t *msg, size_t len)
 {
 	struct net_runtime *rt = srv->rt;
 	struct dns_pending *p;
@@ -419,9 +418,9 @@ static void forward(struct dns_server *srv, struct dns_conn *conn,
 	p->conn = conn;
 	p->tcp = conn != NULL;
 	if (!conn)
-		memcpy(&p->client, client, client->sa_family == AF_INET6
-						   ? sizeof(struct sockaddr_in6)
-						   : sizeof(struct sockaddr_in));
+		memcpy(&p->client, client,
+		       client->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						     : sizeof(struct sockaddr_in));
 	p->client_id = (uint16_t)(msg[0] << 8 | msg[1]);
 	p->up_id = rt->next_id;
 	rt->next_id = (uint16_t)(rt->next_id * 25173u + 13849u); /* spread, not sequential */
@@ -476,8 +475,8 @@ static void handle(struct dns_server *srv, struct dns_conn *conn, const struct s
 	}
 }
 
-static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		     const struct sockaddr *addr, unsigned flags)
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags)
 {
 	struct dns_server *srv = h->data;
 
@@ -653,8 +652,8 @@ int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 	if (nw->ipv6) {
 		step = "address";
 		if ((rc = uv_ip6_addr(nw->gateway6, rt->dns_port, &addr6)) < 0 ||
-		    (rc = server_listen(&srv->udp6, &srv->tcp6, (struct sockaddr *)&addr6,
-					&step)) < 0) {
+		    (rc = server_listen(&srv->udp6, &srv->tcp6, (struct sockaddr *)&addr6, &step)) <
+			    0) {
 			gw = nw->gateway6;
 			goto fail;
 		}
@@ -662,8 +661,8 @@ int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 	*out = srv;
 	return 0;
 fail:
-	stk_err_set(err, -rc, "network %s: dns on %s port %u: %s: %s", nw->name, gw,
-		    rt->dns_port, step, uv_strerror(rc));
+	stk_err_set(err, -rc, "network %s: dns on %s port %u: %s: %s", nw->name, gw, rt->dns_port,
+		    step, uv_strerror(rc));
 	net_dns_server_close(srv);
 	return -1;
 }

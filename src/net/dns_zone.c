@@ -97,8 +97,7 @@ void net_dns_zone_add6(struct net_dns_zone *z, const char *name, const struct in
 	e->addrs6[e->naddrs6++] = *addr;
 }
 
-void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr,
-			   const char *name)
+void net_dns_zone_add_ptr6(struct net_dns_zone *z, const struct in6_addr *addr, const char *name)
 {
 	z->ptrs6 = xrealloc(z->ptrs6, (z->nptrs6 + 1) * sizeof(*z->ptrs6));
 	z->ptrs6[z->nptrs6].addr = *addr;

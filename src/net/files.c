@@ -27,8 +27,7 @@ static void copy_host_resolv(struct strbuf *sb, const struct net_resolv_spec *sp
 	}
 }
 
-int net_write_resolv_conf(const char *path, const struct net_resolv_spec *spec,
-			  struct stk_err *err)
+int net_write_resolv_conf(const char *path, const struct net_resolv_spec *spec, struct stk_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	struct strbuf sb;
@@ -106,14 +105,16 @@ int net_write_hosts(const char *path, const struct net_hosts_spec *spec, struct 
 
 		if (split_extra_host(spec->extra_hosts[i], &name, &ip) < 0) {
 			strbuf_free(&sb);
-			return stk_err_set(err, EINVAL, "extra_hosts: bad entry \"%s\": want name:ip",
+			return stk_err_set(err, EINVAL,
+					   "extra_hosts: bad entry \"%s\": want name:ip",
 					   spec->extra_hosts[i]);
 		}
 		if (strcmp(ip, "host-gateway") == 0) {
 			if (!spec->host_gateway) {
 				strbuf_free(&sb);
 				return stk_err_set(err, EINVAL,
-						   "extra_hosts: %s: host-gateway is unknown here", name);
+						   "extra_hosts: %s: host-gateway is unknown here",
+						   name);
 			}
 			ip = spec->host_gateway;
 		}

@@ -132,8 +132,7 @@ int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tm
 int net_nl_link_rename_up(struct nl_sock *sk, const char *from, const char *to,
 			  struct stk_err *err);
 /* IPv4 or IPv6 (by the form of cidr); IPv6 addresses skip DAD, as Docker's do. */
-int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
-		    struct stk_err *err);
+int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr, struct stk_err *err);
 /* 0.0.0.0/0 or ::/0, by the form of gateway. */
 int net_nl_route_default(struct nl_sock *sk, const char *ifname, const char *gateway,
 			 struct stk_err *err);
@@ -148,8 +147,7 @@ int net_nl_routes6(struct nl_sock *sk, struct net_cidr6 **out, size_t *n, struct
 /* ---- nft.c ---- */
 
 /* Replaces the network's table atomically with what the record says. */
-int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw,
-		 struct stk_err *err);
+int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw, struct stk_err *err);
 int net_nft_delete(const char *table, struct stk_err *err);
 /* The ruleset text net_nft_sync() would load (for tests). */
 char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw);

@@ -108,8 +108,10 @@ int net_ipam_carve(const struct net_cidr *pool, int prefix, const struct net_cid
 			return 0;
 		}
 	}
-	return stk_err_set(err, ENOSPC, "address pool %s is exhausted: every /%d overlaps a "
-			   "host route or another network", pool_s, prefix);
+	return stk_err_set(err, ENOSPC,
+			   "address pool %s is exhausted: every /%d overlaps a "
+			   "host route or another network",
+			   pool_s, prefix);
 }
 
 static bool ip_in_use(const struct net_record *rec, const char *network, const char *ip)

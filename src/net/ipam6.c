@@ -110,12 +110,13 @@ int net_ipam6_carve(const struct net_cidr6 *pool, int prefix, const struct net_c
 			return 0;
 		}
 	}
-	return stk_err_set(err, ENOSPC, "IPv6 address pool %s is exhausted: every /%d overlaps "
-			   "a host route or another network", pool_s, prefix);
+	return stk_err_set(err, ENOSPC,
+			   "IPv6 address pool %s is exhausted: every /%d overlaps "
+			   "a host route or another network",
+			   pool_s, prefix);
 }
 
-static bool ip6_in_use(const struct net_record *rec, const char *network,
-		       const struct in6_addr *a)
+static bool ip6_in_use(const struct net_record *rec, const char *network, const struct in6_addr *a)
 {
 	struct in6_addr b;
 	size_t i;

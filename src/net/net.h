@@ -87,8 +87,8 @@ int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err 
 /* Leases an address, creates the veth pair, moves one end into the container's netns,
  * renames it, addresses it, routes through the gateway, and publishes ports. The leased
  * address is written to ip_out. */
-int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
-			char ip_out[16], struct stk_err *err);
+int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec, char ip_out[16],
+			struct stk_err *err);
 
 /* The IPv6 address a container leased on a network ("" when the network has none). */
 int net_endpoint_address6(struct net_ctx *ctx, const char *container, const char *network,

@@ -121,8 +121,7 @@ int net_nl_link_up(struct nl_sock *sk, const char *name, struct stk_err *err)
 	return 0;
 }
 
-int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr,
-		    struct stk_err *err)
+int net_nl_addr_add(struct nl_sock *sk, const char *ifname, const char *cidr, struct stk_err *err)
 {
 	_cleanup_nladdr_ struct nl_addr *local = NULL;
 	struct rtnl_addr *addr;
@@ -223,8 +222,7 @@ int net_nl_veth_create(struct nl_sock *sk, const char *host, const char *peer_tm
 	return net_nl_link_up(sk, host, err);
 }
 
-int net_nl_link_rename_up(struct nl_sock *sk, const char *from, const char *to,
-			  struct stk_err *err)
+int net_nl_link_rename_up(struct nl_sock *sk, const char *from, const char *to, struct stk_err *err)
 {
 	_cleanup_link_ struct rtnl_link *link = NULL, *change = NULL;
 	int rc = rtnl_link_get_kernel(sk, 0, from, &link);

@@ -49,8 +49,10 @@ int net_open(const char *state_root, const char *project, const struct net_optio
 	}
 	if (net_cidr6_parse(pool6, &ctx->pool6) < 0 || ctx->pool6.prefix < 8) {
 		free(ctx);
-		return stk_err_set(err, EINVAL, "bad IPv6 address pool \"%s\": want an IPv6 "
-				   "prefix such as fd00:89::/48", pool6);
+		return stk_err_set(err, EINVAL,
+				   "bad IPv6 address pool \"%s\": want an IPv6 "
+				   "prefix such as fd00:89::/48",
+				   pool6);
 	}
 	ctx->prefix = opts && opts->subnet_prefix ? opts->subnet_prefix : 24;
 	ctx->prefix6 = opts && opts->subnet_prefix6 ? opts->subnet_prefix6 : 64;
@@ -120,8 +122,9 @@ static int collect_taken(struct net_ctx *ctx, struct nl_sock *sk, const char *se
 			if (strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
 			    net_cidr_parse(recs[i].nws[j].subnet, &c) < 0)
 				continue;
-			taken_add(t, c, xasprintf("network %s of project %s", recs[i].nws[j].name,
-						  recs[i].project));
+			taken_add(t, c,
+				  xasprintf("network %s of project %s", recs[i].nws[j].name,
+					    recs[i].project));
 		}
 		net_record_free(&recs[i]);
 	}
@@ -178,8 +181,8 @@ static int choose_subnet(struct net_ctx *ctx, struct nl_sock *sk,
 	if (spec->ip_range) {
 		if (net_cidr_parse(spec->ip_range, &range) < 0 || range.prefix < subnet.prefix ||
 		    !net_cidr_contains(&subnet, range.addr)) {
-			stk_err_set(err, EINVAL, "ip_range %s is not within subnet %s", spec->ip_range,
-				    nw->subnet);
+			stk_err_set(err, EINVAL, "ip_range %s is not within subnet %s",
+				    spec->ip_range, nw->subnet);
 			goto out;
 		}
 		net_cidr_format(&range, nw->ip_range, sizeof(nw->ip_range));
@@ -190,8 +193,7 @@ out:
 	return rc;
 }
 
-static void taken6_add(struct net_cidr6 **out, char ***what, size_t *n, struct net_cidr6 c,
-		       char *w)
+static void taken6_add(struct net_cidr6 **out, char ***what, size_t *n, struct net_cidr6 c, char *w)
 {
 	*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 	*what = xrealloc(*what, (*n + 1) * sizeof(**what));
@@ -218,7 +220,8 @@ static int collect_taken6(struct net_ctx *ctx, struct nl_sock *sk, const char *s
 		for (j = 0; j < recs[i].nnws; j++) {
 			struct net_cidr6 c;
 
-			if (!recs[i].nws[j].ipv6 || strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
+			if (!recs[i].nws[j].ipv6 ||
+			    strcmp(recs[i].nws[j].bridge, self_bridge) == 0 ||
 			    net_cidr6_parse(recs[i].nws[j].subnet6, &c) < 0)
 				continue;
 			taken6_add(out, what, n, c,
@@ -371,8 +374,7 @@ static const char *proto_name(enum net_proto p)
 	return p == NET_UDP ? "udp" : "tcp";
 }
 
-static int port_published_elsewhere(const char *root, const struct net_port *p,
-				    struct stk_err *err)
+static int port_published_elsewhere(const char *root, const struct net_port *p, struct stk_err *err)
 {
 	struct net_record *recs = NULL;
 	size_t nrecs = 0, i, j, k;
@@ -385,10 +387,11 @@ static int port_published_elsewhere(const char *root, const struct net_port *p,
 			for (k = 0; k < recs[i].eps[j].nports; k++)
 				if (recs[i].eps[j].ports[k].host_port == p->host_port &&
 				    recs[i].eps[j].ports[k].proto == p->proto) {
-					rc = stk_err_set(err, EADDRINUSE,
-							 "port %u/%s is already in use: published by %s",
-							 p->host_port, proto_name(p->proto),
-							 recs[i].eps[j].container);
+					rc = stk_err_set(
+						err, EADDRINUSE,
+						"port %u/%s is already in use: published by %s",
+						p->host_port, proto_name(p->proto),
+						recs[i].eps[j].container);
 					break;
 				}
 		net_record_free(&recs[i]);
@@ -433,9 +436,8 @@ static int port_bind_check_on(const struct net_port *p, const char *host_ip, boo
 	if (bind(fd, (struct sockaddr *)&ss, family == AF_INET6 ? sizeof(*sin6) : sizeof(*sin)) <
 	    0) {
 		if (errno == EADDRINUSE)
-			return stk_err_set(err, EADDRINUSE,
-					   "port %u/%s is already in use on %s", p->host_port,
-					   proto_name(p->proto), host_ip);
+			return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use on %s",
+					   p->host_port, proto_name(p->proto), host_ip);
 		if (optional && errno == EADDRNOTAVAIL)
 			return 0;
 		return stk_err_sys(err, "port %u/%s: bind %s", p->host_port, proto_name(p->proto),
@@ -463,7 +465,8 @@ int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err 
 
 	for (i = 0; i < nports; i++) {
 		for (j = 0; j < i; j++)
-			if (ports[j].host_port == ports[i].host_port && ports[j].proto == ports[i].proto)
+			if (ports[j].host_port == ports[i].host_port &&
+			    ports[j].proto == ports[i].proto)
 				return stk_err_set(err, EADDRINUSE, "port %u/%s is published twice",
 						   ports[i].host_port, proto_name(ports[i].proto));
 		if (port_bind_check(&ports[i], err) < 0)
@@ -483,8 +486,7 @@ static int endpoint_configure(struct nl_sock *sk, const struct net_endpoint_spec
 	char host[IFNAMSIZ];
 
 	net_veth_name(spec->container, nw->name, host);
-	if (net_nl_veth_create(sk, host, peer_tmp, nw->bridge, spec->netns_fd, spec->pid,
-			       err) < 0)
+	if (net_nl_veth_create(sk, host, peer_tmp, nw->bridge, spec->netns_fd, spec->pid, err) < 0)
 		return -1;
 	if (net_nl_open_in(spec->netns_fd, spec->pid, &in, err) < 0)
 		return -1;
@@ -541,8 +543,8 @@ static struct net_ep_rec *record_endpoint(struct net_record *rec,
 	return ep;
 }
 
-static int choose_ip(const struct net_record *rec, const struct net_nw_rec *nw,
-		     const char *want, char ip[INET_ADDRSTRLEN], struct stk_err *err)
+static int choose_ip(const struct net_record *rec, const struct net_nw_rec *nw, const char *want,
+		     char ip[INET_ADDRSTRLEN], struct stk_err *err)
 {
 	struct net_cidr subnet;
 	uint32_t a;
@@ -558,14 +560,15 @@ static int choose_ip(const struct net_record *rec, const struct net_nw_rec *nw,
 		return stk_err_set(err, EADDRINUSE, "ipv4_address %s is the gateway", want);
 	for (i = 0; i < rec->neps; i++)
 		if (strcmp(rec->eps[i].network, nw->name) == 0 && strcmp(rec->eps[i].ip, want) == 0)
-			return stk_err_set(err, EADDRINUSE, "ipv4_address %s is already leased to %s",
-					   want, rec->eps[i].container);
+			return stk_err_set(err, EADDRINUSE,
+					   "ipv4_address %s is already leased to %s", want,
+					   rec->eps[i].container);
 	snprintf(ip, INET_ADDRSTRLEN, "%s", want);
 	return 0;
 }
 
-static int choose_ip6(const struct net_record *rec, const struct net_nw_rec *nw,
-		      const char *want, char ip6[INET6_ADDRSTRLEN], struct stk_err *err)
+static int choose_ip6(const struct net_record *rec, const struct net_nw_rec *nw, const char *want,
+		      char ip6[INET6_ADDRSTRLEN], struct stk_err *err)
 {
 	struct net_cidr6 subnet;
 	struct in6_addr a, gw;
@@ -573,8 +576,10 @@ static int choose_ip6(const struct net_record *rec, const struct net_nw_rec *nw,
 	ip6[0] = '\0';
 	if (!nw->ipv6) {
 		if (want)
-			return stk_err_set(err, EINVAL, "ipv6_address %s: network %s has no IPv6 "
-					   "(enable_ipv6)", want, nw->name);
+			return stk_err_set(err, EINVAL,
+					   "ipv6_address %s: network %s has no IPv6 "
+					   "(enable_ipv6)",
+					   want, nw->name);
 		return 0;
 	}
 	if (!want)
@@ -633,8 +638,8 @@ int net_service_containers(const char *state_root, const char *project, const ch
 	return 0;
 }
 
-int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec,
-			char ip_out[16], struct stk_err *err)
+int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spec, char ip_out[16],
+			struct stk_err *err)
 {
 	_cleanup_record_ struct net_record rec = {0};
 	_cleanup_nl_ struct nl_sock *sk = NULL;

@@ -105,7 +105,8 @@ char *net_nft_render(const struct net_record *rec, const struct net_nw_rec *nw)
 		strbuf_addf(&sb, "\t\tip saddr %s oifname != \"%s\" masquerade\n", nw->subnet,
 			    nw->bridge);
 		if (nw->ipv6) {
-			strbuf_addf(&sb, "\t\toifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
+			strbuf_addf(&sb,
+				    "\t\toifname \"%s\" ip6 saddr %s ct status dnat masquerade\n",
 				    nw->bridge, nw->subnet6);
 			strbuf_addf(&sb, "\t\tip6 saddr %s oifname != \"%s\" masquerade\n",
 				    nw->subnet6, nw->bridge);
@@ -146,8 +147,7 @@ static int nft_run(const char *text, const char *what, struct stk_err *err)
 	return rc;
 }
 
-int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw,
-		 struct stk_err *err)
+int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw, struct stk_err *err)
 {
 	_cleanup_free_ char *body = net_nft_render(rec, nw);
 	_cleanup_free_ char *what = xasprintf("network %s: load rules", nw->name);
@@ -162,8 +162,8 @@ int net_nft_sync(const struct net_record *rec, const struct net_nw_rec *nw,
 
 int net_nft_delete(const char *table, struct stk_err *err)
 {
-	_cleanup_free_ char *text = xasprintf("add table inet %s\ndelete table inet %s\n",
-					      table, table);
+	_cleanup_free_ char *text =
+		xasprintf("add table inet %s\ndelete table inet %s\n", table, table);
 	_cleanup_free_ char *what = xasprintf("delete nftables table %s", table);
 
 	return nft_run(text, what, err);

@@ -195,8 +195,7 @@ static void tcp_accept(uv_stream_t *server, int status)
 
 static size_t sockaddr_size(const struct sockaddr *sa)
 {
-	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-					 : sizeof(struct sockaddr_in);
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
 static void flow_handle_closed(uv_handle_t *h)
@@ -264,8 +263,8 @@ static void dgram_send(uv_udp_t *h, const struct sockaddr *to, const char *data,
 		dgram_sent(&d->req, -1);
 }
 
-static void flow_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		      const struct sockaddr *addr, unsigned flags)
+static void flow_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		      unsigned flags)
 {
 	struct udp_flow *f = h->data;
 
@@ -321,8 +320,8 @@ static struct udp_flow *flow_open(struct port_proxy *px, const struct sockaddr *
 	return f;
 }
 
-static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-		     const struct sockaddr *addr, unsigned flags)
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags)
 {
 	struct port_proxy *px = h->data;
 	struct udp_flow *f;
@@ -370,8 +369,8 @@ static int addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ou
 
 /* The listening address: host_ip, or every address of the family (IPv6 only there, so
  * that the IPv4 proxy of the same port can bind too). */
-struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port_rec *p,
-				   bool v6, const char *target_ip, struct stk_err *err)
+struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port_rec *p, bool v6,
+				   const char *target_ip, struct stk_err *err)
 {
 	struct port_proxy *px = xcalloc(1, sizeof(*px));
 	const char *host = p->host_ip[0] ? p->host_ip : v6 ? "::" : "0.0.0.0";

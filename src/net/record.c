@@ -128,7 +128,8 @@ static void load_endpoint(json_object *o, struct net_ep_rec *ep)
 		ep->naliases = json_object_array_length(arr);
 		ep->aliases = xcalloc(ep->naliases + 1, sizeof(char *));
 		for (i = 0; i < ep->naliases; i++)
-			ep->aliases[i] = xstrdup(json_object_get_string(json_object_array_get_idx(arr, i)));
+			ep->aliases[i] =
+				xstrdup(json_object_get_string(json_object_array_get_idx(arr, i)));
 	}
 	if (json_object_object_get_ex(o, "ports", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {
@@ -137,7 +138,8 @@ static void load_endpoint(json_object *o, struct net_ep_rec *ep)
 		for (i = 0; i < ep->nports; i++) {
 			json_object *p = json_object_array_get_idx(arr, i);
 
-			ep->ports[i].proto = strcmp(jstr(p, "proto"), "udp") == 0 ? NET_UDP : NET_TCP;
+			ep->ports[i].proto = strcmp(jstr(p, "proto"), "udp") == 0 ? NET_UDP
+										  : NET_TCP;
 			copy_fixed(ep->ports[i].host_ip, sizeof(ep->ports[i].host_ip),
 				   jstr(p, "host_ip"));
 			ep->ports[i].host_port = (uint16_t)jint(p, "host_port");
@@ -159,12 +161,14 @@ static int load_path(const char *path, struct net_record *rec, struct stk_err *e
 	if (json_object_object_get_ex(root, "networks", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {
 		for (i = 0; i < json_object_array_length(arr); i++)
-			load_network(json_object_array_get_idx(arr, i), net_record_add_network(rec));
+			load_network(json_object_array_get_idx(arr, i),
+				     net_record_add_network(rec));
 	}
 	if (json_object_object_get_ex(root, "endpoints", &arr) &&
 	    json_object_is_type(arr, json_type_array)) {
 		for (i = 0; i < json_object_array_length(arr); i++)
-			load_endpoint(json_object_array_get_idx(arr, i), net_record_add_endpoint(rec));
+			load_endpoint(json_object_array_get_idx(arr, i),
+				      net_record_add_endpoint(rec));
 	}
 	return 0;
 }
@@ -262,8 +266,9 @@ static json_object *save_endpoint(const struct net_ep_rec *ep)
 	for (i = 0; i < ep->nports; i++) {
 		json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "proto", json_object_new_string(
-			ep->ports[i].proto == NET_UDP ? "udp" : "tcp"));
+		json_object_object_add(p, "proto",
+				       json_object_new_string(
+					       ep->ports[i].proto == NET_UDP ? "udp" : "tcp"));
 		json_object_object_add(p, "host_ip", json_object_new_string(ep->ports[i].host_ip));
 		json_object_object_add(p, "host_port", json_object_new_int(ep->ports[i].host_port));
 		json_object_object_add(p, "container_port",

@@ -114,8 +114,7 @@ static bool record_has_bridge(const struct net_record *rec, const char *bridge)
 	return false;
 }
 
-static int sync_servers(struct net_runtime *rt, const struct net_record *rec,
-			struct stk_err *err)
+static int sync_servers(struct net_runtime *rt, const struct net_record *rec, struct stk_err *err)
 {
 	struct dns_server *srv, *next, *keep = NULL;
 	size_t i;
@@ -218,8 +217,7 @@ static int sync_port(struct net_runtime *rt, const struct net_ep_rec *ep,
 	return 0;
 }
 
-static int sync_proxies(struct net_runtime *rt, const struct net_record *rec,
-			struct stk_err *err)
+static int sync_proxies(struct net_runtime *rt, const struct net_record *rec, struct stk_err *err)
 {
 	struct port_proxy *px, *next, *keep = NULL;
 	size_t i, j;

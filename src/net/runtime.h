@@ -62,8 +62,8 @@ void net_dns_pending_cancel_all(struct net_runtime *rt);
 /* proxy.c */
 /* v6: listen on IPv6 (the host_ip, or [::] for a port on every address). The target
  * is an IPv4 or IPv6 address. */
-struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port_rec *p,
-				   bool v6, const char *target_ip, struct stk_err *err);
+struct port_proxy *net_proxy_start(struct net_runtime *rt, const struct net_port_rec *p, bool v6,
+				   const char *target_ip, struct stk_err *err);
 bool net_proxy_matches(const struct port_proxy *px, const struct net_port_rec *p, bool v6,
 		       const char *target_ip);
 struct port_proxy *net_proxy_next(struct port_proxy *px);

@@ -99,7 +99,8 @@ const char *state_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return "";
 	return json_object_get_string(v);
 }
@@ -199,8 +200,7 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int state_list_projects(const struct state_paths *p, char ***out, size_t *n,
-			struct stk_err *err)
+int state_list_projects(const struct state_paths *p, char ***out, size_t *n, struct stk_err *err)
 {
 	_cleanup_free_ char *base = xasprintf("%s/projects", p->root);
 	DIR *d = opendir(base);
@@ -248,8 +248,8 @@ int state_remove_tree(const char *path, struct stk_err *err)
 bool state_container_paused(const struct state_container *c)
 {
 	const char *parent = state_str(c->config, "cgroup_parent");
-	_cleanup_free_ char *v1 = xasprintf("/sys/fs/cgroup/freezer/%s/%s/freezer.state", parent,
-					    c->id);
+	_cleanup_free_ char *v1 =
+		xasprintf("/sys/fs/cgroup/freezer/%s/%s/freezer.state", parent, c->id);
 	_cleanup_free_ char *v2 = xasprintf("/sys/fs/cgroup/%s/%s/cgroup.freeze", parent, c->id);
 	_cleanup_free_ char *s1 = str_read_file(v1, NULL);
 	_cleanup_free_ char *s2 = s1 ? NULL : str_read_file(v2, NULL);

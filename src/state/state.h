@@ -22,7 +22,7 @@ struct json_object;
 
 struct state_paths {
 	const char *root; /* $ROOT: /var/lib/stack, or --root / STACK_ROOT */
-	const char *run;  /* $RUN: /run/stack, or $ROOT/run when the root is overridden */
+	const char *run; /* $RUN: /run/stack, or $ROOT/run when the root is overridden */
 };
 
 char *state_project_dir(const struct state_paths *p, const char *project);
@@ -44,7 +44,7 @@ struct json_object *state_read_json(const char *path);
 struct state_container {
 	char *id, *dir;
 	struct json_object *config; /* owned */
-	struct json_object *state;  /* owned; never NULL (empty object when missing) */
+	struct json_object *state; /* owned; never NULL (empty object when missing) */
 };
 
 /* The containers of a project (every project with project NULL), sorted by name. */
@@ -63,9 +63,7 @@ bool state_container_running(const struct state_container *c);
 bool state_container_paused(const struct state_container *c);
 
 /* Projects that have a record (projects/<name>/compose.json), sorted. */
-int state_list_projects(const struct state_paths *p, char ***out, size_t *n,
-			struct stk_err *err);
-
+int state_list_projects(const struct state_paths *p, char ***out, size_t *n, struct stk_err *err);
 
 /* rm -rf, never crossing into a mount; a missing path is fine. */
 int state_remove_tree(const char *path, struct stk_err *err);

@@ -84,8 +84,8 @@ static int sup_spawn(const struct super_client *cl, const char *project, struct 
 		dup2(log >= 0 ? log : nul, 2);
 		snprintf(fdarg, sizeof(fdarg), "%d", pfd[1]);
 		fcntl(pfd[1], F_SETFD, 0);
-		execl(cl->self_exe, cl->self_exe, "--root", cl->paths.root, "supervise",
-		      "--run", cl->paths.run, "--ready-fd", fdarg, project, (char *)NULL);
+		execl(cl->self_exe, cl->self_exe, "--root", cl->paths.root, "supervise", "--run",
+		      cl->paths.run, "--ready-fd", fdarg, project, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -229,9 +229,12 @@ static int check_services(struct compose_project *p, const struct super_up_opts 
 			return stk_err_set(err, ENOTSUP, "service %s: build is not supported yet",
 					   svc->name);
 		for (j = 0; j < svc->nvolumes; j++)
-			if (strcmp(svc->volumes[j].type, "bind") && strcmp(svc->volumes[j].type, "tmpfs"))
-				return stk_err_set(err, ENOTSUP, "service %s: %s mounts (%s) are not "
-						   "supported yet", svc->name, svc->volumes[j].type,
+			if (strcmp(svc->volumes[j].type, "bind") &&
+			    strcmp(svc->volumes[j].type, "tmpfs"))
+				return stk_err_set(err, ENOTSUP,
+						   "service %s: %s mounts (%s) are not "
+						   "supported yet",
+						   svc->name, svc->volumes[j].type,
 						   svc->volumes[j].target);
 	}
 	return 0;
@@ -271,7 +274,9 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 	}
 	for (i = 0; i < p->nservices && rc == 0; i++) {
 		const struct compose_service *svc = &p->services[i];
-		const char *policy = o->pull ? o->pull : svc->pull_policy ? svc->pull_policy : "missing";
+		const char *policy = o->pull		? o->pull
+				     : svc->pull_policy ? svc->pull_policy
+							: "missing";
 		struct image_config ic;
 		bool have;
 
@@ -286,8 +291,10 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 		if (have)
 			image_config_free(&ic);
 		if (!strcmp(policy, "never") && !have)
-			rc = stk_err_set(err, ENOENT, "service %s: image %s is not in the store and "
-					 "pull_policy is never", svc->name, svc->image);
+			rc = stk_err_set(err, ENOENT,
+					 "service %s: image %s is not in the store and "
+					 "pull_policy is never",
+					 svc->name, svc->image);
 		else if (!have || !strcmp(policy, "always")) {
 			svc_of[n] = svc->name;
 			refs[n++] = svc->image;
@@ -344,12 +351,14 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 			if (!cp->published)
 				continue;
 			if (strchr(cp->published, '-')) {
-				rc = stk_err_set(err, ENOTSUP, "service %s: port ranges (%s) are not "
-						 "supported yet", svc->name, cp->published);
+				rc = stk_err_set(err, ENOTSUP,
+						 "service %s: port ranges (%s) are not "
+						 "supported yet",
+						 svc->name, cp->published);
 				break;
 			}
 			ports[np].proto = cp->protocol && !strcmp(cp->protocol, "udp") ? NET_UDP
-										      : NET_TCP;
+										       : NET_TCP;
 			ports[np].host_ip = cp->host_ip;
 			ports[np].host_port = (uint16_t)atoi(cp->published);
 			ports[np++].container_port = (uint16_t)cp->target;
@@ -396,7 +405,8 @@ static void warn_orphans(const struct super_client *cl, struct compose_project *
 		_cleanup_free_ char *msg = xasprintf(
 			"Found orphan containers ([%s]) for this project. If you removed or renamed "
 			"this service in your compose file, you can run this command with the "
-			"--remove-orphans flag to clean it up.", sb.buf);
+			"--remove-orphans flag to clean it up.",
+			sb.buf);
 
 		json_object_object_add(ev, "event", json_object_new_string("warning"));
 		json_object_object_add(ev, "message", json_object_new_string(msg));
@@ -420,8 +430,7 @@ static void add_with_deps(struct compose_project *p, const char *name, bool deps
 		add_with_deps(p, p->services[i].depends_on[j].service, deps, in);
 }
 
-static struct json_object *wanted_services(struct compose_project *p,
-					   const struct super_up_opts *o)
+static struct json_object *wanted_services(struct compose_project *p, const struct super_up_opts *o)
 {
 	bool *in = xcalloc(p->nservices + 1, sizeof(bool));
 	struct json_object *a = json_object_new_array();
@@ -438,8 +447,7 @@ static struct json_object *wanted_services(struct compose_project *p,
 
 /* A first up that failed leaves nothing: the supervisor has removed what it made and
  * exits (no container runs); its runtime directory and the project's record go. */
-static void forget_failed_project(const struct super_client *cl, const char *project,
-				  int sup_lock)
+static void forget_failed_project(const struct super_client *cl, const char *project, int sup_lock)
 {
 	_cleanup_free_ char *pdir = state_project_dir(&cl->paths, project);
 	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
@@ -500,19 +508,20 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		strbuf_init(&sb);
 		for (i = 0; i < p->files.n; i++)
 			strbuf_addf(&sb, "%s%s", i ? "," : "", p->files.v[i]);
-		json_object_object_add(req, "config_files", json_object_new_string(sb.buf ? sb.buf
-											 : ""));
+		json_object_object_add(req, "config_files",
+				       json_object_new_string(sb.buf ? sb.buf : ""));
 		strbuf_free(&sb);
 	}
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
-	json_object_object_add(req, "recreate", json_object_new_string(o->recreate ? o->recreate
-										    : "diverged"));
+	json_object_object_add(req, "recreate",
+			       json_object_new_string(o->recreate ? o->recreate : "diverged"));
 	if (o->nscale) {
 		struct json_object *scale = json_object_new_object();
 
 		for (i = 0; i < o->nscale; i++) {
 			const char *eq = strchr(o->scale[i], '=');
-			_cleanup_free_ char *svc = xstrndup(o->scale[i], (size_t)(eq - o->scale[i]));
+			_cleanup_free_ char *svc =
+				xstrndup(o->scale[i], (size_t)(eq - o->scale[i]));
 
 			json_object_object_add(scale, svc, json_object_new_int(atoi(eq + 1)));
 		}
@@ -556,8 +565,9 @@ static int down_offline(const struct super_client *cl, const char *project,
 		if (state_container_running(&v[i]) && engine_open(&spec, &ec, err) == 0) {
 			struct pollfd pf = {.fd = engine_pidfd(ec), .events = POLLIN};
 			int sig = SIGTERM;
-			int grace = o->timeout_s >= 0 ? o->timeout_s * 1000
-						      : (int)state_int(v[i].config, "stop_grace_ms");
+			int grace = o->timeout_s >= 0
+					    ? o->timeout_s * 1000
+					    : (int)state_int(v[i].config, "stop_grace_ms");
 
 			event(cl, "Container", name, "Stopping");
 			engine_signal_parse(state_str(v[i].config, "stop_signal"), &sig, err);
@@ -605,8 +615,8 @@ static void wait_supervisor_exit(int lock_fd)
 		;
 }
 
-int super_down(const struct super_client *cl, const char *project,
-	       const struct super_down_opts *o, struct stk_err *err)
+int super_down(const struct super_client *cl, const char *project, const struct super_down_opts *o,
+	       struct stk_err *err)
 {
 	_cleanup_close_ int lock = -1;
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();

@@ -24,7 +24,6 @@
 
 #define HOST_RESOLV_CONF "/etc/resolv.conf"
 
-
 /* engine_remove() says "not yet" (1) while PID 1 is unreaped or the cgroup is still
  * busy: a timer asks again, so the loop never waits. The timer keeps the loop, and so
  * the supervisor (and `down`, which waits for it), alive until the container is gone. */
@@ -178,13 +177,13 @@ static struct json_object *ports_json(const struct compose_service *svc)
 		const struct compose_port *p = &svc->ports[i];
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "host_ip", json_object_new_string(p->host_ip ? p->host_ip
-											: "0.0.0.0"));
-		json_object_object_add(o, "published", json_object_new_int(p->published ?
-									   atoi(p->published) : 0));
+		json_object_object_add(o, "host_ip",
+				       json_object_new_string(p->host_ip ? p->host_ip : "0.0.0.0"));
+		json_object_object_add(o, "published",
+				       json_object_new_int(p->published ? atoi(p->published) : 0));
 		json_object_object_add(o, "target", json_object_new_int((int)p->target));
-		json_object_object_add(o, "protocol", json_object_new_string(p->protocol ? p->protocol
-											 : "tcp"));
+		json_object_object_add(o, "protocol",
+				       json_object_new_string(p->protocol ? p->protocol : "tcp"));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -229,14 +228,15 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 	{
 		_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
 
-		json_object_object_add(o, "image_id", json_object_new_string(image_id ? image_id
-											: ""));
+		json_object_object_add(o, "image_id",
+				       json_object_new_string(image_id ? image_id : ""));
 	}
 	json_object_object_add(o, "command", json_object_new_string(command));
 	json_object_object_add(o, "created", json_object_new_int64(now_ns()));
 	json_object_object_add(o, "config_hash", json_object_new_string(hash ? hash : ""));
 	json_object_object_add(o, "stop_signal",
-			       json_object_new_string(svc->stop_signal ? svc->stop_signal : "SIGTERM"));
+			       json_object_new_string(svc->stop_signal ? svc->stop_signal
+								       : "SIGTERM"));
 	json_object_object_add(o, "stop_grace_ms", json_object_new_int(grace_ms_of(svc)));
 	json_object_object_add(o, "ports", ports_json(svc));
 	{
@@ -275,12 +275,14 @@ void sup_ctr_write_state(struct sup_ctr *c)
 	static const char *const names[] = {"created", "running", "exited"};
 	struct stk_err err;
 
-	json_object_object_add(o, "status", json_object_new_string(
-		c->restart_pending ? "restarting" : names[c->status]));
+	json_object_object_add(o, "status",
+			       json_object_new_string(c->restart_pending ? "restarting"
+									 : names[c->status]));
 	json_object_object_add(o, "restart_count", json_object_new_int(c->restart_count));
 	json_object_object_add(o, "exit_code", json_object_new_int(c->exit_code));
-	json_object_object_add(o, "pid", json_object_new_int(c->status == CTR_RUNNING && c->ec ?
-							     engine_pid(c->ec) : 0));
+	json_object_object_add(o, "pid",
+			       json_object_new_int(
+				       c->status == CTR_RUNNING && c->ec ? engine_pid(c->ec) : 0));
 	json_object_object_add(o, "started_at", json_object_new_int64(c->started_at));
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
 	if (c->health.status != HEALTH_NONE) {
@@ -289,7 +291,8 @@ void sup_ctr_write_state(struct sup_ctr *c)
 		json_object_object_add(h, "status",
 				       json_object_new_string(sup_health_name(c->health.status)));
 		json_object_object_add(h, "failing_streak", json_object_new_int(c->health.streak));
-		json_object_object_add(h, "last_exit_code", json_object_new_int(c->health.last_exit));
+		json_object_object_add(h, "last_exit_code",
+				       json_object_new_int(c->health.last_exit));
 		json_object_object_add(h, "last_output", json_object_new_string(c->health.output));
 		json_object_object_add(o, "health", h);
 	}
@@ -358,10 +361,18 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 		struct net_port *pv = NULL;
 		size_t j, np = 0;
 		struct net_endpoint_spec es = {
-			.network = sn->name, .container = c->name, .service = svc->name, .id = c->id,
-			.hostname = hostname, .ifname = ifname, .netns_fd = nsfd,
-			.default_route = i == 0, .ipv4 = sn->ipv4_address, .ipv6 = sn->ipv6_address,
-			.aliases = aliases, .naliases = sn->aliases.n,
+			.network = sn->name,
+			.container = c->name,
+			.service = svc->name,
+			.id = c->id,
+			.hostname = hostname,
+			.ifname = ifname,
+			.netns_fd = nsfd,
+			.default_route = i == 0,
+			.ipv4 = sn->ipv4_address,
+			.ipv6 = sn->ipv6_address,
+			.aliases = aliases,
+			.naliases = sn->aliases.n,
 		};
 		int rc;
 
@@ -376,7 +387,7 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 				if (!p->published)
 					continue; /* a random host port: not supported yet */
 				pv[np].proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP
-											   : NET_TCP;
+											  : NET_TCP;
 				pv[np].host_ip = p->host_ip;
 				pv[np].host_port = (uint16_t)atoi(p->published);
 				pv[np++].container_port = (uint16_t)p->target;
@@ -407,17 +418,26 @@ static int write_net_files(struct sup_ctr *c, const struct compose_service *svc,
 	_cleanup_free_ char *hosts = xasprintf("%s/hosts", c->dir);
 	_cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", c->dir);
 	struct net_hosts_spec hs = {
-		.hostname = hostname, .ip = ip, .ip6 = ip6,
+		.hostname = hostname,
+		.ip = ip,
+		.ip6 = ip6,
 		.extra_hosts = (const char *const *)svc->extra_hosts.v,
 		.nextra = svc->extra_hosts.n,
-		.host_gateway = gw ? gw : host_mode ? "127.0.0.1" : NULL,
+		.host_gateway = gw	    ? gw
+				: host_mode ? "127.0.0.1"
+					    : NULL,
 		.base = host_mode ? "/etc/hosts" : NULL,
 	};
 	struct net_resolv_spec rs = {
-		.nameserver = gw, .dns = (const char *const *)svc->dns.v, .ndns = svc->dns.n,
-		.search = (const char *const *)svc->dns_search.v, .nsearch = svc->dns_search.n,
-		.options = (const char *const *)svc->dns_opt.v, .noptions = svc->dns_opt.n,
-		.host_resolv_conf = HOST_RESOLV_CONF, .keep_loopback = host_mode,
+		.nameserver = gw,
+		.dns = (const char *const *)svc->dns.v,
+		.ndns = svc->dns.n,
+		.search = (const char *const *)svc->dns_search.v,
+		.nsearch = svc->dns_search.n,
+		.options = (const char *const *)svc->dns_opt.v,
+		.noptions = svc->dns_opt.n,
+		.host_resolv_conf = HOST_RESOLV_CONF,
+		.keep_loopback = host_mode,
 	};
 
 	if (net_write_hosts(hosts, &hs, err) < 0 || net_write_resolv_conf(resolv, &rs, err) < 0)
@@ -478,8 +498,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 			goto out;
 		spec.netns = xasprintf("/proc/%d/fd/%d", (int)getpid(), nsfd);
 	}
-	if (write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL,
-			    *ip6 ? ip6 : NULL, *gw ? gw : NULL, err) < 0)
+	if (write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL, *ip6 ? ip6 : NULL,
+			    *gw ? gw : NULL, err) < 0)
 		goto out;
 	spec.hosts_file = xasprintf("%s/hosts", c->dir);
 	spec.resolv_conf_file = xasprintf("%s/resolv.conf", c->dir);
@@ -523,7 +543,8 @@ out:
 		struct stk_err e3;
 
 		if (!s->rt) {
-			if (net_runtime_start(&s->loop, s->paths.root, s->project, NULL, &s->rt, &e3) < 0)
+			if (net_runtime_start(&s->loop, s->paths.root, s->project, NULL, &s->rt,
+					      &e3) < 0)
 				fprintf(stderr, "stack supervise: %s\n", e3.msg);
 		} else if (net_runtime_reload(s->rt, &e3) < 0) {
 			fprintf(stderr, "stack supervise: %s\n", e3.msg);
@@ -823,8 +844,8 @@ void sup_ctr_load_recorded(struct sup *s)
 		c->exit_code = (int)state_int(v[i].state, "exit_code");
 		c->started_at = state_int(v[i].state, "started_at");
 		c->finished_at = state_int(v[i].state, "finished_at");
-		if (!state_container_running(&v[i]) && !strcmp(state_str(v[i].state, "status"),
-								 "running")) {
+		if (!state_container_running(&v[i]) &&
+		    !strcmp(state_str(v[i].state, "status"), "running")) {
 			/* Recorded as running, gone without a supervisor seeing it (a crashed
 			 * host, a killed supervisor): what is left of it goes, as in an exit. */
 			c->exit_code = 255;

@@ -138,7 +138,8 @@ static long long next_delay(struct sup_ctr *c)
 		return h->interval_ms;
 	}
 	cap = sup_ctr_service(c) && sup_ctr_service(c)->healthcheck.start_interval_ns > 0
-		      ? h->start_interval_ms : h->interval_ms;
+		      ? h->start_interval_ms
+		      : h->interval_ms;
 	if (!h->next_fast_ms)
 		h->next_fast_ms = FAST_FIRST_MS;
 	else

@@ -164,8 +164,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
-static int fifo_open(const char *dir, const char *name, int *wfd, int *rfd,
-		     struct stk_err *err)
+static int fifo_open(const char *dir, const char *name, int *wfd, int *rfd, struct stk_err *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s.fifo", dir, name);
 

@@ -135,8 +135,7 @@ static char *file_of(const char *dir, int n)
 
 /* Prints the history of one container (the last o->tail records of it), and leaves
  * the reader at the end of its current file. */
-static void history(struct reader *r, const struct super_log_opts *o, super_log_fn fn,
-		    void *arg)
+static void history(struct reader *r, const struct super_log_opts *o, super_log_fn fn, void *arg)
 {
 	int n, oldest = 0, start;
 	long need = o->tail;
@@ -233,8 +232,8 @@ int super_logs_read(const struct state_container *cs, size_t n, const struct sup
 		if (ino < 0)
 			rc = stk_err_sys(err, "inotify");
 		for (i = 0; rc == 0 && i < n; i++)
-			inotify_add_watch(ino, rs[i].dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE |
-						  IN_DELETE_SELF);
+			inotify_add_watch(ino, rs[i].dir,
+					  IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF);
 	}
 	for (i = 0; rc == 0 && i < n; i++)
 		history(&rs[i], o, fn, arg);

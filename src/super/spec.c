@@ -40,8 +40,9 @@ static void strv_push_json(char ***v, struct json_object *arr)
 {
 	size_t i;
 
-	for (i = 0; arr && json_object_is_type(arr, json_type_array) &&
-		    i < json_object_array_length(arr); i++)
+	for (i = 0;
+	     arr && json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr);
+	     i++)
 		strv_push(v, json_object_get_string(json_object_array_get_idx(arr, i)));
 }
 
@@ -76,7 +77,8 @@ static int build_argv(const struct compose_service *svc, struct json_object *icf
 	else if (!svc->has_entrypoint)
 		strv_push_json(&spec->argv, cmd);
 	if (!spec->argv || !spec->argv[0])
-		return stk_err_set(err, EINVAL, "no command: the image has none and the service "
+		return stk_err_set(err, EINVAL,
+				   "no command: the image has none and the service "
 				   "sets neither entrypoint nor command");
 	return 0;
 }
@@ -99,7 +101,8 @@ static void build_env(const struct compose_service *svc, struct json_object *icf
 			continue; /* declared without a value and unset: Compose leaves it out */
 		entry = xasprintf("%s=%s", kv->key, kv->value);
 		for (j = 0; spec->env[j]; j++) {
-			if (strncmp(spec->env[j], kv->key, klen) == 0 && spec->env[j][klen] == '=') {
+			if (strncmp(spec->env[j], kv->key, klen) == 0 &&
+			    spec->env[j][klen] == '=') {
 				free(spec->env[j]);
 				spec->env[j] = steal(&entry);
 				break;
@@ -127,9 +130,10 @@ static int build_mounts(const struct compose_service *svc, struct engine_spec *s
 		struct engine_mount *em;
 
 		if (strcmp(m->type, "bind") && strcmp(m->type, "tmpfs"))
-			return stk_err_set(err, ENOTSUP, "%s volume \"%s\" on %s: %s mounts are not "
-					   "supported yet", m->type, m->source ? m->source : "",
-					   m->target, m->type);
+			return stk_err_set(err, ENOTSUP,
+					   "%s volume \"%s\" on %s: %s mounts are not "
+					   "supported yet",
+					   m->type, m->source ? m->source : "", m->target, m->type);
 		em = mount_add(spec);
 		em->type = strcmp(m->type, "bind") == 0 ? ENGINE_MOUNT_BIND : ENGINE_MOUNT_TMPFS;
 		em->source = m->source ? xstrdup(m->source) : NULL;
@@ -161,8 +165,9 @@ static int build_limits(const struct compose_service *svc, struct engine_spec *s
 	r->memory_swap = svc->memswap_limit;
 	r->memory_reservation = svc->mem_reservation ? svc->mem_reservation
 						     : svc->reservations.memory;
-	r->pids_limit = svc->pids_limit ? svc->pids_limit
-			: svc->limits.pids ? svc->limits.pids : -1;
+	r->pids_limit = svc->pids_limit	   ? svc->pids_limit
+			: svc->limits.pids ? svc->limits.pids
+					   : -1;
 	r->cpu_shares = svc->cpu_shares > 0 ? (uint64_t)svc->cpu_shares : 0;
 	if (cpus > 0) {
 		r->cpu_period = 100000;
@@ -181,15 +186,17 @@ static int build_limits(const struct compose_service *svc, struct engine_spec *s
 					  (uint64_t)svc->ulimits[i].hard};
 
 		if (u.resource < 0)
-			return stk_err_set(err, EINVAL, "unknown ulimit \"%s\"", svc->ulimits[i].name);
+			return stk_err_set(err, EINVAL, "unknown ulimit \"%s\"",
+					   svc->ulimits[i].name);
 		spec->ulimits = xrealloc(spec->ulimits, (spec->nulimits + 1) * sizeof(u));
 		spec->ulimits[spec->nulimits++] = u;
 	}
 	for (i = 0; i < svc->sysctls.n; i++) {
-		spec->sysctls = xrealloc(spec->sysctls, (spec->nsysctls + 1) * sizeof(*spec->sysctls));
+		spec->sysctls =
+			xrealloc(spec->sysctls, (spec->nsysctls + 1) * sizeof(*spec->sysctls));
 		spec->sysctls[spec->nsysctls].key = xstrdup(svc->sysctls.v[i].key);
-		spec->sysctls[spec->nsysctls++].value = xstrdup(svc->sysctls.v[i].value ?
-								   svc->sysctls.v[i].value : "");
+		spec->sysctls[spec->nsysctls++].value =
+			xstrdup(svc->sysctls.v[i].value ? svc->sysctls.v[i].value : "");
 	}
 	return 0;
 }
@@ -226,8 +233,7 @@ static void build_security(const struct compose_service *svc, struct engine_spec
 }
 
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
-		   struct engine_spec *spec, struct json_object **image_config,
-		   struct stk_err *err)
+		   struct engine_spec *spec, struct json_object **image_config, struct stk_err *err)
 {
 	struct image_config ic = {0};
 	_cleanup_(json_putp) struct json_object *blob = NULL;

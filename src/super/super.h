@@ -34,11 +34,11 @@ struct super_up_opts {
 	const char *const *services; /* named on the command line; none = every service */
 	size_t nservices;
 	bool no_deps;
-	bool wait;        /* --wait: return once every service runs and is healthy */
+	bool wait; /* --wait: return once every service runs and is healthy */
 	int wait_timeout; /* seconds; 0 = none */
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
-	bool remove_orphans;  /* containers of services no longer in the file */
+	bool remove_orphans; /* containers of services no longer in the file */
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };
@@ -55,8 +55,8 @@ struct super_down_opts {
 
 /* `down`: stops and removes the project's containers and networks and its record,
  * through the supervisor, or from disk when none answers. */
-int super_down(const struct super_client *cl, const char *project,
-	       const struct super_down_opts *o, struct stk_err *err);
+int super_down(const struct super_client *cl, const char *project, const struct super_down_opts *o,
+	       struct stk_err *err);
 
 /* `stop`, `start`, `restart`, `kill`: op is the request name; services none = all. */
 struct super_ctl_opts {
@@ -64,8 +64,8 @@ struct super_ctl_opts {
 	const char *const *services;
 	size_t nservices;
 	int timeout_s; /* stop, restart; -1 = the service's */
-	int signal;    /* kill; 0 = SIGKILL */
-	bool stop;     /* rm: stop running containers first */
+	int signal; /* kill; 0 = SIGKILL */
+	bool stop; /* rm: stop running containers first */
 };
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
@@ -82,7 +82,7 @@ int super_netns_new(int *out, struct stk_err *err);
 /* ---- logs, from disk ---- */
 
 struct super_log_opts {
-	long tail;          /* -1 = all */
+	long tail; /* -1 = all */
 	bool follow;
 	long long since_ns, until_ns; /* 0 = unbounded; wall clock */
 	/* follow: a signalfd (-1 = none); when it is readable, on_interrupt hears of each

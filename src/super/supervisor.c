@@ -239,7 +239,9 @@ static int load_model(struct sup *s, struct json_object *req, struct stk_err *er
 	const char *files[1] = {file};
 	const char *workdir = state_str(req, "workdir");
 	struct compose_options o = {
-		.files = files, .nfiles = 1, .project_name = s->project,
+		.files = files,
+		.nfiles = 1,
+		.project_name = s->project,
 		.project_dir = *workdir ? workdir : NULL,
 	};
 	struct compose_diags d = {0};
@@ -299,13 +301,17 @@ static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err 
 	for (i = 0; i < s->model->nnetworks; i++) {
 		const struct compose_network *n = &s->model->networks[i];
 		struct net_network_spec ns = {
-			.name = n->key, .internal = n->internal, .enable_ipv6 = n->enable_ipv6,
+			.name = n->key,
+			.internal = n->internal,
+			.enable_ipv6 = n->enable_ipv6,
 		};
 		size_t j;
 
 		if (n->external)
-			return stk_err_set(err, ENOTSUP, "network %s: external networks are not "
-					   "supported yet", n->key);
+			return stk_err_set(err, ENOTSUP,
+					   "network %s: external networks are not "
+					   "supported yet",
+					   n->key);
 		for (j = 0; j < n->nipam; j++) {
 			bool v6 = n->subnets[j] && strchr(n->subnets[j], ':');
 
@@ -344,7 +350,7 @@ struct up_job {
 	struct sup_op *op;
 	struct json_object *req;
 	size_t *order, next_svc;
-	bool wait;           /* --wait: end when every service runs and is healthy */
+	bool wait; /* --wait: end when every service runs and is healthy */
 	uv_timer_t deadline; /* --wait-timeout */
 	bool deadline_open;
 	bool waiting_printed;
@@ -353,8 +359,7 @@ struct up_job {
 
 static struct up_job *up_jobs;
 
-static bool svc_containers(struct sup *s, const char *svc, bool (*ok)(struct sup_ctr *),
-			   bool *any)
+static bool svc_containers(struct sup *s, const char *svc, bool (*ok)(struct sup_ctr *), bool *any)
 {
 	struct sup_ctr *c;
 	bool all = true;
@@ -434,17 +439,23 @@ static int deps_ready(struct sup *s, struct up_job *j, const struct compose_serv
 		}
 		if (!strcmp(cond, "service_healthy")) {
 			if ((bad = first_of(s, d->service, is_unhealthy)))
-				return stk_err_set(err, EIO, "dependency failed to start: container %s "
-						   "is unhealthy: %s", bad->name, bad->health.output);
+				return stk_err_set(err, EIO,
+						   "dependency failed to start: container %s "
+						   "is unhealthy: %s",
+						   bad->name, bad->health.output);
 			if ((bad = first_of(s, d->service, is_failed)))
-				return stk_err_set(err, EIO, "dependency failed to start: container %s "
-						   "exited (%d)", bad->name, bad->exit_code);
+				return stk_err_set(err, EIO,
+						   "dependency failed to start: container %s "
+						   "exited (%d)",
+						   bad->name, bad->exit_code);
 			if (!svc_containers(s, d->service, is_healthy, &any) || !any)
 				return 0;
 		} else if (!strcmp(cond, "service_completed_successfully")) {
 			if ((bad = first_of(s, d->service, is_failed)))
-				return stk_err_set(err, EIO, "service \"%s\" didn't complete "
-						   "successfully: exit %d", d->service, bad->exit_code);
+				return stk_err_set(err, EIO,
+						   "service \"%s\" didn't complete "
+						   "successfully: exit %d",
+						   d->service, bad->exit_code);
 			if (!svc_containers(s, d->service, is_completed, &any) || !any)
 				return 0;
 		} else if (!svc_containers(s, d->service, is_running, &any) && !any) {
@@ -516,9 +527,10 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 		}
 		fresh = !c;
 		if (!c) {
-			_cleanup_free_ char *name = svc->container_name ?
-				xstrdup(svc->container_name) :
-				xasprintf("%s-%s-%d", s->project, svc->name, n);
+			_cleanup_free_ char *name =
+				svc->container_name
+					? xstrdup(svc->container_name)
+					: xasprintf("%s-%s-%d", s->project, svc->name, n);
 
 			sup_progress(cl, "Container", name, "Creating");
 			if (sup_ctr_create(s, svc, n, &c, err) < 0)
@@ -583,8 +595,8 @@ static int wait_done(struct sup *s, struct up_job *j, struct stk_err *err)
 			if (strcmp(c->service, svc->name))
 				continue;
 			if (c->health.status == HEALTH_UNHEALTHY)
-				return stk_err_set(err, EIO, "container %s is unhealthy: %s", c->name,
-						   c->health.output);
+				return stk_err_set(err, EIO, "container %s is unhealthy: %s",
+						   c->name, c->health.output);
 			if (c->status == CTR_EXITED && c->exit_code != 0)
 				return stk_err_set(err, EIO, "container %s exited (%d)", c->name,
 						   c->exit_code);
@@ -633,7 +645,8 @@ static void job_advance(struct sup *s, struct up_job *j)
 			j->waiting_printed = true;
 			for (c = s->ctrs; c; c = c->next)
 				if (wanted(j->req, c->service))
-					sup_progress(j->op->client, "Container", c->name, "Waiting");
+					sup_progress(j->op->client, "Container", c->name,
+						     "Waiting");
 		}
 		r = wait_done(s, j, &err);
 		if (r < 0) {
@@ -649,7 +662,8 @@ static void job_advance(struct sup *s, struct up_job *j)
 				if (wanted(j->req, c->service))
 					sup_progress(j->op->client, "Container", c->name,
 						     c->health.status == HEALTH_HEALTHY ? "Healthy"
-						     : c->status == CTR_EXITED ? "Exited" : "Started");
+						     : c->status == CTR_EXITED		? "Exited"
+									       : "Started");
 		}
 	}
 	job_end(j, NULL);
@@ -692,8 +706,7 @@ static void remove_orphans(struct sup *s, struct sup_op *op)
 	}
 }
 
-static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req,
-		    struct stk_err *err)
+static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, struct stk_err *err)
 {
 	struct up_job *j;
 	long long timeout = state_int(req, "wait_timeout");

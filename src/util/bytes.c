@@ -8,12 +8,18 @@
 static int unit_shift(char c)
 {
 	switch (tolower((unsigned char)c)) {
-	case 'k': return 10;
-	case 'm': return 20;
-	case 'g': return 30;
-	case 't': return 40;
-	case 'p': return 50;
-	default: return -1;
+	case 'k':
+		return 10;
+	case 'm':
+		return 20;
+	case 'g':
+		return 30;
+	case 't':
+		return 40;
+	case 'p':
+		return 50;
+	default:
+		return -1;
 	}
 }
 
@@ -56,8 +62,10 @@ int stk_parse_bytes(const char *s, const char *field, int64_t *out, struct stk_e
 	*out = (int64_t)v;
 	return 0;
 bad:
-	return stk_err_set(err, EINVAL, "%s: invalid size \"%s\" (a number with an optional "
-					"unit b, k, m, g, t or p)", field, s);
+	return stk_err_set(err, EINVAL,
+			   "%s: invalid size \"%s\" (a number with an optional "
+			   "unit b, k, m, g, t or p)",
+			   field, s);
 too_large:
 	return stk_err_set(err, ERANGE, "%s: size \"%s\" is too large", field, s);
 }

@@ -17,11 +17,9 @@ struct stk_err {
 int stk_err_set(struct stk_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Set the error from errno with a message; the strerror text is appended. */
-int stk_err_sys(struct stk_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int stk_err_sys(struct stk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prefix context: "ctx: previous message". Returns -1. */
-int stk_err_wrap(struct stk_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int stk_err_wrap(struct stk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void stk_err_clear(struct stk_err *err);
 
 #endif

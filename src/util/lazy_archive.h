@@ -82,7 +82,8 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_entry_linkify STK_LAZY(archive, archive_entry_linkify)
 #define archive_entry_linkresolver_free STK_LAZY(archive, archive_entry_linkresolver_free)
 #define archive_entry_linkresolver_new STK_LAZY(archive, archive_entry_linkresolver_new)
-#define archive_entry_linkresolver_set_strategy STK_LAZY(archive, archive_entry_linkresolver_set_strategy)
+#define archive_entry_linkresolver_set_strategy \
+	STK_LAZY(archive, archive_entry_linkresolver_set_strategy)
 #define archive_entry_new STK_LAZY(archive, archive_entry_new)
 #define archive_entry_pathname STK_LAZY(archive, archive_entry_pathname)
 #define archive_entry_set_filetype STK_LAZY(archive, archive_entry_set_filetype)
@@ -107,7 +108,8 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_read_disk_new STK_LAZY(archive, archive_read_disk_new)
 #define archive_read_disk_open STK_LAZY(archive, archive_read_disk_open)
 #define archive_read_disk_set_behavior STK_LAZY(archive, archive_read_disk_set_behavior)
-#define archive_read_disk_set_symlink_physical STK_LAZY(archive, archive_read_disk_set_symlink_physical)
+#define archive_read_disk_set_symlink_physical \
+	STK_LAZY(archive, archive_read_disk_set_symlink_physical)
 #define archive_read_free STK_LAZY(archive, archive_read_free)
 #define archive_read_new STK_LAZY(archive, archive_read_new)
 #define archive_read_next_header STK_LAZY(archive, archive_read_next_header)
@@ -133,7 +135,8 @@ STK_LAZYLIB_DECLARE(archive, STK_ARCHIVE_FUNCTIONS)
 #define archive_write_new STK_LAZY(archive, archive_write_new)
 #define archive_write_open_fd STK_LAZY(archive, archive_write_open_fd)
 #define archive_write_open_filename STK_LAZY(archive, archive_write_open_filename)
-#define archive_write_set_format_pax_restricted STK_LAZY(archive, archive_write_set_format_pax_restricted)
+#define archive_write_set_format_pax_restricted \
+	STK_LAZY(archive, archive_write_set_format_pax_restricted)
 #endif
 
 #endif

@@ -26,8 +26,9 @@ static int load_locked(struct stk_lazylib *lib, struct stk_err *err)
 	if (missing) {
 		/* The partly filled table is never used (loaded stays 0); the handle is left
 		 * open, as closing a library whose constructors ran gains nothing. */
-		return stk_err_set(err, ELIBBAD, "cannot load %s (install %s): no function %s in %s",
-				   lib->soname, lib->package, missing, lib->soname);
+		return stk_err_set(err, ELIBBAD,
+				   "cannot load %s (install %s): no function %s in %s", lib->soname,
+				   lib->package, missing, lib->soname);
 	}
 	__atomic_store_n(&lib->loaded, 1, __ATOMIC_RELEASE);
 	return 0;

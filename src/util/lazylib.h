@@ -15,7 +15,7 @@
 struct stk_err;
 
 struct stk_lazylib {
-	const char *soname;  /* found by configure from the library the linker would use */
+	const char *soname; /* found by configure from the library the linker would use */
 	const char *package; /* the Debian package that ships it, for the error message */
 	/* dlsym every listed function into the table; the name of a missing one, or NULL */
 	const char *(*resolve)(void *handle);
@@ -32,23 +32,24 @@ int stk_lazylib_load(struct stk_lazylib *lib, struct stk_err *err);
 void stk_lazylib_load_or_die(struct stk_lazylib *lib);
 
 #define STK_LAZY_MEMBER_(fn) __typeof__(&fn) fn;
-#define STK_LAZY_RESOLVE_(fn)                                                              \
-	if (!(t->fn = (__typeof__(t->fn))dlsym(handle, #fn)))                              \
+#define STK_LAZY_RESOLVE_(fn) \
+	if (!(t->fn = (__typeof__(t->fn))dlsym(handle, #fn))) \
 		return #fn;
 
 /* In lazy_<lib>.h, before the redirections: the table and its accessor. */
-#define STK_LAZYLIB_DECLARE(tag, LIST)                                                     \
-	struct stk_lazy_##tag##_fns {                                                      \
-		LIST(STK_LAZY_MEMBER_)                                                     \
-	};                                                                                 \
-	extern struct stk_lazy_##tag##_fns stk_lazy_##tag##_table;                         \
-	extern struct stk_lazylib stk_lazy_##tag##_lib;                                    \
-	static inline struct stk_lazy_##tag##_fns *stk_lazy_##tag(void)                    \
-	{                                                                                  \
-		if (__builtin_expect(!__atomic_load_n(&stk_lazy_##tag##_lib.loaded,       \
-						      __ATOMIC_ACQUIRE), 0))               \
-			stk_lazylib_load_or_die(&stk_lazy_##tag##_lib);                    \
-		return &stk_lazy_##tag##_table;                                            \
+#define STK_LAZYLIB_DECLARE(tag, LIST) \
+	struct stk_lazy_##tag##_fns { \
+		LIST(STK_LAZY_MEMBER_) \
+	}; \
+	extern struct stk_lazy_##tag##_fns stk_lazy_##tag##_table; \
+	extern struct stk_lazylib stk_lazy_##tag##_lib; \
+	static inline struct stk_lazy_##tag##_fns *stk_lazy_##tag(void) \
+	{ \
+		if (__builtin_expect(!__atomic_load_n(&stk_lazy_##tag##_lib.loaded, \
+						      __ATOMIC_ACQUIRE), \
+				     0)) \
+			stk_lazylib_load_or_die(&stk_lazy_##tag##_lib); \
+		return &stk_lazy_##tag##_table; \
 	}
 
 /* `#define fn STK_LAZY(tag, fn)`: a call to fn goes through the table. */
@@ -56,15 +57,14 @@ void stk_lazylib_load_or_die(struct stk_lazylib *lib);
 
 /* In lazy_<lib>.c (which defines STK_LAZY_DEFINING before the include, so that the
  * names are not redirected there): the table, its resolver and the library record. */
-#define STK_LAZYLIB_DEFINE(tag, LIST, soname_, package_)                                   \
-	struct stk_lazy_##tag##_fns stk_lazy_##tag##_table;                                \
-	static const char *stk_lazy_##tag##_resolve(void *handle)                          \
-	{                                                                                  \
-		struct stk_lazy_##tag##_fns *t = &stk_lazy_##tag##_table;                  \
-		LIST(STK_LAZY_RESOLVE_)                                                    \
-		return NULL;                                                               \
-	}                                                                                  \
-	struct stk_lazylib stk_lazy_##tag##_lib = {soname_, package_,                      \
-						   stk_lazy_##tag##_resolve, 0};
+#define STK_LAZYLIB_DEFINE(tag, LIST, soname_, package_) \
+	struct stk_lazy_##tag##_fns stk_lazy_##tag##_table; \
+	static const char *stk_lazy_##tag##_resolve(void *handle) \
+	{ \
+		struct stk_lazy_##tag##_fns *t = &stk_lazy_##tag##_table; \
+		LIST(STK_LAZY_RESOLVE_) \
+		return NULL; \
+	} \
+	struct stk_lazylib stk_lazy_##tag##_lib = {soname_, package_, stk_lazy_##tag##_resolve, 0};
 
 #endif

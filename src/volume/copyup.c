@@ -127,81 +127,82 @@ static int merged_resolve(const char *const *layers, size_t nlayers, const char 
 	_cleanup_free_ char *todo = xstrdup(path);
 	int links = 0;
 
-restart:
-	{
-		_cleanup_free_ char *cur = xstrdup("");
-		struct merged_dir d;
-		char *p = todo;
+restart : {
+	_cleanup_free_ char *cur = xstrdup("");
+	struct merged_dir d;
+	char *p = todo;
 
-		if (merged_root(layers, nlayers, &d, err) < 0)
-			return -1;
-		for (;;) {
-			_cleanup_free_ char *name = NULL;
-			struct merged_dir child;
-			struct stat st;
-			size_t len;
-			int layer;
+	if (merged_root(layers, nlayers, &d, err) < 0)
+		return -1;
+	for (;;) {
+		_cleanup_free_ char *name = NULL;
+		struct merged_dir child;
+		struct stat st;
+		size_t len;
+		int layer;
 
-			while (*p == '/')
-				p++;
-			if (!*p)
-				break;
-			len = strcspn(p, "/");
-			name = xstrndup(p, len);
-			p += len;
-			if (strcmp(name, ".") == 0)
-				continue;
-			if (strcmp(name, "..") == 0) {
-				/* cur has no symlinks in it: ".." is lexical. */
-				char *up = strrchr(cur, '/'), *next;
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		name = xstrndup(p, len);
+		p += len;
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			/* cur has no symlinks in it: ".." is lexical. */
+			char *up = strrchr(cur, '/'), *next;
 
-				if (up)
-					*up = '\0';
-				next = xasprintf("%s%s", cur, p);
-				merged_dir_release(&d);
-				free(todo);
-				todo = next;
-				goto restart;
-			}
-			layer = merged_lookup(&d, name, &st);
-			if (layer < 0 || (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
-				merged_dir_release(&d);
-				return 0;
-			}
-			if (S_ISLNK(st.st_mode)) {
-				char link[PATH_MAX];
-				ssize_t n = readlinkat(d.fds[layer], name, link, sizeof(link) - 1);
-				char *next;
-
-				if (n < 0 || ++links > 40) {
-					merged_dir_release(&d);
-					return stk_err_set(err, ELOOP, "resolve %s in the image: too many "
-								       "symlinks", path);
-				}
-				link[n] = '\0';
-				next = link[0] == '/' ? xasprintf("%s%s", link, p)
-						      : xasprintf("%s/%s%s", cur, link, p);
-				merged_dir_release(&d);
-				free(todo);
-				todo = next;
-				goto restart;
-			}
-			if (merged_child(&d, name, &child, err) < 0) {
-				merged_dir_release(&d);
-				return -1;
-			}
+			if (up)
+				*up = '\0';
+			next = xasprintf("%s%s", cur, p);
 			merged_dir_release(&d);
-			d = child;
-			{
-				char *next = xasprintf("%s/%s", cur, name);
-
-				free(cur);
-				cur = next;
-			}
+			free(todo);
+			todo = next;
+			goto restart;
 		}
-		*out = d;
-		return 1;
+		layer = merged_lookup(&d, name, &st);
+		if (layer < 0 || (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))) {
+			merged_dir_release(&d);
+			return 0;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char link[PATH_MAX];
+			ssize_t n = readlinkat(d.fds[layer], name, link, sizeof(link) - 1);
+			char *next;
+
+			if (n < 0 || ++links > 40) {
+				merged_dir_release(&d);
+				return stk_err_set(err, ELOOP,
+						   "resolve %s in the image: too many "
+						   "symlinks",
+						   path);
+			}
+			link[n] = '\0';
+			next = link[0] == '/' ? xasprintf("%s%s", link, p)
+					      : xasprintf("%s/%s%s", cur, link, p);
+			merged_dir_release(&d);
+			free(todo);
+			todo = next;
+			goto restart;
+		}
+		if (merged_child(&d, name, &child, err) < 0) {
+			merged_dir_release(&d);
+			return -1;
+		}
+		merged_dir_release(&d);
+		d = child;
+		{
+			char *next = xasprintf("%s/%s", cur, name);
+
+			free(cur);
+			cur = next;
+		}
 	}
+	*out = d;
+	return 1;
+}
 }
 
 /* --- copying one node --- */
@@ -212,12 +213,11 @@ struct copy_ctx {
 		dev_t dev;
 		ino_t ino;
 		char *rel;
-	} *links;
+	} * links;
 	size_t nlinks;
 };
 
-static int copy_xattrs(int sfd, const char *sname, int dfd, const char *dname,
-		       struct stk_err *err)
+static int copy_xattrs(int sfd, const char *sname, int dfd, const char *dname, struct stk_err *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX], names[65536], value[65536];
 	ssize_t len, vlen;
@@ -241,8 +241,8 @@ static int copy_xattrs(int sfd, const char *sname, int dfd, const char *dname,
 }
 
 /* Owner, then mode (chown clears set-id bits), xattrs, times: in that order. */
-static int copy_meta(int sfd, const char *sname, const struct stat *st, int dfd,
-		     const char *dname, struct stk_err *err)
+static int copy_meta(int sfd, const char *sname, const struct stat *st, int dfd, const char *dname,
+		     struct stk_err *err)
 {
 	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 
@@ -260,8 +260,8 @@ static int copy_meta(int sfd, const char *sname, const struct stat *st, int dfd,
 static int copy_file_data(int sfd, const char *name, int dfd, struct stk_err *err)
 {
 	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_close_ int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-						     O_CLOEXEC, 0600);
+	_cleanup_close_ int out =
+		openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	char buf[65536];
 	ssize_t n;
 
@@ -295,9 +295,8 @@ static const char *hardlink_seen(struct copy_ctx *c, const struct stat *st)
 static int copy_dir(struct copy_ctx *c, const struct merged_dir *src, int dfd, const char *rel,
 		    struct stk_err *err);
 
-static int copy_node(struct copy_ctx *c, const struct merged_dir *src, int layer,
-		     const char *name, const struct stat *st, int dfd, const char *rel,
-		     struct stk_err *err)
+static int copy_node(struct copy_ctx *c, const struct merged_dir *src, int layer, const char *name,
+		     const struct stat *st, int dfd, const char *rel, struct stk_err *err)
 {
 	int sfd = src->fds[layer];
 	_cleanup_free_ char *path = xasprintf("%s%s%s", rel, *rel ? "/" : "", name);
@@ -423,8 +422,8 @@ static int copy_dir(struct copy_ctx *c, const struct merged_dir *src, int dfd, c
 	return rc;
 }
 
-int volume_copy_tree(const char *const *layers, size_t nlayers, const char *path,
-		     const char *dest, bool *copied, struct stk_err *err)
+int volume_copy_tree(const char *const *layers, size_t nlayers, const char *path, const char *dest,
+		     bool *copied, struct stk_err *err)
 {
 	struct copy_ctx c = {.dest_root = -1};
 	struct merged_dir src;

@@ -22,5 +22,4 @@ int volume_dir_is_empty(const char *path, struct stk_err *err);
 /* rm -rf of a path (no symlink followed). */
 int volume_rm_tree(const char *path, struct stk_err *err);
 
-
 #endif

@@ -31,8 +31,9 @@ static int plain_volume(const char *root, const char *name, struct volume **out,
 	if (volume_get(root, name, out, err) < 0)
 		return -1;
 	if (volume_option(*out, "type")) {
-		stk_err_set(err, ENOTSUP, "volume has driver options (type=%s); export and "
-					  "import work on plain local volumes",
+		stk_err_set(err, ENOTSUP,
+			    "volume has driver options (type=%s); export and "
+			    "import work on plain local volumes",
 			    volume_option(*out, "type"));
 		volume_free(*out);
 		*out = NULL;
@@ -53,8 +54,9 @@ static int copy_entry_data(struct archive *disk, struct archive *tar, struct stk
 		static const char zeros[4096];
 
 		while (written < offset) {
-			size_t n = offset - written > (int64_t)sizeof(zeros) ? sizeof(zeros)
-									      : (size_t)(offset - written);
+			size_t n = offset - written > (int64_t)sizeof(zeros)
+					   ? sizeof(zeros)
+					   : (size_t)(offset - written);
 
 			if (archive_write_data(tar, zeros, n) < 0)
 				return archive_fail(tar, err, "write");
@@ -159,8 +161,8 @@ static char *extract_name(const char *dir, const char *name, struct stk_err *err
 		p += 2;
 	if (strcmp(p, ".") == 0)
 		p = "";
-	if (p[0] == '/' || strcmp(p, "..") == 0 || str_has_prefix(p, "../") ||
-	    strstr(p, "/../") || str_has_suffix(p, "/..")) {
+	if (p[0] == '/' || strcmp(p, "..") == 0 || str_has_prefix(p, "../") || strstr(p, "/../") ||
+	    str_has_suffix(p, "/..")) {
 		stk_err_set(err, EINVAL, "unsafe path in archive: %s", name);
 		return NULL;
 	}
@@ -176,9 +178,10 @@ static int extract(int fd, const char *dir, struct stk_err *err)
 	archive_read_support_format_tar(tar);
 	archive_read_support_filter_all(tar);
 	archive_write_disk_set_options(disk, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-					     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-					     ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-					     ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+						     ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+						     ARCHIVE_EXTRACT_ACL |
+						     ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+						     ARCHIVE_EXTRACT_SECURE_NODOTDOT);
 	if (archive_read_open_fd(tar, fd, 65536) != ARCHIVE_OK) {
 		archive_fail(tar, err, "read archive");
 		goto out;
@@ -232,8 +235,7 @@ out:
 	return rc;
 }
 
-static int import_into(const char *root, const char *name, int fd, bool force,
-		       struct stk_err *err);
+static int import_into(const char *root, const char *name, int fd, bool force, struct stk_err *err);
 
 static int refuse_if_in_use(const char *root, const char *name, struct stk_err *err)
 {
@@ -265,8 +267,7 @@ int volume_import(const char *root, const char *name, int fd, bool force, struct
 
 /* The import proper, into an existing volume; a volume it made is removed on failure
  * by the caller, so nothing half-made stays. */
-static int import_into(const char *root, const char *name, int fd, bool force,
-		       struct stk_err *err)
+static int import_into(const char *root, const char *name, int fd, bool force, struct stk_err *err)
 {
 	_cleanup_free_ char *data = NULL, *tmp = NULL, *old = NULL;
 	_cleanup_close_ int lock = -1;
@@ -285,7 +286,8 @@ static int import_into(const char *root, const char *name, int fd, bool force,
 	if (empty < 0)
 		return -1;
 	if (!empty && !force)
-		return stk_err_set(err, EEXIST, "volume is not empty (--force replaces its content)");
+		return stk_err_set(err, EEXIST,
+				   "volume is not empty (--force replaces its content)");
 	tmp = xasprintf("%s.import-%d", data, (int)getpid());
 	old = xasprintf("%s.old-%d", data, (int)getpid());
 	volume_rm_tree(tmp, &ignored);

@@ -38,8 +38,10 @@ int volume_name_check(const char *name, struct stk_err *err)
 {
 	size_t i;
 
-	if (!name || strlen(name) < 2 || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						 "0123456789", name[0]))
+	if (!name || strlen(name) < 2 ||
+	    !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789",
+		    name[0]))
 		goto bad;
 	for (i = 1; name[i]; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
@@ -257,8 +259,7 @@ void volume_kv_add_json(struct volume_kv **kv, size_t *n, struct json_object *o)
 {
 	if (!o || !json_object_is_type(o, json_type_object))
 		return;
-	json_object_object_foreach(o, k, val)
-		volume_kv_add(kv, n, k, json_object_get_string(val));
+	json_object_object_foreach(o, k, val) volume_kv_add(kv, n, k, json_object_get_string(val));
 }
 
 struct json_object *volume_to_json(const struct volume *v)
@@ -328,14 +329,16 @@ static int check_local_options(const struct volume_create_opts *o, struct stk_er
 	for (i = 0; i < o->noptions; i++)
 		if (strcmp(o->options[i].key, "type") && strcmp(o->options[i].key, "o") &&
 		    strcmp(o->options[i].key, "device"))
-			return stk_err_set(err, EINVAL, "invalid option: \"%s\"", o->options[i].key);
+			return stk_err_set(err, EINVAL, "invalid option: \"%s\"",
+					   o->options[i].key);
 	if (!type && !mo && !dev)
 		return 0;
 	if (!type)
 		return stk_err_set(err, EINVAL, "missing \"type\" option");
 	if (strcmp(type, "tmpfs") == 0) {
 		if (dev && strcmp(dev, "tmpfs"))
-			return stk_err_set(err, EINVAL, "type=tmpfs takes no device (got \"%s\")", dev);
+			return stk_err_set(err, EINVAL, "type=tmpfs takes no device (got \"%s\")",
+					   dev);
 		return 0;
 	}
 	if (strcmp(type, "none") == 0) {
@@ -344,7 +347,8 @@ static int check_local_options(const struct volume_create_opts *o, struct stk_er
 		if (!mo || !strstr(mo, "bind"))
 			return stk_err_set(err, EINVAL, "type=none needs o=bind");
 		if (!dev || dev[0] != '/')
-			return stk_err_set(err, EINVAL, "type=none,o=bind needs device=ABSOLUTE_PATH");
+			return stk_err_set(err, EINVAL,
+					   "type=none,o=bind needs device=ABSOLUTE_PATH");
 		if (stat(dev, &st) < 0)
 			return stk_err_sys(err, "device %s", dev);
 		if (!S_ISDIR(st.st_mode))
@@ -421,8 +425,7 @@ static int volume_materialise(const char *root, const struct volume *v, struct s
 	if (mkdir(tmp, 0700) < 0)
 		return stk_err_sys(err, "create %s", tmp);
 	/* Docker's _data is 0755 root:root until copy-up gives it the image's owner. */
-	if (mkdir(data, 0755) < 0 || chmod(data, 0755) < 0 ||
-	    volume_write_json(rec, o, err) < 0) {
+	if (mkdir(data, 0755) < 0 || chmod(data, 0755) < 0 || volume_write_json(rec, o, err) < 0) {
 		if (errno)
 			stk_err_sys(err, "create %s", data);
 		volume_rm_tree(tmp, &ignored);

@@ -60,7 +60,8 @@ int volume_record_users(const char *state_dir, const char *container_name,
 		json_object_object_add(e, "Type", json_object_new_string(m[i].type));
 		if (m[i].name)
 			json_object_object_add(e, "Name", json_object_new_string(m[i].name));
-		json_object_object_add(e, "Source", json_object_new_string(m[i].source ? m[i].source : ""));
+		json_object_object_add(e, "Source",
+				       json_object_new_string(m[i].source ? m[i].source : ""));
 		json_object_object_add(e, "Destination", json_object_new_string(m[i].destination));
 		json_object_object_add(e, "RW", json_object_new_boolean(m[i].rw));
 		json_object_array_add(arr, e);
@@ -123,7 +124,8 @@ static int collect_user(const char *id, struct json_object *rec, void *arg)
 		if (vn && strcmp(vn, a->volume) == 0) {
 			a->out = xrealloc(a->out, (a->n + 2) * sizeof(char *));
 			a->out[a->n++] = name && *name && strcmp(name, id)
-				? xasprintf("%s (%s)", name, id) : xstrdup(id);
+						 ? xasprintf("%s (%s)", name, id)
+						 : xstrdup(id);
 			a->out[a->n] = NULL;
 			break;
 		}
@@ -174,8 +176,8 @@ static int take_mounts(const char *id, struct json_object *rec, void *arg)
 	return 1;
 }
 
-int volume_read_users(const char *root, const char *container,
-		      struct volume_mount_record **out, size_t *n, struct stk_err *err)
+int volume_read_users(const char *root, const char *container, struct volume_mount_record **out,
+		      size_t *n, struct stk_err *err)
 {
 	struct find_arg a = {.container = container};
 
@@ -197,8 +199,7 @@ static bool is_mount_point(const char *path)
 	return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
-int volume_host_path(const char *root, const struct volume *v, char **out,
-		     struct stk_err *err)
+int volume_host_path(const char *root, const struct volume *v, char **out, struct stk_err *err)
 {
 	const char *type = volume_option(v, "type");
 	_cleanup_free_ char *data = volume_data_dir(root, v->name);
@@ -211,7 +212,8 @@ int volume_host_path(const char *root, const struct volume *v, char **out,
 		const char *o = volume_option(v, "o");
 
 		if (mount("tmpfs", data, "tmpfs", MS_NOSUID | MS_NODEV, o ? o : "") < 0)
-			return stk_err_sys(err, "volume %s: mount tmpfs (o=%s)", v->name, o ? o : "");
+			return stk_err_sys(err, "volume %s: mount tmpfs (o=%s)", v->name,
+					   o ? o : "");
 	}
 	*out = steal(&data);
 	return 0;

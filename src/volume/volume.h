@@ -97,8 +97,7 @@ int volume_hold(const char *root, const char *name, struct stk_err *err);
 /* The host directory a container mounts for this volume: _data, or the device of a
  * type=none,o=bind volume. A type=tmpfs volume gets its tmpfs mounted on _data here,
  * on first use; volume_unmount_unused() takes it away when no container uses it. */
-int volume_host_path(const char *root, const struct volume *v, char **out,
-		     struct stk_err *err);
+int volume_host_path(const char *root, const struct volume *v, char **out, struct stk_err *err);
 void volume_unmount_unused(const char *root, const struct volume *v);
 
 /* Copy-up as Docker does it (call it holding the volume): when the volume's content is
@@ -110,8 +109,8 @@ void volume_unmount_unused(const char *root, const struct volume *v);
 int volume_copy_up(const char *root, const struct volume *v, const char *const *layers,
 		   size_t nlayers, const char *path, struct stk_err *err);
 /* The copy itself, from merged layers at path into an empty directory dest. */
-int volume_copy_tree(const char *const *layers, size_t nlayers, const char *path,
-		     const char *dest, bool *copied, struct stk_err *err);
+int volume_copy_tree(const char *const *layers, size_t nlayers, const char *path, const char *dest,
+		     bool *copied, struct stk_err *err);
 
 /* The record that makes a container a user of volumes (and the source of its
  * volumes_from): <state_dir>/mounts.json, {"Name": ..., "Mounts": [{"Type", "Name",
@@ -127,8 +126,8 @@ int volume_record_users(const char *state_dir, const char *container_name,
 			const struct volume_mount_record *m, size_t n, struct stk_err *err);
 /* The mounts another container recorded, found by id or name under $ROOT/containers
  * (ENOENT naming it when there is no such container). */
-int volume_read_users(const char *root, const char *container,
-		      struct volume_mount_record **out, size_t *n, struct stk_err *err);
+int volume_read_users(const char *root, const char *container, struct volume_mount_record **out,
+		      size_t *n, struct stk_err *err);
 void volume_mount_records_free(struct volume_mount_record *m, size_t n);
 
 /* --- snapshots --- */

@@ -18,8 +18,8 @@
 
 #include "compose/compose.h"
 
-static const char *const file_names[] = {"compose.yaml", "other.yaml", "base.yaml",
-					 "compose.override.yaml", ".env", NULL};
+static const char *const file_names[] = {"compose.yaml",	  "other.yaml", "base.yaml",
+					 "compose.override.yaml", ".env",	NULL};
 
 struct input {
 	const char *text[6]; /* file_names, then env */

@@ -88,7 +88,9 @@ static void test_words_split_unquoted_only(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(df_words("one \"two three\" $sp ''", '\\', vars, (void *)env, &w, &n, &err), 0);
+	assert_int_equal(df_words("one \"two three\" $sp ''", '\\', vars, (void *)env, &w, &n,
+				  &err),
+			 0);
 	assert_int_equal(n, 5);
 	assert_string_equal(w[0], "one");
 	assert_string_equal(w[1], "two three");
@@ -210,7 +212,8 @@ static void test_parse_exec_and_shell_forms(void **state)
 	assert_int_equal(st->v[5].nargs, 2);
 	assert_true(st->v[6].json);
 	df_free(&df);
-	parse_fails("FROM scratch\nSHELL /bin/sh -c\n", "Dockerfile:2: SHELL requires the arguments to be in JSON form");
+	parse_fails("FROM scratch\nSHELL /bin/sh -c\n",
+		    "Dockerfile:2: SHELL requires the arguments to be in JSON form");
 }
 
 static void test_parse_env_and_label_pairs(void **state)
@@ -234,7 +237,8 @@ static void test_parse_env_and_label_pairs(void **state)
 	assert_string_equal(st->v[2].args[1], "the rest  of it");
 	assert_string_equal(st->v[3].args[0], "\"com.example\"");
 	df_free(&df);
-	parse_fails("FROM scratch\nENV a=1 b\n", "Dockerfile:2: syntax error - can't find = in \"b\"");
+	parse_fails("FROM scratch\nENV a=1 b\n",
+		    "Dockerfile:2: syntax error - can't find = in \"b\"");
 	parse_fails("FROM scratch\nENV =1\n", "ENV names can not be blank");
 	parse_fails("FROM scratch\nENV a\n", "ENV must have two arguments");
 	parse_fails("FROM scratch\nLABEL a=\"open\n", "unmatched \" quote");
@@ -272,7 +276,8 @@ static void test_parse_heredocs(void **state)
 	assert_int_equal(st->v[3].kind, DF_CMD);
 	assert_int_equal(st->v[3].line, 10);
 	df_free(&df);
-	parse_fails("FROM scratch\nRUN <<EOF\necho\n", "Dockerfile:2: heredoc \"EOF\" is not terminated");
+	parse_fails("FROM scratch\nRUN <<EOF\necho\n",
+		    "Dockerfile:2: heredoc \"EOF\" is not terminated");
 }
 
 static void test_parse_healthcheck_onbuild_and_flags(void **state)

@@ -233,7 +233,8 @@ static void test_unknown_user_name_is_a_clear_error(void **state)
 
 	(void)state;
 	assert_int_equal(user_resolve("nobody", NULL, passwd, group, &u, &err), -1);
-	assert_string_equal(err.msg, "unable to find user nobody: no matching entries in passwd file");
+	assert_string_equal(err.msg,
+			    "unable to find user nobody: no matching entries in passwd file");
 	assert_int_equal(user_resolve("app:nogroup", NULL, passwd, group, &u, &err), -1);
 	assert_non_null(strstr(err.msg, "unable to find group nogroup"));
 }
@@ -305,8 +306,8 @@ static void test_default_caps_are_dockers_set(void **state)
 
 	(void)state;
 	engine_spec_init(&s);
-	assert_true(has_cap(&s, 0));   /* CAP_CHOWN */
-	assert_true(has_cap(&s, 27));  /* CAP_MKNOD */
+	assert_true(has_cap(&s, 0)); /* CAP_CHOWN */
+	assert_true(has_cap(&s, 27)); /* CAP_MKNOD */
 	assert_false(has_cap(&s, 21)); /* CAP_SYS_ADMIN */
 	s.cap_drop = drop;
 	s.cap_add = add;
@@ -316,7 +317,8 @@ static void test_default_caps_are_dockers_set(void **state)
 
 static void test_bad_spec_json_is_rejected_with_reason(void **state)
 {
-	struct json_object *o = json_tokener_parse("{\"mounts\":[{\"type\":\"nfs\",\"target\":\"/x\"}]}");
+	struct json_object *o =
+		json_tokener_parse("{\"mounts\":[{\"type\":\"nfs\",\"target\":\"/x\"}]}");
 	struct engine_spec s;
 	struct stk_err err;
 
@@ -359,16 +361,15 @@ static void test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_fiel
 
 static void test_seccomp_json_profile_builds_a_filter(void **state)
 {
-	const char *profile =
-		"{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,"
-		"\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\","
-		"\"subArchitectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]}],"
-		"\"syscalls\":[{\"names\":[\"read\",\"write\",\"no_such_syscall\"],"
-		"\"action\":\"SCMP_ACT_ALLOW\"},"
-		"{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\","
-		"\"args\":[{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]},"
-		"{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ALLOW\","
-		"\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}}]}";
+	const char *profile = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,"
+			      "\"archMap\":[{\"architecture\":\"SCMP_ARCH_X86_64\","
+			      "\"subArchitectures\":[\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"]}],"
+			      "\"syscalls\":[{\"names\":[\"read\",\"write\",\"no_such_syscall\"],"
+			      "\"action\":\"SCMP_ACT_ALLOW\"},"
+			      "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\","
+			      "\"args\":[{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]},"
+			      "{\"names\":[\"mount\"],\"action\":\"SCMP_ACT_ALLOW\","
+			      "\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}}]}";
 	struct engine_spec s;
 	struct stk_err err;
 	scmp_filter_ctx ctx = NULL;
@@ -389,7 +390,8 @@ static void test_seccomp_json_unknown_action_is_an_error(void **state)
 
 	(void)state;
 	engine_spec_init(&s);
-	assert_int_equal(seccomp_json_parse("{\"defaultAction\":\"SCMP_ACT_NOPE\"}", 0, &ctx, &err), -1);
+	assert_int_equal(seccomp_json_parse("{\"defaultAction\":\"SCMP_ACT_NOPE\"}", 0, &ctx, &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "SCMP_ACT_NOPE"));
 	assert_int_equal(seccomp_json_parse("[1,2]", 0, &ctx, &err), -1);
 }
@@ -524,7 +526,7 @@ static void test_unconfined_and_privileged_have_no_filter(void **state)
 static void test_v1_device_rules_are_the_default_allowlist(void **state)
 {
 	static const char *const want[] = {
-		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",   "c 1:9 rwm",
 		"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
 	};
 	struct cg_dev_rule r = {'b', 8, -1, 2 /* read */};
@@ -566,9 +568,9 @@ static void test_v2_device_program_passes_the_verifier(void **state)
 #define STRESS_STARTS 50
 
 struct stress {
-	char dir[256];      /* rootfs and state directories under it */
-	atomic_bool stop;   /* the allocating threads end */
-	atomic_int done;    /* starts completed: the watchdog's sign of progress */
+	char dir[256]; /* rootfs and state directories under it */
+	atomic_bool stop; /* the allocating threads end */
+	atomic_int done; /* starts completed: the watchdog's sign of progress */
 	atomic_bool hung;
 	struct engine_container *_Atomic current;
 };
@@ -687,7 +689,8 @@ static void start_one(struct stress *st, int i)
 	static char *exec_argv[] = {"busybox", "true", NULL};
 	static char *env[] = {"PATH=/usr/bin:/bin", NULL};
 	struct engine_kv sysctl = {"net.ipv4.ip_forward", "1"};
-	struct engine_mount tmpfs = {.type = ENGINE_MOUNT_TMPFS, .target = "/made/tmp",
+	struct engine_mount tmpfs = {.type = ENGINE_MOUNT_TMPFS,
+				     .target = "/made/tmp",
 				     .tmpfs_size = 1 << 20};
 	bool with_exec = i % 5 == 0;
 	struct engine_spec spec;
@@ -731,7 +734,8 @@ static void start_one(struct stress *st, int i)
 	if (engine_start(c, &err) < 0)
 		fail_msg("start %d: %s", i, err.msg);
 	if (atomic_load(&st->hung))
-		fail_msg("start %d hung (its child stuck on a lock) until the watchdog killed it", i);
+		fail_msg("start %d hung (its child stuck on a lock) until the watchdog killed it",
+			 i);
 	guard_assert_clean();
 	/* kept open until the end: closing a pty master hangs its session up */
 	pty = engine_take_pty_master(c);
@@ -856,14 +860,16 @@ int main(void)
 		cmocka_unit_test(test_spec_json_sets_limits_mounts_and_security),
 		cmocka_unit_test(test_default_caps_are_dockers_set),
 		cmocka_unit_test(test_bad_spec_json_is_rejected_with_reason),
-		cmocka_unit_test(test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field),
+		cmocka_unit_test(
+			test_spec_json_sizes_take_dockers_units_and_a_bad_one_names_its_field),
 		cmocka_unit_test(test_seccomp_json_profile_builds_a_filter),
 		cmocka_unit_test(test_seccomp_json_unknown_action_is_an_error),
 		cmocka_unit_test(test_seccomp_filter_is_compiled_once_and_cached_on_disk),
 		cmocka_unit_test(test_unconfined_and_privileged_have_no_filter),
 		cmocka_unit_test(test_v1_device_rules_are_the_default_allowlist),
 		cmocka_unit_test(test_v2_device_program_passes_the_verifier),
-		cmocka_unit_test(test_starts_while_threads_allocate_never_hang_and_child_never_allocates),
+		cmocka_unit_test(
+			test_starts_while_threads_allocate_never_hang_and_child_never_allocates),
 		cmocka_unit_test(test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting),
 	};
 

@@ -49,7 +49,8 @@ static void test_ref_defaults_to_docker_hub_library_latest(void **state)
 static void test_ref_registry_with_port_and_nested_path(void **state)
 {
 	(void)state;
-	check_ref("127.0.0.1:5000/busybox", "127.0.0.1:5000/busybox:latest", "127.0.0.1:5000/busybox");
+	check_ref("127.0.0.1:5000/busybox", "127.0.0.1:5000/busybox:latest",
+		  "127.0.0.1:5000/busybox");
 	check_ref("localhost/a/b/c:v1.2-rc_3", "localhost/a/b/c:v1.2-rc_3", "localhost/a/b/c");
 	check_ref("registry.example.com/x__y/z-w.q:t", "registry.example.com/x__y/z-w.q:t",
 		  "registry.example.com/x__y/z-w.q");
@@ -76,8 +77,8 @@ static void test_ref_digest_without_tag(void **state)
 static void test_ref_rejects_invalid(void **state)
 {
 	static const char *const bad[] = {
-		"", "Busybox", "busy box", "busybox:", "busybox:-x", "a//b", "-a", "a-", "a@sha256:12",
-		"host:port/x", ":tag", "a/B", "a..b",
+		"",   "Busybox",     "busy box",    "busybox:", "busybox:-x", "a//b", "-a",
+		"a-", "a@sha256:12", "host:port/x", ":tag",	"a/B",	      "a..b",
 	};
 	struct image_ref r;
 	struct stk_err err;
@@ -94,7 +95,6 @@ static void test_ref_rejects_invalid(void **state)
 	assert_non_null(strstr(err.msg, "must be lowercase"));
 }
 
-
 /* ---- layers built in memory ---- */
 
 struct tentry {
@@ -105,7 +105,8 @@ struct tentry {
 };
 
 /* Writes a gzip'd tar of the entries to path; returns the sha256 of the plain tar. */
-static void write_layer(const char *path, const struct tentry *es, size_t n, bool gzip, char diffid[72])
+static void write_layer(const char *path, const struct tentry *es, size_t n, bool gzip,
+			char diffid[72])
 {
 	struct archive *a = archive_write_new();
 	size_t cap = 1 << 20, used = 0, i;
@@ -281,7 +282,8 @@ static void zstd_file(const char *path)
 static void test_unpack_zstd_layer(void **state)
 {
 	struct fixture *fx = *state;
-	const struct tentry es[] = {{"etc/", AE_IFDIR, NULL, 0755}, {"etc/motd", AE_IFREG, "zstd\n", 0}};
+	const struct tentry es[] = {{"etc/", AE_IFDIR, NULL, 0755},
+				    {"etc/motd", AE_IFREG, "zstd\n", 0}};
 	char want[72], got[72], p[256], magic[4];
 	struct stk_err err;
 	uint64_t size;
@@ -475,7 +477,8 @@ static void test_tar_path_clean_reads_names_relative_to_the_root(void **state)
 			continue;
 		}
 		if (!got || strcmp(got, cases[i][1]) != 0)
-			fail_msg("%s: want \"%s\", got \"%s\"", cases[i][0], cases[i][1], got ? got : "(null)");
+			fail_msg("%s: want \"%s\", got \"%s\"", cases[i][0], cases[i][1],
+				 got ? got : "(null)");
 		free(got);
 	}
 }
@@ -516,7 +519,8 @@ static void test_unpack_root_entry_sets_the_layer_root(void **state)
 }
 
 /* Writes an uncompressed layer of es cut to len bytes; want: the diff ID of what is left. */
-static void write_cut_layer(struct fixture *fx, const struct tentry *es, size_t n, off_t len, char want[72])
+static void write_cut_layer(struct fixture *fx, const struct tentry *es, size_t n, off_t len,
+			    char want[72])
 {
 	char *buf = malloc((size_t)len);
 	FILE *f;
@@ -685,15 +689,17 @@ static void test_manifest_parse_oci(void **state)
 {
 	struct manifest m;
 	struct stk_err err;
-	const char *cfg = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":"
-			  "[\"sha256:3333333333333333333333333333333333333333333333333333333333333333\"]}}";
+	const char *cfg =
+		"{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":"
+		"[\"sha256:3333333333333333333333333333333333333333333333333333333333333333\"]}}";
 
 	(void)state;
 	assert_int_equal(manifest_parse(manifest_doc, strlen(manifest_doc), &m, &err), 0);
 	assert_int_equal(m.nlayers, 1);
 	assert_int_equal(m.layers[0].size, 9);
 	assert_int_equal(manifest_set_diffids(&m, cfg, strlen(cfg), &err), 0);
-	assert_string_equal(m.layers[0].diffid + 7, "3333333333333333333333333333333333333333333333333333333333333333");
+	assert_string_equal(m.layers[0].diffid + 7,
+			    "3333333333333333333333333333333333333333333333333333333333333333");
 	manifest_free(&m);
 }
 
@@ -777,7 +783,8 @@ static void test_rm_refuses_image_in_use_unless_forced(void **state)
 	sha256_digest(config, strlen(config), cd);
 	assert_int_equal(store_blob_put(s, cd, config, strlen(config), &err), 0);
 	man = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"digest\":\"%s\"},"
-			"\"layers\":[]}", MT_OCI_MANIFEST, cd);
+			"\"layers\":[]}",
+			MT_OCI_MANIFEST, cd);
 	sha256_digest(man, strlen(man), md);
 	assert_int_equal(store_blob_put(s, md, man, strlen(man), &err), 0);
 	assert_int_equal(store_add_image(s, "docker.io/library/app:1", md, &err), 0);
@@ -818,8 +825,11 @@ static void test_store_commit_adds_layer_config_and_manifest(void **state)
 	assert_int_equal(access(tar, F_OK), -1); /* moved into the store */
 	snprintf(config, sizeof(config),
 		 "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
-		 "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", diffid);
-	assert_int_equal(image_store_commit(s, config, &l, 1, "docker.io/library/built:latest", &id, &err), 0);
+		 "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+		 diffid);
+	assert_int_equal(image_store_commit(s, config, &l, 1, "docker.io/library/built:latest", &id,
+					    &err),
+			 0);
 	assert_int_equal(image_store_get(s, "built", &ic, &err), 0);
 	assert_string_equal(ic.id, id);
 	assert_int_equal(ic.nlayers, 1);
@@ -843,35 +853,50 @@ int main(void)
 		cmocka_unit_test(test_ref_registry_with_port_and_nested_path),
 		cmocka_unit_test(test_ref_digest_without_tag),
 		cmocka_unit_test(test_ref_rejects_invalid),
-		cmocka_unit_test_setup_teardown(test_unpack_files_links_and_diffid, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_uncompressed_layer, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_files_links_and_diffid, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_uncompressed_layer, setup_dirs,
+						teardown_dirs),
 		cmocka_unit_test_setup_teardown(test_unpack_zstd_layer, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_converts_whiteouts_to_overlay_form, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
+		cmocka_unit_test_setup_teardown(test_unpack_converts_whiteouts_to_overlay_form,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(
+			test_unpack_keeps_devices_owners_xattrs_and_capabilities, setup_dirs,
+			teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_dotdot, setup_dirs,
 						teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_dotdot, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_absolute_name_lands_inside_the_layer, setup_dirs,
-						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_absolute_name_lands_inside_the_layer,
+						setup_dirs, teardown_dirs),
 		cmocka_unit_test(test_tar_path_clean_reads_names_relative_to_the_root),
-		cmocka_unit_test_setup_teardown(test_unpack_root_entry_sets_the_layer_root, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_without_root_entry_makes_the_root_0755, setup_dirs,
+		cmocka_unit_test_setup_teardown(test_unpack_root_entry_sets_the_layer_root,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_without_root_entry_makes_the_root_0755,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(
+			test_unpack_accepts_a_tar_ending_after_the_last_file_data, setup_dirs,
+			teardown_dirs),
+		cmocka_unit_test_setup_teardown(
+			test_unpack_refuses_a_root_entry_that_is_not_a_directory, setup_dirs,
+			teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_whiteouts_through_symlinks,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_write_through_symlink,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_relative_symlink_escape,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_hardlink_escapes, setup_dirs,
 						teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_accepts_a_tar_ending_after_the_last_file_data, setup_dirs,
+		cmocka_unit_test_setup_teardown(test_unpack_refuses_garbage, setup_dirs,
 						teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_a_root_entry_that_is_not_a_directory, setup_dirs,
-						teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_whiteouts_through_symlinks, setup_dirs,
-						teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_write_through_symlink, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_relative_symlink_escape, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_hardlink_escapes, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_unpack_refuses_garbage, setup_dirs, teardown_dirs),
 		cmocka_unit_test(test_manifest_parse_oci),
 		cmocka_unit_test(test_manifest_schema1_refused_clearly),
 		cmocka_unit_test(test_index_picks_platform_and_variant),
-		cmocka_unit_test_setup_teardown(test_store_blob_put_verifies_digest, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_store_commit_adds_layer_config_and_manifest, setup_dirs, teardown_dirs),
-		cmocka_unit_test_setup_teardown(test_rm_refuses_image_in_use_unless_forced, setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_store_blob_put_verifies_digest, setup_dirs,
+						teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_store_commit_adds_layer_config_and_manifest,
+						setup_dirs, teardown_dirs),
+		cmocka_unit_test_setup_teardown(test_rm_refuses_image_in_use_unless_forced,
+						setup_dirs, teardown_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,7 +175,8 @@ static void test_nft_render_internal_has_no_way_out(void **state)
 	free(text);
 	nw->internal = false;
 	text = net_nft_render(&rec, nw);
-	assert_non_null(strstr(text, "ip saddr 10.89.5.0/24 oifname != \"stk-0000abcd\" masquerade"));
+	assert_non_null(
+		strstr(text, "ip saddr 10.89.5.0/24 oifname != \"stk-0000abcd\" masquerade"));
 	assert_non_null(strstr(text, "oifname \"stk-*\" drop"));
 	free(text);
 	net_record_free(&rec);
@@ -198,10 +199,16 @@ static void test_resolv_conf_and_hosts(void **state)
 	const char *search[] = {"example.test"};
 	const char *opts[] = {"ndots:2"};
 	const char *extra[] = {"host.docker.internal:host-gateway", "db=10.0.0.9"};
-	struct net_resolv_spec rs = {.nameserver = "10.89.0.1", .search = search, .nsearch = 1,
-				     .options = opts, .noptions = 1};
-	struct net_hosts_spec hs = {.hostname = "web", .ip = "10.89.0.2", .extra_hosts = extra,
-				    .nextra = 2, .host_gateway = "10.89.0.1"};
+	struct net_resolv_spec rs = {.nameserver = "10.89.0.1",
+				     .search = search,
+				     .nsearch = 1,
+				     .options = opts,
+				     .noptions = 1};
+	struct net_hosts_spec hs = {.hostname = "web",
+				    .ip = "10.89.0.2",
+				    .extra_hosts = extra,
+				    .nextra = 2,
+				    .host_gateway = "10.89.0.1"};
 	struct stk_err err;
 	char *text;
 	int fd;
@@ -212,7 +219,8 @@ static void test_resolv_conf_and_hosts(void **state)
 	close(fd);
 	assert_int_equal(net_write_resolv_conf(path, &rs, &err), 0);
 	text = slurp(path);
-	assert_non_null(strstr(text, "nameserver 10.89.0.1\nsearch example.test\noptions ndots:2\n"));
+	assert_non_null(
+		strstr(text, "nameserver 10.89.0.1\nsearch example.test\noptions ndots:2\n"));
 	free(text);
 	assert_int_equal(net_write_hosts(path, &hs, &err), 0);
 	text = slurp(path);
@@ -229,8 +237,8 @@ static void test_resolv_conf_and_hosts(void **state)
 
 static uint8_t *make_query(const char *name, ldns_rr_type type, size_t *len)
 {
-	ldns_pkt *q = ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN,
-					 LDNS_RD);
+	ldns_pkt *q =
+		ldns_pkt_query_new(ldns_dname_new_frm_str(name), type, LDNS_RR_CLASS_IN, LDNS_RD);
 	uint8_t *wire = NULL;
 
 	ldns_pkt_set_id(q, 0x5151);
@@ -432,12 +440,20 @@ static void test_ipv6_carve_and_lease(void **state)
 static void test_nft_render_ipv6_masquerades_and_publishes(void **state)
 {
 	struct net_record rec = {0};
-	struct net_nw_rec nw = {.name = "default", .bridge = "stk-00000000", .ipv6 = true,
-				.subnet = "10.89.0.0/24", .gateway = "10.89.0.1",
-				.subnet6 = "fd00:89::/64", .gateway6 = "fd00:89::1"};
+	struct net_nw_rec nw = {.name = "default",
+				.bridge = "stk-00000000",
+				.ipv6 = true,
+				.subnet = "10.89.0.0/24",
+				.gateway = "10.89.0.1",
+				.subnet6 = "fd00:89::/64",
+				.gateway6 = "fd00:89::1"};
 	struct net_port_rec port = {.proto = NET_TCP, .host_port = 8080, .container_port = 80};
-	struct net_ep_rec ep = {.container = "c", .network = "default", .ip = "10.89.0.2",
-				.ip6 = "fd00:89::2", .ports = &port, .nports = 1};
+	struct net_ep_rec ep = {.container = "c",
+				.network = "default",
+				.ip = "10.89.0.2",
+				.ip6 = "fd00:89::2",
+				.ports = &port,
+				.nports = 1};
 	char *text;
 
 	(void)state;
@@ -446,7 +462,8 @@ static void test_nft_render_ipv6_masquerades_and_publishes(void **state)
 	rec.eps = &ep;
 	rec.neps = 1;
 	text = net_nft_render(&rec, &nw);
-	assert_non_null(strstr(text, "ip6 saddr fd00:89::/64 oifname != \"stk-00000000\" masquerade"));
+	assert_non_null(
+		strstr(text, "ip6 saddr fd00:89::/64 oifname != \"stk-00000000\" masquerade"));
 	assert_non_null(strstr(text, "dnat ip6 to [fd00:89::2]:80"));
 	assert_non_null(strstr(text, "ip6 daddr != ::1 fib daddr type local tcp dport 8080"));
 	free(text);
@@ -491,7 +508,8 @@ static void test_dns_aaaa_and_ip6_ptr(void **state)
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(p);
 	/* Outside the network, or not a full reverse name: the upstream's business. */
-	assert_null(ask(&z, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+	assert_null(ask(&z,
+			"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
 			LDNS_RR_TYPE_PTR, &act));
 	assert_int_equal(act, NET_DNS_FORWARD);
 	assert_null(ask(&z, "9.8.0.0.0.0.d.f.ip6.arpa.", LDNS_RR_TYPE_PTR, &act));

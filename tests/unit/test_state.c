@@ -65,13 +65,13 @@ static void test_write_json_replaces_the_file_and_leaves_no_temporary(void **sta
 	free(tmp);
 }
 
-static void add_container(const char *root, const char *id, const char *project,
-			  const char *name)
+static void add_container(const char *root, const char *id, const char *project, const char *name)
 {
 	char *dir = xasprintf("%s/containers/%s", root, id);
 	char *cfg = xasprintf("%s/config.json", dir);
 	char *text = xasprintf("{\"name\":\"%s\",\"project\":\"%s\",\"cgroup_parent\":"
-			       "\"stack/%s\"}", name, project, project);
+			       "\"stack/%s\"}",
+			       name, project, project);
 	struct stk_err err;
 
 	assert_int_equal(stk_mkdir_p(dir, 0700, &err), 0);
@@ -157,7 +157,8 @@ static void test_logs_tail_reads_back_across_rotated_files(void **state)
 	struct super_log_opts o = {.tail = 3, .interrupt_fd = -1};
 	struct collected c;
 	struct stk_err err;
-	const char rec[] = "{\"log\":\"%s\\n\",\"stream\":\"%s\",\"time\":\"2026-01-01T00:00:0%dZ\"}\n";
+	const char rec[] =
+		"{\"log\":\"%s\\n\",\"stream\":\"%s\",\"time\":\"2026-01-01T00:00:0%dZ\"}\n";
 	char *t;
 
 	(void)state;

@@ -111,7 +111,8 @@ static void test_lazylib_missing_library_names_the_package(void **state)
 	(void)state;
 	assert_int_equal(stk_lazylib_load(&lib, &err), -1);
 	assert_int_equal(lib.loaded, 0);
-	assert_non_null(strstr(err.msg, "cannot load libstk-absent.so.9 (install libstk-absent9): "));
+	assert_non_null(
+		strstr(err.msg, "cannot load libstk-absent.so.9 (install libstk-absent9): "));
 }
 
 static void test_lazylib_missing_function_is_named(void **state)
@@ -172,8 +173,9 @@ static void test_bytes_fractions_are_exact_and_drop_the_partial_byte(void **stat
 
 static void test_bytes_overflow_and_junk_are_errors_naming_the_field(void **state)
 {
-	static const char *const junk[] = {"", "m", "-1", "1x", "1.", ".5", "1.5.5",
-					   "1  m", "1mm", "1bb", "1kk", "0x10", "1e3", " 1", "+1"};
+	static const char *const junk[] = {"",	  "m",	   "-1",   "1x",  "1.",
+					   ".5",  "1.5.5", "1  m", "1mm", "1bb",
+					   "1kk", "0x10",  "1e3",  " 1",  "+1"};
 	struct stk_err err;
 	int64_t v = 7;
 	size_t i;

@@ -33,8 +33,8 @@ static void test_compose_name_is_project_underscore_key_unless_name_given(void *
 
 static void test_names_that_could_leave_the_volumes_dir_are_rejected(void **state)
 {
-	static const char *const bad[] = {"..", "../x", "a/b", "/abs", ".hidden", "x", "", "a b",
-					  "-dash"};
+	static const char *const bad[] = {"..", "../x", "a/b", "/abs", ".hidden",
+					  "x",	"",	"a b", "-dash"};
 	static const char *const good[] = {"pgdata", "shop_pgdata", "a.b-c_d", "0x"};
 	struct stk_err err;
 	size_t i;
