@@ -285,7 +285,8 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src, c
 	}
 	if (recursive &&
 	    (strcmp(recursive, "disabled") == 0 || strcmp(recursive, "readonly") == 0)) {
-		char *staged = stage_bind(b, host, strcmp(recursive, "readonly") == 0, err);
+		_cleanup_free_ char *staged =
+			stage_bind(b, host, strcmp(recursive, "readonly") == 0, err);
 
 		if (!staged)
 			return -1;

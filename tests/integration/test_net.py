@@ -186,10 +186,12 @@ def test_attach_by_pid_moves_the_veth_into_that_process_namespace(plumb, nsf):
     a = nsf()
     p = subprocess.Popen(["ip", "netns", "exec", a.name, "sleep", "60"])
     try:
-        for _ in range(100):  # until `ip netns exec` has entered the namespace and exec'd
-            if "sleep" in open(f"/proc/{p.pid}/cmdline").read():
-                break
-            time.sleep(0.05)
+        # Until `ip netns exec` has entered the namespace and exec'd sleep: its comm, not
+        # its cmdline, which names sleep from the start (the test raced with ip).
+        deadline = time.monotonic() + 30
+        while open(f"/proc/{p.pid}/comm").read().strip() != "sleep":
+            assert time.monotonic() < deadline, "ip netns exec never ran sleep"
+            time.sleep(0.01)
         ip = plumb.ok("attach", plumb.project, "default", "pid-1", "--pid", str(p.pid))
         assert ip in a.run("ip", "-o", "-4", "addr", "show", "eth0").stdout
     finally:

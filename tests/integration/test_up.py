@@ -1,6 +1,8 @@
 """`stack up -d`, `ps` and `down` through the real CLI: busybox services from the
 loopback registry, started by the project's supervisor."""
 import json
+import os
+import signal
 import socket
 import subprocess
 
@@ -127,7 +129,7 @@ def test_down_works_when_the_supervisor_was_killed(project):
     project.write(TWO)
     project.ok("up", "-d")
     [pid] = project.supervisor_pids()
-    subprocess.run(["kill", "-KILL", str(pid)], check=True)
+    os.kill(int(pid), signal.SIGKILL)
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
     # The containers keep running, and ps sees them from disk and cgroups.
     assert {c["State"] for c in project.ps_json()} == {"running"}

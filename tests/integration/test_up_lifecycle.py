@@ -1,6 +1,8 @@
 """Restart policies, recreate on change, --scale with DNS, and adoption after the
 supervisor was killed, through the real CLI."""
 import json
+import os
+import signal
 import socket
 import subprocess
 
@@ -166,7 +168,7 @@ services:
     [before] = project.ps_json()
     pid_before = state(project, before["ID"])["pid"]
     [sup] = project.supervisor_pids()
-    subprocess.run(["kill", "-KILL", str(sup)], check=True)
+    os.kill(int(sup), signal.SIGKILL)
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
     project.ok("up", "-d", "--wait")
     [after] = project.ps_json()
@@ -218,10 +220,10 @@ services:
     project.ok("up", "-d")
     [c] = project.ps_json()
     [sup] = project.supervisor_pids()
-    subprocess.run(["kill", "-KILL", str(sup)], check=True)
+    os.kill(int(sup), signal.SIGKILL)
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
     # The container dies too, with nobody to see it: its record still says running.
-    subprocess.run(["kill", "-KILL", str(state(project, c["ID"])["pid"])], check=True)
+    os.kill(int(state(project, c["ID"])["pid"]), signal.SIGKILL)
     poll_until(lambda: project.ps_json("-a")[0]["State"] == "exited", what="ps to see it")
     assert project.ps_json("-a")[0]["ExitCode"] == 255
     project.ok("up", "-d")

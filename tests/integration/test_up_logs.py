@@ -1,6 +1,8 @@
 """`stack logs` from the files the supervisor writes: --tail, -f, -t, --since/--until,
 rotation per logging.options, and logs kept across a supervisor's death."""
 import json
+import os
+import signal
 import subprocess
 import time
 
@@ -106,7 +108,7 @@ services:
     project.ok("up", "-d")
     [pid] = project.supervisor_pids()
     [before] = project.ps_json()
-    subprocess.run(["kill", "-KILL", str(pid)], check=True)
+    os.kill(int(pid), signal.SIGKILL)
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
     n_dead = len(lines_of(project))
     # up -d adopts the running container: same container, not restarted.
