@@ -18,7 +18,7 @@ lazy() { echo "-DSTK_SONAME_$1=\"$(soname "$2")\" -DSTK_DEBPKG_$1=\"$3\" src/uti
 compose_srcs="compose/node.c compose/load.c compose/interp.c compose/dotenv.c
 	compose/project.c compose/canon.c compose/canon_service.c compose/merge.c compose/extends.c compose/include.c
 	compose/normalize.c compose/validate.c compose/graph.c compose/decode.c compose/model.c compose/emit.c
-	src/util/str.c src/util/err.c"
+	src/util/str.c src/util/err.c src/util/bytes.c"
 
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_compose" tests/fuzz/fuzz_compose.c $compose_srcs $(lazy CRYPTO crypto libssl3 crypto) $libs
