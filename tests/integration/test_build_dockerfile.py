@@ -417,10 +417,13 @@ def test_independent_services_build_in_parallel(builder):
     # "listen" can only finish if "talk" runs at the same time: they meet on a port of
     # the builder's network namespace, which RUN shares.
     port = 47000 + os.getpid() % 1000
-    builder.write("Dockerfile.listen", f"FROM {builder.base}\nRUN timeout 60 nc -l -p {port} > /got\n"
+    # Both sides retry until a connection carried the message and its answer: a
+    # connection that carried nothing (seen under load) does not end either step.
+    builder.write("Dockerfile.listen", f"FROM {builder.base}\n"
+                  f"RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done'\n"
                   "CMD [\"cat\", \"/got\"]\n")
     builder.write("Dockerfile.talk", f"FROM {builder.base}\n"
-                  f"RUN for i in $(seq 600); do echo hello | nc 127.0.0.1 {port} && exit 0; sleep 0.1; done; exit 1\n")
+                  f"RUN for i in $(seq 900); do [ \"$(echo hello | nc 127.0.0.1 {port})\" = ack ] && exit 0; sleep 0.1; done; exit 1\n")
     builder.write("compose.yaml", "services:\n"
                   "  listen:\n    build:\n      context: .\n      dockerfile: Dockerfile.listen\n"
                   "  talk:\n    build:\n      context: .\n      dockerfile: Dockerfile.talk\n")
