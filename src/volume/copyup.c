@@ -124,13 +124,13 @@ static int merged_root(const char *const *layers, size_t n, struct merged_dir *o
 static int merged_resolve(const char *const *layers, size_t nlayers, const char *path,
 			  struct merged_dir *out, struct stk_err *err)
 {
-	_cleanup_free_ char *todo = xstrdup(path);
+	_cleanup_free_ char *rest = xstrdup(path);
 	int links = 0;
 
 restart : {
 	_cleanup_free_ char *cur = xstrdup("");
 	struct merged_dir d;
-	char *p = todo;
+	char *p = rest;
 
 	if (merged_root(layers, nlayers, &d, err) < 0)
 		return -1;
@@ -158,8 +158,8 @@ restart : {
 				*up = '\0';
 			next = xasprintf("%s%s", cur, p);
 			merged_dir_release(&d);
-			free(todo);
-			todo = next;
+			free(rest);
+			rest = next;
 			goto restart;
 		}
 		layer = merged_lookup(&d, name, &st);
@@ -183,8 +183,8 @@ restart : {
 			next = link[0] == '/' ? xasprintf("%s%s", link, p)
 					      : xasprintf("%s/%s%s", cur, link, p);
 			merged_dir_release(&d);
-			free(todo);
-			todo = next;
+			free(rest);
+			rest = next;
 			goto restart;
 		}
 		if (merged_child(&d, name, &child, err) < 0) {
