@@ -345,24 +345,8 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 		if (running)
 			continue;
 		ports = xcalloc(svc->nports, sizeof(*ports));
-		for (j = 0; j < svc->nports; j++) {
-			const struct compose_port *cp = &svc->ports[j];
-
-			if (!cp->published)
-				continue;
-			if (strchr(cp->published, '-')) {
-				rc = stk_err_set(err, ENOTSUP,
-						 "service %s: port ranges (%s) are not "
-						 "supported yet",
-						 svc->name, cp->published);
-				break;
-			}
-			ports[np].proto = cp->protocol && !strcmp(cp->protocol, "udp") ? NET_UDP
-										       : NET_TCP;
-			ports[np].host_ip = cp->host_ip;
-			ports[np].host_port = (uint16_t)atoi(cp->published);
-			ports[np++].container_port = (uint16_t)cp->target;
-		}
+		for (j = 0; j < svc->nports; j++)
+			sup_port_of(&svc->ports[j], &ports[np++]);
 		if (rc == 0 && net_ports_check(ports, np, err) < 0)
 			rc = stk_err_wrap(err, "service %s", svc->name);
 		free(ports);

@@ -168,27 +168,6 @@ static void add_label(struct json_object *labels, const char *k, const char *v)
 	json_object_object_add(labels, k, json_object_new_string(v));
 }
 
-static struct json_object *ports_json(const struct compose_service *svc)
-{
-	struct json_object *a = json_object_new_array();
-	size_t i;
-
-	for (i = 0; i < svc->nports; i++) {
-		const struct compose_port *p = &svc->ports[i];
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "host_ip",
-				       json_object_new_string(p->host_ip ? p->host_ip : "0.0.0.0"));
-		json_object_object_add(o, "published",
-				       json_object_new_int(p->published ? atoi(p->published) : 0));
-		json_object_object_add(o, "target", json_object_new_int((int)p->target));
-		json_object_object_add(o, "protocol",
-				       json_object_new_string(p->protocol ? p->protocol : "tcp"));
-		json_object_array_add(a, o);
-	}
-	return a;
-}
-
 static char *join_argv(char **argv)
 {
 	struct strbuf sb;
@@ -238,7 +217,7 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 			       json_object_new_string(svc->stop_signal ? svc->stop_signal
 								       : "SIGTERM"));
 	json_object_object_add(o, "stop_grace_ms", json_object_new_int(grace_ms_of(svc)));
-	json_object_object_add(o, "ports", ports_json(svc));
+	json_object_object_add(o, "ports", sup_ports_json(svc, NULL));
 	{
 		_cleanup_free_ char *cg = state_cgroup_parent(s->project);
 
@@ -349,6 +328,7 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			   struct stk_err *err)
 {
 	struct sup *s = c->s;
+	_cleanup_free_ uint16_t *host_ports = xcalloc(svc->nports + 1, sizeof(*host_ports));
 	size_t i;
 
 	if (!s->net && net_open(s->paths.root, s->project, NULL, &s->net, err) < 0)
@@ -381,18 +361,10 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 		/* Published ports go with the first network, as Docker publishes once. */
 		if (i == 0 && svc->nports) {
 			pv = xcalloc(svc->nports, sizeof(*pv));
-			for (j = 0; j < svc->nports; j++) {
-				const struct compose_port *p = &svc->ports[j];
-
-				if (!p->published)
-					continue; /* a random host port: not supported yet */
-				pv[np].proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP
-											  : NET_TCP;
-				pv[np].host_ip = p->host_ip;
-				pv[np].host_port = (uint16_t)atoi(p->published);
-				pv[np++].container_port = (uint16_t)p->target;
-			}
+			for (j = 0; j < svc->nports; j++)
+				sup_port_of(&svc->ports[j], &pv[np++]);
 			ports = pv;
+			es.host_ports_out = host_ports;
 		}
 		es.ports = ports;
 		es.nports = np;
@@ -401,6 +373,12 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 		free(pv);
 		if (rc < 0)
 			return stk_err_wrap(err, "network %s", sn->name);
+		if (i == 0 && np) {
+			/* The host ports taken, for `ps` and `port`. */
+			json_object_object_add(c->config, "ports", sup_ports_json(svc, host_ports));
+			if (write_config(c, err) < 0)
+				return -1;
+		}
 		if (i == 0) {
 			memcpy(ip, addr, 16);
 			if (net_network_gateway(s->net, sn->name, gw, err) < 0 ||

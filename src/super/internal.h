@@ -4,6 +4,7 @@
 #define STK_SUPER_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "compose/model.h"
@@ -144,6 +145,14 @@ char *sup_image_id(struct sup *s, const char *image);
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
 		   struct engine_spec *spec, struct json_object **image_config,
 		   struct stk_err *err);
+
+/* netmode.c: published ports and network_mode */
+struct net_port;
+/* The net module's form of a compose port (a range or a random port included). */
+void sup_port_of(const struct compose_port *cp, struct net_port *out);
+/* config.json's "ports": host_ports (one per service port) once the container runs,
+ * NULL before (a range or a random port is then 0). */
+struct json_object *sup_ports_json(const struct compose_service *svc, const uint16_t *host_ports);
 
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);

@@ -1,0 +1,171 @@
+"""`stack up` and the network: published port forms (a random host port, host-address
+only, ranges, UDP, the long syntax) as `ps` and `stack port` report them, network_mode
+(host, none, service:, container:), and tty containers. Real containers through the
+real CLI, traffic only to loopback and to the test's own containers."""
+import json
+import socket
+
+import pytest
+
+from engine_helpers import needs_root
+from netlib import needs_root as needs_netns
+from uplib import poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+# Answers "hello" on TCP port 80 and echoes UDP datagrams on port 53.
+SERVER = ["sh", "-c", "while true; do echo hello | nc -l -p 80; done"]
+
+
+def fetch(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            return s.recv(100).strip()
+    except OSError:
+        return None
+
+
+def ephemeral_range():
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        first, last = f.read().split()
+    return int(first), int(last)
+
+
+def publishers(project, service="web"):
+    [c] = [c for c in project.ps_json() if c["Service"] == service]
+    return c["Publishers"]
+
+
+def test_container_port_alone_gets_a_free_ephemeral_host_port(project):
+    project.write(f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(SERVER)}
+    stop_signal: SIGKILL
+    ports: ["80"]
+""")
+    project.ok("up", "-d")
+    [pub] = publishers(project)
+    first, last = ephemeral_range()
+    assert first <= pub["PublishedPort"] <= last, pub
+    assert pub["TargetPort"] == 80 and pub["Protocol"] == "tcp"
+    assert poll_until(lambda: fetch(pub["PublishedPort"]), what="the random port") == b"hello"
+    line = project.ok("ps").out.splitlines()[1]
+    assert f"0.0.0.0:{pub['PublishedPort']}->80/tcp" in line, line
+
+
+def test_host_ip_without_host_port_publishes_on_that_address_only(project):
+    project.write(f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(SERVER)}
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1::80"]
+""")
+    project.ok("up", "-d")
+    [pub] = publishers(project)
+    assert pub["URL"] == "127.0.0.1" and pub["PublishedPort"] > 0, pub
+    assert poll_until(lambda: fetch(pub["PublishedPort"]), what="the port") == b"hello"
+    assert project.ok("port", "web", "80").out == f"127.0.0.1:{pub['PublishedPort']}\n"
+
+
+def test_range_to_range_publishes_each_port(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sh", "-c", "for p in 80 81 82; do (while true; do echo $p | nc -l -p $p; done) & done; wait"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18100-18102:80-82"]
+""")
+    project.ok("up", "-d")
+    pubs = publishers(project)
+    assert [(p["PublishedPort"], p["TargetPort"]) for p in pubs] == \
+        [(18100, 80), (18101, 81), (18102, 82)]
+    for host, want in ((18100, b"80"), (18101, b"81"), (18102, b"82")):
+        assert poll_until(lambda: fetch(host), what=f"port {host}") == want
+
+
+def test_host_range_for_one_port_takes_the_first_free_one(project):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 18110))
+    busy.listen(1)
+    try:
+        project.write(f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(SERVER)}
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18110-18115:80"]
+""")
+        project.ok("up", "-d")
+        [pub] = publishers(project)
+        assert pub["PublishedPort"] == 18111, pub
+        assert poll_until(lambda: fetch(18111), what="port 18111") == b"hello"
+        assert project.ok("port", "web", "80").out == "127.0.0.1:18111\n"
+    finally:
+        busy.close()
+
+
+def test_host_range_all_in_use_fails_before_anything_starts(project):
+    held = []
+    try:
+        for port in (18120, 18121, 18122):
+            s = socket.socket()
+            s.bind(("127.0.0.1", port))
+            s.listen(1)
+            held.append(s)
+        project.write("""
+services:
+  db:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    ports: ["127.0.0.1:18120-18122:80"]
+""")
+        r = project("up", "-d")
+        assert r.code == 1
+        assert r.err.strip() == \
+            "stack: service web: ports 18120-18122/tcp are all in use on 127.0.0.1", r
+        assert project.leftovers() == []
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_udp_and_long_syntax_ports(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sh", "-c", "while true; do nc -u -l -p 53 -e cat; done"]
+    stop_signal: SIGKILL
+    ports:
+      - "127.0.0.1:18130:53/udp"
+      - target: 53
+        published: "18140-18142"
+        host_ip: 127.0.0.1
+        protocol: udp
+        mode: host
+""")
+    project.ok("up", "-d")
+    pubs = publishers(project)
+    assert pubs == [
+        {"URL": "127.0.0.1", "TargetPort": 53, "PublishedPort": 18130, "Protocol": "udp"},
+        {"URL": "127.0.0.1", "TargetPort": 53, "PublishedPort": 18140, "Protocol": "udp"}]
+
+    def echo():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            s.sendto(b"ping\n", ("127.0.0.1", 18130))
+            try:
+                return s.recv(100)
+            except OSError:
+                return None
+    assert poll_until(echo, what="the UDP echo").strip() == b"ping"
+    assert project.ok("port", "--protocol", "udp", "web", "53").out == "127.0.0.1:18130\n"
