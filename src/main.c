@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
 	{"logs", cli_logs, "View output from containers", false},
 	{"ls", cli_ls, "List running compose projects", false},
 	{"pause", cli_pause, "Pause services", false},
+	{"port", cli_port, "Print the public port for a port binding", false},
 	{"ps", cli_ps, "List containers", false},
 	{"pull", cli_pull, "Pull images from a registry", false},
 	{"restart", cli_restart, "Restart service containers", false},

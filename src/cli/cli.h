@@ -83,6 +83,7 @@ const char *cli_run_root(const struct cli_globals *g);
 int cli_up(struct cli_globals *g, int argc, char **argv);
 int cli_down(struct cli_globals *g, int argc, char **argv);
 int cli_ps(struct cli_globals *g, int argc, char **argv);
+int cli_port(struct cli_globals *g, int argc, char **argv);
 int cli_ls(struct cli_globals *g, int argc, char **argv);
 int cli_logs(struct cli_globals *g, int argc, char **argv);
 int cli_stop(struct cli_globals *g, int argc, char **argv);

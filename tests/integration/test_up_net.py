@@ -76,7 +76,7 @@ def test_range_to_range_publishes_each_port(project):
 services:
   web:
     image: BUSYBOX
-    command: ["sh", "-c", "for p in 80 81 82; do (while true; do echo $p | nc -l -p $p; done) & done; wait"]
+    command: ["sh", "-c", "for p in 80 81 82; do (while true; do echo $$p | nc -l -p $$p; done) & done; wait"]
     stop_signal: SIGKILL
     ports: ["127.0.0.1:18100-18102:80-82"]
 """)
@@ -138,12 +138,23 @@ services:
             s.close()
 
 
+def udp_port_held(port):
+    """The userland proxy holds a published UDP port on loopback (busybox has no UDP
+    server to answer through it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def test_udp_and_long_syntax_ports(project):
     project.write("""
 services:
   web:
     image: BUSYBOX
-    command: ["sh", "-c", "while true; do nc -u -l -p 53 -e cat; done"]
+    command: ["sleep", "1000"]
     stop_signal: SIGKILL
     ports:
       - "127.0.0.1:18130:53/udp"
@@ -158,14 +169,34 @@ services:
     assert pubs == [
         {"URL": "127.0.0.1", "TargetPort": 53, "PublishedPort": 18130, "Protocol": "udp"},
         {"URL": "127.0.0.1", "TargetPort": 53, "PublishedPort": 18140, "Protocol": "udp"}]
-
-    def echo():
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.5)
-            s.sendto(b"ping\n", ("127.0.0.1", 18130))
-            try:
-                return s.recv(100)
-            except OSError:
-                return None
-    assert poll_until(echo, what="the UDP echo").strip() == b"ping"
+    assert poll_until(lambda: udp_port_held(18130) and udp_port_held(18140),
+                      what="the UDP proxies")
     assert project.ok("port", "--protocol", "udp", "web", "53").out == "127.0.0.1:18130\n"
+    r = project("port", "web", "53")
+    assert r.code == 1 and r.out == ""
+    assert r.err.strip() == \
+        f"stack: no port 53/tcp for container {project.name}-web-1: 18130/udp, 18140/udp", r
+
+
+def test_port_of_a_service_without_a_running_container_fails_as_compose(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18150:80"]
+  idle:
+    image: BUSYBOX
+    command: ["true"]
+""")
+    project.ok("up", "-d", "web")
+    assert project.ok("port", "web", "80").out == "127.0.0.1:18150\n"
+    r = project("port", "idle", "80")
+    assert (r.code, r.err.strip()) == (1, 'stack: service "idle" is not running'), r
+    r = project("port", "--index", "2", "web", "80")
+    assert (r.code, r.err.strip()) == (1, 'stack: service "web" is not running container #2'), r
+    r = project("port", "nosuch", "80")
+    assert (r.code, r.err.strip()) == (1, "stack: no such service: nosuch"), r
+    r = project("port", "web", "http")
+    assert r.code == 2 and 'invalid port "http"' in r.err, r
