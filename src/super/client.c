@@ -320,7 +320,8 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 	return rc;
 }
 
-/* The published ports of services that have no running container yet must be free. */
+/* Before anything starts: network_mode container: names a container, and the published
+ * ports of services that have no running container yet are free. */
 static int check_ports(const struct super_client *cl, struct compose_project *p,
 		       const struct super_up_opts *o, struct stk_err *err)
 {
@@ -336,6 +337,11 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 		size_t np = 0;
 		bool running = false;
 
+		if (service_wanted(o, svc->name) &&
+		    sup_netmode_check(&cl->paths, p, svc, err) < 0) {
+			rc = -1;
+			break;
+		}
 		if (!service_wanted(o, svc->name) || !svc->nports)
 			continue;
 		for (k = 0; k < nv; k++)

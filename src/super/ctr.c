@@ -284,7 +284,7 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 		   struct sup_ctr **out, struct stk_err *err)
 {
 	struct engine_spec spec;
-	_cleanup_free_ char *id = random_id(), *name = NULL, *command = NULL;
+	_cleanup_free_ char *id = random_id(), *name = NULL, *command = NULL, *hostname = NULL;
 	struct sup_ctr *c;
 	int rc;
 
@@ -300,11 +300,14 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 	engine_spec_init(&spec);
 	rc = sup_spec_build(s, svc, c, &spec, NULL, err);
 	command = join_argv(spec.argv);
+	hostname = xstrdup(spec.hostname ? spec.hostname : "");
 	engine_spec_release(&spec);
 	if (rc == 0)
 		rc = stk_mkdir_p(c->dir, 0700, err);
 	if (rc == 0) {
 		c->config = config_new(s, svc, id, name, number, command);
+		/* For containers that join its network namespace (network_mode). */
+		json_object_object_add(c->config, "hostname", json_object_new_string(hostname));
 		rc = write_config(c, err);
 	}
 	if (rc < 0) {
@@ -456,8 +459,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	sup_ctr_restart_cancel(c);
 	mode = svc->network_mode;
 	host_mode = mode && !strcmp(mode, "host");
-	if (mode && strcmp(mode, "none") && !host_mode)
-		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported yet",
+	if (mode && strcmp(mode, "none") && !host_mode && !sup_netmode_shares(svc))
+		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported",
 				   c->name, mode);
 	engine_spec_init(&spec);
 	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0)
@@ -475,12 +478,19 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		if (attach_networks(c, svc, nsfd, spec.hostname, ip, ip6, gw, err) < 0)
 			goto out;
 		spec.netns = xasprintf("/proc/%d/fd/%d", (int)getpid(), nsfd);
+	} else if (sup_netmode_shares(svc)) {
+		if (sup_netmode_join(c, svc, &spec, &nsfd, err) < 0 || write_config(c, err) < 0)
+			goto out;
 	}
-	if (write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL, *ip6 ? ip6 : NULL,
+	/* A sharer has the other container's /etc/hosts and /etc/resolv.conf (the join). */
+	if (!sup_netmode_shares(svc) &&
+	    write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL, *ip6 ? ip6 : NULL,
 			    *gw ? gw : NULL, err) < 0)
 		goto out;
-	spec.hosts_file = xasprintf("%s/hosts", c->dir);
-	spec.resolv_conf_file = xasprintf("%s/resolv.conf", c->dir);
+	if (!spec.hosts_file)
+		spec.hosts_file = xasprintf("%s/hosts", c->dir);
+	if (!spec.resolv_conf_file)
+		spec.resolv_conf_file = xasprintf("%s/resolv.conf", c->dir);
 	if (sup_logs_open(c, wfds, err) < 0)
 		goto out;
 	spec.stdio[1] = wfds[0];

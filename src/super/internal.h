@@ -153,6 +153,19 @@ void sup_port_of(const struct compose_port *cp, struct net_port *out);
 /* config.json's "ports": host_ports (one per service port) once the container runs,
  * NULL before (a range or a random port is then 0). */
 struct json_object *sup_ports_json(const struct compose_service *svc, const uint16_t *host_ports);
+/* network_mode service:NAME or container:NAME: opens the running target's network
+ * namespace (checked against its pidfd) into *nsfd and points spec at it and at the
+ * target's /etc/hosts, /etc/resolv.conf and hostname; records the target in c's config. */
+int sup_netmode_join(struct sup_ctr *c, const struct compose_service *svc, struct engine_spec *spec,
+		     int *nsfd, struct stk_err *err);
+/* Is the sharer still in the namespace of its service's current container? */
+bool sup_netmode_current(struct sup *s, const struct sup_ctr *c, const struct compose_service *svc);
+/* network_mode container:NAME names a running container, or one the project makes
+ * (checked before up starts anything). */
+int sup_netmode_check(const struct state_paths *paths, const struct compose_project *p,
+		      const struct compose_service *svc, struct stk_err *err);
+/* network_mode service: or container: */
+bool sup_netmode_shares(const struct compose_service *svc);
 
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);

@@ -472,7 +472,8 @@ static bool ctr_current(struct sup *s, struct sup_ctr *c, const struct compose_s
 	_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
 
 	return hash && !strcmp(hash, state_str(c->config, "config_hash")) &&
-	       (!image_id || !strcmp(image_id, state_str(c->config, "image_id")));
+	       (!image_id || !strcmp(image_id, state_str(c->config, "image_id"))) &&
+	       sup_netmode_current(s, c, svc);
 }
 
 static int replicas_of(struct json_object *req, const struct compose_service *svc)

@@ -200,3 +200,132 @@ services:
     assert (r.code, r.err.strip()) == (1, "stack: no such service: nosuch"), r
     r = project("port", "web", "http")
     assert r.code == 2 and 'invalid port "http"' in r.err, r
+
+
+def logs_of(project, service):
+    return project.ok("logs", "--no-log-prefix", service).out
+
+
+def inet_line(text):
+    lines = [ln.split()[1] for ln in text.splitlines() if ln.strip().startswith("inet ")]
+    return lines[0] if lines else None
+
+
+SHARED = """
+services:
+  web:
+    image: BUSYBOX
+    command: ["sh", "-c", "ip -4 addr show eth0; MARK; while true; do echo hello | nc -l -p 80; done"]
+    stop_signal: SIGKILL
+  sidecar:
+    image: BUSYBOX
+    network_mode: "service:web"
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "ip -4 addr show eth0; cat /etc/hostname; until nc 127.0.0.1 80; do sleep 0.1; done; exec sleep 1000"]
+"""
+
+
+def test_network_mode_service_shares_the_other_containers_namespace(project):
+    project.write(SHARED.replace("MARK", "true"))
+    r = project.ok("up", "-d", "sidecar")
+    lines = r.err.splitlines()
+    n = project.name
+    # The dependency is implied, and the sharer starts after the other.
+    assert lines.index(f" Container {n}-web-1  Started") < \
+        lines.index(f" Container {n}-sidecar-1  Started"), r.err
+    web_ip = poll_until(lambda: inet_line(logs_of(project, "web")), what="web's address")
+    side = poll_until(lambda: "hello" in logs_of(project, "sidecar") and
+                      logs_of(project, "sidecar"), what="the sidecar to reach localhost:80")
+    assert inet_line(side) == web_ip, side
+    web = [c for c in project.ps_json() if c["Service"] == "web"][0]
+    # Docker's hostname of the shared namespace: the other container's.
+    assert web["ID"][:12] in side.splitlines(), side
+
+
+def test_recreating_the_shared_service_recreates_the_sharer(project):
+    project.write(SHARED.replace("MARK", "true"))
+    project.ok("up", "-d")
+    before = {c["Service"]: c["ID"] for c in project.ps_json()}
+    project.write(SHARED.replace("MARK", "echo changed"))
+    r = project.ok("up", "-d")
+    after = {c["Service"]: c["ID"] for c in project.ps_json()}
+    assert after["web"] != before["web"] and after["sidecar"] != before["sidecar"], r.err
+    web_ip = poll_until(lambda: inet_line(logs_of(project, "web")), what="web's address")
+    side = poll_until(lambda: "hello" in logs_of(project, "sidecar") and
+                      logs_of(project, "sidecar"), what="the new sidecar to reach web")
+    assert inet_line(side) == web_ip, side
+
+
+def test_network_mode_none_has_only_loopback(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    network_mode: none
+    command: ["sh", "-c", "ip -o link; exec sleep 1000"]
+    stop_signal: SIGKILL
+""")
+    project.ok("up", "-d")
+    out = poll_until(lambda: logs_of(project, "job"), what="the link list")
+    names = [ln.split(":")[1].strip() for ln in out.splitlines() if ":" in ln]
+    assert names == ["lo"], out
+
+
+def test_network_mode_host_listens_in_the_callers_namespace(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    network_mode: host
+    command: ["sh", "-c", "while true; do echo from-host-ns | nc -l -p 18160; done"]
+    stop_signal: SIGKILL
+""")
+    project.ok("up", "-d")
+    assert poll_until(lambda: fetch(18160), what="the host-mode listener") == b"from-host-ns"
+
+
+def test_network_mode_container_joins_another_projects_container(project, tmp_path, registry):
+    from uplib import Project
+    project.write(f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(SERVER)}
+    stop_signal: SIGKILL
+""")
+    project.ok("up", "-d")
+    (tmp_path / "other").mkdir()
+    other = Project(tmp_path / "other", registry)
+    other.root = project.root
+    try:
+        other.write(f"""
+services:
+  client:
+    image: BUSYBOX
+    network_mode: "container:{project.name}-web-1"
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "until nc 127.0.0.1 80; do sleep 0.1; done; exec sleep 1000"]
+""")
+        other.ok("up", "-d")
+        assert poll_until(lambda: "hello" in logs_of(other, "client"),
+                          what="the client to reach web over localhost")
+    finally:
+        other.ok("down", "-t", "1")
+
+
+def test_network_mode_container_unknown_fails_before_anything_starts(project):
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+  web:
+    image: BUSYBOX
+    network_mode: "container:nosuch"
+    command: ["sleep", "1000"]
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    assert r.err.strip() == ("stack: service web: network_mode container:nosuch: "
+                             "no such running container: nosuch"), r
+    assert project.leftovers() == []
