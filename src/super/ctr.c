@@ -445,7 +445,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	struct sup *s = c->s;
 	const struct compose_service *svc = sup_ctr_service(c);
 	struct engine_spec spec;
-	_cleanup_close_ int nsfd = -1;
+	_cleanup_close_ int nsfd = -1, stdin_fd = -1;
 	int wfds[2] = {-1, -1};
 	char ip[16] = "", ip6[46] = "", gw[16] = "", host[256];
 	const char *mode;
@@ -495,6 +495,9 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		goto out;
 	spec.stdio[1] = wfds[0];
 	spec.stdio[2] = wfds[1];
+	if (svc->stdin_open && !svc->tty && sup_stdin_open(c, &stdin_fd, err) < 0)
+		goto out;
+	spec.stdio[0] = stdin_fd;
 	if (engine_create(&spec, &c->ec, err) < 0)
 		goto out;
 	if (engine_start(c->ec, err) < 0) {
@@ -502,6 +505,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		c->ec = NULL;
 		goto out;
 	}
+	if (spec.tty)
+		sup_logs_take_pty(c, engine_take_pty_master(c->ec));
 	rc = 0;
 out:
 	if (wfds[0] >= 0)

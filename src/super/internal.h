@@ -178,6 +178,10 @@ void sup_changed(struct sup *s);
 int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
 void sup_logs_attach(struct sup_ctr *c);
 void sup_logs_close(struct sup_ctr *c);
+/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO. */
+void sup_logs_take_pty(struct sup_ctr *c, int master);
+/* stdin_open without tty: a FIFO no one writes, so the container's stdin stays open. */
+int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err);
 
 /* Remove a container's engine side and free it, retrying on a timer while it is busy. */
 void sup_engine_remove(struct sup *s, struct engine_container *ec);

@@ -4,7 +4,9 @@
  * reads). The supervisor reads them and appends one JSON record per line to
  * container.log, as Docker's json-file driver does ({"log", "stream", "time"}),
  * rotating at logging.options max-size / max-file (default 20 MiB x 5, as Docker's
- * local driver). The CLI reads the files back with no supervisor involved. */
+ * local driver). The CLI reads the files back with no supervisor involved. A tty
+ * container's output is its pty master instead, read as stdout (with the pty's \r\n, as
+ * Docker logs it); it lives only as long as the supervisor that started it. */
 #include "super/internal.h"
 
 #include <errno.h>
@@ -228,6 +230,28 @@ void sup_logs_attach(struct sup_ctr *c)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	stream_attach(c, &c->out);
 	stream_attach(c, &c->err);
+}
+
+void sup_logs_take_pty(struct sup_ctr *c, int master)
+{
+	if (master < 0)
+		return;
+	if (c->out.rfd >= 0)
+		close(c->out.rfd);
+	c->out.rfd = master;
+}
+
+int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/stdin.fifo", c->dir);
+
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+		return stk_err_sys(err, "mkfifo %s", path);
+	/* Read-write: the container's reads wait, as on Docker's open, unattached stdin. */
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return stk_err_sys(err, "open %s", path);
+	return 0;
 }
 
 void sup_logs_close(struct sup_ctr *c)

@@ -270,7 +270,8 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 	spec->hostname = svc->hostname ? xstrdup(svc->hostname) : xstrndup(c->id, 12);
 	if (svc->domainname)
 		spec->domainname = xstrdup(svc->domainname);
-	/* tty: not yet; the container's output goes through the log FIFOs. */
+	/* A pty for stdin, stdout and stderr: its master is read as stdout (logs.c). */
+	spec->tty = svc->tty;
 	build_security(svc, spec);
 	if (build_mounts(svc, spec, err) < 0 || build_limits(svc, spec, err) < 0)
 		return -1;

@@ -4,9 +4,9 @@ only, ranges, UDP, the long syntax) as `ps` and `stack port` report them, networ
 real CLI, traffic only to loopback and to the test's own containers."""
 import json
 import socket
+import subprocess
 
-import pytest
-
+from conftest import STACK
 from engine_helpers import needs_root
 from netlib import needs_root as needs_netns
 from uplib import poll_until, project  # noqa: F401 (fixture)
@@ -329,3 +329,64 @@ services:
     assert r.err.strip() == ("stack: service web: network_mode container:nosuch: "
                              "no such running container: nosuch"), r
     assert project.leftovers() == []
+
+
+def log_records(project, service):
+    [c] = [c for c in project.ps_json("-a") if c["Service"] == service]
+    path = project.root / "containers" / c["ID"] / "container.log"
+    return [json.loads(ln) for ln in path.read_text().splitlines()]
+
+
+def test_tty_gives_the_container_a_terminal_whose_output_reaches_the_logs(project):
+    project.write("""
+services:
+  term:
+    image: BUSYBOX
+    tty: true
+    stdin_open: true
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "test -t 1 && echo stdout-is-a-tty; test -t 0 && echo stdin-too; exec sleep 1000"]
+  plain:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "test -t 1 || echo stdout-is-no-tty; exec sleep 1000"]
+""")
+    project.ok("up", "-d")
+    out = poll_until(lambda: "stdin-too" in logs_of(project, "term") and
+                     logs_of(project, "term"), what="the tty container's output")
+    # Docker's tty logs keep the pty's line endings.
+    raw = subprocess.run([STACK, "--root", str(project.root), "-p", project.name,
+                          "--project-directory", str(project.dir), "logs", "--no-log-prefix",
+                          "term"], capture_output=True, check=True).stdout
+    assert raw == b"stdout-is-a-tty\r\nstdin-too\r\n", (raw, out)
+    assert [r["log"] for r in log_records(project, "term")] == \
+        ["stdout-is-a-tty\r\n", "stdin-too\r\n"]
+    assert all(r["stream"] == "stdout" for r in log_records(project, "term"))
+    assert poll_until(lambda: logs_of(project, "plain"), what="plain") == "stdout-is-no-tty\n"
+    states = {c["Service"]: c["State"] for c in project.ps_json()}
+    assert states == {"term": "running", "plain": "running"}
+    r = project.ok("down", "-t", "1")
+    assert f" Container {project.name}-term-1  Removed" in r.err.splitlines(), r.err
+    assert project.leftovers() == []
+
+
+def test_stdin_open_without_tty_keeps_stdin_open(project):
+    project.write("""
+services:
+  reader:
+    image: BUSYBOX
+    stdin_open: true
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "test -p /proc/self/fd/0 && echo stdin-is-a-pipe; cat; echo closed"]
+  closed:
+    image: BUSYBOX
+    command: ["sh", "-c", "test -c /proc/self/fd/0 && echo stdin-is-dev-null; cat; echo closed"]
+""")
+    project.ok("up", "-d")
+    # Without stdin_open, stdin is /dev/null and cat ends at once.
+    assert poll_until(lambda: logs_of(project, "closed"), what="closed") == \
+        "stdin-is-dev-null\nclosed\n"
+    poll_until(lambda: "stdin-is-a-pipe" in logs_of(project, "reader"), what="the reader")
+    # cat waits on the open stdin: the container keeps running.
+    assert [c["Service"] for c in project.ps_json()] == ["reader"]
+    assert "closed" not in logs_of(project, "reader")
