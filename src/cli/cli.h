@@ -84,6 +84,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv);
 int cli_down(struct cli_globals *g, int argc, char **argv);
 int cli_ps(struct cli_globals *g, int argc, char **argv);
 int cli_port(struct cli_globals *g, int argc, char **argv);
+/* The PORTS column of `ps` for config.json's "ports", as Docker groups them. */
+struct json_object;
+char *cli_ports_display(struct json_object *ports);
 int cli_ls(struct cli_globals *g, int argc, char **argv);
 int cli_logs(struct cli_globals *g, int argc, char **argv);
 int cli_stop(struct cli_globals *g, int argc, char **argv);

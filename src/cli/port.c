@@ -162,3 +162,116 @@ int cli_port(struct cli_globals *g, int argc, char **argv)
 		return cli_usage_error("port", "invalid port \"%s\"", argv[optind + 1]);
 	return port_lookup(g, &q);
 }
+
+/* ---- the PORTS column of `ps`, as Docker's DisplayablePorts writes it ---- */
+
+struct port_item {
+	const char *ip, *proto;
+	long long priv, pub;
+};
+
+static int port_item_cmp(const void *a, const void *b)
+{
+	const struct port_item *x = a, *y = b;
+	int c;
+
+	if (x->priv != y->priv)
+		return x->priv < y->priv ? -1 : 1;
+	if ((c = strcmp(x->ip, y->ip)))
+		return c;
+	if (x->pub != y->pub)
+		return x->pub < y->pub ? -1 : 1;
+	return strcmp(x->proto, y->proto);
+}
+
+/* "ip:port" with an IPv6 address in brackets, as Go's JoinHostPort. */
+static void add_host_port(struct strbuf *sb, const char *ip, long long port)
+{
+	strbuf_addf(sb, strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip, port);
+}
+
+static void add_group(struct strbuf *sb, const struct port_item *it, long long first,
+		      long long last)
+{
+	struct strbuf range;
+
+	strbuf_init(&range);
+	strbuf_addf(&range, "%lld", first);
+	if (last != first)
+		strbuf_addf(&range, "-%lld", last);
+	if (sb->len)
+		strbuf_adds(sb, ", ");
+	if (*it->ip) {
+		/* Only ports published on the same number are grouped: ip:80-82->80-82. */
+		add_host_port(sb, it->ip, first);
+		if (last != first)
+			strbuf_addf(sb, "-%lld", last);
+		strbuf_addf(sb, "->%s", range.buf);
+	} else {
+		strbuf_adds(sb, range.buf);
+	}
+	strbuf_addf(sb, "/%s", it->proto);
+	strbuf_free(&range);
+}
+
+struct port_group {
+	const struct port_item *key; /* its address and protocol */
+	long long first, last;
+};
+
+char *cli_ports_display(struct json_object *ports)
+{
+	size_t n = ports ? json_object_array_length(ports) : 0, i, k, ng = 0;
+	struct port_item *v = xcalloc(n + 1, sizeof(*v));
+	struct port_group *gs = xcalloc(n + 1, sizeof(*gs));
+	struct strbuf sb, mappings;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(ports, i);
+
+		v[i].pub = state_int(p, "published");
+		v[i].ip = v[i].pub ? state_str(p, "host_ip") : "";
+		v[i].proto = state_str(p, "protocol");
+		v[i].priv = state_int(p, "target");
+	}
+	qsort(v, n, sizeof(*v), port_item_cmp);
+	strbuf_init(&sb);
+	strbuf_init(&mappings);
+	/* Consecutive ports of one address and protocol form a group (a group that breaks
+	 * is written out at once); ports published on another number are listed one by one
+	 * after the groups. */
+	for (i = 0; i < n; i++) {
+		if (*v[i].ip && v[i].pub != v[i].priv) {
+			if (mappings.len)
+				strbuf_adds(&mappings, ", ");
+			add_host_port(&mappings, v[i].ip, v[i].pub);
+			strbuf_addf(&mappings, "->%lld/%s", v[i].priv, v[i].proto);
+			continue;
+		}
+		for (k = 0; k < ng; k++)
+			if (!strcmp(gs[k].key->ip, v[i].ip) &&
+			    !strcmp(gs[k].key->proto, v[i].proto))
+				break;
+		if (k < ng && v[i].priv == gs[k].last + 1) {
+			gs[k].last = v[i].priv;
+			continue;
+		}
+		if (k < ng)
+			add_group(&sb, gs[k].key, gs[k].first, gs[k].last);
+		else
+			ng++;
+		gs[k].key = &v[i];
+		gs[k].first = gs[k].last = v[i].priv;
+	}
+	for (k = 0; k < ng; k++)
+		add_group(&sb, gs[k].key, gs[k].first, gs[k].last);
+	if (mappings.len) {
+		if (sb.len)
+			strbuf_adds(&sb, ", ");
+		strbuf_adds(&sb, mappings.buf);
+	}
+	strbuf_free(&mappings);
+	free(gs);
+	free(v);
+	return sb.buf ? strbuf_take(&sb) : xstrdup("");
+}

@@ -68,8 +68,8 @@ static void fill_row(struct row *r, const struct state_container *c)
 	const char *st = state_str(c->state, "status");
 	long long now = now_ns();
 	char d[48];
-	struct json_object *ports, *p;
-	size_t i, len;
+	struct json_object *ports;
+	size_t len;
 	const char *cmd = state_str(c->config, "command");
 
 	r->c = c;
@@ -109,20 +109,10 @@ static void fill_row(struct row *r, const struct state_container *c)
 		snprintf(r->command, sizeof(r->command), "\"%s\"", cmd);
 	r->ports[0] = '\0';
 	if (r->running && json_object_object_get_ex(c->config, "ports", &ports)) {
-		for (i = 0; i < json_object_array_length(ports); i++) {
-			size_t at = strlen(r->ports);
+		char *shown = cli_ports_display(ports);
 
-			p = json_object_array_get_idx(ports, i);
-			if (!state_int(p, "published"))
-				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%lld/%s",
-					 i ? ", " : "", state_int(p, "target"),
-					 state_str(p, "protocol"));
-			else
-				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%s:%lld->%lld/%s",
-					 i ? ", " : "", state_str(p, "host_ip"),
-					 state_int(p, "published"), state_int(p, "target"),
-					 state_str(p, "protocol"));
-		}
+		snprintf(r->ports, sizeof(r->ports), "%s", shown);
+		free(shown);
 	}
 }
 

@@ -86,6 +86,42 @@ services:
         [(18100, 80), (18101, 81), (18102, 82)]
     for host, want in ((18100, b"80"), (18101, b"81"), (18102, b"82")):
         assert poll_until(lambda: fetch(host), what=f"port {host}") == want
+    line = project.ok("ps").out.splitlines()[1]
+    assert line.endswith("127.0.0.1:18100->80/tcp, 127.0.0.1:18101->81/tcp, "
+                         "127.0.0.1:18102->82/tcp"), line
+
+
+def test_ps_groups_ports_published_on_their_own_numbers_as_docker(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18190:80", "127.0.0.1:18180-18182:18180-18182", "127.0.0.1:18185:18185/udp"]
+""")
+    project.ok("up", "-d")
+    line = project.ok("ps").out.splitlines()[1]
+    assert line.endswith("127.0.0.1:18180-18182->18180-18182/tcp, "
+                         "127.0.0.1:18185->18185/udp, 127.0.0.1:18190->80/tcp"), line
+
+
+def test_replicas_of_a_host_range_take_one_port_each(project):
+    project.write(f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(SERVER)}
+    stop_signal: SIGKILL
+    scale: 2
+    ports: ["127.0.0.1:18170-18171:80"]
+""")
+    project.ok("up", "-d")
+    got = sorted(c["Publishers"][0]["PublishedPort"] for c in project.ps_json())
+    assert got == [18170, 18171]
+    assert project.ok("port", "--index", "2", "web", "80").out.startswith("127.0.0.1:1817")
+    for port in got:
+        assert poll_until(lambda: fetch(port), what=f"port {port}") == b"hello"
 
 
 def test_host_range_for_one_port_takes_the_first_free_one(project):
