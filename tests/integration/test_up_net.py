@@ -17,6 +17,18 @@ pytestmark = [needs_root, needs_netns]
 SERVER = ["sh", "-c", "while true; do echo hello | nc -l -p 80; done"]
 
 
+def web(ports, command=SERVER, extra=""):
+    """A project of one service, web, publishing ports."""
+    return f"""
+services:
+  web:
+    image: BUSYBOX
+    command: {json.dumps(command)}
+    stop_signal: SIGKILL
+{extra}    ports: {json.dumps(ports)}
+"""
+
+
 def fetch(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=2) as s:
@@ -37,14 +49,7 @@ def publishers(project, service="web"):
 
 
 def test_container_port_alone_gets_a_free_ephemeral_host_port(project):
-    project.write(f"""
-services:
-  web:
-    image: BUSYBOX
-    command: {json.dumps(SERVER)}
-    stop_signal: SIGKILL
-    ports: ["80"]
-""")
+    project.write(web(["80"]))
     project.ok("up", "-d")
     [pub] = publishers(project)
     first, last = ephemeral_range()
@@ -56,14 +61,7 @@ services:
 
 
 def test_host_ip_without_host_port_publishes_on_that_address_only(project):
-    project.write(f"""
-services:
-  web:
-    image: BUSYBOX
-    command: {json.dumps(SERVER)}
-    stop_signal: SIGKILL
-    ports: ["127.0.0.1::80"]
-""")
+    project.write(web(["127.0.0.1::80"]))
     project.ok("up", "-d")
     [pub] = publishers(project)
     assert pub["URL"] == "127.0.0.1" and pub["PublishedPort"] > 0, pub
@@ -92,14 +90,8 @@ services:
 
 
 def test_ps_groups_ports_published_on_their_own_numbers_as_docker(project):
-    project.write("""
-services:
-  web:
-    image: BUSYBOX
-    command: ["sleep", "1000"]
-    stop_signal: SIGKILL
-    ports: ["127.0.0.1:18190:80", "127.0.0.1:18180-18182:18180-18182", "127.0.0.1:18185:18185/udp"]
-""")
+    project.write(web(["127.0.0.1:18190:80", "127.0.0.1:18180-18182:18180-18182",
+                       "127.0.0.1:18185:18185/udp"], ["sleep", "1000"]))
     project.ok("up", "-d")
     line = project.ok("ps").out.splitlines()[1]
     assert line.endswith("127.0.0.1:18180-18182->18180-18182/tcp, "
@@ -107,15 +99,7 @@ services:
 
 
 def test_replicas_of_a_host_range_take_one_port_each(project):
-    project.write(f"""
-services:
-  web:
-    image: BUSYBOX
-    command: {json.dumps(SERVER)}
-    stop_signal: SIGKILL
-    scale: 2
-    ports: ["127.0.0.1:18170-18171:80"]
-""")
+    project.write(web(["127.0.0.1:18170-18171:80"], SERVER, extra="    scale: 2\n"))
     project.ok("up", "-d")
     got = sorted(c["Publishers"][0]["PublishedPort"] for c in project.ps_json())
     assert got == [18170, 18171]
@@ -129,14 +113,7 @@ def test_host_range_for_one_port_takes_the_first_free_one(project):
     busy.bind(("127.0.0.1", 18110))
     busy.listen(1)
     try:
-        project.write(f"""
-services:
-  web:
-    image: BUSYBOX
-    command: {json.dumps(SERVER)}
-    stop_signal: SIGKILL
-    ports: ["127.0.0.1:18110-18115:80"]
-""")
+        project.write(web(["127.0.0.1:18110-18115:80"]))
         project.ok("up", "-d")
         [pub] = publishers(project)
         assert pub["PublishedPort"] == 18111, pub
