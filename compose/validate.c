@@ -108,12 +108,17 @@ static void check_dependencies(struct vctx *v, const char *name, const struct no
 	const struct node *vf = node_map_get(svc, "volumes_from");
 	size_t i;
 
+	const struct node *nm = node_map_get(svc, "network_mode");
+
 	for (i = 0; deps && i < deps->len; i++) {
 		const struct node *req = node_map_get(deps->pairs[i].value, "required");
 		bool required = true;
+		/* network_mode service:X implies this dependency; its own error names X. */
+		bool implied = nm && nm->str && str_has_prefix(nm->str, "service:") &&
+			       !strcmp(nm->str + 8, deps->pairs[i].key);
 
 		node_as_bool(req, &required);
-		if (!node_map_get(v->services, deps->pairs[i].key) && required)
+		if (!node_map_get(v->services, deps->pairs[i].key) && required && !implied)
 			diag_error(v->lc->dc, deps->pairs[i].kpos,
 				   "services.%s.depends_on: service \"%s\" depends on undefined "
 				   "service \"%s\"",

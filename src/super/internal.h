@@ -160,8 +160,9 @@ int sup_netmode_join(struct sup_ctr *c, const struct compose_service *svc, struc
 		     int *nsfd, struct stk_err *err);
 /* Is the sharer still in the namespace of its service's current container? */
 bool sup_netmode_current(struct sup *s, const struct sup_ctr *c, const struct compose_service *svc);
-/* network_mode container:NAME names a running container, or one the project makes
- * (checked before up starts anything). */
+/* A sharer (network_mode service:/container:) publishes no ports, and container:NAME
+ * names a running container or one the project makes (checked before up starts
+ * anything). */
 int sup_netmode_check(const struct state_paths *paths, const struct compose_project *p,
 		      const struct compose_service *svc, struct stk_err *err);
 /* network_mode service: or container: */

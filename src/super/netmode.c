@@ -236,9 +236,15 @@ int sup_netmode_check(const struct state_paths *paths, const struct compose_proj
 	size_t n = 0;
 	int rc;
 
-	if (!svc->network_mode || !str_has_prefix(svc->network_mode, "container:"))
+	if (!sup_netmode_shares(svc))
 		return 0;
-	if (will_create(p, svc->network_mode + 10))
+	/* As Docker's create: the ports would be the other container's. */
+	if (svc->nports)
+		return stk_err_set(err, EINVAL,
+				   "service %s: network_mode %s: conflicting options: port "
+				   "publishing and the container type network mode",
+				   svc->name, svc->network_mode);
+	if (str_has_prefix(svc->network_mode, "service:") || will_create(p, svc->network_mode + 10))
 		return 0;
 	rc = foreign_target(paths, svc->network_mode + 10, &v, &n, &f, err);
 	state_containers_free(v, n);

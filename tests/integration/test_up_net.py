@@ -403,3 +403,49 @@ services:
     # cat waits on the open stdin: the container keeps running.
     assert [c["Service"] for c in project.ps_json()] == ["reader"]
     assert "closed" not in logs_of(project, "reader")
+
+
+def test_network_mode_service_with_ports_is_refused_before_anything_starts(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+  sidecar:
+    image: BUSYBOX
+    network_mode: "service:web"
+    command: ["sleep", "1000"]
+    ports: ["127.0.0.1:18200:80"]
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    assert r.err.strip() == ("stack: service sidecar: network_mode service:web: conflicting "
+                             "options: port publishing and the container type network mode"), r
+    assert project.leftovers() == []
+
+
+def test_network_mode_service_of_an_undefined_service_is_a_compose_error(project):
+    project.write("""
+services:
+  sidecar:
+    image: BUSYBOX
+    network_mode: "service:nosuch"
+    command: ["sleep", "1000"]
+""")
+    r = project("up", "-d")
+    assert r.code == 1
+    [line] = r.err.strip().splitlines()
+    assert line.endswith('compose.yaml:5:19: services.sidecar.network_mode: service "nosuch" '
+                         'is not defined'), r
+    assert project.leftovers() == []
+    project.write("services: {}\n")  # for the fixture's `down`
+
+
+def test_network_mode_service_without_a_running_target_fails_and_leaves_nothing(project):
+    project.write(SHARED.replace("MARK", "true"))
+    r = project("up", "-d", "--no-deps", "sidecar")
+    assert r.code == 1
+    assert r.err.strip().splitlines()[-1] == (
+        f"stack: sidecar: start {project.name}-sidecar-1: network_mode service:web: "
+        "no running container of service web"), r
+    assert project.leftovers() == []
