@@ -58,6 +58,7 @@ def test_container_port_alone_gets_a_free_ephemeral_host_port(project):
     assert poll_until(lambda: fetch(pub["PublishedPort"]), what="the random port") == b"hello"
     line = project.ok("ps").out.splitlines()[1]
     assert f"0.0.0.0:{pub['PublishedPort']}->80/tcp" in line, line
+    assert project.ok("port", "web", "80").out == f"0.0.0.0:{pub['PublishedPort']}\n"
 
 
 def test_host_ip_without_host_port_publishes_on_that_address_only(project):
@@ -449,3 +450,24 @@ def test_network_mode_service_without_a_running_target_fails_and_leaves_nothing(
         f"stack: sidecar: start {project.name}-sidecar-1: network_mode service:web: "
         "no running container of service web"), r
     assert project.leftovers() == []
+
+
+def test_tty_container_that_exits_is_recorded_with_its_code_and_output(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    tty: true
+    command: ["sh", "-c", "echo done; exit 3"]
+""")
+    project.ok("up", "-d")
+
+    [cid] = [c["ID"] for c in project.ps_json("-a")]
+    state = project.root / "containers" / cid / "state.json"
+    poll_until(lambda: json.loads(state.read_text())["status"] == "exited",
+               what="the job's exit to be recorded")
+    [c] = project.ps_json("-a")
+    assert (c["State"], c["ExitCode"]) == ("exited", 3), c
+    assert poll_until(lambda: log_records(project, "job"), what="the log") == \
+        [{"log": "done\r\n", "stream": "stdout", "time": log_records(project, "job")[0]["time"]}]
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
