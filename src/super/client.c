@@ -342,7 +342,8 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 			rc = -1;
 			break;
 		}
-		if (!service_wanted(o, svc->name) || !svc->nports)
+		/* network_mode host or none: Docker discards published ports. */
+		if (!service_wanted(o, svc->name) || !svc->nports || svc->network_mode)
 			continue;
 		for (k = 0; k < nv; k++)
 			if (!strcmp(state_str(v[k].config, "service"), svc->name) &&

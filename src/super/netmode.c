@@ -50,6 +50,9 @@ struct json_object *sup_ports_json(const struct compose_service *svc, const uint
 	struct json_object *a = json_object_new_array();
 	size_t i;
 
+	/* host (and none): Docker discards published ports. */
+	if (svc->network_mode)
+		return a;
 	for (i = 0; i < svc->nports; i++) {
 		const struct compose_port *p = &svc->ports[i];
 		struct json_object *o = json_object_new_object();

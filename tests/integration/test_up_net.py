@@ -293,9 +293,18 @@ services:
     network_mode: host
     command: ["sh", "-c", "while true; do echo from-host-ns | nc -l -p 18160; done"]
     stop_signal: SIGKILL
+    ports: ["127.0.0.1:18161:80"]
 """)
-    project.ok("up", "-d")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 18161))
+    busy.listen(1)
+    try:
+        # As Docker: the published ports of a host-mode service are discarded.
+        project.ok("up", "-d")
+    finally:
+        busy.close()
     assert poll_until(lambda: fetch(18160), what="the host-mode listener") == b"from-host-ns"
+    assert project.ps_json()[0]["Publishers"] == []
 
 
 def test_network_mode_container_joins_another_projects_container(project, tmp_path, registry):
