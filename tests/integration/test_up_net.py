@@ -29,6 +29,20 @@ services:
 """
 
 
+def db_and_web(web_attribute):
+    """Two idle services; web has one more attribute."""
+    return f"""
+services:
+  db:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+  web:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    {web_attribute}
+"""
+
+
 def fetch(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=2) as s:
@@ -132,16 +146,7 @@ def test_host_range_all_in_use_fails_before_anything_starts(project):
             s.bind(("127.0.0.1", port))
             s.listen(1)
             held.append(s)
-        project.write("""
-services:
-  db:
-    image: BUSYBOX
-    command: ["sleep", "1000"]
-  web:
-    image: BUSYBOX
-    command: ["sleep", "1000"]
-    ports: ["127.0.0.1:18120-18122:80"]
-""")
+        project.write(db_and_web('ports: ["127.0.0.1:18120-18122:80"]'))
         r = project("up", "-d")
         assert r.code == 1
         assert r.err.strip() == \
@@ -337,16 +342,7 @@ services:
 
 
 def test_network_mode_container_unknown_fails_before_anything_starts(project):
-    project.write("""
-services:
-  db:
-    image: BUSYBOX
-    command: ["sleep", "1000"]
-  web:
-    image: BUSYBOX
-    network_mode: "container:nosuch"
-    command: ["sleep", "1000"]
-""")
+    project.write(db_and_web('network_mode: "container:nosuch"'))
     r = project("up", "-d")
     assert r.code == 1
     assert r.err.strip() == ("stack: service web: network_mode container:nosuch: "
