@@ -655,7 +655,7 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 {
 	_cleanup_close_ int lock = -1;
 	size_t i;
-	int fd, rc;
+	int rc;
 	bool restart = !strcmp(o->op, "restart");
 
 	for (i = 0; i < o->nservices; i++)
@@ -673,16 +673,9 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
 		json_object_object_add(req, "stop", json_object_new_boolean(o->stop));
-		if (!strcmp(op, "start") || !strcmp(op, "rm")) {
-			rc = request(cl, p->name, req, NULL, err);
-		} else {
-			/* Nothing to stop or kill without a supervisor: nothing runs. */
-			fd = sup_connect(&cl->paths, p->name);
-			if (fd < 0)
-				continue;
-			rc = sup_request(cl, fd, req, false, err);
-			close(fd);
-		}
+		/* A supervisor that was killed left its containers running: a new one adopts
+		 * them, so stop and kill act on them too. */
+		rc = request(cl, p->name, req, NULL, err);
 		if (rc < 0)
 			return -1;
 	}

@@ -683,17 +683,12 @@ static void ctr_exited(struct sup_ctr *c)
 	stop_timer_stop(c);
 	sup_health_stop(c);
 	c->health.status = HEALTH_NONE;
-	if (c->ec && !c->adopted) {
-		if (engine_try_wait(c->ec, &ex, &err) != 0)
-			ex.code = -1;
-		sup_engine_remove(s, c->ec);
-	} else {
-		engine_container_free(c->ec);
-	}
+	/* Adopted: another process was its parent, so its code is lost; its cgroup and
+	 * state go on the same timer as any other's. */
+	if (c->ec && !c->adopted && engine_try_wait(c->ec, &ex, &err) != 0)
+		ex.code = -1;
+	sup_engine_remove(s, c->ec);
 	c->ec = NULL;
-	/* Adopted: another process was its parent; its code is lost, its cgroup is not. */
-	if (c->adopted && ctr_cleanup(c, &err) < 0)
-		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	c->adopted = false;
 	if (s->net && net_endpoint_detach(s->net, c->name, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);

@@ -1,0 +1,55 @@
+"""The supervisor's remaining commands and semantics, as Docker Compose v2 has them:
+create/start, wait, up --no-start, ps --status/--filter, logs --index, ls --format json,
+down without --remove-orphans, and stop/kill after the supervisor was killed."""
+import json
+import os
+import signal
+
+from engine_helpers import needs_root
+from netlib import needs_root as needs_netns
+from uplib import poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+SLEEPER = """
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+"""
+
+
+def state(project, cid):
+    return json.loads((project.root / "containers" / cid / "state.json").read_text())
+
+
+def kill_supervisor(project):
+    [sup] = project.supervisor_pids()
+    os.kill(int(sup), signal.SIGKILL)
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
+
+
+def test_stop_stops_containers_whose_supervisor_was_killed(project):
+    project.write(SLEEPER)
+    project.ok("up", "-d")
+    [c] = project.ps_json()
+    kill_supervisor(project)
+    assert project.ps_json()[0]["State"] == "running"
+    r = project.ok("stop")
+    assert f" Container {project.name}-app-1  Stopped" in r.err.splitlines(), r.err
+    [after] = project.ps_json("-a")
+    assert after["ID"] == c["ID"] and after["State"] == "exited"
+    # The adopted container's cgroup went with it, and no supervisor stays behind.
+    poll_until(lambda: not any((d / c["ID"]).exists() for d in project.cgroup_dirs()),
+               what="the container's cgroup to go")
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+
+
+def test_kill_reaches_containers_whose_supervisor_was_killed(project):
+    project.write(SLEEPER)
+    project.ok("up", "-d")
+    kill_supervisor(project)
+    r = project.ok("kill")
+    assert f" Container {project.name}-app-1  Killed" in r.err.splitlines(), r.err
+    poll_until(lambda: project.ps_json("-a")[0]["State"] == "exited", what="the exit")
