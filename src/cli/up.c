@@ -341,18 +341,6 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	return rc;
 }
 
-/* down needs only the project's name: the file may be gone or changed. */
-static int project_name(struct cli_globals *g, char **out)
-{
-	struct compose_project *p = NULL;
-
-	if (cli_load_project(g, NULL, 0, false, &p) < 0)
-		return -1;
-	*out = xstrdup(p->name);
-	cli_project_release(p);
-	return 0;
-}
-
 int cli_down(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -368,8 +356,9 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 	};
 	struct super_down_opts o = {.timeout_s = -1};
 	struct super_client cl;
+	struct compose_project *p = NULL;
 	struct stk_err err;
-	char *name = NULL, *end;
+	char *end;
 	bool tty;
 	int c, rc;
 
@@ -406,13 +395,15 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return cli_usage_error("down", "down takes no arguments");
-	if (project_name(g, &name) < 0)
+	/* The file as it is now: containers of services it lacks are orphans. */
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
 		return CLI_FAIL;
+	o.project = p;
 	client_init(g, &cl, &tty);
-	rc = super_down(&cl, name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	rc = super_down(&cl, p->name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
 	if (rc != CLI_OK)
 		cli_error("%s", err.msg);
-	free(name);
+	cli_project_release(p);
 	return rc;
 }
 

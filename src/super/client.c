@@ -384,6 +384,12 @@ static int write_model(const struct super_client *cl, struct compose_project *p,
 	return state_write_json(path, o, err);
 }
 
+/* down keeps orphans unless --remove-orphans, as Compose does. */
+static bool down_keeps(const struct super_down_opts *o, const char *service)
+{
+	return o->project && !o->remove_orphans && compose_service_index(o->project, service) < 0;
+}
+
 /* Containers of services the file no longer has, as Compose warns of them. */
 static void warn_orphans(const struct super_client *cl, struct compose_project *p)
 {
@@ -545,7 +551,7 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 
 /* No supervisor: stop (stop signal, grace, SIGKILL) and remove from disk and cgroups. */
 static int down_offline(const struct super_client *cl, const char *project,
-			const struct super_down_opts *o, struct stk_err *err)
+			const struct super_down_opts *o, bool *kept, struct stk_err *err)
 {
 	struct state_container *v = NULL;
 	size_t n = 0, i;
@@ -558,6 +564,10 @@ static int down_offline(const struct super_client *cl, const char *project,
 		struct engine_spec spec;
 		struct engine_container *ec = NULL;
 
+		if (down_keeps(o, state_str(v[i].config, "service"))) {
+			*kept = true;
+			continue;
+		}
 		engine_spec_init(&spec);
 		spec.id = xstrdup(v[i].id);
 		spec.state_dir = xasprintf("%s/engine", v[i].dir);
@@ -590,6 +600,13 @@ static int down_offline(const struct super_client *cl, const char *project,
 		bool had = access(record, F_OK) == 0;
 		_cleanup_free_ char *nw = xasprintf("%s_default", project);
 
+		/* Orphans still use the networks: they stay, as Docker refuses to remove a
+		 * network with endpoints. */
+		if (*kept) {
+			if (had)
+				event(cl, "Network", nw, "Resource is still in use");
+			return 0;
+		}
 		if (had)
 			event(cl, "Network", nw, "Removing");
 		rc = net_project_teardown(cl->paths.root, project, err);
@@ -597,6 +614,22 @@ static int down_offline(const struct super_client *cl, const char *project,
 			event(cl, "Network", nw, "Removed");
 	}
 	return rc;
+}
+
+static bool orphans_left(const struct super_client *cl, const char *project,
+			 const struct super_down_opts *o)
+{
+	struct state_container *v = NULL;
+	size_t n = 0, i;
+	struct stk_err err;
+	bool any = false;
+
+	if (state_list_containers(&cl->paths, project, &v, &n, &err) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		any |= down_keeps(o, state_str(v[i].config, "service"));
+	state_containers_free(v, n);
+	return any;
 }
 
 /* The supervisor holds its lock until its process is gone. Opened before the request:
@@ -622,14 +655,25 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
 	_cleanup_free_ char *pdir = state_project_dir(&cl->paths, project);
 	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
+	bool kept = false;
 	int fd, rc;
 
 	(void)o->volumes;
-	(void)o->remove_orphans;
 	if (state_project_lock(&cl->paths, project, &lock, err) < 0)
 		return -1;
+	if (o->project && !o->remove_orphans)
+		warn_orphans(cl, o->project);
 	json_object_object_add(req, "op", json_object_new_string("down"));
 	json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
+	if (o->project && !o->remove_orphans) {
+		struct json_object *keep = json_object_new_array();
+		size_t i;
+
+		for (i = 0; i < o->project->nservices; i++)
+			json_object_array_add(keep,
+					      json_object_new_string(o->project->services[i].name));
+		json_object_object_add(req, "keep_orphans", keep);
+	}
 	fd = sup_connect(&cl->paths, project);
 	if (fd >= 0) {
 		_cleanup_close_ int sup_lock = supervisor_lock_open(&cl->paths, project);
@@ -638,11 +682,14 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 		close(fd);
 		if (rc < 0 && err->errnum != EPIPE)
 			return -1;
-		wait_supervisor_exit(sup_lock);
+		if (!orphans_left(cl, project, o))
+			wait_supervisor_exit(sup_lock);
 	}
 	/* What a dead supervisor left, and what a live one did not know of. */
-	if (down_offline(cl, project, o, err) < 0)
+	if (down_offline(cl, project, o, &kept, err) < 0)
 		return -1;
+	if (kept)
+		return 0; /* the orphans keep the project's record and supervisor */
 	if (state_remove_tree(rundir, err) < 0 || state_remove_tree(pdir, err) < 0)
 		return -1;
 	return 0;

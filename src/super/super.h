@@ -51,6 +51,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 struct super_down_opts {
 	int timeout_s; /* -1: each service's stop_grace_period (default 10 s) */
 	bool volumes, remove_orphans;
+	/* The project as the file has it now: without remove_orphans, containers of
+	 * services it does not have are warned of and left (NULL: every container goes). */
+	struct compose_project *project;
+	const char *rmi; /* --rmi local|all; NULL = none */
 };
 
 /* `down`: stops and removes the project's containers and networks and its record,

@@ -221,6 +221,9 @@ void sup_op_done(struct sup_op *op)
 
 	if (--op->pending > 0)
 		return;
+	/* down left orphans running (no --remove-orphans): they keep the networks. */
+	if (op->down && s->ctrs)
+		op->down = false;
 	if (op->down)
 		teardown_networks(s, op->error ? NULL : op->client);
 	send_end(op->client, op->error);
@@ -743,6 +746,21 @@ static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c)
 	return sup_ctr_grace_ms(c);
 }
 
+/* down without --remove-orphans: "keep_orphans" lists the services the file has now;
+ * the containers of any other are left as they are. */
+static bool orphan_kept(struct json_object *req, const char *service)
+{
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(req, "keep_orphans", &v))
+		return false;
+	for (i = 0; i < json_object_array_length(v); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(v, i)), service))
+			return false;
+	return true;
+}
+
 /* stop, down: every matching container stopped (and removed), the op ending when the
  * last is. */
 static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, bool remove)
@@ -751,7 +769,7 @@ static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, 
 
 	for (c = s->ctrs; c; c = next) {
 		next = c->next;
-		if (!wanted(req, c->service))
+		if (!wanted(req, c->service) || orphan_kept(req, c->service))
 			continue;
 		if (!remove && c->status != CTR_RUNNING && !c->restart_pending)
 			continue;

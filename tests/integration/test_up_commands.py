@@ -53,3 +53,21 @@ def test_kill_reaches_containers_whose_supervisor_was_killed(project):
     r = project.ok("kill")
     assert f" Container {project.name}-app-1  Killed" in r.err.splitlines(), r.err
     poll_until(lambda: project.ps_json("-a")[0]["State"] == "exited", what="the exit")
+
+
+def test_down_without_remove_orphans_warns_and_leaves_orphans_running(project):
+    two = SLEEPER + """  old:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+"""
+    project.write(two)
+    project.ok("up", "-d")
+    project.write(SLEEPER)
+    r = project.ok("down")
+    assert f"Found orphan containers ([{project.name}-old-1])" in r.err, r.err
+    assert f" Container {project.name}-app-1  Removed" in r.err.splitlines(), r.err
+    assert [(c["Service"], c["State"]) for c in project.ps_json("-a")] == [("old", "running")]
+    r = project.ok("down", "--remove-orphans")
+    assert f" Container {project.name}-old-1  Removed" in r.err.splitlines(), r.err
+    assert project.leftovers() == []
