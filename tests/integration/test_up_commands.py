@@ -71,3 +71,52 @@ def test_down_without_remove_orphans_warns_and_leaves_orphans_running(project):
     r = project.ok("down", "--remove-orphans")
     assert f" Container {project.name}-old-1  Removed" in r.err.splitlines(), r.err
     assert project.leftovers() == []
+
+
+TWO_STATES = """
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+  done:
+    image: BUSYBOX
+    command: ["true"]
+"""
+
+
+def test_ps_status_and_filter_select_containers_by_state(project):
+    project.write(TWO_STATES)
+    project.ok("up", "-d")
+    poll_until(lambda: any(c["State"] == "exited" for c in project.ps_json("-a")),
+               what="done to exit")
+    assert [c["Service"] for c in project.ps_json("--status", "exited")] == ["done"]
+    assert [c["Service"] for c in project.ps_json("--filter", "status=running")] == ["app"]
+    both = project.ps_json("--status", "running", "--status", "exited")
+    assert sorted(c["Service"] for c in both) == ["app", "done"]
+    assert project.ps_json("--status", "paused") == []
+    r = project("ps", "--status", "sleeping")
+    assert r.code != 0 and 'invalid status "sleeping"' in r.err, r
+    r = project("ps", "--filter", "name=app")
+    assert r.code != 0 and 'invalid filter "name=app"' in r.err, r
+
+
+def test_logs_index_shows_one_replica(project):
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    scale: 2
+    command: ["sh", "-c", "echo hello from $$HOSTNAME; exec sleep 1000"]
+""")
+    project.ok("up", "-d")
+    poll_until(lambda: project.ok("logs", "web").out.count("hello from") == 2,
+               what="both replicas' output")
+    r = project.ok("logs", "--index", "2", "--no-color", "web")
+    lines = r.out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("web-2  | hello from"), r.out
+    r = project.ok("logs", "--index", "1", "--no-log-prefix", "web")
+    assert r.out.splitlines() == [r.out.splitlines()[0]] and r.out.startswith("hello from")
+    r = project("logs", "--index", "x")
+    assert r.code != 0 and 'invalid --index "x"' in r.err, r
