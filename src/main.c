@@ -10,6 +10,7 @@
 static const struct cli_command commands[] = {
 	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"create", cli_create, "Creates containers for a service", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},
@@ -32,6 +33,7 @@ static const struct cli_command commands[] = {
 	{"unpause", cli_unpause, "Unpause services", false},
 	{"up", cli_up, "Create and start containers", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"wait", cli_wait, "Block until containers of all (or specified) services stop.", false},
 	{"volume", cli_volume, "Manage volumes", false},
 	{"supervise", cli_supervise, "The per-project supervisor (started by up)", true},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},

@@ -81,6 +81,8 @@ const char *cli_state_root(const struct cli_globals *g);
  * $STACK_ROOT moves the state root (tests). */
 const char *cli_run_root(const struct cli_globals *g);
 int cli_up(struct cli_globals *g, int argc, char **argv);
+int cli_create(struct cli_globals *g, int argc, char **argv);
+int cli_wait(struct cli_globals *g, int argc, char **argv);
 int cli_down(struct cli_globals *g, int argc, char **argv);
 int cli_ps(struct cli_globals *g, int argc, char **argv);
 int cli_ls(struct cli_globals *g, int argc, char **argv);

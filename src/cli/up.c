@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -134,7 +135,7 @@ static void on_container_exit(const char *container, const char *dir, void *arg)
 static void stop_in_child(struct attached *a, const char *op)
 {
 	struct super_ctl_opts ctl = {.op = op,
-				     .timeout_s = -1,
+				     .timeout_s = a->uo->timeout_set ? a->uo->timeout_s : -1,
 				     .signal = SIGKILL,
 				     .services = a->uo->services,
 				     .nservices = a->uo->nservices};
@@ -156,7 +157,8 @@ static void stop_in_child(struct attached *a, const char *op)
 /* Attached: the services' output with prefixes until they all exit; SIGINT or SIGTERM
  * stop the project, as Compose does. */
 static int attach(struct cli_globals *g, const struct super_client *cl, struct compose_project *p,
-		  const struct super_up_opts *uo, const struct cli_log_style *style)
+		  const struct super_up_opts *uo, const struct cli_log_style *style,
+		  const char *const *shown, size_t nshown, long long since_ns)
 {
 	struct attached a = {.cl = cl,
 			     .p = p,
@@ -166,6 +168,7 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 			     .exit_code_from = style->exit_code_from};
 	struct super_log_opts o = {.tail = -1,
 				   .follow = true,
+				   .since_ns = since_ns,
 				   .on_interrupt = on_interrupt,
 				   .on_exit = on_container_exit,
 				   .interrupt_arg = &a};
@@ -184,7 +187,7 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 		cli_error("%s", err.msg);
 		rc = -1;
 	} else {
-		rc = cli_print_logs(v, n, p->name, uo->services, uo->nservices, &o, style);
+		rc = cli_print_logs(v, n, p->name, shown, nshown, &o, style);
 	}
 	state_containers_free(v, n);
 	for (i = 0; i < 2; i++)
@@ -201,7 +204,36 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 	return a.interrupts ? 130 : CLI_OK;
 }
 
-int cli_up(struct cli_globals *g, int argc, char **argv)
+/* --attach/--no-attach: the services whose output an attached up shows (NULL, 0: those
+ * asked for, or all). */
+static const char **attached_services(struct compose_project *p, const struct super_up_opts *uo,
+				      const char **attach, size_t nattach, const char **no_attach,
+				      size_t nno, size_t *n)
+{
+	const char **v = xcalloc(p->nservices + 2, sizeof(char *));
+	size_t i, k;
+
+	*n = 0;
+	for (i = 0; i < p->nservices; i++) {
+		const char *name = p->services[i].name;
+		bool in = nattach ? false : !uo->nservices;
+
+		for (k = 0; k < nattach; k++)
+			in |= !strcmp(attach[k], name);
+		for (k = 0; !nattach && k < uo->nservices; k++)
+			in |= !strcmp(uo->services[k], name);
+		for (k = 0; k < nno; k++)
+			in &= !!strcmp(no_attach[k], name);
+		if (in)
+			v[(*n)++] = name;
+	}
+	/* Every service left out: an empty list would mean all of them. */
+	if (!*n)
+		v[(*n)++] = "";
+	return v;
+}
+
+static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 {
 	static const struct option opts[] = {
 		{"detach", no_argument, NULL, 'd'},
@@ -218,11 +250,21 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"abort-on-container-exit", no_argument, NULL, 'A'},
 		{"exit-code-from", required_argument, NULL, 'E'},
 		{"wait-timeout", required_argument, NULL, 'W'},
+		{"no-start", no_argument, NULL, 'S'},
+		{"always-recreate-deps", no_argument, NULL, 'D'},
+		{"attach", required_argument, NULL, 'a'},
+		{"no-attach", required_argument, NULL, 'N'},
+		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
-	struct super_up_opts o = {0};
+	struct super_up_opts o = {.no_start = create};
+	_cleanup_free_ const char **attach_to = NULL, **no_attach = NULL;
+	size_t nattach = 0, nno = 0;
+	struct timespec t0;
+	long long since;
+	const char *cmd = create ? "create" : "up";
 	struct super_client cl;
 	struct compose_project *p = NULL;
 	struct stk_err err;
@@ -234,13 +276,35 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dt:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			detach = true;
 			break;
 		case 'n':
 			o.no_deps = true;
+			break;
+		case 'S':
+			o.no_start = true;
+			break;
+		case 'D':
+			o.always_recreate_deps = true;
+			break;
+		case 'a':
+		case 'N':
+			if (c == 'a') {
+				attach_to = xrealloc(attach_to, (nattach + 1) * sizeof(char *));
+				attach_to[nattach++] = optarg;
+			} else {
+				no_attach = xrealloc(no_attach, (nno + 1) * sizeof(char *));
+				no_attach[nno++] = optarg;
+			}
+			break;
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || o.timeout_s < 0)
+				return cli_usage_error(cmd, "invalid --timeout \"%s\"", optarg);
+			o.timeout_set = true;
 			break;
 		case 'w':
 			o.wait = true;
@@ -300,15 +364,23 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			      stdout);
 			return CLI_OK;
 		default:
-			if ((rc = cli_other_option(g, "up", c, argv)))
+			if ((rc = cli_other_option(g, cmd, c, argv)))
 				return rc;
 			break;
 		}
 	}
-	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
 		return rc;
 	if (o.wait)
 		detach = true;
+	if (o.no_start && (o.wait || style.abort_on_exit || style.exit_code_from))
+		return cli_usage_error(cmd, "--no-start is incompatible with --wait, "
+					    "--abort-on-container-exit and --exit-code-from");
+	if (o.no_start)
+		detach = true; /* nothing runs to attach to */
+	if (o.always_recreate_deps && o.recreate && !strcmp(o.recreate, "never"))
+		return cli_usage_error(cmd, "--always-recreate-deps and --no-recreate are "
+					    "incompatible");
 	if (detach && (style.abort_on_exit || style.exit_code_from))
 		return cli_usage_error("up", "--abort-on-container-exit and --exit-code-from need "
 					     "attached mode");
@@ -332,13 +404,33 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		sigaddset(&set, SIGTERM);
 		sigprocmask(SIG_BLOCK, &set, NULL);
 	}
+	/* Attached, only this run's output shows, not what earlier runs logged. */
+	clock_gettime(CLOCK_REALTIME, &t0);
+	since = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
 	rc = super_up(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
-	if (rc != CLI_OK)
+	if (rc != CLI_OK) {
 		cli_error("%s", err.msg);
-	else if (!detach)
-		rc = attach(g, &cl, p, &o, &style);
+	} else if (!detach) {
+		size_t na;
+		_cleanup_free_ const char **shown =
+			attached_services(p, &o, attach_to, nattach, no_attach, nno, &na);
+
+		rc = nattach || nno ? attach(g, &cl, p, &o, &style, shown, na, since)
+				    : attach(g, &cl, p, &o, &style, o.services, o.nservices, since);
+	}
 	cli_project_release(p);
 	return rc;
+}
+
+int cli_up(struct cli_globals *g, int argc, char **argv)
+{
+	return up_cmd(g, argc, argv, false);
+}
+
+/* create: up --no-start, as `docker compose create`. */
+int cli_create(struct cli_globals *g, int argc, char **argv)
+{
+	return up_cmd(g, argc, argv, true);
 }
 
 int cli_down(struct cli_globals *g, int argc, char **argv)

@@ -537,6 +537,13 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	if (!o->remove_orphans)
 		warn_orphans(cl, p);
 	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
+	json_object_object_add(req, "no_start", json_object_new_boolean(o->no_start));
+	json_object_object_add(req, "always_recreate_deps",
+			       json_object_new_boolean(o->always_recreate_deps));
+	json_object_object_add(req, "timeout",
+			       json_object_new_int(o->timeout_set ? o->timeout_s : -1));
+	if (o->nservices)
+		json_object_object_add(req, "named", services_json(o->services, o->nservices));
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */
 	if (o->nservices)

@@ -39,6 +39,10 @@ struct super_up_opts {
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
 	bool remove_orphans; /* containers of services no longer in the file */
+	bool no_start; /* create, up --no-start: containers made, none started */
+	bool always_recreate_deps; /* the named services' dependencies recreated */
+	bool timeout_set; /* -t: timeout_s is the grace when recreating or stopping */
+	int timeout_s;
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };

@@ -488,13 +488,38 @@ static int replicas_of(struct json_object *req, const struct compose_service *sv
 	return svc->replicas >= 0 ? svc->replicas : 1;
 }
 
+static bool named_in(struct json_object *req, const char *key, const char *service)
+{
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return false;
+	for (i = 0; i < json_object_array_length(v); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(v, i)), service))
+			return true;
+	return false;
+}
+
+/* --always-recreate-deps: the dependencies the named services brought are recreated. */
+static const char *recreate_of(struct up_job *j, const struct compose_service *svc)
+{
+	if (state_int(j->req, "always_recreate_deps") &&
+	    json_object_object_get_ex(j->req, "named", NULL) &&
+	    !named_in(j->req, "named", svc->name))
+		return "force";
+	return state_str(j->req, "recreate");
+}
+
+static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c);
+
 /* 1: the service's containers are as wanted and started; 0: a container is being
  * stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
 static int up_service(struct sup *s, struct up_job *j, const struct compose_service *svc,
 		      struct stk_err *err)
 {
 	struct sup_client *cl = j->op->client;
-	const char *recreate = state_str(j->req, "recreate");
+	const char *recreate = recreate_of(j, svc);
 	int n, want = replicas_of(j->req, svc);
 	struct sup_ctr *c, *next;
 	bool busy = false, fresh;
@@ -514,7 +539,7 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 		if (c->number <= want)
 			sup_progress(cl, "Container", c->name, "Recreate");
 		j->op->pending++;
-		sup_ctr_stop(c, sup_ctr_stop_signal(c), sup_ctr_grace_ms(c), true, j->op);
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), true, j->op);
 	}
 	/* A container that did not run is gone already; one that runs is on its way. */
 	for (c = s->ctrs; c; c = c->next)
@@ -540,6 +565,8 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 				return stk_err_wrap(err, "%s", svc->name);
 			sup_progress(cl, "Container", c->name, "Created");
 		}
+		if (state_int(j->req, "no_start"))
+			continue; /* create, up --no-start */
 		if (start_ctr(c, cl, err) < 0) {
 			struct stk_err ignored;
 
@@ -622,7 +649,8 @@ static void job_advance(struct sup *s, struct up_job *j)
 			j->next_svc++;
 			continue;
 		}
-		r = deps_ready(s, j, svc, &err);
+		/* Nothing starts: nothing waits for a dependency either. */
+		r = state_int(j->req, "no_start") ? 1 : deps_ready(s, j, svc, &err);
 		if (r < 0) {
 			job_end(j, err.msg);
 			return;
@@ -636,7 +664,7 @@ static void job_advance(struct sup *s, struct up_job *j)
 		}
 		if (r == 0) {
 			/* --force-recreate replaces each container once, not on every pass. */
-			j->recreated_done = !strcmp(state_str(j->req, "recreate"), "force");
+			j->recreated_done = !strcmp(recreate_of(j, svc), "force");
 			return;
 		}
 		j->next_svc++;

@@ -120,3 +120,141 @@ services:
     assert r.out.splitlines() == [r.out.splitlines()[0]] and r.out.startswith("hello from")
     r = project("logs", "--index", "x")
     assert r.code != 0 and 'invalid --index "x"' in r.err, r
+
+
+DB_WEB = """
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on: [db]
+"""
+
+
+def test_create_makes_containers_without_starting_them_and_start_starts_them(project):
+    project.write(DB_WEB)
+    r = project.ok("create")
+    assert f" Container {project.name}-db-1  Created" in r.err.splitlines(), r.err
+    assert "Started" not in r.err
+    states = {c["Service"]: c["State"] for c in project.ps_json("-a")}
+    assert states == {"db": "created", "web": "created"}
+    assert project.ps_json() == []
+    poll_until(lambda: not project.supervisor_pids(), what="the idle supervisor to exit")
+    r = project.ok("start")
+    assert f" Container {project.name}-web-1  Started" in r.err.splitlines(), r.err
+    states = {c["Service"]: c["State"] for c in project.ps_json()}
+    assert states == {"db": "running", "web": "running"}
+
+
+def test_up_no_start_creates_only_and_leaves_running_containers_alone(project):
+    project.write(DB_WEB)
+    project.ok("up", "-d", "db")
+    [db] = project.ps_json()
+    r = project.ok("up", "--no-start")
+    assert f" Container {project.name}-web-1  Created" in r.err.splitlines(), r.err
+    states = {c["Service"]: (c["State"], c["ID"]) for c in project.ps_json("-a")}
+    assert states["db"] == ("running", db["ID"]) and states["web"][0] == "created"
+    r = project("up", "--no-start", "--wait")
+    assert r.code != 0 and "--no-start is incompatible" in r.err, r
+
+
+def test_wait_blocks_until_the_service_exits_and_returns_its_code(project):
+    project.write("""
+services:
+  job:
+    image: BUSYBOX
+    command: ["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 3"]
+  other:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    [job] = [c for c in project.ps_json() if c["Service"] == "job"]
+    w = project.spawn("wait", "job")
+    # Still blocked while the job runs (it cannot end before /tmp/go exists).
+    assert w.poll() is None
+    open(f"/proc/{state(project, job['ID'])['pid']}/root/tmp/go", "w").close()
+    out, err = w.communicate(timeout=60)
+    assert w.returncode == 3, err
+    assert out == f'container "{job["ID"]}" exited with status code 3\n'
+    assert [c["Service"] for c in project.ps_json()] == ["other"]
+
+
+def test_wait_needs_a_running_container_and_a_known_service(project):
+    project.write(SLEEPER)
+    project.ok("create")
+    r = project("wait", "app")
+    assert r.code == 1 and f'no containers for project "{project.name}"' in r.err, r
+    r = project("wait", "nope")
+    assert r.code == 1 and "no such service: nope" in r.err, r
+    r = project("wait")
+    assert r.code == 2, r
+
+
+def test_wait_down_project_brings_the_project_down_after_the_first_exit(project):
+    project.write(TWO_STATES.replace('["true"]', '["sh", "-c", "sleep 0.5; exit 4"]'))
+    project.ok("up", "-d")
+    r = project("wait", "--down-project", "done")
+    assert r.code == 4, r
+    assert project.ps_json("-a") == []
+    assert project.leftovers() == []
+
+
+def test_always_recreate_deps_recreates_the_named_services_dependencies(project):
+    project.write(DB_WEB)
+    project.ok("up", "-d")
+    before = {c["Service"]: c["ID"] for c in project.ps_json()}
+    project.ok("up", "-d", "web")
+    assert {c["Service"]: c["ID"] for c in project.ps_json()} == before
+    r = project.ok("up", "-d", "--always-recreate-deps", "web")
+    assert f" Container {project.name}-db-1  Recreate" in r.err.splitlines(), r.err
+    after = {c["Service"]: c["ID"] for c in project.ps_json()}
+    assert after["web"] == before["web"] and after["db"] != before["db"]
+    r = project("up", "-d", "--always-recreate-deps", "--no-recreate")
+    assert r.code != 0 and "incompatible" in r.err, r
+
+
+def test_attach_and_no_attach_choose_whose_output_up_shows(project):
+    project.write("""
+services:
+  a:
+    image: BUSYBOX
+    command: ["echo", "from a"]
+  b:
+    image: BUSYBOX
+    command: ["echo", "from b"]
+""")
+    p = project.spawn("up", "--no-color", "--no-attach", "b")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert out == "a-1  | from a\n", out
+    p = project.spawn("up", "--no-color", "--attach", "b")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert out == "b-1  | from b\n", out
+
+
+def test_up_timeout_bounds_the_stop_of_a_recreated_container(project):
+    text = """
+services:
+  app:
+    image: BUSYBOX
+    stop_grace_period: 1m
+    command: ["sh", "-c", "trap '' TERM; echo LABEL; while true; do sleep 0.1; done"]
+"""
+    project.write(text.replace("LABEL", "one"))
+    project.ok("up", "-d")
+    project.write(text.replace("LABEL", "two"))
+    # A 1 minute grace would outlast the test's own timeout: -t 0 kills at once.
+    p = project.spawn("up", "-d", "-t", "0")
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert f" Container {project.name}-app-1  Recreate" in err.splitlines(), err
+    [c] = project.ps_json()
+    assert c["State"] == "running"
