@@ -588,6 +588,7 @@ static void on_restart_timer(uv_timer_t *t)
 
 	c->restart_pending = false;
 	c->restart_count++;
+	c->restart_attempts++;
 	if (sup_ctr_start(c, &err) < 0) {
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 		c->exit_code = 128;
@@ -596,24 +597,57 @@ static void on_restart_timer(uv_timer_t *t)
 	}
 }
 
-/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides. */
+/* The service's policy: deploy.restart_policy over restart, as Compose maps them
+ * (none: no, any: always). max 0: no limit; delay and window -1: not set. */
+struct restart_policy {
+	const char *mode; /* no, always, unless-stopped, on-failure */
+	long long max, delay_ms, window_ms;
+};
+
+static void restart_policy_of(const struct compose_service *svc, struct restart_policy *rp)
+{
+	const char *r = svc && svc->restart ? svc->restart : "no";
+
+	rp->delay_ms = rp->window_ms = -1;
+	rp->max = 0;
+	if (svc && svc->restart_condition) {
+		const char *cond = svc->restart_condition;
+
+		rp->mode = !strcmp(cond, "any") ? "always" : !strcmp(cond, "none") ? "no" : cond;
+		rp->max = svc->restart_max_attempts;
+		if (svc->restart_delay_ns >= 0)
+			rp->delay_ms = svc->restart_delay_ns / 1000000;
+		if (svc->restart_window_ns > 0)
+			rp->window_ms = svc->restart_window_ns / 1000000;
+		return;
+	}
+	rp->mode = str_has_prefix(r, "on-failure") ? "on-failure" : r;
+	if (str_has_prefix(r, "on-failure:"))
+		rp->max = atoi(r + 11);
+}
+
+/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides; with
+ * deploy.restart_policy, max_attempts bounds any condition, delay is a fixed wait, and
+ * a run that lasted the window counts as a success (the attempts start over). */
 static void restart_maybe(struct sup_ctr *c)
 {
-	const struct compose_service *svc = sup_ctr_service(c);
-	const char *policy = svc && svc->restart ? svc->restart : "no";
+	struct restart_policy rp;
+	long long ran_ms = (c->finished_at - c->started_at) / 1000000;
 	bool again = false;
 
-	if (!strcmp(policy, "always") || !strcmp(policy, "unless-stopped")) {
+	restart_policy_of(sup_ctr_service(c), &rp);
+	if (rp.window_ms >= 0 && ran_ms >= rp.window_ms)
+		c->restart_attempts = 0;
+	if (!strcmp(rp.mode, "always") || !strcmp(rp.mode, "unless-stopped"))
 		again = true;
-	} else if (str_has_prefix(policy, "on-failure")) {
-		int max = policy[10] == ':' ? atoi(policy + 11) : 0;
-
-		again = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
-	}
-	if (!again)
+	else if (!strcmp(rp.mode, "on-failure"))
+		again = c->exit_code != 0;
+	if (!again || (rp.max > 0 && c->restart_attempts >= rp.max))
 		return;
 	/* Ran for 10 s: the back-off starts over. */
-	if (c->finished_at - c->started_at >= 10000000000LL || !c->restart_delay_ms)
+	if (rp.delay_ms >= 0)
+		c->restart_delay_ms = rp.delay_ms;
+	else if (ran_ms >= 10000 || !c->restart_delay_ms)
 		c->restart_delay_ms = 100;
 	else if (c->restart_delay_ms < 60000)
 		c->restart_delay_ms *= 2;

@@ -78,6 +78,7 @@ struct sup_ctr {
 	uv_timer_t restart_timer;
 	bool restart_timer_open, restart_pending, manual_stop;
 	int restart_count;
+	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
 	bool forgotten;
