@@ -704,6 +704,34 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 
 /* ---- stop, start, restart, kill ---- */
 
+/* restart SERVICE...: the services that depend on one restarted with `restart: true`
+ * are restarted with it, transitively. */
+static struct json_object *restart_set(struct compose_project *p, const struct super_ctl_opts *o)
+{
+	bool *in = xcalloc(p->nservices + 1, sizeof(bool)), grew = true;
+	struct json_object *a = json_object_new_array();
+	size_t i, k;
+
+	for (i = 0; i < o->nservices; i++)
+		in[compose_service_index(p, o->services[i])] = true;
+	while (grew) {
+		grew = false;
+		for (i = 0; i < p->nservices; i++)
+			for (k = 0; !in[i] && k < p->services[i].ndepends_on; k++) {
+				const struct compose_depend *d = &p->services[i].depends_on[k];
+				int dep = compose_service_index(p, d->service);
+
+				if (d->restart && dep >= 0 && in[dep])
+					grew = in[i] = true;
+			}
+	}
+	for (i = 0; i < p->nservices; i++)
+		if (in[i])
+			json_object_array_add(a, json_object_new_string(p->services[i].name));
+	free(in);
+	return a;
+}
+
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err)
 {
@@ -723,7 +751,10 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 
 		json_object_object_add(req, "op", json_object_new_string(op));
 		json_object_object_add(req, "workdir", json_object_new_string(p->workdir));
-		json_object_object_add(req, "services", services_json(o->services, o->nservices));
+		json_object_object_add(req, "services",
+				       restart && o->nservices
+					       ? restart_set(p, o)
+					       : services_json(o->services, o->nservices));
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
 		json_object_object_add(req, "stop", json_object_new_boolean(o->stop));

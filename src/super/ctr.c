@@ -138,13 +138,17 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct sup_ctr *c = h->data;
 
+	c->closing--;
 	if (--c->handles == 0 && c->forgotten)
 		sup_ctr_free(c);
+	else if (!c->closing && !c->forgotten)
+		sup_changed(c->s); /* an up waiting to start it again goes on */
 }
 
 void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h)
 {
 	h->data = c;
+	c->closing++;
 	uv_close(h, on_handle_closed);
 }
 

@@ -81,6 +81,7 @@ struct sup_ctr {
 	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	int closing; /* handles being closed: none may be initialised again until then */
 	bool forgotten;
 };
 

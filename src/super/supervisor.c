@@ -358,6 +358,9 @@ struct up_job {
 	bool deadline_open;
 	bool waiting_printed;
 	bool recreated_done;
+	/* depends_on.restart: services whose containers this up recreated, and the
+	 * dependents it stopped to start them again after. */
+	struct json_object *recreated, *bounced;
 };
 
 static struct up_job *up_jobs;
@@ -513,6 +516,26 @@ static const char *recreate_of(struct up_job *j, const struct compose_service *s
 
 static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c);
 
+static bool in_list(struct json_object *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(a); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)), name))
+			return true;
+	return false;
+}
+
+static bool restarts_with_dependency(struct up_job *j, const struct compose_service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->ndepends_on; i++)
+		if (svc->depends_on[i].restart && in_list(j->recreated, svc->depends_on[i].service))
+			return true;
+	return false;
+}
+
 /* 1: the service's containers are as wanted and started; 0: a container is being
  * stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
 static int up_service(struct sup *s, struct up_job *j, const struct compose_service *svc,
@@ -536,10 +559,27 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			continue;
 		if (c->number <= want && !strcmp(recreate, "force") && j->recreated_done)
 			continue;
-		if (c->number <= want)
+		if (c->number <= want) {
 			sup_progress(cl, "Container", c->name, "Recreate");
+			if (!in_list(j->recreated, svc->name))
+				json_object_array_add(j->recreated,
+						      json_object_new_string(svc->name));
+		}
 		j->op->pending++;
 		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), true, j->op);
+	}
+	/* depends_on with restart: true on a service recreated above: restarted too. */
+	if (restarts_with_dependency(j, svc) && !in_list(j->bounced, svc->name)) {
+		json_object_array_add(j->bounced, json_object_new_string(svc->name));
+		for (c = s->ctrs; c; c = c->next) {
+			if (strcmp(c->service, svc->name) || c->status != CTR_RUNNING ||
+			    c->stopping)
+				continue;
+			sup_progress(cl, "Container", c->name, "Restarting");
+			j->op->pending++;
+			sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), false,
+				     j->op);
+		}
 	}
 	/* A container that did not run is gone already; one that runs is on its way. */
 	for (c = s->ctrs; c; c = c->next)
@@ -553,6 +593,9 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			sup_progress(cl, "Container", c->name, "Running");
 			continue;
 		}
+		/* It exited a moment ago: its handles close before it starts again. */
+		if (c && c->closing)
+			return 0;
 		fresh = !c;
 		if (!c) {
 			_cleanup_free_ char *name =
@@ -602,6 +645,8 @@ static void job_end(struct up_job *j, const char *error)
 		op->down = true;
 	}
 	json_object_put(j->req);
+	json_object_put(j->recreated);
+	json_object_put(j->bounced);
 	free(j->order);
 	if (j->deadline_open)
 		uv_close((uv_handle_t *)&j->deadline, on_job_closed);
@@ -748,6 +793,8 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, s
 	j->op = op;
 	op->pending++;
 	j->req = json_object_get(req);
+	j->recreated = json_object_new_array();
+	j->bounced = json_object_new_array();
 	j->wait = state_int(req, "wait") != 0;
 	j->order = xcalloc(s->model->nservices + 1, sizeof(*j->order));
 	compose_start_order(s->model, j->order);

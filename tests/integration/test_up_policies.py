@@ -183,3 +183,56 @@ services:
     poll_until(lambda: project.ps_json("-a")[0]["State"] == "exited", what="the exit")
     out = project.ok("logs", "--no-log-prefix").out
     assert out.startswith("/sbin/docker-init -- sh -c"), out
+
+
+DEP_RESTART = """
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "DB"]
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_started
+        restart: true
+  other:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on: [db]
+"""
+
+
+def started(project):
+    return {c["Service"]: state(project, c["ID"])["started_at"] for c in project.ps_json()}
+
+
+def test_depends_on_restart_restarts_the_dependent_when_up_recreates_its_dependency(project):
+    project.write(DEP_RESTART.replace("DB", "1000"))
+    project.ok("up", "-d")
+    ids = {c["Service"]: c["ID"] for c in project.ps_json()}
+    before = started(project)
+    project.write(DEP_RESTART.replace("DB", "2000"))
+    r = project.ok("up", "-d")
+    assert f" Container {project.name}-web-1  Restarting" in r.err.splitlines(), r.err
+    after = started(project)
+    now = {c["Service"]: c["ID"] for c in project.ps_json()}
+    assert now["db"] != ids["db"]
+    assert now["web"] == ids["web"] and after["web"] > before["web"]
+    assert now["other"] == ids["other"] and after["other"] == before["other"]
+    assert {c["State"] for c in project.ps_json()} == {"running"}
+
+
+def test_depends_on_restart_restarts_the_dependent_with_restart_of_its_dependency(project):
+    project.write(DEP_RESTART.replace("DB", "1000"))
+    project.ok("up", "-d")
+    before = started(project)
+    r = project.ok("restart", "db")
+    assert f" Container {project.name}-web-1  Started" in r.err.splitlines(), r.err
+    after = started(project)
+    assert after["db"] > before["db"] and after["web"] > before["web"]
+    assert after["other"] == before["other"]
