@@ -157,6 +157,11 @@ static void print_json(const struct row *r)
 			       json_object_new_string(state_str(c->config, "service")));
 	json_object_object_add(o, "State", json_object_new_string(r->state));
 	json_object_object_add(o, "Status", json_object_new_string(r->status));
+	/* stack's own: output lines the supervisor could not log (a full disk). */
+	if (state_int(c->state, "log_lines_lost"))
+		json_object_object_add(o, "LogLinesLost",
+				       json_object_new_int64(
+					       state_int(c->state, "log_lines_lost")));
 	if (json_object_object_get_ex(c->config, "ports", &ports)) {
 		for (i = 0; i < json_object_array_length(ports); i++) {
 			struct json_object *p = json_object_array_get_idx(ports, i), *q;
@@ -557,6 +562,14 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 			sel[nsel++] = v[i];
 	rc = cli_print_logs(sel, nsel, project, (const char *const *)argv + optind,
 			    (size_t)(argc - optind), &o, &st);
+	for (i = 0; i < nsel; i++)
+		if (state_int(sel[i].state, "log_lines_lost") &&
+		    service_named(&sel[i], argv + optind, argc - optind))
+			fprintf(stderr,
+				"WARN[0000] %s: %lld lines of output were lost: the log could not "
+				"be written (disk full?)\n",
+				state_str(sel[i].config, "name"),
+				state_int(sel[i].state, "log_lines_lost"));
 	free(sel);
 	state_containers_free(v, n);
 	free(project);

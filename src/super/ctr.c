@@ -289,6 +289,8 @@ void sup_ctr_write_state(struct sup_ctr *c)
 				       c->status == CTR_RUNNING && c->ec ? engine_pid(c->ec) : 0));
 	json_object_object_add(o, "started_at", json_object_new_int64(c->started_at));
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
+	if (c->log_lost)
+		json_object_object_add(o, "log_lines_lost", json_object_new_int64(c->log_lost));
 	if (c->health.status != HEALTH_NONE) {
 		struct json_object *h = json_object_new_object();
 
@@ -877,6 +879,8 @@ void sup_ctr_load_recorded(struct sup *s)
 		c->exit_code = (int)state_int(v[i].state, "exit_code");
 		c->started_at = state_int(v[i].state, "started_at");
 		c->finished_at = state_int(v[i].state, "finished_at");
+		c->log_lost = state_int(v[i].state, "log_lines_lost");
+		c->restart_count = (int)state_int(v[i].state, "restart_count");
 		if (!state_container_running(&v[i]) &&
 		    !strcmp(state_str(v[i].state, "status"), "running")) {
 			/* Recorded as running, gone without a supervisor seeing it (a crashed

@@ -65,6 +65,8 @@ struct sup_ctr {
 	int log_fd;
 	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
 	int log_max_files;
+	long long log_lost; /* lines that could not be written (disk full) */
+	bool log_losing; /* the last write failed */
 	int exit_code;
 	long long started_at, finished_at; /* ns since the epoch; 0 = never */
 	bool adopted; /* left running by a previous supervisor: not our child */
