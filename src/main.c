@@ -62,6 +62,10 @@ static void usage(FILE *out)
 	      "      --project-directory string   Specify an alternate working directory\n"
 	      "                                   (default: the path of the first specified Compose file)\n"
 	      "      --root string                State directory (default /var/lib/stack, or $STACK_ROOT)\n"
+	      "      --ansi string                Control when to print ANSI control characters\n"
+	      "                                   (\"never\"|\"always\"|\"auto\") (default \"auto\")\n"
+	      "      --progress string            Set type of progress output\n"
+	      "                                   (auto, tty, plain, quiet, json) (default \"auto\")\n"
 	      "  -h, --help                       Show this help\n"
 	      "  -v, --version                    Show the stack version information\n"
 	      "\n"
@@ -114,6 +118,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = cli_reject_abbreviations(NULL, argv, 1, optind, opts)))
 		goto out;
+	if (g.bad_value) {
+		rc = cli_usage_error(NULL, "invalid %s", g.bad_value);
+		goto out;
+	}
 	if (optind >= argc) {
 		short_usage();
 		return CLI_USAGE;

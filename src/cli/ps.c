@@ -555,6 +555,7 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (project_containers(g, &v, &n, &project) < 0)
 		return CLI_FAIL;
+	st.ansi = cli_ansi(g);
 	/* --index N: the replica numbered N of each service asked for. */
 	sel = xcalloc(n + 1, sizeof(*sel));
 	for (i = 0; i < n; i++)
@@ -588,7 +589,8 @@ int cli_print_logs(const struct state_container *v, size_t n, const char *projec
 	struct stk_err err;
 	int rc;
 
-	lp.color = !st->no_color && !(getenv("NO_COLOR") && *getenv("NO_COLOR")) && isatty(1);
+	lp.color = !st->no_color && st->ansi >= 0 &&
+		   (st->ansi > 0 || (!(getenv("NO_COLOR") && *getenv("NO_COLOR")) && isatty(1)));
 	lp.names = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		const char *name = state_str(v[i].config, "name");

@@ -21,17 +21,39 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
+/* --progress, resolved (cli_progress): tty, plain, quiet or json. */
+static const char *progress_mode = "plain";
+
+/* --progress json: one object per event, as Compose's json progress writer. */
+static void render_json(const char *kind, const char *name, const char *status)
+{
+	struct json_object *o = json_object_new_object();
+	_cleanup_free_ char *id = xasprintf("%s %s", kind, name);
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "text", json_object_new_string(status));
+	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
 /* " Container p-web-1  Started"; on a terminal only the outcomes, with a tick. */
 static void render(struct json_object *ev, void *arg)
 {
 	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
 					    "Removed", "Pulled",  "Killed",  "Healthy",
 					    "Exited",  "Paused",  "Unpaused"};
-	bool tty = *(bool *)arg;
+	bool tty = !strcmp(progress_mode, "tty");
 	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
 	const char *status = state_str(ev, "status");
 	size_t i;
 
+	(void)arg;
+	if (!strcmp(progress_mode, "quiet"))
+		return;
+	if (!strcmp(progress_mode, "json") && !strcmp(state_str(ev, "event"), "progress")) {
+		render_json(kind, name, status);
+		return;
+	}
 	if (!strcmp(state_str(ev, "event"), "warning")) {
 		fprintf(stderr, "WARN[0000] %s\n", state_str(ev, "message"));
 		return;
@@ -70,7 +92,8 @@ static void client_init(struct cli_globals *g, struct super_client *cl, bool *tt
 	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 
 	self_exe[n > 0 ? n : 0] = '\0';
-	*tty = isatty(2);
+	progress_mode = cli_progress(g);
+	*tty = !strcmp(progress_mode, "tty");
 	memset(cl, 0, sizeof(*cl));
 	cl->paths.root = cli_state_root(g);
 	cl->paths.run = cli_run_root(g);
@@ -373,6 +396,7 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		return rc;
 	if (o.wait)
 		detach = true;
+	style.ansi = cli_ansi(g);
 	if (o.no_start && (o.wait || style.abort_on_exit || style.exit_code_from))
 		return cli_usage_error(cmd, "--no-start is incompatible with --wait, "
 					    "--abort-on-container-exit and --exit-code-from");

@@ -258,3 +258,31 @@ services:
     assert f" Container {project.name}-app-1  Recreate" in err.splitlines(), err
     [c] = project.ps_json()
     assert c["State"] == "running"
+
+
+def test_progress_json_quiet_and_plain(project):
+    project.write(SLEEPER)
+    r = project.ok("--progress", "json", "up", "-d")
+    events = [json.loads(line) for line in r.err.splitlines()]
+    assert {"id": f"Container {project.name}-app-1", "text": "Started"} in events, r.err
+    r = project.ok("--progress", "quiet", "stop")
+    assert r.err == "", r.err
+    r = project("start", env={"COMPOSE_PROGRESS": "plain"})
+    assert f" Container {project.name}-app-1  Started" in r.err.splitlines(), r
+    r = project("--progress", "fancy", "ps")
+    assert r.code == 2 and "invalid --progress" in r.err, r
+    r = project("ps", "--progress", "fancy")
+    assert r.code == 2 and "invalid --progress" in r.err, r
+
+
+def test_ansi_always_never_and_compose_ansi_choose_colour(project):
+    project.write(SLEEPER.replace('["sleep", "1000"]', '["sh", "-c", "echo hi; exec sleep 1000"]'))
+    project.ok("up", "-d")
+    poll_until(lambda: "hi" in project.ok("logs").out, what="the output")
+    assert "\033[" not in project.ok("logs").out  # not a terminal: no colour
+    assert "\033[" in project.ok("--ansi", "always", "logs").out
+    assert "\033[" in project("logs", env={"COMPOSE_ANSI": "always"}).out
+    r = project("--ansi", "never", "logs", env={"COMPOSE_ANSI": "always"})
+    assert r.code == 0 and "\033[" not in r.out, r
+    r = project("--ansi", "sometimes", "logs")
+    assert r.code == 2 and "invalid --ansi" in r.err, r
