@@ -67,7 +67,7 @@ static void render(struct json_object *ev, void *arg)
 		if (i == sizeof(final) / sizeof(final[0]))
 			return;
 	}
-	if (!strcmp(kind, "Image"))
+	if (!strcmp(kind, "Image") && strcmp(status, "Removing") && strcmp(status, "Removed"))
 		fprintf(stderr, " %s%s %s\n", tty ? "\u2714 " : "", name, status);
 	else
 		fprintf(stderr, " %s%s %s  %s\n", tty ? "\u2714 " : "", kind, name, status);
@@ -466,6 +466,7 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 		{"no-color", no_argument, NULL, 'C'},
 		{"no-log-prefix", no_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 't'},
+		{"rmi", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -487,6 +488,13 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'o':
 			o.remove_orphans = true;
+			break;
+		case 'r':
+			if (strcmp(optarg, "local") && strcmp(optarg, "all"))
+				return cli_usage_error("down",
+						       "invalid --rmi \"%s\" (local or all)",
+						       optarg);
+			o.rmi = optarg;
 			break;
 		case 't':
 			o.timeout_s = (int)strtol(optarg, &end, 10);

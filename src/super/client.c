@@ -623,6 +623,53 @@ static int down_offline(const struct super_client *cl, const char *project,
 	return rc;
 }
 
+/* down --rmi local|all: the images of the project's services (local: only those without
+ * an image name of their own, which a build names <project>-<service>), as Compose. */
+static int remove_images(const struct super_client *cl, const struct super_down_opts *o,
+			 struct stk_err *err)
+{
+	struct compose_project *p = o->project;
+	struct image_store *store = NULL;
+	char **done;
+	size_t i, k, ndone = 0;
+	int rc = 0;
+
+	if (!o->rmi || !p)
+		return 0;
+	if (image_store_open(cl->paths.root, &store, err) < 0)
+		return -1;
+	done = xcalloc(p->nservices + 1, sizeof(char *));
+	for (i = 0; i < p->nservices; i++) {
+		const struct compose_service *svc = &p->services[i];
+		_cleanup_free_ char *name = svc->image ? xstrdup(svc->image)
+						       : xasprintf("%s-%s", p->name, svc->name);
+		struct image_config ic = {0};
+		bool seen = false;
+		struct stk_err e;
+
+		if (svc->image && strcmp(o->rmi, "all"))
+			continue;
+		for (k = 0; k < ndone; k++)
+			seen |= !strcmp(done[k], name);
+		if (seen || image_store_get(store, name, &ic, &e) < 0)
+			continue; /* not in the store: nothing to remove */
+		image_config_free(&ic);
+		done[ndone++] = xstrdup(name);
+		event(cl, "Image", name, "Removing");
+		if (image_store_remove(store, name, false, NULL, NULL, &e) < 0) {
+			if (rc == 0)
+				rc = stk_err_set(err, e.errnum, "%s", e.msg);
+			continue;
+		}
+		event(cl, "Image", name, "Removed");
+	}
+	for (k = 0; k < ndone; k++)
+		free(done[k]);
+	free(done);
+	image_store_free(store);
+	return rc;
+}
+
 static bool orphans_left(const struct super_client *cl, const char *project,
 			 const struct super_down_opts *o)
 {
@@ -694,6 +741,8 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 	}
 	/* What a dead supervisor left, and what a live one did not know of. */
 	if (down_offline(cl, project, o, &kept, err) < 0)
+		return -1;
+	if (remove_images(cl, o, err) < 0)
 		return -1;
 	if (kept)
 		return 0; /* the orphans keep the project's record and supervisor */
