@@ -753,7 +753,8 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 			o.stop = true;
 			break;
 		case 'v':
-			break; /* anonymous volumes: none yet */
+			o.volumes = true; /* the supervisor makes no anonymous volume yet */
+			break;
 		case 'h':
 			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "
 			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "

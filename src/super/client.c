@@ -807,6 +807,7 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
 		json_object_object_add(req, "stop", json_object_new_boolean(o->stop));
+		json_object_object_add(req, "volumes", json_object_new_boolean(o->volumes));
 		/* A supervisor that was killed left its containers running: a new one adopts
 		 * them, so stop and kill act on them too. */
 		rc = request(cl, p->name, req, NULL, err);

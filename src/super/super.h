@@ -74,6 +74,7 @@ struct super_ctl_opts {
 	int timeout_s; /* stop, restart; -1 = the service's */
 	int signal; /* kill; 0 = SIGKILL */
 	bool stop; /* rm: stop running containers first */
+	bool volumes; /* rm -v: anonymous volumes too (none are made yet: passed on only) */
 };
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
