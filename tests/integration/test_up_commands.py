@@ -24,6 +24,16 @@ def state(project, cid):
     return json.loads((project.root / "containers" / cid / "state.json").read_text())
 
 
+def holds_pidfd(pid):
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[pidfd]":
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def kill_supervisor(project):
     [sup] = project.supervisor_pids()
     os.kill(int(sup), signal.SIGKILL)
@@ -177,7 +187,8 @@ services:
     project.ok("up", "-d")
     [job] = [c for c in project.ps_json() if c["Service"] == "job"]
     w = project.spawn("wait", "job")
-    # Still blocked while the job runs (it cannot end before /tmp/go exists).
+    # Watching once it holds the job's pidfd; still blocked (the job waits for /tmp/go).
+    poll_until(lambda: holds_pidfd(w.pid), what="wait to watch the job")
     assert w.poll() is None
     open(f"/proc/{state(project, job['ID'])['pid']}/root/tmp/go", "w").close()
     out, err = w.communicate(timeout=60)
