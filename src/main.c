@@ -81,6 +81,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_GLOBAL_OPTIONS,
+		{"ansi", required_argument, NULL, OPT_G_ANSI},
+		{"progress", required_argument, NULL, OPT_G_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'v'},
 		{0},

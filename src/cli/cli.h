@@ -39,7 +39,7 @@ enum {
 	OPT_G_ROOT,
 	OPT_G_FILE,
 	OPT_G_PROJECT_NAME,
-	OPT_G_ANSI,
+	OPT_G_ANSI, /* --ansi and --progress: before the command only, as Compose's */
 	OPT_G_PROGRESS
 };
 #define CLI_GLOBAL_OPTIONS \
@@ -48,8 +48,6 @@ enum {
 		{"project-directory", required_argument, NULL, OPT_G_PROJECT_DIR}, \
 		{"env-file", required_argument, NULL, OPT_G_ENV_FILE}, \
 		{"profile", required_argument, NULL, OPT_G_PROFILE}, \
-		{"ansi", required_argument, NULL, OPT_G_ANSI}, \
-		{"progress", required_argument, NULL, OPT_G_PROGRESS}, \
 	{ \
 		"root", required_argument, NULL, OPT_G_ROOT \
 	}

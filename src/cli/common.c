@@ -167,6 +167,6 @@ int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **ar
 	if (code == ':')
 		return cli_usage_error(cmd, "flag needs an argument: %s", argv[optind - 1]);
 	if (cli_global_option(g, code, optarg))
-		return g->bad_value ? cli_usage_error(cmd, "invalid %s", g->bad_value) : 0;
+		return 0;
 	return cli_usage_error(cmd, "unknown flag: %s", argv[optind - 1]);
 }
