@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -760,6 +761,31 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	ctr_exited(h->data);
+}
+
+/* A request may be read in the same loop iteration as a container's exit, before its
+ * pidfd's turn: the request sees the exit first, as `ps` (which reads the kernel)
+ * already does. */
+void sup_ctr_notice_exits(struct sup *s)
+{
+	struct sup_ctr *c;
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (c = s->ctrs; c; c = c->next) {
+			struct pollfd pf = {.events = POLLIN};
+
+			if (c->status != CTR_RUNNING || !c->polling || !c->ec)
+				continue;
+			pf.fd = engine_pidfd(c->ec);
+			if (poll(&pf, 1, 0) == 1) {
+				ctr_exited(c); /* may change the list: look again */
+				again = true;
+				break;
+			}
+		}
+	}
 }
 
 static void on_grace_over(uv_timer_t *t)

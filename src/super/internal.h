@@ -136,6 +136,8 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
 void sup_ctr_restart_cancel(struct sup_ctr *c);
 void sup_ctr_close_timers(struct sup_ctr *c);
 void sup_ctr_write_state(struct sup_ctr *c);
+/* Containers whose PID 1 has exited but whose pidfd event is still to come: handled now. */
+void sup_ctr_notice_exits(struct sup *s);
 /* Containers recorded on disk (a previous supervisor's): added as exited. */
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);

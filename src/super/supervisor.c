@@ -912,9 +912,11 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 {
 	struct sup *s = cl->s;
 	const char *op = state_str(req, "op");
-	struct sup_op *o = op_new(s, cl);
+	struct sup_op *o;
 	struct stk_err err;
 
+	sup_ctr_notice_exits(s);
+	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
 		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)
 				       : start_wanted(s, cl, req, &err)) < 0)
