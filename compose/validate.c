@@ -144,6 +144,9 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 	const struct node *scale = node_map_get(svc, "scale");
 	const struct node *replicas = node_map_get(node_map_get(svc, "deploy"), "replicas");
 	const struct node *cname = node_map_get(svc, "container_name");
+	const struct node *cond =
+		node_map_get(node_map_get(node_map_get(svc, "deploy"), "restart_policy"),
+			     "condition");
 	long long s = 1, r = 1;
 
 	/* a service whose image was invalid was reported already */
@@ -153,6 +156,12 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 			   "services.%s: service \"%s\" has neither an image nor a build context "
 			   "specified",
 			   name, name);
+	if (cond && node_is_scalar(cond) && strcmp(cond->str, "none") &&
+	    strcmp(cond->str, "on-failure") && strcmp(cond->str, "any"))
+		diag_error(v->lc->dc, cond->pos,
+			   "services.%s.deploy.restart_policy.condition: invalid value \"%s\" "
+			   "(none, on-failure or any)",
+			   name, cond->str);
 	if (scale)
 		node_as_int(scale, &s);
 	if (replicas)

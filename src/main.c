@@ -10,6 +10,7 @@
 static const struct cli_command commands[] = {
 	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"create", cli_create, "Creates containers for a service", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},
@@ -33,6 +34,7 @@ static const struct cli_command commands[] = {
 	{"unpause", cli_unpause, "Unpause services", false},
 	{"up", cli_up, "Create and start containers", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"wait", cli_wait, "Block until containers of all (or specified) services stop.", false},
 	{"volume", cli_volume, "Manage volumes", false},
 	{"supervise", cli_supervise, "The per-project supervisor (started by up)", true},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
@@ -61,6 +63,10 @@ static void usage(FILE *out)
 	      "      --project-directory string   Specify an alternate working directory\n"
 	      "                                   (default: the path of the first specified Compose file)\n"
 	      "      --root string                State directory (default /var/lib/stack, or $STACK_ROOT)\n"
+	      "      --ansi string                Control when to print ANSI control characters\n"
+	      "                                   (\"never\"|\"always\"|\"auto\") (default \"auto\")\n"
+	      "      --progress string            Set type of progress output\n"
+	      "                                   (auto, tty, plain, quiet, json) (default \"auto\")\n"
 	      "  -h, --help                       Show this help\n"
 	      "  -v, --version                    Show the stack version information\n"
 	      "\n"
@@ -76,6 +82,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_GLOBAL_OPTIONS,
+		{"ansi", required_argument, NULL, OPT_G_ANSI},
+		{"progress", required_argument, NULL, OPT_G_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'v'},
 		{0},
@@ -113,6 +121,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = cli_reject_abbreviations(NULL, argv, 1, optind, opts)))
 		goto out;
+	if (g.bad_value) {
+		rc = cli_usage_error(NULL, "invalid %s", g.bad_value);
+		goto out;
+	}
 	if (optind >= argc) {
 		short_usage();
 		return CLI_USAGE;

@@ -17,6 +17,9 @@ struct cli_globals {
 	const char **profiles;
 	size_t nprofiles;
 	const char *root;
+	const char *ansi; /* --ansi never|always|auto; NULL: $COMPOSE_ANSI, else auto */
+	const char *progress; /* --progress auto|tty|plain|quiet|json; NULL: $COMPOSE_PROGRESS */
+	const char *bad_value; /* a global option's invalid value, reported by the command */
 };
 
 struct cli_command {
@@ -35,7 +38,9 @@ enum {
 	OPT_G_PROJECT_DIR,
 	OPT_G_ROOT,
 	OPT_G_FILE,
-	OPT_G_PROJECT_NAME
+	OPT_G_PROJECT_NAME,
+	OPT_G_ANSI, /* --ansi and --progress: before the command only, as Compose's */
+	OPT_G_PROGRESS
 };
 #define CLI_GLOBAL_OPTIONS \
 	{"file", required_argument, NULL, OPT_G_FILE}, \
@@ -47,6 +52,12 @@ enum {
 		"root", required_argument, NULL, OPT_G_ROOT \
 	}
 bool cli_global_option(struct cli_globals *g, int code, const char *arg);
+/* --ansi / $COMPOSE_ANSI / NO_COLOR: colour on fd? */
+bool cli_color(const struct cli_globals *g, int fd);
+/* The same as -1 never, 1 always, 0 auto (for struct cli_log_style). */
+int cli_ansi(const struct cli_globals *g);
+/* --progress / $COMPOSE_PROGRESS, auto resolved: "tty", "plain", "quiet" or "json". */
+const char *cli_progress(const struct cli_globals *g);
 /* The rest of a getopt loop: ':' (a missing argument) and unknown codes are usage
  * errors (returned), global options are taken (0). */
 int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **argv);
@@ -81,6 +92,8 @@ const char *cli_state_root(const struct cli_globals *g);
  * $STACK_ROOT moves the state root (tests). */
 const char *cli_run_root(const struct cli_globals *g);
 int cli_up(struct cli_globals *g, int argc, char **argv);
+int cli_create(struct cli_globals *g, int argc, char **argv);
+int cli_wait(struct cli_globals *g, int argc, char **argv);
 int cli_down(struct cli_globals *g, int argc, char **argv);
 int cli_ps(struct cli_globals *g, int argc, char **argv);
 int cli_port(struct cli_globals *g, int argc, char **argv);
@@ -104,6 +117,7 @@ struct cli_log_style {
 	bool timestamps, no_prefix, no_color;
 	bool abort_on_exit; /* up: --abort-on-container-exit */
 	const char *exit_code_from; /* up: --exit-code-from */
+	int ansi; /* -1 never, 1 always, 0 auto (a terminal, and no NO_COLOR) */
 };
 int cli_print_logs(const struct state_container *v, size_t n, const char *project,
 		   const char *const *services, size_t nservices, const struct super_log_opts *o,

@@ -467,13 +467,16 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	struct stk_err ignored;
 	int rc = 0;
 
-	if (c->opened)
-		return stk_err_set(err, EPERM, "container %s belongs to another process",
-				   c->spec.id);
 	if (!c->remove_deadline)
 		c->remove_deadline = now_ms() + REMOVE_TIMEOUT_MS;
 	if (c->cg) {
-		if (c->pidfd >= 0 && !c->reaped) {
+		/* Opened (another process started it): not ours to reap; its pidfd turns
+		 * readable once PID 1 is gone. */
+		if (c->opened && c->pidfd >= 0 && !wait_readable(c->pidfd, 0)) {
+			engine_kill_all(c, &ignored);
+			return remove_not_yet(c, "the container's PID 1 is still running", err);
+		}
+		if (!c->opened && c->pidfd >= 0 && !c->reaped) {
 			struct engine_exit ex;
 
 			engine_kill_all(c, &ignored);

@@ -177,7 +177,8 @@ int engine_stats(struct engine_container *c, struct engine_stats *out, struct st
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a
  * task just died): call again after ENGINE_RETRY_MS; each call kills what is left. It
- * fails (ETIMEDOUT) 7 s after the first call. */
+ * fails (ETIMEDOUT) 7 s after the first call. A container from engine_open() (another
+ * process's child) is never reaped: it is removed once its pidfd says PID 1 is gone. */
 int engine_remove(struct engine_container *c, struct stk_err *err);
 /* The same, waiting in poll(2) between tries: CLI, and a create that failed. */
 int engine_remove_blocking(struct engine_container *c, struct stk_err *err);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,13 +139,17 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct sup_ctr *c = h->data;
 
+	c->closing--;
 	if (--c->handles == 0 && c->forgotten)
 		sup_ctr_free(c);
+	else if (!c->closing && !c->forgotten)
+		sup_changed(c->s); /* an up waiting to start it again goes on */
 }
 
 void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h)
 {
 	h->data = c;
+	c->closing++;
 	uv_close(h, on_handle_closed);
 }
 
@@ -264,6 +269,8 @@ void sup_ctr_write_state(struct sup_ctr *c)
 				       c->status == CTR_RUNNING && c->ec ? engine_pid(c->ec) : 0));
 	json_object_object_add(o, "started_at", json_object_new_int64(c->started_at));
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
+	if (c->log_lost)
+		json_object_object_add(o, "log_lines_lost", json_object_new_int64(c->log_lost));
 	if (c->health.status != HEALTH_NONE) {
 		struct json_object *h = json_object_new_object();
 
@@ -581,6 +588,7 @@ static void on_restart_timer(uv_timer_t *t)
 
 	c->restart_pending = false;
 	c->restart_count++;
+	c->restart_attempts++;
 	if (sup_ctr_start(c, &err) < 0) {
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 		c->exit_code = 128;
@@ -589,24 +597,57 @@ static void on_restart_timer(uv_timer_t *t)
 	}
 }
 
-/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides. */
+/* The service's policy: deploy.restart_policy over restart, as Compose maps them
+ * (none: no, any: always). max 0: no limit; delay and window -1: not set. */
+struct restart_policy {
+	const char *mode; /* no, always, unless-stopped, on-failure */
+	long long max, delay_ms, window_ms;
+};
+
+static void restart_policy_of(const struct compose_service *svc, struct restart_policy *rp)
+{
+	const char *r = svc && svc->restart ? svc->restart : "no";
+
+	rp->delay_ms = rp->window_ms = -1;
+	rp->max = 0;
+	if (svc && svc->restart_condition) {
+		const char *cond = svc->restart_condition;
+
+		rp->mode = !strcmp(cond, "any") ? "always" : !strcmp(cond, "none") ? "no" : cond;
+		rp->max = svc->restart_max_attempts;
+		if (svc->restart_delay_ns >= 0)
+			rp->delay_ms = svc->restart_delay_ns / 1000000;
+		if (svc->restart_window_ns > 0)
+			rp->window_ms = svc->restart_window_ns / 1000000;
+		return;
+	}
+	rp->mode = str_has_prefix(r, "on-failure") ? "on-failure" : r;
+	if (str_has_prefix(r, "on-failure:"))
+		rp->max = atoi(r + 11);
+}
+
+/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides; with
+ * deploy.restart_policy, max_attempts bounds any condition, delay is a fixed wait, and
+ * a run that lasted the window counts as a success (the attempts start over). */
 static void restart_maybe(struct sup_ctr *c)
 {
-	const struct compose_service *svc = sup_ctr_service(c);
-	const char *policy = svc && svc->restart ? svc->restart : "no";
+	struct restart_policy rp;
+	long long ran_ms = (c->finished_at - c->started_at) / 1000000;
 	bool again = false;
 
-	if (!strcmp(policy, "always") || !strcmp(policy, "unless-stopped")) {
+	restart_policy_of(sup_ctr_service(c), &rp);
+	if (rp.window_ms >= 0 && ran_ms >= rp.window_ms)
+		c->restart_attempts = 0;
+	if (!strcmp(rp.mode, "always") || !strcmp(rp.mode, "unless-stopped"))
 		again = true;
-	} else if (str_has_prefix(policy, "on-failure")) {
-		int max = policy[10] == ':' ? atoi(policy + 11) : 0;
-
-		again = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
-	}
-	if (!again)
+	else if (!strcmp(rp.mode, "on-failure"))
+		again = c->exit_code != 0;
+	if (!again || (rp.max > 0 && c->restart_attempts >= rp.max))
 		return;
 	/* Ran for 10 s: the back-off starts over. */
-	if (c->finished_at - c->started_at >= 10000000000LL || !c->restart_delay_ms)
+	if (rp.delay_ms >= 0)
+		c->restart_delay_ms = rp.delay_ms;
+	else if (ran_ms >= 10000 || !c->restart_delay_ms)
 		c->restart_delay_ms = 100;
 	else if (c->restart_delay_ms < 60000)
 		c->restart_delay_ms *= 2;
@@ -676,17 +717,12 @@ static void ctr_exited(struct sup_ctr *c)
 	stop_timer_stop(c);
 	sup_health_stop(c);
 	c->health.status = HEALTH_NONE;
-	if (c->ec && !c->adopted) {
-		if (engine_try_wait(c->ec, &ex, &err) != 0)
-			ex.code = -1;
-		sup_engine_remove(s, c->ec);
-	} else {
-		engine_container_free(c->ec);
-	}
+	/* Adopted: another process was its parent, so its code is lost; its cgroup and
+	 * state go on the same timer as any other's. */
+	if (c->ec && !c->adopted && engine_try_wait(c->ec, &ex, &err) != 0)
+		ex.code = -1;
+	sup_engine_remove(s, c->ec);
 	c->ec = NULL;
-	/* Adopted: another process was its parent; its code is lost, its cgroup is not. */
-	if (c->adopted && ctr_cleanup(c, &err) < 0)
-		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	c->adopted = false;
 	if (s->net && net_endpoint_detach(s->net, c->name, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
@@ -718,6 +754,31 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	ctr_exited(h->data);
+}
+
+/* A request may be read in the same loop iteration as a container's exit, before its
+ * pidfd's turn: the request sees the exit first, as `ps` (which reads the kernel)
+ * already does. */
+void sup_ctr_notice_exits(struct sup *s)
+{
+	struct sup_ctr *c;
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (c = s->ctrs; c; c = c->next) {
+			struct pollfd pf = {.events = POLLIN};
+
+			if (c->status != CTR_RUNNING || !c->polling || !c->ec)
+				continue;
+			pf.fd = engine_pidfd(c->ec);
+			if (poll(&pf, 1, 0) == 1) {
+				ctr_exited(c); /* may change the list: look again */
+				again = true;
+				break;
+			}
+		}
+	}
 }
 
 static void on_grace_over(uv_timer_t *t)
@@ -837,6 +898,8 @@ void sup_ctr_load_recorded(struct sup *s)
 		c->exit_code = (int)state_int(v[i].state, "exit_code");
 		c->started_at = state_int(v[i].state, "started_at");
 		c->finished_at = state_int(v[i].state, "finished_at");
+		c->log_lost = state_int(v[i].state, "log_lines_lost");
+		c->restart_count = (int)state_int(v[i].state, "restart_count");
 		if (!state_container_running(&v[i]) &&
 		    !strcmp(state_str(v[i].state, "status"), "running")) {
 			/* Recorded as running, gone without a supervisor seeing it (a crashed

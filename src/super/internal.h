@@ -66,6 +66,8 @@ struct sup_ctr {
 	int log_fd;
 	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
 	int log_max_files;
+	long long log_lost; /* lines that could not be written (disk full) */
+	bool log_losing; /* the last write failed */
 	int exit_code;
 	long long started_at, finished_at; /* ns since the epoch; 0 = never */
 	bool adopted; /* left running by a previous supervisor: not our child */
@@ -79,8 +81,10 @@ struct sup_ctr {
 	uv_timer_t restart_timer;
 	bool restart_timer_open, restart_pending, manual_stop;
 	int restart_count;
+	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	int closing; /* handles being closed: none may be initialised again until then */
 	bool forgotten;
 };
 
@@ -133,6 +137,8 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
 void sup_ctr_restart_cancel(struct sup_ctr *c);
 void sup_ctr_close_timers(struct sup_ctr *c);
 void sup_ctr_write_state(struct sup_ctr *c);
+/* Containers whose PID 1 has exited but whose pidfd event is still to come: handled now. */
+void sup_ctr_notice_exits(struct sup *s);
 /* Containers recorded on disk (a previous supervisor's): added as exited. */
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);

@@ -84,6 +84,31 @@ static void log_rotate(struct sup_ctr *c)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 }
 
+/* A line that could not be written (a full disk): the container goes on, never blocked;
+ * the line is counted, in the supervisor's log and the state (`ps --format json`,
+ * `logs` warn of it). A record cut short is taken back, so the file stays whole. */
+static void log_lost(struct sup_ctr *c, int errnum, bool partial)
+{
+	if (partial && ftruncate(c->log_fd, c->log_size) < 0)
+		fprintf(stderr, "stack supervise: %s: log: take back a partial record: %s\n",
+			c->name, strerror(errno));
+	c->log_lost++;
+	if (c->log_losing)
+		return;
+	c->log_losing = true;
+	fprintf(stderr, "stack supervise: %s: log: %s: output lines are being lost\n", c->name,
+		strerror(errnum));
+	sup_ctr_write_state(c);
+}
+
+static void log_recovered(struct sup_ctr *c)
+{
+	c->log_losing = false;
+	fprintf(stderr, "stack supervise: %s: log: writing again; %lld lines lost in all\n",
+		c->name, c->log_lost);
+	sup_ctr_write_state(c);
+}
+
 static void log_record(struct sup_stream *st, const char *line, size_t len)
 {
 	struct sup_ctr *c = st->ctr;
@@ -108,9 +133,15 @@ static void log_record(struct sup_stream *st, const char *line, size_t len)
 	slen = strlen(s);
 	{
 		_cleanup_free_ char *rec = xasprintf("%s\n", s);
+		ssize_t n = write(c->log_fd, rec, slen + 1);
 
-		if (write(c->log_fd, rec, slen + 1) == (ssize_t)(slen + 1))
+		if (n == (ssize_t)(slen + 1)) {
 			c->log_size += (long long)slen + 1;
+			if (c->log_losing)
+				log_recovered(c);
+		} else {
+			log_lost(c, n < 0 ? errno : ENOSPC, n > 0);
+		}
 	}
 	json_object_put(o);
 	if (c->log_size >= c->log_max_size)

@@ -39,6 +39,10 @@ struct super_up_opts {
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
 	bool remove_orphans; /* containers of services no longer in the file */
+	bool no_start; /* create, up --no-start: containers made, none started */
+	bool always_recreate_deps; /* the named services' dependencies recreated */
+	bool timeout_set; /* -t: timeout_s is the grace when recreating or stopping */
+	int timeout_s;
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };
@@ -51,6 +55,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 struct super_down_opts {
 	int timeout_s; /* -1: each service's stop_grace_period (default 10 s) */
 	bool volumes, remove_orphans;
+	/* The project as the file has it now: without remove_orphans, containers of
+	 * services it does not have are warned of and left (NULL: every container goes). */
+	struct compose_project *project;
+	const char *rmi; /* --rmi local|all; NULL = none */
 };
 
 /* `down`: stops and removes the project's containers and networks and its record,
@@ -66,6 +74,7 @@ struct super_ctl_opts {
 	int timeout_s; /* stop, restart; -1 = the service's */
 	int signal; /* kill; 0 = SIGKILL */
 	bool stop; /* rm: stop running containers first */
+	bool volumes; /* rm -v: anonymous volumes too (none are made yet: passed on only) */
 };
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
