@@ -10,6 +10,8 @@
 static const struct cli_command commands[] = {
 	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"cp", cli_cp, "Copy files/folders between a service container and the local filesystem",
+	 false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},

@@ -174,6 +174,16 @@ struct engine_stats {
 };
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err);
 
+/* copy.c: `cp` between the host and the running container c, with Docker's rules. Paths
+ * in the container resolve inside its root (a symlink there never reaches the host). */
+struct engine_copy_opts {
+	const char *src, *dst;
+	bool to_container; /* src on the host, dst in the container; else the reverse */
+	bool archive; /* -a: keep owners; else the caller's (host) or root (container) */
+	bool follow_link; /* -L: a symlink named as the source is followed */
+};
+int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, struct stk_err *err);
+
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a
  * task just died): call again after ENGINE_RETRY_MS; each call kills what is left. It

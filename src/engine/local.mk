@@ -21,3 +21,4 @@ tests_unit_test_engine_LDADD = $(UNIT_LDADD)
 endif
 
 AM_CPPFLAGS += -DSTACK_LIBEXECDIR=\"$(pkglibexecdir)\"
+libstack_a_SOURCES += src/engine/copy.c
