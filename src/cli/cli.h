@@ -94,6 +94,8 @@ int cli_rm(struct cli_globals *g, int argc, char **argv);
 int cli_unpause(struct cli_globals *g, int argc, char **argv);
 /* The daily commands: cp.c, top.c, stats.c, events.c, completion.c. */
 int cli_cp(struct cli_globals *g, int argc, char **argv);
+int cli_top(struct cli_globals *g, int argc, char **argv);
+int cli_stats(struct cli_globals *g, int argc, char **argv);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;

@@ -171,8 +171,12 @@ struct engine_stats {
 	uint64_t memory_usage, memory_limit; /* limit 0 = unlimited */
 	uint64_t pids;
 	uint64_t blkio_read, blkio_write; /* bytes */
+	uint64_t memory_cache; /* inactive file pages: `stats` shows usage without them */
+	uint64_t net_rx, net_tx; /* bytes, every interface of its netns but lo */
 };
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err);
+/* The processes of the container's cgroup (host pids, as cgroup.procs lists them). */
+int engine_processes(struct engine_container *c, pid_t **out, size_t *n, struct stk_err *err);
 
 /* copy.c: `cp` between the host and the running container c, with Docker's rules. Paths
  * in the container resolve inside its root (a symlink there never reaches the host). */
