@@ -13,6 +13,7 @@ static const struct cli_command commands[] = {
 	{"cp", cli_cp, "Copy files/folders between a service container and the local filesystem",
 	 false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
+	{"events", cli_events, "Receive real time events from containers", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},
 	{"kill", cli_kill, "Force stop service containers", false},

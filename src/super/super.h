@@ -70,6 +70,12 @@ struct super_ctl_opts {
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
 
+/* `events`: the project's container events ({"event":"container","time_ns","action",
+ * "id","service","attributes":{"name","image",...}}, or {"event":"dropped","count"} when
+ * this reader fell behind) to fn, until interrupted. Starts a supervisor if none runs. */
+int super_events(const struct super_client *cl, const char *project, super_event_fn fn, void *arg,
+		 struct stk_err *err);
+
 /* The hidden `stack supervise PROJECT` command: runs the loop until the project has
  * no running container. "ok" or an error line is written to ready_fd once the control
  * socket listens (or it failed), then ready_fd is closed. */

@@ -60,6 +60,7 @@ static void client_close(struct sup_client *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	sup_events_forget(c->s, c);
 	for (pp = &c->s->clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -92,6 +93,11 @@ void sup_client_send(struct sup_client *c, struct json_object *ev)
 		}
 	}
 	json_object_put(ev);
+}
+
+size_t sup_client_queued(struct sup_client *c)
+{
+	return c->closed ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
 void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status)
@@ -810,8 +816,10 @@ static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object
 			continue;
 		sup_progress(cl, "Container", c->name, "Killing");
 		c->manual_stop = true;
-		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0)
+		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0) {
+			sup_event(c, "kill", "signal", sig ? sig : SIGKILL);
 			sup_progress(cl, "Container", c->name, "Killed");
+		}
 	}
 }
 
@@ -819,9 +827,15 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 {
 	struct sup *s = cl->s;
 	const char *op = state_str(req, "op");
-	struct sup_op *o = op_new(s, cl);
+	struct sup_op *o;
 	struct stk_err err;
 
+	/* Events stream until the client closes: no op, no "done". */
+	if (!strcmp(op, "subscribe")) {
+		sup_events_subscribe(s, cl);
+		return;
+	}
+	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
 		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)
 				       : start_wanted(s, cl, req, &err)) < 0)

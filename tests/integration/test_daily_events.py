@@ -1,0 +1,142 @@
+"""`stack events` through the real CLI: container events streamed from the project's
+supervisor as `docker compose events` prints them (text and --json)."""
+import json
+import queue
+import re
+import threading
+import time
+
+from engine_helpers import needs_root
+from netlib import needs_root as needs_netns
+from uplib import poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+
+class Events:
+    """`stack events` in the background; its lines gathered by a thread."""
+
+    def __init__(self, project, *args):
+        self.project = project
+        self.proc = project.spawn("events", *args)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def until(self, pred, what, timeout=20):
+        """Lines up to the first one pred accepts (which is included)."""
+        deadline = time.monotonic() + timeout
+        got = []
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no event {what}; got {got}; stderr: "
+                                     f"{self.proc.stderr.read() if self.proc.poll() is not None else ''}")
+            got.append(line)
+            self.seen.append(line)
+            if pred(line):
+                return got
+
+    def synced(self, service):
+        """Subscribed: a harmless SIGCONT through the supervisor shows up as `kill`."""
+        def sent():
+            self.project.ok("kill", "-s", "SIGCONT", service)
+            try:
+                self.until(lambda line: "kill" in line, "kill", timeout=0.5)
+                return True
+            except AssertionError:
+                return False
+        poll_until(sent, what="the events stream to be subscribed")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def actions(lines, name):
+    out = []
+    for line in lines:
+        ev = json.loads(line)
+        # The SIGCONTs that synced the stream are not part of the story.
+        if ev["attributes"]["name"] == name and ev["attributes"].get("signal") != "18":
+            out.append(ev["action"])
+    return out
+
+
+def test_events_json_reports_a_containers_life_as_compose(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "--json")
+    try:
+        ev.synced("app")
+        name = f"{project.name}-app-1"
+        project.ok("stop", "app")
+        got = ev.until(lambda line: '"action":"stop"' in line, "stop")
+        assert actions(got, name) == ["kill", "die", "stop"]
+        stop = [json.loads(line) for line in got if '"signal":"18"' not in line]
+        assert stop[0]["attributes"]["signal"] == "9"
+        assert stop[1]["attributes"]["exitCode"] == "137"
+        e = stop[1]
+        assert set(e) == {"action", "attributes", "id", "service", "time", "type"}
+        assert e["type"] == "container" and e["service"] == "app"
+        assert re.fullmatch(r"[0-9a-f]{64}", e["id"])
+        assert e["attributes"]["image"] == project.image
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", e["time"])
+        project.ok("start", "app")
+        got = ev.until(lambda line: "health_status" in line, "health_status")
+        assert actions(got, name) == ["start", "health_status: healthy"]
+        project.ok("rm", "-f", "-s", "app")
+        got = ev.until(lambda line: '"action":"destroy"' in line, "destroy")
+        assert actions(got, name) == ["kill", "die", "stop", "destroy"]
+        project.ok("up", "-d")
+        got = ev.until(lambda line: '"action":"start"' in line, "start")
+        assert actions(got, name) == ["create", "start"]
+    finally:
+        ev.stop()
+
+
+def test_events_text_lines_and_the_service_filter(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    restart: always
+    command: ["sh", "-c", "sleep 0.2; exit 3"]
+  other:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "app")
+    try:
+        ev.until(lambda line: " container restart " in line, "restart")
+        got = ev.until(lambda line: " container restart " in line, "a second restart")
+        name = f"{project.name}-app-1"
+        die = [line for line in got if " container die " in line][-1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z container die [0-9a-f]{64} "
+                            rf"\(name={name}, image={re.escape(project.image)}, exitCode=3\)",
+                            die), die
+        assert [line.split()[2] for line in got] == ["start", "die", "restart"], got
+        # other's stop (kill, die, stop) comes before app's next restart, and is filtered.
+        project.ok("stop", "other")
+        ev.until(lambda line: " container restart " in line, "a third restart")
+        assert not [line for line in ev.seen if "-other-1" in line], ev.seen
+    finally:
+        ev.stop()
+    r = project("events", "nope")
+    assert r.code == 1 and "no such service: nope" in r.err, r
