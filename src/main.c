@@ -15,7 +15,7 @@ static const struct cli_command commands[] = {
 	{"down", cli_down, "Stop and remove containers, networks", false},
 	{"events", cli_events, "Receive real time events from containers", false},
 	{"image", cli_image, "Manage images", false},
-	{"images", cli_images, "List images in the local store", false},
+	{"images", cli_images, "List images used by the created containers", false},
 	{"kill", cli_kill, "Force stop service containers", false},
 	{"load", cli_load, "Load images from a tar archive", false},
 	{"login", cli_login, "Log in to a registry", false},

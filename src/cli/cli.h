@@ -64,6 +64,8 @@ int cli_version(struct cli_globals *g, int argc, char **argv);
 int cli_pull(struct cli_globals *g, int argc, char **argv);
 int cli_build(struct cli_globals *g, int argc, char **argv);
 int cli_images(struct cli_globals *g, int argc, char **argv);
+/* The store's images, as `docker images` (`stack image ls`; `images` outside a project). */
+int cli_image_ls(struct cli_globals *g, int argc, char **argv);
 int cli_image(struct cli_globals *g, int argc, char **argv);
 int cli_image_inspect(struct cli_globals *g, int argc, char **argv);
 int cli_image_prune(struct cli_globals *g, int argc, char **argv);

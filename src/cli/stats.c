@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/daily.h"
 #include "engine/engine.h"
+#include "util/bytes.h"
 #include "util/str.h"
 
 struct sampled {
@@ -35,32 +36,6 @@ static long long mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* go-units: BytesSize (binary, 4 significant digits) and HumanSizeWithPrecision(3). */
-static void units(double v, double base, const char *const *abbr, int prec, char *buf, size_t len)
-{
-	int i = 0;
-
-	while (v >= base && abbr[i + 1]) {
-		v /= base;
-		i++;
-	}
-	snprintf(buf, len, "%.*g%s", prec, v, abbr[i]);
-}
-
-static void binary_size(uint64_t v, char *buf, size_t len)
-{
-	static const char *const a[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", NULL};
-
-	units((double)v, 1024, a, 4, buf, len);
-}
-
-static void decimal_size(uint64_t v, char *buf, size_t len)
-{
-	static const char *const a[] = {"B", "kB", "MB", "GB", "TB", "PB", NULL};
-
-	units((double)v, 1000, a, 3, buf, len);
 }
 
 static void sample(struct sampled *s)
@@ -101,15 +76,15 @@ static void cells(const struct sampled *s, bool no_trunc, char out[NSTAT][80])
 		cpu = (double)(c->cpu_usage_ns - s->prev.cpu_usage_ns) /
 		      (double)(s->t_cur - s->t_prev) * 100.0;
 	snprintf(out[S_CPU], 80, "%.2f%%", cpu);
-	binary_size(usage, a, sizeof(a));
-	binary_size(limit, b, sizeof(b));
+	stk_binary_size(usage, a, sizeof(a));
+	stk_binary_size(limit, b, sizeof(b));
 	snprintf(out[S_MEM], 80, "%s / %s", a, b);
 	snprintf(out[S_MEMPERC], 80, "%.2f%%", limit ? (double)usage / (double)limit * 100.0 : 0.0);
-	decimal_size(c->net_rx, a, sizeof(a));
-	decimal_size(c->net_tx, b, sizeof(b));
+	stk_human_size(c->net_rx, a, sizeof(a));
+	stk_human_size(c->net_tx, b, sizeof(b));
 	snprintf(out[S_NET], 80, "%s / %s", a, b);
-	decimal_size(c->blkio_read, a, sizeof(a));
-	decimal_size(c->blkio_write, b, sizeof(b));
+	stk_human_size(c->blkio_read, a, sizeof(a));
+	stk_human_size(c->blkio_write, b, sizeof(b));
 	snprintf(out[S_BLOCK], 80, "%s / %s", a, b);
 	snprintf(out[S_PIDS], 80, "%llu", (unsigned long long)c->pids);
 }
