@@ -9,6 +9,7 @@
 
 static const struct cli_command commands[] = {
 	{"build", cli_build, "Build or rebuild services", false},
+	{"completion", cli_completion, "Print a shell completion script (bash or zsh)", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"cp", cli_cp, "Copy files/folders between a service container and the local filesystem",
 	 false},

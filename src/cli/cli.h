@@ -99,6 +99,7 @@ int cli_cp(struct cli_globals *g, int argc, char **argv);
 int cli_top(struct cli_globals *g, int argc, char **argv);
 int cli_stats(struct cli_globals *g, int argc, char **argv);
 int cli_events(struct cli_globals *g, int argc, char **argv);
+int cli_completion(struct cli_globals *g, int argc, char **argv);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;
