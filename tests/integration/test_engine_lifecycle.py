@@ -157,6 +157,24 @@ def test_stats_report_cpu_memory_and_pids(engine):
         finish(c)
 
 
+def test_stats_count_file_pages_the_container_wrote_as_cache(engine):
+    # `stack stats` shows memory without them, as Docker: inactive_file (v2) or
+    # total_inactive_file (v1). Runs on cgroup v2 in tests/vm too.
+    c = started(engine, "sh", "-c", "head -c 8000000 /dev/urandom > /big; echo ready;"
+                " while :; do sleep 0.05; done", spec={"stop_grace_period": 0.2})
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            r = engine.ctl("stats", c)
+            assert r.code == 0, r
+            if json.loads(r.out)["memory_cache"] > 1000000:
+                break
+            assert time.monotonic() < deadline, r.out
+            time.sleep(0.05)
+    finally:
+        finish(c)
+
+
 def test_kill_sends_the_signal_to_pid_1(engine):
     c = started(engine, "sh", "-c", "trap 'exit 6' USR1; echo ready; while :; do sleep 0.05; done")
     assert engine.ctl("kill", c, "--signal", "USR1").code == 0
