@@ -140,3 +140,68 @@ services:
         ev.stop()
     r = project("events", "nope")
     assert r.code == 1 and "no such service: nope" in r.err, r
+
+
+def test_a_subscriber_that_does_not_read_loses_events_not_the_supervisor(project):
+    """Its queue is bounded: the loop goes on serving requests, the events it could not
+    take are dropped, and it hears how many once it reads again."""
+    import os
+    import socket
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    scale: 20
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    rundir = os.open(project.root / "run" / project.name, os.O_PATH)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    seen = {"kill": 0, "dropped": 0, "subscribed": 0, "buf": b""}
+
+    def pump():
+        """Takes what has arrived so far, without waiting."""
+        while True:
+            try:
+                chunk = sock.recv(1 << 20, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            assert chunk, "the supervisor closed the connection"
+            seen["buf"] += chunk
+            *lines, seen["buf"] = seen["buf"].split(b"\n")
+            for line in lines:
+                e = json.loads(line)
+                if e["event"] == "dropped":
+                    seen["dropped"] += e["count"]
+                elif e["event"] == "subscribed":
+                    seen["subscribed"] += 1
+                elif e.get("action") == "kill":
+                    seen["kill"] += 1
+
+    try:
+        sock.connect(f"/proc/self/fd/{rundir}/control.sock")
+        sock.sendall(b'{"op":"subscribe"}\n')
+        poll_until(lambda: pump() or seen["subscribed"], what="the subscription")
+        # 20 kill events per command, about 300 bytes each: far more than the queue's
+        # 256 KiB and the socket's buffer, while this client reads nothing.
+        commands = 0
+        for _ in range(200):
+            project.ok("kill", "-s", "SIGCONT", "app")
+            commands += 1
+        # Read again, with a command now and then: the count of the lost comes with the
+        # first event after the queue drained.
+        deadline = time.monotonic() + 60
+        while not seen["dropped"]:
+            pump()
+            if not seen["dropped"]:
+                project.ok("kill", "-s", "SIGCONT", "app")
+                commands += 1
+            assert time.monotonic() < deadline, seen
+        # Every event was either delivered or counted as dropped.
+        poll_until(lambda: pump() or seen["kill"] + seen["dropped"] == 20 * commands,
+                   what=f"all {20 * commands} events accounted for")
+        assert 0 < seen["kill"] < 20 * commands
+    finally:
+        sock.close()
+        os.close(rundir)
