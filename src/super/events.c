@@ -54,6 +54,20 @@ void sup_events_forget(struct sup *s, struct sup_client *cl)
 	}
 }
 
+void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object *req)
+{
+	const char *action = state_str(req, "action");
+	struct json_object *done = json_object_new_object();
+	struct sup_ctr *c;
+
+	for (c = s->ctrs; c; c = c->next)
+		if (!strcmp(c->id, state_str(req, "id")) &&
+		    (!strcmp(action, "pause") || !strcmp(action, "unpause")))
+			sup_event(c, action, NULL, 0);
+	json_object_object_add(done, "event", json_object_new_string("done"));
+	sup_client_send(cl, done);
+}
+
 static long long wall_ns(void)
 {
 	struct timespec ts;
@@ -116,17 +130,30 @@ void sup_event(struct sup_ctr *c, const char *action, const char *key, long long
 
 /* ---- the CLI's side ---- */
 
+static int send_line(int fd, struct json_object *req)
+{
+	_cleanup_free_ char *line =
+		xasprintf("%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	size_t len = strlen(line);
+
+	return write(fd, line, len) == (ssize_t)len ? 0 : -1;
+}
+
 /* One connection's events, until the supervisor closes it (it exits) or fn says stop. */
 static int stream(const struct super_client *cl, int fd, super_event_fn fn, void *arg,
 		  bool *subscribed, struct stk_err *err)
 {
-	static const char req[] = "{\"op\":\"subscribe\"}\n";
+	struct json_object *req = json_object_new_object();
 	_cleanup_fclose_ FILE *f = NULL;
 	char *line = NULL;
 	size_t cap = 0;
+	int sent;
 
 	(void)cl;
-	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+	json_object_object_add(req, "op", json_object_new_string("subscribe"));
+	sent = send_line(fd, req);
+	json_object_put(req);
+	if (sent < 0)
 		return stk_err_sys(err, "send to the supervisor");
 	f = fdopen(dup(fd), "re");
 	if (!f)
@@ -143,6 +170,26 @@ static int stream(const struct super_client *cl, int fd, super_event_fn fn, void
 	}
 	free(line);
 	return 0;
+}
+
+void super_events_notify(const struct super_client *cl, const char *project, const char *id,
+			 const char *action)
+{
+	_cleanup_close_ int fd = sup_connect(&cl->paths, project);
+	struct json_object *req;
+	char buf[256];
+
+	/* No supervisor: nobody subscribed, nothing to tell. */
+	if (fd < 0)
+		return;
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("notify"));
+	json_object_object_add(req, "id", json_object_new_string(id));
+	json_object_object_add(req, "action", json_object_new_string(action));
+	if (send_line(fd, req) == 0)
+		while (read(fd, buf, sizeof(buf)) < 0 && errno == EINTR)
+			;
+	json_object_put(req);
 }
 
 int super_events(const struct super_client *cl, const char *project, super_event_fn fn, void *arg,

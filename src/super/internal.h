@@ -165,6 +165,9 @@ struct sup_sub;
 void sup_event(struct sup_ctr *c, const char *action, const char *key, long long val);
 void sup_events_subscribe(struct sup *s, struct sup_client *cl);
 void sup_events_forget(struct sup *s, struct sup_client *cl);
+/* {"op":"notify","id","action"}: an event about a container the CLI acted on itself
+ * (pause, unpause), passed on to the subscribers; answered with "done". */
+void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object *req);
 /* supervisor.c: bytes written to the client and not yet taken by the kernel. */
 size_t sup_client_queued(struct sup_client *cl);
 

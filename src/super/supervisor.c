@@ -835,6 +835,10 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 		sup_events_subscribe(s, cl);
 		return;
 	}
+	if (!strcmp(op, "notify")) {
+		sup_events_notify(s, cl, req);
+		return;
+	}
 	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
 		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)

@@ -99,6 +99,11 @@ services:
         project.ok("start", "app")
         got = ev.until(lambda line: "health_status" in line, "health_status")
         assert actions(got, name) == ["start", "health_status: healthy"]
+        # pause and unpause are the CLI's own doing: it tells the supervisor.
+        project.ok("pause", "app")
+        project.ok("unpause", "app")
+        got = ev.until(lambda line: '"action":"unpause"' in line, "unpause")
+        assert actions(got, name) == ["pause", "unpause"]
         project.ok("rm", "-f", "-s", "app")
         got = ev.until(lambda line: '"action":"destroy"' in line, "destroy")
         assert actions(got, name) == ["kill", "die", "stop", "destroy"]
