@@ -217,3 +217,42 @@ services:
     finally:
         sock.close()
         os.close(rundir)
+
+
+def test_events_before_up_sees_the_project_come_up_and_leaves_nothing_behind(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["true"]
+""")
+    ev = Events(project, "--json")
+    try:
+        # events started the supervisor: up finds it and the stream sees everything.
+        poll_until(lambda: project.supervisor_pids(), what="the supervisor events started")
+        project.ok("up", "-d")
+        got = ev.until(lambda line: '"action":"die"' in line, "die")
+        assert actions(got, f"{project.name}-app-1") == ["create", "start", "die"]
+        assert json.loads(got[-1])["attributes"]["exitCode"] == "0"
+    finally:
+        ev.stop()
+    # Nothing runs and no client is left: the supervisor goes by itself.
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+
+
+def test_daily_commands_refuse_bad_flags_with_a_usage_error(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["true"]
+""")
+    for args, msg in ((("events", "--bogus"), "unknown flag"),
+                      (("cp", "--index", "0", "app:/a", "/tmp/b"), "invalid --index"),
+                      (("cp", "app:/a"), "exactly 2 arguments"),
+                      (("stats", "--format", "csv"), "unsupported --format"),
+                      (("images", "--format", "csv"), "unsupported --format"),
+                      (("top", "--bogus"), "unknown flag"),
+                      (("completion",), "exactly 1 argument")):
+        r = project(*args)
+        assert r.code == 2 and msg in r.err, (args, r)
