@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/daily.h"
@@ -15,6 +16,7 @@
 static const char cp_usage[] =
 	"Usage:  stack cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH\n"
 	"        stack cp [OPTIONS] SRC_PATH SERVICE:DEST_PATH\n"
+	"        (DEST_PATH \"-\": the source as a tar stream on stdout)\n"
 	"\n"
 	"Copy files/folders between a service container and the local filesystem\n"
 	"\n"
@@ -52,10 +54,13 @@ static int copy_one(const struct state_container *c, struct engine_copy_opts *o,
 	struct stk_err err;
 	int rc = 0;
 
-	if (daily_open(c, &ec, &err) < 0 || engine_copy(ec, o, &err) < 0) {
+	if (daily_open(c, &ec, &err) < 0 ||
+	    (!strcmp(o->dst, "-") && !o->to_container
+		     ? engine_copy_tar(ec, o->src, o->follow_link, STDOUT_FILENO, &err)
+		     : engine_copy(ec, o, &err)) < 0) {
 		cli_error("%s: %s", name, err.msg);
 		rc = -1;
-	} else {
+	} else if (strcmp(o->dst, "-")) {
 		fprintf(stderr, " %s copy %s Copied\n", name, shown);
 	}
 	engine_container_free(ec);
@@ -133,6 +138,10 @@ int cli_cp(struct cli_globals *g, int argc, char **argv)
 	o.src = from ? src_path : argv[optind];
 	o.dst = to ? dst_path : argv[optind + 1];
 	who = from ? src_who : dst_who;
+	if (to && !strcmp(o.src, "-")) {
+		cli_error("copying a tar stream from stdin into a service is not supported");
+		return CLI_FAIL;
+	}
 	if (!*o.src || !*o.dst)
 		return cli_usage_error("cp", "empty path: \"%s\"",
 				       !*o.src ? argv[optind] : argv[optind + 1]);

@@ -20,6 +20,7 @@
 
 #include "engine/engine.h"
 #include "util/cleanup.h"
+#include "util/lazy_archive.h"
 #include "util/str.h"
 
 /* One end of a copy: the host (root -1, paths resolved as usual) or a container. */
@@ -295,5 +296,133 @@ int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, st
 	old = umask(0);
 	rc = copy_paths(&cp, o->src, o->dst, err);
 	umask(old);
+	return rc;
+}
+
+/* ---- cp SERVICE:SRC - : the source as a tar stream ---- */
+
+static int tar_entry(struct archive *a, int fd, const struct stat *st, const char *path,
+		     struct stk_err *err);
+
+static int tar_children(struct archive *a, int fd, const char *prefix, struct stk_err *err)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return stk_err_sys(err, "open directory %s", prefix);
+	}
+	while (rc == 0 && (de = readdir(d))) {
+		_cleanup_close_ int cfd = -1;
+		_cleanup_free_ char *path = NULL;
+		struct stat cst;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		path = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+		cfd = openat(dirfd(d), de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0 || fstat(cfd, &cst) < 0)
+			rc = stk_err_sys(err, "%s", path);
+		else
+			rc = tar_entry(a, cfd, &cst, path, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int tar_data(struct archive *a, int fd, const char *path, struct stk_err *err)
+{
+	_cleanup_free_ char *self = xasprintf("/proc/self/fd/%d", fd);
+	_cleanup_close_ int in = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char buf[65536];
+	ssize_t r;
+
+	if (in < 0)
+		return stk_err_sys(err, "open %s", path);
+	while ((r = read(in, buf, sizeof(buf))) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return stk_err_sys(err, "read %s", path);
+		if (archive_write_data(a, buf, (size_t)r) != r)
+			return stk_err_set(err, EIO, "write %s: %s", path, archive_error_string(a));
+	}
+	return 0;
+}
+
+static int tar_entry(struct archive *a, int fd, const struct stat *st, const char *path,
+		     struct stk_err *err)
+{
+	struct archive_entry *e;
+	char target[4096];
+	int rc = 0;
+
+	if (S_ISSOCK(st->st_mode))
+		return 0;
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, st->st_mode & S_IFMT);
+	archive_entry_set_perm(e, st->st_mode & 07777);
+	archive_entry_set_uid(e, st->st_uid);
+	archive_entry_set_gid(e, st->st_gid);
+	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	archive_entry_set_size(e, S_ISREG(st->st_mode) ? st->st_size : 0);
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		archive_entry_set_rdev(e, st->st_rdev);
+	if (S_ISLNK(st->st_mode)) {
+		ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+
+		if (n < 0)
+			rc = stk_err_sys(err, "readlink %s", path);
+		target[n > 0 ? n : 0] = '\0';
+		archive_entry_set_symlink(e, target);
+	}
+	if (rc == 0 && archive_write_header(a, e) != ARCHIVE_OK)
+		rc = stk_err_set(err, EIO, "write %s: %s", path, archive_error_string(a));
+	archive_entry_free(e);
+	if (rc == 0 && S_ISREG(st->st_mode))
+		rc = tar_data(a, fd, path, err);
+	if (rc == 0 && S_ISDIR(st->st_mode))
+		rc = tar_children(a, fd, path, err);
+	return rc;
+}
+
+int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
+		    struct stk_err *err)
+{
+	struct side side = {container_root(c, err)};
+	bool contents = str_has_suffix(src, "/.") || !strcmp(src, ".");
+	bool src_slash = contents || str_has_suffix(src, "/");
+	_cleanup_close_ int root = side.root, fd = -1;
+	_cleanup_free_ char *dir = NULL, *base = NULL;
+	struct archive *a;
+	struct stat st;
+	int rc;
+
+	if (root < 0 || stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
+		return -1;
+	fd = side_open(&side, src, O_PATH | (follow_link || src_slash ? 0 : O_NOFOLLOW));
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return stk_err_sys(err, "could not find the file %s", src);
+	if (src_slash && !S_ISDIR(st.st_mode))
+		return stk_err_set(err, ENOTDIR, "%s: not a directory", src);
+	base = split_path(src, &dir);
+	a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	if (archive_write_open_fd(a, outfd) != ARCHIVE_OK) {
+		rc = stk_err_set(err, EIO, "write the archive: %s", archive_error_string(a));
+	} else if (S_ISDIR(st.st_mode) && (contents || !*base)) {
+		/* "/." (or the root): the contents, without the directory's own name. */
+		rc = tar_children(a, fd, "", err);
+	} else {
+		rc = tar_entry(a, fd, &st, base, err);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
+		rc = stk_err_set(err, EIO, "write the archive: %s", archive_error_string(a));
+	archive_write_free(a);
 	return rc;
 }

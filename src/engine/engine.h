@@ -187,6 +187,9 @@ struct engine_copy_opts {
 	bool follow_link; /* -L: a symlink named as the source is followed */
 };
 int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, struct stk_err *err);
+/* `cp SERVICE:SRC -`: src (resolved as engine_copy does) as a tar stream on outfd. */
+int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
+		    struct stk_err *err);
 
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a

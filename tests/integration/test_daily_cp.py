@@ -186,3 +186,39 @@ def test_cp_bad_input_is_refused_with_a_message(project, tmp_path):
     project.ok("stop", "app")
     r = project("cp", "app:/etc/passwd", str(tmp_path / "x"))
     assert r.code == 1 and "no container found" in r.err, r
+
+
+def cp_to_stdout(project, *args):
+    import subprocess
+    from conftest import STACK
+    return subprocess.run([STACK, "--root", str(project.root), "-p", project.name,
+                           "--project-directory", str(project.dir), "cp", *args, "-"],
+                          capture_output=True, timeout=60)
+
+
+def test_cp_to_dash_writes_a_tar_stream_of_the_source(project, tmp_path):
+    import io
+    import tarfile
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("host only")
+    start(project, "mkdir -p /data/sub && echo a > /data/a && echo b > /data/sub/b"
+                   f" && ln -s /data/a /data/link && chown 7:8 /data/a && ln -s {secret} /evil")
+    r = cp_to_stdout(project, "app:/data")
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+        names = sorted(t.getnames())
+        assert names == ["data", "data/a", "data/link", "data/sub", "data/sub/b"]
+        assert t.extractfile("data/sub/b").read() == b"b\n"
+        a = t.getmember("data/a")
+        assert (a.uid, a.gid) == (7, 8)
+        assert t.getmember("data/link").issym()
+        assert t.getmember("data/link").linkname == "/data/a"
+    # A trailing "/." streams the contents; a symlink to the host's files stays inside.
+    r = cp_to_stdout(project, "app:/data/.")
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+        assert sorted(t.getnames()) == ["a", "link", "sub", "sub/b"]
+    r = cp_to_stdout(project, "app:/evil/key")
+    assert r.returncode == 1 and b"host only" not in r.stdout, r
+    r = project("cp", "-", "app:/x")
+    assert r.code == 1 and "not supported" in r.err, r
