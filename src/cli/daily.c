@@ -1,6 +1,7 @@
 /* Helpers shared by the daily commands: see daily.h. */
 #include "cli/daily.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,15 @@ bool daily_wanted(const struct state_container *c, char **services, size_t nserv
 		if (!strcmp(state_str(c->config, "service"), services[i]))
 			return true;
 	return nservices == 0;
+}
+
+void daily_print_row(const char *const *cells, const size_t *widths, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k + 1 < n; k++)
+		printf("%-*s", (int)widths[k], cells[k]);
+	printf("%s\n", n ? cells[n - 1] : "");
 }
 
 int daily_open(const struct state_container *c, struct engine_container **out, struct stk_err *err)

@@ -28,4 +28,8 @@ bool daily_wanted(const struct state_container *c, char **services, size_t nserv
 /* An engine handle on the running container c. */
 int daily_open(const struct state_container *c, struct engine_container **out, struct stk_err *err);
 
+/* One row of a table as Go's tabwriter pads it (Docker's tables): each cell but the last
+ * left-aligned in its column's width. */
+void daily_print_row(const char *const *cells, const size_t *widths, size_t n);
+
 #endif

@@ -84,21 +84,25 @@ static void fill_image_row(struct image_row *r, const struct state_container *c,
 /* Go's tabwriter with padding 3, as Compose's table. */
 static void print_image_table(const struct image_row *rows, size_t n)
 {
-	size_t w[4] = {9, 10, 3, 8}, i, k;
+	static const char *const titles[5] = {"CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"};
+	size_t w[5], i, k;
 
+	for (k = 0; k < 5; k++)
+		w[k] = strlen(titles[k]) + 3;
 	for (i = 0; i < n; i++) {
 		const char *cell[4] = {rows[i].container, rows[i].repo, rows[i].tag, rows[i].id};
 
 		for (k = 0; k < 4; k++)
-			if (strlen(cell[k]) > w[k])
-				w[k] = strlen(cell[k]);
+			if (strlen(cell[k]) + 3 > w[k])
+				w[k] = strlen(cell[k]) + 3;
 	}
-	printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0] + 3, "CONTAINER", (int)w[1] + 3, "REPOSITORY",
-	       (int)w[2] + 3, "TAG", (int)w[3] + 3, "IMAGE ID", "SIZE");
-	for (i = 0; i < n; i++)
-		printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0] + 3, rows[i].container, (int)w[1] + 3,
-		       rows[i].repo, (int)w[2] + 3, rows[i].tag, (int)w[3] + 3, rows[i].id,
-		       rows[i].size);
+	daily_print_row(titles, w, 5);
+	for (i = 0; i < n; i++) {
+		const char *cell[5] = {rows[i].container, rows[i].repo, rows[i].tag, rows[i].id,
+				       rows[i].size};
+
+		daily_print_row(cell, w, 5);
+	}
 }
 
 static void print_image_json(const struct image_row *rows, size_t n)

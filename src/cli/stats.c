@@ -3,6 +3,7 @@
  * a table redrawn each second, or one sample with --no-stream; --format table|json. */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,12 @@ static void sample(struct sampled *s)
 {
 	struct stk_err err;
 
+	struct pollfd pf = {.fd = s->ec ? engine_pidfd(s->ec) : -1, .events = POLLIN};
+
 	s->prev = s->cur;
 	s->t_prev = s->t_cur;
-	if (s->ec && engine_stats(s->ec, &s->cur, &err) < 0) {
+	/* Its PID 1 has exited (the pidfd is readable): it shows "--" from now on. */
+	if (s->ec && (poll(&pf, 1, 0) != 0 || engine_stats(s->ec, &s->cur, &err) < 0)) {
 		engine_container_free(s->ec);
 		s->ec = NULL;
 	}
@@ -126,13 +130,14 @@ static void print_rows(struct sampled *v, size_t n, bool no_trunc, bool json)
 				w[k] = strlen(cell[i][k]);
 		w[k] = w[k] + 3 < 10 ? 10 : w[k] + 3;
 	}
-	for (k = 0; k < NSTAT; k++)
-		printf(k + 1 < NSTAT ? "%-*s" : "%.*s%s\n", (int)w[k],
-		       k + 1 < NSTAT ? stat_titles[k] : "", stat_titles[k]);
-	for (i = 0; i < n; i++)
+	daily_print_row(stat_titles, w, NSTAT);
+	for (i = 0; i < n; i++) {
+		const char *row[NSTAT];
+
 		for (k = 0; k < NSTAT; k++)
-			printf(k + 1 < NSTAT ? "%-*s" : "%.*s%s\n", (int)w[k],
-			       k + 1 < NSTAT ? cell[i][k] : "", cell[i][k]);
+			row[k] = cell[i][k];
+		daily_print_row(row, w, NSTAT);
+	}
 	free(cell);
 }
 

@@ -145,13 +145,9 @@ static void print_table(struct proc_row *rows, size_t n)
 				w[k] = strlen(rows[i].col[k]);
 		w[k] = w[k] + 3 < 5 ? 5 : w[k] + 3;
 	}
-	for (k = 0; k < NCOL; k++)
-		printf(k + 1 < NCOL ? "%-*s" : "%.*s%s\n", (int)w[k], k + 1 < NCOL ? titles[k] : "",
-		       titles[k]);
+	daily_print_row(titles, w, NCOL);
 	for (i = 0; i < n; i++)
-		for (k = 0; k < NCOL; k++)
-			printf(k + 1 < NCOL ? "%-*s" : "%.*s%s\n", (int)w[k],
-			       k + 1 < NCOL ? rows[i].col[k] : "", rows[i].col[k]);
+		daily_print_row((const char *const *)rows[i].col, w, NCOL);
 }
 
 static int top_one(const struct state_container *c, long long btime)

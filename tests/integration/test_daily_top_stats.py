@@ -71,19 +71,19 @@ services:
                 project.ok("stats", "--no-stream", "--format", "json").out.splitlines()]
         by_name = {r["Name"]: r for r in rows}
         b = by_name.get(f"{project.name}-busy-1")
-        return by_name if b and b["PIDs"] == "3" else None
+        # A busy loop's share depends on the machine's load: some, on a sample.
+        return by_name if b and b["PIDs"] == "3" and float(b["CPUPerc"][:-1]) > 5 else None
 
-    by_name = poll_until(busy_stats, what="three processes in busy")
+    by_name = poll_until(busy_stats, what="three processes in busy, one spinning")
     assert set(by_name) == {f"{project.name}-busy-1", f"{project.name}-idle-1"}
     busy = by_name[f"{project.name}-busy-1"]
     assert set(busy) == {"BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage",
                          "Name", "NetIO", "PIDs"}
     assert busy["MemUsage"].endswith(" / 64MiB"), busy
-    assert float(busy["CPUPerc"].rstrip("%")) > 20, busy
     assert len(busy["ID"]) == 12 and busy["NetIO"].count(" / ") == 1
     assert busy["BlockIO"].count(" / ") == 1 and busy["MemPerc"].endswith("%")
     idle = by_name[f"{project.name}-idle-1"]
-    assert idle["PIDs"] == "1" and float(idle["CPUPerc"].rstrip("%")) < 20, idle
+    assert idle["PIDs"] == "1" and float(idle["CPUPerc"].rstrip("%")) < 2, idle
     # Named service, --no-trunc, and the table's header.
     out = project.ok("stats", "--no-stream", "--no-trunc", "idle").out.splitlines()
     assert out[0].startswith("CONTAINER ID")
@@ -136,6 +136,20 @@ services:
             line = proc.stdout.readline()
             assert line, proc.stderr.read()
             headers += line.startswith("CONTAINER ID")
+    finally:
+        proc.terminate()
+        proc.wait()
+    # A container that stops while it is watched shows "--".
+    proc = project.spawn("stats", "--format", "json")
+    try:
+        line = json.loads(proc.stdout.readline())
+        assert line["Name"] == f"{project.name}-app-1" and line["CPUPerc"] != "--"
+        project.ok("stop", "app")
+        while line["CPUPerc"] != "--":
+            text = proc.stdout.readline()
+            assert text, proc.stderr.read()
+            line = json.loads(text)
+        assert line["MemUsage"] == "--" and line["PIDs"] == "--"
     finally:
         proc.terminate()
         proc.wait()
