@@ -200,9 +200,14 @@ int super_events(const struct super_client *cl, const char *project, super_event
 	/* The supervisor exits after `down` (or when nothing runs and we were its only
 	 * client at that moment): start one again, for the project's next `up`. */
 	for (;;) {
-		_cleanup_close_ int fd = sup_connect(&cl->paths, project);
+		_cleanup_close_ int fd = -1, lock = -1;
 		bool subscribed = false;
 
+		/* Under the project lock, as up and down: never start a supervisor while a down
+		 * is removing the project's runtime directory, nor a second one beside up's. */
+		if (state_project_lock(&cl->paths, project, &lock, err) < 0)
+			return -1;
+		fd = sup_connect(&cl->paths, project);
 		if (fd < 0) {
 			if (sup_spawn(cl, project, err) < 0)
 				return -1;
@@ -210,6 +215,7 @@ int super_events(const struct super_client *cl, const char *project, super_event
 			if (fd < 0)
 				return stk_err_sys(err, "connect to the supervisor of %s", project);
 		}
+		close(stk_steal_fd(&lock));
 		if (stream(cl, fd, fn, arg, &subscribed, err) < 0)
 			return -1;
 		/* A supervisor on its way out closes without answering: try again, a few times. */

@@ -240,6 +240,34 @@ services:
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
 
 
+def test_events_go_on_across_down_and_the_next_up(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "--json")
+    try:
+        ev.synced("app")
+        name = f"{project.name}-app-1"
+        project.ok("down")
+        got = ev.until(lambda line: '"action":"destroy"' in line, "destroy")
+        assert actions(got, name)[-1] == "destroy"
+        # down removed the runtime directory before events started a supervisor again,
+        # and up uses that one: one supervisor, its socket in place.
+        poll_until(lambda: (project.root / "run" / project.name / "control.sock").exists(),
+                   what="the supervisor events started again")
+        project.ok("up", "-d")
+        got = ev.until(lambda line: '"action":"start"' in line, "start")
+        assert actions(got, name) == ["create", "start"]
+        assert len(project.supervisor_pids()) == 1
+    finally:
+        ev.stop()
+
+
 def test_daily_commands_refuse_bad_flags_with_a_usage_error(project):
     project.write("""
 services:
