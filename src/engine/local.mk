@@ -22,3 +22,5 @@ endif
 
 AM_CPPFLAGS += -DSTACK_LIBEXECDIR=\"$(pkglibexecdir)\"
 libstack_a_SOURCES += src/engine/copy.c
+# The cgroup v2 interface files the unit tests read.
+EXTRA_DIST += tests/unit/fixtures
