@@ -319,6 +319,9 @@ services:
     project.ok("up", "-d")
     poll_until(lambda: {c["Service"]: c["State"] for c in project.ps_json("-a")} ==
                {"job": "exited", "app": "running"}, what="the job to exit")
+    # ps sees the process gone before the supervisor has handled the exit; rm asks it.
+    [job] = [c["ID"] for c in project.ps_json("-a") if c["Service"] == "job"]
+    poll_until(lambda: state(project, job)["status"] == "exited", what="the exit recorded")
     r = project.ok("rm", "-f")
     assert f" Container {project.name}-job-1  Removed" in r.err.splitlines(), r.err
     assert [c["Service"] for c in project.ps_json("-a")] == ["app"]
