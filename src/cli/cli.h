@@ -75,6 +75,8 @@ int cli_version(struct cli_globals *g, int argc, char **argv);
 int cli_pull(struct cli_globals *g, int argc, char **argv);
 int cli_build(struct cli_globals *g, int argc, char **argv);
 int cli_images(struct cli_globals *g, int argc, char **argv);
+/* The store's images, as `docker images` (`stack image ls`; `images` outside a project). */
+int cli_image_ls(struct cli_globals *g, int argc, char **argv);
 int cli_image(struct cli_globals *g, int argc, char **argv);
 int cli_image_inspect(struct cli_globals *g, int argc, char **argv);
 int cli_image_prune(struct cli_globals *g, int argc, char **argv);
@@ -109,6 +111,12 @@ int cli_kill(struct cli_globals *g, int argc, char **argv);
 int cli_pause(struct cli_globals *g, int argc, char **argv);
 int cli_rm(struct cli_globals *g, int argc, char **argv);
 int cli_unpause(struct cli_globals *g, int argc, char **argv);
+/* The daily commands: cp.c, top.c, stats.c, events.c, completion.c. */
+int cli_cp(struct cli_globals *g, int argc, char **argv);
+int cli_top(struct cli_globals *g, int argc, char **argv);
+int cli_stats(struct cli_globals *g, int argc, char **argv);
+int cli_events(struct cli_globals *g, int argc, char **argv);
+int cli_completion(struct cli_globals *g, int argc, char **argv);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;

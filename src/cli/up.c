@@ -707,6 +707,7 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 			rc = CLI_FAIL;
 		} else {
 			render_status(&cl, name, pause ? "Paused" : "Unpaused");
+			super_events_notify(&cl, p->name, v[i].id, pause ? "pause" : "unpause");
 		}
 		engine_container_free(ec);
 		engine_spec_release(&spec);

@@ -171,8 +171,25 @@ struct engine_stats {
 	uint64_t memory_usage, memory_limit; /* limit 0 = unlimited */
 	uint64_t pids;
 	uint64_t blkio_read, blkio_write; /* bytes */
+	uint64_t memory_cache; /* inactive file pages: `stats` shows usage without them */
+	uint64_t net_rx, net_tx; /* bytes, every interface of its netns but lo */
 };
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err);
+/* The processes of the container's cgroup (host pids, as cgroup.procs lists them). */
+int engine_processes(struct engine_container *c, pid_t **out, size_t *n, struct stk_err *err);
+
+/* copy.c: `cp` between the host and the running container c, with Docker's rules. Paths
+ * in the container resolve inside its root (a symlink there never reaches the host). */
+struct engine_copy_opts {
+	const char *src, *dst;
+	bool to_container; /* src on the host, dst in the container; else the reverse */
+	bool archive; /* -a: keep owners; else the caller's (host) or root (container) */
+	bool follow_link; /* -L: a symlink named as the source is followed */
+};
+int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, struct stk_err *err);
+/* `cp SERVICE:SRC -`: src (resolved as engine_copy does) as a tar stream on outfd. */
+int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
+		    struct stk_err *err);
 
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a

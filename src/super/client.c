@@ -32,7 +32,7 @@ static void json_putp(struct json_object **o)
 }
 
 /* Connects through the directory's fd: a state root may be longer than sun_path. */
-static int sup_connect(const struct state_paths *p, const char *project)
+int sup_connect(const struct state_paths *p, const char *project)
 {
 	_cleanup_free_ char *dir = state_run_dir(p, project);
 	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -53,7 +53,7 @@ static int sup_connect(const struct state_paths *p, const char *project)
 }
 
 /* `stack supervise PROJECT`, detached in a session of its own; returns once it listens. */
-static int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err)
+int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err)
 {
 	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
 	_cleanup_free_ char *logfile = NULL;

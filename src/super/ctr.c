@@ -326,6 +326,7 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 	}
 	c->status = CTR_CREATED;
 	sup_ctr_write_state(c);
+	sup_event(c, "create", NULL, 0);
 	*out = c;
 	return 0;
 }
@@ -539,6 +540,7 @@ out:
 	sup_health_start(c, icfg);
 	json_object_put(icfg);
 	sup_ctr_write_state(c);
+	sup_event(c, "start", NULL, 0);
 	if (s->net) {
 		struct stk_err e3;
 
@@ -589,6 +591,7 @@ static void on_restart_timer(uv_timer_t *t)
 	c->restart_pending = false;
 	c->restart_count++;
 	c->restart_attempts++;
+	sup_event(c, "restart", NULL, 0);
 	if (sup_ctr_start(c, &err) < 0) {
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 		c->exit_code = 128;
@@ -732,6 +735,9 @@ static void ctr_exited(struct sup_ctr *c)
 	c->status = CTR_EXITED;
 	c->finished_at = now_ns();
 	sup_ctr_write_state(c);
+	sup_event(c, "die", "exitCode", c->exit_code);
+	if (op)
+		sup_event(c, "stop", NULL, 0);
 	c->op = NULL;
 	c->stopping = false;
 	if (!op && !c->manual_stop)
@@ -821,6 +827,7 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 	sup_progress(op->client, "Container", c->name, "Stopping");
 	c->op = op;
 	c->stopping = true;
+	sup_event(c, "kill", "signal", sig);
 	if (engine_kill(c->ec, sig, &err) < 0 || grace_ms <= 0) {
 		engine_kill_all(c->ec, &err);
 		return;
@@ -844,6 +851,8 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 	rc = ctr_cleanup(c, err);
 	if (rc == 0)
 		rc = state_remove_tree(c->dir, err);
+	if (rc == 0)
+		sup_event(c, "destroy", NULL, 0);
 	ctr_forget(c);
 	return rc;
 }

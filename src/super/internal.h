@@ -116,6 +116,7 @@ struct sup {
 	bool exiting;
 	bool down_done; /* the project is down: exit without waiting for the client */
 	int lock_fd;
+	struct sup_sub *subs; /* events.c: clients that subscribed to events */
 };
 
 /* supervisor.c: events to a client */
@@ -189,6 +190,23 @@ void sup_logs_close(struct sup_ctr *c);
 void sup_logs_take_pty(struct sup_ctr *c, int master);
 /* stdin_open without tty: a FIFO no one writes, so the container's stdin stays open. */
 int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err);
+
+/* events.c: container events (create, start, die, ...) to every subscribed client, each
+ * with a bounded queue: a slow reader loses events (counted), never stalls the loop. */
+struct sup_sub;
+/* key: an attribute with its value (exitCode, signal), or NULL. */
+void sup_event(struct sup_ctr *c, const char *action, const char *key, long long val);
+void sup_events_subscribe(struct sup *s, struct sup_client *cl);
+void sup_events_forget(struct sup *s, struct sup_client *cl);
+/* {"op":"notify","id","action"}: an event about a container the CLI acted on itself
+ * (pause, unpause), passed on to the subscribers; answered with "done". */
+void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object *req);
+/* supervisor.c: bytes written to the client and not yet taken by the kernel. */
+size_t sup_client_queued(struct sup_client *cl);
+
+/* client.c: the CLI side's connection to a project's supervisor, one started if asked. */
+int sup_connect(const struct state_paths *p, const char *project);
+int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err);
 
 /* Remove a container's engine side and free it, retrying on a timer while it is busy. */
 void sup_engine_remove(struct sup *s, struct engine_container *ec);

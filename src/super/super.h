@@ -79,6 +79,17 @@ struct super_ctl_opts {
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
 
+/* `events`: the project's container events ({"event":"container","time_ns","action",
+ * "id","service","attributes":{"name","image",...}}, or {"event":"dropped","count"} when
+ * this reader fell behind) to fn, until interrupted. Starts a supervisor if none runs. */
+int super_events(const struct super_client *cl, const char *project, super_event_fn fn, void *arg,
+		 struct stk_err *err);
+
+/* Tell the project's supervisor (if one runs) of an event on container id that the CLI
+ * caused itself ("pause", "unpause"), for `events`. */
+void super_events_notify(const struct super_client *cl, const char *project, const char *id,
+			 const char *action);
+
 /* The hidden `stack supervise PROJECT` command: runs the loop until the project has
  * no running container. "ok" or an error line is written to ready_fd once the control
  * socket listens (or it failed), then ready_fd is closed. */

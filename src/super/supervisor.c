@@ -60,6 +60,7 @@ static void client_close(struct sup_client *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	sup_events_forget(c->s, c);
 	for (pp = &c->s->clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -92,6 +93,11 @@ void sup_client_send(struct sup_client *c, struct json_object *ev)
 		}
 	}
 	json_object_put(ev);
+}
+
+size_t sup_client_queued(struct sup_client *c)
+{
+	return c->closed ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
 void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status)
@@ -904,8 +910,10 @@ static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object
 			continue;
 		sup_progress(cl, "Container", c->name, "Killing");
 		c->manual_stop = true;
-		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0)
+		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0) {
+			sup_event(c, "kill", "signal", sig ? sig : SIGKILL);
 			sup_progress(cl, "Container", c->name, "Killed");
+		}
 	}
 }
 
@@ -916,6 +924,15 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 	struct sup_op *o;
 	struct stk_err err;
 
+	/* Events stream until the client closes: no op, no "done". */
+	if (!strcmp(op, "subscribe")) {
+		sup_events_subscribe(s, cl);
+		return;
+	}
+	if (!strcmp(op, "notify")) {
+		sup_events_notify(s, cl, req);
+		return;
+	}
 	sup_ctr_notice_exits(s);
 	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
