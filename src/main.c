@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
+	{"exec", cli_exec, "Execute a command in a running container", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images in the local store", false},
 	{"kill", cli_kill, "Force stop service containers", false},

@@ -92,6 +92,7 @@ int cli_kill(struct cli_globals *g, int argc, char **argv);
 int cli_pause(struct cli_globals *g, int argc, char **argv);
 int cli_rm(struct cli_globals *g, int argc, char **argv);
 int cli_unpause(struct cli_globals *g, int argc, char **argv);
+int cli_exec(struct cli_globals *g, int argc, char **argv);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose/compose.h"
 #include "image/image.h"
 #include "state/state.h"
 #include "util/cleanup.h"
@@ -290,4 +291,38 @@ char *sup_image_id(struct sup *s, const char *image)
 	id = ic.id ? xstrdup(ic.id) : NULL;
 	image_config_free(&ic);
 	return id;
+}
+
+/* The spec a recorded container was started with, rebuilt from the project's applied
+ * model and the image, for a process that joins it from outside the supervisor (exec):
+ * the same environment, user, working directory, capabilities, seccomp and limits. */
+int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
+			 struct engine_spec *spec, struct stk_err *err)
+{
+	const char *project = state_str(rec->config, "project");
+	const char *service = state_str(rec->config, "service");
+	_cleanup_free_ char *dir = state_project_dir(paths, project);
+	_cleanup_free_ char *file = xasprintf("%s/compose.json", dir);
+	const char *files[1] = {file};
+	struct compose_options o = {.files = files, .nfiles = 1, .project_name = project};
+	struct compose_diags d = {0};
+	struct sup s = {.paths = *paths, .project = (char *)project};
+	struct sup_ctr c = {.s = &s, .id = rec->id, .dir = rec->dir};
+	int i, rc = -1;
+
+	if (compose_project_load(&o, &s.model, &d) < 0) {
+		stk_err_set(err, EINVAL, "%s: %s", file, d.n ? d.v[0].msg : "cannot load");
+		compose_diags_free(&d);
+		return -1;
+	}
+	compose_diags_free(&d);
+	i = compose_service_index(s.model, service);
+	if (i < 0)
+		stk_err_set(err, ENOENT, "%s: no service %s", file, service);
+	else if (image_store_open(paths->root, &s.store, err) == 0)
+		rc = sup_spec_build(&s, &s.model->services[i], &c, spec, NULL, err);
+	if (s.store)
+		image_store_free(s.store);
+	compose_project_free(s.model);
+	return rc;
 }

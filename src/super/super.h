@@ -79,6 +79,13 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
  * the engine starts it; the fd keeps it alive until the container has joined it. */
 int super_netns_new(int *out, struct stk_err *err);
 
+/* The engine spec a recorded container was started with (environment, user, working
+ * directory, capabilities, seccomp, limits), rebuilt from the project's applied model and
+ * the image store: for a CLI that joins it (exec) with no supervisor. */
+struct engine_spec;
+int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
+			 struct engine_spec *spec, struct stk_err *err);
+
 /* ---- logs, from disk ---- */
 
 struct super_log_opts {
