@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
 	{"restart", cli_restart, "Restart service containers", false},
 	{"rm", cli_rm, "Removes stopped service containers", false},
 	{"rmi", cli_rmi, "Remove one or more images", false},
+	{"run", cli_run, "Run a one-off command on a service", false},
 	{"save", cli_save, "Save images to a tar archive", false},
 	{"start", cli_start, "Start services", false},
 	{"stop", cli_stop, "Stop services", false},

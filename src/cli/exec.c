@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,15 +97,6 @@ void cli_strv_free(char **v)
 	free(v);
 }
 
-static bool record_is_oneoff(const struct state_container *c)
-{
-	struct json_object *labels, *v;
-
-	return json_object_object_get_ex(c->config, "labels", &labels) &&
-	       json_object_object_get_ex(labels, "com.docker.compose.oneoff", &v) &&
-	       !strcmp(json_object_get_string(v), "True");
-}
-
 /* The running container of a service with that number, as Compose picks it for exec,
  * attach and port; Compose's errors otherwise. */
 int cli_find_running(const struct state_container *v, size_t n, const char *service, long index,
@@ -115,8 +105,9 @@ int cli_find_running(const struct state_container *v, size_t n, const char *serv
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (strcmp(state_str(v[i].config, "service"), service) || record_is_oneoff(&v[i]) ||
-		    state_int(v[i].config, "number") != index || !state_container_running(&v[i]))
+		if (strcmp(state_str(v[i].config, "service"), service) ||
+		    state_container_oneoff(&v[i]) || state_int(v[i].config, "number") != index ||
+		    !state_container_running(&v[i]))
 			continue;
 		if (state_container_paused(&v[i])) {
 			cli_error("container %s is paused, unpause the container before exec",
@@ -158,6 +149,8 @@ static int exec_run(struct engine_container *ec, const struct exec_opts *o, char
 
 	if (o->detach)
 		e.stdio[0] = e.stdio[1] = e.stdio[2] = -1;
+	if (e.tty)
+		cli_session_winsize(&e.tty_rows, &e.tty_cols);
 	cli_session_block(&s);
 	if (engine_exec(ec, &e, &p, &err) < 0) {
 		cli_session_unblock(&s);

@@ -331,6 +331,20 @@ fail:
 	return -1;
 }
 
+void runtime_net_forget(struct runtime_net *rn)
+{
+	if (!rn)
+		return;
+	net_close(rn->ctx);
+	rn->ctx = NULL;
+	free(rn->own_files[0]);
+	free(rn->own_files[1]);
+	rn->own_files[0] = rn->own_files[1] = NULL;
+	free(rn->dir);
+	rn->dir = NULL;
+	runtime_net_release(rn);
+}
+
 void runtime_net_release(struct runtime_net *rn)
 {
 	struct stk_err err;

@@ -29,5 +29,8 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 /* After the container is gone (or failed to start): detaches it from its networks and
  * lets its namespace go. NULL is fine. */
 void runtime_net_release(struct runtime_net *rn);
+/* Free it, leaving the container attached (it runs on without us: `run -d`); `down`
+ * detaches it with the project. */
+void runtime_net_forget(struct runtime_net *rn);
 
 #endif

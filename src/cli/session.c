@@ -50,6 +50,16 @@ static void session_resize(int pty)
 		ioctl(pty, TIOCSWINSZ, &ws);
 }
 
+void cli_session_winsize(unsigned short *rows, unsigned short *cols)
+{
+	struct winsize ws = {0};
+
+	if (ioctl(0, TIOCGWINSZ, &ws) < 0 && ioctl(1, TIOCGWINSZ, &ws) < 0)
+		memset(&ws, 0, sizeof(ws));
+	*rows = ws.ws_row;
+	*cols = ws.ws_col;
+}
+
 /* Copy what is readable now; false at end of input (or when `to` is gone). */
 static bool session_copy(int from, int to)
 {
@@ -90,6 +100,18 @@ static void session_signals(struct cli_session *s, int sfd)
 	}
 }
 
+/* What the process wrote last: the kernel hands a pty's output to the master from a
+ * work queue, so some may still be on its way when the exit is seen. Read up to EIO (no
+ * slave left open), or until nothing came for a while (a background process of an exec
+ * still holds the slave). */
+static void session_drain(int pty)
+{
+	struct pollfd q = {.fd = pty, .events = POLLIN};
+
+	while (pty >= 0 && poll(&q, 1, 200) > 0 && session_copy(pty, 1))
+		;
+}
+
 static int session_loop(struct cli_session *s, int sfd, struct stk_err *err)
 {
 	bool in = s->pty >= 0 && s->stdin_open;
@@ -115,13 +137,7 @@ static int session_loop(struct cli_session *s, int sfd, struct stk_err *err)
 		if ((p[3].revents & (POLLIN | POLLHUP)) && s->pty >= 0 && !session_copy(0, s->pty))
 			in = false;
 		if (p[0].revents & POLLIN) {
-			/* What the process wrote last, up to its end (EIO once the slave closed). */
-			while (s->pty >= 0 && session_copy(s->pty, 1)) {
-				struct pollfd q = {.fd = s->pty, .events = POLLIN};
-
-				if (poll(&q, 1, 0) <= 0 || !(q.revents & POLLIN))
-					break;
-			}
+			session_drain(s->pty);
 			return 0;
 		}
 	}

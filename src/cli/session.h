@@ -26,6 +26,8 @@ void cli_session_block(struct cli_session *s);
  * passed to s->signal. A Ctrl-C typed at a terminal reaches the process through its pty,
  * or directly when it shares the CLI's terminal, and is not passed on again. */
 int cli_session_serve(struct cli_session *s, struct stk_err *err);
+/* The size of the user's terminal (stdin's, else stdout's); 0 x 0 when neither is one. */
+void cli_session_winsize(unsigned short *rows, unsigned short *cols);
 /* Restore the signal mask without serving (the process did not start). */
 void cli_session_unblock(struct cli_session *s);
 

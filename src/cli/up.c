@@ -78,6 +78,11 @@ static void client_init(struct cli_globals *g, struct super_client *cl, bool *tt
 	cl->arg = tty;
 }
 
+void cli_super_client(struct cli_globals *g, struct super_client *cl, bool *tty)
+{
+	client_init(g, cl, tty);
+}
+
 struct attached {
 	const struct super_client *cl;
 	struct compose_project *p;

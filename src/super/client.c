@@ -541,6 +541,12 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	return -1;
 }
 
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err)
+{
+	return pull_missing(cl, p, o, err);
+}
+
 /* ---- down ---- */
 
 /* No supervisor: stop (stop signal, grace, SIGKILL) and remove from disk and cgroups. */

@@ -86,6 +86,18 @@ struct engine_spec;
 int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
 			 struct engine_spec *spec, struct stk_err *err);
 
+/* The spec of a new container of service (id, state directory dir) from the model: for
+ * a one-off container the CLI runs itself (`run`). */
+int super_service_spec(const struct state_paths *paths, struct compose_project *model,
+		       const char *service, const char *id, const char *dir,
+		       struct engine_spec *spec, struct stk_err *err);
+/* The project's networks as the supervisor makes them at `up` (idempotent). */
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err);
+/* Pull the images of o->services as `up` would (o->pull, else pull_policy). */
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err);
+
 /* ---- logs, from disk ---- */
 
 struct super_log_opts {

@@ -334,6 +334,16 @@ static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err 
 	return 0;
 }
 
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err)
+{
+	struct sup s = {.paths = *paths, .project = model->name, .model = model};
+	int rc = create_networks(&s, NULL, err);
+
+	net_close(s.net);
+	return rc;
+}
+
 static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *err)
 {
 	sup_progress(cl, "Container", c->name, "Starting");
