@@ -8,6 +8,9 @@
 #include "util/str.h"
 
 static const struct cli_command commands[] = {
+	{"attach", cli_attach,
+	 "Attach local standard input, output, and error streams to a service's running container",
+	 false},
 	{"build", cli_build, "Build or rebuild services", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},

@@ -94,6 +94,7 @@ int cli_rm(struct cli_globals *g, int argc, char **argv);
 int cli_unpause(struct cli_globals *g, int argc, char **argv);
 int cli_exec(struct cli_globals *g, int argc, char **argv);
 int cli_run(struct cli_globals *g, int argc, char **argv);
+int cli_attach(struct cli_globals *g, int argc, char **argv);
 /* A supervisor client whose events render as up's progress lines on stderr; *tty says
  * whether stderr is a terminal (and must outlive the client). */
 struct super_client;
