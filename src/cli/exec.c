@@ -110,7 +110,7 @@ int cli_find_running(const struct state_container *v, size_t n, const char *serv
 		    !state_container_running(&v[i]))
 			continue;
 		if (state_container_paused(&v[i])) {
-			cli_error("container %s is paused, unpause the container before exec",
+			cli_error("container %s is paused, unpause the container first",
 				  state_str(v[i].config, "name"));
 			return -1;
 		}

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,10 +265,9 @@ static int add_volumes(struct run_ctx *r, const struct run_opts *o, struct stk_e
 		m = &r->spec.mounts[r->spec.nmounts++];
 		memset(m, 0, sizeof(*m));
 		m->type = ENGINE_MOUNT_BIND;
-		m->source = realpath(spec, NULL);
-		if (!m->source)
-			m->source = spec[0] == '/' ? xstrdup(spec)
-						   : xasprintf("%s/%s", r->p->workdir, spec);
+		/* Relative to the project directory, as the service's own volumes. */
+		m->source = spec[0] == '/' ? xstrdup(spec)
+					   : xasprintf("%s/%s", r->p->workdir, spec);
 		m->target = xstrdup(dst);
 		m->read_only = mode && !strcmp(mode, "ro");
 		m->create_host_path = true;

@@ -582,7 +582,7 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 
 		for (k = optind; k < argc; k++)
 			named |= !strcmp(argv[k], state_str(v[i].config, "service"));
-		if (!named || !state_container_running(&v[i]) ||
+		if (!named || !state_container_running(&v[i]) || state_container_oneoff(&v[i]) ||
 		    state_container_paused(&v[i]) == pause)
 			continue;
 		engine_spec_init(&spec);

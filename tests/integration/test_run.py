@@ -99,7 +99,9 @@ def test_run_detached_with_a_name_is_listed_and_removed_by_down(project):
     assert (r.code, r.out) == (0, "custom-one\n"), r
     r = project("run", "-d", "job", "sleep", "100000")
     assert r.code == 0 and re.fullmatch(rf"{project.name}-job-run-[0-9a-f]{{12}}\n", r.out), r
-    rows = {c["Name"]: c for c in project.ps_json()}
+    # ps lists one-off containers with --all only, as Compose.
+    assert [c["Name"] for c in project.ps_json()] == [f"{project.name}-web-1"]
+    rows = {c["Name"]: c for c in project.ps_json("-a")}
     assert rows["custom-one"]["State"] == "running"
     assert rows["custom-one"]["Labels"]["com.docker.compose.oneoff"] == "True"
     assert rows["custom-one"]["Labels"]["k"] == "v"
