@@ -23,6 +23,7 @@
 #include "compose/compose.h"
 #include "compose/model.h"
 #include "engine/engine.h"
+#include "net/net.h"
 #include "state/state.h"
 #include "super/super.h"
 #include "util/cleanup.h"
@@ -30,10 +31,10 @@
 #include "util/str.h"
 
 struct run_opts {
-	bool detach, rm, no_tty, no_deps, use_aliases;
+	bool detach, rm, no_tty, no_deps, use_aliases, service_ports;
 	const char *user, *workdir, *entrypoint, *name, *pull;
-	const char **env, **labels, **volumes;
-	size_t nenv, nlabels, nvolumes;
+	const char **env, **labels, **volumes, **publish;
+	size_t nenv, nlabels, nvolumes, npublish;
 };
 
 /* What one run holds, released at the end whatever happened. */
@@ -45,6 +46,8 @@ struct run_ctx {
 	struct engine_spec spec;
 	struct engine_container *ec;
 	struct runtime_net *net;
+	struct net_port *ports; /* -p, or the service's with --service-ports */
+	size_t nports;
 	char **env;
 	long long started_at;
 };
@@ -67,6 +70,9 @@ static void run_usage(void)
 	      "      --rm                   Automatically remove the container when it exits\n"
 	      "      --use-aliases          Use the service's network aliases in the network(s)\n"
 	      "                             the container connects to\n"
+	      "  -p, --publish stringArray  Publish a container's port(s) to the host\n"
+	      "      --service-ports        Run command with all service's ports enabled and mapped\n"
+	      "                             to the host\n"
 	      "  -u, --user string          Run as specified username or uid\n"
 	      "  -v, --volume stringArray   Bind mount a volume\n"
 	      "  -w, --workdir string       Working directory inside the container\n",
@@ -186,10 +192,11 @@ static int run_parse(struct cli_globals *g, int argc, char **argv, struct run_op
 			o->pull = optarg;
 			break;
 		case 'p':
+			push(&o->publish, &o->npublish, optarg);
+			break;
 		case OPT_PORTS:
-			cli_error(
-				"run: published ports (-p, --service-ports) are not supported yet");
-			return CLI_FAIL;
+			o->service_ports = true;
+			break;
 		case 'h':
 			run_usage();
 			return -1;
@@ -275,6 +282,104 @@ static int add_volumes(struct run_ctx *r, const struct run_opts *o, struct stk_e
 	return 0;
 }
 
+/* -p [IP:]HOST:CONTAINER[/PROTO], as Docker's short syntax (no ranges, no random host
+ * port yet). */
+static int parse_publish(const char *arg, struct net_port *p, struct stk_err *err)
+{
+	_cleanup_free_ char *s = xstrdup(arg);
+	char *proto = strchr(s, '/'), *last, *end;
+	unsigned long host, target;
+
+	if (proto) {
+		*proto++ = '\0';
+		if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+			return stk_err_set(err, EINVAL, "invalid proto \"%s\" in \"%s\"", proto,
+					   arg);
+	}
+	last = strrchr(s, ':');
+	if (!last)
+		return stk_err_set(err, ENOTSUP,
+				   "publish \"%s\": a random host port is not supported yet", arg);
+	*last++ = '\0';
+	target = strtoul(last, &end, 10);
+	if (*end || !target || target > 65535)
+		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
+				   arg);
+	p->host_ip = NULL;
+	last = strrchr(s, ':');
+	if (last) {
+		*last++ = '\0';
+		p->host_ip = xstrdup(s);
+	} else {
+		last = s;
+	}
+	host = strtoul(last, &end, 10);
+	if (*end || !host || host > 65535) {
+		free((char *)p->host_ip);
+		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", last, arg);
+	}
+	p->host_port = (uint16_t)host;
+	p->container_port = (uint16_t)target;
+	p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
+	return 0;
+}
+
+/* The ports to publish: -p, else with --service-ports the service's (those with a host
+ * port); checked free before anything is made. */
+static int run_ports(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	size_t i, n = o->service_ports ? r->svc->nports : 0;
+
+	r->ports = xcalloc(o->npublish + n + 1, sizeof(*r->ports));
+	for (i = 0; i < o->npublish; i++) {
+		if (parse_publish(o->publish[i], &r->ports[r->nports], err) < 0)
+			return -1;
+		r->nports++;
+	}
+	for (i = 0; i < n; i++) {
+		const struct compose_port *p = &r->svc->ports[i];
+		struct net_port *q = &r->ports[r->nports];
+
+		if (!p->published)
+			continue; /* a random host port: not supported yet */
+		q->proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP : NET_TCP;
+		q->host_ip = p->host_ip ? xstrdup(p->host_ip) : NULL;
+		q->host_port = (uint16_t)atoi(p->published);
+		q->container_port = (uint16_t)p->target;
+		r->nports++;
+	}
+	return net_ports_check(r->ports, r->nports, err);
+}
+
+static void run_ports_free(struct run_ctx *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nports; i++)
+		free((char *)r->ports[i].host_ip);
+	free(r->ports);
+}
+
+static struct json_object *ports_json(const struct run_ctx *r)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < r->nports; i++) {
+		const struct net_port *p = &r->ports[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "host_ip",
+				       json_object_new_string(p->host_ip ? p->host_ip : "0.0.0.0"));
+		json_object_object_add(o, "published", json_object_new_int(p->host_port));
+		json_object_object_add(o, "target", json_object_new_int(p->container_port));
+		json_object_object_add(o, "protocol",
+				       json_object_new_string(p->proto == NET_UDP ? "udp" : "tcp"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *run_labels(const struct run_ctx *r, const struct run_opts *o)
 {
 	struct json_object *l = json_object_new_object();
@@ -334,7 +439,7 @@ static int write_config(const struct run_ctx *r, const struct run_opts *o, struc
 	    json_object_new_int(r->svc->stop_grace_period_ns >= 0
 					? (int)(r->svc->stop_grace_period_ns / 1000000)
 					: 10000));
-	SET("ports", json_object_new_array());
+	SET("ports", ports_json(r));
 	SET("labels", run_labels(r, o));
 #undef SET
 	free(cmd.buf);
@@ -360,6 +465,17 @@ static void write_state(const struct run_ctx *r, bool running, int code)
 	json_object_put(s);
 }
 
+/* The supervisor's DNS and loopback proxies (which serve 127.0.0.1 ports) learn of
+ * the one-off's endpoint, or of its end. */
+static void run_net_reload(struct run_ctx *r)
+{
+	struct super_client cl = {.paths = r->paths};
+	struct stk_err err;
+
+	if (super_net_reload(&cl, r->p->name, &err) < 0)
+		fprintf(stderr, "stack: warning: %s: %s\n", r->name, err.msg);
+}
+
 /* The service's networks by their compose keys; with --use-aliases its aliases (and the
  * service name) answer for the one-off too, as Compose does. */
 static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
@@ -367,7 +483,9 @@ static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_e
 	struct runtime_net_opts no = {.root = r->paths.root,
 				      .project = r->p->name,
 				      .name = r->name,
-				      .service = o->use_aliases ? r->svc->name : NULL};
+				      .service = o->use_aliases ? r->svc->name : NULL,
+				      .ports = r->ports,
+				      .nports = r->nports};
 	const char **nets = xcalloc(r->svc->nnetworks + 1, sizeof(char *));
 	char **owned = xcalloc(r->svc->nnetworks + 1, sizeof(char *));
 	size_t i, j;
@@ -390,6 +508,8 @@ static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_e
 	no.networks = nets;
 	no.nnetworks = r->svc->nnetworks ? r->svc->nnetworks : 1;
 	rc = runtime_net_setup(&no, &r->spec, &r->net, err);
+	if (rc == 0)
+		run_net_reload(r);
 	for (i = 0; i < r->svc->nnetworks; i++)
 		free(owned[i]);
 	free(owned);
@@ -431,6 +551,8 @@ static int run_setup(struct run_ctx *r, const struct run_opts *o, struct stk_err
 {
 	_cleanup_free_ char *base = xasprintf("%s/containers", r->paths.root);
 
+	if (run_ports(r, o, err) < 0)
+		return -1;
 	if (stk_mkdir_p(base, 0755, err) < 0 || mkdir(r->dir, 0700) < 0)
 		return errno ? stk_err_sys(err, "create %s", r->dir) : -1;
 	if (super_service_spec(&r->paths, r->p, r->svc->name, r->id, r->dir, &r->spec, err) < 0 ||
@@ -510,10 +632,13 @@ static void run_finish(struct run_ctx *r, const struct run_opts *o, bool started
 	if (r->ec && !detached && engine_remove_blocking(r->ec, &err) < 0)
 		cli_error("%s: %s", r->name, err.msg);
 	engine_container_free(r->ec);
-	if (detached)
+	if (detached) {
 		runtime_net_forget(r->net);
-	else
+	} else if (r->net) {
 		runtime_net_release(r->net);
+		if (r->nports)
+			run_net_reload(r);
+	}
 	if (r->dir && (!started || (o->rm && !detached)) && state_remove_tree(r->dir, &err) < 0)
 		cli_error("%s: %s", r->name, err.msg);
 }
@@ -563,6 +688,7 @@ int cli_run(struct cli_globals *g, int argc, char **argv)
 out:
 	run_finish(&r, &o, started);
 	engine_spec_release(&r.spec);
+	run_ports_free(&r);
 	free(r.id);
 	free(r.name);
 	free(r.dir);
@@ -571,5 +697,6 @@ out:
 	free(o.env);
 	free(o.labels);
 	free(o.volumes);
+	free(o.publish);
 	return rc;
 }

@@ -236,6 +236,8 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 			.ifname = ifname,
 			.netns_fd = rn->nsfd,
 			.default_route = i == 0,
+			.ports = i == 0 ? o->ports : NULL,
+			.nports = i == 0 ? o->nports : 0,
 		};
 
 		snprintf(ifname, sizeof(ifname), "eth%zu", i);

@@ -849,6 +849,10 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 		remove_stopped(s, o, req);
 	} else if (!strcmp(op, "kill")) {
 		kill_wanted(s, cl, req);
+	} else if (!strcmp(op, "reload-net")) {
+		/* A container the CLI attached (`run`): DNS and the loopback proxies follow. */
+		if (s->rt && net_runtime_reload(s->rt, &err) < 0)
+			o->error = xstrdup(err.msg);
 	} else {
 		o->error = xasprintf("unknown request \"%s\"", op);
 	}

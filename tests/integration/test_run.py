@@ -3,13 +3,14 @@ service's configuration on the project's network, their dependencies started fir
 Compose's flags and exit codes, `--rm` leaving nothing and `down` removing the rest."""
 import json
 import re
+import socket
 from pathlib import Path
 
 from engine_helpers import needs_root, processes_in_cgroup
 from netlib import links
 from netlib import needs_root as needs_netns
 from test_exec import Tty
-from uplib import project  # noqa: F401 (fixture)
+from uplib import poll_until, project  # noqa: F401 (fixture)
 
 pytestmark = [needs_root, needs_netns]
 
@@ -123,6 +124,52 @@ def test_run_without_rm_keeps_an_exited_record(project):
     state = json.loads((project.root / "containers" / containers(project)[0] /
                         "state.json").read_text())
     assert state["status"] == "exited"
+
+
+PORTS = APP + """  site:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo site-$$PORTNAME > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    ports: ["127.0.0.1:18092:8080"]
+    depends_on: [web]
+"""
+
+
+def fetch(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data.decode().split("\r\n\r\n", 1)[1]
+
+
+def test_run_publishes_ports_given_with_p_or_the_services_with_service_ports(project):
+    project.write(PORTS)
+    # Ports on 127.0.0.1 are served by the supervisor's proxies: it runs for web.
+    r = project("run", "-d", "-e", "PORTNAME=p", "-p", "127.0.0.1:18091:8080", "site")
+    assert r.code == 0, r
+    assert poll_until(lambda: fetch_or_none(18091)) == "site-p\n"
+    r = project("run", "-d", "-e", "PORTNAME=svc", "--service-ports", "site")
+    assert r.code == 0, r
+    assert poll_until(lambda: fetch_or_none(18092)) == "site-svc\n"
+    rows = [row for row in project.ps_json("-a") if row["Service"] == "site"]
+    assert sorted(p["PublishedPort"] for row in rows for p in row["Publishers"]) == \
+        [18091, 18092]
+    # The port is taken now: a second one-off asking for it fails, leaving nothing.
+    before = containers(project)
+    r = project("run", "-d", "--no-deps", "-p", "127.0.0.1:18091:8080", "site")
+    assert r.code == 1 and "18091" in r.err, r
+    assert containers(project) == before
+    r = project("run", "--rm", "--no-deps", "-p", "8080", "site")
+    assert r.code == 1 and "random host port" in r.err, r
+
+
+def fetch_or_none(port):
+    try:
+        return fetch(port)
+    except OSError:
+        return None
 
 
 def test_run_errors(project):
