@@ -97,7 +97,8 @@ int super_networks_create(const struct state_paths *paths, struct compose_projec
 /* Tell the project's supervisor, if one runs, that the CLI attached or detached a
  * container (`run`): its DNS and loopback port proxies reread the network record. */
 int super_net_reload(const struct super_client *cl, const char *project, struct stk_err *err);
-/* Pull the images of o->services as `up` would (o->pull, else pull_policy). */
+/* Check o->services as `up` does (build-only ones, unsupported mounts) and pull their
+ * images as `up` would (o->pull, else pull_policy). */
 int super_pull(const struct super_client *cl, struct compose_project *p,
 	       const struct super_up_opts *o, struct stk_err *err);
 

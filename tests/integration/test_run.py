@@ -180,6 +180,10 @@ def test_run_errors(project):
     assert (r.code, r.err) == (1, "stack: no such service: nope\n"), r
     r = project("run", "--rm", "-T", "--pull", "sometimes", "job")
     assert r.code == 2 and 'invalid --pull option "sometimes"' in r.err, r
+    (project.dir / "compose.yaml").write_text(
+        (project.dir / "compose.yaml").read_text() + "  built:\n    build: .\n")
+    r = project("run", "--rm", "-T", "--no-deps", "built", "true")
+    assert (r.code, r.err) == (1, "stack: service built: build is not supported yet\n"), r
     r = project("run", "--rm", "-T", "--no-deps", "-v", "vol:/data", "job", "true")
     assert r.code == 1 and "named volumes" in r.err, r
     assert containers(project) == []
