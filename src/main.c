@@ -8,6 +8,9 @@
 #include "util/str.h"
 
 static const struct cli_command commands[] = {
+	{"attach", cli_attach,
+	 "Attach local standard input, output, and error streams to a service's running container",
+	 false},
 	{"build", cli_build, "Build or rebuild services", false},
 	{"completion", cli_completion, "Print a shell completion script (bash or zsh)", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
@@ -16,6 +19,7 @@ static const struct cli_command commands[] = {
 	{"create", cli_create, "Creates containers for a service", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
 	{"events", cli_events, "Receive real time events from containers", false},
+	{"exec", cli_exec, "Execute a command in a running container", false},
 	{"image", cli_image, "Manage images", false},
 	{"images", cli_images, "List images used by the created containers", false},
 	{"kill", cli_kill, "Force stop service containers", false},
@@ -31,6 +35,7 @@ static const struct cli_command commands[] = {
 	{"restart", cli_restart, "Restart service containers", false},
 	{"rm", cli_rm, "Removes stopped service containers", false},
 	{"rmi", cli_rmi, "Remove one or more images", false},
+	{"run", cli_run, "Run a one-off command on a service", false},
 	{"save", cli_save, "Save images to a tar archive", false},
 	{"start", cli_start, "Start services", false},
 	{"stats", cli_stats, "Display a live stream of container(s) resource usage statistics",

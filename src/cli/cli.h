@@ -117,6 +117,13 @@ int cli_top(struct cli_globals *g, int argc, char **argv);
 int cli_stats(struct cli_globals *g, int argc, char **argv);
 int cli_events(struct cli_globals *g, int argc, char **argv);
 int cli_completion(struct cli_globals *g, int argc, char **argv);
+int cli_exec(struct cli_globals *g, int argc, char **argv);
+int cli_run(struct cli_globals *g, int argc, char **argv);
+int cli_attach(struct cli_globals *g, int argc, char **argv);
+/* A supervisor client whose events render as up's progress lines on stderr; *tty says
+ * whether stderr is a terminal (and must outlive the client). */
+struct super_client;
+void cli_super_client(struct cli_globals *g, struct super_client *cl, bool *tty);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;

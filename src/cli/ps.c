@@ -324,7 +324,9 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 		return CLI_FAIL;
 	rows = xcalloc(n + 1, sizeof(*rows));
 	for (i = 0; i < n; i++) {
-		if (!service_named(&v[i], argv + optind, argc - optind))
+		/* Compose lists one-off containers (`run`) with --all only. */
+		if (!service_named(&v[i], argv + optind, argc - optind) ||
+		    (!all && state_container_oneoff(&v[i])))
 			continue;
 		fill_row(&rows[nr], &v[i]);
 		/* A status asked for shows stopped containers too, as Compose. */

@@ -102,6 +102,11 @@ static void client_init(struct cli_globals *g, struct super_client *cl, bool *tt
 	cl->arg = tty;
 }
 
+void cli_super_client(struct cli_globals *g, struct super_client *cl, bool *tty)
+{
+	client_init(g, cl, tty);
+}
+
 struct attached {
 	const struct super_client *cl;
 	struct compose_project *p;
@@ -692,7 +697,7 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 
 		for (k = optind; k < argc; k++)
 			named |= !strcmp(argv[k], state_str(v[i].config, "service"));
-		if (!named || !state_container_running(&v[i]) ||
+		if (!named || !state_container_running(&v[i]) || state_container_oneoff(&v[i]) ||
 		    state_container_paused(&v[i]) == pause)
 			continue;
 		engine_spec_init(&spec);

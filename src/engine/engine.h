@@ -91,6 +91,7 @@ struct engine_spec {
 	uint64_t shm_size; /* bytes; 0 = 64 MiB */
 
 	bool tty; /* the caller gets the pty master: engine_pty_master() */
+	unsigned short tty_rows, tty_cols; /* the pty's size from the start; 0 = unset */
 	int stdio[3]; /* fds given to the container as 0, 1, 2; -1 = /dev/null */
 
 	char **cap_add, **cap_drop; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
@@ -213,6 +214,7 @@ struct engine_exec_spec {
 	char *workdir; /* NULL = the container's */
 	char *user; /* NULL = the container's */
 	bool tty;
+	unsigned short tty_rows, tty_cols; /* the pty's size before the command runs */
 	int stdio[3];
 };
 struct engine_process {

@@ -545,6 +545,27 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	return -1;
 }
 
+int super_net_reload(const struct super_client *cl, const char *project, struct stk_err *err)
+{
+	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
+	int fd = sup_connect(&cl->paths, project), rc;
+
+	if (fd < 0)
+		return 0;
+	json_object_object_add(req, "op", json_object_new_string("reload-net"));
+	rc = sup_request(cl, fd, req, false, err);
+	close(fd);
+	return rc;
+}
+
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err)
+{
+	if (check_services(p, o, err) < 0)
+		return -1;
+	return pull_missing(cl, p, o, err);
+}
+
 /* ---- down ---- */
 
 /* No supervisor: stop (stop signal, grace, SIGKILL) and remove from disk and cgroups. */

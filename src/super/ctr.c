@@ -900,7 +900,12 @@ void sup_ctr_load_recorded(struct sup *s)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		struct sup_ctr *c = ctr_new(s, v[i].id, json_object_get(v[i].config));
+		struct sup_ctr *c;
+
+		/* One-off containers (`run`) belong to the CLI that runs them. */
+		if (state_container_oneoff(&v[i]))
+			continue;
+		c = ctr_new(s, v[i].id, json_object_get(v[i].config));
 
 		c->status = strcmp(state_str(v[i].state, "status"), "created") ? CTR_EXITED
 									       : CTR_CREATED;

@@ -99,6 +99,29 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
  * the engine starts it; the fd keeps it alive until the container has joined it. */
 int super_netns_new(int *out, struct stk_err *err);
 
+/* The engine spec a recorded container was started with (environment, user, working
+ * directory, capabilities, seccomp, limits), rebuilt from the project's applied model and
+ * the image store: for a CLI that joins it (exec) with no supervisor. */
+struct engine_spec;
+int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
+			 struct engine_spec *spec, struct stk_err *err);
+
+/* The spec of a new container of service (id, state directory dir) from the model: for
+ * a one-off container the CLI runs itself (`run`). */
+int super_service_spec(const struct state_paths *paths, struct compose_project *model,
+		       const char *service, const char *id, const char *dir,
+		       struct engine_spec *spec, struct stk_err *err);
+/* The project's networks as the supervisor makes them at `up` (idempotent). */
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err);
+/* Tell the project's supervisor, if one runs, that the CLI attached or detached a
+ * container (`run`): its DNS and loopback port proxies reread the network record. */
+int super_net_reload(const struct super_client *cl, const char *project, struct stk_err *err);
+/* Check o->services as `up` does (build-only ones, unsupported mounts) and pull their
+ * images as `up` would (o->pull, else pull_policy). */
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err);
+
 /* ---- logs, from disk ---- */
 
 struct super_log_opts {

@@ -343,6 +343,16 @@ static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err 
 	return 0;
 }
 
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err)
+{
+	struct sup s = {.paths = *paths, .project = model->name, .model = model};
+	int rc = create_networks(&s, NULL, err);
+
+	net_close(s.net);
+	return rc;
+}
+
 static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *err)
 {
 	sup_progress(cl, "Container", c->name, "Starting");
@@ -952,6 +962,10 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 		remove_stopped(s, o, req);
 	} else if (!strcmp(op, "kill")) {
 		kill_wanted(s, cl, req);
+	} else if (!strcmp(op, "reload-net")) {
+		/* A container the CLI attached (`run`): DNS and the loopback proxies follow. */
+		if (s->rt && net_runtime_reload(s->rt, &err) < 0)
+			o->error = xstrdup(err.msg);
 	} else {
 		o->error = xasprintf("unknown request \"%s\"", op);
 	}
