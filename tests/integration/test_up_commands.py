@@ -302,13 +302,14 @@ def test_ansi_always_never_and_compose_ansi_choose_colour(project):
 
 def test_down_rmi_all_removes_the_services_images_and_local_keeps_named_ones(project):
     project.write(SLEEPER)
+    # `images` in a project lists its containers' images; the store is `image ls`.
     project.ok("up", "-d")
-    assert "busybox" in project.ok("images").out
+    assert "busybox" in project.ok("image", "ls").out
     r = project.ok("down", "--rmi", "local")
-    assert "busybox" in project.ok("images").out, r.err
+    assert "busybox" in project.ok("image", "ls").out, r.err
     project.ok("up", "-d")
     r = project.ok("down", "--rmi", "all")
     assert f" Image {project.image}  Removed" in r.err.splitlines(), r.err
-    assert "busybox" not in project.ok("images").out
+    assert "busybox" not in project.ok("image", "ls").out
     r = project("down", "--rmi", "some")
     assert r.code == 2 and 'invalid --rmi "some"' in r.err, r
