@@ -218,6 +218,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"abort-on-container-exit", no_argument, NULL, 'A'},
 		{"exit-code-from", required_argument, NULL, 'E'},
 		{"wait-timeout", required_argument, NULL, 'W'},
+		{"renew-anon-volumes", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -234,10 +235,13 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			detach = true;
+			break;
+		case 'V':
+			o.renew_anon_volumes = true;
 			break;
 		case 'n':
 			o.no_deps = true;
@@ -638,7 +642,8 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 			o.stop = true;
 			break;
 		case 'v':
-			break; /* anonymous volumes: none yet */
+			o.volumes = true;
+			break;
 		case 'h':
 			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "
 			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "

@@ -80,6 +80,9 @@ struct sup_ctr {
 	int restart_count;
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	struct super_volumes *vols; /* its mounts' secrets and staged binds, while it runs */
+	bool keep_anon_volumes; /* recreated: the next container gets its anonymous volumes */
+	bool remove_anon_volumes; /* rm -v */
 	bool forgotten;
 };
 
@@ -111,6 +114,7 @@ struct sup {
 	bool exiting;
 	bool down_done; /* the project is down: exit without waiting for the client */
 	int lock_fd;
+	struct json_object *anon_kept; /* {container name: {target: volume}} across recreate */
 };
 
 /* supervisor.c: events to a client */
@@ -144,6 +148,21 @@ char *sup_image_id(struct sup *s, const char *image);
 int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_ctr *c,
 		   struct engine_spec *spec, struct json_object **image_config,
 		   struct stk_err *err);
+
+/* svc_volumes.c: a service's volumes */
+/* Before anything is created: external volumes exist, drivers are local, bind sources
+ * exist or (create) are made. Errors name the service. */
+int sup_volumes_check(const char *root, const struct compose_project *p,
+		      const struct compose_service *svc, bool create, struct stk_err *err);
+/* The container's volume, bind, tmpfs, secret and config mounts onto spec (icfg: the
+ * image's config); its record of them goes in its directory. */
+int sup_volumes_mount(struct sup_ctr *c, const struct compose_service *svc,
+		      struct engine_spec *spec, struct json_object *icfg, struct stk_err *err);
+/* Around sup_ctr_remove's work: the anonymous volumes of c (when it keeps or removes
+ * them), then kept for the container of the same name or removed. */
+struct json_object *sup_volumes_before_remove(struct sup_ctr *c);
+int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *anon, bool keep,
+			     bool remove, struct stk_err *err);
 
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);

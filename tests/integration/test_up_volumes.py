@@ -1,0 +1,315 @@
+"""Named, anonymous and bind volumes through `stack up` and `down -v`, as Docker Compose
+v2 has them: Postgres data that outlives recreation and `down` but not `down -v`,
+copy-up from the image (owners kept) and nocopy, anonymous volumes handed to the
+recreated container and renewed by -V, `rm -v`, volumes_from, and the errors that stop
+`up` before anything is made."""
+import json
+import os
+
+from engine_helpers import needs_root
+from netlib import needs_root as needs_netns
+from uplib import Project, poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+
+def volumes(project):
+    """{name: labels} of every volume under the project's root."""
+    r = project.ok("volume", "ls", "--format", "json")
+    out = {}
+    for line in r.out.splitlines():
+        if line.strip():
+            v = json.loads(line)
+            out[v["Name"]] = project.ok("volume", "inspect", v["Name"]).out
+    return {n: json.loads(t)[0]["Labels"] or {} for n, t in out.items()}
+
+
+def data_dir(project, name):
+    return project.root / "volumes" / name / "_data"
+
+
+def anonymous(project):
+    return sorted(n for n, labels in volumes(project).items()
+                  if "com.docker.volume.anonymous" in labels)
+
+
+def logs_contain(project, service, text):
+    return poll_until(lambda: text in project("logs", service).out + project("logs", service).err,
+                      timeout=60, what=f"{text!r} in the logs of {service}")
+
+
+POSTGRES = """
+services:
+  db:
+    image: {pg}
+    environment:
+      POSTGRES_USER: app
+      POSTGRES_HOST_AUTH_METHOD: trust
+    stop_signal: SIGINT
+    volumes: ["pgdata:/var/lib/postgresql/data"]
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "app", "-h", "127.0.0.1"]
+      interval: 1s
+      retries: 120
+  sql:
+    image: {pg}
+    restart: "no"
+    command: ["psql", "-h", "db", "-U", "app", "-tAc", "${{SQL}}"]
+    depends_on:
+      db:
+        condition: service_healthy
+volumes:
+  pgdata:
+"""
+
+
+def test_postgres_data_outlives_recreate_and_down_and_goes_with_down_v(project):
+    project.registry.ensure("postgres")
+    project.write(POSTGRES.format(pg=project.registry.ref("postgres")))
+    create = {"SQL": "CREATE TABLE marker(v text); INSERT INTO marker VALUES ('kept')"}
+    select = {"SQL": "SELECT 'got:' || v FROM marker"}
+    vol = f"{project.name}_pgdata"
+
+    r = project("up", "-d", env=create)
+    assert r.code == 0, r
+    logs_contain(project, "sql", "INSERT 0 1")
+    labels = volumes(project)[vol]
+    assert labels["com.docker.compose.project"] == project.name
+    assert labels["com.docker.compose.volume"] == "pgdata"
+    # Recreated: the new db container mounts the same volume.
+    r = project("up", "-d", "--force-recreate", env=select)
+    assert r.code == 0, r
+    assert f"Container {project.name}-db-1  Recreate" in r.err, r.err
+    logs_contain(project, "sql", "got:kept")
+    # down keeps named volumes.
+    project.ok("down", "-t", "5")
+    assert vol in volumes(project)
+    assert (data_dir(project, vol) / "PG_VERSION").exists()
+    project.ok("up", "-d", env=select)
+    logs_contain(project, "sql", "got:kept")
+    # down -v takes it: a new up starts from an empty database.
+    r = project.ok("down", "-v", "-t", "5")
+    assert f"Volume {vol}  Removed" in r.err, r.err
+    assert vol not in volumes(project)
+    assert not (project.root / "volumes" / vol).exists()
+    project.ok("up", "-d", env=select)
+    logs_contain(project, "sql", 'relation "marker" does not exist')
+
+
+def image_owner(project, path):
+    """uid, gid of path in the image's layers (the top one that has it)."""
+    found = None
+    for layer in (project.root / "images" / "layers").iterdir():
+        p = layer / path
+        if p.exists():
+            found = p.stat()
+    assert found is not None, path
+    return found.st_uid, found.st_gid
+
+
+def test_copy_up_fills_an_empty_named_volume_keeping_owners_and_nocopy_does_not(project):
+    project.registry.ensure("postgres")
+    project.write(f"""
+services:
+  app:
+    image: {project.registry.ref("postgres")}
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    volumes:
+      - home:/var/lib/postgresql
+      - bare:/var/run/postgresql:nocopy
+volumes:
+  home:
+  bare:
+""")
+    project.ok("up", "-d")
+    home = data_dir(project, f"{project.name}_home")
+    uid, gid = image_owner(project, "var/lib/postgresql/data")
+    assert uid != 0
+    st = (home / "data").stat()
+    assert (st.st_uid, st.st_gid) == (uid, gid)
+    assert os.listdir(data_dir(project, f"{project.name}_bare")) == []
+    # Copy-up happens once: what the container wrote stays, nothing is copied over it.
+    (home / "data" / "mine").write_text("x")
+    project.ok("up", "-d", "--force-recreate")
+    assert (home / "data" / "mine").read_text() == "x"
+
+
+ANON = """
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "[ -e /cache/m ] || echo $$$$ > /cache/m; exec sleep 1000"]
+    volumes: ["/cache"]
+"""
+
+
+def test_anonymous_volume_goes_to_the_recreated_container_and_renew_replaces_it(project):
+    project.write(ANON)
+    project.ok("up", "-d")
+    [first] = poll_until(lambda: anonymous(project), what="an anonymous volume")
+    labels = volumes(project)[first]
+    assert labels["com.docker.compose.project"] == project.name
+    marker = poll_until(lambda: (data_dir(project, first) / "m").exists() and
+                        (data_dir(project, first) / "m").read_text(), what="the marker")
+    project.ok("up", "-d", "--force-recreate")
+    assert anonymous(project) == [first]
+    assert (data_dir(project, first) / "m").read_text() == marker
+    project.ok("up", "-d", "--force-recreate", "-V")
+    vols = anonymous(project)
+    assert len(vols) == 2 and first in vols, vols
+    [second] = [v for v in vols if v != first]
+    poll_until(lambda: (data_dir(project, second) / "m").exists(), what="a new marker")
+    # Plain down leaves both; down -v (the fixture) takes them.
+    project.ok("down", "-t", "1")
+    assert sorted(anonymous(project)) == sorted(vols)
+
+
+def test_rm_v_removes_the_anonymous_volumes_and_keeps_named_ones(project):
+    project.write(ANON.replace('["/cache"]', '["/cache", "named:/named"]') +
+                  "volumes:\n  named:\n")
+    project.ok("up", "-d")
+    [anon] = poll_until(lambda: anonymous(project), what="an anonymous volume")
+    project.ok("stop", "-t", "1")
+    project.ok("rm", "-f")
+    assert anonymous(project) == [anon]
+    project.ok("up", "-d")
+    assert len(anonymous(project)) == 2
+    project.ok("rm", "-f", "-s", "-v")
+    assert anonymous(project) == [anon]
+    assert f"{project.name}_named" in volumes(project)
+
+
+def test_image_volume_gets_an_anonymous_volume_and_tmpfs_options_apply(project):
+    project.registry.ensure("postgres")
+    project.write(f"""
+services:
+  db:
+    image: {project.registry.ref("postgres")}
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "grep -E ' /run/x | /var/lib/postgresql/data ' /proc/mounts; sleep 1000"]
+    tmpfs:
+      - /run/x:size=64m,mode=1770
+""")
+    project.ok("up", "-d")
+    [anon] = poll_until(lambda: anonymous(project), what="the image's VOLUME")
+    out = logs_contain(project, "db", "/run/x")
+    line = [ln for ln in project("logs", "db").out.splitlines() if " /run/x " in ln][0]
+    assert "size=65536k" in line and "mode=1770" in line, line
+    assert anon
+
+
+def test_volumes_from_a_service_read_only(project):
+    project.write("""
+services:
+  writer:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo hello > /data/f; exec sleep 1000"]
+    volumes: ["data:/data"]
+  reader:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "until [ -e /data/f ]; do sleep 0.1; done; cat /data/f; touch /data/g || echo WRITE-FAILED; exec sleep 1000"]
+    volumes_from: ["writer:ro"]
+volumes:
+  data:
+""")
+    project.ok("up", "-d")
+    logs_contain(project, "reader", "WRITE-FAILED")
+    out = project("logs", "reader")
+    assert "hello" in out.out and "Read-only file system" in out.out + out.err
+    assert not (data_dir(project, f"{project.name}_data") / "g").exists()
+
+
+def test_missing_external_volume_fails_up_naming_service_and_leaves_nothing(project):
+    project.write("""
+services:
+  a:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes: ["own:/own"]
+  b:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes: ["ext:/ext"]
+volumes:
+  own:
+  ext:
+    external: true
+    name: nowhere
+""")
+    r = project("up", "-d")
+    assert r.code == 1, r
+    assert r.err.strip() == 'stack: service b: external volume "nowhere" not found', r
+    assert volumes(project) == {}
+    assert project.ps_json("-a") == []
+    assert project.leftovers() == []
+
+
+def test_bind_source_that_must_exist_fails_up_before_any_container(project):
+    project.write("""
+services:
+  a:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+  b:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes:
+      - type: bind
+        source: ./missing
+        target: /m
+        bind:
+          create_host_path: false
+""")
+    r = project("up", "-d")
+    assert r.code == 1, r
+    assert r.err.strip() == (f"stack: service b: bind source path {project.dir}/missing "
+                             "does not exist"), r
+    assert project.ps_json("-a") == []
+    assert project.leftovers() == []
+
+
+def test_volume_used_by_another_project_is_not_removed(project, tmp_path, registry):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+""")
+    project.ok("up", "-d")
+    project.ok("down", "-t", "0")
+    vol = f"{project.name}_data"
+    (tmp_path / "other").mkdir()
+    other = Project(tmp_path / "other", registry)
+    other.root = project.root
+    other.write(f"""
+services:
+  user:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    volumes: ["shared:/shared"]
+volumes:
+  shared:
+    external: true
+    name: {vol}
+""")
+    try:
+        other.ok("up", "-d")
+        user = f"{other.name}-user-1"
+        r = project("volume", "rm", vol)
+        assert r.code == 1 and "volume is in use" in r.err and user in r.err, r
+        r = project("down", "-v")
+        assert r.code == 1 and vol in r.err and user in r.err, r
+        assert vol in volumes(project)
+    finally:
+        other.ok("down", "-v", "-t", "0")
+    # The external volume is not the other project's to remove.
+    assert vol in volumes(project)
+    assert other.leftovers() == []
