@@ -96,17 +96,6 @@ def test_postgres_data_outlives_recreate_and_down_and_goes_with_down_v(project):
     logs_contain(project, "sql", 'relation "marker" does not exist')
 
 
-def image_owner(project, path):
-    """uid, gid of path in the image's layers (the top one that has it)."""
-    found = None
-    for layer in (project.root / "images" / "layers").iterdir():
-        p = layer / path
-        if p.exists():
-            found = p.stat()
-    assert found is not None, path
-    return found.st_uid, found.st_gid
-
-
 def test_copy_up_fills_an_empty_named_volume_keeping_owners_and_nocopy_does_not(project):
     project.registry.ensure("postgres")
     project.write(f"""
@@ -117,22 +106,35 @@ services:
     stop_signal: SIGKILL
     volumes:
       - home:/var/lib/postgresql
-      - bare:/var/run/postgresql:nocopy
+      - ssl:/etc/ssl
+      - bare:/etc/postgresql:nocopy
+  image:
+    image: {project.registry.ref("postgres")}
+    command: ["stat", "-c", "%n %u %g %a", "/var/lib/postgresql",
+              "/etc/ssl/private/ssl-cert-snakeoil.key"]
 volumes:
   home:
+  ssl:
   bare:
 """)
     project.ok("up", "-d")
+    logs_contain(project, "image", "snakeoil")
+    out = project.ok("logs", "image").out
+    want = dict(line.split("| ", 1)[1].split(" ", 1) for line in out.splitlines() if "| /" in line)
     home = data_dir(project, f"{project.name}_home")
-    uid, gid = image_owner(project, "var/lib/postgresql/data")
-    assert uid != 0
-    st = (home / "data").stat()
-    assert (st.st_uid, st.st_gid) == (uid, gid)
+    key = data_dir(project, f"{project.name}_ssl") / "private/ssl-cert-snakeoil.key"
+
+    def owner(p):
+        st = p.stat()
+        return f"{st.st_uid} {st.st_gid} {st.st_mode & 0o7777:o}"
+    assert want["/var/lib/postgresql"].split()[0] != "0", want
+    assert owner(home) == want["/var/lib/postgresql"]
+    assert owner(key) == want["/etc/ssl/private/ssl-cert-snakeoil.key"]
     assert os.listdir(data_dir(project, f"{project.name}_bare")) == []
     # Copy-up happens once: what the container wrote stays, nothing is copied over it.
-    (home / "data" / "mine").write_text("x")
+    (home / "mine").write_text("x")
     project.ok("up", "-d", "--force-recreate")
-    assert (home / "data" / "mine").read_text() == "x"
+    assert (home / "mine").read_text() == "x"
 
 
 ANON = """
@@ -181,23 +183,35 @@ def test_rm_v_removes_the_anonymous_volumes_and_keeps_named_ones(project):
     assert f"{project.name}_named" in volumes(project)
 
 
-def test_image_volume_gets_an_anonymous_volume_and_tmpfs_options_apply(project):
-    project.registry.ensure("postgres")
-    project.write(f"""
+def test_tmpfs_short_syntax_options_reach_the_mount(project):
+    project.write("""
 services:
-  db:
-    image: {project.registry.ref("postgres")}
+  app:
+    image: BUSYBOX
     stop_signal: SIGKILL
-    command: ["sh", "-c", "grep -E ' /run/x | /var/lib/postgresql/data ' /proc/mounts; sleep 1000"]
+    command: ["sh", "-c", "grep ' /run/x ' /proc/mounts; exec sleep 1000"]
     tmpfs:
       - /run/x:size=64m,mode=1770
 """)
     project.ok("up", "-d")
-    [anon] = poll_until(lambda: anonymous(project), what="the image's VOLUME")
-    out = logs_contain(project, "db", "/run/x")
-    line = [ln for ln in project("logs", "db").out.splitlines() if " /run/x " in ln][0]
+    logs_contain(project, "app", "/run/x")
+    [line] = [ln for ln in project("logs", "app").out.splitlines() if " /run/x " in ln]
     assert "size=65536k" in line and "mode=1770" in line, line
-    assert anon
+
+
+def test_tmpfs_short_syntax_with_an_unknown_option_fails_up(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    tmpfs:
+      - /run/x:size=64m,bogus
+""")
+    r = project("up", "-d")
+    assert r.code == 1, r
+    assert 'tmpfs /run/x: option "bogus" is not supported' in r.err, r
+    assert project.ps_json("-a") == []
 
 
 def test_volumes_from_a_service_read_only(project):
