@@ -85,14 +85,16 @@ def test_postgres_data_outlives_recreate_and_down_and_goes_with_down_v(project):
     project.ok("down", "-t", "5")
     assert vol in volumes(project)
     assert (data_dir(project, vol) / "PG_VERSION").exists()
-    project.ok("up", "-d", env=select)
+    r = project("up", "-d", env=select)
+    assert r.code == 0, r
     logs_contain(project, "sql", "got:kept")
     # down -v takes it: a new up starts from an empty database.
     r = project.ok("down", "-v", "-t", "5")
     assert f"Volume {vol}  Removed" in r.err, r.err
     assert vol not in volumes(project)
     assert not (project.root / "volumes" / vol).exists()
-    project.ok("up", "-d", env=select)
+    r = project("up", "-d", env=select)
+    assert r.code == 0, r
     logs_contain(project, "sql", 'relation "marker" does not exist')
 
 
