@@ -797,11 +797,12 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 
 	sup_ctr_close_timers(c);
 	sup_logs_close(c);
-	super_volumes_release(c->vols);
-	c->vols = NULL;
 	rc = ctr_cleanup(c, err);
 	if (rc == 0)
 		rc = state_remove_tree(c->dir, err);
+	/* After its record went: a type=tmpfs volume no one else uses is unmounted. */
+	super_volumes_release(c->vols);
+	c->vols = NULL;
 	ctr_forget(c);
 	if (rc < 0) {
 		json_object_put(anon);

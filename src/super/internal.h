@@ -158,10 +158,11 @@ int sup_volumes_check(const char *root, const struct compose_project *p,
  * image's config); its record of them goes in its directory. */
 int sup_volumes_mount(struct sup_ctr *c, const struct compose_service *svc,
 		      struct engine_spec *spec, struct json_object *icfg, struct stk_err *err);
-/* Around sup_ctr_remove's work: the anonymous volumes of c (when it keeps or removes
- * them), then kept for the container of the same name or removed. */
+/* Around sup_ctr_remove's work: the volumes c's record lists (read before the record
+ * goes), then its type=tmpfs volumes unmounted when unused and its anonymous ones kept
+ * for the container of the same name (keep) or removed (remove). Takes rec. */
 struct json_object *sup_volumes_before_remove(struct sup_ctr *c);
-int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *anon, bool keep,
+int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *rec, bool keep,
 			     bool remove, struct stk_err *err);
 
 /* health.c */

@@ -197,8 +197,9 @@ static struct json_object *mounts_json(struct sup *s, const struct compose_servi
 	return spec;
 }
 
-/* {target: name} of the anonymous volumes a container's record lists. */
-static struct json_object *anonymous_of(const char *root, const char *id)
+/* {target: name} of the anonymous volumes a container's record lists; every volume it
+ * lists goes to all (may be NULL). */
+static struct json_object *anonymous_of(const char *root, const char *id, struct json_object *all)
 {
 	struct json_object *map = json_object_new_object();
 	struct volume_mount_record *m;
@@ -213,6 +214,8 @@ static struct json_object *anonymous_of(const char *root, const char *id)
 		if (strcmp(m[i].type, "volume") || !m[i].name ||
 		    volume_get(root, m[i].name, &v, &err) < 0)
 			continue;
+		if (all)
+			json_object_array_add(all, json_object_new_string(m[i].name));
 		if (volume_label(v, VOLUME_LABEL_ANONYMOUS))
 			json_object_object_add(map, m[i].destination,
 					       json_object_new_string(m[i].name));
@@ -227,7 +230,7 @@ int sup_volumes_mount(struct sup_ctr *c, const struct compose_service *svc,
 {
 	struct sup *s = c->s;
 	_cleanup_(json_putp) struct json_object *sj = mounts_json(s, svc, icfg, err);
-	_cleanup_(json_putp) struct json_object *anon = anonymous_of(s->paths.root, c->id);
+	_cleanup_(json_putp) struct json_object *anon = anonymous_of(s->paths.root, c->id, NULL);
 	struct json_object *kept;
 	struct super_volume_opts o = {.root = s->paths.root,
 				      .name = c->name,
@@ -258,34 +261,54 @@ int sup_volumes_mount(struct sup_ctr *c, const struct compose_service *svc,
 
 struct json_object *sup_volumes_before_remove(struct sup_ctr *c)
 {
-	if (!c->keep_anon_volumes && !c->remove_anon_volumes)
-		return NULL;
-	return anonymous_of(c->s->paths.root, c->id);
+	struct json_object *o = json_object_new_object(), *all = json_object_new_array();
+
+	json_object_object_add(o, "all", all);
+	json_object_object_add(o, "anonymous", anonymous_of(c->s->paths.root, c->id, all));
+	return o;
 }
 
-int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *anon, bool keep,
+static void remove_anonymous(struct sup *s, struct json_object *anon, struct stk_err *err, int *rc)
+{
+	json_object_object_foreach(anon, target, v)
+	{
+		struct stk_err one;
+
+		(void)target;
+		if (volume_remove(s->paths.root, json_object_get_string(v), &one) < 0 &&
+		    one.errnum != ENOENT && *rc == 0)
+			*rc = stk_err_set(err, one.errnum, "remove volume %s: %s",
+					  json_object_get_string(v), one.msg);
+	}
+}
+
+int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *rec, bool keep,
 			     bool remove, struct stk_err *err)
 {
+	struct json_object *all = NULL, *anon = NULL;
+	size_t i;
 	int rc = 0;
 
-	if (!anon)
-		return 0;
+	json_object_object_get_ex(rec, "all", &all);
+	json_object_object_get_ex(rec, "anonymous", &anon);
+	/* Its record is gone: a type=tmpfs volume no other container uses is unmounted. */
+	for (i = 0; all && i < json_object_array_length(all); i++) {
+		const char *vname = json_object_get_string(json_object_array_get_idx(all, i));
+		struct volume *v;
+		struct stk_err ignored;
+
+		if (volume_get(s->paths.root, vname, &v, &ignored) == 0) {
+			volume_unmount_unused(s->paths.root, v);
+			volume_free(v);
+		}
+	}
 	if (keep) {
 		if (!s->anon_kept)
 			s->anon_kept = json_object_new_object();
 		json_object_object_add(s->anon_kept, name, json_object_get(anon));
 	} else if (remove) {
-		json_object_object_foreach(anon, target, v)
-		{
-			struct stk_err one;
-
-			(void)target;
-			if (volume_remove(s->paths.root, json_object_get_string(v), &one) < 0 &&
-			    one.errnum != ENOENT && rc == 0)
-				rc = stk_err_set(err, one.errnum, "remove volume %s: %s",
-						 json_object_get_string(v), one.msg);
-		}
+		remove_anonymous(s, anon, err, &rc);
 	}
-	json_object_put(anon);
+	json_object_put(rec);
 	return rc;
 }
