@@ -329,3 +329,36 @@ volumes:
     # The external volume is not the other project's to remove.
     assert vol in volumes(project)
     assert other.leftovers() == []
+
+
+def test_short_syntax_bind_source_is_made_and_mounted(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo hi > /m/f; exec sleep 1000"]
+    volumes: ["./made/deep:/m"]
+""")
+    project.ok("up", "-d")
+    made = project.dir / "made" / "deep" / "f"
+    poll_until(lambda: made.exists() and made.read_text() == "hi\n", what="the bind's file")
+
+
+def test_volume_driver_other_than_local_fails_up_naming_service(project):
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+    driver: nfs
+""")
+    r = project("up", "-d")
+    assert r.code == 1, r
+    assert r.err.strip() == (f'stack: service app: volume "{project.name}_data": driver "nfs" '
+                             "is not supported (stack has the local driver only)"), r
+    assert volumes(project) == {}
+    assert project.ps_json("-a") == []
