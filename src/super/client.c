@@ -512,8 +512,11 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		strbuf_free(&sb);
 	}
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
+	/* -V recreates every container, as Compose's --renew-anon-volumes does. */
 	json_object_object_add(req, "recreate",
-			       json_object_new_string(o->recreate ? o->recreate : "diverged"));
+			       json_object_new_string(o->recreate	      ? o->recreate
+						      : o->renew_anon_volumes ? "force"
+									      : "diverged"));
 	if (o->nscale) {
 		struct json_object *scale = json_object_new_object();
 

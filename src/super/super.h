@@ -39,7 +39,7 @@ struct super_up_opts {
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
 	bool remove_orphans; /* containers of services no longer in the file */
-	bool renew_anon_volumes; /* -V: recreated containers get fresh anonymous volumes */
+	bool renew_anon_volumes; /* -V: recreate (unless "never") with fresh anonymous volumes */
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };

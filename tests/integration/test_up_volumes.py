@@ -160,7 +160,9 @@ def test_anonymous_volume_goes_to_the_recreated_container_and_renew_replaces_it(
     project.ok("up", "-d", "--force-recreate")
     assert anonymous(project) == [first]
     assert (data_dir(project, first) / "m").read_text() == marker
-    project.ok("up", "-d", "--force-recreate", "-V")
+    # -V alone recreates (Compose's --renew-anon-volumes forces recreation).
+    r = project.ok("up", "-d", "-V")
+    assert f"Container {project.name}-app-1  Recreate" in r.err, r.err
     vols = anonymous(project)
     assert len(vols) == 2 and first in vols, vols
     [second] = [v for v in vols if v != first]
