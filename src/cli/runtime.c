@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "cli/runtime_net.h"
-#include "cli/runtime_volume.h"
+#include "super/super.h"
 #include "engine/engine.h"
 #include "util/fs.h"
 #include "util/cleanup.h"
@@ -241,7 +241,7 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 	struct engine_spec spec;
 	struct engine_container *c = NULL;
 	struct runtime_net *net = NULL;
-	struct runtime_volumes *vols = NULL;
+	struct super_volumes *vols = NULL;
 	_cleanup_(json_putp) struct json_object *json = NULL;
 	struct runtime_net_opts no = {.project = o->project,
 				      .name = o->name,
@@ -284,11 +284,11 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		goto out;
 	no.root = cli_state_root(g);
 	{
-		struct runtime_volume_opts vo = {.root = no.root,
-						 .name = o->name,
-						 .project = o->project};
+		struct super_volume_opts vo = {.root = no.root,
+					       .name = o->name,
+					       .project = o->project};
 
-		if (json && runtime_volumes_setup(&vo, json, &spec, &vols, &err) < 0) {
+		if (json && super_volumes_setup(&vo, json, &spec, &vols, &err) < 0) {
 			cli_error("%s: %s", spec.id, err.msg);
 			goto out;
 		}
@@ -306,7 +306,7 @@ static int run_container(struct cli_globals *g, struct run_opts *o, char **cmd)
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	runtime_volumes_unstage(vols);
+	super_volumes_unstage(vols);
 	for (w = engine_warnings(c); *w; w++)
 		fprintf(stderr, "stack: warning: %s\n", *w);
 	pty = engine_take_pty_master(c);
@@ -328,12 +328,12 @@ out:
 		tcsetattr(0, TCSANOW, &saved);
 	if (pty >= 0)
 		close(pty);
-	runtime_volumes_unstage(vols);
+	super_volumes_unstage(vols);
 	if (c && engine_remove_blocking(c, &err) < 0)
 		cli_error("%s", err.msg);
 	engine_container_free(c);
 	runtime_net_release(net);
-	runtime_volumes_release(vols);
+	super_volumes_release(vols);
 	engine_spec_release(&spec);
 	if (sfd >= 0) {
 		close(sfd);

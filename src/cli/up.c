@@ -283,6 +283,7 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		{"attach", required_argument, NULL, 'a'},
 		{"no-attach", required_argument, NULL, 'N'},
 		{"timeout", required_argument, NULL, 't'},
+		{"renew-anon-volumes", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -304,10 +305,13 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:dt:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dt:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			detach = true;
+			break;
+		case 'V':
+			o.renew_anon_volumes = true;
 			break;
 		case 'n':
 			o.no_deps = true;
@@ -759,7 +763,7 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 			o.stop = true;
 			break;
 		case 'v':
-			o.volumes = true; /* the supervisor makes no anonymous volume yet */
+			o.volumes = true;
 			break;
 		case 'h':
 			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "

@@ -24,6 +24,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/str.h"
+#include "volume/volume.h"
 
 static void json_putp(struct json_object **o)
 {
@@ -214,29 +215,27 @@ static bool service_wanted(const struct super_up_opts *o, const char *name)
 	return o->nservices == 0;
 }
 
-/* What fails before anything is made: build-only services, named volumes. */
-static int check_services(struct compose_project *p, const struct super_up_opts *o,
-			  struct stk_err *err)
+/* What fails before anything is made: build-only services, missing external volumes,
+ * bind sources that cannot be made. Bind sources are made only once every check held. */
+static int check_services(const struct super_client *cl, struct compose_project *p,
+			  const struct super_up_opts *o, struct stk_err *err)
 {
-	size_t i, j;
+	size_t i;
+	int pass;
 
-	for (i = 0; i < p->nservices; i++) {
-		const struct compose_service *svc = &p->services[i];
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < p->nservices; i++) {
+			const struct compose_service *svc = &p->services[i];
 
-		if (!service_wanted(o, svc->name) && o->nservices)
-			continue;
-		if (!svc->image)
-			return stk_err_set(err, ENOTSUP, "service %s: build is not supported yet",
-					   svc->name);
-		for (j = 0; j < svc->nvolumes; j++)
-			if (strcmp(svc->volumes[j].type, "bind") &&
-			    strcmp(svc->volumes[j].type, "tmpfs"))
+			if (!service_wanted(o, svc->name) && o->nservices)
+				continue;
+			if (!svc->image)
 				return stk_err_set(err, ENOTSUP,
-						   "service %s: %s mounts (%s) are not "
-						   "supported yet",
-						   svc->name, svc->volumes[j].type,
-						   svc->volumes[j].target);
-	}
+						   "service %s: build is not supported yet",
+						   svc->name);
+			if (sup_volumes_check(cl->paths.root, p, svc, pass == 1, err) < 0)
+				return -1;
+		}
 	return 0;
 }
 
@@ -483,7 +482,7 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		if (compose_service_index(p, svc) < 0)
 			return stk_err_set(err, ENOENT, "no such service: %s", svc);
 	}
-	if (check_services(p, o, err) < 0 ||
+	if (check_services(cl, p, o, err) < 0 ||
 	    state_project_lock(&cl->paths, p->name, &lock, err) < 0)
 		return -1;
 	if (check_ports(cl, p, o, err) < 0 || pull_missing(cl, p, o, err) < 0 ||
@@ -510,8 +509,11 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		strbuf_free(&sb);
 	}
 	json_object_object_add(req, "no_deps", json_object_new_boolean(o->no_deps));
+	/* -V recreates every container, as Compose's --renew-anon-volumes does. */
 	json_object_object_add(req, "recreate",
-			       json_object_new_string(o->recreate ? o->recreate : "diverged"));
+			       json_object_new_string(o->recreate	      ? o->recreate
+						      : o->renew_anon_volumes ? "force"
+									      : "diverged"));
 	if (o->nscale) {
 		struct json_object *scale = json_object_new_object();
 
@@ -525,6 +527,8 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "scale", scale);
 	}
 	json_object_object_add(req, "remove_orphans", json_object_new_boolean(o->remove_orphans));
+	json_object_object_add(req, "renew_anon_volumes",
+			       json_object_new_boolean(o->renew_anon_volumes));
 	if (!o->remove_orphans)
 		warn_orphans(cl, p);
 	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
@@ -698,6 +702,21 @@ static bool orphans_left(const struct super_client *cl, const char *project,
 	return any;
 }
 
+/* down -v: the project's own volumes (named and anonymous; never an external one). A
+ * volume another project's container uses stays, and the error names that container. */
+static int down_volumes(const struct super_client *cl, const char *project, struct stk_err *err)
+{
+	char **removed = NULL, **r;
+	int rc = volume_remove_project(cl->paths.root, project, &removed, err);
+
+	for (r = removed; r && *r; r++) {
+		event(cl, "Volume", *r, "Removing");
+		event(cl, "Volume", *r, "Removed");
+	}
+	volume_strv_free(removed);
+	return rc;
+}
+
 /* The supervisor holds its lock until its process is gone. Opened before the request:
  * the supervisor unlinks the file on its way out. */
 static int supervisor_lock_open(const struct state_paths *p, const char *project)
@@ -724,7 +743,6 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 	bool kept = false;
 	int fd, rc;
 
-	(void)o->volumes;
 	if (state_project_lock(&cl->paths, project, &lock, err) < 0)
 		return -1;
 	if (o->project && !o->remove_orphans)
@@ -760,7 +778,7 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 		return 0; /* the orphans keep the project's record and supervisor */
 	if (state_remove_tree(rundir, err) < 0 || state_remove_tree(pdir, err) < 0)
 		return -1;
-	return 0;
+	return o->volumes ? down_volumes(cl, project, err) : 0;
 }
 
 /* ---- stop, start, restart, kill ---- */

@@ -471,7 +471,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported",
 				   c->name, mode);
 	engine_spec_init(&spec);
-	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0)
+	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0 ||
+	    sup_volumes_mount(c, svc, &spec, icfg, err) < 0)
 		goto out;
 	if (host_mode && !svc->hostname && gethostname(host, sizeof(host)) == 0) {
 		free(spec.hostname);
@@ -517,6 +518,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		sup_logs_take_pty(c, engine_take_pty_master(c->ec));
 	rc = 0;
 out:
+	super_volumes_unstage(c->vols);
 	if (wfds[0] >= 0)
 		close(wfds[0]);
 	if (wfds[1] >= 0)
@@ -526,6 +528,8 @@ out:
 		struct stk_err ignored;
 
 		json_object_put(icfg);
+		super_volumes_release(c->vols);
+		c->vols = NULL;
 		sup_logs_close(c);
 		if (attached && s->net)
 			net_endpoint_detach(s->net, c->name, &ignored);
@@ -726,6 +730,8 @@ static void ctr_exited(struct sup_ctr *c)
 		ex.code = -1;
 	sup_engine_remove(s, c->ec);
 	c->ec = NULL;
+	super_volumes_release(c->vols);
+	c->vols = NULL;
 	c->adopted = false;
 	if (s->net && net_endpoint_detach(s->net, c->name, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
@@ -844,6 +850,10 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 /* Removes the record and its directory; the container must not run. */
 int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 {
+	struct sup *s = c->s;
+	struct json_object *anon = sup_volumes_before_remove(c);
+	_cleanup_free_ char *name = xstrdup(c->name);
+	bool keep = c->keep_anon_volumes, remove = c->remove_anon_volumes;
 	int rc;
 
 	sup_ctr_close_timers(c);
@@ -853,8 +863,15 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 		rc = state_remove_tree(c->dir, err);
 	if (rc == 0)
 		sup_event(c, "destroy", NULL, 0);
+	/* After its record went: a type=tmpfs volume no one else uses is unmounted. */
+	super_volumes_release(c->vols);
+	c->vols = NULL;
 	ctr_forget(c);
-	return rc;
+	if (rc < 0) {
+		json_object_put(anon);
+		return rc;
+	}
+	return sup_volumes_after_remove(s, name, anon, keep, remove, err);
 }
 
 /* An adopted container's healthcheck starts over (its model is the recorded one). */

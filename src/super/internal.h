@@ -85,6 +85,9 @@ struct sup_ctr {
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
 	int closing; /* handles being closed: none may be initialised again until then */
+	struct super_volumes *vols; /* its mounts' secrets and staged binds, while it runs */
+	bool keep_anon_volumes; /* recreated: the next container gets its anonymous volumes */
+	bool remove_anon_volumes; /* rm -v */
 	bool forgotten;
 };
 
@@ -117,6 +120,7 @@ struct sup {
 	bool down_done; /* the project is down: exit without waiting for the client */
 	int lock_fd;
 	struct sup_sub *subs; /* events.c: clients that subscribed to events */
+	struct json_object *anon_kept; /* {container name: {target: volume}} across recreate */
 };
 
 /* supervisor.c: events to a client */
@@ -174,6 +178,21 @@ int sup_netmode_check(const struct state_paths *paths, const struct compose_proj
 		      const struct compose_service *svc, struct stk_err *err);
 /* network_mode service: or container: */
 bool sup_netmode_shares(const struct compose_service *svc);
+/* svc_volumes.c: a service's volumes */
+/* Before anything is created: external volumes exist, drivers are local, bind sources
+ * exist or (create) are made. Errors name the service. */
+int sup_volumes_check(const char *root, const struct compose_project *p,
+		      const struct compose_service *svc, bool create, struct stk_err *err);
+/* The container's volume, bind, tmpfs, secret and config mounts onto spec (icfg: the
+ * image's config); its record of them goes in its directory. */
+int sup_volumes_mount(struct sup_ctr *c, const struct compose_service *svc,
+		      struct engine_spec *spec, struct json_object *icfg, struct stk_err *err);
+/* Around sup_ctr_remove's work: the volumes c's record lists (read before the record
+ * goes), then its type=tmpfs volumes unmounted when unused and its anonymous ones kept
+ * for the container of the same name (keep) or removed (remove). Takes rec. */
+struct json_object *sup_volumes_before_remove(struct sup_ctr *c);
+int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object *rec, bool keep,
+			     bool remove, struct stk_err *err);
 
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);

@@ -114,47 +114,6 @@ static void build_env(const struct compose_service *svc, struct json_object *icf
 	}
 }
 
-static struct engine_mount *mount_add(struct engine_spec *spec)
-{
-	spec->mounts = xrealloc(spec->mounts, (spec->nmounts + 1) * sizeof(*spec->mounts));
-	memset(&spec->mounts[spec->nmounts], 0, sizeof(*spec->mounts));
-	return &spec->mounts[spec->nmounts++];
-}
-
-static int build_mounts(const struct compose_service *svc, struct engine_spec *spec,
-			struct stk_err *err)
-{
-	size_t i;
-
-	for (i = 0; i < svc->nvolumes; i++) {
-		const struct compose_mount *m = &svc->volumes[i];
-		struct engine_mount *em;
-
-		if (strcmp(m->type, "bind") && strcmp(m->type, "tmpfs"))
-			return stk_err_set(err, ENOTSUP,
-					   "%s volume \"%s\" on %s: %s mounts are not "
-					   "supported yet",
-					   m->type, m->source ? m->source : "", m->target, m->type);
-		em = mount_add(spec);
-		em->type = strcmp(m->type, "bind") == 0 ? ENGINE_MOUNT_BIND : ENGINE_MOUNT_TMPFS;
-		em->source = m->source ? xstrdup(m->source) : NULL;
-		em->target = xstrdup(m->target);
-		em->read_only = m->read_only;
-		em->create_host_path = m->bind_create_host_path;
-		em->propagation = engine_propagation_by_name(m->bind_propagation);
-		em->tmpfs_size = m->tmpfs_size > 0 ? (uint64_t)m->tmpfs_size : 0;
-		em->tmpfs_mode = m->tmpfs_mode > 0 ? (unsigned)m->tmpfs_mode : 0;
-	}
-	/* tmpfs: "/run" or "/run:size=64m,mode=1770": the options are not read yet. */
-	for (i = 0; i < svc->tmpfs.n; i++) {
-		struct engine_mount *em = mount_add(spec);
-
-		em->type = ENGINE_MOUNT_TMPFS;
-		em->target = xstrndup(svc->tmpfs.v[i], strcspn(svc->tmpfs.v[i], ":"));
-	}
-	return 0;
-}
-
 static int build_limits(const struct compose_service *svc, struct engine_spec *spec,
 			struct stk_err *err)
 {
@@ -274,7 +233,8 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 	/* A pty for stdin, stdout and stderr: its master is read as stdout (logs.c). */
 	spec->tty = svc->tty;
 	build_security(svc, spec);
-	if (build_mounts(svc, spec, err) < 0 || build_limits(svc, spec, err) < 0)
+	/* Mounts: sup_volumes_mount() (svc_volumes.c), when the container starts. */
+	if (build_limits(svc, spec, err) < 0)
 		return -1;
 	if (image_config)
 		*image_config = icfg ? json_object_get(icfg) : NULL;

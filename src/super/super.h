@@ -43,6 +43,7 @@ struct super_up_opts {
 	bool always_recreate_deps; /* the named services' dependencies recreated */
 	bool timeout_set; /* -t: timeout_s is the grace when recreating or stopping */
 	int timeout_s;
+	bool renew_anon_volumes; /* -V: recreate (unless "never") with fresh anonymous volumes */
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };
@@ -74,7 +75,7 @@ struct super_ctl_opts {
 	int timeout_s; /* stop, restart; -1 = the service's */
 	int signal; /* kill; 0 = SIGKILL */
 	bool stop; /* rm: stop running containers first */
-	bool volumes; /* rm -v: anonymous volumes too (none are made yet: passed on only) */
+	bool volumes; /* rm -v: their anonymous volumes go too */
 };
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
@@ -143,5 +144,39 @@ typedef void (*super_log_fn)(const char *container, const char *stream, long lon
  * with follow, keeps reading until every container has exited and its log is drained. */
 int super_logs_read(const struct state_container *cs, size_t n, const struct super_log_opts *o,
 		    super_log_fn fn, void *arg, struct stk_err *err);
+
+/* ---- volumes, binds, tmpfs, secrets, configs (src/super/volumes.c) ----
+ * One mapping from Compose's shapes of a service (canonical JSON: "volumes" as long
+ * syntax objects or short strings, "tmpfs", "secrets", "configs", "volumes_from", with
+ * the project's "project_volumes", "project_secrets", "project_configs", "project_dir"
+ * and the image's VOLUME list as "image_volumes") to engine mounts through src/volume/.
+ * The supervisor and `stack runtime run` both use it. */
+struct engine_spec;
+
+struct super_volume_opts {
+	const char *root; /* the state root */
+	const char *name; /* the container's name in records (default: its id) */
+	const char *project; /* names volumes <project>_<key> and labels them; may be NULL */
+	const char *record_dir; /* where mounts.json goes; NULL: the spec's state directory */
+	/* {target: volume name}: anonymous volumes to mount again (a restart, or the
+	 * container this one replaces); others are made fresh. May be NULL. */
+	struct json_object *anonymous;
+};
+
+struct super_volumes;
+
+/* Before engine_create(), after the spec has its id and state directory: creates the
+ * volumes (copy-up from spec->layers unless nocopy), writes secrets and configs into
+ * the container's 0700 state directory, appends the mounts to spec->mounts and records
+ * the container as the volumes' user. Warnings go to stderr. On failure nothing it
+ * wrote is left (a volume it created stays, as Docker's does). */
+int super_volumes_setup(const struct super_volume_opts *o, struct json_object *spec_json,
+			struct engine_spec *spec, struct super_volumes **out, struct stk_err *err);
+/* Once the container has started (or failed to): detaches the binds prepared for
+ * bind.recursive; the container keeps its own copies. NULL is fine. */
+void super_volumes_unstage(struct super_volumes *rv);
+/* After the container is gone: its secrets and configs go, a tmpfs volume no container
+ * uses is unmounted. NULL is fine. */
+void super_volumes_release(struct super_volumes *rv);
 
 #endif

@@ -582,6 +582,9 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 				json_object_array_add(j->recreated,
 						      json_object_new_string(svc->name));
 		}
+		/* Compose hands a recreated container's anonymous volumes to the new one. */
+		c->keep_anon_volumes = c->number <= want &&
+				       !state_int(j->req, "renew_anon_volumes");
 		j->op->pending++;
 		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), true, j->op);
 	}
@@ -880,6 +883,7 @@ static void remove_stopped(struct sup *s, struct sup_op *op, struct json_object 
 		if (!wanted(req, c->service) ||
 		    ((c->status == CTR_RUNNING || c->restart_pending) && !state_int(req, "stop")))
 			continue;
+		c->remove_anon_volumes = state_int(req, "volumes") != 0;
 		op->pending++;
 		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(req, c), true, op);
 	}
@@ -1136,6 +1140,8 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 	}
 	if (s.model)
 		compose_project_free(s.model);
+	if (s.anon_kept)
+		json_object_put(s.anon_kept);
 	image_store_free(s.store);
 	free(s.config_files);
 	free(s.workdir);

@@ -269,8 +269,11 @@ services:
 """)
     r = project("up", "-d")
     assert r.code == 1
+    # Checked before anything is made: no container was created, none started.
     last = r.err.strip().splitlines()[-1]
-    assert last.startswith("stack: web: start ") and "mkdir /proc/stack-no-such-dir" in last, r
+    assert last.startswith("stack: service web: create bind source path: ") and \
+        "mkdir /proc/stack-no-such-dir" in last, r
+    assert "Container" not in r.err, r
     assert project.leftovers() == []
 
 

@@ -271,20 +271,6 @@ services:
     assert state(project, cid)["restart_count"] == 0
 
 
-def test_named_volumes_are_not_supported_yet(project):
-    project.write("""
-services:
-  db:
-    image: BUSYBOX
-    volumes: ["data:/data"]
-volumes:
-  data:
-""")
-    r = project("up", "-d")
-    assert r.code == 1
-    assert r.err.strip() == "stack: service db: volume mounts (/data) are not supported yet", r
-
-
 def test_pause_and_unpause_freeze_the_service_and_down_still_works(project):
     project.write("""
 services:

@@ -1,10 +1,11 @@
-/* Volumes, binds, tmpfs, secrets, configs and volumes_from for `stack runtime run`.
- * Plumbing: the spec carries Compose's own shapes, a service's "volumes" (long syntax
- * objects or short "SRC:DST[:ro]" strings), "secrets", "configs", "volumes_from", plus
- * the project's definitions the supervisor would pass, "project_volumes",
+/* Volumes, binds, tmpfs, secrets, configs and volumes_from of one container, for the
+ * supervisor (svc_volumes.c passes a service's canonical JSON) and for `stack runtime
+ * run` (its spec carries the same shapes): a service's "volumes" (long syntax objects
+ * or short "SRC:DST[:ro]" strings), "tmpfs" ("/run:size=64m,mode=1770"), "secrets",
+ * "configs", "volumes_from", plus the project's definitions, "project_volumes",
  * "project_secrets", "project_configs", "project_dir", and the image's VOLUME list as
  * "image_volumes". The work is done by src/volume/; this file maps shapes. */
-#include "cli/runtime_volume.h"
+#include "super/super.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +21,15 @@
 #include "engine/engine.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/bytes.h"
 #include "util/str.h"
 #include "volume/volume.h"
 
-struct runtime_volumes {
+struct super_volumes {
 	char *root;
 	char *state_dir; /* files written there go if the engine never took the directory */
 	bool made_dir;
+	bool record_in_state_dir; /* mounts.json goes with the secrets (runtime run) */
 	char **tmpfs_volumes; /* names of type=tmpfs volumes to unmount when unused */
 	size_t ntmpfs;
 	char **staged; /* binds prepared in the state directory (bind.recursive) */
@@ -37,10 +40,10 @@ struct runtime_volumes {
 
 /* What setup builds up before it hands mounts to the spec. */
 struct build {
-	const struct runtime_volume_opts *o;
+	const struct super_volume_opts *o;
 	struct json_object *spec;
 	struct engine_spec *es;
-	struct runtime_volumes *rv;
+	struct super_volumes *rv;
 	struct volume_mount_record *rec;
 	size_t nrec;
 };
@@ -105,7 +108,7 @@ static bool has_target(const struct engine_spec *s, const char *target)
 /* The volume a mount names: the project's definition (name:, external:, driver,
  * driver_opts, labels) when there is one, Compose's name and labels, created on first
  * use; an anonymous one when key is NULL. */
-static int resolve_volume(struct build *b, const char *key, struct volume **out,
+static int resolve_volume(struct build *b, const char *key, const char *target, struct volume **out,
 			  struct stk_err *err)
 {
 	struct json_object *def = key ? jobj(jobj(b->spec, "project_volumes"), key) : NULL;
@@ -116,6 +119,9 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 	bool created;
 	int rc;
 
+	if (!key && b->o->anonymous && jstr(b->o->anonymous, target) &&
+	    volume_get(b->o->root, jstr(b->o->anonymous, target), out, err) == 0)
+		return 0; /* the anonymous volume this container (or the one it replaces) had */
 	if (key && b->o->project && !strchr(key, '/'))
 		name = volume_compose_name(b->o->project, key, jstr(def, "name"));
 	else if (key)
@@ -127,10 +133,11 @@ static int resolve_volume(struct build *b, const char *key, struct volume **out,
 			       ? stk_err_set(err, ENOENT, "external volume \"%s\" not found", name)
 			       : -1;
 	}
-	if (name && b->o->project) {
+	/* An anonymous volume carries the project too: `down -v` finds it by that. */
+	if (b->o->project)
 		volume_kv_add(&labels, &nlabels, VOLUME_LABEL_PROJECT, b->o->project);
+	if (name && b->o->project)
 		volume_kv_add(&labels, &nlabels, VOLUME_LABEL_VOLUME, key);
-	}
 	volume_kv_add_json(&labels, &nlabels, jobj(def, "labels"));
 	volume_kv_add_json(&options, &noptions, jobj(def, "driver_opts"));
 	co.name = name;
@@ -154,7 +161,7 @@ static int mount_volume(struct build *b, const char *key, const char *target, bo
 	const char *rootfs_layer[1] = {s->rootfs};
 	int fd;
 
-	if (resolve_volume(b, key, &v, err) < 0)
+	if (resolve_volume(b, key, target, &v, err) < 0)
 		return stk_err_wrap(err, "volume \"%s\"", key ? key : target);
 	fd = volume_hold(b->o->root, v->name, err);
 	if (fd < 0) {
@@ -173,7 +180,7 @@ static int mount_volume(struct build *b, const char *key, const char *target, bo
 		return -1;
 	}
 	if (volume_option(v, "type") && strcmp(volume_option(v, "type"), "tmpfs") == 0) {
-		struct runtime_volumes *rv = b->rv;
+		struct super_volumes *rv = b->rv;
 
 		rv->tmpfs_volumes = xrealloc(rv->tmpfs_volumes, (rv->ntmpfs + 1) * sizeof(char *));
 		rv->tmpfs_volumes[rv->ntmpfs++] = xstrdup(v->name);
@@ -317,6 +324,16 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src, c
 	return 0;
 }
 
+static int tmpfs_size(const char *target, const char *s, uint64_t *out, struct stk_err *err)
+{
+	int64_t n;
+
+	if (stk_parse_bytes(s, "size", &n, err) < 0 || n <= 0)
+		return stk_err_set(err, EINVAL, "tmpfs %s: invalid size \"%s\"", target, s);
+	*out = (uint64_t)n;
+	return 0;
+}
+
 static int mount_tmpfs(struct build *b, struct json_object *m, const char *target, bool ro,
 		       struct stk_err *err)
 {
@@ -325,36 +342,9 @@ static int mount_tmpfs(struct build *b, struct json_object *m, const char *targe
 
 	add_mount(b, ENGINE_MOUNT_TMPFS, NULL, target, ro, NULL);
 	em = &b->es->mounts[b->es->nmounts - 1];
-	if (json_object_object_get_ex(t, "size", &v)) {
-		const char *s = json_object_get_string(v);
-		char *end;
-		double n = strtod(s, &end);
-
-		switch (*end) {
-		case 'k':
-		case 'K':
-			n *= 1024;
-			end++;
-			break;
-		case 'm':
-		case 'M':
-			n *= 1024 * 1024;
-			end++;
-			break;
-		case 'g':
-		case 'G':
-			n *= 1024.0 * 1024 * 1024;
-			end++;
-			break;
-		default:
-			break;
-		}
-		if (*end == 'b' || *end == 'B')
-			end++;
-		if (end == s || *end || n <= 0)
-			return stk_err_set(err, EINVAL, "tmpfs %s: invalid size \"%s\"", target, s);
-		em->tmpfs_size = (uint64_t)n;
-	}
+	if (json_object_object_get_ex(t, "size", &v) &&
+	    tmpfs_size(target, json_object_get_string(v), &em->tmpfs_size, err) < 0)
+		return -1;
 	if (json_object_object_get_ex(t, "mode", &v)) {
 		long mode = json_mode(v);
 
@@ -362,6 +352,54 @@ static int mount_tmpfs(struct build *b, struct json_object *m, const char *targe
 			return stk_err_set(err, EINVAL, "tmpfs %s: invalid mode \"%s\"", target,
 					   json_object_get_string(v));
 		em->tmpfs_mode = (unsigned)mode;
+	}
+	return 0;
+}
+
+/* A service's "tmpfs:" list: "/run" or "/run:size=64m,mode=1770,ro", Docker's --tmpfs. */
+static int add_tmpfs_list(struct build *b, struct stk_err *err)
+{
+	struct json_object *list = jobj(b->spec, "tmpfs");
+	size_t i;
+
+	for (i = 0; list && i < json_object_array_length(list); i++) {
+		_cleanup_free_ char *copy =
+			xstrdup(json_object_get_string(json_object_array_get_idx(list, i)));
+		char *opts = strchr(copy, ':'), *p, *save = NULL;
+		struct engine_mount *em;
+
+		if (opts)
+			*opts++ = '\0';
+		if (copy[0] != '/')
+			return stk_err_set(err, EINVAL, "tmpfs: \"%s\" is not an absolute path",
+					   copy);
+		add_mount(b, ENGINE_MOUNT_TMPFS, NULL, copy, false, NULL);
+		em = &b->es->mounts[b->es->nmounts - 1];
+		for (p = opts ? strtok_r(opts, ",", &save) : NULL; p;
+		     p = strtok_r(NULL, ",", &save)) {
+			char *end;
+			long mode;
+
+			if (str_has_prefix(p, "size=")) {
+				if (tmpfs_size(copy, p + 5, &em->tmpfs_size, err) < 0)
+					return -1;
+			} else if (str_has_prefix(p, "mode=")) {
+				mode = strtol(p + 5, &end, 8);
+				if (end == p + 5 || *end || mode < 0 || mode > 07777)
+					return stk_err_set(err, EINVAL,
+							   "tmpfs %s: invalid mode \"%s\"", copy,
+							   p + 5);
+				em->tmpfs_mode = (unsigned)mode;
+			} else if (!strcmp(p, "ro") || !strcmp(p, "rw")) {
+				em->read_only = p[1] == 'o';
+				b->rec[b->nrec - 1].rw = !em->read_only;
+			} else {
+				return stk_err_set(err, EINVAL,
+						   "tmpfs %s: option \"%s\" is not supported (size, "
+						   "mode, ro, rw)",
+						   copy, p);
+			}
+		}
 	}
 	return 0;
 }
@@ -613,7 +651,7 @@ static int add_secrets(struct build *b, const char *kind, struct stk_err *err)
 
 /* --- setup and release --- */
 
-static void let_go(struct runtime_volumes *rv)
+static void let_go(struct super_volumes *rv)
 {
 	size_t i;
 
@@ -649,9 +687,8 @@ static int state_dir_private(const char *dir, struct stk_err *err)
 	return 0;
 }
 
-int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_object *spec_json,
-			  struct engine_spec *spec, struct runtime_volumes **out,
-			  struct stk_err *err)
+int super_volumes_setup(const struct super_volume_opts *o, struct json_object *spec_json,
+			struct engine_spec *spec, struct super_volumes **out, struct stk_err *err)
 {
 	struct build b = {.o = o, .spec = spec_json, .es = spec};
 	bool made_dir = access(spec->state_dir, F_OK) < 0;
@@ -662,7 +699,11 @@ int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_objec
 	b.rv->root = xstrdup(o->root);
 	b.rv->state_dir = xstrdup(spec->state_dir);
 	b.rv->made_dir = made_dir;
+	b.rv->record_in_state_dir = !o->record_dir;
 	rc = state_dir_private(spec->state_dir, err);
+	/* tmpfs first: an image VOLUME it covers gets no anonymous volume. */
+	if (rc == 0)
+		rc = add_tmpfs_list(&b, err);
 	if (rc == 0)
 		rc = add_volumes(&b, err);
 	if (rc == 0)
@@ -672,19 +713,19 @@ int runtime_volumes_setup(const struct runtime_volume_opts *o, struct json_objec
 	if (rc == 0)
 		rc = add_secrets(&b, "config", err);
 	if (rc == 0 && b.nrec)
-		rc = volume_record_users(spec->state_dir, o->name ? o->name : spec->id, b.rec,
-					 b.nrec, err);
+		rc = volume_record_users(o->record_dir ? o->record_dir : spec->state_dir,
+					 o->name ? o->name : spec->id, b.rec, b.nrec, err);
 	volume_mount_records_free(b.rec, b.nrec);
 	let_go(b.rv);
 	if (rc < 0) {
-		runtime_volumes_release(b.rv);
+		super_volumes_release(b.rv);
 		return -1;
 	}
 	*out = b.rv;
 	return 0;
 }
 
-void runtime_volumes_unstage(struct runtime_volumes *rv)
+void super_volumes_unstage(struct super_volumes *rv)
 {
 	size_t i;
 
@@ -708,20 +749,21 @@ void runtime_volumes_unstage(struct runtime_volumes *rv)
 	}
 }
 
-void runtime_volumes_release(struct runtime_volumes *rv)
+void super_volumes_release(struct super_volumes *rv)
 {
 	size_t i;
 
 	if (!rv)
 		return;
-	runtime_volumes_unstage(rv);
+	super_volumes_unstage(rv);
 	/* The engine removes its state directory; when it never had it, clean up here. */
 	if (access(rv->state_dir, F_OK) == 0) {
 		_cleanup_free_ char *rec = xasprintf("%s/mounts.json", rv->state_dir);
 
 		remove_files_dir(rv->state_dir, "secrets");
 		remove_files_dir(rv->state_dir, "configs");
-		unlink(rec);
+		if (rv->record_in_state_dir)
+			unlink(rec);
 		if (rv->made_dir)
 			rmdir(rv->state_dir);
 	}
