@@ -565,7 +565,7 @@ int super_net_reload(const struct super_client *cl, const char *project, struct 
 int super_pull(const struct super_client *cl, struct compose_project *p,
 	       const struct super_up_opts *o, struct stk_err *err)
 {
-	if (check_services(p, o, err) < 0)
+	if (check_services(cl, p, o, err) < 0)
 		return -1;
 	return pull_missing(cl, p, o, err);
 }
