@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "build/build.h"
 #include "cli/cli.h"
+#include "compose/compose.h"
 #include "compose/model.h"
 #include "compose/node.h"
 #include "util/cleanup.h"
@@ -530,5 +532,162 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 	if (p)
 		cli_project_release(p);
 	free(o.args);
+	return rc;
+}
+
+/* ---- up's builds ---- */
+
+static void mark_wanted(const struct compose_project *p, const char *name, bool deps, bool *in)
+{
+	int i = compose_service_index((struct compose_project *)p, name);
+	size_t j;
+
+	if (i < 0 || in[i])
+		return;
+	in[i] = true;
+	for (j = 0; deps && j < p->services[i].ndepends_on; j++)
+		mark_wanted(p, p->services[i].depends_on[j].service, deps, in);
+}
+
+static bool store_has(struct image_store *store, const char *name)
+{
+	struct image_config ic;
+	struct stk_err err;
+
+	if (image_store_get(store, name, &ic, &err) < 0)
+		return false;
+	image_config_free(&ic);
+	return true;
+}
+
+/* The pull runs in a child: its thread pool must not exist in the process that forks
+ * the builds. A failure is a warning, as Compose prints it: the service is built. */
+static bool pulled(const char *root, const struct compose_service *s)
+{
+	int status = 0;
+	pid_t pid;
+
+	fprintf(stderr, " %s Pulling\n", s->name);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		struct image_pull_opts po = {0};
+		struct image_store *store = NULL;
+		const char *refs[1] = {s->image};
+		struct stk_err err;
+
+		if (image_store_open(root, &store, &err) == 0 &&
+		    image_pull_all(store, refs, 1, &po, NULL, NULL, &err) == 0)
+			_exit(0);
+		fprintf(stderr, " ! %s Warning %s\n", s->name, err.msg);
+		_exit(1);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* A service that is built runs the image named as Compose names it. */
+static void set_image(struct compose_service *s, const char *name)
+{
+	const struct node *b = node_map_get(s->canonical, "build");
+
+	free(s->image);
+	s->image = xstrdup(name);
+	node_map_set(s->canonical, "image", node_new_str(name, b->pos));
+}
+
+/* The builds in a child process: build_prepare() enters a mount namespace of its own,
+ * and the caller goes on to pull with threads and fork the supervisor. */
+static int build_jobs_in_child(const struct compose_project *p, struct job *jobs, size_t n,
+			       struct image_store *store, const char *root)
+{
+	struct build_cli o = {0};
+	sigset_t set, old;
+	int status = 0;
+	pid_t pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		struct stk_err err;
+
+		dup2(STDERR_FILENO, STDOUT_FILENO); /* up's stdout stays the services' */
+		if (build_prepare(&err) < 0) {
+			cli_error("build: %s", err.msg);
+			_exit(CLI_FAIL);
+		}
+		_exit(n == 1 ? build_service(p, jobs[0].s, store, root, &o)
+			     : jobs_run(p, jobs, n, store, root, &o));
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		cli_error("build: %s", strerror(errno));
+		return CLI_FAIL;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+}
+
+int cli_up_build(struct cli_globals *g, struct compose_project *p, const char *const *services,
+		 size_t n, bool no_deps, enum cli_up_build mode)
+{
+	_cleanup_free_ bool *in = xcalloc(p->nservices + 1, sizeof(bool));
+	_cleanup_free_ struct job *jobs = xcalloc(p->nservices + 1, sizeof(*jobs));
+	const char *root = cli_state_root(g);
+	struct image_store *store = NULL;
+	struct stk_err err;
+	size_t i, njobs = 0;
+	int rc = CLI_OK;
+
+	for (i = 0; i < n; i++)
+		mark_wanted(p, services[i], !no_deps, in);
+	for (i = 0; n == 0 && i < p->nservices; i++)
+		in[i] = true;
+	if (image_store_open(root, &store, &err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	for (i = 0; rc == CLI_OK && i < p->nservices; i++) {
+		struct compose_service *s = &p->services[i];
+		_cleanup_free_ char *name = NULL;
+		const char *policy = s->pull_policy ? s->pull_policy : "missing";
+		bool have, build;
+
+		if (!in[i] || !s->build_context)
+			continue;
+		name = s->image ? xstrdup(s->image) : xasprintf("%s-%s", p->name, s->name);
+		have = store_has(store, name);
+		if (mode == CLI_UP_BUILD_NEVER) {
+			build = false;
+			if (!have && !s->image) {
+				cli_error(
+					"service %s: image %s is not built and --no-build was given",
+					s->name, name);
+				rc = CLI_FAIL;
+			}
+		} else if (mode == CLI_UP_BUILD_ALWAYS || !strcmp(policy, "build")) {
+			build = true;
+		} else if (have) {
+			build = false;
+		} else {
+			build = !s->image || !strcmp(policy, "never") || !pulled(root, s);
+		}
+		if (!s->image)
+			set_image(s, name);
+		if (build)
+			jobs[njobs++] = (struct job){.s = s, .rc = -1, .fd = {-1, -1}};
+	}
+	if (rc == CLI_OK && njobs)
+		rc = build_jobs_in_child(p, jobs, njobs, store, root);
+	for (i = 0; rc == CLI_OK && i < njobs; i++)
+		fprintf(stderr, " Service %s  Built\n", jobs[i].s->name);
+	image_store_free(store);
 	return rc;
 }

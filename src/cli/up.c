@@ -218,6 +218,8 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"abort-on-container-exit", no_argument, NULL, 'A'},
 		{"exit-code-from", required_argument, NULL, 'E'},
 		{"wait-timeout", required_argument, NULL, 'W'},
+		{"build", no_argument, NULL, 'B'},
+		{"no-build", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -227,6 +229,7 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 	struct compose_project *p = NULL;
 	struct stk_err err;
 	bool detach = false, tty;
+	enum cli_up_build build = CLI_UP_BUILD_MISSING;
 	struct cli_log_style style = {0};
 	_cleanup_free_ const char **scale = NULL;
 	char *end;
@@ -262,6 +265,13 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'o':
 			o.remove_orphans = true;
+			break;
+		case 'B':
+		case 'N':
+			if (build != CLI_UP_BUILD_MISSING)
+				return cli_usage_error("up",
+						       "--build and --no-build are incompatible");
+			build = c == 'B' ? CLI_UP_BUILD_ALWAYS : CLI_UP_BUILD_NEVER;
 			break;
 		case 'F':
 		case 'R':
@@ -322,6 +332,11 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		return CLI_FAIL;
 	}
 	client_init(g, &cl, &tty);
+	/* before the pull's threads and the supervisor: the builder forks */
+	if ((rc = cli_up_build(g, p, o.services, o.nservices, o.no_deps, build)) != CLI_OK) {
+		cli_project_release(p);
+		return rc;
+	}
 	if (!detach) {
 		/* Blocked before the pull's threads exist, so that they inherit it: attach()
 		 * reads SIGINT and SIGTERM from a signalfd. */

@@ -214,7 +214,8 @@ static bool service_wanted(const struct super_up_opts *o, const char *name)
 	return o->nservices == 0;
 }
 
-/* What fails before anything is made: build-only services, named volumes. */
+/* What fails before anything is made: a service without an image (the CLI names the
+ * image of a service it builds), named volumes. */
 static int check_services(struct compose_project *p, const struct super_up_opts *o,
 			  struct stk_err *err)
 {
@@ -226,8 +227,7 @@ static int check_services(struct compose_project *p, const struct super_up_opts 
 		if (!service_wanted(o, svc->name) && o->nservices)
 			continue;
 		if (!svc->image)
-			return stk_err_set(err, ENOTSUP, "service %s: build is not supported yet",
-					   svc->name);
+			return stk_err_set(err, ENOTSUP, "service %s: no image", svc->name);
 		for (j = 0; j < svc->nvolumes; j++)
 			if (strcmp(svc->volumes[j].type, "bind") &&
 			    strcmp(svc->volumes[j].type, "tmpfs"))
