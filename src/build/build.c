@@ -718,6 +718,11 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 		return 0;
 	}
 	av = json_strv(argv);
+	if (mounts.ssh_sock) { /* after the key, which has the mount's target already */
+		_cleanup_free_ char *sock = xasprintf("SSH_AUTH_SOCK=%s", mounts.ssh_sock);
+
+		json_object_array_add(env, json_object_new_string(sock));
+	}
 	ev = json_strv(env);
 	size_t nlayers = r->st.nlayers;
 
