@@ -53,6 +53,7 @@ struct build {
 	unsigned seq; /* names for scratch files */
 	int sigfd; /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
 	bool interrupted;
+	bool reuse_cache; /* take cache hits even with no_cache: a stage built by a child */
 };
 
 /* Has a signal asked the build to stop? Reads the signalfd without blocking. */

@@ -480,3 +480,46 @@ def test_copy_chown_by_name_uses_the_image_passwd_and_group(builder):
     builder.dockerfile("FROM @BASE@\nCOPY --chown=nobody-here f /f\n")
     r = builder.build()
     assert r.code == 1 and 'no user "nobody-here"' in r.err, r
+
+
+def test_independent_stages_of_one_build_run_at_the_same_time(builder):
+    # Stage "listen" can only finish while stage "talk" runs: they meet on a port of the
+    # builder's network namespace. Both retry until one connection carried the message
+    # and its answer.
+    port = 48000 + os.getpid() % 1000
+    builder.dockerfile(f"""
+FROM @BASE@ AS listen
+RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done'
+
+FROM @BASE@ AS talk
+RUN for i in $(seq 900); do [ "$(echo hello | nc 127.0.0.1 {port})" = ack ] && echo talked > /talked && exit 0; sleep 0.1; done; exit 1
+
+FROM @BASE@
+COPY --from=listen /got /got
+COPY --from=talk /talked /talked
+CMD ["cat", "/got", "/talked"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "hello\ntalked\n"
+    # the result is the same as a sequential build's: a rebuild is all cache hits
+    r = builder.build()
+    assert r.code == 0 and r.out.count("Using cache") == 4, r
+
+
+def test_a_failing_stage_among_parallel_ones_fails_the_build_with_its_step(builder):
+    builder.dockerfile("""
+FROM @BASE@ AS good
+RUN echo fine > /fine
+
+FROM @BASE@ AS bad
+RUN echo broken stage; exit 4
+
+FROM @BASE@
+COPY --from=good /fine /fine
+COPY --from=bad /x /x
+""")
+    r = builder.build()
+    assert r.code == 1, r
+    assert "stack: app: step 4/7: RUN echo broken stage; exit 4: exit 4" in r.err, r
+    assert "broken stage" in r.err
