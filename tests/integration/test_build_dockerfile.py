@@ -523,3 +523,23 @@ COPY --from=bad /x /x
     assert r.code == 1, r
     assert "stack: app: step 4/7: RUN echo broken stage; exit 4: exit 4" in r.err, r
     assert "broken stage" in r.err
+
+
+def test_copied_directories_take_owner_and_mode_in_the_copy_not_in_the_source(builder):
+    # a stage's tree is mounted read-only: the copy's owner is set on the copy
+    d = builder.write("d/x", "x\n").parent
+    d.chmod(0o750)
+    builder.dockerfile("""
+FROM @BASE@ AS deps
+RUN mkdir -p /deps && echo lib > /deps/lib1
+
+FROM @BASE@
+COPY --from=deps /deps /opt/deps
+COPY --chown=12:34 --chmod=0711 d /d2
+CMD ["sh", "-c", "cat /opt/deps/lib1; stat -c '%u %g %a' /d2"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "lib\n12 34 711\n"
+    st = os.stat(d)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o750)
