@@ -304,7 +304,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		case 'h':
 			fputs("Usage: stack up [OPTIONS] [SERVICE...]\n\nCreate and start "
 			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
-			      "containers in the background\n      --no-deps     Don't start linked "
+			      "containers in the background\n      --build       Build images before "
+			      "starting containers\n      --no-build    Build nothing, not even a "
+			      "missing image\n      --no-deps     Don't start linked "
 			      "services\n      --pull string Pull image before running "
 			      "(\"always\"|\"missing\"|\"never\")\n",
 			      stdout);
