@@ -822,7 +822,12 @@ int cli_up_build(struct cli_globals *g, struct compose_project *p, const char *c
 		have = store_has(store, name);
 		if (mode == CLI_UP_BUILD_NEVER) {
 			build = false;
-			if (!have && !s->image) {
+			if (!have && s->image && !pulled(root, s)) {
+				cli_error("service %s: image %s could not be pulled and --no-build "
+					  "was given",
+					  s->name, name);
+				rc = CLI_FAIL;
+			} else if (!have && !s->image) {
 				cli_error(
 					"service %s: image %s is not built and --no-build was given",
 					s->name, name);

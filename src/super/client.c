@@ -280,7 +280,8 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 		struct image_config ic;
 		bool have;
 
-		if (!service_wanted(o, svc->name) || !svc->image)
+		/* the CLI pulled or built the image of a service with build: */
+		if (!service_wanted(o, svc->name) || !svc->image || svc->build_context)
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(refs[j], svc->image))

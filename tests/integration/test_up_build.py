@@ -133,3 +133,24 @@ def test_build_and_no_build_together_are_a_usage_error(project):
     write_app(project)
     r = project("up", "-d", "--build", "--no-build")
     assert r.code != 0 and "--build and --no-build are incompatible" in r.err, r
+
+
+def test_pull_always_leaves_built_images_alone(project):
+    # proj-app exists in no registry: --pull always pulls the others only
+    write_app(project)
+    project.ok("up", "-d")
+    first = ids(project)
+    r = project.ok("up", "-d", "--pull", "always")
+    assert " client Pulled" in r.err.splitlines(), r.err
+    assert "app Pull" not in r.err, r.err
+    assert ids(project) == first
+
+
+def test_no_build_pulls_a_missing_image_and_fails_clearly_when_it_cannot(project):
+    missing = project.registry.ref("not-there", "2")
+    write_app(project, APP.replace("    build: .\n", f"    build: .\n    image: {missing}\n"))
+    r = project("up", "-d", "--no-build")
+    assert r.code == 1, r
+    assert r.err.splitlines()[-1] == (f"stack: service app: image {missing} could not be "
+                                      "pulled and --no-build was given"), r
+    assert project.leftovers() == []
