@@ -301,6 +301,16 @@ static void decode_service(const char *name, struct node *n, struct compose_serv
 	s->domainname = dup_str(node_map_get(n, "domainname"));
 	s->container_name = dup_str(node_map_get(n, "container_name"));
 	s->restart = dup_str(node_map_get(n, "restart"));
+	{
+		const struct node *rp = node_map_get(deploy, "restart_policy");
+
+		s->restart_condition = rp ? dup_str(node_map_get(rp, "condition")) : NULL;
+		if (rp && !s->restart_condition)
+			s->restart_condition = xstrdup("any"); /* the spec's default */
+		s->restart_max_attempts = get_int(rp, "max_attempts", 0);
+		s->restart_delay_ns = get_duration(rp, "delay", -1);
+		s->restart_window_ns = get_duration(rp, "window", -1);
+	}
 	s->stop_signal = dup_str(node_map_get(n, "stop_signal"));
 	s->stop_grace_period_ns = get_duration(n, "stop_grace_period", -1);
 	s->ipc = dup_str(node_map_get(n, "ipc"));

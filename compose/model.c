@@ -117,6 +117,7 @@ static void service_free(struct compose_service *s)
 	free(s->domainname);
 	free(s->container_name);
 	free(s->restart);
+	free(s->restart_condition);
 	free(s->stop_signal);
 	free(s->ipc);
 	free(s->pid);

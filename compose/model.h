@@ -139,6 +139,10 @@ struct compose_service {
 	char *domainname;
 	char *container_name;
 	char *restart;
+	/* deploy.restart_policy: over restart when set (condition NULL: not set) */
+	char *restart_condition; /* none, on-failure, any */
+	long long restart_max_attempts; /* 0 unset */
+	long long restart_delay_ns, restart_window_ns; /* -1 unset */
 	char *stop_signal;
 	long long stop_grace_period_ns; /* -1 unset */
 	char *ipc, *pid, *platform, *pull_policy;

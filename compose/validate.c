@@ -108,12 +108,17 @@ static void check_dependencies(struct vctx *v, const char *name, const struct no
 	const struct node *vf = node_map_get(svc, "volumes_from");
 	size_t i;
 
+	const struct node *nm = node_map_get(svc, "network_mode");
+
 	for (i = 0; deps && i < deps->len; i++) {
 		const struct node *req = node_map_get(deps->pairs[i].value, "required");
 		bool required = true;
+		/* network_mode service:X implies this dependency; its own error names X. */
+		bool implied = nm && nm->str && str_has_prefix(nm->str, "service:") &&
+			       !strcmp(nm->str + 8, deps->pairs[i].key);
 
 		node_as_bool(req, &required);
-		if (!node_map_get(v->services, deps->pairs[i].key) && required)
+		if (!node_map_get(v->services, deps->pairs[i].key) && required && !implied)
 			diag_error(v->lc->dc, deps->pairs[i].kpos,
 				   "services.%s.depends_on: service \"%s\" depends on undefined "
 				   "service \"%s\"",
@@ -139,6 +144,9 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 	const struct node *scale = node_map_get(svc, "scale");
 	const struct node *replicas = node_map_get(node_map_get(svc, "deploy"), "replicas");
 	const struct node *cname = node_map_get(svc, "container_name");
+	const struct node *cond =
+		node_map_get(node_map_get(node_map_get(svc, "deploy"), "restart_policy"),
+			     "condition");
 	long long s = 1, r = 1;
 
 	/* a service whose image was invalid was reported already */
@@ -148,6 +156,12 @@ static void check_conflicts(struct vctx *v, const char *name, const struct node 
 			   "services.%s: service \"%s\" has neither an image nor a build context "
 			   "specified",
 			   name, name);
+	if (cond && node_is_scalar(cond) && strcmp(cond->str, "none") &&
+	    strcmp(cond->str, "on-failure") && strcmp(cond->str, "any"))
+		diag_error(v->lc->dc, cond->pos,
+			   "services.%s.deploy.restart_policy.condition: invalid value \"%s\" "
+			   "(none, on-failure or any)",
+			   name, cond->str);
 	if (scale)
 		node_as_int(scale, &s);
 	if (replicas)

@@ -7,7 +7,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
   libyaml-dev libjson-c-dev libuv1-dev libcurl4-openssl-dev libseccomp-dev libcap-dev
   libarchive-dev libnl-3-dev libnl-route-3-dev libnftables-dev libssl-dev libldns-dev"
 TEST="libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev clang-format
-  busybox-static iproute2 nftables docker-registry apache2-utils debootstrap util-linux
+  busybox-static iproute2 nftables docker-registry apache2-utils debootstrap util-linux zsh
   qemu-system-x86 linux-image-amd64 openssl ca-certificates umoci"
 # Only for bench/ (run by hand): the peers stack is compared with (runtime, image pull).
 BENCH="crun skopeo podman"

@@ -8,11 +8,20 @@
 #include "util/str.h"
 
 static const struct cli_command commands[] = {
+	{"attach", cli_attach,
+	 "Attach local standard input, output, and error streams to a service's running container",
+	 false},
 	{"build", cli_build, "Build or rebuild services", false},
+	{"completion", cli_completion, "Print a shell completion script (bash or zsh)", false},
 	{"config", cli_config, "Parse, resolve and render compose file in canonical format", false},
+	{"cp", cli_cp, "Copy files/folders between a service container and the local filesystem",
+	 false},
+	{"create", cli_create, "Creates containers for a service", false},
 	{"down", cli_down, "Stop and remove containers, networks", false},
+	{"events", cli_events, "Receive real time events from containers", false},
+	{"exec", cli_exec, "Execute a command in a running container", false},
 	{"image", cli_image, "Manage images", false},
-	{"images", cli_images, "List images in the local store", false},
+	{"images", cli_images, "List images used by the created containers", false},
 	{"kill", cli_kill, "Force stop service containers", false},
 	{"load", cli_load, "Load images from a tar archive", false},
 	{"login", cli_login, "Log in to a registry", false},
@@ -20,18 +29,24 @@ static const struct cli_command commands[] = {
 	{"logs", cli_logs, "View output from containers", false},
 	{"ls", cli_ls, "List running compose projects", false},
 	{"pause", cli_pause, "Pause services", false},
+	{"port", cli_port, "Print the public port for a port binding", false},
 	{"ps", cli_ps, "List containers", false},
 	{"pull", cli_pull, "Pull images from a registry", false},
 	{"restart", cli_restart, "Restart service containers", false},
 	{"rm", cli_rm, "Removes stopped service containers", false},
 	{"rmi", cli_rmi, "Remove one or more images", false},
+	{"run", cli_run, "Run a one-off command on a service", false},
 	{"save", cli_save, "Save images to a tar archive", false},
 	{"start", cli_start, "Start services", false},
+	{"stats", cli_stats, "Display a live stream of container(s) resource usage statistics",
+	 false},
 	{"stop", cli_stop, "Stop services", false},
 	{"tag", cli_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", false},
+	{"top", cli_top, "Display the running processes", false},
 	{"unpause", cli_unpause, "Unpause services", false},
 	{"up", cli_up, "Create and start containers", false},
 	{"version", cli_version, "Show the stack version information", false},
+	{"wait", cli_wait, "Block until containers of all (or specified) services stop.", false},
 	{"volume", cli_volume, "Manage volumes", false},
 	{"supervise", cli_supervise, "The per-project supervisor (started by up)", true},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
@@ -60,6 +75,10 @@ static void usage(FILE *out)
 	      "      --project-directory string   Specify an alternate working directory\n"
 	      "                                   (default: the path of the first specified Compose file)\n"
 	      "      --root string                State directory (default /var/lib/stack, or $STACK_ROOT)\n"
+	      "      --ansi string                Control when to print ANSI control characters\n"
+	      "                                   (\"never\"|\"always\"|\"auto\") (default \"auto\")\n"
+	      "      --progress string            Set type of progress output\n"
+	      "                                   (auto, tty, plain, quiet, json) (default \"auto\")\n"
 	      "  -h, --help                       Show this help\n"
 	      "  -v, --version                    Show the stack version information\n"
 	      "\n"
@@ -75,6 +94,8 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_GLOBAL_OPTIONS,
+		{"ansi", required_argument, NULL, OPT_G_ANSI},
+		{"progress", required_argument, NULL, OPT_G_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'v'},
 		{0},
@@ -112,6 +133,10 @@ int main(int argc, char **argv)
 	}
 	if ((rc = cli_reject_abbreviations(NULL, argv, 1, optind, opts)))
 		goto out;
+	if (g.bad_value) {
+		rc = cli_usage_error(NULL, "invalid %s", g.bad_value);
+		goto out;
+	}
 	if (optind >= argc) {
 		short_usage();
 		return CLI_USAGE;

@@ -17,6 +17,9 @@ struct cli_globals {
 	const char **profiles;
 	size_t nprofiles;
 	const char *root;
+	const char *ansi; /* --ansi never|always|auto; NULL: $COMPOSE_ANSI, else auto */
+	const char *progress; /* --progress auto|tty|plain|quiet|json; NULL: $COMPOSE_PROGRESS */
+	const char *bad_value; /* a global option's invalid value, reported by the command */
 };
 
 struct cli_command {
@@ -35,7 +38,9 @@ enum {
 	OPT_G_PROJECT_DIR,
 	OPT_G_ROOT,
 	OPT_G_FILE,
-	OPT_G_PROJECT_NAME
+	OPT_G_PROJECT_NAME,
+	OPT_G_ANSI, /* --ansi and --progress: before the command only, as Compose's */
+	OPT_G_PROGRESS
 };
 #define CLI_GLOBAL_OPTIONS \
 	{"file", required_argument, NULL, OPT_G_FILE}, \
@@ -47,6 +52,12 @@ enum {
 		"root", required_argument, NULL, OPT_G_ROOT \
 	}
 bool cli_global_option(struct cli_globals *g, int code, const char *arg);
+/* --ansi / $COMPOSE_ANSI / NO_COLOR: colour on fd? */
+bool cli_color(const struct cli_globals *g, int fd);
+/* The same as -1 never, 1 always, 0 auto (for struct cli_log_style). */
+int cli_ansi(const struct cli_globals *g);
+/* --progress / $COMPOSE_PROGRESS, auto resolved: "tty", "plain", "quiet" or "json". */
+const char *cli_progress(const struct cli_globals *g);
 /* The rest of a getopt loop: ':' (a missing argument) and unknown codes are usage
  * errors (returned), global options are taken (0). */
 int cli_other_option(struct cli_globals *g, const char *cmd, int code, char **argv);
@@ -73,6 +84,8 @@ struct compose_project;
 int cli_up_build(struct cli_globals *g, struct compose_project *p, const char *const *services,
 		 size_t n, bool no_deps, enum cli_up_build mode);
 int cli_images(struct cli_globals *g, int argc, char **argv);
+/* The store's images, as `docker images` (`stack image ls`; `images` outside a project). */
+int cli_image_ls(struct cli_globals *g, int argc, char **argv);
 int cli_image(struct cli_globals *g, int argc, char **argv);
 int cli_image_inspect(struct cli_globals *g, int argc, char **argv);
 int cli_image_prune(struct cli_globals *g, int argc, char **argv);
@@ -90,8 +103,14 @@ const char *cli_state_root(const struct cli_globals *g);
  * $STACK_ROOT moves the state root (tests). */
 const char *cli_run_root(const struct cli_globals *g);
 int cli_up(struct cli_globals *g, int argc, char **argv);
+int cli_create(struct cli_globals *g, int argc, char **argv);
+int cli_wait(struct cli_globals *g, int argc, char **argv);
 int cli_down(struct cli_globals *g, int argc, char **argv);
 int cli_ps(struct cli_globals *g, int argc, char **argv);
+int cli_port(struct cli_globals *g, int argc, char **argv);
+/* The PORTS column of `ps` for config.json's "ports", as Docker groups them. */
+struct json_object;
+char *cli_ports_display(struct json_object *ports);
 int cli_ls(struct cli_globals *g, int argc, char **argv);
 int cli_logs(struct cli_globals *g, int argc, char **argv);
 int cli_stop(struct cli_globals *g, int argc, char **argv);
@@ -101,6 +120,19 @@ int cli_kill(struct cli_globals *g, int argc, char **argv);
 int cli_pause(struct cli_globals *g, int argc, char **argv);
 int cli_rm(struct cli_globals *g, int argc, char **argv);
 int cli_unpause(struct cli_globals *g, int argc, char **argv);
+/* The daily commands: cp.c, top.c, stats.c, events.c, completion.c. */
+int cli_cp(struct cli_globals *g, int argc, char **argv);
+int cli_top(struct cli_globals *g, int argc, char **argv);
+int cli_stats(struct cli_globals *g, int argc, char **argv);
+int cli_events(struct cli_globals *g, int argc, char **argv);
+int cli_completion(struct cli_globals *g, int argc, char **argv);
+int cli_exec(struct cli_globals *g, int argc, char **argv);
+int cli_run(struct cli_globals *g, int argc, char **argv);
+int cli_attach(struct cli_globals *g, int argc, char **argv);
+/* A supervisor client whose events render as up's progress lines on stderr; *tty says
+ * whether stderr is a terminal (and must outlive the client). */
+struct super_client;
+void cli_super_client(struct cli_globals *g, struct super_client *cl, bool *tty);
 /* Logs of a project's recorded containers (those of the named services; none = all), as
  * `logs` prints them; with o->follow until they have exited. */
 struct state_container;
@@ -109,6 +141,7 @@ struct cli_log_style {
 	bool timestamps, no_prefix, no_color;
 	bool abort_on_exit; /* up: --abort-on-container-exit */
 	const char *exit_code_from; /* up: --exit-code-from */
+	int ansi; /* -1 never, 1 always, 0 auto (a terminal, and no NO_COLOR) */
 };
 int cli_print_logs(const struct state_container *v, size_t n, const char *project,
 		   const char *const *services, size_t nservices, const struct super_log_opts *o,

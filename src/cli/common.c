@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/str.h"
 
@@ -61,9 +62,58 @@ bool cli_global_option(struct cli_globals *g, int code, const char *arg)
 	case OPT_G_ROOT:
 		g->root = arg;
 		return true;
+	case OPT_G_ANSI:
+		g->ansi = arg;
+		if (strcmp(arg, "never") && strcmp(arg, "always") && strcmp(arg, "auto"))
+			g->bad_value = "--ansi: expected never, always or auto";
+		return true;
+	case OPT_G_PROGRESS:
+		g->progress = arg;
+		if (strcmp(arg, "auto") && strcmp(arg, "tty") && strcmp(arg, "plain") &&
+		    strcmp(arg, "quiet") && strcmp(arg, "json"))
+			g->bad_value = "--progress: expected auto, tty, plain, quiet or json";
+		return true;
 	default:
 		return false;
 	}
+}
+
+static const char *ansi_mode(const struct cli_globals *g)
+{
+	const char *env = getenv("COMPOSE_ANSI");
+
+	return g->ansi ? g->ansi : env && *env ? env : "auto";
+}
+
+int cli_ansi(const struct cli_globals *g)
+{
+	const char *mode = ansi_mode(g);
+
+	return !strcmp(mode, "never") ? -1 : !strcmp(mode, "always") ? 1 : 0;
+}
+
+bool cli_color(const struct cli_globals *g, int fd)
+{
+	const char *mode = ansi_mode(g), *no = getenv("NO_COLOR");
+
+	if (!strcmp(mode, "never"))
+		return false;
+	if (!strcmp(mode, "always"))
+		return true;
+	return !(no && *no) && isatty(fd);
+}
+
+const char *cli_progress(const struct cli_globals *g)
+{
+	const char *env = getenv("COMPOSE_PROGRESS");
+	const char *mode = g->progress ? g->progress : env && *env ? env : "auto";
+
+	if (!strcmp(mode, "plain") || !strcmp(mode, "quiet") || !strcmp(mode, "json"))
+		return mode;
+	/* tty or auto: a terminal's display, unless ANSI is off. */
+	if (!strcmp(ansi_mode(g), "never") || (strcmp(mode, "tty") && !isatty(2)))
+		return "plain";
+	return "tty";
 }
 
 int cli_reject_abbreviations(const char *cmd, char **argv, int from, int to,

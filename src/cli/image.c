@@ -361,7 +361,7 @@ static void human_age(int64_t created, char *buf, size_t len)
 }
 
 static const char images_usage[] =
-	"Usage: stack images [OPTIONS]\n"
+	"Usage: stack image ls [OPTIONS]\n"
 	"\n"
 	"List images in the local store\n"
 	"\n"
@@ -371,7 +371,7 @@ static const char images_usage[] =
 	"  -q, --quiet           Only display image IDs\n"
 	"  -h, --help            Show this help\n";
 
-int cli_images(struct cli_globals *g, int argc, char **argv)
+int cli_image_ls(struct cli_globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"quiet", no_argument, NULL, 'q'},

@@ -258,7 +258,7 @@ int cli_image(struct cli_globals *g, int argc, char **argv)
 	static const struct cli_command subs[] = {
 		{"inspect", cli_image_inspect, "Display detailed information on one or more images",
 		 false},
-		{"ls", cli_images, "List images", false},
+		{"ls", cli_image_ls, "List images", false},
 		{"prune", cli_image_prune, "Remove unused images", false},
 		{"pull", cli_pull, "Download an image from a registry", false},
 		{"rm", cli_rmi, "Remove one or more images", false},

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "compose/compose.h"
 #include "super/super.h"
+#include "util/cleanup.h"
 #include "util/str.h"
 
 static long long now_ns(void)
@@ -68,16 +69,17 @@ static void fill_row(struct row *r, const struct state_container *c)
 	const char *st = state_str(c->state, "status");
 	long long now = now_ns();
 	char d[48];
-	struct json_object *ports, *p;
-	size_t i, len;
+	struct json_object *ports;
+	size_t len;
 	const char *cmd = state_str(c->config, "command");
 
 	r->c = c;
 	r->running = state_container_running(c);
 	r->exit_code = (int)state_int(c->state, "exit_code");
-	r->state = r->running		    ? (state_container_paused(c) ? "paused" : "running")
-		   : !strcmp(st, "created") ? "created"
-					    : "exited";
+	r->state = r->running		       ? (state_container_paused(c) ? "paused" : "running")
+		   : !strcmp(st, "created")    ? "created"
+		   : !strcmp(st, "restarting") ? "restarting"
+					       : "exited";
 	human_duration(now - state_int(c->config, "created"), d, sizeof(d));
 	snprintf(r->created, sizeof(r->created), "%s ago", d);
 	if (r->running) {
@@ -97,7 +99,8 @@ static void fill_row(struct row *r, const struct state_container *c)
 		long long fin = state_int(c->state, "finished_at");
 
 		human_duration(now - (fin ? fin : now), d, sizeof(d));
-		snprintf(r->status, sizeof(r->status), "Exited (%d) %s ago",
+		snprintf(r->status, sizeof(r->status), "%s (%d) %s ago",
+			 !strcmp(st, "restarting") ? "Restarting" : "Exited",
 			 strcmp(st, "running") ? r->exit_code : 255, d);
 		if (!strcmp(st, "running"))
 			r->exit_code = 255;
@@ -109,20 +112,10 @@ static void fill_row(struct row *r, const struct state_container *c)
 		snprintf(r->command, sizeof(r->command), "\"%s\"", cmd);
 	r->ports[0] = '\0';
 	if (r->running && json_object_object_get_ex(c->config, "ports", &ports)) {
-		for (i = 0; i < json_object_array_length(ports); i++) {
-			size_t at = strlen(r->ports);
+		char *shown = cli_ports_display(ports);
 
-			p = json_object_array_get_idx(ports, i);
-			if (!state_int(p, "published"))
-				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%lld/%s",
-					 i ? ", " : "", state_int(p, "target"),
-					 state_str(p, "protocol"));
-			else
-				snprintf(r->ports + at, sizeof(r->ports) - at, "%s%s:%lld->%lld/%s",
-					 i ? ", " : "", state_str(p, "host_ip"),
-					 state_int(p, "published"), state_int(p, "target"),
-					 state_str(p, "protocol"));
-		}
+		snprintf(r->ports, sizeof(r->ports), "%s", shown);
+		free(shown);
 	}
 }
 
@@ -154,6 +147,11 @@ static void print_json(const struct row *r)
 			       json_object_new_string(state_str(c->config, "service")));
 	json_object_object_add(o, "State", json_object_new_string(r->state));
 	json_object_object_add(o, "Status", json_object_new_string(r->status));
+	/* stack's own: output lines the supervisor could not log (a full disk). */
+	if (state_int(c->state, "log_lines_lost"))
+		json_object_object_add(o, "LogLinesLost",
+				       json_object_new_int64(
+					       state_int(c->state, "log_lines_lost")));
 	if (json_object_object_get_ex(c->config, "ports", &ports)) {
 		for (i = 0; i < json_object_array_length(ports); i++) {
 			struct json_object *p = json_object_array_get_idx(ports, i), *q;
@@ -210,6 +208,44 @@ static int parse_format(const char *cmd, const char *arg, bool *json)
 	return 0;
 }
 
+/* --status S / --filter status=S, as Compose: the states a container can be in. */
+static int add_status(const char *arg, const char ***v, size_t *n)
+{
+	static const char *const known[] = {"paused", "restarting", "removing", "running",
+					    "dead",   "created",    "exited"};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(arg, known[i]))
+			break;
+	if (i == sizeof(known) / sizeof(known[0]))
+		return cli_usage_error("ps",
+				       "invalid status \"%s\" (paused, restarting, removing, "
+				       "running, dead, created or exited)",
+				       arg);
+	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
+	(*v)[(*n)++] = arg;
+	return 0;
+}
+
+static int add_filter(const char *arg, const char ***v, size_t *n)
+{
+	if (strncmp(arg, "status=", 7))
+		return cli_usage_error("ps", "invalid filter \"%s\" (supported: status=STATUS)",
+				       arg);
+	return add_status(arg + 7, v, n);
+}
+
+static bool status_wanted(const struct row *r, const char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(r->state, v[i]))
+			return true;
+	return n == 0;
+}
+
 static bool service_named(const struct state_container *c, char **names, int n)
 {
 	int i;
@@ -227,11 +263,15 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"services", no_argument, NULL, 'S'},
 		{"format", required_argument, NULL, 'F'},
+		{"status", required_argument, NULL, 's'},
+		{"filter", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
 	bool all = false, quiet = false, services = false, json = false;
+	_cleanup_free_ const char **status = NULL;
+	size_t nstatus = 0;
 	struct state_container *v = NULL;
 	struct row *rows;
 	size_t n = 0, i, nr = 0;
@@ -256,12 +296,20 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 			if ((rc = parse_format("ps", optarg, &json)))
 				return rc;
 			break;
+		case 's':
+		case 'f':
+			if ((rc = (c == 's' ? add_status : add_filter)(optarg, &status, &nstatus)))
+				return rc;
+			break;
 		case 'h':
 			fputs("Usage: stack ps [OPTIONS] [SERVICE...]\n\nList containers\n\nOptions:\n"
 			      "  -a, --all        Show all stopped containers\n"
 			      "      --format     table or json\n"
 			      "  -q, --quiet      Only display IDs\n"
-			      "      --services   Display services\n",
+			      "      --services   Display services\n"
+			      "      --status     Filter services by status (paused, restarting, "
+			      "removing, running, dead, created, exited)\n"
+			      "      --filter     Filter services by a property (status=STATUS)\n",
 			      stdout);
 			return CLI_OK;
 		default:
@@ -276,10 +324,14 @@ int cli_ps(struct cli_globals *g, int argc, char **argv)
 		return CLI_FAIL;
 	rows = xcalloc(n + 1, sizeof(*rows));
 	for (i = 0; i < n; i++) {
-		if (!service_named(&v[i], argv + optind, argc - optind))
+		/* Compose lists one-off containers (`run`) with --all only. */
+		if (!service_named(&v[i], argv + optind, argc - optind) ||
+		    (!all && state_container_oneoff(&v[i])))
 			continue;
 		fill_row(&rows[nr], &v[i]);
-		if (!all && !rows[nr].running)
+		/* A status asked for shows stopped containers too, as Compose. */
+		if ((!all && !nstatus && !rows[nr].running) ||
+		    !status_wanted(&rows[nr], status, nstatus))
 			continue;
 		nr++;
 	}
@@ -423,6 +475,7 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 		{"no-log-prefix", no_argument, NULL, 'P'},
 		{"since", required_argument, NULL, 's'},
 		{"until", required_argument, NULL, 'u'},
+		{"index", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -430,8 +483,9 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 	struct super_log_opts o = {.tail = -1, .interrupt_fd = -1};
 	struct cli_log_style st = {0};
 	char *project = NULL, *end;
-	struct state_container *v = NULL;
-	size_t n = 0;
+	struct state_container *v = NULL, *sel;
+	size_t n = 0, i, nsel = 0;
+	long index = 0;
 	int c, rc;
 
 	optind = 0;
@@ -459,6 +513,11 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 			if (*end || o.tail < 0)
 				return cli_usage_error("logs", "invalid --tail \"%s\"", optarg);
 			break;
+		case 'i':
+			index = strtol(optarg, &end, 10);
+			if (*end || end == optarg || index < 1)
+				return cli_usage_error("logs", "invalid --index \"%s\"", optarg);
+			break;
 		case 's':
 		case 'u':
 			if (!parse_when(optarg, c == 's' ? &o.since_ns : &o.until_ns))
@@ -473,7 +532,9 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 			      "      --since string    Show logs since timestamp or relative (42m)\n"
 			      "  -n, --tail string     Number of lines from the end (default \"all\")\n"
 			      "  -t, --timestamps      Show timestamps\n"
-			      "      --until string    Show logs before a timestamp or relative\n",
+			      "      --until string    Show logs before a timestamp or relative\n"
+			      "      --index int       The replica's number when a service has "
+			      "several\n",
 			      stdout);
 			return CLI_OK;
 		default:
@@ -486,8 +547,23 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (project_containers(g, &v, &n, &project) < 0)
 		return CLI_FAIL;
-	rc = cli_print_logs(v, n, project, (const char *const *)argv + optind,
+	st.ansi = cli_ansi(g);
+	/* --index N: the replica numbered N of each service asked for. */
+	sel = xcalloc(n + 1, sizeof(*sel));
+	for (i = 0; i < n; i++)
+		if (!index || state_int(v[i].config, "number") == index)
+			sel[nsel++] = v[i];
+	rc = cli_print_logs(sel, nsel, project, (const char *const *)argv + optind,
 			    (size_t)(argc - optind), &o, &st);
+	for (i = 0; i < nsel; i++)
+		if (state_int(sel[i].state, "log_lines_lost") &&
+		    service_named(&sel[i], argv + optind, argc - optind))
+			fprintf(stderr,
+				"WARN[0000] %s: %lld lines of output were lost: the log could not "
+				"be written (disk full?)\n",
+				state_str(sel[i].config, "name"),
+				state_int(sel[i].state, "log_lines_lost"));
+	free(sel);
 	state_containers_free(v, n);
 	free(project);
 	return rc < 0 ? CLI_FAIL : CLI_OK;
@@ -505,7 +581,8 @@ int cli_print_logs(const struct state_container *v, size_t n, const char *projec
 	struct stk_err err;
 	int rc;
 
-	lp.color = !st->no_color && !(getenv("NO_COLOR") && *getenv("NO_COLOR")) && isatty(1);
+	lp.color = !st->no_color && st->ansi >= 0 &&
+		   (st->ansi > 0 || (!(getenv("NO_COLOR") && *getenv("NO_COLOR")) && isatty(1)));
 	lp.names = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		const char *name = state_str(v[i].config, "name");

@@ -419,12 +419,14 @@ static int act_on(struct cli_globals *g, const char *action, struct run_opts *o,
 
 		if (engine_stats(c, &st, &err) == 0) {
 			printf("{\"cpu_usage_ns\": %llu, \"memory_usage\": %llu, \"memory_limit\": %llu, "
-			       "\"pids\": %llu, \"blkio_read\": %llu, \"blkio_write\": %llu}\n",
+			       "\"pids\": %llu, \"blkio_read\": %llu, \"blkio_write\": %llu, "
+			       "\"memory_cache\": %llu}\n",
 			       (unsigned long long)st.cpu_usage_ns,
 			       (unsigned long long)st.memory_usage,
 			       (unsigned long long)st.memory_limit, (unsigned long long)st.pids,
 			       (unsigned long long)st.blkio_read,
-			       (unsigned long long)st.blkio_write);
+			       (unsigned long long)st.blkio_write,
+			       (unsigned long long)st.memory_cache);
 			rc = CLI_OK;
 		}
 	} else if (strcmp(action, "pause") == 0) {

@@ -236,6 +236,8 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 			.ifname = ifname,
 			.netns_fd = rn->nsfd,
 			.default_route = i == 0,
+			.ports = i == 0 ? o->ports : NULL,
+			.nports = i == 0 ? o->nports : 0,
 		};
 
 		snprintf(ifname, sizeof(ifname), "eth%zu", i);
@@ -329,6 +331,20 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 fail:
 	runtime_net_release(rn);
 	return -1;
+}
+
+void runtime_net_forget(struct runtime_net *rn)
+{
+	if (!rn)
+		return;
+	net_close(rn->ctx);
+	rn->ctx = NULL;
+	free(rn->own_files[0]);
+	free(rn->own_files[1]);
+	rn->own_files[0] = rn->own_files[1] = NULL;
+	free(rn->dir);
+	rn->dir = NULL;
+	runtime_net_release(rn);
 }
 
 void runtime_net_release(struct runtime_net *rn)

@@ -7,6 +7,7 @@
 #include "util/err.h"
 
 struct engine_spec;
+struct net_port;
 
 /* What the command line asked for: --project, --name, --service, and each --network
  * (NET[,alias=A]...[,ip=IP] of the project, or one of none, host, container:ID,
@@ -16,6 +17,8 @@ struct runtime_net_opts {
 	const char *project, *name, *service;
 	const char **networks;
 	size_t nnetworks;
+	const struct net_port *ports; /* published on the first network */
+	size_t nports;
 };
 
 struct runtime_net;
@@ -29,5 +32,8 @@ int runtime_net_setup(const struct runtime_net_opts *o, struct engine_spec *spec
 /* After the container is gone (or failed to start): detaches it from its networks and
  * lets its namespace go. NULL is fine. */
 void runtime_net_release(struct runtime_net *rn);
+/* Free it, leaving the container attached (it runs on without us: `run -d`); `down`
+ * detaches it with the project. */
+void runtime_net_forget(struct runtime_net *rn);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,17 +21,39 @@
 #include "util/cleanup.h"
 #include "util/str.h"
 
+/* --progress, resolved (cli_progress): tty, plain, quiet or json. */
+static const char *progress_mode = "plain";
+
+/* --progress json: one object per event, as Compose's json progress writer. */
+static void render_json(const char *kind, const char *name, const char *status)
+{
+	struct json_object *o = json_object_new_object();
+	_cleanup_free_ char *id = xasprintf("%s %s", kind, name);
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "text", json_object_new_string(status));
+	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
 /* " Container p-web-1  Started"; on a terminal only the outcomes, with a tick. */
 static void render(struct json_object *ev, void *arg)
 {
 	static const char *const final[] = {"Created", "Started", "Running", "Stopped",
 					    "Removed", "Pulled",  "Killed",  "Healthy",
 					    "Exited",  "Paused",  "Unpaused"};
-	bool tty = *(bool *)arg;
+	bool tty = !strcmp(progress_mode, "tty");
 	const char *kind = state_str(ev, "kind"), *name = state_str(ev, "name");
 	const char *status = state_str(ev, "status");
 	size_t i;
 
+	(void)arg;
+	if (!strcmp(progress_mode, "quiet"))
+		return;
+	if (!strcmp(progress_mode, "json") && !strcmp(state_str(ev, "event"), "progress")) {
+		render_json(kind, name, status);
+		return;
+	}
 	if (!strcmp(state_str(ev, "event"), "warning")) {
 		fprintf(stderr, "WARN[0000] %s\n", state_str(ev, "message"));
 		return;
@@ -44,7 +67,7 @@ static void render(struct json_object *ev, void *arg)
 		if (i == sizeof(final) / sizeof(final[0]))
 			return;
 	}
-	if (!strcmp(kind, "Image"))
+	if (!strcmp(kind, "Image") && strcmp(status, "Removing") && strcmp(status, "Removed"))
 		fprintf(stderr, " %s%s %s\n", tty ? "\u2714 " : "", name, status);
 	else
 		fprintf(stderr, " %s%s %s  %s\n", tty ? "\u2714 " : "", kind, name, status);
@@ -69,13 +92,19 @@ static void client_init(struct cli_globals *g, struct super_client *cl, bool *tt
 	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 
 	self_exe[n > 0 ? n : 0] = '\0';
-	*tty = isatty(2);
+	progress_mode = cli_progress(g);
+	*tty = !strcmp(progress_mode, "tty");
 	memset(cl, 0, sizeof(*cl));
 	cl->paths.root = cli_state_root(g);
 	cl->paths.run = cli_run_root(g);
 	cl->self_exe = self_exe;
 	cl->on_event = render;
 	cl->arg = tty;
+}
+
+void cli_super_client(struct cli_globals *g, struct super_client *cl, bool *tty)
+{
+	client_init(g, cl, tty);
 }
 
 struct attached {
@@ -134,7 +163,7 @@ static void on_container_exit(const char *container, const char *dir, void *arg)
 static void stop_in_child(struct attached *a, const char *op)
 {
 	struct super_ctl_opts ctl = {.op = op,
-				     .timeout_s = -1,
+				     .timeout_s = a->uo->timeout_set ? a->uo->timeout_s : -1,
 				     .signal = SIGKILL,
 				     .services = a->uo->services,
 				     .nservices = a->uo->nservices};
@@ -156,7 +185,8 @@ static void stop_in_child(struct attached *a, const char *op)
 /* Attached: the services' output with prefixes until they all exit; SIGINT or SIGTERM
  * stop the project, as Compose does. */
 static int attach(struct cli_globals *g, const struct super_client *cl, struct compose_project *p,
-		  const struct super_up_opts *uo, const struct cli_log_style *style)
+		  const struct super_up_opts *uo, const struct cli_log_style *style,
+		  const char *const *shown, size_t nshown, long long since_ns)
 {
 	struct attached a = {.cl = cl,
 			     .p = p,
@@ -166,6 +196,7 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 			     .exit_code_from = style->exit_code_from};
 	struct super_log_opts o = {.tail = -1,
 				   .follow = true,
+				   .since_ns = since_ns,
 				   .on_interrupt = on_interrupt,
 				   .on_exit = on_container_exit,
 				   .interrupt_arg = &a};
@@ -184,7 +215,7 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 		cli_error("%s", err.msg);
 		rc = -1;
 	} else {
-		rc = cli_print_logs(v, n, p->name, uo->services, uo->nservices, &o, style);
+		rc = cli_print_logs(v, n, p->name, shown, nshown, &o, style);
 	}
 	state_containers_free(v, n);
 	for (i = 0; i < 2; i++)
@@ -201,7 +232,36 @@ static int attach(struct cli_globals *g, const struct super_client *cl, struct c
 	return a.interrupts ? 130 : CLI_OK;
 }
 
-int cli_up(struct cli_globals *g, int argc, char **argv)
+/* --attach/--no-attach: the services whose output an attached up shows (NULL, 0: those
+ * asked for, or all). */
+static const char **attached_services(struct compose_project *p, const struct super_up_opts *uo,
+				      const char **attach, size_t nattach, const char **no_attach,
+				      size_t nno, size_t *n)
+{
+	const char **v = xcalloc(p->nservices + 2, sizeof(char *));
+	size_t i, k;
+
+	*n = 0;
+	for (i = 0; i < p->nservices; i++) {
+		const char *name = p->services[i].name;
+		bool in = nattach ? false : !uo->nservices;
+
+		for (k = 0; k < nattach; k++)
+			in |= !strcmp(attach[k], name);
+		for (k = 0; !nattach && k < uo->nservices; k++)
+			in |= !strcmp(uo->services[k], name);
+		for (k = 0; k < nno; k++)
+			in &= !!strcmp(no_attach[k], name);
+		if (in)
+			v[(*n)++] = name;
+	}
+	/* Every service left out: an empty list would mean all of them. */
+	if (!*n)
+		v[(*n)++] = "";
+	return v;
+}
+
+static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 {
 	static const struct option opts[] = {
 		{"detach", no_argument, NULL, 'd'},
@@ -218,13 +278,23 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		{"abort-on-container-exit", no_argument, NULL, 'A'},
 		{"exit-code-from", required_argument, NULL, 'E'},
 		{"wait-timeout", required_argument, NULL, 'W'},
+		{"no-start", no_argument, NULL, 'S'},
+		{"always-recreate-deps", no_argument, NULL, 'D'},
+		{"attach", required_argument, NULL, 'a'},
+		{"no-attach", required_argument, NULL, 'N'},
+		{"timeout", required_argument, NULL, 't'},
 		{"build", no_argument, NULL, 'B'},
-		{"no-build", no_argument, NULL, 'N'},
+		{"no-build", no_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
-	struct super_up_opts o = {0};
+	struct super_up_opts o = {.no_start = create};
+	_cleanup_free_ const char **attach_to = NULL, **no_attach = NULL;
+	size_t nattach = 0, nno = 0;
+	struct timespec t0;
+	long long since;
+	const char *cmd = create ? "create" : "up";
 	struct super_client cl;
 	struct compose_project *p = NULL;
 	struct stk_err err;
@@ -237,13 +307,35 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:dh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:dt:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			detach = true;
 			break;
 		case 'n':
 			o.no_deps = true;
+			break;
+		case 'S':
+			o.no_start = true;
+			break;
+		case 'D':
+			o.always_recreate_deps = true;
+			break;
+		case 'a':
+		case 'N':
+			if (c == 'a') {
+				attach_to = xrealloc(attach_to, (nattach + 1) * sizeof(char *));
+				attach_to[nattach++] = optarg;
+			} else {
+				no_attach = xrealloc(no_attach, (nno + 1) * sizeof(char *));
+				no_attach[nno++] = optarg;
+			}
+			break;
+		case 't':
+			o.timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || o.timeout_s < 0)
+				return cli_usage_error(cmd, "invalid --timeout \"%s\"", optarg);
+			o.timeout_set = true;
 			break;
 		case 'w':
 			o.wait = true;
@@ -267,9 +359,9 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			o.remove_orphans = true;
 			break;
 		case 'B':
-		case 'N':
+		case 'X':
 			if (build != CLI_UP_BUILD_MISSING)
-				return cli_usage_error("up",
+				return cli_usage_error(cmd,
 						       "--build and --no-build are incompatible");
 			build = c == 'B' ? CLI_UP_BUILD_ALWAYS : CLI_UP_BUILD_NEVER;
 			break;
@@ -312,15 +404,24 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 			      stdout);
 			return CLI_OK;
 		default:
-			if ((rc = cli_other_option(g, "up", c, argv)))
+			if ((rc = cli_other_option(g, cmd, c, argv)))
 				return rc;
 			break;
 		}
 	}
-	if ((rc = cli_reject_abbreviations("up", argv, 1, optind, opts)))
+	if ((rc = cli_reject_abbreviations(cmd, argv, 1, optind, opts)))
 		return rc;
 	if (o.wait)
 		detach = true;
+	style.ansi = cli_ansi(g);
+	if (o.no_start && (o.wait || style.abort_on_exit || style.exit_code_from))
+		return cli_usage_error(cmd, "--no-start is incompatible with --wait, "
+					    "--abort-on-container-exit and --exit-code-from");
+	if (o.no_start)
+		detach = true; /* nothing runs to attach to */
+	if (o.always_recreate_deps && o.recreate && !strcmp(o.recreate, "never"))
+		return cli_usage_error(cmd, "--always-recreate-deps and --no-recreate are "
+					    "incompatible");
 	if (detach && (style.abort_on_exit || style.exit_code_from))
 		return cli_usage_error("up", "--abort-on-container-exit and --exit-code-from need "
 					     "attached mode");
@@ -349,25 +450,33 @@ int cli_up(struct cli_globals *g, int argc, char **argv)
 		sigaddset(&set, SIGTERM);
 		sigprocmask(SIG_BLOCK, &set, NULL);
 	}
+	/* Attached, only this run's output shows, not what earlier runs logged. */
+	clock_gettime(CLOCK_REALTIME, &t0);
+	since = (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec;
 	rc = super_up(&cl, p, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
-	if (rc != CLI_OK)
+	if (rc != CLI_OK) {
 		cli_error("%s", err.msg);
-	else if (!detach)
-		rc = attach(g, &cl, p, &o, &style);
+	} else if (!detach) {
+		size_t na;
+		_cleanup_free_ const char **shown =
+			attached_services(p, &o, attach_to, nattach, no_attach, nno, &na);
+
+		rc = nattach || nno ? attach(g, &cl, p, &o, &style, shown, na, since)
+				    : attach(g, &cl, p, &o, &style, o.services, o.nservices, since);
+	}
 	cli_project_release(p);
 	return rc;
 }
 
-/* down needs only the project's name: the file may be gone or changed. */
-static int project_name(struct cli_globals *g, char **out)
+int cli_up(struct cli_globals *g, int argc, char **argv)
 {
-	struct compose_project *p = NULL;
+	return up_cmd(g, argc, argv, false);
+}
 
-	if (cli_load_project(g, NULL, 0, false, &p) < 0)
-		return -1;
-	*out = xstrdup(p->name);
-	cli_project_release(p);
-	return 0;
+/* create: up --no-start, as `docker compose create`. */
+int cli_create(struct cli_globals *g, int argc, char **argv)
+{
+	return up_cmd(g, argc, argv, true);
 }
 
 int cli_down(struct cli_globals *g, int argc, char **argv)
@@ -379,14 +488,16 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 		{"no-color", no_argument, NULL, 'C'},
 		{"no-log-prefix", no_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 't'},
+		{"rmi", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
 	};
 	struct super_down_opts o = {.timeout_s = -1};
 	struct super_client cl;
+	struct compose_project *p = NULL;
 	struct stk_err err;
-	char *name = NULL, *end;
+	char *end;
 	bool tty;
 	int c, rc;
 
@@ -399,6 +510,13 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 			break;
 		case 'o':
 			o.remove_orphans = true;
+			break;
+		case 'r':
+			if (strcmp(optarg, "local") && strcmp(optarg, "all"))
+				return cli_usage_error("down",
+						       "invalid --rmi \"%s\" (local or all)",
+						       optarg);
+			o.rmi = optarg;
 			break;
 		case 't':
 			o.timeout_s = (int)strtol(optarg, &end, 10);
@@ -423,13 +541,15 @@ int cli_down(struct cli_globals *g, int argc, char **argv)
 		return rc;
 	if (optind < argc)
 		return cli_usage_error("down", "down takes no arguments");
-	if (project_name(g, &name) < 0)
+	/* The file as it is now: containers of services it lacks are orphans. */
+	if (cli_load_project(g, NULL, 0, false, &p) < 0)
 		return CLI_FAIL;
+	o.project = p;
 	client_init(g, &cl, &tty);
-	rc = super_down(&cl, name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
+	rc = super_down(&cl, p->name, &o, &err) < 0 ? CLI_FAIL : CLI_OK;
 	if (rc != CLI_OK)
 		cli_error("%s", err.msg);
-	free(name);
+	cli_project_release(p);
 	return rc;
 }
 
@@ -594,7 +714,7 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 
 		for (k = optind; k < argc; k++)
 			named |= !strcmp(argv[k], state_str(v[i].config, "service"));
-		if (!named || !state_container_running(&v[i]) ||
+		if (!named || !state_container_running(&v[i]) || state_container_oneoff(&v[i]) ||
 		    state_container_paused(&v[i]) == pause)
 			continue;
 		engine_spec_init(&spec);
@@ -609,6 +729,7 @@ static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)
 			rc = CLI_FAIL;
 		} else {
 			render_status(&cl, name, pause ? "Paused" : "Unpaused");
+			super_events_notify(&cl, p->name, v[i].id, pause ? "pause" : "unpause");
 		}
 		engine_container_free(ec);
 		engine_spec_release(&spec);
@@ -655,7 +776,8 @@ int cli_rm(struct cli_globals *g, int argc, char **argv)
 			o.stop = true;
 			break;
 		case 'v':
-			break; /* anonymous volumes: none yet */
+			o.volumes = true; /* the supervisor makes no anonymous volume yet */
+			break;
 		case 'h':
 			fputs("Usage: stack rm [OPTIONS] [SERVICE...]\n\nRemoves stopped service "
 			      "containers\n\nOptions:\n  -f, --force     Don't ask to confirm "

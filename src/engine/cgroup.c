@@ -92,6 +92,11 @@ int cgroup_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *er
 	return cg->version == 2 ? cgv2_stats(cg, out, err) : cgv1_stats(cg, out, err);
 }
 
+char *cgroup_procs(struct cgroup *cg)
+{
+	return cg->version == 2 ? cgv2_procs(cg) : cgv1_procs(cg);
+}
+
 bool cgroup_oom_killed(struct cgroup *cg)
 {
 	return cg->version == 2 ? cgv2_oom_killed(cg) : cgv1_oom_killed(cg);

@@ -52,6 +52,8 @@ int cgroup_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_e
  * task forked meanwhile is caught by the next call, or by its pid namespace's end. */
 int cgroup_kill_all(struct cgroup *cg, struct stk_err *err);
 int cgroup_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
+/* cgroup.procs of the leaf (v1: the freezer's); NULL with errno set. */
+char *cgroup_procs(struct cgroup *cg);
 bool cgroup_oom_killed(struct cgroup *cg);
 /* Remove the leaf (and empty parents the engine made); processes must be gone. One try:
  * 1 while the leaf is still busy (a task just died and is not yet released). */
@@ -78,6 +80,10 @@ int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_freeze_check(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);
 int cgv2_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err);
+/* The v2 readers on any directory holding the interface files (tests: fixtures). */
+void cgv2_stats_dir(const char *dir, struct engine_stats *out);
+char *cgv1_procs(struct cgroup *cg);
+char *cgv2_procs(struct cgroup *cg);
 bool cgv2_oom_killed(struct cgroup *cg);
 int cgv2_destroy(struct cgroup *cg, struct stk_err *err);
 

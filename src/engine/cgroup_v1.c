@@ -263,6 +263,9 @@ static void blkio_sum(const char *rel, struct engine_stats *out)
 
 int cgv1_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err)
 {
+	_cleanup_free_ char *mem = NULL;
+	long long inactive;
+
 	out->cpu_usage_ns = read_u64("cpuacct", cg->path, "cpuacct.usage");
 	out->memory_usage = read_u64("memory", cg->path, "memory.usage_in_bytes");
 	out->memory_limit = read_u64("memory", cg->path, "memory.limit_in_bytes");
@@ -271,7 +274,18 @@ int cgv1_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err)
 		out->memory_limit = 0;
 	out->pids = read_u64("pids", cg->path, "pids.current");
 	blkio_sum(cg->path, out);
+	mem = ctrl_dir("memory", cg->path);
+	inactive = cg_read_key(mem, "memory.stat", "total_inactive_file");
+	out->memory_cache = inactive > 0 ? (uint64_t)inactive : 0;
+	(void)err;
 	return 0;
+}
+
+char *cgv1_procs(struct cgroup *cg)
+{
+	_cleanup_free_ char *dir = ctrl_dir("freezer", cg->path);
+
+	return cg_read(dir, "cgroup.procs");
 }
 
 bool cgv1_oom_killed(struct cgroup *cg)

@@ -190,17 +190,33 @@ static void io_sum(const char *dir, struct engine_stats *out)
 int cgv2_stats(struct cgroup *cg, struct engine_stats *out, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);
+
+	(void)err;
+	cgv2_stats_dir(dir, out);
+	return 0;
+}
+
+char *cgv2_procs(struct cgroup *cg)
+{
+	_cleanup_free_ char *dir = leaf_dir(cg);
+
+	return cg_read(dir, "cgroup.procs");
+}
+
+void cgv2_stats_dir(const char *dir, struct engine_stats *out)
+{
 	_cleanup_free_ char *cur = cg_read(dir, "memory.current");
 	_cleanup_free_ char *max = cg_read(dir, "memory.max");
 	_cleanup_free_ char *pids = cg_read(dir, "pids.current");
-	long long usec = cg_read_key(dir, "cpu.stat", "usage_usec");
+	long long usec = cg_read_key(dir, "cpu.stat", "usage_usec"), inactive;
 
 	out->cpu_usage_ns = usec > 0 ? (uint64_t)usec * 1000 : 0;
 	out->memory_usage = cur ? strtoull(cur, NULL, 10) : 0;
 	out->memory_limit = max && strncmp(max, "max", 3) != 0 ? strtoull(max, NULL, 10) : 0;
 	out->pids = pids ? strtoull(pids, NULL, 10) : 0;
 	io_sum(dir, out);
-	return 0;
+	inactive = cg_read_key(dir, "memory.stat", "inactive_file");
+	out->memory_cache = inactive > 0 ? (uint64_t)inactive : 0;
 }
 
 bool cgv2_oom_killed(struct cgroup *cg)

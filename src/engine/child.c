@@ -172,6 +172,8 @@ void child_main(struct child_args *a)
 	p.user = plan->user;
 	p.workdir = s->workdir;
 	p.tty = s->tty;
+	p.tty_rows = s->tty_rows;
+	p.tty_cols = s->tty_cols;
 	p.main = true;
 	p.stdio = s->stdio;
 	p.rlimits = a->c->rlimits;

@@ -437,10 +437,56 @@ int engine_stop_blocking(struct engine_container *c, int sig, int grace_ms, stru
 	return rc < 0 ? -1 : 0;
 }
 
+/* /proc/<pid>/net/dev of PID 1: its netns's interfaces, lo left out as Docker does. */
+static void net_sum(pid_t pid, struct engine_stats *out)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%d/net/dev", (int)pid);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *name = line;
+		unsigned long long rx, tx, skip;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		while (*name == ' ')
+			name++;
+		if (!strcmp(name, "lo") ||
+		    sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &rx, &skip,
+			   &skip, &skip, &skip, &skip, &skip, &skip, &tx) != 9)
+			continue;
+		out->net_rx += rx;
+		out->net_tx += tx;
+	}
+}
+
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err)
 {
 	if (cgroup_stats(c->cg, out, err) < 0)
 		return stk_err_wrap(err, "stats of %s", c->spec.id);
+	net_sum(c->pid, out);
+	return 0;
+}
+
+int engine_processes(struct engine_container *c, pid_t **out, size_t *n, struct stk_err *err)
+{
+	_cleanup_free_ char *procs = cgroup_procs(c->cg);
+	char *tok, *save = NULL;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!procs)
+		return stk_err_sys(err, "processes of %s", c->spec.id);
+	for (tok = strtok_r(procs, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[(*n)++] = (pid_t)atoi(tok);
+	}
 	return 0;
 }
 
@@ -467,13 +513,16 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	struct stk_err ignored;
 	int rc = 0;
 
-	if (c->opened)
-		return stk_err_set(err, EPERM, "container %s belongs to another process",
-				   c->spec.id);
 	if (!c->remove_deadline)
 		c->remove_deadline = now_ms() + REMOVE_TIMEOUT_MS;
 	if (c->cg) {
-		if (c->pidfd >= 0 && !c->reaped) {
+		/* Opened (another process started it): not ours to reap; its pidfd turns
+		 * readable once PID 1 is gone. */
+		if (c->opened && c->pidfd >= 0 && !wait_readable(c->pidfd, 0)) {
+			engine_kill_all(c, &ignored);
+			return remove_not_yet(c, "the container's PID 1 is still running", err);
+		}
+		if (!c->opened && c->pidfd >= 0 && !c->reaped) {
 			struct engine_exit ex;
 
 			engine_kill_all(c, &ignored);

@@ -91,6 +91,7 @@ struct engine_spec {
 	uint64_t shm_size; /* bytes; 0 = 64 MiB */
 
 	bool tty; /* the caller gets the pty master: engine_pty_master() */
+	unsigned short tty_rows, tty_cols; /* the pty's size from the start; 0 = unset */
 	int stdio[3]; /* fds given to the container as 0, 1, 2; -1 = /dev/null */
 
 	char **cap_add, **cap_drop; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
@@ -171,13 +172,31 @@ struct engine_stats {
 	uint64_t memory_usage, memory_limit; /* limit 0 = unlimited */
 	uint64_t pids;
 	uint64_t blkio_read, blkio_write; /* bytes */
+	uint64_t memory_cache; /* inactive file pages: `stats` shows usage without them */
+	uint64_t net_rx, net_tx; /* bytes, every interface of its netns but lo */
 };
 int engine_stats(struct engine_container *c, struct engine_stats *out, struct stk_err *err);
+/* The processes of the container's cgroup (host pids, as cgroup.procs lists them). */
+int engine_processes(struct engine_container *c, pid_t **out, size_t *n, struct stk_err *err);
+
+/* copy.c: `cp` between the host and the running container c, with Docker's rules. Paths
+ * in the container resolve inside its root (a symlink there never reaches the host). */
+struct engine_copy_opts {
+	const char *src, *dst;
+	bool to_container; /* src on the host, dst in the container; else the reverse */
+	bool archive; /* -a: keep owners; else the caller's (host) or root (container) */
+	bool follow_link; /* -L: a symlink named as the source is followed */
+};
+int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, struct stk_err *err);
+/* `cp SERVICE:SRC -`: src (resolved as engine_copy does) as a tar stream on outfd. */
+int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
+		    struct stk_err *err);
 
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a
  * task just died): call again after ENGINE_RETRY_MS; each call kills what is left. It
- * fails (ETIMEDOUT) 7 s after the first call. */
+ * fails (ETIMEDOUT) 7 s after the first call. A container from engine_open() (another
+ * process's child) is never reaped: it is removed once its pidfd says PID 1 is gone. */
 int engine_remove(struct engine_container *c, struct stk_err *err);
 /* The same, waiting in poll(2) between tries: CLI, and a create that failed. */
 int engine_remove_blocking(struct engine_container *c, struct stk_err *err);
@@ -195,6 +214,7 @@ struct engine_exec_spec {
 	char *workdir; /* NULL = the container's */
 	char *user; /* NULL = the container's */
 	bool tty;
+	unsigned short tty_rows, tty_cols; /* the pty's size before the command runs */
 	int stdio[3];
 };
 struct engine_process {

@@ -103,6 +103,8 @@ exec_child(struct engine_container *c, const struct engine_exec_spec *e,
 	p.user = &plan->user;
 	p.workdir = e->workdir ? e->workdir : c->spec.workdir;
 	p.tty = e->tty;
+	p.tty_rows = e->tty_rows;
+	p.tty_cols = e->tty_cols;
 	p.stdio = e->stdio;
 	p.rlimits = c->rlimits;
 	p.nrlimits = c->nrlimits;

@@ -236,6 +236,7 @@ struct process_args {
 	const struct child_user *user; /* NULL: ask the parent (SYNC_MOUNTED) */
 	const char *workdir;
 	bool tty;
+	unsigned short tty_rows, tty_cols; /* 0 = the kernel's default size */
 	bool main; /* PID 1 of the container, not an exec */
 	const int *stdio;
 	const struct engine_ulimit *rlimits;

@@ -21,3 +21,6 @@ tests_unit_test_engine_LDADD = $(UNIT_LDADD)
 endif
 
 AM_CPPFLAGS += -DSTACK_LIBEXECDIR=\"$(pkglibexecdir)\"
+libstack_a_SOURCES += src/engine/copy.c
+# The cgroup v2 interface files the unit tests read.
+EXTRA_DIST += tests/unit/fixtures

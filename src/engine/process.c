@@ -86,6 +86,12 @@ static int setup_stdio(const struct process_args *p, int sync, struct stk_err *e
 
 		if (dev_open_pty(&master, &slave, err) < 0)
 			return -1;
+		/* The caller's terminal size before the program can ask for it. */
+		if (p->tty_rows && p->tty_cols) {
+			struct winsize ws = {.ws_row = p->tty_rows, .ws_col = p->tty_cols};
+
+			ioctl(slave, TIOCSWINSZ, &ws);
+		}
 		{
 			struct sync_msg m = {.type = SYNC_PTY};
 

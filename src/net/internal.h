@@ -66,6 +66,13 @@ int net_record_load_all(const char *state_root, struct net_record **out, size_t 
 /* Exclusive lock over the whole net state: leases and subnets are shared. */
 int net_lock(const char *state_root, struct stk_err *err);
 
+/* ---- ports.c ---- */
+
+/* The ports with a host port each: a fixed one that no other container publishes, the
+ * first free one of a range, or a free ephemeral one. Call under net_lock(). */
+int net_ports_resolve(const char *state_root, const char *container, const struct net_port *in,
+		      size_t n, struct net_port **out, struct stk_err *err);
+
 /* ---- naming.c ---- */
 
 uint32_t net_hash(const char *a, const char *b);

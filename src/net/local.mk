@@ -1,5 +1,5 @@
 libstack_a_SOURCES += src/net/net.h src/net/internal.h src/net/record.c src/net/naming.c \
-	src/net/ipam.c src/net/ipam6.c src/net/netlink.c src/net/nft.c src/net/network.c src/net/files.c \
+	src/net/ipam.c src/net/ipam6.c src/net/netlink.c src/net/nft.c src/net/network.c src/net/ports.c src/net/files.c \
 	src/net/dns.h src/net/dns_zone.c src/net/dns_msg.c \
 	src/net/runtime.h src/net/runtime.c src/net/dns_server.c src/net/proxy.c
 

@@ -57,7 +57,10 @@ enum net_proto { NET_TCP, NET_UDP };
 struct net_port {
 	enum net_proto proto;
 	const char *host_ip; /* NULL or "0.0.0.0": every address */
+	/* 0: a free port of the ephemeral range; with host_port_end above it, the first
+	 * free port of host_port..host_port_end (as Docker picks them). */
 	uint16_t host_port;
+	uint16_t host_port_end;
 	uint16_t container_port;
 };
 
@@ -78,10 +81,13 @@ struct net_endpoint_spec {
 	bool default_route; /* route 0.0.0.0/0 via this network's gateway */
 	const struct net_port *ports;
 	size_t nports;
+	/* Or NULL: receives the host port each of ports got (nports of them). */
+	uint16_t *host_ports_out;
 };
 
-/* Checks that every published port is free on the host; the error names the port. Call
- * before anything of the project starts. */
+/* Checks that every published port is free on the host (a range: that one of its ports
+ * is; a random port: nothing to check); the error names the port. Call before anything
+ * of the project starts. */
 int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err *err);
 
 /* Leases an address, creates the veth pair, moves one end into the container's netns,

@@ -369,112 +369,6 @@ int net_network_gateway(struct net_ctx *ctx, const char *network, char gw_out[16
 	return 0;
 }
 
-static const char *proto_name(enum net_proto p)
-{
-	return p == NET_UDP ? "udp" : "tcp";
-}
-
-static int port_published_elsewhere(const char *root, const struct net_port *p, struct stk_err *err)
-{
-	struct net_record *recs = NULL;
-	size_t nrecs = 0, i, j, k;
-	int rc = 0;
-
-	if (net_record_load_all(root, &recs, &nrecs, err) < 0)
-		return -1;
-	for (i = 0; i < nrecs; i++) {
-		for (j = 0; j < recs[i].neps && rc == 0; j++)
-			for (k = 0; k < recs[i].eps[j].nports; k++)
-				if (recs[i].eps[j].ports[k].host_port == p->host_port &&
-				    recs[i].eps[j].ports[k].proto == p->proto) {
-					rc = stk_err_set(
-						err, EADDRINUSE,
-						"port %u/%s is already in use: published by %s",
-						p->host_port, proto_name(p->proto),
-						recs[i].eps[j].container);
-					break;
-				}
-		net_record_free(&recs[i]);
-	}
-	free(recs);
-	return rc;
-}
-
-/* Binds host_ip:port (an IPv4 or IPv6 address) and lets go: a listener or a bound UDP
- * socket there makes it fail. IPv6 binds are IPv6 only, as the proxy's. */
-static int port_bind_check_on(const struct net_port *p, const char *host_ip, bool optional,
-			      struct stk_err *err)
-{
-	struct sockaddr_storage ss = {0};
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	int type = p->proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	int family = strchr(host_ip, ':') ? AF_INET6 : AF_INET;
-	_cleanup_close_ int fd = -1;
-	int one = 1;
-
-	if (family == AF_INET6 ? inet_pton(AF_INET6, host_ip, &sin6->sin6_addr) != 1
-			       : inet_pton(AF_INET, host_ip, &sin->sin_addr) != 1)
-		return stk_err_set(err, EINVAL, "port %u/%s: bad host address \"%s\"", p->host_port,
-				   proto_name(p->proto), host_ip);
-	ss.ss_family = (sa_family_t)family;
-	if (family == AF_INET6)
-		sin6->sin6_port = htons(p->host_port);
-	else
-		sin->sin_port = htons(p->host_port);
-	fd = socket(family, type | SOCK_CLOEXEC, 0);
-	/* A host without IPv6 has no IPv6 port to hold. */
-	if (fd < 0 && optional && errno == EAFNOSUPPORT)
-		return 0;
-	if (fd < 0)
-		return stk_err_sys(err, "socket");
-	/* TIME_WAIT leftovers must not count as "in use"; a listener still does. */
-	if (type == SOCK_STREAM)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, family == AF_INET6 ? sizeof(*sin6) : sizeof(*sin)) <
-	    0) {
-		if (errno == EADDRINUSE)
-			return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use on %s",
-					   p->host_port, proto_name(p->proto), host_ip);
-		if (optional && errno == EADDRNOTAVAIL)
-			return 0;
-		return stk_err_sys(err, "port %u/%s: bind %s", p->host_port, proto_name(p->proto),
-				   host_ip);
-	}
-	if (type == SOCK_STREAM && listen(fd, 1) < 0 && errno == EADDRINUSE)
-		return stk_err_set(err, EADDRINUSE, "port %u/%s is already in use on %s",
-				   p->host_port, proto_name(p->proto), host_ip);
-	return 0;
-}
-
-/* A port on every address is held on IPv4 and IPv6 alike (the proxy binds both). */
-static int port_bind_check(const struct net_port *p, struct stk_err *err)
-{
-	if (p->host_ip && *p->host_ip)
-		return port_bind_check_on(p, p->host_ip, false, err);
-	if (port_bind_check_on(p, "0.0.0.0", false, err) < 0)
-		return -1;
-	return port_bind_check_on(p, "::", true, err);
-}
-
-int net_ports_check(const struct net_port *ports, size_t nports, struct stk_err *err)
-{
-	size_t i, j;
-
-	for (i = 0; i < nports; i++) {
-		for (j = 0; j < i; j++)
-			if (ports[j].host_port == ports[i].host_port &&
-			    ports[j].proto == ports[i].proto)
-				return stk_err_set(err, EADDRINUSE, "port %u/%s is published twice",
-						   ports[i].host_port, proto_name(ports[i].proto));
-		if (port_bind_check(&ports[i], err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int endpoint_configure(struct nl_sock *sk, const struct net_endpoint_spec *spec,
 			      const struct net_nw_rec *nw, const char *ip, const char *ip6,
 			      const char *peer_tmp, struct stk_err *err)
@@ -646,6 +540,8 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 	_cleanup_close_ int lock = -1;
 	struct net_nw_rec *nw;
 	char ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN], peer_tmp[IFNAMSIZ], veth[IFNAMSIZ];
+	_cleanup_free_ struct net_port *ports = NULL;
+	struct net_endpoint_spec resolved = *spec;
 	struct stk_err ignored;
 	size_t i;
 
@@ -666,10 +562,11 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 	if (choose_ip(&rec, nw, spec->ipv4, ip, err) < 0 ||
 	    choose_ip6(&rec, nw, spec->ipv6, ip6, err) < 0 || net_nl_open(&sk, err) < 0)
 		goto fail;
-	for (i = 0; i < spec->nports; i++)
-		if (port_published_elsewhere(ctx->root, &spec->ports[i], err) < 0)
-			goto fail;
-	record_endpoint(&rec, spec, ip, ip6);
+	if (net_ports_resolve(ctx->root, spec->container, spec->ports, spec->nports, &ports, err) <
+	    0)
+		goto fail;
+	resolved.ports = ports;
+	record_endpoint(&rec, &resolved, ip, ip6);
 	if (net_record_save(ctx->root, &rec, err) < 0)
 		goto fail;
 	nw = net_record_network(&rec, spec->network);
@@ -685,6 +582,8 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 		goto fail;
 	}
 	memcpy(ip_out, ip, INET_ADDRSTRLEN);
+	for (i = 0; spec->host_ports_out && i < spec->nports; i++)
+		spec->host_ports_out[i] = ports[i].host_port;
 	return 0;
 fail:
 	return stk_err_wrap(err, "%s: attach to network %s", spec->container, spec->network);

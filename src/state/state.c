@@ -256,3 +256,12 @@ bool state_container_paused(const struct state_container *c)
 
 	return (s1 && str_has_prefix(s1, "FROZEN")) || (s2 && s2[0] == '1');
 }
+
+bool state_container_oneoff(const struct state_container *c)
+{
+	struct json_object *labels, *v;
+
+	return json_object_object_get_ex(c->config, "labels", &labels) &&
+	       json_object_object_get_ex(labels, "com.docker.compose.oneoff", &v) &&
+	       !strcmp(json_object_get_string(v), "True");
+}

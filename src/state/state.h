@@ -59,6 +59,9 @@ long long state_int(struct json_object *o, const char *key);
 /* Is the recorded pid still the container's PID 1 (its cgroup says so)? */
 bool state_container_running(const struct state_container *c);
 
+/* A one-off container of `run` (label com.docker.compose.oneoff=True)? */
+bool state_container_oneoff(const struct state_container *c);
+
 /* Is its cgroup frozen (`pause`)? */
 bool state_container_paused(const struct state_container *c);
 

@@ -32,7 +32,7 @@ static void json_putp(struct json_object **o)
 }
 
 /* Connects through the directory's fd: a state root may be longer than sun_path. */
-static int sup_connect(const struct state_paths *p, const char *project)
+int sup_connect(const struct state_paths *p, const char *project)
 {
 	_cleanup_free_ char *dir = state_run_dir(p, project);
 	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -53,7 +53,7 @@ static int sup_connect(const struct state_paths *p, const char *project)
 }
 
 /* `stack supervise PROJECT`, detached in a session of its own; returns once it listens. */
-static int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err)
+int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err)
 {
 	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
 	_cleanup_free_ char *logfile = NULL;
@@ -321,7 +321,8 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 	return rc;
 }
 
-/* The published ports of services that have no running container yet must be free. */
+/* Before anything starts: network_mode container: names a container, and the published
+ * ports of services that have no running container yet are free. */
 static int check_ports(const struct super_client *cl, struct compose_project *p,
 		       const struct super_up_opts *o, struct stk_err *err)
 {
@@ -337,7 +338,13 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 		size_t np = 0;
 		bool running = false;
 
-		if (!service_wanted(o, svc->name) || !svc->nports)
+		if (service_wanted(o, svc->name) &&
+		    sup_netmode_check(&cl->paths, p, svc, err) < 0) {
+			rc = -1;
+			break;
+		}
+		/* network_mode host or none: Docker discards published ports. */
+		if (!service_wanted(o, svc->name) || !svc->nports || svc->network_mode)
 			continue;
 		for (k = 0; k < nv; k++)
 			if (!strcmp(state_str(v[k].config, "service"), svc->name) &&
@@ -346,24 +353,8 @@ static int check_ports(const struct super_client *cl, struct compose_project *p,
 		if (running)
 			continue;
 		ports = xcalloc(svc->nports, sizeof(*ports));
-		for (j = 0; j < svc->nports; j++) {
-			const struct compose_port *cp = &svc->ports[j];
-
-			if (!cp->published)
-				continue;
-			if (strchr(cp->published, '-')) {
-				rc = stk_err_set(err, ENOTSUP,
-						 "service %s: port ranges (%s) are not "
-						 "supported yet",
-						 svc->name, cp->published);
-				break;
-			}
-			ports[np].proto = cp->protocol && !strcmp(cp->protocol, "udp") ? NET_UDP
-										       : NET_TCP;
-			ports[np].host_ip = cp->host_ip;
-			ports[np].host_port = (uint16_t)atoi(cp->published);
-			ports[np++].container_port = (uint16_t)cp->target;
-		}
+		for (j = 0; j < svc->nports; j++)
+			sup_port_of(&svc->ports[j], &ports[np++]);
 		if (rc == 0 && net_ports_check(ports, np, err) < 0)
 			rc = stk_err_wrap(err, "service %s", svc->name);
 		free(ports);
@@ -383,6 +374,12 @@ static int write_model(const struct super_client *cl, struct compose_project *p,
 	if (!o)
 		return stk_err_set(err, EINVAL, "render the project");
 	return state_write_json(path, o, err);
+}
+
+/* down keeps orphans unless --remove-orphans, as Compose does. */
+static bool down_keeps(const struct super_down_opts *o, const char *service)
+{
+	return o->project && !o->remove_orphans && compose_service_index(o->project, service) < 0;
 }
 
 /* Containers of services the file no longer has, as Compose warns of them. */
@@ -532,6 +529,13 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	if (!o->remove_orphans)
 		warn_orphans(cl, p);
 	json_object_object_add(req, "wait", json_object_new_boolean(o->wait));
+	json_object_object_add(req, "no_start", json_object_new_boolean(o->no_start));
+	json_object_object_add(req, "always_recreate_deps",
+			       json_object_new_boolean(o->always_recreate_deps));
+	json_object_object_add(req, "timeout",
+			       json_object_new_int(o->timeout_set ? o->timeout_s : -1));
+	if (o->nservices)
+		json_object_object_add(req, "named", services_json(o->services, o->nservices));
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */
 	if (o->nservices)
@@ -542,11 +546,32 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	return -1;
 }
 
+int super_net_reload(const struct super_client *cl, const char *project, struct stk_err *err)
+{
+	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
+	int fd = sup_connect(&cl->paths, project), rc;
+
+	if (fd < 0)
+		return 0;
+	json_object_object_add(req, "op", json_object_new_string("reload-net"));
+	rc = sup_request(cl, fd, req, false, err);
+	close(fd);
+	return rc;
+}
+
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err)
+{
+	if (check_services(p, o, err) < 0)
+		return -1;
+	return pull_missing(cl, p, o, err);
+}
+
 /* ---- down ---- */
 
 /* No supervisor: stop (stop signal, grace, SIGKILL) and remove from disk and cgroups. */
 static int down_offline(const struct super_client *cl, const char *project,
-			const struct super_down_opts *o, struct stk_err *err)
+			const struct super_down_opts *o, bool *kept, struct stk_err *err)
 {
 	struct state_container *v = NULL;
 	size_t n = 0, i;
@@ -559,6 +584,10 @@ static int down_offline(const struct super_client *cl, const char *project,
 		struct engine_spec spec;
 		struct engine_container *ec = NULL;
 
+		if (down_keeps(o, state_str(v[i].config, "service"))) {
+			*kept = true;
+			continue;
+		}
 		engine_spec_init(&spec);
 		spec.id = xstrdup(v[i].id);
 		spec.state_dir = xasprintf("%s/engine", v[i].dir);
@@ -591,6 +620,13 @@ static int down_offline(const struct super_client *cl, const char *project,
 		bool had = access(record, F_OK) == 0;
 		_cleanup_free_ char *nw = xasprintf("%s_default", project);
 
+		/* Orphans still use the networks: they stay, as Docker refuses to remove a
+		 * network with endpoints. */
+		if (*kept) {
+			if (had)
+				event(cl, "Network", nw, "Resource is still in use");
+			return 0;
+		}
 		if (had)
 			event(cl, "Network", nw, "Removing");
 		rc = net_project_teardown(cl->paths.root, project, err);
@@ -598,6 +634,69 @@ static int down_offline(const struct super_client *cl, const char *project,
 			event(cl, "Network", nw, "Removed");
 	}
 	return rc;
+}
+
+/* down --rmi local|all: the images of the project's services (local: only those without
+ * an image name of their own, which a build names <project>-<service>), as Compose. */
+static int remove_images(const struct super_client *cl, const struct super_down_opts *o,
+			 struct stk_err *err)
+{
+	struct compose_project *p = o->project;
+	struct image_store *store = NULL;
+	char **done;
+	size_t i, k, ndone = 0;
+	int rc = 0;
+
+	if (!o->rmi || !p)
+		return 0;
+	if (image_store_open(cl->paths.root, &store, err) < 0)
+		return -1;
+	done = xcalloc(p->nservices + 1, sizeof(char *));
+	for (i = 0; i < p->nservices; i++) {
+		const struct compose_service *svc = &p->services[i];
+		_cleanup_free_ char *name = svc->image ? xstrdup(svc->image)
+						       : xasprintf("%s-%s", p->name, svc->name);
+		struct image_config ic = {0};
+		bool seen = false;
+		struct stk_err e;
+
+		if (svc->image && strcmp(o->rmi, "all"))
+			continue;
+		for (k = 0; k < ndone; k++)
+			seen |= !strcmp(done[k], name);
+		if (seen || image_store_get(store, name, &ic, &e) < 0)
+			continue; /* not in the store: nothing to remove */
+		image_config_free(&ic);
+		done[ndone++] = xstrdup(name);
+		event(cl, "Image", name, "Removing");
+		if (image_store_remove(store, name, false, NULL, NULL, &e) < 0) {
+			if (rc == 0)
+				rc = stk_err_set(err, e.errnum, "%s", e.msg);
+			continue;
+		}
+		event(cl, "Image", name, "Removed");
+	}
+	for (k = 0; k < ndone; k++)
+		free(done[k]);
+	free(done);
+	image_store_free(store);
+	return rc;
+}
+
+static bool orphans_left(const struct super_client *cl, const char *project,
+			 const struct super_down_opts *o)
+{
+	struct state_container *v = NULL;
+	size_t n = 0, i;
+	struct stk_err err;
+	bool any = false;
+
+	if (state_list_containers(&cl->paths, project, &v, &n, &err) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		any |= down_keeps(o, state_str(v[i].config, "service"));
+	state_containers_free(v, n);
+	return any;
 }
 
 /* The supervisor holds its lock until its process is gone. Opened before the request:
@@ -623,14 +722,25 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
 	_cleanup_free_ char *pdir = state_project_dir(&cl->paths, project);
 	_cleanup_free_ char *rundir = state_run_dir(&cl->paths, project);
+	bool kept = false;
 	int fd, rc;
 
 	(void)o->volumes;
-	(void)o->remove_orphans;
 	if (state_project_lock(&cl->paths, project, &lock, err) < 0)
 		return -1;
+	if (o->project && !o->remove_orphans)
+		warn_orphans(cl, o->project);
 	json_object_object_add(req, "op", json_object_new_string("down"));
 	json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
+	if (o->project && !o->remove_orphans) {
+		struct json_object *keep = json_object_new_array();
+		size_t i;
+
+		for (i = 0; i < o->project->nservices; i++)
+			json_object_array_add(keep,
+					      json_object_new_string(o->project->services[i].name));
+		json_object_object_add(req, "keep_orphans", keep);
+	}
 	fd = sup_connect(&cl->paths, project);
 	if (fd >= 0) {
 		_cleanup_close_ int sup_lock = supervisor_lock_open(&cl->paths, project);
@@ -639,11 +749,16 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 		close(fd);
 		if (rc < 0 && err->errnum != EPIPE)
 			return -1;
-		wait_supervisor_exit(sup_lock);
+		if (!orphans_left(cl, project, o))
+			wait_supervisor_exit(sup_lock);
 	}
 	/* What a dead supervisor left, and what a live one did not know of. */
-	if (down_offline(cl, project, o, err) < 0)
+	if (down_offline(cl, project, o, &kept, err) < 0)
 		return -1;
+	if (remove_images(cl, o, err) < 0)
+		return -1;
+	if (kept)
+		return 0; /* the orphans keep the project's record and supervisor */
 	if (state_remove_tree(rundir, err) < 0 || state_remove_tree(pdir, err) < 0)
 		return -1;
 	return 0;
@@ -651,12 +766,40 @@ int super_down(const struct super_client *cl, const char *project, const struct 
 
 /* ---- stop, start, restart, kill ---- */
 
+/* restart SERVICE...: the services that depend on one restarted with `restart: true`
+ * are restarted with it, transitively. */
+static struct json_object *restart_set(struct compose_project *p, const struct super_ctl_opts *o)
+{
+	bool *in = xcalloc(p->nservices + 1, sizeof(bool)), grew = true;
+	struct json_object *a = json_object_new_array();
+	size_t i, k;
+
+	for (i = 0; i < o->nservices; i++)
+		in[compose_service_index(p, o->services[i])] = true;
+	while (grew) {
+		grew = false;
+		for (i = 0; i < p->nservices; i++)
+			for (k = 0; !in[i] && k < p->services[i].ndepends_on; k++) {
+				const struct compose_depend *d = &p->services[i].depends_on[k];
+				int dep = compose_service_index(p, d->service);
+
+				if (d->restart && dep >= 0 && in[dep])
+					grew = in[i] = true;
+			}
+	}
+	for (i = 0; i < p->nservices; i++)
+		if (in[i])
+			json_object_array_add(a, json_object_new_string(p->services[i].name));
+	free(in);
+	return a;
+}
+
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err)
 {
 	_cleanup_close_ int lock = -1;
 	size_t i;
-	int fd, rc;
+	int rc;
 	bool restart = !strcmp(o->op, "restart");
 
 	for (i = 0; i < o->nservices; i++)
@@ -670,20 +813,17 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 
 		json_object_object_add(req, "op", json_object_new_string(op));
 		json_object_object_add(req, "workdir", json_object_new_string(p->workdir));
-		json_object_object_add(req, "services", services_json(o->services, o->nservices));
+		json_object_object_add(req, "services",
+				       restart && o->nservices
+					       ? restart_set(p, o)
+					       : services_json(o->services, o->nservices));
 		json_object_object_add(req, "timeout", json_object_new_int(o->timeout_s));
 		json_object_object_add(req, "signal", json_object_new_int(o->signal));
 		json_object_object_add(req, "stop", json_object_new_boolean(o->stop));
-		if (!strcmp(op, "start") || !strcmp(op, "rm")) {
-			rc = request(cl, p->name, req, NULL, err);
-		} else {
-			/* Nothing to stop or kill without a supervisor: nothing runs. */
-			fd = sup_connect(&cl->paths, p->name);
-			if (fd < 0)
-				continue;
-			rc = sup_request(cl, fd, req, false, err);
-			close(fd);
-		}
+		json_object_object_add(req, "volumes", json_object_new_boolean(o->volumes));
+		/* A supervisor that was killed left its containers running: a new one adopts
+		 * them, so stop and kill act on them too. */
+		rc = request(cl, p->name, req, NULL, err);
 		if (rc < 0)
 			return -1;
 	}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,13 +139,17 @@ static void on_handle_closed(uv_handle_t *h)
 {
 	struct sup_ctr *c = h->data;
 
+	c->closing--;
 	if (--c->handles == 0 && c->forgotten)
 		sup_ctr_free(c);
+	else if (!c->closing && !c->forgotten)
+		sup_changed(c->s); /* an up waiting to start it again goes on */
 }
 
 void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h)
 {
 	h->data = c;
+	c->closing++;
 	uv_close(h, on_handle_closed);
 }
 
@@ -166,27 +171,6 @@ static void ctr_forget(struct sup_ctr *c)
 static void add_label(struct json_object *labels, const char *k, const char *v)
 {
 	json_object_object_add(labels, k, json_object_new_string(v));
-}
-
-static struct json_object *ports_json(const struct compose_service *svc)
-{
-	struct json_object *a = json_object_new_array();
-	size_t i;
-
-	for (i = 0; i < svc->nports; i++) {
-		const struct compose_port *p = &svc->ports[i];
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "host_ip",
-				       json_object_new_string(p->host_ip ? p->host_ip : "0.0.0.0"));
-		json_object_object_add(o, "published",
-				       json_object_new_int(p->published ? atoi(p->published) : 0));
-		json_object_object_add(o, "target", json_object_new_int((int)p->target));
-		json_object_object_add(o, "protocol",
-				       json_object_new_string(p->protocol ? p->protocol : "tcp"));
-		json_object_array_add(a, o);
-	}
-	return a;
 }
 
 static char *join_argv(char **argv)
@@ -238,7 +222,7 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 			       json_object_new_string(svc->stop_signal ? svc->stop_signal
 								       : "SIGTERM"));
 	json_object_object_add(o, "stop_grace_ms", json_object_new_int(grace_ms_of(svc)));
-	json_object_object_add(o, "ports", ports_json(svc));
+	json_object_object_add(o, "ports", sup_ports_json(svc, NULL));
 	{
 		_cleanup_free_ char *cg = state_cgroup_parent(s->project);
 
@@ -285,6 +269,8 @@ void sup_ctr_write_state(struct sup_ctr *c)
 				       c->status == CTR_RUNNING && c->ec ? engine_pid(c->ec) : 0));
 	json_object_object_add(o, "started_at", json_object_new_int64(c->started_at));
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
+	if (c->log_lost)
+		json_object_object_add(o, "log_lines_lost", json_object_new_int64(c->log_lost));
 	if (c->health.status != HEALTH_NONE) {
 		struct json_object *h = json_object_new_object();
 
@@ -305,7 +291,7 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 		   struct sup_ctr **out, struct stk_err *err)
 {
 	struct engine_spec spec;
-	_cleanup_free_ char *id = random_id(), *name = NULL, *command = NULL;
+	_cleanup_free_ char *id = random_id(), *name = NULL, *command = NULL, *hostname = NULL;
 	struct sup_ctr *c;
 	int rc;
 
@@ -321,11 +307,14 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 	engine_spec_init(&spec);
 	rc = sup_spec_build(s, svc, c, &spec, NULL, err);
 	command = join_argv(spec.argv);
+	hostname = xstrdup(spec.hostname ? spec.hostname : "");
 	engine_spec_release(&spec);
 	if (rc == 0)
 		rc = stk_mkdir_p(c->dir, 0700, err);
 	if (rc == 0) {
 		c->config = config_new(s, svc, id, name, number, command);
+		/* For containers that join its network namespace (network_mode). */
+		json_object_object_add(c->config, "hostname", json_object_new_string(hostname));
 		rc = write_config(c, err);
 	}
 	if (rc < 0) {
@@ -337,6 +326,7 @@ int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 	}
 	c->status = CTR_CREATED;
 	sup_ctr_write_state(c);
+	sup_event(c, "create", NULL, 0);
 	*out = c;
 	return 0;
 }
@@ -349,6 +339,7 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			   struct stk_err *err)
 {
 	struct sup *s = c->s;
+	_cleanup_free_ uint16_t *host_ports = xcalloc(svc->nports + 1, sizeof(*host_ports));
 	size_t i;
 
 	if (!s->net && net_open(s->paths.root, s->project, NULL, &s->net, err) < 0)
@@ -381,18 +372,10 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 		/* Published ports go with the first network, as Docker publishes once. */
 		if (i == 0 && svc->nports) {
 			pv = xcalloc(svc->nports, sizeof(*pv));
-			for (j = 0; j < svc->nports; j++) {
-				const struct compose_port *p = &svc->ports[j];
-
-				if (!p->published)
-					continue; /* a random host port: not supported yet */
-				pv[np].proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP
-											  : NET_TCP;
-				pv[np].host_ip = p->host_ip;
-				pv[np].host_port = (uint16_t)atoi(p->published);
-				pv[np++].container_port = (uint16_t)p->target;
-			}
+			for (j = 0; j < svc->nports; j++)
+				sup_port_of(&svc->ports[j], &pv[np++]);
 			ports = pv;
+			es.host_ports_out = host_ports;
 		}
 		es.ports = ports;
 		es.nports = np;
@@ -401,6 +384,12 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 		free(pv);
 		if (rc < 0)
 			return stk_err_wrap(err, "network %s", sn->name);
+		if (i == 0 && np) {
+			/* The host ports taken, for `ps` and `port`. */
+			json_object_object_add(c->config, "ports", sup_ports_json(svc, host_ports));
+			if (write_config(c, err) < 0)
+				return -1;
+		}
 		if (i == 0) {
 			memcpy(ip, addr, 16);
 			if (net_network_gateway(s->net, sn->name, gw, err) < 0 ||
@@ -464,7 +453,7 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	struct sup *s = c->s;
 	const struct compose_service *svc = sup_ctr_service(c);
 	struct engine_spec spec;
-	_cleanup_close_ int nsfd = -1;
+	_cleanup_close_ int nsfd = -1, stdin_fd = -1;
 	int wfds[2] = {-1, -1};
 	char ip[16] = "", ip6[46] = "", gw[16] = "", host[256];
 	const char *mode;
@@ -478,8 +467,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	sup_ctr_restart_cancel(c);
 	mode = svc->network_mode;
 	host_mode = mode && !strcmp(mode, "host");
-	if (mode && strcmp(mode, "none") && !host_mode)
-		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported yet",
+	if (mode && strcmp(mode, "none") && !host_mode && !sup_netmode_shares(svc))
+		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported",
 				   c->name, mode);
 	engine_spec_init(&spec);
 	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0)
@@ -497,16 +486,26 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		if (attach_networks(c, svc, nsfd, spec.hostname, ip, ip6, gw, err) < 0)
 			goto out;
 		spec.netns = xasprintf("/proc/%d/fd/%d", (int)getpid(), nsfd);
+	} else if (sup_netmode_shares(svc)) {
+		if (sup_netmode_join(c, svc, &spec, &nsfd, err) < 0 || write_config(c, err) < 0)
+			goto out;
 	}
-	if (write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL, *ip6 ? ip6 : NULL,
+	/* A sharer has the other container's /etc/hosts and /etc/resolv.conf (the join). */
+	if (!sup_netmode_shares(svc) &&
+	    write_net_files(c, svc, spec.hostname, host_mode, *ip ? ip : NULL, *ip6 ? ip6 : NULL,
 			    *gw ? gw : NULL, err) < 0)
 		goto out;
-	spec.hosts_file = xasprintf("%s/hosts", c->dir);
-	spec.resolv_conf_file = xasprintf("%s/resolv.conf", c->dir);
+	if (!spec.hosts_file)
+		spec.hosts_file = xasprintf("%s/hosts", c->dir);
+	if (!spec.resolv_conf_file)
+		spec.resolv_conf_file = xasprintf("%s/resolv.conf", c->dir);
 	if (sup_logs_open(c, wfds, err) < 0)
 		goto out;
 	spec.stdio[1] = wfds[0];
 	spec.stdio[2] = wfds[1];
+	if (svc->stdin_open && !svc->tty && sup_stdin_open(c, &stdin_fd, err) < 0)
+		goto out;
+	spec.stdio[0] = stdin_fd;
 	if (engine_create(&spec, &c->ec, err) < 0)
 		goto out;
 	if (engine_start(c->ec, err) < 0) {
@@ -514,6 +513,8 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 		c->ec = NULL;
 		goto out;
 	}
+	if (spec.tty)
+		sup_logs_take_pty(c, engine_take_pty_master(c->ec));
 	rc = 0;
 out:
 	if (wfds[0] >= 0)
@@ -539,6 +540,7 @@ out:
 	sup_health_start(c, icfg);
 	json_object_put(icfg);
 	sup_ctr_write_state(c);
+	sup_event(c, "start", NULL, 0);
 	if (s->net) {
 		struct stk_err e3;
 
@@ -588,6 +590,8 @@ static void on_restart_timer(uv_timer_t *t)
 
 	c->restart_pending = false;
 	c->restart_count++;
+	c->restart_attempts++;
+	sup_event(c, "restart", NULL, 0);
 	if (sup_ctr_start(c, &err) < 0) {
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 		c->exit_code = 128;
@@ -596,24 +600,57 @@ static void on_restart_timer(uv_timer_t *t)
 	}
 }
 
-/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides. */
+/* The service's policy: deploy.restart_policy over restart, as Compose maps them
+ * (none: no, any: always). max 0: no limit; delay and window -1: not set. */
+struct restart_policy {
+	const char *mode; /* no, always, unless-stopped, on-failure */
+	long long max, delay_ms, window_ms;
+};
+
+static void restart_policy_of(const struct compose_service *svc, struct restart_policy *rp)
+{
+	const char *r = svc && svc->restart ? svc->restart : "no";
+
+	rp->delay_ms = rp->window_ms = -1;
+	rp->max = 0;
+	if (svc && svc->restart_condition) {
+		const char *cond = svc->restart_condition;
+
+		rp->mode = !strcmp(cond, "any") ? "always" : !strcmp(cond, "none") ? "no" : cond;
+		rp->max = svc->restart_max_attempts;
+		if (svc->restart_delay_ns >= 0)
+			rp->delay_ms = svc->restart_delay_ns / 1000000;
+		if (svc->restart_window_ns > 0)
+			rp->window_ms = svc->restart_window_ns / 1000000;
+		return;
+	}
+	rp->mode = str_has_prefix(r, "on-failure") ? "on-failure" : r;
+	if (str_has_prefix(r, "on-failure:"))
+		rp->max = atoi(r + 11);
+}
+
+/* restart: no, always, unless-stopped, on-failure[:N], as Docker decides; with
+ * deploy.restart_policy, max_attempts bounds any condition, delay is a fixed wait, and
+ * a run that lasted the window counts as a success (the attempts start over). */
 static void restart_maybe(struct sup_ctr *c)
 {
-	const struct compose_service *svc = sup_ctr_service(c);
-	const char *policy = svc && svc->restart ? svc->restart : "no";
+	struct restart_policy rp;
+	long long ran_ms = (c->finished_at - c->started_at) / 1000000;
 	bool again = false;
 
-	if (!strcmp(policy, "always") || !strcmp(policy, "unless-stopped")) {
+	restart_policy_of(sup_ctr_service(c), &rp);
+	if (rp.window_ms >= 0 && ran_ms >= rp.window_ms)
+		c->restart_attempts = 0;
+	if (!strcmp(rp.mode, "always") || !strcmp(rp.mode, "unless-stopped"))
 		again = true;
-	} else if (str_has_prefix(policy, "on-failure")) {
-		int max = policy[10] == ':' ? atoi(policy + 11) : 0;
-
-		again = c->exit_code != 0 && (max <= 0 || c->restart_count < max);
-	}
-	if (!again)
+	else if (!strcmp(rp.mode, "on-failure"))
+		again = c->exit_code != 0;
+	if (!again || (rp.max > 0 && c->restart_attempts >= rp.max))
 		return;
 	/* Ran for 10 s: the back-off starts over. */
-	if (c->finished_at - c->started_at >= 10000000000LL || !c->restart_delay_ms)
+	if (rp.delay_ms >= 0)
+		c->restart_delay_ms = rp.delay_ms;
+	else if (ran_ms >= 10000 || !c->restart_delay_ms)
 		c->restart_delay_ms = 100;
 	else if (c->restart_delay_ms < 60000)
 		c->restart_delay_ms *= 2;
@@ -683,17 +720,12 @@ static void ctr_exited(struct sup_ctr *c)
 	stop_timer_stop(c);
 	sup_health_stop(c);
 	c->health.status = HEALTH_NONE;
-	if (c->ec && !c->adopted) {
-		if (engine_try_wait(c->ec, &ex, &err) != 0)
-			ex.code = -1;
-		sup_engine_remove(s, c->ec);
-	} else {
-		engine_container_free(c->ec);
-	}
+	/* Adopted: another process was its parent, so its code is lost; its cgroup and
+	 * state go on the same timer as any other's. */
+	if (c->ec && !c->adopted && engine_try_wait(c->ec, &ex, &err) != 0)
+		ex.code = -1;
+	sup_engine_remove(s, c->ec);
 	c->ec = NULL;
-	/* Adopted: another process was its parent; its code is lost, its cgroup is not. */
-	if (c->adopted && ctr_cleanup(c, &err) < 0)
-		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	c->adopted = false;
 	if (s->net && net_endpoint_detach(s->net, c->name, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
@@ -703,6 +735,9 @@ static void ctr_exited(struct sup_ctr *c)
 	c->status = CTR_EXITED;
 	c->finished_at = now_ns();
 	sup_ctr_write_state(c);
+	sup_event(c, "die", "exitCode", c->exit_code);
+	if (op)
+		sup_event(c, "stop", NULL, 0);
 	c->op = NULL;
 	c->stopping = false;
 	if (!op && !c->manual_stop)
@@ -725,6 +760,31 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 	(void)status;
 	(void)events;
 	ctr_exited(h->data);
+}
+
+/* A request may be read in the same loop iteration as a container's exit, before its
+ * pidfd's turn: the request sees the exit first, as `ps` (which reads the kernel)
+ * already does. */
+void sup_ctr_notice_exits(struct sup *s)
+{
+	struct sup_ctr *c;
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (c = s->ctrs; c; c = c->next) {
+			struct pollfd pf = {.events = POLLIN};
+
+			if (c->status != CTR_RUNNING || !c->polling || !c->ec)
+				continue;
+			pf.fd = engine_pidfd(c->ec);
+			if (poll(&pf, 1, 0) == 1) {
+				ctr_exited(c); /* may change the list: look again */
+				again = true;
+				break;
+			}
+		}
+	}
 }
 
 static void on_grace_over(uv_timer_t *t)
@@ -767,6 +827,7 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 	sup_progress(op->client, "Container", c->name, "Stopping");
 	c->op = op;
 	c->stopping = true;
+	sup_event(c, "kill", "signal", sig);
 	if (engine_kill(c->ec, sig, &err) < 0 || grace_ms <= 0) {
 		engine_kill_all(c->ec, &err);
 		return;
@@ -790,6 +851,8 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err)
 	rc = ctr_cleanup(c, err);
 	if (rc == 0)
 		rc = state_remove_tree(c->dir, err);
+	if (rc == 0)
+		sup_event(c, "destroy", NULL, 0);
 	ctr_forget(c);
 	return rc;
 }
@@ -837,13 +900,20 @@ void sup_ctr_load_recorded(struct sup *s)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		struct sup_ctr *c = ctr_new(s, v[i].id, json_object_get(v[i].config));
+		struct sup_ctr *c;
+
+		/* One-off containers (`run`) belong to the CLI that runs them. */
+		if (state_container_oneoff(&v[i]))
+			continue;
+		c = ctr_new(s, v[i].id, json_object_get(v[i].config));
 
 		c->status = strcmp(state_str(v[i].state, "status"), "created") ? CTR_EXITED
 									       : CTR_CREATED;
 		c->exit_code = (int)state_int(v[i].state, "exit_code");
 		c->started_at = state_int(v[i].state, "started_at");
 		c->finished_at = state_int(v[i].state, "finished_at");
+		c->log_lost = state_int(v[i].state, "log_lines_lost");
+		c->restart_count = (int)state_int(v[i].state, "restart_count");
 		if (!state_container_running(&v[i]) &&
 		    !strcmp(state_str(v[i].state, "status"), "running")) {
 			/* Recorded as running, gone without a supervisor seeing it (a crashed

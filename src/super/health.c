@@ -197,6 +197,8 @@ static void probe_finished(struct sup_ctr *c)
 			h->status = HEALTH_UNHEALTHY;
 	}
 	schedule(c, next_delay(c));
+	if (h->status != before)
+		sup_event(c, "health_status", NULL, 0);
 	if (h->status != before || h->status != HEALTH_HEALTHY)
 		record(c);
 }
@@ -227,6 +229,7 @@ static void probe_start(struct sup_ctr *c)
 		h->last_exit = -1;
 		if (++h->streak >= h->retries && h->status != HEALTH_UNHEALTHY) {
 			h->status = HEALTH_UNHEALTHY;
+			sup_event(c, "health_status", NULL, 0);
 			record(c);
 		}
 		schedule(c, next_delay(c));

@@ -4,6 +4,7 @@
 #define STK_SUPER_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "compose/model.h"
@@ -65,6 +66,8 @@ struct sup_ctr {
 	int log_fd;
 	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
 	int log_max_files;
+	long long log_lost; /* lines that could not be written (disk full) */
+	bool log_losing; /* the last write failed */
 	int exit_code;
 	long long started_at, finished_at; /* ns since the epoch; 0 = never */
 	bool adopted; /* left running by a previous supervisor: not our child */
@@ -78,8 +81,10 @@ struct sup_ctr {
 	uv_timer_t restart_timer;
 	bool restart_timer_open, restart_pending, manual_stop;
 	int restart_count;
+	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
+	int closing; /* handles being closed: none may be initialised again until then */
 	bool forgotten;
 };
 
@@ -111,6 +116,7 @@ struct sup {
 	bool exiting;
 	bool down_done; /* the project is down: exit without waiting for the client */
 	int lock_fd;
+	struct sup_sub *subs; /* events.c: clients that subscribed to events */
 };
 
 /* supervisor.c: events to a client */
@@ -132,6 +138,8 @@ int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);
 void sup_ctr_restart_cancel(struct sup_ctr *c);
 void sup_ctr_close_timers(struct sup_ctr *c);
 void sup_ctr_write_state(struct sup_ctr *c);
+/* Containers whose PID 1 has exited but whose pidfd event is still to come: handled now. */
+void sup_ctr_notice_exits(struct sup *s);
 /* Containers recorded on disk (a previous supervisor's): added as exited. */
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);
@@ -145,6 +153,28 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 		   struct engine_spec *spec, struct json_object **image_config,
 		   struct stk_err *err);
 
+/* netmode.c: published ports and network_mode */
+struct net_port;
+/* The net module's form of a compose port (a range or a random port included). */
+void sup_port_of(const struct compose_port *cp, struct net_port *out);
+/* config.json's "ports": host_ports (one per service port) once the container runs,
+ * NULL before (a range or a random port is then 0). */
+struct json_object *sup_ports_json(const struct compose_service *svc, const uint16_t *host_ports);
+/* network_mode service:NAME or container:NAME: opens the running target's network
+ * namespace (checked against its pidfd) into *nsfd and points spec at it and at the
+ * target's /etc/hosts, /etc/resolv.conf and hostname; records the target in c's config. */
+int sup_netmode_join(struct sup_ctr *c, const struct compose_service *svc, struct engine_spec *spec,
+		     int *nsfd, struct stk_err *err);
+/* Is the sharer still in the namespace of its service's current container? */
+bool sup_netmode_current(struct sup *s, const struct sup_ctr *c, const struct compose_service *svc);
+/* A sharer (network_mode service:/container:) publishes no ports, and container:NAME
+ * names a running container or one the project makes (checked before up starts
+ * anything). */
+int sup_netmode_check(const struct state_paths *paths, const struct compose_project *p,
+		      const struct compose_service *svc, struct stk_err *err);
+/* network_mode service: or container: */
+bool sup_netmode_shares(const struct compose_service *svc);
+
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);
 void sup_health_stop(struct sup_ctr *c);
@@ -156,6 +186,27 @@ void sup_changed(struct sup *s);
 int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
 void sup_logs_attach(struct sup_ctr *c);
 void sup_logs_close(struct sup_ctr *c);
+/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO. */
+void sup_logs_take_pty(struct sup_ctr *c, int master);
+/* stdin_open without tty: a FIFO no one writes, so the container's stdin stays open. */
+int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err);
+
+/* events.c: container events (create, start, die, ...) to every subscribed client, each
+ * with a bounded queue: a slow reader loses events (counted), never stalls the loop. */
+struct sup_sub;
+/* key: an attribute with its value (exitCode, signal), or NULL. */
+void sup_event(struct sup_ctr *c, const char *action, const char *key, long long val);
+void sup_events_subscribe(struct sup *s, struct sup_client *cl);
+void sup_events_forget(struct sup *s, struct sup_client *cl);
+/* {"op":"notify","id","action"}: an event about a container the CLI acted on itself
+ * (pause, unpause), passed on to the subscribers; answered with "done". */
+void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object *req);
+/* supervisor.c: bytes written to the client and not yet taken by the kernel. */
+size_t sup_client_queued(struct sup_client *cl);
+
+/* client.c: the CLI side's connection to a project's supervisor, one started if asked. */
+int sup_connect(const struct state_paths *p, const char *project);
+int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err);
 
 /* Remove a container's engine side and free it, retrying on a timer while it is busy. */
 void sup_engine_remove(struct sup *s, struct engine_container *ec);

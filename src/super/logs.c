@@ -4,7 +4,9 @@
  * reads). The supervisor reads them and appends one JSON record per line to
  * container.log, as Docker's json-file driver does ({"log", "stream", "time"}),
  * rotating at logging.options max-size / max-file (default 20 MiB x 5, as Docker's
- * local driver). The CLI reads the files back with no supervisor involved. */
+ * local driver). The CLI reads the files back with no supervisor involved. A tty
+ * container's output is its pty master instead, read as stdout (with the pty's \r\n, as
+ * Docker logs it); it lives only as long as the supervisor that started it. */
 #include "super/internal.h"
 
 #include <errno.h>
@@ -82,6 +84,31 @@ static void log_rotate(struct sup_ctr *c)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 }
 
+/* A line that could not be written (a full disk): the container goes on, never blocked;
+ * the line is counted, in the supervisor's log and the state (`ps --format json`,
+ * `logs` warn of it). A record cut short is taken back, so the file stays whole. */
+static void log_lost(struct sup_ctr *c, int errnum, bool partial)
+{
+	if (partial && ftruncate(c->log_fd, c->log_size) < 0)
+		fprintf(stderr, "stack supervise: %s: log: take back a partial record: %s\n",
+			c->name, strerror(errno));
+	c->log_lost++;
+	if (c->log_losing)
+		return;
+	c->log_losing = true;
+	fprintf(stderr, "stack supervise: %s: log: %s: output lines are being lost\n", c->name,
+		strerror(errnum));
+	sup_ctr_write_state(c);
+}
+
+static void log_recovered(struct sup_ctr *c)
+{
+	c->log_losing = false;
+	fprintf(stderr, "stack supervise: %s: log: writing again; %lld lines lost in all\n",
+		c->name, c->log_lost);
+	sup_ctr_write_state(c);
+}
+
 static void log_record(struct sup_stream *st, const char *line, size_t len)
 {
 	struct sup_ctr *c = st->ctr;
@@ -106,9 +133,15 @@ static void log_record(struct sup_stream *st, const char *line, size_t len)
 	slen = strlen(s);
 	{
 		_cleanup_free_ char *rec = xasprintf("%s\n", s);
+		ssize_t n = write(c->log_fd, rec, slen + 1);
 
-		if (write(c->log_fd, rec, slen + 1) == (ssize_t)(slen + 1))
+		if (n == (ssize_t)(slen + 1)) {
 			c->log_size += (long long)slen + 1;
+			if (c->log_losing)
+				log_recovered(c);
+		} else {
+			log_lost(c, n < 0 ? errno : ENOSPC, n > 0);
+		}
 	}
 	json_object_put(o);
 	if (c->log_size >= c->log_max_size)
@@ -228,6 +261,28 @@ void sup_logs_attach(struct sup_ctr *c)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	stream_attach(c, &c->out);
 	stream_attach(c, &c->err);
+}
+
+void sup_logs_take_pty(struct sup_ctr *c, int master)
+{
+	if (master < 0)
+		return;
+	if (c->out.rfd >= 0)
+		close(c->out.rfd);
+	c->out.rfd = master;
+}
+
+int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/stdin.fifo", c->dir);
+
+	if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+		return stk_err_sys(err, "mkfifo %s", path);
+	/* Read-write: the container's reads wait, as on Docker's open, unattached stdin. */
+	*fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return stk_err_sys(err, "open %s", path);
+	return 0;
 }
 
 void sup_logs_close(struct sup_ctr *c)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose/compose.h"
 #include "image/image.h"
 #include "state/state.h"
 #include "util/cleanup.h"
@@ -270,7 +271,8 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 	spec->hostname = svc->hostname ? xstrdup(svc->hostname) : xstrndup(c->id, 12);
 	if (svc->domainname)
 		spec->domainname = xstrdup(svc->domainname);
-	/* tty: not yet; the container's output goes through the log FIFOs. */
+	/* A pty for stdin, stdout and stderr: its master is read as stdout (logs.c). */
+	spec->tty = svc->tty;
 	build_security(svc, spec);
 	if (build_mounts(svc, spec, err) < 0 || build_limits(svc, spec, err) < 0)
 		return -1;
@@ -290,4 +292,49 @@ char *sup_image_id(struct sup *s, const char *image)
 	id = ic.id ? xstrdup(ic.id) : NULL;
 	image_config_free(&ic);
 	return id;
+}
+
+/* The spec of a service's container with that id and directory, from a model of the
+ * project and the image store, outside the supervisor (exec, run). */
+int super_service_spec(const struct state_paths *paths, struct compose_project *model,
+		       const char *service, const char *id, const char *dir,
+		       struct engine_spec *spec, struct stk_err *err)
+{
+	struct sup s = {.paths = *paths, .project = model->name, .model = model};
+	struct sup_ctr c = {.s = &s, .id = (char *)id, .dir = (char *)dir};
+	int i = compose_service_index(model, service), rc;
+
+	if (i < 0)
+		return stk_err_set(err, ENOENT, "no such service: %s", service);
+	if (image_store_open(paths->root, &s.store, err) < 0)
+		return -1;
+	rc = sup_spec_build(&s, &model->services[i], &c, spec, NULL, err);
+	image_store_free(s.store);
+	return rc;
+}
+
+/* The spec a recorded container was started with, rebuilt from the project's applied
+ * model: the same environment, user, working directory, capabilities, seccomp, limits. */
+int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
+			 struct engine_spec *spec, struct stk_err *err)
+{
+	const char *project = state_str(rec->config, "project");
+	_cleanup_free_ char *dir = state_project_dir(paths, project);
+	_cleanup_free_ char *file = xasprintf("%s/compose.json", dir);
+	const char *files[1] = {file};
+	struct compose_options o = {.files = files, .nfiles = 1, .project_name = project};
+	struct compose_diags d = {0};
+	struct compose_project *model = NULL;
+	int rc;
+
+	if (compose_project_load(&o, &model, &d) < 0) {
+		stk_err_set(err, EINVAL, "%s: %s", file, d.n ? d.v[0].msg : "cannot load");
+		compose_diags_free(&d);
+		return -1;
+	}
+	compose_diags_free(&d);
+	rc = super_service_spec(paths, model, state_str(rec->config, "service"), rec->id, rec->dir,
+				spec, err);
+	compose_project_free(model);
+	return rc;
 }

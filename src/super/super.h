@@ -39,6 +39,10 @@ struct super_up_opts {
 	const char *pull; /* always, missing, never; NULL = each service's pull_policy */
 	const char *recreate; /* "force", "never", or NULL: containers whose config changed */
 	bool remove_orphans; /* containers of services no longer in the file */
+	bool no_start; /* create, up --no-start: containers made, none started */
+	bool always_recreate_deps; /* the named services' dependencies recreated */
+	bool timeout_set; /* -t: timeout_s is the grace when recreating or stopping */
+	int timeout_s;
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
 };
@@ -51,6 +55,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 struct super_down_opts {
 	int timeout_s; /* -1: each service's stop_grace_period (default 10 s) */
 	bool volumes, remove_orphans;
+	/* The project as the file has it now: without remove_orphans, containers of
+	 * services it does not have are warned of and left (NULL: every container goes). */
+	struct compose_project *project;
+	const char *rmi; /* --rmi local|all; NULL = none */
 };
 
 /* `down`: stops and removes the project's containers and networks and its record,
@@ -66,9 +74,21 @@ struct super_ctl_opts {
 	int timeout_s; /* stop, restart; -1 = the service's */
 	int signal; /* kill; 0 = SIGKILL */
 	bool stop; /* rm: stop running containers first */
+	bool volumes; /* rm -v: anonymous volumes too (none are made yet: passed on only) */
 };
 int super_ctl(const struct super_client *cl, struct compose_project *p,
 	      const struct super_ctl_opts *o, struct stk_err *err);
+
+/* `events`: the project's container events ({"event":"container","time_ns","action",
+ * "id","service","attributes":{"name","image",...}}, or {"event":"dropped","count"} when
+ * this reader fell behind) to fn, until interrupted. Starts a supervisor if none runs. */
+int super_events(const struct super_client *cl, const char *project, super_event_fn fn, void *arg,
+		 struct stk_err *err);
+
+/* Tell the project's supervisor (if one runs) of an event on container id that the CLI
+ * caused itself ("pause", "unpause"), for `events`. */
+void super_events_notify(const struct super_client *cl, const char *project, const char *id,
+			 const char *action);
 
 /* The hidden `stack supervise PROJECT` command: runs the loop until the project has
  * no running container. "ok" or an error line is written to ready_fd once the control
@@ -78,6 +98,29 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 /* A network namespace of its own for a container, made (unshare, then back) before
  * the engine starts it; the fd keeps it alive until the container has joined it. */
 int super_netns_new(int *out, struct stk_err *err);
+
+/* The engine spec a recorded container was started with (environment, user, working
+ * directory, capabilities, seccomp, limits), rebuilt from the project's applied model and
+ * the image store: for a CLI that joins it (exec) with no supervisor. */
+struct engine_spec;
+int super_container_spec(const struct state_paths *paths, const struct state_container *rec,
+			 struct engine_spec *spec, struct stk_err *err);
+
+/* The spec of a new container of service (id, state directory dir) from the model: for
+ * a one-off container the CLI runs itself (`run`). */
+int super_service_spec(const struct state_paths *paths, struct compose_project *model,
+		       const char *service, const char *id, const char *dir,
+		       struct engine_spec *spec, struct stk_err *err);
+/* The project's networks as the supervisor makes them at `up` (idempotent). */
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err);
+/* Tell the project's supervisor, if one runs, that the CLI attached or detached a
+ * container (`run`): its DNS and loopback port proxies reread the network record. */
+int super_net_reload(const struct super_client *cl, const char *project, struct stk_err *err);
+/* Check o->services as `up` does (build-only ones, unsupported mounts) and pull their
+ * images as `up` would (o->pull, else pull_policy). */
+int super_pull(const struct super_client *cl, struct compose_project *p,
+	       const struct super_up_opts *o, struct stk_err *err);
 
 /* ---- logs, from disk ---- */
 

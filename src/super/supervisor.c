@@ -60,6 +60,7 @@ static void client_close(struct sup_client *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	sup_events_forget(c->s, c);
 	for (pp = &c->s->clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -92,6 +93,11 @@ void sup_client_send(struct sup_client *c, struct json_object *ev)
 		}
 	}
 	json_object_put(ev);
+}
+
+size_t sup_client_queued(struct sup_client *c)
+{
+	return c->closed ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
 }
 
 void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status)
@@ -221,6 +227,9 @@ void sup_op_done(struct sup_op *op)
 
 	if (--op->pending > 0)
 		return;
+	/* down left orphans running (no --remove-orphans): they keep the networks. */
+	if (op->down && s->ctrs)
+		op->down = false;
 	if (op->down)
 		teardown_networks(s, op->error ? NULL : op->client);
 	send_end(op->client, op->error);
@@ -334,6 +343,16 @@ static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err 
 	return 0;
 }
 
+int super_networks_create(const struct state_paths *paths, struct compose_project *model,
+			  struct stk_err *err)
+{
+	struct sup s = {.paths = *paths, .project = model->name, .model = model};
+	int rc = create_networks(&s, NULL, err);
+
+	net_close(s.net);
+	return rc;
+}
+
 static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *err)
 {
 	sup_progress(cl, "Container", c->name, "Starting");
@@ -355,6 +374,9 @@ struct up_job {
 	bool deadline_open;
 	bool waiting_printed;
 	bool recreated_done;
+	/* depends_on.restart: services whose containers this up recreated, and the
+	 * dependents it stopped to start them again after. */
+	struct json_object *recreated, *bounced;
 };
 
 static struct up_job *up_jobs;
@@ -472,7 +494,8 @@ static bool ctr_current(struct sup *s, struct sup_ctr *c, const struct compose_s
 	_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
 
 	return hash && !strcmp(hash, state_str(c->config, "config_hash")) &&
-	       (!image_id || !strcmp(image_id, state_str(c->config, "image_id")));
+	       (!image_id || !strcmp(image_id, state_str(c->config, "image_id"))) &&
+	       sup_netmode_current(s, c, svc);
 }
 
 static int replicas_of(struct json_object *req, const struct compose_service *svc)
@@ -485,13 +508,58 @@ static int replicas_of(struct json_object *req, const struct compose_service *sv
 	return svc->replicas >= 0 ? svc->replicas : 1;
 }
 
+static bool named_in(struct json_object *req, const char *key, const char *service)
+{
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return false;
+	for (i = 0; i < json_object_array_length(v); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(v, i)), service))
+			return true;
+	return false;
+}
+
+/* --always-recreate-deps: the dependencies the named services brought are recreated. */
+static const char *recreate_of(struct up_job *j, const struct compose_service *svc)
+{
+	if (state_int(j->req, "always_recreate_deps") &&
+	    json_object_object_get_ex(j->req, "named", NULL) &&
+	    !named_in(j->req, "named", svc->name))
+		return "force";
+	return state_str(j->req, "recreate");
+}
+
+static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c);
+
+static bool in_list(struct json_object *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(a); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)), name))
+			return true;
+	return false;
+}
+
+static bool restarts_with_dependency(struct up_job *j, const struct compose_service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->ndepends_on; i++)
+		if (svc->depends_on[i].restart && in_list(j->recreated, svc->depends_on[i].service))
+			return true;
+	return false;
+}
+
 /* 1: the service's containers are as wanted and started; 0: a container is being
  * stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
 static int up_service(struct sup *s, struct up_job *j, const struct compose_service *svc,
 		      struct stk_err *err)
 {
 	struct sup_client *cl = j->op->client;
-	const char *recreate = state_str(j->req, "recreate");
+	const char *recreate = recreate_of(j, svc);
 	int n, want = replicas_of(j->req, svc);
 	struct sup_ctr *c, *next;
 	bool busy = false, fresh;
@@ -508,10 +576,27 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			continue;
 		if (c->number <= want && !strcmp(recreate, "force") && j->recreated_done)
 			continue;
-		if (c->number <= want)
+		if (c->number <= want) {
 			sup_progress(cl, "Container", c->name, "Recreate");
+			if (!in_list(j->recreated, svc->name))
+				json_object_array_add(j->recreated,
+						      json_object_new_string(svc->name));
+		}
 		j->op->pending++;
-		sup_ctr_stop(c, sup_ctr_stop_signal(c), sup_ctr_grace_ms(c), true, j->op);
+		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), true, j->op);
+	}
+	/* depends_on with restart: true on a service recreated above: restarted too. */
+	if (restarts_with_dependency(j, svc) && !in_list(j->bounced, svc->name)) {
+		json_object_array_add(j->bounced, json_object_new_string(svc->name));
+		for (c = s->ctrs; c; c = c->next) {
+			if (strcmp(c->service, svc->name) || c->status != CTR_RUNNING ||
+			    c->stopping)
+				continue;
+			sup_progress(cl, "Container", c->name, "Restarting");
+			j->op->pending++;
+			sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(j->req, c), false,
+				     j->op);
+		}
 	}
 	/* A container that did not run is gone already; one that runs is on its way. */
 	for (c = s->ctrs; c; c = c->next)
@@ -525,6 +610,9 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			sup_progress(cl, "Container", c->name, "Running");
 			continue;
 		}
+		/* It exited a moment ago: its handles close before it starts again. */
+		if (c && c->closing)
+			return 0;
 		fresh = !c;
 		if (!c) {
 			_cleanup_free_ char *name =
@@ -537,6 +625,8 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 				return stk_err_wrap(err, "%s", svc->name);
 			sup_progress(cl, "Container", c->name, "Created");
 		}
+		if (state_int(j->req, "no_start"))
+			continue; /* create, up --no-start */
 		if (start_ctr(c, cl, err) < 0) {
 			struct stk_err ignored;
 
@@ -572,6 +662,8 @@ static void job_end(struct up_job *j, const char *error)
 		op->down = true;
 	}
 	json_object_put(j->req);
+	json_object_put(j->recreated);
+	json_object_put(j->bounced);
 	free(j->order);
 	if (j->deadline_open)
 		uv_close((uv_handle_t *)&j->deadline, on_job_closed);
@@ -619,7 +711,8 @@ static void job_advance(struct sup *s, struct up_job *j)
 			j->next_svc++;
 			continue;
 		}
-		r = deps_ready(s, j, svc, &err);
+		/* Nothing starts: nothing waits for a dependency either. */
+		r = state_int(j->req, "no_start") ? 1 : deps_ready(s, j, svc, &err);
 		if (r < 0) {
 			job_end(j, err.msg);
 			return;
@@ -633,7 +726,7 @@ static void job_advance(struct sup *s, struct up_job *j)
 		}
 		if (r == 0) {
 			/* --force-recreate replaces each container once, not on every pass. */
-			j->recreated_done = !strcmp(state_str(j->req, "recreate"), "force");
+			j->recreated_done = !strcmp(recreate_of(j, svc), "force");
 			return;
 		}
 		j->next_svc++;
@@ -717,6 +810,8 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, s
 	j->op = op;
 	op->pending++;
 	j->req = json_object_get(req);
+	j->recreated = json_object_new_array();
+	j->bounced = json_object_new_array();
 	j->wait = state_int(req, "wait") != 0;
 	j->order = xcalloc(s->model->nservices + 1, sizeof(*j->order));
 	compose_start_order(s->model, j->order);
@@ -743,6 +838,21 @@ static int req_timeout_ms(struct json_object *req, const struct sup_ctr *c)
 	return sup_ctr_grace_ms(c);
 }
 
+/* down without --remove-orphans: "keep_orphans" lists the services the file has now;
+ * the containers of any other are left as they are. */
+static bool orphan_kept(struct json_object *req, const char *service)
+{
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(req, "keep_orphans", &v))
+		return false;
+	for (i = 0; i < json_object_array_length(v); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(v, i)), service))
+			return false;
+	return true;
+}
+
 /* stop, down: every matching container stopped (and removed), the op ending when the
  * last is. */
 static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, bool remove)
@@ -751,7 +861,7 @@ static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, 
 
 	for (c = s->ctrs; c; c = next) {
 		next = c->next;
-		if (!wanted(req, c->service))
+		if (!wanted(req, c->service) || orphan_kept(req, c->service))
 			continue;
 		if (!remove && c->status != CTR_RUNNING && !c->restart_pending)
 			continue;
@@ -810,8 +920,10 @@ static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object
 			continue;
 		sup_progress(cl, "Container", c->name, "Killing");
 		c->manual_stop = true;
-		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0)
+		if (engine_kill(c->ec, sig ? sig : SIGKILL, &err) == 0) {
+			sup_event(c, "kill", "signal", sig ? sig : SIGKILL);
 			sup_progress(cl, "Container", c->name, "Killed");
+		}
 	}
 }
 
@@ -819,9 +931,20 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 {
 	struct sup *s = cl->s;
 	const char *op = state_str(req, "op");
-	struct sup_op *o = op_new(s, cl);
+	struct sup_op *o;
 	struct stk_err err;
 
+	/* Events stream until the client closes: no op, no "done". */
+	if (!strcmp(op, "subscribe")) {
+		sup_events_subscribe(s, cl);
+		return;
+	}
+	if (!strcmp(op, "notify")) {
+		sup_events_notify(s, cl, req);
+		return;
+	}
+	sup_ctr_notice_exits(s);
+	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
 		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)
 				       : start_wanted(s, cl, req, &err)) < 0)
@@ -839,6 +962,10 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 		remove_stopped(s, o, req);
 	} else if (!strcmp(op, "kill")) {
 		kill_wanted(s, cl, req);
+	} else if (!strcmp(op, "reload-net")) {
+		/* A container the CLI attached (`run`): DNS and the loopback proxies follow. */
+		if (s->rt && net_runtime_reload(s->rt, &err) < 0)
+			o->error = xstrdup(err.msg);
 	} else {
 		o->error = xasprintf("unknown request \"%s\"", op);
 	}

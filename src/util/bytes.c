@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static int unit_shift(char c)
@@ -68,4 +69,30 @@ bad:
 			   field, s);
 too_large:
 	return stk_err_set(err, ERANGE, "%s: size \"%s\" is too large", field, s);
+}
+
+static void size_in_units(double v, double base, const char *const *abbr, int prec, char *buf,
+			  size_t len)
+{
+	int i = 0;
+
+	while (v >= base && abbr[i + 1]) {
+		v /= base;
+		i++;
+	}
+	snprintf(buf, len, "%.*g%s", prec, v, abbr[i]);
+}
+
+void stk_human_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const a[] = {"B", "kB", "MB", "GB", "TB", "PB", NULL};
+
+	size_in_units((double)n, 1000, a, 3, buf, len);
+}
+
+void stk_binary_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const a[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", NULL};
+
+	size_in_units((double)n, 1024, a, 4, buf, len);
 }

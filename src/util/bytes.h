@@ -12,4 +12,8 @@
  * dropped. A bad or too large (past INT64_MAX) value is an error naming field. */
 int stk_parse_bytes(const char *s, const char *field, int64_t *out, struct stk_err *err);
 
+/* As Docker prints sizes (go-units): decimal with 3 significant digits ("4.26MB"), and
+ * binary with 4 ("1.465MiB"). */
+void stk_human_size(uint64_t n, char *buf, size_t len);
+void stk_binary_size(uint64_t n, char *buf, size_t len);
 #endif

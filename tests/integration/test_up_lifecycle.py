@@ -319,6 +319,11 @@ services:
     project.ok("up", "-d")
     poll_until(lambda: {c["Service"]: c["State"] for c in project.ps_json("-a")} ==
                {"job": "exited", "app": "running"}, what="the job to exit")
+    # ps sees the exit once the cgroup has no live process; the supervisor once PID 1
+    # is gone, which may be later (its mounts are torn down first): rm acts on the latter.
+    [job] = [c for c in project.ps_json("-a") if c["Service"] == "job"]
+    poll_until(lambda: state(project, job["ID"])["status"] == "exited",
+               what="the supervisor to record the exit")
     r = project.ok("rm", "-f")
     assert f" Container {project.name}-job-1  Removed" in r.err.splitlines(), r.err
     assert [c["Service"] for c in project.ps_json("-a")] == ["app"]

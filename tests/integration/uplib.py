@@ -151,7 +151,7 @@ def project(tmp_path, registry):
     p = Project(tmp_path, registry)
     yield p
     crashes = p.supervisor_crashes()
-    r = p("down", "-v", "-t", "1")
+    r = p("down", "-v", "--remove-orphans", "-t", "1")
     assert crashes == [], crashes
     assert r.code == 0, r
     left = p.leftovers()

@@ -848,9 +848,59 @@ static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(vo
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* The cgroup v2 readers on recorded interface files (tests/unit/fixtures). */
+static char *fixture_dir(const char *name)
+{
+	const char *srcdir = getenv("srcdir");
+	char *file = xstrdup(__FILE__), *slash = strrchr(file, '/');
+	char *dir;
+
+	if (slash)
+		*slash = '\0';
+	dir = srcdir ? xasprintf("%s/tests/unit/fixtures/%s", srcdir, name)
+		     : xasprintf("%s/fixtures/%s", slash ? file : ".", name);
+	free(file);
+	return dir;
+}
+
+static void test_cgroup_v2_stats_read_memory_cpu_io_pids_and_cache(void **state)
+{
+	char *dir = fixture_dir("cgroup2-stats");
+	struct engine_stats st = {0};
+
+	(void)state;
+	cgv2_stats_dir(dir, &st);
+	assert_int_equal(st.memory_usage, 10485760);
+	assert_int_equal(st.memory_limit, 67108864);
+	assert_int_equal(st.memory_cache, 3145728);
+	assert_int_equal(st.cpu_usage_ns, 2500000000ULL);
+	assert_int_equal(st.pids, 4);
+	/* io.stat: every device summed. */
+	assert_int_equal(st.blkio_read, 1048576 + 2048);
+	assert_int_equal(st.blkio_write, 4096 + 8192);
+	free(dir);
+}
+
+static void test_cgroup_v2_stats_max_is_unlimited_and_missing_files_are_zero(void **state)
+{
+	char *dir = fixture_dir("cgroup2-unlimited");
+	struct engine_stats st = {0};
+
+	(void)state;
+	cgv2_stats_dir(dir, &st);
+	assert_int_equal(st.memory_limit, 0);
+	assert_int_equal(st.memory_usage, 0);
+	assert_int_equal(st.cpu_usage_ns, 0);
+	assert_int_equal(st.pids, 0);
+	assert_int_equal(st.memory_cache, 0);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cgroup_v2_stats_read_memory_cpu_io_pids_and_cache),
+		cmocka_unit_test(test_cgroup_v2_stats_max_is_unlimited_and_missing_files_are_zero),
 		cmocka_unit_test(test_user_by_name_gets_uid_gid_home_and_member_groups),
 		cmocka_unit_test(test_user_numeric_unknown_uid_gets_gid_0_and_home_slash),
 		cmocka_unit_test(test_user_with_group_name_and_group_add),

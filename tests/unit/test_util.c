@@ -197,9 +197,34 @@ static void test_bytes_overflow_and_junk_are_errors_naming_the_field(void **stat
 	assert_int_equal(err.errnum, ERANGE);
 }
 
+/* As go-units prints them in `docker stats` and `docker images`. */
+static void test_sizes_print_as_docker_prints_them(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	stk_human_size(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0B");
+	stk_human_size(648, buf, sizeof(buf));
+	assert_string_equal(buf, "648B");
+	stk_human_size(1234, buf, sizeof(buf));
+	assert_string_equal(buf, "1.23kB");
+	stk_human_size(2010000, buf, sizeof(buf));
+	assert_string_equal(buf, "2.01MB");
+	stk_binary_size(1536 * 1024, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5MiB");
+	stk_binary_size(64ULL << 20, buf, sizeof(buf));
+	assert_string_equal(buf, "64MiB");
+	stk_binary_size(1536, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5KiB");
+	stk_binary_size(1000, buf, sizeof(buf));
+	assert_string_equal(buf, "1000B");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes_print_as_docker_prints_them),
 		cmocka_unit_test(test_err_wrap_prefixes_context),
 		cmocka_unit_test(test_bytes_units_in_any_case_with_i_and_b),
 		cmocka_unit_test(test_bytes_fractions_are_exact_and_drop_the_partial_byte),

@@ -1,0 +1,702 @@
+/* run SERVICE [COMMAND...]: a one-off container <project>-<service>-run-<12 hex> with the
+ * service's configuration. The service's dependencies are started first by the project's
+ * supervisor (the normal `up` path); the one-off itself is the CLI's: it owns the
+ * terminal and the exit code, so the engine runs it here, on the project's networks
+ * (whose DNS the supervisor serves), recorded like the services' containers (label
+ * com.docker.compose.oneoff=True) so that `ps` sees it and `down` removes it. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/exec.h"
+#include "cli/runtime_net.h"
+#include "cli/session.h"
+#include "compose/compose.h"
+#include "compose/model.h"
+#include "engine/engine.h"
+#include "net/net.h"
+#include "state/state.h"
+#include "super/super.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/str.h"
+
+struct run_opts {
+	bool detach, rm, no_tty, no_deps, use_aliases, service_ports;
+	const char *user, *workdir, *entrypoint, *name, *pull;
+	const char **env, **labels, **volumes, **publish;
+	size_t nenv, nlabels, nvolumes, npublish;
+};
+
+/* What one run holds, released at the end whatever happened. */
+struct run_ctx {
+	struct state_paths paths;
+	struct compose_project *p;
+	const struct compose_service *svc;
+	char *id, *name, *dir;
+	struct engine_spec spec;
+	struct engine_container *ec;
+	struct runtime_net *net;
+	struct net_port *ports; /* -p, or the service's with --service-ports */
+	size_t nports;
+	char **env;
+	long long started_at;
+};
+
+static void run_usage(void)
+{
+	fputs("Usage: stack run [OPTIONS] SERVICE [COMMAND] [ARGS...]\n"
+	      "\n"
+	      "Run a one-off command on a service\n"
+	      "\n"
+	      "Options:\n"
+	      "  -d, --detach               Run container in background and print container name\n"
+	      "      --entrypoint string    Override the entrypoint of the image\n"
+	      "  -e, --env stringArray      Set environment variables\n"
+	      "  -l, --label stringArray    Add or override a label\n"
+	      "      --name string          Assign a name to the container\n"
+	      "  -T, --no-TTY               Disable pseudo-TTY allocation (default: auto-detected)\n"
+	      "      --no-deps              Don't start linked services\n"
+	      "      --pull string          Pull image before running (\"always\"|\"missing\"|\"never\")\n"
+	      "      --rm                   Automatically remove the container when it exits\n"
+	      "      --use-aliases          Use the service's network aliases in the network(s)\n"
+	      "                             the container connects to\n"
+	      "  -p, --publish stringArray  Publish a container's port(s) to the host\n"
+	      "      --service-ports        Run command with all service's ports enabled and mapped\n"
+	      "                             to the host\n"
+	      "  -u, --user string          Run as specified username or uid\n"
+	      "  -v, --volume stringArray   Bind mount a volume\n"
+	      "  -w, --workdir string       Working directory inside the container\n",
+	      stdout);
+}
+
+static char *random_hex(size_t bytes)
+{
+	unsigned char b[32];
+	char *s = xcalloc(bytes * 2 + 1, 1);
+	size_t i;
+
+	if (getrandom(b, bytes, 0) != (ssize_t)bytes)
+		abort();
+	for (i = 0; i < bytes; i++)
+		sprintf(s + 2 * i, "%02x", b[i]);
+	return s;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void push(const char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+static int run_parse(struct cli_globals *g, int argc, char **argv, struct run_opts *o)
+{
+	enum {
+		OPT_RM = 1,
+		OPT_NO_DEPS,
+		OPT_ALIASES,
+		OPT_ENTRYPOINT,
+		OPT_NAME,
+		OPT_PULL,
+		OPT_PORTS
+	};
+	static const struct option opts[] = {
+		{"detach", no_argument, NULL, 'd'},
+		{"rm", no_argument, NULL, OPT_RM},
+		{"no-TTY", no_argument, NULL, 'T'},
+		{"tty", no_argument, NULL, 't'},
+		{"interactive", no_argument, NULL, 'i'},
+		{"env", required_argument, NULL, 'e'},
+		{"label", required_argument, NULL, 'l'},
+		{"volume", required_argument, NULL, 'v'},
+		{"user", required_argument, NULL, 'u'},
+		{"workdir", required_argument, NULL, 'w'},
+		{"no-deps", no_argument, NULL, OPT_NO_DEPS},
+		{"use-aliases", no_argument, NULL, OPT_ALIASES},
+		{"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+		{"name", required_argument, NULL, OPT_NAME},
+		{"pull", required_argument, NULL, OPT_PULL},
+		{"publish", required_argument, NULL, 'p'},
+		{"service-ports", no_argument, NULL, OPT_PORTS},
+		{"help", no_argument, NULL, 'h'},
+		CLI_GLOBAL_OPTIONS,
+		{0},
+	};
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:dTtie:l:v:u:w:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->detach = true;
+			break;
+		case OPT_RM:
+			o->rm = true;
+			break;
+		case 'T':
+			o->no_tty = true;
+			break;
+		case 't':
+		case 'i':
+			break;
+		case 'e':
+			push(&o->env, &o->nenv, optarg);
+			break;
+		case 'l':
+			push(&o->labels, &o->nlabels, optarg);
+			break;
+		case 'v':
+			push(&o->volumes, &o->nvolumes, optarg);
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'w':
+			o->workdir = optarg;
+			break;
+		case OPT_NO_DEPS:
+			o->no_deps = true;
+			break;
+		case OPT_ALIASES:
+			o->use_aliases = true;
+			break;
+		case OPT_ENTRYPOINT:
+			o->entrypoint = optarg;
+			break;
+		case OPT_NAME:
+			o->name = optarg;
+			break;
+		case OPT_PULL:
+			if (strcmp(optarg, "always") && strcmp(optarg, "missing") &&
+			    strcmp(optarg, "never"))
+				return cli_usage_error("run", "invalid --pull option \"%s\"",
+						       optarg);
+			o->pull = optarg;
+			break;
+		case 'p':
+			push(&o->publish, &o->npublish, optarg);
+			break;
+		case OPT_PORTS:
+			o->service_ports = true;
+			break;
+		case 'h':
+			run_usage();
+			return -1;
+		default:
+			if ((rc = cli_other_option(g, "run", c, argv)))
+				return rc;
+		}
+	}
+	if ((rc = cli_reject_abbreviations("run", argv, 1, optind, opts)))
+		return rc;
+	if (argc - optind < 1)
+		return cli_usage_error("run", "\"run\" requires at least 1 argument");
+	return 0;
+}
+
+static void strv_set(struct compose_strv *s, char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		s->v[i] = xstrdup(v[i]);
+	s->n = n;
+}
+
+/* The command line's COMMAND and --entrypoint replace the service's, before its spec is
+ * built (so the image's CMD is dropped as Docker drops it for a new entrypoint). */
+static void override_command(struct compose_service *svc, const struct run_opts *o, char **cmd,
+			     size_t ncmd)
+{
+	if (ncmd) {
+		strv_set(&svc->command, cmd, ncmd);
+		svc->has_command = true;
+	}
+	if (o->entrypoint) {
+		char *ep = (char *)o->entrypoint;
+
+		strv_set(&svc->entrypoint, &ep, *ep ? 1 : 0);
+		svc->has_entrypoint = true;
+	}
+}
+
+/* -v SRC:DST[:ro|rw]: a bind mount on top of the service's; SRC is a host path. */
+static int add_volumes(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < o->nvolumes; i++) {
+		_cleanup_free_ char *spec = xstrdup(o->volumes[i]);
+		char *dst = strchr(spec, ':'), *mode;
+		struct engine_mount *m;
+
+		if (!dst || !dst[1])
+			return stk_err_set(err, EINVAL, "invalid volume specification: \"%s\"",
+					   o->volumes[i]);
+		*dst++ = '\0';
+		mode = strchr(dst, ':');
+		if (mode)
+			*mode++ = '\0';
+		if (mode && strcmp(mode, "ro") && strcmp(mode, "rw"))
+			return stk_err_set(err, EINVAL, "invalid volume mode \"%s\" in \"%s\"",
+					   mode, o->volumes[i]);
+		if (spec[0] != '/' && spec[0] != '.')
+			return stk_err_set(err, ENOTSUP,
+					   "volume \"%s\": named volumes are not supported by run "
+					   "yet; give a host path",
+					   o->volumes[i]);
+		r->spec.mounts =
+			xrealloc(r->spec.mounts, (r->spec.nmounts + 1) * sizeof(*r->spec.mounts));
+		m = &r->spec.mounts[r->spec.nmounts++];
+		memset(m, 0, sizeof(*m));
+		m->type = ENGINE_MOUNT_BIND;
+		/* Relative to the project directory, as the service's own volumes. */
+		m->source = spec[0] == '/' ? xstrdup(spec)
+					   : xasprintf("%s/%s", r->p->workdir, spec);
+		m->target = xstrdup(dst);
+		m->read_only = mode && !strcmp(mode, "ro");
+		m->create_host_path = true;
+	}
+	return 0;
+}
+
+/* -p [IP:]HOST:CONTAINER[/PROTO], as Docker's short syntax (no ranges, no random host
+ * port yet). */
+static int parse_publish(const char *arg, struct net_port *p, struct stk_err *err)
+{
+	_cleanup_free_ char *s = xstrdup(arg);
+	char *proto = strchr(s, '/'), *last, *end;
+	unsigned long host, target;
+
+	if (proto) {
+		*proto++ = '\0';
+		if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+			return stk_err_set(err, EINVAL, "invalid proto \"%s\" in \"%s\"", proto,
+					   arg);
+	}
+	last = strrchr(s, ':');
+	if (!last)
+		return stk_err_set(err, ENOTSUP,
+				   "publish \"%s\": a random host port is not supported yet", arg);
+	*last++ = '\0';
+	target = strtoul(last, &end, 10);
+	if (*end || !target || target > 65535)
+		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
+				   arg);
+	p->host_ip = NULL;
+	last = strrchr(s, ':');
+	if (last) {
+		*last++ = '\0';
+		p->host_ip = xstrdup(s);
+	} else {
+		last = s;
+	}
+	host = strtoul(last, &end, 10);
+	if (*end || !host || host > 65535) {
+		free((char *)p->host_ip);
+		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", last, arg);
+	}
+	p->host_port = (uint16_t)host;
+	p->container_port = (uint16_t)target;
+	p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
+	return 0;
+}
+
+/* The ports to publish: -p, else with --service-ports the service's (those with a host
+ * port); checked free before anything is made. */
+static int run_ports(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	size_t i, n = o->service_ports ? r->svc->nports : 0;
+
+	r->ports = xcalloc(o->npublish + n + 1, sizeof(*r->ports));
+	for (i = 0; i < o->npublish; i++) {
+		if (parse_publish(o->publish[i], &r->ports[r->nports], err) < 0)
+			return -1;
+		r->nports++;
+	}
+	for (i = 0; i < n; i++) {
+		const struct compose_port *p = &r->svc->ports[i];
+		struct net_port *q = &r->ports[r->nports];
+
+		if (!p->published)
+			continue; /* a random host port: not supported yet */
+		q->proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP : NET_TCP;
+		q->host_ip = p->host_ip ? xstrdup(p->host_ip) : NULL;
+		q->host_port = (uint16_t)atoi(p->published);
+		q->container_port = (uint16_t)p->target;
+		r->nports++;
+	}
+	return net_ports_check(r->ports, r->nports, err);
+}
+
+static void run_ports_free(struct run_ctx *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nports; i++)
+		free((char *)r->ports[i].host_ip);
+	free(r->ports);
+}
+
+static struct json_object *ports_json(const struct run_ctx *r)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < r->nports; i++) {
+		const struct net_port *p = &r->ports[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "host_ip",
+				       json_object_new_string(p->host_ip ? p->host_ip : "0.0.0.0"));
+		json_object_object_add(o, "published", json_object_new_int(p->host_port));
+		json_object_object_add(o, "target", json_object_new_int(p->container_port));
+		json_object_object_add(o, "protocol",
+				       json_object_new_string(p->proto == NET_UDP ? "udp" : "tcp"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static struct json_object *run_labels(const struct run_ctx *r, const struct run_opts *o)
+{
+	struct json_object *l = json_object_new_object();
+	size_t i;
+
+#define LABEL(k, v) json_object_object_add(l, k, json_object_new_string(v))
+	LABEL("com.docker.compose.project", r->p->name);
+	LABEL("com.docker.compose.service", r->svc->name);
+	LABEL("com.docker.compose.container-number", "1");
+	LABEL("com.docker.compose.oneoff", "True");
+	LABEL("com.docker.compose.slug", r->id);
+	LABEL("com.docker.compose.image", r->svc->image ? r->svc->image : "");
+	LABEL("com.docker.compose.project.working_dir", r->p->workdir ? r->p->workdir : "");
+	LABEL("com.docker.compose.version", STACK_VERSION);
+#undef LABEL
+	for (i = 0; i < r->svc->labels.n; i++)
+		json_object_object_add(l, r->svc->labels.v[i].key,
+				       json_object_new_string(r->svc->labels.v[i].value
+								      ? r->svc->labels.v[i].value
+								      : ""));
+	for (i = 0; i < o->nlabels; i++) {
+		const char *eq = strchr(o->labels[i], '=');
+		_cleanup_free_ char *k = eq ? xstrndup(o->labels[i], (size_t)(eq - o->labels[i]))
+					    : xstrdup(o->labels[i]);
+
+		json_object_object_add(l, k, json_object_new_string(eq ? eq + 1 : ""));
+	}
+	return l;
+}
+
+static int write_config(const struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config.json", r->dir);
+	struct json_object *c = json_object_new_object();
+	struct strbuf cmd = {0};
+	size_t i;
+	int rc;
+
+	for (i = 0; r->spec.argv && r->spec.argv[i]; i++) {
+		if (i)
+			strbuf_addc(&cmd, ' ');
+		strbuf_adds(&cmd, r->spec.argv[i]);
+	}
+#define SET(k, v) json_object_object_add(c, k, v)
+	SET("id", json_object_new_string(r->id));
+	SET("name", json_object_new_string(r->name));
+	SET("project", json_object_new_string(r->p->name));
+	SET("service", json_object_new_string(r->svc->name));
+	SET("number", json_object_new_int(1));
+	SET("image", json_object_new_string(r->svc->image ? r->svc->image : ""));
+	SET("command", json_object_new_string(cmd.buf ? cmd.buf : ""));
+	SET("created", json_object_new_int64(now_ns()));
+	SET("cgroup_parent", json_object_new_string(r->spec.cgroup_parent));
+	SET("stop_signal",
+	    json_object_new_string(r->svc->stop_signal ? r->svc->stop_signal : "SIGTERM"));
+	SET("stop_grace_ms",
+	    json_object_new_int(r->svc->stop_grace_period_ns >= 0
+					? (int)(r->svc->stop_grace_period_ns / 1000000)
+					: 10000));
+	SET("ports", ports_json(r));
+	SET("labels", run_labels(r, o));
+#undef SET
+	free(cmd.buf);
+	rc = state_write_json(path, c, err);
+	json_object_put(c);
+	return rc;
+}
+
+static void write_state(const struct run_ctx *r, bool running, int code)
+{
+	_cleanup_free_ char *path = xasprintf("%s/state.json", r->dir);
+	struct json_object *s = json_object_new_object();
+	struct stk_err err;
+
+	json_object_object_add(s, "status", json_object_new_string(running ? "running" : "exited"));
+	json_object_object_add(s, "pid", json_object_new_int(running ? engine_pid(r->ec) : 0));
+	json_object_object_add(s, "exit_code", json_object_new_int(code));
+	json_object_object_add(s, "restart_count", json_object_new_int(0));
+	json_object_object_add(s, "started_at", json_object_new_int64(r->started_at));
+	json_object_object_add(s, "finished_at", json_object_new_int64(running ? 0 : now_ns()));
+	if (state_write_json(path, s, &err) < 0)
+		cli_error("%s: %s", r->name, err.msg);
+	json_object_put(s);
+}
+
+/* The supervisor's DNS and loopback proxies (which serve 127.0.0.1 ports) learn of
+ * the one-off's endpoint, or of its end. */
+static void run_net_reload(struct run_ctx *r)
+{
+	struct super_client cl = {.paths = r->paths};
+	struct stk_err err;
+
+	if (super_net_reload(&cl, r->p->name, &err) < 0)
+		fprintf(stderr, "stack: warning: %s: %s\n", r->name, err.msg);
+}
+
+/* The service's networks by their compose keys; with --use-aliases its aliases (and the
+ * service name) answer for the one-off too, as Compose does. */
+static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	struct runtime_net_opts no = {.root = r->paths.root,
+				      .project = r->p->name,
+				      .name = r->name,
+				      .service = o->use_aliases ? r->svc->name : NULL,
+				      .ports = r->ports,
+				      .nports = r->nports};
+	const char **nets = xcalloc(r->svc->nnetworks + 1, sizeof(char *));
+	char **owned = xcalloc(r->svc->nnetworks + 1, sizeof(char *));
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < r->svc->nnetworks; i++) {
+		const struct compose_service_network *sn = &r->svc->networks[i];
+		struct strbuf sb = {0};
+
+		strbuf_adds(&sb, sn->name);
+		for (j = 0; o->use_aliases && j < sn->aliases.n; j++) {
+			strbuf_adds(&sb, ",alias=");
+			strbuf_adds(&sb, sn->aliases.v[j]);
+		}
+		owned[i] = strbuf_take(&sb);
+		nets[i] = owned[i];
+	}
+	if (!r->svc->nnetworks)
+		nets[0] = r->svc->network_mode ? r->svc->network_mode : "default";
+	no.networks = nets;
+	no.nnetworks = r->svc->nnetworks ? r->svc->nnetworks : 1;
+	rc = runtime_net_setup(&no, &r->spec, &r->net, err);
+	if (rc == 0)
+		run_net_reload(r);
+	for (i = 0; i < r->svc->nnetworks; i++)
+		free(owned[i]);
+	free(owned);
+	free(nets);
+	return rc;
+}
+
+/* Dependencies through the supervisor (their images pulled as `up` pulls), the project's
+ * networks, then the service's own image. */
+static int run_prepare(struct cli_globals *g, struct run_ctx *r, const struct run_opts *o)
+{
+	struct super_client cl;
+	bool tty;
+	const char **deps = xcalloc(r->svc->ndepends_on + 1, sizeof(char *));
+	const char *self = r->svc->name;
+	struct super_up_opts uo = {.services = deps, .pull = o->pull};
+	struct super_up_opts po = {.services = &self, .nservices = 1, .pull = o->pull};
+	struct stk_err err;
+	size_t i;
+	int rc = 0;
+
+	cli_super_client(g, &cl, &tty);
+	for (i = 0; !o->no_deps && i < r->svc->ndepends_on; i++)
+		deps[uo.nservices++] = r->svc->depends_on[i].service;
+	if (uo.nservices && super_up(&cl, r->p, &uo, &err) < 0)
+		rc = -1;
+	else if (!uo.nservices && super_networks_create(&r->paths, r->p, &err) < 0)
+		rc = -1;
+	else if (super_pull(&cl, r->p, &po, &err) < 0)
+		rc = -1;
+	if (rc < 0)
+		cli_error("%s", err.msg);
+	free(deps);
+	return rc;
+}
+
+/* Spec, record, network: everything the container needs before it is created. */
+static int run_setup(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
+{
+	_cleanup_free_ char *base = xasprintf("%s/containers", r->paths.root);
+
+	if (run_ports(r, o, err) < 0)
+		return -1;
+	if (stk_mkdir_p(base, 0755, err) < 0 || mkdir(r->dir, 0700) < 0)
+		return errno ? stk_err_sys(err, "create %s", r->dir) : -1;
+	if (super_service_spec(&r->paths, r->p, r->svc->name, r->id, r->dir, &r->spec, err) < 0 ||
+	    add_volumes(r, o, err) < 0)
+		return -1;
+	r->env = cli_env_merge(r->spec.env, o->env, o->nenv);
+	cli_strv_free(r->spec.env);
+	r->spec.env = steal(&r->env);
+	if (o->user) {
+		free(r->spec.user);
+		r->spec.user = xstrdup(o->user);
+	}
+	if (o->workdir) {
+		free(r->spec.workdir);
+		r->spec.workdir = xstrdup(o->workdir);
+	}
+	r->spec.tty = !o->detach && !o->no_tty && isatty(0);
+	if (r->spec.tty)
+		cli_session_winsize(&r->spec.tty_rows, &r->spec.tty_cols);
+	for (int i = 0; i < 3; i++)
+		r->spec.stdio[i] = o->detach ? -1 : i;
+	if (write_config(r, o, err) < 0)
+		return -1;
+	return run_network(r, o, err);
+}
+
+static int run_signal(int sig, void *arg)
+{
+	struct stk_err err;
+
+	return engine_kill(arg, sig, &err);
+}
+
+/* Start it and, unless detached, serve it to its end; the exit code. */
+static int run_container(struct run_ctx *r, const struct run_opts *o)
+{
+	struct cli_session s = {.stdin_open = true, .signal = run_signal};
+	struct engine_exit ex = {0};
+	struct stk_err err;
+	const char *const *w;
+
+	cli_session_block(&s);
+	if (engine_create(&r->spec, &r->ec, &err) < 0 || engine_start(r->ec, &err) < 0) {
+		cli_session_unblock(&s);
+		cli_error("%s: %s", r->name, err.msg);
+		return err.errnum == ENOENT && strstr(err.msg, "exec \"") ? 127 : 126;
+	}
+	r->started_at = now_ns();
+	write_state(r, true, 0);
+	for (w = engine_warnings(r->ec); *w; w++)
+		fprintf(stderr, "stack: warning: %s\n", *w);
+	if (o->detach) {
+		cli_session_unblock(&s);
+		printf("%s\n", r->name);
+		return CLI_OK;
+	}
+	s.pidfd = engine_pidfd(r->ec);
+	s.pty = engine_take_pty_master(r->ec);
+	s.arg = r->ec;
+	if (cli_session_serve(&s, &err) < 0 || engine_try_wait(r->ec, &ex, &err) != 0) {
+		cli_error("%s: %s", r->name, err.msg);
+		ex.code = CLI_FAIL;
+	}
+	if (s.pty >= 0)
+		close(s.pty);
+	write_state(r, false, ex.code);
+	return ex.code;
+}
+
+/* Undo what is the CLI's: the container unless it runs on detached, its network
+ * endpoint, and with --rm (or when it never started) its record. */
+static void run_finish(struct run_ctx *r, const struct run_opts *o, bool started)
+{
+	struct stk_err err;
+	bool detached = started && o->detach;
+
+	if (r->ec && !detached && engine_remove_blocking(r->ec, &err) < 0)
+		cli_error("%s: %s", r->name, err.msg);
+	engine_container_free(r->ec);
+	if (detached) {
+		runtime_net_forget(r->net);
+	} else if (r->net) {
+		runtime_net_release(r->net);
+		if (r->nports)
+			run_net_reload(r);
+	}
+	if (r->dir && (!started || (o->rm && !detached)) && state_remove_tree(r->dir, &err) < 0)
+		cli_error("%s: %s", r->name, err.msg);
+}
+
+int cli_run(struct cli_globals *g, int argc, char **argv)
+{
+	struct run_opts o = {0};
+	struct run_ctx r = {.paths = {cli_state_root(g), cli_run_root(g)}};
+	struct stk_err err;
+	const char *service;
+	bool started = false;
+	int rc, i;
+
+	engine_spec_init(&r.spec);
+	rc = run_parse(g, argc, argv, &o);
+	if (rc) {
+		rc = rc < 0 ? CLI_OK : rc;
+		goto out;
+	}
+	service = argv[optind];
+	rc = CLI_FAIL;
+	if (cli_load_project(g, &service, 1, false, &r.p) < 0)
+		goto out;
+	i = compose_service_index(r.p, service);
+	if (i < 0) {
+		cli_error("no such service: %s", service);
+		goto out;
+	}
+	r.svc = &r.p->services[i];
+	override_command(&r.p->services[i], &o, argv + optind + 1, (size_t)(argc - optind - 1));
+	if (run_prepare(g, &r, &o) < 0)
+		goto out;
+	r.id = random_hex(32);
+	{
+		_cleanup_free_ char *slug = random_hex(6);
+
+		r.name = o.name ? xstrdup(o.name)
+				: xasprintf("%s-%s-run-%s", r.p->name, service, slug);
+	}
+	r.dir = state_container_dir(&r.paths, r.id);
+	if (run_setup(&r, &o, &err) < 0) {
+		cli_error("%s: %s", r.name, err.msg);
+		goto out;
+	}
+	rc = run_container(&r, &o);
+	started = r.started_at != 0;
+out:
+	run_finish(&r, &o, started);
+	engine_spec_release(&r.spec);
+	run_ports_free(&r);
+	free(r.id);
+	free(r.name);
+	free(r.dir);
+	if (r.p)
+		cli_project_release(r.p);
+	free(o.env);
+	free(o.labels);
+	free(o.volumes);
+	free(o.publish);
+	return rc;
+}

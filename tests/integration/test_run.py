@@ -1,0 +1,198 @@
+"""`stack run SERVICE [CMD...]` through the real CLI: one-off containers with the
+service's configuration on the project's network, their dependencies started first,
+Compose's flags and exit codes, `--rm` leaving nothing and `down` removing the rest."""
+import json
+import re
+import socket
+from pathlib import Path
+
+from engine_helpers import needs_root, processes_in_cgroup
+from netlib import links
+from netlib import needs_root as needs_netns
+from test_exec import Tty
+from uplib import poll_until, project  # noqa: F401 (fixture)
+
+pytestmark = [needs_root, needs_netns]
+
+APP = """
+services:
+  web:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo served-by-web > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+  job:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    environment:
+      JOBVAR: from-service
+    command: ["echo", "job-default"]
+    depends_on: [web]
+"""
+
+
+def containers(project):
+    d = project.root / "containers"
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+
+def container_cgroups(project):
+    """The containers' cgroup leaves, by name (one per hierarchy on cgroup v1)."""
+    return sorted({c.name for d in project.cgroup_dirs() for c in d.iterdir() if c.is_dir()})
+
+
+def test_run_returns_the_command_exit_code_and_rm_leaves_nothing(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "job", "sh", "-c", "echo out; exit 4")
+    assert (r.code, r.out) == (4, "out\n"), r
+    # The dependency runs; of the one-off nothing is left: record, cgroup, process,
+    # mount, veth.
+    assert [c["Service"] for c in project.ps_json("-a")] == ["web"]
+    web_links = links()
+    r = project("run", "--rm", "-T", "job", "true")
+    assert r.code == 0, r
+    assert len(containers(project)) == 1
+    assert len(container_cgroups(project)) == 1
+    assert processes_in_cgroup(f"/stack/{project.name}/") != []
+    assert [m for m in Path("/proc/self/mountinfo").read_text().splitlines()
+            if str(project.root) in m] == []
+    assert links() == web_links
+
+
+def test_run_default_command_is_the_services_and_missing_command_is_127(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "job")
+    assert (r.code, r.out) == (0, "job-default\n"), r
+    r = project("run", "--rm", "-T", "job", "no-such-command")
+    assert r.code == 127, r
+    assert "no-such-command" in r.err, r
+
+
+def test_run_reaches_a_service_by_name(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "job", "wget", "-qO-", "http://web:8080/index.html")
+    assert (r.code, r.out) == (0, "served-by-web\n"), r
+
+
+def test_run_env_user_workdir_entrypoint_and_labels(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "-e", "A=1", "-e", "JOBVAR=over", "-u", "65534", "-w",
+                "/tmp", "job", "sh", "-c", "echo $A $JOBVAR; id -u; pwd")
+    assert r.out.splitlines() == ["1 over", "65534", "/tmp"], r
+    r = project("run", "--rm", "-T", "--entrypoint", "echo", "job", "via", "entrypoint")
+    assert r.out == "via entrypoint\n", r
+    (project.dir / "data").mkdir()
+    (project.dir / "data" / "f").write_text("bound\n")
+    r = project("run", "--rm", "-T", "-v", "./data:/data:ro", "job", "sh", "-c",
+                "cat /data/f; touch /data/g")
+    assert r.out == "bound\n" and r.code != 0, r
+
+
+def test_run_no_deps_starts_nothing_else(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "--no-deps", "job", "true")
+    assert r.code == 0, r
+    assert project.ps_json("-a") == []
+
+
+def test_run_detached_with_a_name_is_listed_and_removed_by_down(project):
+    project.write(APP)
+    r = project("run", "-d", "--name", "custom-one", "-l", "k=v", "job", "sleep", "100000")
+    assert (r.code, r.out) == (0, "custom-one\n"), r
+    r = project("run", "-d", "job", "sleep", "100000")
+    assert r.code == 0 and re.fullmatch(rf"{project.name}-job-run-[0-9a-f]{{12}}\n", r.out), r
+    # ps lists one-off containers with --all only, as Compose.
+    assert [c["Name"] for c in project.ps_json()] == [f"{project.name}-web-1"]
+    rows = {c["Name"]: c for c in project.ps_json("-a")}
+    assert rows["custom-one"]["State"] == "running"
+    assert rows["custom-one"]["Labels"]["com.docker.compose.oneoff"] == "True"
+    assert rows["custom-one"]["Labels"]["k"] == "v"
+    assert r.out.strip() in rows
+    # exec does not pick a one-off for the service.
+    assert project("exec", "-T", "job", "true").code == 1
+    r = project.ok("down", "-t", "1")
+    assert " Container custom-one  Removed" in r.err.splitlines(), r.err
+    assert containers(project) == []
+
+
+def test_run_without_rm_keeps_an_exited_record(project):
+    project.write(APP)
+    r = project("run", "-T", "--no-deps", "job", "sh", "-c", "exit 3")
+    assert r.code == 3, r
+    [row] = project.ps_json("-a")
+    assert (row["State"], row["ExitCode"]) == ("exited", 3)
+    assert container_cgroups(project) == []
+    state = json.loads((project.root / "containers" / containers(project)[0] /
+                        "state.json").read_text())
+    assert state["status"] == "exited"
+
+
+PORTS = APP + """  site:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo site-$$PORTNAME > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    ports: ["127.0.0.1:18472:8080"]
+    depends_on: [web]
+"""
+
+
+def fetch(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    # Until httpd listens the proxy closes the connection at once: no answer yet.
+    head, sep, body = data.decode().partition("\r\n\r\n")
+    return body if sep else None
+
+
+def test_run_publishes_ports_given_with_p_or_the_services_with_service_ports(project):
+    project.write(PORTS)
+    # Ports on 127.0.0.1 are served by the supervisor's proxies: it runs for web.
+    r = project("run", "-d", "-e", "PORTNAME=p", "-p", "127.0.0.1:18471:8080", "site")
+    assert r.code == 0, r
+    assert poll_until(lambda: fetch_or_none(18471)) == "site-p\n"
+    r = project("run", "-d", "-e", "PORTNAME=svc", "--service-ports", "site")
+    assert r.code == 0, r
+    assert poll_until(lambda: fetch_or_none(18472)) == "site-svc\n"
+    rows = [row for row in project.ps_json("-a") if row["Service"] == "site"]
+    assert sorted(p["PublishedPort"] for row in rows for p in row["Publishers"]) == \
+        [18471, 18472]
+    # The port is taken now: a second one-off asking for it fails, leaving nothing.
+    before = containers(project)
+    r = project("run", "-d", "--no-deps", "-p", "127.0.0.1:18471:8080", "site")
+    assert r.code == 1 and "18471" in r.err, r
+    assert containers(project) == before
+    r = project("run", "--rm", "--no-deps", "-p", "8080", "site")
+    assert r.code == 1 and "random host port" in r.err, r
+
+
+def fetch_or_none(port):
+    try:
+        return fetch(port)
+    except OSError:
+        return None
+
+
+def test_run_errors(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "nope")
+    assert (r.code, r.err) == (1, "stack: no such service: nope\n"), r
+    r = project("run", "--rm", "-T", "--pull", "sometimes", "job")
+    assert r.code == 2 and 'invalid --pull option "sometimes"' in r.err, r
+    (project.dir / "compose.yaml").write_text(
+        (project.dir / "compose.yaml").read_text() + "  built:\n    build: .\n")
+    r = project("run", "--rm", "-T", "--no-deps", "built", "true")
+    assert (r.code, r.err) == (1, "stack: service built: build is not supported yet\n"), r
+    r = project("run", "--rm", "-T", "--no-deps", "-v", "vol:/data", "job", "true")
+    assert r.code == 1 and "named volumes" in r.err, r
+    assert containers(project) == []
+
+
+def test_run_with_a_tty_gets_the_terminal_size_and_the_exit_code(project):
+    project.write(APP)
+    t = Tty(project, "run", "--rm", "--no-deps", "job", "sh", "-c", "stty size; exit 9",
+            rows=33, cols=77)
+    t.expect("33 77")
+    assert t.wait() == 9
+    assert containers(project) == []
