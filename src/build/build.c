@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build/internal.h"
@@ -228,23 +229,17 @@ static int stage_index(const struct dockerfile *df, const char *name, size_t bef
 	return -1;
 }
 
-/* A stage is needed if the target is it, or a needed stage starts FROM it or copies
- * --from it. Unneeded stages are not built, as BuildKit does. */
-static void mark_needed(const struct dockerfile *df, size_t i, bool *need, const struct vars *meta)
+/* The earlier stages stage i starts FROM, copies --from or mounts from=: refs[k]. */
+static void stage_refs(const struct dockerfile *df, size_t i, const struct vars *meta, bool *refs)
 {
-	size_t j;
+	size_t j, f;
 
-	if (need[i])
-		return;
-	need[i] = true;
 	for (j = 0; j < df->stages[i].n; j++) {
 		const struct df_instr *in = &df->stages[i].v[j];
 		const char *ref = NULL;
 		_cleanup_free_ char *word = NULL;
 		struct stk_err ignored;
 		int k;
-
-		size_t f;
 
 		if (in->kind == DF_FROM)
 			ref = in->args[0];
@@ -255,14 +250,30 @@ static void mark_needed(const struct dockerfile *df, size_t i, bool *need, const
 			int m = from ? stage_index(df, from, i) : -1;
 
 			if (m >= 0)
-				mark_needed(df, (size_t)m, need, meta);
+				refs[m] = true;
 		}
 		if (!ref || df_word(ref, df->escape, lookup, (void *)meta, &word, &ignored) < 0)
 			continue;
 		k = stage_index(df, word, i);
 		if (k >= 0)
-			mark_needed(df, (size_t)k, need, meta);
+			refs[k] = true;
 	}
+}
+
+/* A stage is needed if the target is it, or a needed stage starts FROM it or copies
+ * --from it. Unneeded stages are not built, as BuildKit does. */
+static void mark_needed(const struct dockerfile *df, size_t i, bool *need, const struct vars *meta)
+{
+	_cleanup_free_ bool *refs = xcalloc(df->nstages, sizeof(bool));
+	size_t k;
+
+	if (need[i])
+		return;
+	need[i] = true;
+	stage_refs(df, i, meta, refs);
+	for (k = 0; k < i; k++)
+		if (refs[k])
+			mark_needed(df, k, need, meta);
 }
 
 /* ---- FROM ---- */
@@ -718,6 +729,11 @@ static int do_run(struct stage_run *r, const struct df_instr *in, struct stk_err
 		return 0;
 	}
 	av = json_strv(argv);
+	if (mounts.ssh_sock) { /* after the key, which has the mount's target already */
+		_cleanup_free_ char *sock = xasprintf("SSH_AUTH_SOCK=%s", mounts.ssh_sock);
+
+		json_object_array_add(env, json_object_new_string(sock));
+	}
 	ev = json_strv(env);
 	size_t nlayers = r->st.nlayers;
 
@@ -1304,6 +1320,145 @@ static int commit(struct build *b, struct bstate *st, char **id, struct stk_err 
 	return 0;
 }
 
+/* ---- stages in parallel ---- */
+
+struct stage_sched {
+	size_t n, target;
+	const bool *need;
+	bool *deps; /* deps[i * n + k]: stage i uses stage k */
+	unsigned *first; /* the step number before stage i's first */
+};
+
+static bool stage_ready(const struct stage_sched *ss, const struct bstate *done, size_t i)
+{
+	size_t k;
+
+	if (!ss->need[i] || done[i].config)
+		return false;
+	for (k = 0; k < i; k++)
+		if (ss->deps[i * ss->n + k] && !done[k].config)
+			return false;
+	return true;
+}
+
+/* One stage in a child process, with scratch space of its own; its steps land in the
+ * step cache, its error (if any) in errfile. */
+static pid_t stage_child(struct build *b, const struct stage_sched *ss, size_t i,
+			 const struct vars *meta, struct bstate *done, const char *errfile)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct stk_err err;
+		char *work = xasprintf("%s/stage%zu", b->work, i);
+		int rc;
+
+		stk_err_clear(&err);
+		b->work = work;
+		b->seq = 0;
+		b->step = ss->first[i];
+		rc = mkdir(work, 0700) < 0 ? stk_err_sys(&err, "create %s", work)
+					   : run_stage(b, i, meta, done, &err);
+		if (rc < 0) {
+			_cleanup_close_ int fd =
+				open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+			if (fd >= 0 && write(fd, err.msg, strlen(err.msg)) < 0)
+				rc = -1;
+		}
+		_exit(rc == 0 ? 0 : err.errnum == EINTR || b->interrupted ? 2 : 1);
+	}
+	return pid;
+}
+
+/* Builds the ready stages side by side (as many as there are CPUs): each in a child
+ * process, then each again here, quietly and from the cache, for its final state. */
+static int stages_side_by_side(struct build *b, const struct stage_sched *ss, const size_t *ready,
+			       size_t nready, const struct vars *meta, struct bstate *done,
+			       struct stk_err *err)
+{
+	pid_t *pids = xcalloc(nready, sizeof(*pids));
+	char **errfiles = xcalloc(nready, sizeof(*errfiles));
+	size_t j;
+	int rc = 0, out = b->out;
+
+	fflush(NULL);
+	for (j = 0; j < nready; j++) {
+		errfiles[j] = build_scratch_path(b, "stage-error");
+		pids[j] = stage_child(b, ss, ready[j], meta, done, errfiles[j]);
+	}
+	for (j = 0; j < nready; j++) {
+		int status = 0;
+
+		while (pids[j] > 0 && waitpid(pids[j], &status, 0) < 0 && errno == EINTR)
+			;
+		if (rc == 0 && (pids[j] < 0 || !WIFEXITED(status) || WEXITSTATUS(status))) {
+			_cleanup_free_ char *msg = str_read_file(errfiles[j], NULL);
+
+			rc = stk_err_set(err,
+					 pids[j] > 0 && WIFEXITED(status) &&
+							 WEXITSTATUS(status) == 2
+						 ? EINTR
+						 : EIO,
+					 "%s", msg ? msg : "a stage's builder failed");
+			if (err->errnum == EINTR)
+				b->interrupted = true;
+		}
+	}
+	b->out = -1;
+	b->reuse_cache = true;
+	for (j = 0; rc == 0 && j < nready; j++) {
+		b->step = ss->first[ready[j]];
+		rc = run_stage(b, ready[j], meta, done, err);
+	}
+	b->out = out;
+	b->reuse_cache = false;
+	for (j = 0; j < nready; j++)
+		free(errfiles[j]);
+	free(errfiles);
+	free(pids);
+	return rc;
+}
+
+static int run_stages(struct build *b, size_t target, const bool *need, const struct vars *meta,
+		      struct bstate *done, struct stk_err *err)
+{
+	size_t n = b->df.nstages, i, nready;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t max = cpus > 1 ? (size_t)cpus : 1;
+	struct stage_sched ss = {.n = n,
+				 .target = target,
+				 .need = need,
+				 .deps = xcalloc(n * n, sizeof(bool)),
+				 .first = xcalloc(n, sizeof(unsigned))};
+	_cleanup_free_ size_t *ready = xcalloc(n, sizeof(size_t));
+	unsigned step = 0;
+	int rc = 0;
+
+	for (i = 0; i <= target; i++)
+		if (need[i]) {
+			ss.first[i] = step;
+			step += (unsigned)b->df.stages[i].n;
+			stage_refs(&b->df, i, meta, &ss.deps[i * n]);
+		}
+	while (rc == 0) {
+		for (nready = 0, i = 0; i <= target && nready < max; i++)
+			if (stage_ready(&ss, done, i))
+				ready[nready++] = i;
+		if (!nready)
+			break;
+		if (nready == 1) {
+			b->step = ss.first[ready[0]];
+			rc = run_stage(b, ready[0], meta, done, err);
+		} else {
+			rc = stages_side_by_side(b, &ss, ready, nready, meta, done, err);
+		}
+	}
+	free(ss.deps);
+	free(ss.first);
+	return rc;
+}
+
 static int build_stages(struct build *b, char **id, struct stk_err *err)
 {
 	struct vars meta = {0};
@@ -1320,9 +1475,7 @@ static int build_stages(struct build *b, char **id, struct stk_err *err)
 		for (i = 0; i <= target; i++)
 			if (need[i])
 				b->nsteps += (unsigned)b->df.stages[i].n;
-		for (i = 0; rc == 0 && i <= target; i++)
-			if (need[i])
-				rc = run_stage(b, i, &meta, done, err);
+		rc = run_stages(b, target, need, &meta, done, err);
 	}
 	if (rc == 0)
 		rc = commit(b, &done[target], id, err);

@@ -16,6 +16,12 @@ struct build_kv {
 	const char *key, *value;
 };
 
+/* A build secret (RUN --mount=type=secret,id=ID): the content of a file, or of an
+ * environment variable of the builder. */
+struct build_secret {
+	const char *id, *file, *env;
+};
+
 struct build_opts {
 	const char *root; /* $ROOT: build containers and the step cache live here */
 	const char *context; /* a local directory */
@@ -37,6 +43,11 @@ struct build_opts {
 	const char *const *extra_hosts; /* "name=address" added to RUN's /etc/hosts */
 	size_t nextra_hosts;
 	uint64_t shm_size; /* RUN's /dev/shm in bytes; 0 = 64 MiB */
+	const struct build_secret *secrets;
+	size_t nsecrets;
+	const struct build_kv *ssh; /* id ("default") -> ssh-agent socket, for
+				     * RUN --mount=type=ssh */
+	size_t nssh;
 	int out_fd; /* progress and RUN output; -1 = none */
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
 };

@@ -56,7 +56,7 @@ int build_cache_get(struct build *b, const char *key, struct bstate *st)
 	struct json_object *layers, *config;
 	size_t i, n;
 
-	if (b->o->no_cache || access(p, F_OK) < 0)
+	if ((b->o->no_cache && !b->reuse_cache) || access(p, F_OK) < 0)
 		return 0;
 	o = json_object_from_file(p);
 	if (!o || !json_object_object_get_ex(o, "layers", &layers) ||

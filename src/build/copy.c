@@ -280,11 +280,20 @@ static int visit(struct walk *w, int fd, const char *srel, const char *dst)
 		_cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		_cleanup_free_ char *path = xasprintf("%s/%s", w->stage ? w->stage : "", dst);
 
+		_cleanup_close_ int staged = -1;
+
 		if (dfd < 0)
 			return stk_err_sys(w->err, "open %s", srel);
-		if (!w->md &&
-		    (stk_mkdir_p(path, 0755, w->err) < 0 || stage_meta(w, dfd, &st, dst) < 0))
+		/* the owner and mode go to the staged copy, never to the source */
+		if (!w->md && stk_mkdir_p(path, 0755, w->err) < 0)
 			return -1;
+		if (!w->md) {
+			staged = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (staged < 0)
+				return stk_err_sys(w->err, "open %s", dst);
+			if (stage_meta(w, staged, &st, dst) < 0)
+				return -1;
+		}
 		return visit_dir(w, dfd, srel, dst);
 	}
 	if (!S_ISREG(st.st_mode))

@@ -53,6 +53,7 @@ struct build {
 	unsigned seq; /* names for scratch files */
 	int sigfd; /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
 	bool interrupted;
+	bool reuse_cache; /* take cache hits even with no_cache: a stage built by a child */
 };
 
 /* Has a signal asked the build to stop? Reads the signalfd without blocking. */
@@ -68,6 +69,9 @@ struct run_mounts {
 	size_t n;
 	char **mounted; /* views to unmount afterwards */
 	size_t nmounted;
+	char **files; /* secrets' copies, removed afterwards */
+	size_t nfiles;
+	char *ssh_sock; /* where RUN finds the agent (SSH_AUTH_SOCK), NULL = none */
 };
 int build_run_mounts(struct build *b, const struct df_instr *in, build_from_fn from, void *arg,
 		     struct run_mounts *rm, struct json_object *key, struct stk_err *err);

@@ -1,4 +1,6 @@
-/* RUN --mount: type=cache (a directory of $ROOT/build/cache-mounts that outlives the
+/* RUN --mount: type=secret (a copy of the secret's content bind-mounted read-only,
+ * removed after the step: never in a layer nor in the cache key, which holds the flag
+ * only), type=ssh (the agent's socket), type=cache (a directory of $ROOT/build/cache-mounts that outlives the
  * step, per id, so package managers do not download twice), type=bind (a directory or
  * file of the context, a stage or an image, read-only, resolved inside its root), and
  * type=tmpfs. Mounts are not part of the step's layer. */
@@ -7,8 +9,10 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,8 +22,8 @@
 #include "util/str.h"
 
 struct mount_opts {
-	char *type, *target, *source, *from, *id;
-	bool rw_asked;
+	char *type, *target, *source, *from, *id, *mode, *uid, *gid;
+	bool rw_asked, required;
 };
 
 static void mount_opts_free(struct mount_opts *m)
@@ -29,6 +33,9 @@ static void mount_opts_free(struct mount_opts *m)
 	free(m->source);
 	free(m->from);
 	free(m->id);
+	free(m->mode);
+	free(m->uid);
+	free(m->gid);
 }
 
 static int parse_mount(const char *v, struct mount_opts *m, struct stk_err *err)
@@ -54,11 +61,18 @@ static int parse_mount(const char *v, struct mount_opts *m, struct stk_err *err)
 			slot = &m->from;
 		else if (!strcmp(tok, "id"))
 			slot = &m->id;
+		else if (!strcmp(tok, "mode"))
+			slot = &m->mode;
+		else if (!strcmp(tok, "uid"))
+			slot = &m->uid;
+		else if (!strcmp(tok, "gid"))
+			slot = &m->gid;
 		else if (!strcmp(tok, "rw") || !strcmp(tok, "readwrite"))
 			m->rw_asked = !eq || strcmp(val, "false");
+		else if (!strcmp(tok, "required"))
+			m->required = !eq || strcmp(val, "false");
 		else if (strcmp(tok, "ro") && strcmp(tok, "readonly") && strcmp(tok, "sharing") &&
-			 strcmp(tok, "mode") && strcmp(tok, "uid") && strcmp(tok, "gid") &&
-			 strcmp(tok, "required") && strcmp(tok, "size"))
+			 strcmp(tok, "size"))
 			return stk_err_set(err, EINVAL, "RUN --mount: unknown option \"%s\"", tok);
 		if (slot) {
 			free(*slot);
@@ -67,6 +81,22 @@ static int parse_mount(const char *v, struct mount_opts *m, struct stk_err *err)
 	}
 	if (!m->type)
 		m->type = xstrdup("bind");
+	if (!strcmp(m->type, "secret") || !strcmp(m->type, "ssh")) {
+		/* BuildKit's defaults: the id from the target's name, or the reverse */
+		bool ssh = !strcmp(m->type, "ssh");
+
+		if (!m->id && m->target && *m->target)
+			m->id = xstrdup(strrchr(m->target, '/') ? strrchr(m->target, '/') + 1
+								: m->target);
+		if (!m->id)
+			m->id = xstrdup(ssh ? "default" : "");
+		if (!*m->id)
+			return stk_err_set(err, EINVAL, "RUN --mount=%s: id or target is required",
+					   v);
+		if (!m->target)
+			m->target = ssh ? xstrdup("/run/buildkit/ssh_agent.0")
+					: xasprintf("/run/secrets/%s", m->id);
+	}
 	if (!m->target || !*m->target)
 		return stk_err_set(err, EINVAL, "RUN --mount=%s: target is required", v ? v : "");
 	return 0;
@@ -129,6 +159,98 @@ static int cache_dir(struct build *b, const struct mount_opts *m, char **out, st
 	return stk_mkdir_p(*out, 0755, err);
 }
 
+static int octal_or_int(const char *s, int base, long dflt, long *out)
+{
+	char *end;
+
+	if (!s) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	*out = strtol(s, &end, base);
+	return !*s || *end || errno || *out < 0 ? -1 : 0;
+}
+
+/* The secret's content into a file of the build's scratch space, with the mount's
+ * mode and owner, bind-mounted read-only at the target; unknown and not required: no
+ * mount, as BuildKit does. */
+static int secret_mount(struct build *b, const struct mount_opts *m, struct run_mounts *rm,
+			struct stk_err *err)
+{
+	const struct build_secret *sec = NULL;
+	_cleanup_free_ char *path = NULL, *data = NULL;
+	_cleanup_close_ int fd = -1;
+	long mode, uid, gid;
+	size_t i, len = 0;
+
+	for (i = 0; i < b->o->nsecrets; i++)
+		if (!strcmp(b->o->secrets[i].id, m->id))
+			sec = &b->o->secrets[i];
+	if (octal_or_int(m->mode, 8, 0400, &mode) < 0 || octal_or_int(m->uid, 10, 0, &uid) < 0 ||
+	    octal_or_int(m->gid, 10, 0, &gid) < 0)
+		return stk_err_set(err, EINVAL,
+				   "RUN --mount=type=secret,id=%s: invalid mode, uid or gid",
+				   m->id);
+	if (!sec && !m->required)
+		return 0;
+	if (!sec)
+		return stk_err_set(
+			err, ENOENT,
+			"RUN --mount=type=secret: secret %s is required but was not given", m->id);
+	if (sec->file) {
+		data = str_read_file(sec->file, &len);
+		if (!data)
+			return stk_err_sys(err, "secret %s: read %s", m->id, sec->file);
+	} else {
+		const char *v = sec->env ? getenv(sec->env) : NULL;
+
+		if (!v)
+			return stk_err_set(err, ENOENT,
+					   "secret %s: environment variable %s is not set", m->id,
+					   sec->env ? sec->env : "");
+		data = xstrdup(v);
+		len = strlen(v);
+	}
+	path = build_scratch_path(b, "secret");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return stk_err_sys(err, "secret %s: create %s", m->id, path);
+	rm->files = xrealloc(rm->files, (rm->nfiles + 1) * sizeof(*rm->files));
+	rm->files[rm->nfiles++] = xstrdup(path);
+	if (write(fd, data, len) != (ssize_t)len || fchown(fd, (uid_t)uid, (gid_t)gid) < 0 ||
+	    fchmod(fd, (mode_t)mode) < 0)
+		return stk_err_sys(err, "secret %s: write %s", m->id, path);
+	add(rm, ENGINE_MOUNT_BIND, steal(&path), m->target, true);
+	return 0;
+}
+
+/* The agent's socket of the given id bind-mounted at the target; RUN gets
+ * SSH_AUTH_SOCK. */
+static int ssh_mount(struct build *b, const struct mount_opts *m, struct run_mounts *rm,
+		     struct stk_err *err)
+{
+	const char *sock = NULL;
+	size_t i;
+
+	for (i = 0; i < b->o->nssh; i++)
+		if (!strcmp(b->o->ssh[i].key, m->id))
+			sock = b->o->ssh[i].value;
+	if (!sock && !m->required)
+		return 0;
+	if (!sock || !*sock)
+		return stk_err_set(err, ENOENT,
+				   "RUN --mount=type=ssh: no ssh agent \"%s\" was given (--ssh %s or "
+				   "build.ssh)",
+				   m->id, m->id);
+	if (access(sock, F_OK) < 0)
+		return stk_err_sys(err, "ssh agent %s: %s", m->id, sock);
+	add(rm, ENGINE_MOUNT_BIND, xstrdup(sock), m->target, false);
+	free(rm->ssh_sock);
+	rm->ssh_sock = xstrdup(m->target);
+	return 0;
+}
+
 static int one_mount(struct build *b, const struct mount_opts *m, build_from_fn from, void *arg,
 		     struct run_mounts *rm, struct json_object *key, struct stk_err *err)
 {
@@ -149,10 +271,14 @@ static int one_mount(struct build *b, const struct mount_opts *m, build_from_fn 
 		add(rm, ENGINE_MOUNT_TMPFS, NULL, m->target, false);
 		return 0;
 	}
+	if (!strcmp(m->type, "secret"))
+		return secret_mount(b, m, rm, err);
+	if (!strcmp(m->type, "ssh"))
+		return ssh_mount(b, m, rm, err);
 	if (strcmp(m->type, "bind"))
 		return stk_err_set(
 			err, ENOTSUP,
-			"RUN --mount=type=%s is not supported (bind, cache and tmpfs are)",
+			"RUN --mount=type=%s is not supported (bind, cache, tmpfs, secret and ssh are)",
 			m->type);
 	if (m->rw_asked)
 		return stk_err_set(
@@ -222,5 +348,11 @@ void build_run_mounts_release(struct run_mounts *rm)
 		free(rm->mounted[i]);
 	}
 	free(rm->mounted);
+	for (i = 0; i < rm->nfiles; i++) {
+		unlink(rm->files[i]);
+		free(rm->files[i]);
+	}
+	free(rm->files);
+	free(rm->ssh_sock);
 	memset(rm, 0, sizeof(*rm));
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "build/build.h"
 #include "cli/cli.h"
+#include "compose/compose.h"
 #include "compose/model.h"
 #include "compose/node.h"
 #include "util/cleanup.h"
@@ -28,12 +30,19 @@ static const char build_usage[] =
 	"      --no-cache                Do not use cache when building the image\n"
 	"      --progress string         Set type of progress output (auto, plain, quiet)\n"
 	"      --pull                    Always attempt to pull a newer version of the image\n"
+	"      --secret stringArray      Secret for RUN --mount=type=secret: id=ID,src=FILE or "
+	"id=ID,env=VAR\n"
+	"      --ssh stringArray         SSH agent for RUN --mount=type=ssh: default or ID=SOCKET\n"
 	"  -q, --quiet                   Don't print anything to STDOUT\n"
 	"  -h, --help                    Show this help\n";
 
 struct build_cli {
 	const char **args; /* KEY=VAL or KEY */
 	size_t nargs;
+	const char **secrets; /* --secret id=ID,src=FILE|env=VAR */
+	size_t nsecrets;
+	const char **ssh; /* --ssh default | ID=SOCKET */
+	size_t nssh;
 	bool no_cache, quiet, pull;
 };
 
@@ -173,13 +182,137 @@ static bool remote_context(const char *c)
 	       strstr(c, ".git#");
 }
 
+/* Secrets of the build: build.secrets (from the top-level secrets: file or
+ * environment; `target` renames the id) and --secret, which wins. */
+struct secrets {
+	struct build_secret *v;
+	size_t n;
+	char **owned;
+	size_t nowned;
+};
+
+static void secrets_set(struct secrets *sv, struct build_secret sec)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n && strcmp(sv->v[i].id, sec.id); i++)
+		;
+	if (i == sv->n)
+		sv->v = xrealloc(sv->v, ++sv->n * sizeof(*sv->v));
+	sv->v[i] = sec;
+}
+
+static const char *secrets_own(struct secrets *sv, char *s)
+{
+	sv->owned = xrealloc(sv->owned, (sv->nowned + 1) * sizeof(char *));
+	return sv->owned[sv->nowned++] = s;
+}
+
+static void secrets_free(struct secrets *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nowned; i++)
+		free(sv->owned[i]);
+	free(sv->owned);
+	free(sv->v);
+}
+
+/* "id=ID,src=FILE" (source=, or a bare path is not accepted) or "id=ID,env=VAR". */
+static int secret_flag(struct secrets *sv, const char *flag)
+{
+	_cleanup_free_ char *copy = xstrdup(flag);
+	struct build_secret sec = {0};
+	char *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			break;
+		*eq = 0;
+		if (!strcmp(tok, "id"))
+			sec.id = secrets_own(sv, xstrdup(eq + 1));
+		else if (!strcmp(tok, "src") || !strcmp(tok, "source"))
+			sec.file = secrets_own(sv, xstrdup(eq + 1));
+		else if (!strcmp(tok, "env"))
+			sec.env = secrets_own(sv, xstrdup(eq + 1));
+		else if (strcmp(tok, "type"))
+			break;
+	}
+	if (tok || !sec.id || !*sec.id || !sec.file == !sec.env) {
+		cli_error("invalid --secret \"%s\" (want id=ID,src=FILE or id=ID,env=VAR)", flag);
+		return -1;
+	}
+	secrets_set(sv, sec);
+	return 0;
+}
+
+static int secrets_from(const struct compose_project *p, const struct compose_service *s,
+			const struct build_cli *o, struct secrets *sv)
+{
+	const struct node *n = node_map_get(node_map_get(s->canonical, "build"), "secrets");
+	size_t i, k;
+
+	for (i = 0; n && n->kind == NODE_SEQ && i < n->len; i++) {
+		const char *src = node_str(n->items[i], "source"),
+			   *target = node_str(n->items[i], "target");
+
+		for (k = 0; src && k < p->nsecrets && strcmp(p->secrets[k].key, src); k++)
+			;
+		if (!src || k == p->nsecrets) {
+			cli_error("%s: build secret \"%s\" is not a top-level secret", s->name,
+				  src ? src : "");
+			return -1;
+		}
+		if (!p->secrets[k].file && !p->secrets[k].environment) {
+			cli_error("%s: build secret \"%s\": only file and environment secrets "
+				  "are supported",
+				  s->name, src);
+			return -1;
+		}
+		secrets_set(sv, (struct build_secret){.id = target ? target : src,
+						      .file = p->secrets[k].file,
+						      .env = p->secrets[k].environment});
+	}
+	for (i = 0; i < o->nsecrets; i++)
+		if (secret_flag(sv, o->secrets[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* build.ssh and --ssh: "default" (the agent of $SSH_AUTH_SOCK) or "ID=SOCKET". */
+static int ssh_from(const struct compose_service *s, const struct build_cli *o, struct kvs *k)
+{
+	const struct node *n = node_map_get(node_map_get(s->canonical, "build"), "ssh");
+	size_t i, total = o->nssh + (n && n->kind == NODE_SEQ ? n->len : 0);
+
+	for (i = 0; i < total; i++) {
+		const struct node *item = i < o->nssh ? NULL : n->items[i - o->nssh];
+		const char *v = item ? (node_is_scalar(item) ? item->str : "") : o->ssh[i];
+		const char *eq = strchr(v, '=');
+
+		if (eq) {
+			kvs_set(k, kvs_own(k, xstrndup(v, (size_t)(eq - v))), eq + 1);
+			continue;
+		}
+		if (!getenv("SSH_AUTH_SOCK")) {
+			cli_error("%s: ssh %s: SSH_AUTH_SOCK is not set", s->name, v);
+			return -1;
+		}
+		kvs_set(k, kvs_own(k, xstrdup(v)), getenv("SSH_AUTH_SOCK"));
+	}
+	return 0;
+}
+
 static int build_service(const struct compose_project *p, const struct compose_service *s,
 			 struct image_store *store, const char *root, const struct build_cli *o)
 {
 	const struct node *bn = node_map_get(s->canonical, "build");
 	const struct node *tags = node_map_get(bn, "tags"),
 			  *hosts = node_map_get(bn, "extra_hosts");
-	struct kvs args = {0}, labels = {0}, contexts = {0};
+	struct kvs args = {0}, labels = {0}, contexts = {0}, ssh = {0};
+	struct secrets secrets = {0};
 	_cleanup_free_ char *context = NULL, *name = NULL;
 	_cleanup_free_ const char **tagv = NULL, **hostv = NULL;
 	long long shm = 0;
@@ -209,7 +342,10 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	for (i = 0; i < o->nargs; i++)
 		kvs_add_assignment(&args, o->args[i]);
 	labels_from(&labels, node_map_get(bn, "labels"));
-	if (contexts_from(p, s, &contexts) < 0) {
+	if (contexts_from(p, s, &contexts) < 0 || secrets_from(p, s, o, &secrets) < 0 ||
+	    ssh_from(s, o, &ssh) < 0) {
+		kvs_free(&ssh);
+		secrets_free(&secrets);
 		kvs_free(&args);
 		kvs_free(&labels);
 		kvs_free(&contexts);
@@ -242,6 +378,10 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		.no_cache = o->no_cache || no_cache,
 		.pull_always = o->pull || pull,
 		.network = node_str(bn, "network"),
+		.secrets = secrets.v,
+		.nsecrets = secrets.n,
+		.ssh = ssh.v,
+		.nssh = ssh.n,
 		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
 	};
 	stk_err_clear(&err);
@@ -251,6 +391,8 @@ static int build_service(const struct compose_project *p, const struct compose_s
 	kvs_free(&args);
 	kvs_free(&labels);
 	kvs_free(&contexts);
+	kvs_free(&ssh);
+	secrets_free(&secrets);
 	if (rc < 0 && err.errnum == EINTR)
 		return 130; /* as a shell reports Ctrl-C */
 	return rc < 0 ? CLI_FAIL : CLI_OK;
@@ -434,6 +576,8 @@ static int parse_options(int argc, char **argv, struct cli_globals *g, struct bu
 		{"pull", no_argument, NULL, 'p'},
 		{"progress", required_argument, NULL, 'P'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"secret", required_argument, NULL, 'S'},
+		{"ssh", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -448,6 +592,14 @@ static int parse_options(int argc, char **argv, struct cli_globals *g, struct bu
 			break;
 		case 'n':
 			o->no_cache = true;
+			break;
+		case 'S':
+			o->secrets = xrealloc(o->secrets, (o->nsecrets + 1) * sizeof(char *));
+			o->secrets[o->nsecrets++] = optarg;
+			break;
+		case 's':
+			o->ssh = xrealloc(o->ssh, (o->nssh + 1) * sizeof(char *));
+			o->ssh[o->nssh++] = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -490,12 +642,16 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 
 	if (rc) {
 		free(o.args);
+		free(o.secrets);
+		free(o.ssh);
 		return rc < 0 ? CLI_OK : rc;
 	}
 	/* before any thread exists (pulls run a thread pool) */
 	if (build_prepare(&err) < 0) {
 		cli_error("build: %s", err.msg);
 		free(o.args);
+		free(o.secrets);
+		free(o.ssh);
 		return CLI_FAIL;
 	}
 	/* the whole project: additional_contexts may name a service that is not built now */
@@ -530,5 +686,169 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 	if (p)
 		cli_project_release(p);
 	free(o.args);
+	free(o.secrets);
+	free(o.ssh);
+	return rc;
+}
+
+/* ---- up's builds ---- */
+
+static void mark_wanted(const struct compose_project *p, const char *name, bool deps, bool *in)
+{
+	int i = compose_service_index((struct compose_project *)p, name);
+	size_t j;
+
+	if (i < 0 || in[i])
+		return;
+	in[i] = true;
+	for (j = 0; deps && j < p->services[i].ndepends_on; j++)
+		mark_wanted(p, p->services[i].depends_on[j].service, deps, in);
+}
+
+static bool store_has(struct image_store *store, const char *name)
+{
+	struct image_config ic;
+	struct stk_err err;
+
+	if (image_store_get(store, name, &ic, &err) < 0)
+		return false;
+	image_config_free(&ic);
+	return true;
+}
+
+/* The pull runs in a child: its thread pool must not exist in the process that forks
+ * the builds. A failure is a warning, as Compose prints it: the service is built. */
+static bool pulled(const char *root, const struct compose_service *s)
+{
+	int status = 0;
+	pid_t pid;
+
+	fprintf(stderr, " %s Pulling\n", s->name);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		struct image_pull_opts po = {0};
+		struct image_store *store = NULL;
+		const char *refs[1] = {s->image};
+		struct stk_err err;
+
+		if (image_store_open(root, &store, &err) == 0 &&
+		    image_pull_all(store, refs, 1, &po, NULL, NULL, &err) == 0)
+			_exit(0);
+		fprintf(stderr, " ! %s Warning %s\n", s->name, err.msg);
+		_exit(1);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* A service that is built runs the image named as Compose names it. */
+static void set_image(struct compose_service *s, const char *name)
+{
+	const struct node *b = node_map_get(s->canonical, "build");
+
+	free(s->image);
+	s->image = xstrdup(name);
+	node_map_set(s->canonical, "image", node_new_str(name, b->pos));
+}
+
+/* The builds in a child process: build_prepare() enters a mount namespace of its own,
+ * and the caller goes on to pull with threads and fork the supervisor. */
+static int build_jobs_in_child(const struct compose_project *p, struct job *jobs, size_t n,
+			       struct image_store *store, const char *root)
+{
+	struct build_cli o = {0};
+	sigset_t set, old;
+	int status = 0;
+	pid_t pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		struct stk_err err;
+
+		dup2(STDERR_FILENO, STDOUT_FILENO); /* up's stdout stays the services' */
+		if (build_prepare(&err) < 0) {
+			cli_error("build: %s", err.msg);
+			_exit(CLI_FAIL);
+		}
+		_exit(n == 1 ? build_service(p, jobs[0].s, store, root, &o)
+			     : jobs_run(p, jobs, n, store, root, &o));
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		cli_error("build: %s", strerror(errno));
+		return CLI_FAIL;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+}
+
+int cli_up_build(struct cli_globals *g, struct compose_project *p, const char *const *services,
+		 size_t n, bool no_deps, enum cli_up_build mode)
+{
+	_cleanup_free_ bool *in = xcalloc(p->nservices + 1, sizeof(bool));
+	_cleanup_free_ struct job *jobs = xcalloc(p->nservices + 1, sizeof(*jobs));
+	const char *root = cli_state_root(g);
+	struct image_store *store = NULL;
+	struct stk_err err;
+	size_t i, njobs = 0;
+	int rc = CLI_OK;
+
+	for (i = 0; i < n; i++)
+		mark_wanted(p, services[i], !no_deps, in);
+	for (i = 0; n == 0 && i < p->nservices; i++)
+		in[i] = true;
+	if (image_store_open(root, &store, &err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	for (i = 0; rc == CLI_OK && i < p->nservices; i++) {
+		struct compose_service *s = &p->services[i];
+		_cleanup_free_ char *name = NULL;
+		const char *policy = s->pull_policy ? s->pull_policy : "missing";
+		bool have, build;
+
+		if (!in[i] || !s->build_context)
+			continue;
+		name = s->image ? xstrdup(s->image) : xasprintf("%s-%s", p->name, s->name);
+		have = store_has(store, name);
+		if (mode == CLI_UP_BUILD_NEVER) {
+			build = false;
+			if (!have && s->image && !pulled(root, s)) {
+				cli_error("service %s: image %s could not be pulled and --no-build "
+					  "was given",
+					  s->name, name);
+				rc = CLI_FAIL;
+			} else if (!have && !s->image) {
+				cli_error(
+					"service %s: image %s is not built and --no-build was given",
+					s->name, name);
+				rc = CLI_FAIL;
+			}
+		} else if (mode == CLI_UP_BUILD_ALWAYS || !strcmp(policy, "build")) {
+			build = true;
+		} else if (have) {
+			build = false;
+		} else {
+			build = !s->image || !strcmp(policy, "never") || !pulled(root, s);
+		}
+		if (!s->image)
+			set_image(s, name);
+		if (build)
+			jobs[njobs++] = (struct job){.s = s, .rc = -1, .fd = {-1, -1}};
+	}
+	if (rc == CLI_OK && njobs)
+		rc = build_jobs_in_child(p, jobs, njobs, store, root);
+	for (i = 0; rc == CLI_OK && i < njobs; i++)
+		fprintf(stderr, " Service %s  Built\n", jobs[i].s->name);
+	image_store_free(store);
 	return rc;
 }

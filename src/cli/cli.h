@@ -74,6 +74,15 @@ int cli_config(struct cli_globals *g, int argc, char **argv);
 int cli_version(struct cli_globals *g, int argc, char **argv);
 int cli_pull(struct cli_globals *g, int argc, char **argv);
 int cli_build(struct cli_globals *g, int argc, char **argv);
+
+/* up's builds, before the supervisor gets the plan: the services (and, unless no_deps,
+ * what they depend on; all when n is 0) that have a `build:` section are built as
+ * Compose decides (missing image, `pull_policy: build`, --build; pulled first when
+ * they also name an `image:`), and every one gets its image name into the model. */
+enum cli_up_build { CLI_UP_BUILD_MISSING, CLI_UP_BUILD_ALWAYS, CLI_UP_BUILD_NEVER };
+struct compose_project;
+int cli_up_build(struct cli_globals *g, struct compose_project *p, const char *const *services,
+		 size_t n, bool no_deps, enum cli_up_build mode);
 int cli_images(struct cli_globals *g, int argc, char **argv);
 /* The store's images, as `docker images` (`stack image ls`; `images` outside a project). */
 int cli_image_ls(struct cli_globals *g, int argc, char **argv);

@@ -284,6 +284,8 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		{"no-attach", required_argument, NULL, 'N'},
 		{"timeout", required_argument, NULL, 't'},
 		{"renew-anon-volumes", no_argument, NULL, 'V'},
+		{"build", no_argument, NULL, 'B'},
+		{"no-build", no_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_GLOBAL_OPTIONS,
 		{0},
@@ -298,6 +300,7 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 	struct compose_project *p = NULL;
 	struct stk_err err;
 	bool detach = false, tty;
+	enum cli_up_build build = CLI_UP_BUILD_MISSING;
 	struct cli_log_style style = {0};
 	_cleanup_free_ const char **scale = NULL;
 	char *end;
@@ -359,6 +362,13 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		case 'o':
 			o.remove_orphans = true;
 			break;
+		case 'B':
+		case 'X':
+			if (build != CLI_UP_BUILD_MISSING)
+				return cli_usage_error(cmd,
+						       "--build and --no-build are incompatible");
+			build = c == 'B' ? CLI_UP_BUILD_ALWAYS : CLI_UP_BUILD_NEVER;
+			break;
 		case 'F':
 		case 'R':
 			if (o.recreate)
@@ -390,7 +400,9 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		case 'h':
 			fputs("Usage: stack up [OPTIONS] [SERVICE...]\n\nCreate and start "
 			      "containers\n\nOptions:\n  -d, --detach      Detached mode: run "
-			      "containers in the background\n      --no-deps     Don't start linked "
+			      "containers in the background\n      --build       Build images before "
+			      "starting containers\n      --no-build    Build nothing, not even a "
+			      "missing image\n      --no-deps     Don't start linked "
 			      "services\n      --pull string Pull image before running "
 			      "(\"always\"|\"missing\"|\"never\")\n",
 			      stdout);
@@ -427,6 +439,11 @@ static int up_cmd(struct cli_globals *g, int argc, char **argv, bool create)
 		return CLI_FAIL;
 	}
 	client_init(g, &cl, &tty);
+	/* before the pull's threads and the supervisor: the builder forks */
+	if ((rc = cli_up_build(g, p, o.services, o.nservices, o.no_deps, build)) != CLI_OK) {
+		cli_project_release(p);
+		return rc;
+	}
 	if (!detach) {
 		/* Blocked before the pull's threads exist, so that they inherit it: attach()
 		 * reads SIGINT and SIGTERM from a signalfd. */

@@ -215,7 +215,8 @@ static bool service_wanted(const struct super_up_opts *o, const char *name)
 	return o->nservices == 0;
 }
 
-/* What fails before anything is made: build-only services, missing external volumes,
+/* What fails before anything is made: a service without an image (the CLI names the
+ * image of a service it builds), missing external volumes,
  * bind sources that cannot be made. Bind sources are made only once every check held. */
 static int check_services(const struct super_client *cl, struct compose_project *p,
 			  const struct super_up_opts *o, struct stk_err *err)
@@ -230,9 +231,7 @@ static int check_services(const struct super_client *cl, struct compose_project 
 			if (!service_wanted(o, svc->name) && o->nservices)
 				continue;
 			if (!svc->image)
-				return stk_err_set(err, ENOTSUP,
-						   "service %s: build is not supported yet",
-						   svc->name);
+				return stk_err_set(err, ENOTSUP, "service %s: no image", svc->name);
 			if (sup_volumes_check(cl->paths.root, p, svc, pass == 1, err) < 0)
 				return -1;
 		}
@@ -279,7 +278,8 @@ static int pull_missing(const struct super_client *cl, struct compose_project *p
 		struct image_config ic;
 		bool have;
 
-		if (!service_wanted(o, svc->name) || !svc->image)
+		/* the CLI pulled or built the image of a service with build: */
+		if (!service_wanted(o, svc->name) || !svc->image || svc->build_context)
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(refs[j], svc->image))

@@ -480,3 +480,66 @@ def test_copy_chown_by_name_uses_the_image_passwd_and_group(builder):
     builder.dockerfile("FROM @BASE@\nCOPY --chown=nobody-here f /f\n")
     r = builder.build()
     assert r.code == 1 and 'no user "nobody-here"' in r.err, r
+
+
+def test_independent_stages_of_one_build_run_at_the_same_time(builder):
+    # Stage "listen" can only finish while stage "talk" runs: they meet on a port of the
+    # builder's network namespace. Both retry until one connection carried the message
+    # and its answer.
+    port = 48000 + os.getpid() % 1000
+    builder.dockerfile(f"""
+FROM @BASE@ AS listen
+RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done'
+
+FROM @BASE@ AS talk
+RUN for i in $(seq 900); do [ "$(echo hello | nc 127.0.0.1 {port})" = ack ] && echo talked > /talked && exit 0; sleep 0.1; done; exit 1
+
+FROM @BASE@
+COPY --from=listen /got /got
+COPY --from=talk /talked /talked
+CMD ["cat", "/got", "/talked"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "hello\ntalked\n"
+    # the result is the same as a sequential build's: a rebuild is all cache hits
+    r = builder.build()
+    assert r.code == 0 and r.out.count("Using cache") == 4, r
+
+
+def test_a_failing_stage_among_parallel_ones_fails_the_build_with_its_step(builder):
+    builder.dockerfile("""
+FROM @BASE@ AS good
+RUN echo fine > /fine
+
+FROM @BASE@ AS bad
+RUN echo broken stage; exit 4
+
+FROM @BASE@
+COPY --from=good /fine /fine
+COPY --from=bad /x /x
+""")
+    r = builder.build()
+    assert r.code == 1, r
+    assert "stack: app: step 4/7: RUN echo broken stage; exit 4: exit 4" in r.err, r
+    assert "broken stage" in r.err
+
+
+def test_copied_directories_take_owner_and_mode_in_the_copy_not_in_the_source(builder):
+    # a stage's tree is mounted read-only: the copy's owner is set on the copy
+    d = builder.write("d/x", "x\n").parent
+    d.chmod(0o750)
+    builder.dockerfile("""
+FROM @BASE@ AS deps
+RUN mkdir -p /deps && echo lib > /deps/lib1
+
+FROM @BASE@
+COPY --from=deps /deps /opt/deps
+COPY --chown=12:34 --chmod=0711 d /d2
+CMD ["sh", "-c", "cat /opt/deps/lib1; stat -c '%u %g %a' /d2"]
+""")
+    r = builder.build()
+    assert r.code == 0, r
+    assert builder.run().out == "lib\n12 34 711\n"
+    st = os.stat(d)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o750)

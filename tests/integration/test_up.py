@@ -203,18 +203,6 @@ services:
         s.close()
 
 
-def test_build_only_service_is_not_supported_yet(project):
-    project.write("""
-services:
-  app:
-    build: .
-""")
-    r = project("up", "-d")
-    assert r.code == 1
-    assert r.err.strip() == "stack: service app: build is not supported yet", r
-    assert project.leftovers() == []
-
-
 def test_attached_up_prints_prefixed_output_and_ctrl_c_stops_gracefully(project):
     project.write("""
 services:
