@@ -30,7 +30,9 @@ blob cache it made outside that directory are removed at the end, and the end ch
 that no process of the peers is left. Run by hand; never part of the tests."""
 import argparse
 import os
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,14 +63,14 @@ services:
     image: {reg.ref("postgres")}
     environment: {{POSTGRES_USER: app, POSTGRES_PASSWORD: secret, POSTGRES_DB: app}}
     healthcheck:
-      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", "app", "-d", "app"]
+      test: pg_isready -h 127.0.0.1 -U app -d app
       interval: 1s
       timeout: 5s
       retries: 120
   cache:
     image: {reg.ref("redis")}
     healthcheck:
-      test: ["CMD", "redis-cli", "ping"]
+      test: redis-cli ping
       interval: 1s
       timeout: 5s
       retries: 120
@@ -78,7 +80,7 @@ services:
     stop_signal: SIGKILL
     ports: ["127.0.0.1:18080:8080"]
     healthcheck:
-      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+      test: wget -q -O /dev/null http://127.0.0.1:8080/
       interval: 1s
       timeout: 5s
       retries: 120
@@ -270,7 +272,7 @@ class DockerCompose(Tool):
         sh(["/usr/bin/docker", "wait", *self.ids(proj)], env=self.env)
 
     def logs(self, proj, svc):
-        return self.dc(proj, "logs", "--no-color", svc)
+        return ["/usr/bin/docker", "logs", *self.ids(proj)]
 
     def teardown(self):
         if self.proc.poll() is None:
@@ -289,11 +291,14 @@ class PodmanCompose(Tool):
 
     def setup(self):
         w = self.work
-        hn = int(sh(["sh", "-c", "ulimit -Hn"]).stdout)
-        hu = int(sh(["sh", "-c", "ulimit -Hu"]).stdout)
+        hn = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        # podman asks for more processes than root may set here; runc and crun then
+        # fail to raise RLIMIT_NPROC even to the hard limit: stay well below it
+        hu = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 4096)
         (w / "containers.conf").write_text(
             f'[containers]\ndefault_ulimits = ["nofile={hn}:{hn}", "nproc={hu}:{hu}"]\n'
-            f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+            # crun refuses the hybrid cgroup layout (PEERS.md): runc
+            f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n'
             f'events_logfile_path = "{w}/events.log"\n'
             f'[network]\nnetwork_config_dir = "{w}/net"\n')
         (w / "registries.conf").write_text(
@@ -322,14 +327,18 @@ class PodmanCompose(Tool):
 
     def up_healthy(self, proj):
         t0 = time.monotonic()
-        sh(self.pc(proj, "up", "-d"), env=self.env)
+        r = sh(self.pc(proj, "up", "-d"), env=self.env)
+        if os.environ.get("STACK_BENCH_DEBUG"):
+            print(r.stdout[-3000:], r.stderr[-3000:], file=sys.stderr)
         pending = set(self.ids(proj))
 
         def healthy():
             for c in list(pending):
-                if sh(["podman", "healthcheck", "run", c], env=self.env,
-                      check=False).returncode == 0:
+                r = sh(["podman", "healthcheck", "run", c], env=self.env, check=False)
+                if r.returncode == 0:
                     pending.discard(c)
+                elif os.environ.get("STACK_BENCH_DEBUG"):
+                    print(c, r.returncode, r.stdout, r.stderr, file=sys.stderr)
             return not pending
         poll("podman healthy", healthy)
         return time.monotonic() - t0
@@ -444,12 +453,14 @@ def main():
     ap.add_argument("--big", type=int, default=100)
     ap.add_argument("--log-seconds", type=int, default=3)
     ap.add_argument("--tools", default="stack,docker,podman")
+    ap.add_argument("--no-floor", action="store_true")
     a = ap.parse_args()
     sh(["ip", "link", "set", "lo", "up"])
     work = Path(tempfile.mkdtemp(prefix="stack-compose-bench-", dir="/var/tmp"))
     had_cache = Path("/var/lib/containers").exists()
-    had_cni = set(os.listdir("/var/lib/cni/networks")) if Path(
-        "/var/lib/cni/networks").is_dir() else None
+    cni = Path("/var/lib/cni/networks")  # the CNI host-local plugin's leases
+    had_cni = set(os.listdir(cni)) if cni.is_dir() else set()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     images = TestImages()
     reg = PushedRegistry(work / "registry", images).start()
     kinds = {"stack": Stack, "docker": DockerCompose, "podman": PodmanCompose}
@@ -470,7 +481,8 @@ def main():
         for r in range(a.rounds):
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             print(f"round {r + 1}", flush=True)
-            note("floor", floor(images.layout("postgres"), work))
+            if not a.no_floor:
+                note("floor", floor(images.layout("postgres"), work))
             for t in order:
                 p = t.project("healthy", healthy_project(reg))
                 note(f"{t.name} healthy", t.up_healthy(p))
@@ -510,9 +522,9 @@ def main():
             print(f"left running: {left}", file=sys.stderr)
         if not had_cache:
             shutil.rmtree("/var/lib/containers", ignore_errors=True)
-        if had_cni is not None:
-            for n in set(os.listdir("/var/lib/cni/networks")) - had_cni:
-                shutil.rmtree(Path("/var/lib/cni/networks") / n, ignore_errors=True)
+        if cni.is_dir():
+            for n in set(os.listdir(cni)) - had_cni:
+                shutil.rmtree(cni / n, ignore_errors=True)
         sh(["umount", "-R", work], check=False)
         shutil.rmtree(work, ignore_errors=True)
     print("\n| measure | " + " | ".join(t.name for t in tools) + " |")
