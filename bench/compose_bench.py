@@ -108,8 +108,11 @@ services:
 """
 
 
-def sh(argv, env=None, check=True, **kw):
-    r = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True, **kw)
+def sh(argv, env=None, check=True, timeout=600, **kw):
+    """Runs a command; a peer that hangs (dockerd did once, in the middle of an `up` of
+    100 services) ends the run after `timeout` s, through main's clean-up."""
+    r = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True,
+                       timeout=timeout, **kw)
     if check and r.returncode:
         raise SystemExit(f"{' '.join(map(str, argv))} failed ({r.returncode}): "
                          f"{r.stderr.strip()[-2000:]}")
