@@ -109,8 +109,8 @@ services:
 
 
 def sh(argv, env=None, check=True, timeout=600, **kw):
-    """Runs a command; a peer that hangs (dockerd did once, in the middle of an `up` of
-    100 services) ends the run after `timeout` s, through main's clean-up."""
+    """Runs a command; a peer that hangs (docker-compose did, in the middle of an `up`
+    of 100 services) ends the run after `timeout` s, through main's clean-up."""
     r = subprocess.run([str(a) for a in argv], env=env, capture_output=True, text=True,
                        timeout=timeout, **kw)
     if check and r.returncode:
@@ -533,7 +533,10 @@ def main():
         left = procs(lambda p, c: c in PEER_COMMS)
         if left:
             print(f"left running: {left}", file=sys.stderr)
-        if not had_cache:
+        # podman's blob cache outside its root: removed only when this run made it and
+        # no other podman (another user of this machine) is running
+        others = subprocess.run(["pgrep", "-x", "podman|conmon"], capture_output=True)
+        if not had_cache and others.returncode != 0:
             shutil.rmtree("/var/lib/containers", ignore_errors=True)
         for d, had in zip(cni, had_cni):
             for n in (set(os.listdir(d)) if d.is_dir() else set()) - had:
