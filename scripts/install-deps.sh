@@ -10,10 +10,14 @@ TEST="libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
   busybox-static iproute2 nftables docker-registry apache2-utils debootstrap util-linux zsh
   qemu-system-x86 linux-image-amd64 openssl ca-certificates umoci"
 # Only for bench/ (run by hand): the peers stack is compared with (runtime, image pull).
-BENCH="crun skopeo podman"
+BENCH="crun skopeo podman
+  docker.io docker-compose podman-compose runc"
+# Only for README's first command: build, and make the example's stand-in images.
+EXAMPLE="python3 debootstrap busybox-static"
 
 case "${1:-all}" in
 build) PKGS="$BUILD" ;;
+example) PKGS="$BUILD $EXAMPLE" ;;
 bench) PKGS="$BUILD $TEST $BENCH" ;;
 *) PKGS="$BUILD $TEST" ;;
 esac
