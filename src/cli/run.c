@@ -532,6 +532,12 @@ static int run_prepare(struct cli_globals *g, struct run_ctx *r, const struct ru
 	int rc = 0;
 
 	cli_super_client(g, &cl, &tty);
+	/* As up: services with build: and no image yet are built first (the builder forks:
+	 * before any thread). */
+	if (cli_up_build(g, r->p, &self, 1, o->no_deps, CLI_UP_BUILD_MISSING) != CLI_OK) {
+		free(deps);
+		return -1;
+	}
 	for (i = 0; !o->no_deps && i < r->svc->ndepends_on; i++)
 		deps[uo.nservices++] = r->svc->depends_on[i].service;
 	if (uo.nservices && super_up(&cl, r->p, &uo, &err) < 0)

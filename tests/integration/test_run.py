@@ -182,8 +182,10 @@ def test_run_errors(project):
     assert r.code == 2 and 'invalid --pull option "sometimes"' in r.err, r
     (project.dir / "compose.yaml").write_text(
         (project.dir / "compose.yaml").read_text() + "  built:\n    build: .\n")
+    # As up: a service with build: and no image is built first; here there is no
+    # Dockerfile, so the build fails naming the service, and nothing runs.
     r = project("run", "--rm", "-T", "--no-deps", "built", "true")
-    assert (r.code, r.err) == (1, "stack: service built: build is not supported yet\n"), r
+    assert r.code == 1 and "built: read Dockerfile" in r.err, r
     r = project("run", "--rm", "-T", "--no-deps", "-v", "vol:/data", "job", "true")
     assert r.code == 1 and "named volumes" in r.err, r
     assert containers(project) == []
@@ -196,3 +198,14 @@ def test_run_with_a_tty_gets_the_terminal_size_and_the_exit_code(project):
     t.expect("33 77")
     assert t.wait() == 9
     assert containers(project) == []
+
+
+def test_run_builds_a_build_only_service_before_running_it(project):
+    project.write(APP + "  built:\n    build: .\n")
+    (project.dir / "Dockerfile").write_text(
+        f"FROM {project.image}\nRUN echo made-by-the-build > /made\n")
+    r = project("run", "--rm", "-T", "--no-deps", "built", "cat", "/made")
+    assert r.code == 0 and r.out == "made-by-the-build\n", r
+    assert f"{project.name}-built" in project.ok("image", "ls").out
+    assert containers(project) == []
+
