@@ -414,7 +414,6 @@ int cli_load(struct cli_globals *g, int argc, char **argv)
 	struct stk_err err;
 	char **lines = NULL;
 	size_t n = 0;
-	bool quiet = false;
 	int c, rc;
 
 	optind = 0;
@@ -423,12 +422,11 @@ int cli_load(struct cli_globals *g, int argc, char **argv)
 		case 'i':
 			input = optarg;
 			break;
-		case 'q':
-			quiet = true;
+		case 'q': /* progress only, and load shows none */
 			break;
 		case 'h':
 			puts("Usage: stack load [OPTIONS]\n\nLoad images from a tar archive (docker save or OCI layout)\n\n"
-			     "Options:\n  -i, --input string   Read from tar archive file\n  -q, --quiet          Suppress the load output");
+			     "Options:\n  -i, --input string   Read from tar archive file\n  -q, --quiet          Suppress the load progress");
 			return CLI_OK;
 		default:
 			return cli_usage_error("load", "invalid option");
@@ -443,13 +441,8 @@ int cli_load(struct cli_globals *g, int argc, char **argv)
 		cli_error("load %s: %s", input, err.msg);
 		rc = CLI_FAIL;
 	}
-	if (quiet) {
-		while (n)
-			free(lines[--n]);
-		free(lines);
-	} else {
-		print_and_free_lines(lines, n);
-	}
+	/* Printed with -q too, as `docker load -q` prints them. */
+	print_and_free_lines(lines, n);
 	image_store_free(s);
 	return rc;
 }
