@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -229,6 +230,9 @@ void sup_op_done(struct sup_op *op)
 	client_unref(op->client);
 	free(op->error);
 	free(op);
+	/* A request's transient memory (the plan, the specs, JSON) goes back to the kernel
+	 * rather than staying resident while the supervisor idles. */
+	malloc_trim(0);
 	sup_maybe_exit(s);
 }
 
