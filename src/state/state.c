@@ -59,8 +59,7 @@ int state_project_lock(const struct state_paths *p, const char *project, int *fd
 	return 0;
 }
 
-static int write_json(const char *path, struct json_object *obj, bool durable,
-		      struct stk_err *err)
+static int write_json(const char *path, struct json_object *obj, bool durable, struct stk_err *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
