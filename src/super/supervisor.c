@@ -224,15 +224,17 @@ void sup_op_done(struct sup_op *op)
 		return;
 	if (op->down)
 		teardown_networks(s, op->error ? NULL : op->client);
+	/* A request's transient memory (the plan, the specs, JSON) and the network
+	 * libraries go back to the kernel rather than staying resident while the
+	 * supervisor idles. */
+	net_unload_libraries();
+	malloc_trim(0);
 	send_end(op->client, op->error);
 	if (op->down && !op->error)
 		s->down_done = true;
 	client_unref(op->client);
 	free(op->error);
 	free(op);
-	/* A request's transient memory (the plan, the specs, JSON) goes back to the kernel
-	 * rather than staying resident while the supervisor idles. */
-	malloc_trim(0);
 	sup_maybe_exit(s);
 }
 
