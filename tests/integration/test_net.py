@@ -184,12 +184,12 @@ def test_detach_releases_the_lease_and_the_veth(plumb, nsf):
 def test_detach_keeps_other_published_ports_and_removes_the_leaving_ones(plumb, nsf):
     plumb.network("default")
     a, b = nsf(), nsf()
-    plumb.attach("default", "p-1", a, "--publish", "18081:80")
+    plumb.attach("default", "p-1", a, "--publish", "28090:80")
     plumb.attach("default", "q-1", b)
     plumb.ok("detach", plumb.project, "q-1")
-    assert "dport 18081" in ruleset()
+    assert "dport 28090" in ruleset()
     plumb.ok("detach", plumb.project, "p-1")
-    assert "dport 18081" not in ruleset()
+    assert "dport 28090" not in ruleset()
     assert plumb.record()["networks"][0]["bridge"] in ruleset()
 
 

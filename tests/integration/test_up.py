@@ -122,7 +122,7 @@ services:
     image: BUSYBOX
     command: ["sh", "-c", "while true; do echo hello | nc -l -p 80; done"]
     stop_signal: SIGKILL
-    ports: ["127.0.0.1:18090:80"]
+    ports: ["127.0.0.1:18096:80"]
 """
     project.write(text)
     project.ok("up", "-d")
@@ -138,17 +138,17 @@ services:
     image: BUSYBOX
     command: ["sleep", "1000"]
     stop_signal: SIGKILL
-    ports: ["127.0.0.1:18091:80"]
+    ports: ["127.0.0.1:18097:80"]
 """)
     project.ok("up", "-d")
     assert {c["Service"]: c["State"] for c in project.ps_json()} == \
         {"web": "running", "db": "running"}
-    assert "dport 18091" in subprocess.run(["nft", "list", "ruleset"], capture_output=True,
+    assert "dport 18097" in subprocess.run(["nft", "list", "ruleset"], capture_output=True,
                                            text=True, check=True).stdout
 
     def fetch():
         try:
-            with socket.create_connection(("127.0.0.1", 18090), timeout=2) as s:
+            with socket.create_connection(("127.0.0.1", 18096), timeout=2) as s:
                 return s.recv(100)
         except OSError:
             return None
