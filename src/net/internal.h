@@ -53,7 +53,7 @@ char *net_record_path(const char *state_root, const char *project);
 /* A missing file is an empty record. */
 int net_record_load(const char *state_root, const char *project, struct net_record *rec,
 		    struct stk_err *err);
-/* tmp + fsync + rename. */
+/* tmp + rename (no fsync: see net_write_file_atomic). */
 int net_record_save(const char *state_root, const struct net_record *rec, struct stk_err *err);
 void net_record_free(struct net_record *rec);
 struct net_nw_rec *net_record_network(struct net_record *rec, const char *name);

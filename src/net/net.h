@@ -35,6 +35,10 @@ struct net_options {
 int net_open(const char *state_root, const char *project, const struct net_options *opts,
 	     struct net_ctx **out, struct stk_err *err);
 void net_close(struct net_ctx *ctx);
+/* Close libnftables and libnl, which only attach, detach and network changes use (they
+ * are opened again on the next): for the supervisor while it idles. None of their
+ * objects outlives a call of this module. */
+void net_unload_libraries(void);
 
 struct net_network_spec {
 	const char *name; /* compose name, e.g. "default" */

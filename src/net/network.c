@@ -594,6 +594,7 @@ int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_e
 	_cleanup_record_ struct net_record rec = {0};
 	_cleanup_nl_ struct nl_sock *sk = NULL;
 	_cleanup_close_ int lock = -1;
+	_cleanup_free_ bool *published = NULL;
 	size_t i, j;
 	int rc = 0;
 
@@ -601,9 +602,15 @@ int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_e
 	if (lock < 0 || net_record_load(ctx->root, ctx->project, &rec, err) < 0 ||
 	    net_nl_open(&sk, err) < 0)
 		return stk_err_wrap(err, "%s: detach", container);
+	/* A network's rules list only the published ports: they change (and nftables, whose
+	 * every run costs milliseconds, is called) only when a leaving endpoint had some. */
+	published = xcalloc(rec.nnws + 1, sizeof(*published));
 	for (i = rec.neps; i-- > 0;) {
 		if (strcmp(rec.eps[i].container, container) != 0)
 			continue;
+		for (j = 0; j < rec.nnws; j++)
+			if (rec.eps[i].nports && !strcmp(rec.nws[j].name, rec.eps[i].network))
+				published[j] = true;
 		if (net_nl_link_delete(sk, rec.eps[i].veth, err) < 0)
 			rc = -1;
 		net_record_remove_endpoint(&rec, i);
@@ -611,7 +618,7 @@ int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_e
 	if (net_record_save(ctx->root, &rec, err) < 0)
 		rc = -1;
 	for (j = 0; j < rec.nnws; j++)
-		if (net_nl_link_exists(sk, rec.nws[j].bridge) &&
+		if (published[j] && net_nl_link_exists(sk, rec.nws[j].bridge) &&
 		    net_nft_sync(&rec, &rec.nws[j], err) < 0)
 			rc = -1;
 	return rc < 0 ? stk_err_wrap(err, "%s: detach", container) : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/lazy_nft.h"
+#include "util/lazy_nl.h"
 
 #include "net/internal.h"
 #include "util/cleanup.h"
@@ -167,4 +168,11 @@ int net_nft_delete(const char *table, struct stk_err *err)
 	_cleanup_free_ char *what = xasprintf("delete nftables table %s", table);
 
 	return nft_run(text, what, err);
+}
+
+void net_unload_libraries(void)
+{
+	stk_lazylib_unload(&stk_lazy_nft_lib);
+	stk_lazylib_unload(&stk_lazy_nlroute_lib);
+	stk_lazylib_unload(&stk_lazy_nl_lib);
 }

@@ -65,8 +65,9 @@ int net_write_file_atomic(const char *path, const char *data, size_t len, struct
 			return stk_err_sys(err, "write %s", tmp);
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0)
-		return stk_err_sys(err, "fsync %s", tmp);
+	/* No fsync: the rename alone is atomic against a crash of the process, and what
+	 * these files hold (the /etc files, the leases of endpoints) does not outlive the
+	 * host: they are written again at every start. */
 	if (rename(tmp, path) < 0)
 		return stk_err_sys(err, "rename %s", tmp);
 	return 0;

@@ -59,7 +59,7 @@ int state_project_lock(const struct state_paths *p, const char *project, int *fd
 	return 0;
 }
 
-int state_write_json(const char *path, struct json_object *obj, struct stk_err *err)
+static int write_json(const char *path, struct json_object *obj, bool durable, struct stk_err *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
@@ -80,12 +80,22 @@ int state_write_json(const char *path, struct json_object *obj, struct stk_err *
 		}
 		off += (size_t)w;
 	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+	if (write(fd, "\n", 1) != 1 || (durable && fsync(fd) < 0) || rename(tmp, path) < 0) {
 		stk_err_sys(err, "write %s", path);
 		unlink(tmp);
 		return -1;
 	}
 	return 0;
+}
+
+int state_write_json(const char *path, struct json_object *obj, struct stk_err *err)
+{
+	return write_json(path, obj, true, err);
+}
+
+int state_update_json(const char *path, struct json_object *obj, struct stk_err *err)
+{
+	return write_json(path, obj, false, err);
 }
 
 struct json_object *state_read_json(const char *path)

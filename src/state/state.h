@@ -6,8 +6,8 @@
  *                         state.json (what it does: status, pid, exit code), its logs,
  *                         and the engine's own files (upper, work, pid)
  * $RUN/<name>/            control.sock of the project's supervisor
- * Every record is written tmp + fsync + rename, so a reader sees the old or the new
- * version, never half of one. Whatever the supervisor knows is here too, so `ps` and
+ * Every record is written tmp + rename, so a reader sees the old or the new version,
+ * never half of one; records that cannot be rebuilt are fsync'd first. Whatever the supervisor knows is here too, so `ps` and
  * `down` work when no supervisor answers. */
 #ifndef STK_STATE_STATE_H
 #define STK_STATE_STATE_H
@@ -35,8 +35,14 @@ char *state_cgroup_parent(const char *project);
 int state_project_lock(const struct state_paths *p, const char *project, int *fd,
 		       struct stk_err *err);
 
-/* Atomically replaces path with the JSON of obj. */
+/* Atomically replaces path with the JSON of obj, durably (fsync before the rename): for
+ * records nothing else can rebuild (a container's config.json, the applied model). */
 int state_write_json(const char *path, struct json_object *obj, struct stk_err *err);
+/* The same without the fsync, for a record rewritten at every change of what it
+ * describes (a container's state.json): a process that dies leaves the old or the new
+ * file, and after a host crash the record is read against the live processes and
+ * cgroups anyway (a missing or empty one reads as exited). */
+int state_update_json(const char *path, struct json_object *obj, struct stk_err *err);
 /* NULL when the file is missing or not JSON. */
 struct json_object *state_read_json(const char *path);
 

@@ -282,7 +282,7 @@ void sup_ctr_write_state(struct sup_ctr *c)
 		json_object_object_add(h, "last_output", json_object_new_string(c->health.output));
 		json_object_object_add(o, "health", h);
 	}
-	if (state_write_json(path, o, &err) < 0)
+	if (state_update_json(path, o, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	json_object_put(o);
 }

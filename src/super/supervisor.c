@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -232,6 +233,11 @@ void sup_op_done(struct sup_op *op)
 		op->down = false;
 	if (op->down)
 		teardown_networks(s, op->error ? NULL : op->client);
+	/* A request's transient memory (the plan, the specs, JSON) and the network
+	 * libraries go back to the kernel rather than staying resident while the
+	 * supervisor idles. */
+	net_unload_libraries();
+	malloc_trim(0);
 	send_end(op->client, op->error);
 	if (op->down && !op->error)
 		s->down_done = true;

@@ -30,6 +30,7 @@ static int load_locked(struct stk_lazylib *lib, struct stk_err *err)
 				   "cannot load %s (install %s): no function %s in %s", lib->soname,
 				   lib->package, missing, lib->soname);
 	}
+	lib->handle = h;
 	__atomic_store_n(&lib->loaded, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -45,6 +46,17 @@ int stk_lazylib_load(struct stk_lazylib *lib, struct stk_err *err)
 		rc = load_locked(lib, err);
 	pthread_mutex_unlock(&load_lock);
 	return rc;
+}
+
+void stk_lazylib_unload(struct stk_lazylib *lib)
+{
+	pthread_mutex_lock(&load_lock);
+	if (lib->loaded && lib->handle) {
+		__atomic_store_n(&lib->loaded, 0, __ATOMIC_RELEASE);
+		dlclose(lib->handle);
+		lib->handle = NULL;
+	}
+	pthread_mutex_unlock(&load_lock);
 }
 
 void stk_lazylib_load_or_die(struct stk_lazylib *lib)

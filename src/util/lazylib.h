@@ -20,6 +20,7 @@ struct stk_lazylib {
 	/* dlsym every listed function into the table; the name of a missing one, or NULL */
 	const char *(*resolve)(void *handle);
 	int loaded; /* read and written atomically; 1 once the table is complete */
+	void *handle; /* dlopen's, once loaded */
 };
 
 /* Open the library and fill its table, once; later calls return 0 at once. Safe from any
@@ -30,6 +31,11 @@ int stk_lazylib_load(struct stk_lazylib *lib, struct stk_err *err);
  * the same message and exit(127) rather than call through a null pointer. Every module
  * loads its libraries where its work starts, so this is only a safety net. */
 void stk_lazylib_load_or_die(struct stk_lazylib *lib);
+
+/* For a long-lived, single-threaded caller (the supervisor between requests) that holds
+ * no object of the library: close it, so its pages leave the process; the next call
+ * loads it again. Nothing happens to a library that is not loaded. */
+void stk_lazylib_unload(struct stk_lazylib *lib);
 
 #define STK_LAZY_MEMBER_(fn) __typeof__(&fn) fn;
 #define STK_LAZY_RESOLVE_(fn) \
@@ -65,6 +71,7 @@ void stk_lazylib_load_or_die(struct stk_lazylib *lib);
 		LIST(STK_LAZY_RESOLVE_) \
 		return NULL; \
 	} \
-	struct stk_lazylib stk_lazy_##tag##_lib = {soname_, package_, stk_lazy_##tag##_resolve, 0};
+	struct stk_lazylib stk_lazy_##tag##_lib = {soname_, package_, stk_lazy_##tag##_resolve, 0, \
+						   NULL};
 
 #endif

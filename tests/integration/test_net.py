@@ -181,6 +181,18 @@ def test_detach_releases_the_lease_and_the_veth(plumb, nsf):
     assert plumb.attach("default", "d-2", b) == "10.89.0.2"
 
 
+def test_detach_keeps_other_published_ports_and_removes_the_leaving_ones(plumb, nsf):
+    plumb.network("default")
+    a, b = nsf(), nsf()
+    plumb.attach("default", "p-1", a, "--publish", "28090:80")
+    plumb.attach("default", "q-1", b)
+    plumb.ok("detach", plumb.project, "q-1")
+    assert "dport 28090" in ruleset()
+    plumb.ok("detach", plumb.project, "p-1")
+    assert "dport 28090" not in ruleset()
+    assert plumb.record()["networks"][0]["bridge"] in ruleset()
+
+
 def test_attach_by_pid_moves_the_veth_into_that_process_namespace(plumb, nsf):
     plumb.network("default")
     a = nsf()

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 from engine_helpers import needs_root
 from netlib import needs_root as needs_netns
@@ -112,6 +113,49 @@ services:
     pubs = project.ps_json()[0]["Publishers"]
     assert pubs == [{"URL": "127.0.0.1", "TargetPort": 80, "PublishedPort": 18089,
                      "Protocol": "tcp"}]
+
+
+def test_idle_supervisor_unloads_nftables_and_libnl_and_loads_them_again_when_needed(project):
+    text = """
+services:
+  web:
+    image: BUSYBOX
+    command: ["sh", "-c", "while true; do echo hello | nc -l -p 80; done"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18096:80"]
+"""
+    project.write(text)
+    project.ok("up", "-d")
+
+    def network_libs():
+        [pid] = project.supervisor_pids()
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        return [lib for lib in ("libnftables", "libnl-route") if lib in maps]
+    assert network_libs() == []
+    # A second service needs a veth (libnl) and the first one's published port stays.
+    project.write(text + """
+  db:
+    image: BUSYBOX
+    command: ["sleep", "1000"]
+    stop_signal: SIGKILL
+    ports: ["127.0.0.1:18097:80"]
+""")
+    project.ok("up", "-d")
+    assert {c["Service"]: c["State"] for c in project.ps_json()} == \
+        {"web": "running", "db": "running"}
+    assert "dport 18097" in subprocess.run(["nft", "list", "ruleset"], capture_output=True,
+                                           text=True, check=True).stdout
+
+    def fetch():
+        try:
+            with socket.create_connection(("127.0.0.1", 18096), timeout=2) as s:
+                return s.recv(100)
+        except OSError:
+            return None
+    assert poll_until(fetch, what="the published port").strip() == b"hello"
+    assert network_libs() == []
+    project.ok("down", "-t", "0")
+    assert project.leftovers() == []
 
 
 def test_down_stops_with_stop_signal_and_removes_everything(project):

@@ -43,17 +43,18 @@ static void write_text(const char *path, const char *text)
 	fclose(f);
 }
 
-static void test_write_json_replaces_the_file_and_leaves_no_temporary(void **state)
+static void replaces_the_file_and_leaves_no_temporary(int (*write_json)(const char *,
+									struct json_object *,
+									struct stk_err *))
 {
 	char *d = tmpdir(), *path = xasprintf("%s/x.json", d), *tmp = xasprintf("%s.tmp", path);
 	struct json_object *o = json_object_new_object(), *back;
 	struct stk_err err;
 
-	(void)state;
 	json_object_object_add(o, "status", json_object_new_string("running"));
-	assert_int_equal(state_write_json(path, o, &err), 0);
+	assert_int_equal(write_json(path, o, &err), 0);
 	json_object_object_add(o, "status", json_object_new_string("exited"));
-	assert_int_equal(state_write_json(path, o, &err), 0);
+	assert_int_equal(write_json(path, o, &err), 0);
 	back = state_read_json(path);
 	assert_string_equal(state_str(back, "status"), "exited");
 	assert_int_equal(access(tmp, F_OK), -1);
@@ -63,6 +64,19 @@ static void test_write_json_replaces_the_file_and_leaves_no_temporary(void **sta
 	free(d);
 	free(path);
 	free(tmp);
+}
+
+static void test_write_json_replaces_the_file_and_leaves_no_temporary(void **state)
+{
+	(void)state;
+	replaces_the_file_and_leaves_no_temporary(state_write_json);
+}
+
+/* The same without the fsync (a container's state.json). */
+static void test_update_json_replaces_the_file_and_leaves_no_temporary(void **state)
+{
+	(void)state;
+	replaces_the_file_and_leaves_no_temporary(state_update_json);
 }
 
 static void add_container(const char *root, const char *id, const char *project, const char *name)
@@ -208,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_json_replaces_the_file_and_leaves_no_temporary),
+		cmocka_unit_test(test_update_json_replaces_the_file_and_leaves_no_temporary),
 		cmocka_unit_test(test_list_containers_keeps_the_project_sorted_by_name),
 		cmocka_unit_test(test_a_pid_outside_the_containers_cgroup_is_not_running),
 		cmocka_unit_test(test_logs_tail_reads_back_across_rotated_files),

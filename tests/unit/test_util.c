@@ -91,7 +91,7 @@ static const char *resolve_missing(void *handle)
 
 static void test_lazylib_loads_once_and_resolves(void **state)
 {
-	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_strlen, 0};
+	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_strlen, 0, NULL};
 	struct stk_err err = {0};
 
 	(void)state;
@@ -103,9 +103,27 @@ static void test_lazylib_loads_once_and_resolves(void **state)
 	assert_null(lazy_strlen); /* not resolved again */
 }
 
+static void test_lazylib_unload_closes_and_the_next_load_resolves_again(void **state)
+{
+	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_strlen, 0, NULL};
+	struct stk_err err = {0};
+
+	(void)state;
+	assert_int_equal(stk_lazylib_load(&lib, &err), 0);
+	stk_lazylib_unload(&lib);
+	assert_int_equal(lib.loaded, 0);
+	assert_null(lib.handle);
+	stk_lazylib_unload(&lib); /* not loaded: nothing happens */
+	lazy_strlen = NULL;
+	assert_int_equal(stk_lazylib_load(&lib, &err), 0);
+	assert_int_equal(lib.loaded, 1);
+	assert_int_equal(lazy_strlen("three"), 5);
+	stk_lazylib_unload(&lib);
+}
+
 static void test_lazylib_missing_library_names_the_package(void **state)
 {
-	struct stk_lazylib lib = {"libstk-absent.so.9", "libstk-absent9", resolve_strlen, 0};
+	struct stk_lazylib lib = {"libstk-absent.so.9", "libstk-absent9", resolve_strlen, 0, NULL};
 	struct stk_err err = {0};
 
 	(void)state;
@@ -117,7 +135,7 @@ static void test_lazylib_missing_library_names_the_package(void **state)
 
 static void test_lazylib_missing_function_is_named(void **state)
 {
-	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_missing, 0};
+	struct stk_lazylib lib = {"libc.so.6", "libc6", resolve_missing, 0, NULL};
 	struct stk_err err = {0};
 
 	(void)state;
@@ -234,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_edit_distance),
 		cmocka_unit_test(test_xstrndup_stops_at_the_end_of_a_short_string),
 		cmocka_unit_test(test_lazylib_loads_once_and_resolves),
+		cmocka_unit_test(test_lazylib_unload_closes_and_the_next_load_resolves_again),
 		cmocka_unit_test(test_lazylib_missing_library_names_the_package),
 		cmocka_unit_test(test_lazylib_missing_function_is_named),
 	};
