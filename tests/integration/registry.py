@@ -4,12 +4,14 @@ demand Bearer tokens from its own token endpoint, slow blob downloads down, cut 
 redirect them, speak TLS, and records what it was asked; a pusher for OCI layouts that
 speaks the registry HTTP API; a test CA made with the openssl CLI."""
 import base64
+import ctypes
 import hashlib
 import http.client
 import http.server
 import json
 import os
 import secrets
+import signal
 import socket
 import ssl
 import subprocess
@@ -69,6 +71,12 @@ class CertAuthority:
         return ssl.create_default_context(cafile=str(self.cert))
 
 
+def _die_with_parent():
+    """In the registry's child: SIGTERM when the process that started it ends, so that a
+    killed pytest or benchmark leaves no registry behind (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
 class Registry:
     def __init__(self, workdir, users=None, port=None, tls=None, name="127.0.0.1"):
         """tls=(certificate, key): serve HTTPS only; name: the host name clients use."""
@@ -117,7 +125,8 @@ class Registry:
         cfg = self.config()
         self.log = open(self.dir / "registry.log", "ab")
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
