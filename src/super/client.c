@@ -215,6 +215,37 @@ static bool service_wanted(const struct super_up_opts *o, const char *name)
 	return o->nservices == 0;
 }
 
+/* A warning event, rendered by the CLI as the supervisor's are. */
+static void warning(const struct super_client *cl, const char *msg)
+{
+	struct json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "event", json_object_new_string("warning"));
+	json_object_object_add(ev, "message", json_object_new_string(msg));
+	if (cl->on_event)
+		cl->on_event(ev, cl->arg);
+	json_object_put(ev);
+}
+
+/* A bind's selinux option is accepted and said to be ignored, here where the user sees
+ * it (the supervisor's own stderr is its log). */
+static void warn_selinux(const struct super_client *cl, const struct compose_service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nvolumes; i++) {
+		const struct compose_mount *m = &svc->volumes[i];
+		_cleanup_free_ char *msg = NULL;
+
+		if (strcmp(m->type, "bind") || !m->bind_selinux || !*m->bind_selinux)
+			continue;
+		msg = xasprintf("service %s: bind %s: selinux \"%s\" ignored: %s", svc->name,
+				m->source ? m->source : m->target, m->bind_selinux,
+				super_selinux_ignored());
+		warning(cl, msg);
+	}
+}
+
 /* What fails before anything is made: a service without an image (the CLI names the
  * image of a service it builds), missing external volumes,
  * bind sources that cannot be made. Bind sources are made only once every check held. */
@@ -234,6 +265,8 @@ static int check_services(const struct super_client *cl, struct compose_project 
 				return stk_err_set(err, ENOTSUP, "service %s: no image", svc->name);
 			if (sup_volumes_check(cl->paths.root, p, svc, pass == 1, err) < 0)
 				return -1;
+			if (pass == 1)
+				warn_selinux(cl, svc);
 		}
 	return 0;
 }
@@ -397,18 +430,13 @@ static void warn_orphans(const struct super_client *cl, struct compose_project *
 		strbuf_addf(&sb, "%s%s", sb.len ? " " : "", state_str(v[i].config, "name"));
 	}
 	if (sb.len) {
-		struct json_object *ev = json_object_new_object();
 		_cleanup_free_ char *msg = xasprintf(
 			"Found orphan containers ([%s]) for this project. If you removed or renamed "
 			"this service in your compose file, you can run this command with the "
 			"--remove-orphans flag to clean it up.",
 			sb.buf);
 
-		json_object_object_add(ev, "event", json_object_new_string("warning"));
-		json_object_object_add(ev, "message", json_object_new_string(msg));
-		if (cl->on_event)
-			cl->on_event(ev, cl->arg);
-		json_object_put(ev);
+		warning(cl, msg);
 	}
 	strbuf_free(&sb);
 	state_containers_free(v, n);

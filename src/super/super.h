@@ -178,5 +178,8 @@ void super_volumes_unstage(struct super_volumes *rv);
 /* After the container is gone: its secrets and configs go, a tmpfs volume no container
  * uses is unmounted. NULL is fine. */
 void super_volumes_release(struct super_volumes *rv);
+/* Why a bind's selinux option (z, Z) is ignored: SELinux is off, or stack does not
+ * relabel. */
+const char *super_selinux_ignored(void);
 
 #endif

@@ -226,9 +226,10 @@ static char *bind_source(struct build *b, const char *src)
 	return xasprintf("%s/%s", dir ? dir : ".", src);
 }
 
-static bool selinux_enabled(void)
+const char *super_selinux_ignored(void)
 {
-	return access("/sys/fs/selinux/enforce", F_OK) == 0;
+	return access("/sys/fs/selinux/enforce", F_OK) == 0 ? "stack does not relabel"
+							    : "SELinux is not enabled";
 }
 
 /* The engine binds recursively and makes only the top mount read-only. For
@@ -275,8 +276,7 @@ static int mount_bind(struct build *b, struct json_object *m, const char *src, c
 
 	if (selinux && *selinux)
 		fprintf(stderr, "stack: warning: bind %s: selinux \"%s\" ignored: %s\n", host,
-			selinux,
-			selinux_enabled() ? "stack does not relabel" : "SELinux is not enabled");
+			selinux, super_selinux_ignored());
 	if (recursive && strcmp(recursive, "enabled") && strcmp(recursive, "writable") &&
 	    strcmp(recursive, "disabled") && strcmp(recursive, "readonly"))
 		return stk_err_set(err, EINVAL,
