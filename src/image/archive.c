@@ -117,6 +117,24 @@ static void loaded_add(struct loaded *l, char *line)
 	(*l->names)[(*l->nnames)++] = line;
 }
 
+/* "Loaded image: NAME" with the name as docker prints it (mybox:1, not
+ * docker.io/library/mybox:1). */
+static char *loaded_line(const char *name)
+{
+	struct image_ref r;
+	struct stk_err ignored;
+	_cleanup_free_ char *fam = NULL;
+	char *line;
+
+	if (image_ref_parse(name, &r, &ignored) < 0)
+		return xasprintf("Loaded image: %s", name);
+	fam = image_ref_familiar_name(&r);
+	line = r.tag ? xasprintf("Loaded image: %s:%s", fam, r.tag)
+		     : xasprintf("Loaded image: %s@%s", fam, r.digest);
+	image_ref_free(&r);
+	return line;
+}
+
 /* Imports the blobs of one manifest (already in blobs/ of dir) and commits its layers. */
 static int import_manifest(struct image_store *s, const char *dir, const char *mdigest,
 			   struct stk_err *err)
@@ -226,8 +244,8 @@ static int load_oci(struct image_store *s, const char *dir, struct loaded *out, 
 		name = oci_name(d, NULL);
 		if (store_add_image(s, name, mdigest, err) < 0)
 			return -1;
-		loaded_add(out, name ? xasprintf("Loaded image: %s", name)
-				     : xasprintf("Loaded image ID: %s", mdigest));
+		loaded_add(out,
+			   name ? loaded_line(name) : xasprintf("Loaded image ID: %s", mdigest));
 	}
 	return 0;
 }
@@ -318,7 +336,7 @@ static int load_docker_one(struct image_store *s, const char *dir, struct json_o
 			image_ref_free(&r);
 			if (store_add_image(s, canon, md, err) < 0)
 				return -1;
-			loaded_add(out, xasprintf("Loaded image: %s", canon));
+			loaded_add(out, loaded_line(canon));
 		}
 		return 0;
 	}
