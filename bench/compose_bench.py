@@ -29,6 +29,7 @@ temporary directory; dockerd is stopped by its PID; the cgroups, CNI state and p
 blob cache it made outside that directory are removed at the end, and the end checks
 that no process of the peers is left. Run by hand; never part of the tests."""
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -39,6 +40,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import types
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1]
@@ -171,8 +173,14 @@ def rss_and_switches(pids):
     return rss, sw
 
 
+IMAGES = ("busybox", "postgres", "redis")
+
+
 class Tool:
+    """A compose tool; cli(proj, *args) is its command line for a project, env (None for
+    stack) the environment to run it in, setup(images) readies it with those images."""
     name = ""
+    env = None
 
     def __init__(self, work, reg):
         self.work = work / self.name
@@ -194,8 +202,10 @@ class Stack(Tool):
         return [STACK, "--root", self.work / "root", "-p", proj.name.replace("proj-", "b"),
                 "--project-directory", proj, *args]
 
-    def setup(self):
-        for img in ("busybox", "postgres", "redis"):
+    cli = cmd
+
+    def setup(self, images=IMAGES):
+        for img in images:
             sh([STACK, "--root", self.work / "root", "pull", "-q", self.reg.ref(img)])
 
     def up_healthy(self, proj):
@@ -213,6 +223,11 @@ class Stack(Tool):
                      root in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
                      and "supervise" in Path(f"/proc/{p}/cmdline").read_text(errors="replace"))
 
+    def teardown(self):
+        """Stops what a run that failed half-way left up (a no-op after down)."""
+        for proj in self.work.glob("proj-*"):
+            sh(self.cmd(proj, "down", "-v", "-t", "0"), check=False)
+
     def wait_exit(self, proj, svc):
         # stack has no `wait` yet: poll `ps -a` until the container has exited
         poll("stack exit", lambda: "exited" in sh(
@@ -225,7 +240,7 @@ class Stack(Tool):
 class DockerCompose(Tool):
     name = "docker"
 
-    def setup(self):
+    def setup(self, images=IMAGES):
         w = self.work
         self.sock = w / "docker.sock"
         self.env = {**os.environ, "PATH": "/usr/bin:/usr/sbin:/bin:/sbin",
@@ -239,12 +254,14 @@ class DockerCompose(Tool):
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
         poll("docker info", lambda: self.proc.poll() is None and
              sh(["/usr/bin/docker", "info"], env=self.env, check=False).returncode == 0, 60)
-        for img in ("busybox", "postgres", "redis"):
+        for img in images:
             sh(["/usr/bin/docker", "pull", "-q", self.reg.ref(img)], env=self.env)
 
     def dc(self, proj, *args):
         return ["/usr/bin/docker-compose", "-p", proj.name.replace("proj-", "b"),
                 "--project-directory", proj, "-f", proj / "compose.yaml", *args]
+
+    cli = dc
 
     def ids(self, proj):
         return sh(self.dc(proj, "ps", "-q"), env=self.env).stdout.split()
@@ -287,6 +304,8 @@ class DockerCompose(Tool):
         return ["/usr/bin/docker", "logs", *self.ids(proj)]
 
     def teardown(self):
+        if not hasattr(self, "proc"):
+            return
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -301,7 +320,7 @@ class DockerCompose(Tool):
 class PodmanCompose(Tool):
     name = "podman"
 
-    def setup(self):
+    def setup(self, images=IMAGES):
         w = self.work
         hn = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         # podman asks for more processes than root may set here; runc and crun then
@@ -325,12 +344,14 @@ class PodmanCompose(Tool):
                     "CONTAINERS_CONF": str(w / "containers.conf"), "TMPDIR": str(w / "tmp"),
                     "CONTAINERS_REGISTRIES_CONF": str(w / "registries.conf")}
         (w / "tmp").mkdir()
-        for img in ("busybox", "postgres", "redis"):
+        for img in images:
             sh(["podman", "pull", "-q", self.reg.ref(img)], env=self.env)
 
     def pc(self, proj, *args):
         return ["/usr/bin/podman-compose", "-p", proj.name.replace("proj-", "b"),
                 "-f", proj / "compose.yaml", *args]
+
+    cli = pc
 
     def ids(self, proj):
         return sh(["podman", "ps", "-aq", "--filter",
@@ -372,6 +393,8 @@ class PodmanCompose(Tool):
         return ["podman", "logs", *self.ids(proj)]
 
     def teardown(self):
+        if self.env is None:
+            return  # setup failed before podman was pointed at the throw-away root
         sh(["podman", "system", "reset", "-f"], env=self.env, check=False)
         remove_cgroups("libpod_parent")
 
@@ -458,6 +481,57 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+KINDS = {"stack": Stack, "docker": DockerCompose, "podman": PodmanCompose}
+
+
+@contextlib.contextmanager
+def peer_run(prefix, names, images):
+    """A run of the tools `names` (keys of KINDS), each set up with `images`, in a
+    throw-away directory under /var/tmp with a loopback registry. Afterwards every tool is
+    torn down (also one whose setup failed), and what the peers left outside that
+    directory is removed: podman's blob cache (when this run made it), CNI leases; the
+    processes of the peers still running in this namespace are reported."""
+    sh(["ip", "link", "set", "lo", "up"])
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    had_cache = Path("/var/lib/containers").exists()
+    # CNI's leases (host-local plugin) and cached results are kept outside podman's root
+    cni = [Path("/var/lib/cni/networks"), Path("/var/lib/cni/results")]
+    had_cni = [set(os.listdir(d)) if d.is_dir() else set() for d in cni]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
+    test_images = TestImages()
+    reg = PushedRegistry(work / "registry", test_images).start()
+    run = types.SimpleNamespace(work=work, reg=reg, images=test_images, tools=[])
+    try:
+        for img in images:
+            reg.ensure(img)
+        for name in names:
+            tool = KINDS[name](work, reg)
+            run.tools.append(tool)
+            tool.setup(images)
+        yield run
+    finally:
+        for t in run.tools:
+            if hasattr(t, "teardown"):
+                t.teardown()
+        reg.stop()
+        left = procs(lambda p, c: c in PEER_COMMS)
+        if left:
+            print(f"left running: {left}", file=sys.stderr)
+        # podman's blob cache outside its root: removed only when this run made it and
+        # no other podman (another user of this machine) is running
+        others = subprocess.run(["pgrep", "-x", "podman|conmon"], capture_output=True)
+        if not had_cache and others.returncode != 0:
+            shutil.rmtree("/var/lib/containers", ignore_errors=True)
+        for d, had in zip(cni, had_cni):
+            for n in (set(os.listdir(d)) if d.is_dir() else set()) - had:
+                if (d / n).is_dir():
+                    shutil.rmtree(d / n, ignore_errors=True)
+                else:
+                    (d / n).unlink()
+        sh(["umount", "-R", work], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -467,29 +541,13 @@ def main():
     ap.add_argument("--tools", default="stack,docker,podman")
     ap.add_argument("--no-floor", action="store_true")
     a = ap.parse_args()
-    sh(["ip", "link", "set", "lo", "up"])
-    work = Path(tempfile.mkdtemp(prefix="stack-compose-bench-", dir="/var/tmp"))
-    had_cache = Path("/var/lib/containers").exists()
-    # CNI's leases (host-local plugin) and cached results are kept outside podman's root
-    cni = [Path("/var/lib/cni/networks"), Path("/var/lib/cni/results")]
-    had_cni = [set(os.listdir(d)) if d.is_dir() else set() for d in cni]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
-    images = TestImages()
-    reg = PushedRegistry(work / "registry", images).start()
-    kinds = {"stack": Stack, "docker": DockerCompose, "podman": PodmanCompose}
-    tools = []
     res = {}
 
     def note(key, v):
         res.setdefault(key, []).append(v)
         print(f"  {key}: {v:.3f}", flush=True)
-    try:
-        for img in ("busybox", "postgres", "redis"):
-            reg.ensure(img)
-        for t in a.tools.split(","):
-            tool = kinds[t](work, reg)
-            tools.append(tool)
-            tool.setup()
+    with peer_run("stack-compose-bench-", a.tools.split(","), IMAGES) as run:
+        work, reg, images, tools = run.work, run.reg, run.images, run.tools
         print(f"load average {os.getloadavg()[0]:.2f} before", flush=True)
         for r in range(a.rounds):
             order = tools[r % len(tools):] + tools[:r % len(tools)]
@@ -525,32 +583,11 @@ def main():
                     note(f"{t.name} switches/10s {n}", sw1 - sw0)
                     note(f"{t.name} down {n}", t.down(p))
         print(f"load average {os.getloadavg()[0]:.2f} after", flush=True)
-    finally:
-        for t in tools:
-            if hasattr(t, "teardown"):
-                t.teardown()
-        reg.stop()
-        left = procs(lambda p, c: c in PEER_COMMS)
-        if left:
-            print(f"left running: {left}", file=sys.stderr)
-        # podman's blob cache outside its root: removed only when this run made it and
-        # no other podman (another user of this machine) is running
-        others = subprocess.run(["pgrep", "-x", "podman|conmon"], capture_output=True)
-        if not had_cache and others.returncode != 0:
-            shutil.rmtree("/var/lib/containers", ignore_errors=True)
-        for d, had in zip(cni, had_cni):
-            for n in (set(os.listdir(d)) if d.is_dir() else set()) - had:
-                if (d / n).is_dir():
-                    shutil.rmtree(d / n, ignore_errors=True)
-                else:
-                    (d / n).unlink()
-        sh(["umount", "-R", work], check=False)
-        shutil.rmtree(work, ignore_errors=True)
     print("\n| measure | " + " | ".join(t.name for t in tools) + " |")
     print("|---|" + "---:|" * len(tools))
     keys = []
     for k in res:
-        m = k.split(" ", 1)[1] if " " in k and k.split(" ", 1)[0] in kinds else None
+        m = k.split(" ", 1)[1] if " " in k and k.split(" ", 1)[0] in KINDS else None
         if m and m not in keys:
             keys.append(m)
     for m in keys:
