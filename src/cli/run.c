@@ -527,7 +527,7 @@ static int run_prepare(struct cli_globals *g, struct run_ctx *r, const struct ru
 	bool tty;
 	const char **deps = xcalloc(r->svc->ndepends_on + 1, sizeof(char *));
 	const char *self = r->svc->name;
-	struct super_up_opts uo = {.services = deps, .pull = o->pull};
+	struct super_up_opts uo = {.services = deps, .pull = o->pull, .keep_network_rules = true};
 	struct super_up_opts po = {.services = &self, .nservices = 1, .pull = o->pull};
 	struct stk_err err;
 	size_t i;

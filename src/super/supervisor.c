@@ -814,7 +814,8 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, s
 	struct up_job *j;
 	long long timeout = state_int(req, "wait_timeout");
 
-	if (load_model(s, req, err) < 0 || create_networks(s, op->client, false, err) < 0)
+	if (load_model(s, req, err) < 0 ||
+	    create_networks(s, op->client, state_int(req, "keep_network_rules") != 0, err) < 0)
 		return -1;
 	j = xcalloc(1, sizeof(*j));
 	j->op = op;

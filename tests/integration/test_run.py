@@ -237,6 +237,19 @@ def test_run_leaves_the_rules_of_an_existing_network_as_they_are(project):
     assert table_handle(bridge) == before
 
 
+def test_run_with_dependencies_leaves_the_network_rules_as_they_are_but_up_reloads(project):
+    project.write(APP)
+    project.ok("up", "-d", "web")
+    bridge = network_table(project)
+    before = table_handle(bridge)
+    r = project("run", "--rm", "-T", "job", "true")
+    assert r.code == 0, r
+    assert table_handle(bridge) == before
+    # up is what repairs rules changed behind stack's back: it loads them every time.
+    project.ok("up", "-d", "web")
+    assert table_handle(bridge) not in (None, before)
+
+
 def test_run_loads_the_rules_again_when_the_network_bridge_is_gone(project):
     project.write(APP)
     r = project("run", "--rm", "-T", "--no-deps", "job", "true")
