@@ -443,7 +443,9 @@ static int write_config(const struct run_ctx *r, const struct run_opts *o, struc
 	SET("labels", run_labels(r, o));
 #undef SET
 	free(cmd.buf);
-	rc = state_write_json(path, c, err);
+	/* Durable unless the record lives only as long as this CLI (--rm in the foreground):
+	 * after a host crash there is no container left for it to describe. */
+	rc = o->rm && !o->detach ? state_update_json(path, c, err) : state_write_json(path, c, err);
 	json_object_put(c);
 	return rc;
 }
@@ -460,7 +462,7 @@ static void write_state(const struct run_ctx *r, bool running, int code)
 	json_object_object_add(s, "restart_count", json_object_new_int(0));
 	json_object_object_add(s, "started_at", json_object_new_int64(r->started_at));
 	json_object_object_add(s, "finished_at", json_object_new_int64(running ? 0 : now_ns()));
-	if (state_write_json(path, s, &err) < 0)
+	if (state_update_json(path, s, &err) < 0)
 		cli_error("%s: %s", r->name, err.msg);
 	json_object_put(s);
 }
@@ -525,7 +527,7 @@ static int run_prepare(struct cli_globals *g, struct run_ctx *r, const struct ru
 	bool tty;
 	const char **deps = xcalloc(r->svc->ndepends_on + 1, sizeof(char *));
 	const char *self = r->svc->name;
-	struct super_up_opts uo = {.services = deps, .pull = o->pull};
+	struct super_up_opts uo = {.services = deps, .pull = o->pull, .keep_network_rules = true};
 	struct super_up_opts po = {.services = &self, .nservices = 1, .pull = o->pull};
 	struct stk_err err;
 	size_t i;

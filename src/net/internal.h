@@ -39,6 +39,9 @@ struct net_nw_rec {
 	bool ipv6; /* enable_ipv6: subnet6 and gateway6 are set */
 	char subnet6[INET6_ADDRSTRLEN + 4];
 	char gateway6[INET6_ADDRSTRLEN];
+	/* The nftables rules last loaded for it by net_network_create (NULL: not known to
+	 * be loaded; cleared when an endpoint's published ports change them). */
+	char *nft;
 };
 
 struct net_record {

@@ -49,6 +49,9 @@ struct net_network_spec {
 	bool enable_ipv6;
 	const char *subnet6; /* the IPv6 ipam.config subnet, or NULL to carve one */
 	const char *gateway6; /* or NULL: the first address of subnet6 */
+	/* An existing bridge whose rules the record says were loaded, unchanged since, is
+	 * left as it is: no nftables run (run's networks; up always reloads them). */
+	bool reuse;
 };
 
 /* Creates the bridge, its gateway address and its nftables table. Idempotent: an

@@ -289,11 +289,13 @@ out:
 	return rc;
 }
 
-static int network_realize(struct nl_sock *sk, const struct net_record *rec,
-			   const struct net_nw_rec *nw, struct stk_err *err)
+static int network_realize(struct nl_sock *sk, const char *root, struct net_record *rec,
+			   struct net_nw_rec *nw, bool reuse, struct stk_err *err)
 {
+	_cleanup_free_ char *rules = NULL;
 	char cidr[48];
 	struct net_cidr subnet;
+	bool existed = reuse && nw->nft && net_nl_link_exists(sk, nw->bridge);
 
 	net_cidr_parse(nw->subnet, &subnet);
 	snprintf(cidr, sizeof(cidr), "%s/%d", nw->gateway, subnet.prefix);
@@ -316,7 +318,16 @@ static int network_realize(struct nl_sock *sk, const struct net_record *rec,
 		    net_nl_addr_add(sk, nw->bridge, cidr, err) < 0)
 			return -1;
 	}
-	return net_nft_sync(rec, nw, err);
+	/* Loading rules runs nftables (libnftables and its libraries loaded, its cache
+	 * filled: tens of milliseconds), the most of a `run`'s own cost. */
+	rules = net_nft_render(rec, nw);
+	if (existed && !strcmp(nw->nft, rules))
+		return 0;
+	if (net_nft_sync(rec, nw, err) < 0)
+		return -1;
+	free(nw->nft);
+	nw->nft = steal(&rules);
+	return net_record_save(root, rec, err);
 }
 
 int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
@@ -347,7 +358,7 @@ int net_network_create(struct net_ctx *ctx, const struct net_network_spec *spec,
 		if (net_record_save(ctx->root, &rec, err) < 0)
 			goto fail;
 	}
-	if (network_realize(sk, &rec, nw, err) < 0)
+	if (network_realize(sk, ctx->root, &rec, nw, spec->reuse, err) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -567,6 +578,9 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 		goto fail;
 	resolved.ports = ports;
 	record_endpoint(&rec, &resolved, ip, ip6);
+	nw = net_record_network(&rec, spec->network);
+	if (spec->nports)
+		free(steal(&nw->nft));
 	if (net_record_save(ctx->root, &rec, err) < 0)
 		goto fail;
 	nw = net_record_network(&rec, spec->network);
@@ -609,8 +623,10 @@ int net_endpoint_detach(struct net_ctx *ctx, const char *container, struct stk_e
 		if (strcmp(rec.eps[i].container, container) != 0)
 			continue;
 		for (j = 0; j < rec.nnws; j++)
-			if (rec.eps[i].nports && !strcmp(rec.nws[j].name, rec.eps[i].network))
+			if (rec.eps[i].nports && !strcmp(rec.nws[j].name, rec.eps[i].network)) {
 				published[j] = true;
+				free(steal(&rec.nws[j].nft));
+			}
 		if (net_nl_link_delete(sk, rec.eps[i].veth, err) < 0)
 			rc = -1;
 		net_record_remove_endpoint(&rec, i);

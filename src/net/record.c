@@ -109,6 +109,8 @@ static void load_network(json_object *o, struct net_nw_rec *nw)
 	nw->ipv6 = json_object_object_get_ex(o, "ipv6", &v) && json_object_get_boolean(v);
 	copy_fixed(nw->subnet6, sizeof(nw->subnet6), jstr(o, "subnet6"));
 	copy_fixed(nw->gateway6, sizeof(nw->gateway6), jstr(o, "gateway6"));
+	if (json_object_object_get_ex(o, "nft", &v))
+		nw->nft = xstrdup(json_object_get_string(v));
 }
 
 static void load_endpoint(json_object *o, struct net_ep_rec *ep)
@@ -241,6 +243,8 @@ static json_object *save_network(const struct net_nw_rec *nw)
 		json_object_object_add(o, "subnet6", json_object_new_string(nw->subnet6));
 		json_object_object_add(o, "gateway6", json_object_new_string(nw->gateway6));
 	}
+	if (nw->nft)
+		json_object_object_add(o, "nft", json_object_new_string(nw->nft));
 	return o;
 }
 
@@ -323,8 +327,10 @@ void net_record_free(struct net_record *rec)
 {
 	size_t i;
 
-	for (i = 0; i < rec->nnws; i++)
+	for (i = 0; i < rec->nnws; i++) {
 		free(rec->nws[i].name);
+		free(rec->nws[i].nft);
+	}
 	for (i = 0; i < rec->neps; i++)
 		free_endpoint(&rec->eps[i]);
 	free(rec->nws);

@@ -563,6 +563,8 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	json_object_object_add(req, "no_start", json_object_new_boolean(o->no_start));
 	json_object_object_add(req, "always_recreate_deps",
 			       json_object_new_boolean(o->always_recreate_deps));
+	if (o->keep_network_rules)
+		json_object_object_add(req, "keep_network_rules", json_object_new_boolean(true));
 	json_object_object_add(req, "timeout",
 			       json_object_new_int(o->timeout_set ? o->timeout_s : -1));
 	if (o->nservices)

@@ -46,6 +46,9 @@ struct super_up_opts {
 	bool renew_anon_volumes; /* -V: recreate (unless "never") with fresh anonymous volumes */
 	const char *const *scale; /* --scale SERVICE=N */
 	size_t nscale;
+	/* run's dependencies: an existing network keeps the rules it has loaded
+	 * (net_network_spec.reuse) instead of reloading them as up does. */
+	bool keep_network_rules;
 };
 
 /* `up -d`: checks, pulls, records the model, starts the supervisor if none answers and

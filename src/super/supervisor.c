@@ -305,7 +305,7 @@ static struct sup_ctr *find_ctr(struct sup *s, const char *service, int number)
 	return NULL;
 }
 
-static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err *err)
+static int create_networks(struct sup *s, struct sup_client *cl, bool reuse, struct stk_err *err)
 {
 	_cleanup_free_ char *record = xasprintf("%s/net/%s.json", s->paths.root, s->project);
 	bool fresh = access(record, F_OK) < 0;
@@ -319,6 +319,7 @@ static int create_networks(struct sup *s, struct sup_client *cl, struct stk_err 
 			.name = n->key,
 			.internal = n->internal,
 			.enable_ipv6 = n->enable_ipv6,
+			.reuse = reuse,
 		};
 		size_t j;
 
@@ -353,7 +354,7 @@ int super_networks_create(const struct state_paths *paths, struct compose_projec
 			  struct stk_err *err)
 {
 	struct sup s = {.paths = *paths, .project = model->name, .model = model};
-	int rc = create_networks(&s, NULL, err);
+	int rc = create_networks(&s, NULL, true, err);
 
 	net_close(s.net);
 	return rc;
@@ -813,7 +814,8 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, s
 	struct up_job *j;
 	long long timeout = state_int(req, "wait_timeout");
 
-	if (load_model(s, req, err) < 0 || create_networks(s, op->client, err) < 0)
+	if (load_model(s, req, err) < 0 ||
+	    create_networks(s, op->client, state_int(req, "keep_network_rules") != 0, err) < 0)
 		return -1;
 	j = xcalloc(1, sizeof(*j));
 	j->op = op;

@@ -4,6 +4,7 @@ Compose's flags and exit codes, `--rm` leaving nothing and `down` removing the r
 import json
 import re
 import socket
+import subprocess
 from pathlib import Path
 
 from engine_helpers import needs_root, processes_in_cgroup
@@ -209,3 +210,67 @@ def test_run_builds_a_build_only_service_before_running_it(project):
     assert f"{project.name}-built" in project.ok("image", "ls").out
     assert containers(project) == []
 
+
+
+def network_table(project):
+    """The default network's bridge (its nftables table has the same name)."""
+    rec = json.loads((project.root / "net" / f"{project.name}.json").read_text())
+    return next(n["bridge"] for n in rec["networks"] if n["name"] == "default")
+
+
+def table_handle(bridge):
+    """The table's handle: a new one each time the table is loaded again."""
+    out = subprocess.run(["nft", "-a", "list", "table", "inet", bridge],
+                         capture_output=True, text=True)
+    m = re.search(r"# handle (\d+)", out.stdout)
+    return m and int(m.group(1))
+
+
+def test_run_leaves_the_rules_of_an_existing_network_as_they_are(project):
+    project.write(APP)
+    project.ok("up", "-d", "web")
+    bridge = network_table(project)
+    before = table_handle(bridge)
+    assert before, bridge
+    r = project("run", "--rm", "-T", "--no-deps", "job", "true")
+    assert r.code == 0, r
+    assert table_handle(bridge) == before
+
+
+def test_run_with_dependencies_leaves_the_network_rules_as_they_are_but_up_reloads(project):
+    project.write(APP)
+    project.ok("up", "-d", "web")
+    bridge = network_table(project)
+    before = table_handle(bridge)
+    r = project("run", "--rm", "-T", "job", "true")
+    assert r.code == 0, r
+    assert table_handle(bridge) == before
+    # up is what repairs rules changed behind stack's back: it loads them every time.
+    project.ok("up", "-d", "web")
+    assert table_handle(bridge) not in (None, before)
+
+
+def test_run_loads_the_rules_again_when_the_network_bridge_is_gone(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "--no-deps", "job", "true")
+    assert r.code == 0, r
+    bridge = network_table(project)
+    assert table_handle(bridge)
+    subprocess.run(["ip", "link", "del", bridge], check=True)
+    subprocess.run(["nft", "delete", "table", "inet", bridge], check=True)
+    r = project("run", "--rm", "-T", "--no-deps", "job", "true")
+    assert r.code == 0, r
+    assert table_handle(bridge)
+    assert bridge in links()
+
+
+def test_run_after_a_run_that_published_a_port_drops_its_rules(project):
+    project.write(APP)
+    r = project("run", "--rm", "-T", "--no-deps", "-p", "18479:8080", "job", "true")
+    assert r.code == 0, r
+    r = project("run", "--rm", "-T", "--no-deps", "job", "true")
+    assert r.code == 0, r
+    bridge = network_table(project)
+    rules = subprocess.run(["nft", "list", "table", "inet", bridge],
+                           capture_output=True, text=True, check=True).stdout
+    assert "18479" not in rules
