@@ -108,3 +108,19 @@ def test_corrupted_or_missing_stat_cache_falls_back_to_hashing(builder):
     assert not copy_cached(r), r
     assert builder.run().out == "v3\n"
     assert entries(builder)["app/a.txt"][DIGEST] == hashlib.sha256(b"v3\n").hexdigest()
+
+
+def test_no_change_rebuild_rewrites_nothing_in_the_image_store(builder):
+    built_twice(builder)
+    images = builder.root / "images"
+    files = [images / "refs.json", *(images / "blobs/sha256").iterdir()]
+    before = {p: os.stat(p).st_ino for p in files}
+    r = builder.build()
+    assert copy_cached(r), r
+    # a rewrite renames a new file into place: another inode
+    assert {p: os.stat(p).st_ino for p in files} == before
+    # a new tag still lands in refs.json
+    builder.write("compose.yaml", "services:\n  app:\n    build: .\n    image: other:1\n")
+    assert builder.build().code == 0
+    refs = json.loads((images / "refs.json").read_text())["refs"]
+    assert "docker.io/library/other:1" in refs
