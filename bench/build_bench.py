@@ -89,6 +89,8 @@ def main():
     ap.add_argument("--stack", default=str(HERE.parent / "build/stack"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mb", type=int, default=50)
+    ap.add_argument("--stack-only", action="store_true",
+                    help="measure stack alone (no dockerd, no podman)")
     a = ap.parse_args()
     stack = os.path.abspath(a.stack)
     tmp = Path(tempfile.mkdtemp(prefix="stack-buildbench-"))
@@ -112,42 +114,43 @@ def main():
         root = tmp / "stack-root"
         s = [stack, "--root", str(root), "-f", str(ctx / "compose.yaml")]
         run(*s, "pull", "-q", base)
-        docker = Docker(tmp / "docker")
-        docker.__class__.__call__ = lambda self, *args, **kw: run(
-            "/usr/bin/docker", "-H", self.sock, *args, **kw)
-        docker("pull", "-q", base)
-        n = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        u = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-        u = 4096 if u == resource.RLIM_INFINITY else min(4096, u)
-        pm_dir.mkdir()
-        (pm_dir / "tmp").mkdir()
-        (pm_dir / "containers.conf").write_text(PODMAN_CONF.format(n=min(n, 1024), u=u,
-                                                                   d=pm_dir))
-        pm_env = dict(os.environ, CONTAINERS_CONF=str(pm_dir / "containers.conf"),
-                      TMPDIR=str(pm_dir / "tmp"))
-        podman = ["podman", "--root", str(pm_dir / "storage"), "--runroot", str(pm_dir / "run"),
-                  "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs",
-                  "--events-backend", "none", "--runtime", "runc"]  # crun: hybrid cgroups
-        # buildah refuses a base whose config has no history ("history lists 0 non-empty
-        # layers"), as the test image's: podman gets the same layer through import
-        index = json.loads((layout / "index.json").read_text())
-        blob = lambda d: layout / "blobs/sha256" / d.split(":")[1]  # noqa: E731
-        manifest = json.loads(blob(index["manifests"][0]["digest"]).read_text())
-        run(*podman, "import", "-q", str(blob(manifest["layers"][0]["digest"])),
-            "localhost/bench-base", env=pm_env)
+        tools = [("stack build", lambda *f: run(*s, "build", "-q", *f))]
+        if not a.stack_only:
+            docker = Docker(tmp / "docker")
+            docker.__class__.__call__ = lambda self, *args, **kw: run(
+                "/usr/bin/docker", "-H", self.sock, *args, **kw)
+            docker("pull", "-q", base)
+            n = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            u = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+            u = 4096 if u == resource.RLIM_INFINITY else min(4096, u)
+            pm_dir.mkdir()
+            (pm_dir / "tmp").mkdir()
+            (pm_dir / "containers.conf").write_text(PODMAN_CONF.format(n=min(n, 1024), u=u,
+                                                                       d=pm_dir))
+            pm_env = dict(os.environ, CONTAINERS_CONF=str(pm_dir / "containers.conf"),
+                          TMPDIR=str(pm_dir / "tmp"))
+            podman = ["podman", "--root", str(pm_dir / "storage"), "--runroot", str(pm_dir / "run"),
+                      "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs",
+                      "--events-backend", "none", "--runtime", "runc"]  # crun: hybrid cgroups
+            # buildah refuses a base whose config has no history ("history lists 0 non-empty
+            # layers"), as the test image's: podman gets the same layer through import
+            index = json.loads((layout / "index.json").read_text())
+            blob = lambda d: layout / "blobs/sha256" / d.split(":")[1]  # noqa: E731
+            manifest = json.loads(blob(index["manifests"][0]["digest"]).read_text())
+            run(*podman, "import", "-q", str(blob(manifest["layers"][0]["digest"])),
+                "localhost/bench-base", env=pm_env)
 
-        dk = lambda bk: lambda *f: docker("build", "-q", "--network", "host",  # noqa: E731
-                                         "-t", f"bench-{bk}", *f, str(ctx),
-                                         env=dict(os.environ, DOCKER_BUILDKIT=bk))
-        tools = [
-            ("stack build", lambda *f: run(*s, "build", "-q", *f)),
-            ("docker build (classic)", dk("0")),
-            ("docker build (BuildKit)", dk("1")),
-            ("podman build", lambda *f: run(*podman, "build", "-q", "--network", "host",
-                                            "--layers", "--build-arg", "BASE=localhost/bench-base",
-                                            "-t", "bench", *f, str(ctx),
-                                            env=pm_env)),
-        ]
+            dk = lambda bk: lambda *f: docker("build", "-q", "--network", "host",  # noqa: E731
+                                             "-t", f"bench-{bk}", *f, str(ctx),
+                                             env=dict(os.environ, DOCKER_BUILDKIT=bk))
+            tools += [
+                ("docker build (classic)", dk("0")),
+                ("docker build (BuildKit)", dk("1")),
+                ("podman build", lambda *f: run(*podman, "build", "-q", "--network", "host",
+                                                "--layers", "--build-arg", "BASE=localhost/bench-base",
+                                                "-t", "bench", *f, str(ctx),
+                                                env=pm_env)),
+            ]
         times = {(t, k): [] for t, _ in tools for k in ("cold", "nochange", "onefile")}
 
         def timed(name, fn, kind, *flags):

@@ -1530,6 +1530,7 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0 && b.interrupted)
 		err->errnum = EINTR;
+	build_statcache_free(&b);
 	free(b.context);
 	for (i = 0; i < b.nignore; i++)
 		free(b.ignore[i]);

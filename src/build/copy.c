@@ -29,6 +29,7 @@ struct walk {
 	int rootfd;
 	/* hashing */
 	EVP_MD_CTX *md;
+	int64_t hash_start; /* a change after this moment has a newer timestamp */
 	/* copying */
 	const char *stage; /* staging tree root */
 	const struct copy_opts *co;
@@ -207,6 +208,45 @@ static int extract_tar(struct walk *w, const char *file, const char *dst, int *d
 	return rc;
 }
 
+/* ---- hashing ---- */
+
+/* A file's part of the digest is the digest of its content: taken from the stat cache
+ * when the file cannot have changed since it was recorded, else read and recorded. */
+static int hash_file(struct walk *w, int fd, const struct stat *st, const char *srel)
+{
+	const char *known = w->src->context ? build_statcache_get(w->b, srel, st) : NULL;
+	_cleanup_close_ int rfd = -1;
+	EVP_MD_CTX *md;
+	unsigned char d[32];
+	char hex[65], buf[65536];
+	unsigned int dn = 0;
+	ssize_t n;
+	int i;
+
+	if (known) {
+		hash_str(w, known);
+		return 0;
+	}
+	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
+	rfd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return stk_err_sys(w->err, "open %s", srel);
+	md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	while ((n = read(rfd, buf, sizeof(buf))) > 0)
+		EVP_DigestUpdate(md, buf, (size_t)n);
+	EVP_DigestFinal_ex(md, d, &dn);
+	EVP_MD_CTX_free(md);
+	if (n < 0)
+		return stk_err_sys(w->err, "read %s", srel);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hash_str(w, hex);
+	if (w->src->context)
+		build_statcache_put(w->b, srel, st, w->hash_start, hex);
+	return 0;
+}
+
 /* ---- the walk ---- */
 
 static int visit(struct walk *w, int fd, const char *srel, const char *dst);
@@ -298,19 +338,13 @@ static int visit(struct walk *w, int fd, const char *srel, const char *dst)
 	}
 	if (!S_ISREG(st.st_mode))
 		return 0; /* devices, fifos, sockets: not copied, as BuildKit does */
+	if (w->md)
+		return hash_file(w, fd, &st, srel);
 	_cleanup_free_ char *self = xasprintf("/proc/self/fd/%d", fd);
 	_cleanup_close_ int rfd = open(self, O_RDONLY | O_CLOEXEC);
 
 	if (rfd < 0)
 		return stk_err_sys(w->err, "open %s", srel);
-	if (w->md) {
-		char buf[65536];
-		ssize_t n;
-
-		while ((n = read(rfd, buf, sizeof(buf))) > 0)
-			EVP_DigestUpdate(w->md, buf, (size_t)n);
-		return n < 0 ? stk_err_sys(w->err, "read %s", srel) : 0;
-	}
 	if (stage_parents(w, dst) < 0)
 		return -1;
 	if (w->co->add && extract_tar(w, self, dst, &rc) < 0)
@@ -452,12 +486,17 @@ int build_hash_sources(struct build *b, const struct copy_src *src, char **srcs,
 
 	if (open_root(&w) < 0)
 		return -1;
+	if (src->context)
+		build_statcache_load(b);
+	w.hash_start = build_statcache_now();
 	w.md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(w.md, EVP_sha256(), NULL);
 	rc = walk_sources(&w, srcs, nsrcs, "", true);
 	EVP_DigestFinal_ex(w.md, md, &n);
 	EVP_MD_CTX_free(w.md);
 	close(w.rootfd);
+	if (src->context)
+		build_statcache_save(b);
 	memcpy(out, "sha256:", 7);
 	for (i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "build/build.h"
 #include "build/dockerfile.h"
@@ -54,6 +55,8 @@ struct build {
 	int sigfd; /* SIGINT, SIGTERM, SIGHUP, blocked while the build runs */
 	bool interrupted;
 	bool reuse_cache; /* take cache hits even with no_cache: a stage built by a child */
+	struct json_object *statcache; /* statcache.c, loaded by the first hash */
+	bool statcache_dirty;
 };
 
 /* Has a signal asked the build to stop? Reads the signalfd without blocking. */
@@ -137,5 +140,16 @@ void build_key(const char *parent, const char *what, char out[72]);
 /* 1 and st filled on a hit, 0 on a miss. */
 int build_cache_get(struct build *b, const char *key, struct bstate *st);
 void build_cache_put(struct build *b, const struct bstate *st);
+
+/* statcache.c: content digests of context files, reused while their stat is unchanged */
+struct stat;
+int64_t build_statcache_now(void);
+void build_statcache_load(struct build *b);
+void build_statcache_save(struct build *b);
+void build_statcache_free(struct build *b);
+/* The hex digest recorded for rel if st shows it cannot have changed since, else NULL. */
+const char *build_statcache_get(struct build *b, const char *rel, const struct stat *st);
+void build_statcache_put(struct build *b, const char *rel, const struct stat *st, int64_t at,
+			 const char *digest);
 
 #endif

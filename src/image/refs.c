@@ -72,6 +72,7 @@ int store_refs_edit(struct image_store *s, store_refs_edit_fn fn, void *arg, str
 	_cleanup_free_ char *lp = xasprintf("%s/refs.lock", s->dir);
 	_cleanup_close_ int lock = -1;
 	_cleanup_json_ struct json_object *root = NULL;
+	_cleanup_free_ char *before = NULL;
 	const char *text;
 
 	lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -80,8 +81,14 @@ int store_refs_edit(struct image_store *s, store_refs_edit_fn fn, void *arg, str
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return stk_err_sys(err, "lock %s", lp);
-	if (store_refs_load(s, &root, err) < 0 || fn(root, arg, err) < 0)
+	if (store_refs_load(s, &root, err) < 0)
 		return -1;
+	before = xstrdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	if (fn(root, arg, err) < 0)
+		return -1;
+	/* an edit that changes nothing (the same tag on the same image) writes nothing */
+	if (!strcmp(before, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN)))
+		return 0;
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							    JSON_C_TO_STRING_NOSLASHESCAPE);
 	return store_write_atomic(p, text, strlen(text), err);

@@ -238,6 +238,10 @@ int store_blob_put(struct image_store *s, const char *digest, const void *data, 
 		return stk_err_set(err, EBADMSG, "digest mismatch: expected %s, got %s", digest,
 				   got);
 	p = store_blob_path(s, digest);
+	/* content-addressed and written whole (renamed after fsync): one already there is
+	 * this one (a rebuild with nothing changed commits the same config and manifest) */
+	if (access(p, F_OK) == 0)
+		return 0;
 	return store_write_atomic(p, data, n, err);
 }
 

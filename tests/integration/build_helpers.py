@@ -107,7 +107,10 @@ def build_leftovers(b: Builder):
         found += [f"dir: {p}" for p in containers.iterdir()]
     build = b.root / "build"
     if build.exists():
-        found += [f"tmp: {p}" for p in build.iterdir() if p.name not in ("cache", "cache-mounts")]
+        found += [f"tmp: {p}" for p in build.iterdir()
+                  if p.name not in ("cache", "cache-mounts", "statcache")]
+        if (build / "statcache").exists():
+            found += [f"tmp: {p}" for p in (build / "statcache").iterdir() if p.suffix != ".json"]
     tmp = b.root / "images/tmp"
     if tmp.exists():
         found += [f"store tmp: {p}" for p in tmp.iterdir()]
