@@ -101,7 +101,10 @@ def main():
     drop = ["FORWARD", "-o", dev, "-j", "DROP"] if dev else None
     docker = None
     pm_dir = tmp / "podman"
-    cg_before = set(glob.glob("/sys/fs/cgroup/*/libpod_parent"))
+    # podman's cgroup parent, and the "docker" one dockerd makes with cgroupfs: removed
+    # afterwards when this run made them
+    leftover_cgroups = ("/sys/fs/cgroup/*/libpod_parent", "/sys/fs/cgroup/*/docker")
+    cg_before = {c for g in leftover_cgroups for c in glob.glob(g)}
     load0 = open("/proc/loadavg").read().split()[:3]
     try:
         layout = build_layout("busybox")
@@ -187,7 +190,7 @@ def main():
             docker.stop()
         if pm_dir.exists():
             podman_cleanup(pm_dir)
-        for cg in set(glob.glob("/sys/fs/cgroup/*/libpod_parent")) - cg_before:
+        for cg in {c for g in leftover_cgroups for c in glob.glob(g)} - cg_before:
             for sub, _, _ in sorted(os.walk(cg), key=lambda w: -len(w[0])):
                 try:
                     os.rmdir(sub)
