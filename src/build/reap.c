@@ -9,9 +9,9 @@
  * container's, and both die with their last process.)
  *
  * The guard, a small process each `stack build` forks before anything else, is told the
- * name of each scratch directory its builder makes (a line on a pipe), and cleans them
- * up when the builder is gone (the write end of the pipe, held by the builder and its
- * children, is closed), so a killed build is cleaned up at once. It also sweeps at its
+ * name of each scratch directory its builder makes (a line on a socket), and cleans
+ * them up when the builder is gone (the builder's end of the socket, held by the
+ * builder and its children, is closed), so a killed build is cleaned up at once. It also sweeps at its
  * start and end, which covers a guard killed with its builder. */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -202,16 +203,18 @@ int build_sweep(const char *root, struct stk_err *err)
 
 struct build_guard {
 	pid_t pid;
-	int fd; /* the write end: its closing, by everyone, is the builder's end */
+	int fd; /* the builder's end of a socket pair: its closing, by the builder and every
+		 * child it forked, is the builder's end */
 };
 
 void build_guard_announce(struct build_guard *g, const char *dir)
 {
 	_cleanup_free_ char *line = xasprintf("%s\n", strrchr(dir, '/') + 1);
 
-	/* one short write is atomic on a pipe, among the builds of sibling children */
-	if (write(g->fd, line, strlen(line)) < 0)
-		return; /* the guard is gone: the sweep of the next build will do */
+	/* one short send is not interleaved with those of sibling children; a guard that
+	 * is gone (killed) is no reason to die of SIGPIPE: the next build's sweep will do */
+	if (send(g->fd, line, strlen(line), MSG_NOSIGNAL) < 0)
+		return;
 }
 
 static void guard_report(int report_fd, const struct stk_err *err)
@@ -221,7 +224,7 @@ static void guard_report(int report_fd, const struct stk_err *err)
 }
 
 /* A build the guard was told of, once its builder is gone. Every process holding its
- * lock also held the guard's pipe, which they have all closed: they are exiting, and
+ * lock also held the guard's socket, which they have all closed: they are exiting, and
  * the lock is theirs only until their fds are closed, so the guard waits for it. */
 static void guard_clean(const char *root, const char *name, int report_fd)
 {
@@ -250,7 +253,7 @@ static void guard_sweep(const char *root, int report_fd)
 		guard_report(report_fd, &err);
 }
 
-/* Reads the names of the builds' directories until the pipe's end. */
+/* Reads the names of the builds' directories until the builder's end is closed. */
 static void guard_wait(int fd, struct strbuf *names)
 {
 	char buf[512];
@@ -265,7 +268,7 @@ static void guard_wait(int fd, struct strbuf *names)
 	}
 }
 
-static void __attribute__((noreturn)) guard_main(const char *root, int rd, int report_fd)
+static void __attribute__((noreturn)) guard_main(const char *root, int rd, int wr, int report_fd)
 {
 	static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
 	struct strbuf names;
@@ -279,7 +282,8 @@ static void __attribute__((noreturn)) guard_main(const char *root, int rd, int r
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_NAME, "stack-guard", 0, 0, 0);
-	/* only stdio and the read end: no other fd of the CLI may outlive it here */
+	/* only stdio and its end of the socket: no other fd of the CLI may outlive it here */
+	close(wr);
 	if (report_fd > STDERR_FILENO)
 		report_fd = -1;
 	if (dup2(rd, 3) < 0)
@@ -302,8 +306,8 @@ int build_guard_start(const char *root, int report_fd, struct build_guard **out,
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return stk_err_sys(err, "builder: guard pipe");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+		return stk_err_sys(err, "builder: guard socket");
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -312,7 +316,7 @@ int build_guard_start(const char *root, int report_fd, struct build_guard **out,
 		return stk_err_sys(err, "builder: start the guard");
 	}
 	if (pid == 0)
-		guard_main(root, p[0], report_fd);
+		guard_main(root, p[0], p[1], report_fd);
 	close(p[0]);
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->pid = pid;

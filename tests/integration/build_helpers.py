@@ -79,21 +79,25 @@ class Builder:
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=e)
 
-    def running_run_container(self, program, timeout=60):
-        """(id, host pids) of the first RUN container seen running program (its argv[0])."""
+    def running_run_containers(self, program, count=1, timeout=60):
+        """{id: host pids} of the RUN containers running program (their argv[0]), once
+        count of them are."""
         containers = self.root / "containers"
         deadline = time.time() + timeout
         while time.time() < deadline:
+            found = {}
             for c in (containers.iterdir() if containers.exists() else []):
                 try:
                     pids = [int(x) for x in (cgroup_dir("pids", c.name) / "cgroup.procs").read_text().split()]
                     if any(Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0] == program.encode()
                            for p in pids):
-                        return c.name, pids
+                        found[c.name] = pids
                 except OSError:
                     continue
+            if len(found) >= count:
+                return found
             time.sleep(0.02)
-        raise AssertionError(f"no RUN container started {program}")
+        raise AssertionError(f"{count} RUN container(s) running {program} not seen")
 
     def run(self, name="proj-app", cmd=None, spec=None):
         """Runs the image as `docker run` would: entrypoint + cmd, env, user, workdir."""

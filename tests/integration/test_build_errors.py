@@ -138,7 +138,7 @@ def test_interrupt_stops_the_running_step_and_leaves_nothing(builder):
 
     builder.dockerfile("FROM @BASE@\nRUN echo started; sleep 600\n")
     p = builder.start_build()
-    builder.running_run_container("sleep")
+    builder.running_run_containers("sleep")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)
