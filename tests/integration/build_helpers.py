@@ -140,8 +140,9 @@ def in_cgroup(pid, container_id):
 
 
 def mounts_anywhere(path: Path):
-    """Mounts under path seen by any process, in any mount namespace (a builder's
-    private one, a container's)."""
+    """Mounts under path seen by any process, in any mount namespace: a builder's
+    private one (the views of COPY --from) included. A container's own mounts show as
+    paths inside it: they go with its processes, which the tests check are gone."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
