@@ -150,9 +150,10 @@ static int sup_request(const struct super_client *cl, int fd, struct json_object
 static int supervisor_lock_open(const struct state_paths *p, const char *project);
 static void wait_supervisor_exit(int lock_fd);
 
-/* sup_lock (optional) gets the supervisor's lock file, opened while it surely exists. */
+/* sup_lock (optional) gets the supervisor's lock file, opened while it surely exists;
+ * pulls (optional): images still being pulled, their results passed on as they land. */
 static int request(const struct super_client *cl, const char *project, struct json_object *req,
-		   int *sup_lock, struct stk_err *err)
+		   int *sup_lock, struct sup_pulls *pulls, struct stk_err *err)
 {
 	int attempt, rc = -1;
 
@@ -171,7 +172,8 @@ static int request(const struct super_client *cl, const char *project, struct js
 				close(*sup_lock);
 			*sup_lock = supervisor_lock_open(&cl->paths, project);
 		}
-		rc = sup_request(cl, fd, req, false, err);
+		rc = pulls ? sup_pulls_exchange(pulls, fd, req, err)
+			   : sup_request(cl, fd, req, false, err);
 		close(fd);
 		if (rc == 0 || err->errnum != EPIPE)
 			return rc;
@@ -179,8 +181,8 @@ static int request(const struct super_client *cl, const char *project, struct js
 	return rc;
 }
 
-static void event(const struct super_client *cl, const char *fmt_kind, const char *name,
-		  const char *status)
+void sup_client_progress(const struct super_client *cl, const char *fmt_kind, const char *name,
+			 const char *status)
 {
 	struct json_object *ev = json_object_new_object();
 
@@ -269,87 +271,6 @@ static int check_services(const struct super_client *cl, struct compose_project 
 				warn_selinux(cl, svc);
 		}
 	return 0;
-}
-
-struct pull_ctx {
-	const struct super_client *cl;
-	struct compose_project *p;
-	const char **svc_of; /* the first service of each ref */
-	const char *const *refs;
-	size_t n;
-};
-
-static void on_pulled(const char *ref, const struct stk_err *e, void *arg)
-{
-	struct pull_ctx *pc = arg;
-	size_t i;
-
-	for (i = 0; i < pc->n; i++)
-		if (!strcmp(pc->refs[i], ref) && !e)
-			event(pc->cl, "Image", pc->svc_of[i], "Pulled");
-}
-
-static int pull_missing(const struct super_client *cl, struct compose_project *p,
-			const struct super_up_opts *o, struct stk_err *err)
-{
-	struct image_store *store;
-	const char **refs = xcalloc(p->nservices + 1, sizeof(char *));
-	const char **svc_of = xcalloc(p->nservices + 1, sizeof(char *));
-	size_t i, j, n = 0;
-	int rc = 0;
-
-	if (image_store_open(cl->paths.root, &store, err) < 0) {
-		free(refs);
-		free(svc_of);
-		return -1;
-	}
-	for (i = 0; i < p->nservices && rc == 0; i++) {
-		const struct compose_service *svc = &p->services[i];
-		const char *policy = o->pull		? o->pull
-				     : svc->pull_policy ? svc->pull_policy
-							: "missing";
-		struct image_config ic;
-		bool have;
-
-		/* the CLI pulled or built the image of a service with build: */
-		if (!service_wanted(o, svc->name) || !svc->image || svc->build_context)
-			continue;
-		for (j = 0; j < n; j++)
-			if (!strcmp(refs[j], svc->image))
-				break;
-		if (j < n)
-			continue;
-		have = image_store_get(store, svc->image, &ic, err) == 0;
-		if (have)
-			image_config_free(&ic);
-		if (!strcmp(policy, "never") && !have)
-			rc = stk_err_set(err, ENOENT,
-					 "service %s: image %s is not in the store and "
-					 "pull_policy is never",
-					 svc->name, svc->image);
-		else if (!have || !strcmp(policy, "always")) {
-			svc_of[n] = svc->name;
-			refs[n++] = svc->image;
-		}
-	}
-	if (rc == 0 && n) {
-		struct pull_ctx pc = {cl, p, svc_of, refs, n};
-		struct image_pull_opts po = {0};
-
-		for (i = 0; i < n; i++)
-			event(cl, "Image", svc_of[i], "Pulling");
-		if (image_pull_all(store, refs, n, &po, on_pulled, &pc, err) < 0) {
-			/* Name the service of the image that failed. */
-			for (i = 0; i < n; i++)
-				if (strstr(err->msg, refs[i]))
-					break;
-			rc = stk_err_wrap(err, "service %s", svc_of[i < n ? i : 0]);
-		}
-	}
-	image_store_free(store);
-	free(refs);
-	free(svc_of);
-	return rc;
 }
 
 /* Before anything starts: network_mode container: names a container, and the published
@@ -454,18 +375,28 @@ static void add_with_deps(struct compose_project *p, const char *name, bool deps
 		add_with_deps(p, p->services[i].depends_on[j].service, deps, in);
 }
 
-static struct json_object *wanted_services(struct compose_project *p, const struct super_up_opts *o)
+/* The services an up brings (by index): those named and, unless --no-deps, what they
+ * depend on; none named: all. */
+static bool *wanted_set(struct compose_project *p, const struct super_up_opts *o)
 {
 	bool *in = xcalloc(p->nservices + 1, sizeof(bool));
-	struct json_object *a = json_object_new_array();
 	size_t i;
 
 	for (i = 0; i < o->nservices; i++)
 		add_with_deps(p, o->services[i], !o->no_deps, in);
+	for (i = 0; !o->nservices && i < p->nservices; i++)
+		in[i] = true;
+	return in;
+}
+
+static struct json_object *wanted_services(struct compose_project *p, const bool *in)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
 	for (i = 0; i < p->nservices; i++)
 		if (in[i])
 			json_object_array_add(a, json_object_new_string(p->services[i].name));
-	free(in);
 	return a;
 }
 
@@ -493,7 +424,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 {
 	_cleanup_close_ int lock = -1, sup_lock = -1;
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
+	_cleanup_free_ bool *in = wanted_set(p, o);
+	struct sup_pulls *pulls = NULL;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < o->nservices; i++)
 		if (compose_service_index(p, o->services[i]) < 0)
@@ -513,7 +447,9 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	if (check_services(cl, p, o, err) < 0 ||
 	    state_project_lock(&cl->paths, p->name, &lock, err) < 0)
 		return -1;
-	if (check_ports(cl, p, o, err) < 0 || pull_missing(cl, p, o, err) < 0 ||
+	/* Images not in the store are pulled while the request runs: the supervisor starts
+	 * the other services meanwhile (docs/supervisor.md). */
+	if (check_ports(cl, p, o, err) < 0 || sup_pulls_plan(cl, p, in, o->pull, &pulls, err) < 0 ||
 	    write_model(cl, p, err) < 0) {
 		_cleanup_free_ char *pdir = state_project_dir(&cl->paths, p->name);
 		_cleanup_free_ char *model = xasprintf("%s/compose.json", pdir);
@@ -522,6 +458,7 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		/* A project that never came up leaves no record behind. */
 		if (access(model, F_OK) < 0)
 			state_remove_tree(pdir, &ignored);
+		sup_pulls_free(pulls);
 		return -1;
 	}
 	json_object_object_add(req, "op", json_object_new_string("up"));
@@ -572,8 +509,14 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */
 	if (o->nservices)
-		json_object_object_add(req, "services", wanted_services(p, o));
-	if (request(cl, p->name, req, &sup_lock, err) == 0)
+		json_object_object_add(req, "services", wanted_services(p, in));
+	if (pulls)
+		sup_pulls_add_to_request(pulls, req);
+	rc = pulls ? sup_pulls_start(pulls, err) : 0;
+	if (rc == 0)
+		rc = request(cl, p->name, req, &sup_lock, pulls, err);
+	sup_pulls_free(pulls); /* after the last pull has ended */
+	if (rc == 0)
 		return 0;
 	forget_failed_project(cl, p->name, sup_lock);
 	return -1;
@@ -595,9 +538,20 @@ int super_net_reload(const struct super_client *cl, const char *project, struct 
 int super_pull(const struct super_client *cl, struct compose_project *p,
 	       const struct super_up_opts *o, struct stk_err *err)
 {
+	_cleanup_free_ bool *in = xcalloc(p->nservices + 1, sizeof(bool));
+	struct sup_pulls *pulls = NULL;
+	size_t i;
+	int rc;
+
 	if (check_services(cl, p, o, err) < 0)
 		return -1;
-	return pull_missing(cl, p, o, err);
+	for (i = 0; i < p->nservices; i++)
+		in[i] = service_wanted(o, p->services[i].name);
+	if (sup_pulls_plan(cl, p, in, o->pull, &pulls, err) < 0)
+		return -1;
+	rc = pulls ? sup_pulls_run(pulls, err) : 0;
+	sup_pulls_free(pulls);
+	return rc;
 }
 
 /* ---- down ---- */
@@ -632,19 +586,19 @@ static int down_offline(const struct super_client *cl, const char *project,
 					    ? o->timeout_s * 1000
 					    : (int)state_int(v[i].config, "stop_grace_ms");
 
-			event(cl, "Container", name, "Stopping");
+			sup_client_progress(cl, "Container", name, "Stopping");
 			engine_signal_parse(state_str(v[i].config, "stop_signal"), &sig, err);
 			engine_kill(ec, sig, err);
 			while (poll(&pf, 1, grace) < 0 && errno == EINTR)
 				;
 			engine_container_free(ec);
-			event(cl, "Container", name, "Stopped");
+			sup_client_progress(cl, "Container", name, "Stopped");
 		}
-		event(cl, "Container", name, "Removing");
+		sup_client_progress(cl, "Container", name, "Removing");
 		if (engine_cleanup(&spec, err) < 0 || state_remove_tree(v[i].dir, err) < 0)
 			rc = -1;
 		else
-			event(cl, "Container", name, "Removed");
+			sup_client_progress(cl, "Container", name, "Removed");
 		engine_spec_release(&spec);
 	}
 	state_containers_free(v, n);
@@ -657,14 +611,14 @@ static int down_offline(const struct super_client *cl, const char *project,
 		 * network with endpoints. */
 		if (*kept) {
 			if (had)
-				event(cl, "Network", nw, "Resource is still in use");
+				sup_client_progress(cl, "Network", nw, "Resource is still in use");
 			return 0;
 		}
 		if (had)
-			event(cl, "Network", nw, "Removing");
+			sup_client_progress(cl, "Network", nw, "Removing");
 		rc = net_project_teardown(cl->paths.root, project, err);
 		if (had && rc == 0)
-			event(cl, "Network", nw, "Removed");
+			sup_client_progress(cl, "Network", nw, "Removed");
 	}
 	return rc;
 }
@@ -701,13 +655,13 @@ static int remove_images(const struct super_client *cl, const struct super_down_
 			continue; /* not in the store: nothing to remove */
 		image_config_free(&ic);
 		done[ndone++] = xstrdup(name);
-		event(cl, "Image", name, "Removing");
+		sup_client_progress(cl, "Image", name, "Removing");
 		if (image_store_remove(store, name, false, NULL, NULL, &e) < 0) {
 			if (rc == 0)
 				rc = stk_err_set(err, e.errnum, "%s", e.msg);
 			continue;
 		}
-		event(cl, "Image", name, "Removed");
+		sup_client_progress(cl, "Image", name, "Removed");
 	}
 	for (k = 0; k < ndone; k++)
 		free(done[k]);
@@ -740,8 +694,8 @@ static int down_volumes(const struct super_client *cl, const char *project, stru
 	int rc = volume_remove_project(cl->paths.root, project, &removed, err);
 
 	for (r = removed; r && *r; r++) {
-		event(cl, "Volume", *r, "Removing");
-		event(cl, "Volume", *r, "Removed");
+		sup_client_progress(cl, "Volume", *r, "Removing");
+		sup_client_progress(cl, "Volume", *r, "Removed");
 	}
 	volume_strv_free(removed);
 	return rc;
@@ -870,7 +824,7 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "volumes", json_object_new_boolean(o->volumes));
 		/* A supervisor that was killed left its containers running: a new one adopts
 		 * them, so stop and kill act on them too. */
-		rc = request(cl, p->name, req, NULL, err);
+		rc = request(cl, p->name, req, NULL, NULL, err);
 		if (rc < 0)
 			return -1;
 	}
