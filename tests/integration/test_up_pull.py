@@ -2,57 +2,18 @@
 being pulled: a registry proxy holds one image's layer until the test has seen the other
 service running, then lets it through (or fails it). Nothing here is timed: the proxy
 holds the pull for as long as the test needs."""
-import gzip
-import hashlib
-import json
 import threading
 import uuid
 
 import pytest
 
 from engine_helpers import needs_root
-from image_fixtures import layer_tar
+from image_fixtures import layer_tar, push_busybox_plus_layer
 from netlib import needs_root as needs_netns
-from registry import Proxy, push_blob, put_manifest
+from registry import Proxy
 from uplib import poll_until, project  # noqa: F401 (fixture)
 
 pytestmark = [needs_root, needs_netns]
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def push_busybox_plus_layer(registry, repo):
-    """Pushes repo:latest: busybox's layers and one small layer of its own on top.
-    Returns the digest of that last layer's blob (the one the proxy holds)."""
-    layout = registry.images.layout("busybox")
-    base = f"http://{registry.host}"
-
-    def blob(digest):
-        return (layout / "blobs/sha256" / digest.split(":", 1)[1]).read_bytes()
-
-    index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads(blob(index["manifests"][0]["digest"]))
-    config = json.loads(blob(manifest["config"]["digest"]))
-    tar = layer_tar([("etc/pulled-late", "file", uuid.uuid4().hex.encode())])
-    gz = gzip.compress(tar, mtime=0)
-    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar).hexdigest())
-    cfg = json.dumps(config).encode()
-    layers = []
-    for d in manifest["layers"]:
-        push_blob(base, repo, blob(d["digest"]))
-        layers.append(d)
-    extra = push_blob(base, repo, gz)
-    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                   "digest": extra, "size": len(gz)})
-    body = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": push_blob(base, repo, cfg), "size": len(cfg)},
-        "layers": layers,
-    }).encode()
-    put_manifest(base, repo, "latest", body, OCI_MANIFEST)
-    return extra
 
 
 @pytest.fixture
@@ -61,7 +22,8 @@ def held(project):
     own (busybox plus a layer) until `release` is set; `image` names it through the
     proxy. busybox itself is pulled into the project's store first: it is local."""
     repo = f"late{uuid.uuid4().hex[:8]}"
-    digest = push_busybox_plus_layer(project.registry, repo)
+    tar = layer_tar([("etc/pulled-late", "file", uuid.uuid4().hex.encode())])
+    digest = push_busybox_plus_layer(project.registry, repo, tar)
     release = threading.Event()
     proxy = Proxy(project.registry.port, hold={digest: release}).start()
     proxy.image = f"{proxy.host}/{repo}:latest"
