@@ -760,6 +760,12 @@ static void job_arm_deadline(struct sup *s, struct up_job *j)
 
 	if (!j->wait || timeout <= 0 || j->deadline_open)
 		return;
+	json_object_object_foreach(j->images, ref, why)
+	{
+		(void)ref;
+		if (!why)
+			return; /* still pulling */
+	}
 	uv_timer_init(&s->loop, &j->deadline);
 	j->deadline.data = j;
 	j->deadline_open = true;
@@ -773,6 +779,7 @@ static void job_advance(struct sup *s, struct up_job *j)
 	size_t i;
 	int r;
 
+	job_arm_deadline(s, j);
 	for (i = 0; i < s->model->nservices; i++) {
 		const struct compose_service *svc = &s->model->services[j->order[i]];
 
@@ -820,7 +827,6 @@ static void job_advance(struct sup *s, struct up_job *j)
 		job_end(j, j->image_error);
 		return;
 	}
-	job_arm_deadline(s, j);
 	if (j->wait) {
 		if (!j->waiting_printed) {
 			struct sup_ctr *c;

@@ -133,3 +133,31 @@ def test_up_killed_while_pulling_leaves_what_started_and_up_completes(project, h
         held.release.set()
     project.ok("up", "-d")
     assert states(project) == {"here": "running", "late": "running", "after": "running"}
+
+
+def test_wait_timeout_fires_while_a_dependent_waits_for_its_dependency(project):
+    # busybox is pulled first (a fresh store): the deadline runs from when it landed,
+    # and still fires while app waits for db's probe (an hour away).
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    labels:
+      io.stack.healthcheck.fast-start: "false"
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1h
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    depends_on:
+      db:
+        condition: service_healthy
+""")
+    r = project("up", "-d", "--wait", "--wait-timeout", "1")
+    assert r.code == 1, r
+    assert f"timeout waiting for container {project.name}-db-1 to be healthy" in r.err, r
+    assert states(project) == {"db": "running"}
