@@ -1,6 +1,7 @@
-/* The CLI's side of the supervisor: checks and pulls before anything starts, the
- * project lock, starting a supervisor when none answers, sending a request and passing
- * its events on; and `down` from disk when no supervisor runs. */
+/* The CLI's side of the supervisor: checks before anything starts, the project lock,
+ * starting a supervisor when none answers, sending a request and passing its events on
+ * (an up's pulls run meanwhile: up_pull.c); and `down` from disk when no supervisor
+ * runs. */
 #include "super/internal.h"
 
 #include <errno.h>
@@ -181,8 +182,8 @@ static int request(const struct super_client *cl, const char *project, struct js
 	return rc;
 }
 
-void sup_client_progress(const struct super_client *cl, const char *fmt_kind, const char *name,
-			 const char *status)
+static void event(const struct super_client *cl, const char *fmt_kind, const char *name,
+		  const char *status)
 {
 	struct json_object *ev = json_object_new_object();
 
@@ -193,6 +194,12 @@ void sup_client_progress(const struct super_client *cl, const char *fmt_kind, co
 	if (cl->on_event)
 		cl->on_event(ev, cl->arg);
 	json_object_put(ev);
+}
+
+void sup_client_progress(const struct super_client *cl, const char *kind, const char *name,
+			 const char *status)
+{
+	event(cl, kind, name, status);
 }
 
 static struct json_object *services_json(const char *const *v, size_t n)
@@ -586,19 +593,19 @@ static int down_offline(const struct super_client *cl, const char *project,
 					    ? o->timeout_s * 1000
 					    : (int)state_int(v[i].config, "stop_grace_ms");
 
-			sup_client_progress(cl, "Container", name, "Stopping");
+			event(cl, "Container", name, "Stopping");
 			engine_signal_parse(state_str(v[i].config, "stop_signal"), &sig, err);
 			engine_kill(ec, sig, err);
 			while (poll(&pf, 1, grace) < 0 && errno == EINTR)
 				;
 			engine_container_free(ec);
-			sup_client_progress(cl, "Container", name, "Stopped");
+			event(cl, "Container", name, "Stopped");
 		}
-		sup_client_progress(cl, "Container", name, "Removing");
+		event(cl, "Container", name, "Removing");
 		if (engine_cleanup(&spec, err) < 0 || state_remove_tree(v[i].dir, err) < 0)
 			rc = -1;
 		else
-			sup_client_progress(cl, "Container", name, "Removed");
+			event(cl, "Container", name, "Removed");
 		engine_spec_release(&spec);
 	}
 	state_containers_free(v, n);
@@ -611,14 +618,14 @@ static int down_offline(const struct super_client *cl, const char *project,
 		 * network with endpoints. */
 		if (*kept) {
 			if (had)
-				sup_client_progress(cl, "Network", nw, "Resource is still in use");
+				event(cl, "Network", nw, "Resource is still in use");
 			return 0;
 		}
 		if (had)
-			sup_client_progress(cl, "Network", nw, "Removing");
+			event(cl, "Network", nw, "Removing");
 		rc = net_project_teardown(cl->paths.root, project, err);
 		if (had && rc == 0)
-			sup_client_progress(cl, "Network", nw, "Removed");
+			event(cl, "Network", nw, "Removed");
 	}
 	return rc;
 }
@@ -655,13 +662,13 @@ static int remove_images(const struct super_client *cl, const struct super_down_
 			continue; /* not in the store: nothing to remove */
 		image_config_free(&ic);
 		done[ndone++] = xstrdup(name);
-		sup_client_progress(cl, "Image", name, "Removing");
+		event(cl, "Image", name, "Removing");
 		if (image_store_remove(store, name, false, NULL, NULL, &e) < 0) {
 			if (rc == 0)
 				rc = stk_err_set(err, e.errnum, "%s", e.msg);
 			continue;
 		}
-		sup_client_progress(cl, "Image", name, "Removed");
+		event(cl, "Image", name, "Removed");
 	}
 	for (k = 0; k < ndone; k++)
 		free(done[k]);
@@ -694,8 +701,8 @@ static int down_volumes(const struct super_client *cl, const char *project, stru
 	int rc = volume_remove_project(cl->paths.root, project, &removed, err);
 
 	for (r = removed; r && *r; r++) {
-		sup_client_progress(cl, "Volume", *r, "Removing");
-		sup_client_progress(cl, "Volume", *r, "Removed");
+		event(cl, "Volume", *r, "Removing");
+		event(cl, "Volume", *r, "Removed");
 	}
 	volume_strv_free(removed);
 	return rc;
