@@ -226,6 +226,28 @@ size_t sup_client_queued(struct sup_client *cl);
 /* client.c: the CLI side's connection to a project's supervisor, one started if asked. */
 int sup_connect(const struct state_paths *p, const char *project);
 int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err);
+/* A progress event ({"event":"progress","kind","name","status"}) to the client's callback,
+ * as the supervisor's reach it. */
+void sup_client_progress(const struct super_client *cl, const char *kind, const char *name,
+			 const char *status);
+
+/* up_pull.c: the images an up pulls (those of the services in[], NULL = all: missing
+ * ones, or all with "always", by --pull or else each service's pull_policy); *out NULL
+ * when there is nothing to pull. */
+struct sup_pulls;
+int sup_pulls_plan(const struct super_client *cl, struct compose_project *p, const bool *in,
+		   const char *pull, struct sup_pulls **out, struct stk_err *err);
+/* Pulls them all before returning (`pull`, `run`'s own image). */
+int sup_pulls_run(struct sup_pulls *pl, struct stk_err *err);
+/* Pulls them on a thread while the request runs: the request names them ("pulling"),
+ * and sup_pulls_exchange() sends it on fd, passes each pull's result on as it lands
+ * and the supervisor's events to the client's callback, until "done" (0) or "error"
+ * (-1; EPIPE when the supervisor closed the connection). */
+int sup_pulls_start(struct sup_pulls *pl, struct stk_err *err);
+void sup_pulls_add_to_request(struct sup_pulls *pl, struct json_object *req);
+int sup_pulls_exchange(struct sup_pulls *pl, int fd, struct json_object *req, struct stk_err *err);
+/* Waits for the thread, if one pulls. NULL is fine. */
+void sup_pulls_free(struct sup_pulls *pl);
 
 /* Remove a container's engine side and free it, retrying on a timer while it is busy. */
 void sup_engine_remove(struct sup *s, struct engine_container *ec);

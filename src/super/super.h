@@ -51,8 +51,9 @@ struct super_up_opts {
 	bool keep_network_rules;
 };
 
-/* `up -d`: checks, pulls, records the model, starts the supervisor if none answers and
- * has it apply the model. Takes the project lock for its whole length. */
+/* `up -d`: checks, records the model, starts the supervisor if none answers and has it
+ * apply the model, pulling the missing images meanwhile (the services that need one wait
+ * for it). Takes the project lock for its whole length. */
 int super_up(const struct super_client *cl, struct compose_project *p,
 	     const struct super_up_opts *o, struct stk_err *err);
 
