@@ -80,6 +80,9 @@ struct sup_ctr {
 	 * of running); a stop or kill by the user turns it off until the next start. */
 	uv_timer_t restart_timer;
 	bool restart_timer_open, restart_pending, manual_stop;
+	/* network_mode service:/container:: the namespace it shares went with its target's
+	 * restart; once stopped it starts again in the new one (sup_netmode_follow). */
+	bool rejoin;
 	int restart_count;
 	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
@@ -148,6 +151,8 @@ void sup_ctr_notice_exits(struct sup *s);
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);
 int sup_ctr_grace_ms(const struct sup_ctr *c);
+/* Stops c as `stop` would, with no request waiting, and starts it again (c->rejoin). */
+void sup_ctr_rejoin(struct sup_ctr *c);
 
 /* The image ID a reference names in the store; NULL if it is not there. */
 char *sup_image_id(struct sup *s, const char *image);
@@ -178,6 +183,8 @@ int sup_netmode_check(const struct state_paths *paths, const struct compose_proj
 		      const struct compose_service *svc, struct stk_err *err);
 /* network_mode service: or container: */
 bool sup_netmode_shares(const struct compose_service *svc);
+/* t has just started: its sharers still in another (its old, dead) namespace rejoin. */
+void sup_netmode_follow(struct sup_ctr *t);
 /* svc_volumes.c: a service's volumes */
 /* Before anything is created: external volumes exist, drivers are local, bind sources
  * exist or (create) are made. Errors name the service. */
