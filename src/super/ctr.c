@@ -114,7 +114,7 @@ static struct sup_ctr *ctr_new(struct sup *s, const char *id, struct json_object
 	c->name = xstrdup(state_str(config, "name"));
 	c->service = xstrdup(state_str(config, "service"));
 	c->number = (int)state_int(config, "number");
-	c->log_fd = -1;
+	c->log_fd = c->tty_keeper = -1;
 	c->out.rfd = c->err.rfd = -1;
 	c->out.ctr = c->err.ctr = c;
 	c->out.name = "stdout";

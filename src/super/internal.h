@@ -64,6 +64,7 @@ struct sup_ctr {
 	bool polling;
 	struct sup_stream out, err;
 	int log_fd;
+	int tty_keeper; /* tty: pidfd of the process that keeps the pty master open; -1 */
 	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
 	int log_max_files;
 	long long log_lost; /* lines that could not be written (disk full) */
@@ -212,7 +213,8 @@ void sup_changed(struct sup *s);
 int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
 void sup_logs_attach(struct sup_ctr *c);
 void sup_logs_close(struct sup_ctr *c);
-/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO. */
+/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO, and a
+ * keeper process holds it too, so that it outlives a killed supervisor. */
 void sup_logs_take_pty(struct sup_ctr *c, int master);
 /* stdin_open without tty: a FIFO no one writes, so the container's stdin stays open. */
 int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err);

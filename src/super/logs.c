@@ -6,21 +6,30 @@
  * rotating at logging.options max-size / max-file (default 20 MiB x 5, as Docker's
  * local driver). The CLI reads the files back with no supervisor involved. A tty
  * container's output is its pty master instead, read as stdout (with the pty's \r\n, as
- * Docker logs it); it lives only as long as the supervisor that started it. */
+ * Docker logs it). A pty dies with its master's last fd, and its container's writes then
+ * fail: so a small keeper process, forked from the supervisor, holds the master too
+ * until the container exits; a supervisor that adopts the container takes the master
+ * back from it (pidfd_getfd), as conmon would hold it for podman. */
 #include "super/internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "compose/compose.h"
+#include "state/state.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -211,6 +220,169 @@ static void log_record(struct sup_stream *st, const char *line, size_t len)
 	batch.lines++;
 }
 
+/* ---- tty: the keeper of the pty master ---- */
+
+#define KEEPER_MASTER_FD 3
+#define KEEPER_PIDFD 4
+
+static char keeper_title[64]; /* its command line, made before the fork */
+
+static void json_putp(struct json_object **o)
+{
+	json_object_put(*o);
+}
+
+static char *keeper_path(const struct sup_ctr *c)
+{
+	return xasprintf("%s/tty-keeper.json", c->dir);
+}
+
+/* Field n (1-based, n > 2) of /proc/self/stat, read without allocating. */
+static unsigned long stat_field(const char *buf, int n)
+{
+	const char *p = strrchr(buf, ')');
+	int field = 2;
+
+	while (p && *p && field < n) {
+		p = strchr(p, ' ');
+		if (!p)
+			return 0;
+		p++;
+		field++;
+	}
+	return p ? strtoul(p, NULL, 10) : 0;
+}
+
+/* The command line /proc shows, written over the inherited one in place (the arguments'
+ * memory, arg_start to arg_end in /proc/self/stat): PR_SET_MM would need
+ * CAP_SYS_RESOURCE, which a root in a user namespace lacks. */
+static void retitle(const char *title, size_t len)
+{
+	char buf[2048];
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	unsigned long start, end;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	start = stat_field(buf, 48);
+	end = stat_field(buf, 49);
+	if (!start || end <= start || len + 1 > end - start)
+		return;
+	memset((void *)start, 0, end - start);
+	memcpy((void *)start, title, len);
+}
+
+/* The forked child: only async-signal-safe calls. It holds the master at fd 3 and the
+ * container's pidfd at fd 4, and exits when the container does. */
+static __attribute__((noreturn)) void keeper_run(int master, int ctr_pidfd)
+{
+	struct pollfd p = {.fd = KEEPER_PIDFD, .events = POLLIN};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	int m = fcntl(master, F_DUPFD, 10), pf = fcntl(ctr_pidfd, F_DUPFD, 10);
+	sigset_t none;
+	size_t len = strlen(keeper_title);
+
+	if (m < 0 || pf < 0 || dup2(m, KEEPER_MASTER_FD) < 0 || dup2(pf, KEEPER_PIDFD) < 0)
+		_exit(1);
+	syscall(SYS_close_range, KEEPER_PIDFD + 1, ~0U, 0);
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Not "stack supervise ...": it is not the project's supervisor. */
+	prctl(PR_SET_NAME, "stack-tty-keep", 0, 0, 0);
+	retitle(keeper_title, len);
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* The keeper ends with the container's output: killed, and reaped when it is ours (an
+ * adopted one's parent is init now). */
+static void keeper_end(struct sup_ctr *c)
+{
+	_cleanup_free_ char *path = NULL;
+	siginfo_t si;
+
+	if (c->tty_keeper < 0)
+		return;
+	syscall(SYS_pidfd_send_signal, c->tty_keeper, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, (id_t)c->tty_keeper, &si, WEXITED);
+	close(c->tty_keeper);
+	c->tty_keeper = -1;
+	path = keeper_path(c);
+	unlink(path);
+}
+
+static void keeper_start(struct sup_ctr *c, int master)
+{
+	_cleanup_free_ char *path = keeper_path(c);
+	_cleanup_(json_putp) struct json_object *rec = NULL;
+	struct stk_err err;
+	pid_t pid;
+
+	keeper_end(c);
+	snprintf(keeper_title, sizeof(keeper_title), "stack tty-keeper %.12s", c->id);
+	pid = fork();
+	if (pid == 0)
+		keeper_run(master, engine_pidfd(c->ec));
+	if (pid < 0) {
+		fprintf(stderr, "stack supervise: %s: tty: fork the pty's keeper: %s\n", c->name,
+			strerror(errno));
+		return;
+	}
+	c->tty_keeper = (int)syscall(SYS_pidfd_open, pid, 0);
+	rec = json_object_new_object();
+	json_object_object_add(rec, "pid", json_object_new_int((int)pid));
+	if (c->tty_keeper < 0 || state_update_json(path, rec, &err) < 0) {
+		fprintf(stderr, "stack supervise: %s: tty: the pty's keeper: %s\n", c->name,
+			c->tty_keeper < 0 ? strerror(errno) : err.msg);
+		if (c->tty_keeper < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+}
+
+/* A supervisor adopting a tty container: the master from the keeper the last one left,
+ * checked to be that keeper (its command line names the container) while it runs. */
+static void keeper_adopt(struct sup_ctr *c)
+{
+	_cleanup_free_ char *path = keeper_path(c), *cmdline = NULL,
+			    *want = xasprintf("stack tty-keeper %.12s", c->id), *proc = NULL;
+	_cleanup_(json_putp) struct json_object *rec = state_read_json(path);
+	_cleanup_close_ int pidfd = -1;
+	struct pollfd p;
+	size_t n = 0;
+	int master;
+	long pid = rec ? (long)state_int(rec, "pid") : 0;
+
+	if (pid <= 0)
+		return;
+	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	proc = xasprintf("/proc/%ld/cmdline", pid);
+	cmdline = pidfd >= 0 ? str_read_file(proc, &n) : NULL;
+	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (!cmdline || n < strlen(want) || strcmp(cmdline, want) || poll(&p, 1, 0) != 0)
+		return;
+	master = (int)syscall(SYS_pidfd_getfd, pidfd, KEEPER_MASTER_FD, 0);
+	if (master < 0) {
+		fprintf(stderr, "stack supervise: %s: tty: take the pty back from its keeper: %s\n",
+			c->name, strerror(errno));
+		return;
+	}
+	c->out.rfd = master;
+	c->tty_keeper = stk_steal_fd(&pidfd);
+}
+
+/* ---- reading ---- */
+
 static void stream_flush(struct sup_stream *st)
 {
 	if (st->npartial)
@@ -236,6 +408,8 @@ static void stream_close(struct sup_stream *st)
 	st->open = false;
 	uv_read_stop((uv_stream_t *)&st->pipe);
 	sup_ctr_handle_close(st->ctr, (uv_handle_t *)&st->pipe);
+	if (st == &st->ctr->out)
+		keeper_end(st->ctr);
 }
 
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
@@ -329,6 +503,8 @@ void sup_logs_attach(struct sup_ctr *c)
 		log_limits(c);
 	if (c->log_fd < 0 && log_open(c, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
+	if (c->adopted && c->out.rfd < 0 && !c->out.open)
+		keeper_adopt(c);
 	stream_attach(c, &c->out);
 	stream_attach(c, &c->err);
 }
@@ -340,6 +516,7 @@ void sup_logs_take_pty(struct sup_ctr *c, int master)
 	if (c->out.rfd >= 0)
 		close(c->out.rfd);
 	c->out.rfd = master;
+	keeper_start(c, master);
 }
 
 int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err)
@@ -366,6 +543,7 @@ void sup_logs_close(struct sup_ctr *c)
 		sts[i]->rfd = -1;
 		stream_close(sts[i]);
 	}
+	keeper_end(c);
 	if (c->log_fd >= 0)
 		close(c->log_fd);
 	c->log_fd = -1;
