@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine_helpers import needs_root
 from netlib import needs_root as needs_netns
-from uplib import poll_until, project  # noqa: F401 (fixture)
+from uplib import project  # noqa: F401 (fixture)
 
 pytestmark = [needs_root, needs_netns]
 
