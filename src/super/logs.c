@@ -7,8 +7,8 @@
  * local driver). The CLI reads the files back with no supervisor involved. A tty
  * container's output is its pty master instead, read as stdout (with the pty's \r\n, as
  * Docker logs it). A pty dies with its master's last fd, and its container's writes then
- * fail: so a small keeper process, forked from the supervisor, holds the master too
- * until the container exits; a supervisor that adopts the container takes the master
+ * fail: so a keeper process (`stack tty-keeper`) holds the master too until the
+ * container exits; a supervisor that adopts the container takes the master
  * back from it (pidfd_getfd), as conmon would hold it for podman. */
 #include "super/internal.h"
 
@@ -17,10 +17,10 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -225,8 +225,6 @@ static void log_record(struct sup_stream *st, const char *line, size_t len)
 #define KEEPER_MASTER_FD 3
 #define KEEPER_PIDFD 4
 
-static char keeper_title[64]; /* its command line, made before the fork */
-
 static void json_putp(struct json_object **o)
 {
 	json_object_put(*o);
@@ -237,70 +235,16 @@ static char *keeper_path(const struct sup_ctr *c)
 	return xasprintf("%s/tty-keeper.json", c->dir);
 }
 
-/* Field n (1-based, n > 2) of /proc/self/stat, read without allocating. */
-static unsigned long stat_field(const char *buf, int n)
-{
-	const char *p = strrchr(buf, ')');
-	int field = 2;
-
-	while (p && *p && field < n) {
-		p = strchr(p, ' ');
-		if (!p)
-			return 0;
-		p++;
-		field++;
-	}
-	return p ? strtoul(p, NULL, 10) : 0;
-}
-
-/* The command line /proc shows, written over the inherited one in place (the arguments'
- * memory, arg_start to arg_end in /proc/self/stat): PR_SET_MM would need
- * CAP_SYS_RESOURCE, which a root in a user namespace lacks. */
-static void retitle(const char *title, size_t len)
-{
-	char buf[2048];
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	unsigned long start, end;
-
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	start = stat_field(buf, 48);
-	end = stat_field(buf, 49);
-	if (!start || end <= start || len + 1 > end - start)
-		return;
-	memset((void *)start, 0, end - start);
-	memcpy((void *)start, title, len);
-}
-
-/* The forked child: only async-signal-safe calls. It holds the master at fd 3 and the
- * container's pidfd at fd 4, and exits when the container does. */
-static __attribute__((noreturn)) void keeper_run(int master, int ctr_pidfd)
+int super_tty_keeper(void)
 {
 	struct pollfd p = {.fd = KEEPER_PIDFD, .events = POLLIN};
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	int m = fcntl(master, F_DUPFD, 10), pf = fcntl(ctr_pidfd, F_DUPFD, 10);
-	sigset_t none;
-	size_t len = strlen(keeper_title);
 
-	if (m < 0 || pf < 0 || dup2(m, KEEPER_MASTER_FD) < 0 || dup2(pf, KEEPER_PIDFD) < 0)
-		_exit(1);
-	syscall(SYS_close_range, KEEPER_PIDFD + 1, ~0U, 0);
-	sigaction(SIGTERM, &dfl, NULL);
-	sigaction(SIGINT, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Not "stack supervise ...": it is not the project's supervisor. */
-	prctl(PR_SET_NAME, "stack-tty-keep", 0, 0, 0);
-	retitle(keeper_title, len);
+	/* Started by keeper_start with the master at fd 3 and the container's pidfd at 4. */
+	if (fcntl(KEEPER_MASTER_FD, F_GETFD) < 0 || fcntl(KEEPER_PIDFD, F_GETFD) < 0)
+		return -1;
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
-	_exit(0);
+	return 0;
 }
 
 /* The keeper ends with the container's output: killed, and reaped when it is ours (an
@@ -320,6 +264,44 @@ static void keeper_end(struct sup_ctr *c)
 	unlink(path);
 }
 
+/* The keeper is this binary again (`stack tty-keeper ID`, hidden), not a fork of the
+ * supervisor: a fork would keep a private copy of the supervisor's dirty pages (1.5 MiB
+ * here) once the supervisor writes its own or dies. */
+static pid_t keeper_spawn(struct sup_ctr *c, int master, struct stk_err *err)
+{
+	_cleanup_close_ int m = fcntl(master, F_DUPFD_CLOEXEC, 10);
+	_cleanup_close_ int pf = fcntl(engine_pidfd(c->ec), F_DUPFD_CLOEXEC, 10);
+	_cleanup_free_ char *id = xasprintf("%.12s", c->id);
+	char *argv[] = {"stack", "tty-keeper", id, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	pid_t pid = -1;
+	int rc;
+
+	if (m < 0 || pf < 0)
+		return stk_err_sys(err, "dup the pty master");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, m, KEEPER_MASTER_FD);
+	posix_spawn_file_actions_adddup2(&fa, pf, KEEPER_PIDFD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, KEEPER_PIDFD + 1);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return stk_err_set(err, rc, "start the pty's keeper: %s", strerror(rc));
+	return pid;
+}
+
 static void keeper_start(struct sup_ctr *c, int master)
 {
 	_cleanup_free_ char *path = keeper_path(c);
@@ -328,13 +310,9 @@ static void keeper_start(struct sup_ctr *c, int master)
 	pid_t pid;
 
 	keeper_end(c);
-	snprintf(keeper_title, sizeof(keeper_title), "stack tty-keeper %.12s", c->id);
-	pid = fork();
-	if (pid == 0)
-		keeper_run(master, engine_pidfd(c->ec));
+	pid = keeper_spawn(c, master, &err);
 	if (pid < 0) {
-		fprintf(stderr, "stack supervise: %s: tty: fork the pty's keeper: %s\n", c->name,
-			strerror(errno));
+		fprintf(stderr, "stack supervise: %s: tty: %s\n", c->name, err.msg);
 		return;
 	}
 	c->tty_keeper = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -354,8 +332,8 @@ static void keeper_start(struct sup_ctr *c, int master)
  * checked to be that keeper (its command line names the container) while it runs. */
 static void keeper_adopt(struct sup_ctr *c)
 {
-	_cleanup_free_ char *path = keeper_path(c), *cmdline = NULL,
-			    *want = xasprintf("stack tty-keeper %.12s", c->id), *proc = NULL;
+	_cleanup_free_ char *path = keeper_path(c), *cmdline = NULL, *proc = NULL,
+			    *id = xasprintf("%.12s", c->id);
 	_cleanup_(json_putp) struct json_object *rec = state_read_json(path);
 	_cleanup_close_ int pidfd = -1;
 	struct pollfd p;
@@ -369,7 +347,10 @@ static void keeper_adopt(struct sup_ctr *c)
 	proc = xasprintf("/proc/%ld/cmdline", pid);
 	cmdline = pidfd >= 0 ? str_read_file(proc, &n) : NULL;
 	p = (struct pollfd){.fd = pidfd, .events = POLLIN};
-	if (!cmdline || n < strlen(want) || strcmp(cmdline, want) || poll(&p, 1, 0) != 0)
+	/* "stack\0tty-keeper\0ID\0", and still running once the pidfd is open. */
+	if (!cmdline || n != sizeof("stack\0tty-keeper") + strlen(id) + 1 ||
+	    strcmp(cmdline, "stack") || strcmp(cmdline + 6, "tty-keeper") ||
+	    strcmp(cmdline + 17, id) || poll(&p, 1, 0) != 0)
 		return;
 	master = (int)syscall(SYS_pidfd_getfd, pidfd, KEEPER_MASTER_FD, 0);
 	if (master < 0) {

@@ -179,13 +179,15 @@ services:
 
 
 def tty_keepers():
+    """The pids of `stack tty-keeper ID` processes."""
     found = []
     for pid in os.listdir("/proc"):
         try:
-            if open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"stack tty-keeper"):
-                found.append(int(pid))
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
         except OSError:
-            pass
+            continue
+        if args[:2] == [b"stack", b"tty-keeper"]:
+            found.append(int(pid))
     return found
 
 
