@@ -314,6 +314,21 @@ services:
     assert "inet " in r.out, r.out
 
 
+def test_restart_of_the_shared_service_leaves_the_sharer_in_its_namespace(project):
+    """`restart web` restarts its dependents (as Compose), and web's start also makes the
+    sharer rejoin: the two together end with both running, in one namespace."""
+    project.write(SHARED.replace("MARK", "true"))
+    project.ok("up", "-d")
+    before = netns_of(project, "web")
+    r = project.ok("restart", "web")
+    after = poll_until(lambda: (ns := netns_of(project, "web")) not in (None, before) and ns,
+                       what="web in a new namespace")
+    poll_until(lambda: netns_of(project, "sidecar") == after,
+               what="the sidecar in web's new namespace")
+    ps = {c["Service"]: c["State"] for c in project.ps_json()}
+    assert ps == {"web": "running", "sidecar": "running"}, (ps, r.err)
+
+
 def test_network_mode_none_has_only_loopback(project):
     project.write("""
 services:
