@@ -167,6 +167,9 @@ static const char *record_json(const char *stream, const char *line, size_t len,
 	struct tm tm;
 	char tbuf[96];
 	const char *s;
+	size_t daylen;
+	long ns;
+	int i;
 
 	if (!rec) {
 		rec = json_object_new_object();
@@ -181,7 +184,15 @@ static const char *record_json(const char *stream, const char *line, size_t len,
 		snprintf(day, sizeof(day), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
-	snprintf(tbuf, sizeof(tbuf), "%s.%09ldZ", day, ts.tv_nsec);
+	/* The nanoseconds by hand: snprintf per line was a sixth of the supervisor's time
+	 * under a container that prints as fast as it can. */
+	daylen = strlen(day);
+	memcpy(tbuf, day, daylen);
+	tbuf[daylen] = '.';
+	for (i = 9, ns = ts.tv_nsec; i > 0; i--, ns /= 10)
+		tbuf[daylen + i] = (char)('0' + ns % 10);
+	tbuf[daylen + 10] = 'Z';
+	tbuf[daylen + 11] = 0;
 	json_object_set_string_len(log, line, (int)len);
 	json_object_set_string(name, stream);
 	json_object_set_string(time, tbuf);
