@@ -275,6 +275,14 @@ def test_recreating_the_shared_service_recreates_the_sharer(project):
     assert inet_line(side) == web_ip, side
 
 
+def pid_of(project, service):
+    c = [c for c in project.ps_json() if c["Service"] == service]
+    if not c:
+        return None
+    st = json.loads((project.root / "containers" / c[0]["ID"] / "state.json").read_text())
+    return st.get("pid") if st.get("status") == "running" else None
+
+
 def netns_of(project, service):
     r = project("exec", "-T", service, "readlink", "/proc/self/ns/net")
     return r.out.strip() if r.code == 0 else None
@@ -319,11 +327,11 @@ def test_restart_of_the_shared_service_leaves_the_sharer_in_its_namespace(projec
     sharer rejoin: the two together end with both running, in one namespace."""
     project.write(SHARED.replace("MARK", "true"))
     project.ok("up", "-d")
-    before = netns_of(project, "web")
+    before = pid_of(project, "web")
     r = project.ok("restart", "web")
-    after = poll_until(lambda: (ns := netns_of(project, "web")) not in (None, before) and ns,
-                       what="web in a new namespace")
-    poll_until(lambda: netns_of(project, "sidecar") == after,
+    # (Both namespaces gone, the new one may reuse the old one's inode number: the pid.)
+    poll_until(lambda: pid_of(project, "web") not in (None, before), what="web started again")
+    poll_until(lambda: (ns := netns_of(project, "web")) and netns_of(project, "sidecar") == ns,
                what="the sidecar in web's new namespace")
     ps = {c["Service"]: c["State"] for c in project.ps_json()}
     assert ps == {"web": "running", "sidecar": "running"}, (ps, r.err)
