@@ -331,10 +331,10 @@ def test_restart_of_the_shared_service_leaves_the_sharer_in_its_namespace(projec
     r = project.ok("restart", "web")
     # (Both namespaces gone, the new one may reuse the old one's inode number: the pid.)
     poll_until(lambda: pid_of(project, "web") not in (None, before), what="web started again")
-    poll_until(lambda: (ns := netns_of(project, "web")) and netns_of(project, "sidecar") == ns,
-               what="the sidecar in web's new namespace")
-    ps = {c["Service"]: c["State"] for c in project.ps_json()}
-    assert ps == {"web": "running", "sidecar": "running"}, (ps, r.err)
+    poll_until(lambda: (ns := netns_of(project, "web")) and netns_of(project, "sidecar") == ns
+               and {c["Service"]: c["State"] for c in project.ps_json()} ==
+               {"web": "running", "sidecar": "running"},
+               what=f"both running, the sidecar in web's new namespace ({r.err})")
 
 
 def test_network_mode_none_has_only_loopback(project):
