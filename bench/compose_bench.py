@@ -540,13 +540,18 @@ def main():
     ap.add_argument("--log-seconds", type=int, default=3)
     ap.add_argument("--tools", default="stack,docker,podman")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--logs-only", action="store_true",
+                    help="only the log measure (busybox only: no postgres or redis image)")
     a = ap.parse_args()
+    if a.logs_only:
+        a.no_floor, a.big_rounds = True, 0
     res = {}
 
     def note(key, v):
         res.setdefault(key, []).append(v)
         print(f"  {key}: {v:.3f}", flush=True)
-    with peer_run("stack-compose-bench-", a.tools.split(","), IMAGES) as run:
+    images_used = ("busybox",) if a.logs_only else IMAGES
+    with peer_run("stack-compose-bench-", a.tools.split(","), images_used) as run:
         work, reg, images, tools = run.work, run.reg, run.images, run.tools
         print(f"load average {os.getloadavg()[0]:.2f} before", flush=True)
         for r in range(a.rounds):
@@ -554,7 +559,7 @@ def main():
             print(f"round {r + 1}", flush=True)
             if not a.no_floor:
                 note("floor", floor(images.layout("postgres"), work))
-            for t in order:
+            for t in order if not a.logs_only else ():
                 p = t.project("healthy", healthy_project(reg))
                 note(f"{t.name} healthy", t.up_healthy(p))
                 note(f"{t.name} down -v", t.down(p, volumes=True))

@@ -99,6 +99,10 @@ void super_events_notify(const struct super_client *cl, const char *project, con
  * no running container. "ok" or an error line is written to ready_fd once the control
  * socket listens (or it failed), then ready_fd is closed. */
 int super_main(const struct state_paths *paths, const char *project, int ready_fd);
+/* A tty container's keeper (`stack tty-keeper ID`, started by its supervisor): holds the
+ * pty master (fd 3), so that it outlives a killed supervisor, until the container exits
+ * (its pidfd, fd 4, is readable). -1 if started without them. */
+int super_tty_keeper(void);
 
 /* A network namespace of its own for a container, made (unshare, then back) before
  * the engine starts it; the fd keeps it alive until the container has joined it. */
