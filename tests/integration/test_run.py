@@ -127,6 +127,71 @@ def test_run_without_rm_keeps_an_exited_record(project):
     assert state["status"] == "exited"
 
 
+def link_names():
+    """The host's interfaces by name (their state changes on its own: a bridge goes UP)."""
+    return sorted(line.split(":")[1].strip() for line in links().splitlines())
+
+
+def watchers(project):
+    """The processes `run -d` left to watch its one-offs (its own, by the root it uses)."""
+    found = []
+    for pid in filter(str.isdigit, __import__("os").listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run" in cmd and b"-d" in cmd and project.name.encode() in b" ".join(cmd):
+            found.append(int(pid))
+    return found
+
+
+def test_run_detached_rm_is_removed_when_it_exits(project):
+    """Its watcher (the process -d forks) waits for it: then nothing of it is left."""
+    project.write(APP)
+    project.ok("up", "-d", "web")
+    web_links = link_names()
+    r = project("run", "-d", "--rm", "job", "sh", "-c", "echo hi; sleep 0.2")
+    assert r.code == 0 and re.fullmatch(rf"{project.name}-job-run-[0-9a-f]{{12}}\n", r.out), r
+    poll_until(lambda: len(containers(project)) == 1, what="the one-off to be removed")
+    assert [c["Service"] for c in project.ps_json("-a")] == ["web"]
+    assert len(container_cgroups(project)) == 1
+    poll_until(lambda: link_names() == web_links, what="the one-off's veth to go")
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+
+
+def test_run_detached_keeps_its_output_and_exit_code(project):
+    project.write(APP)
+    name = project.ok("run", "-d", "--no-deps", "job", "sh", "-c",
+                      "echo to-out; echo to-err >&2; exit 5").out.strip()
+
+    def exited():
+        rows = [c for c in project.ps_json("-a") if c["Name"] == name]
+        return rows and rows[0]["State"] == "exited" and rows[0]
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+    row = poll_until(exited, what="the one-off to exit")
+    assert row["ExitCode"] == 5, row
+    # Its log, read by its name; the service's logs leave one-offs out, as Compose.
+    r = project.ok("logs", "--no-log-prefix", name)
+    assert sorted(r.out.splitlines()) == ["to-err", "to-out"], r
+    assert project.ok("logs", "job").out == ""
+    assert project.ok("logs").out == ""
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+    assert container_cgroups(project) == []
+
+
+def test_run_detached_output_is_readable_while_it_runs_and_down_ends_its_watcher(project):
+    project.write(APP)
+    name = project.ok("run", "-d", "--rm", "--no-deps", "job", "sh", "-c",
+                      "echo working; exec sleep 100000").out.strip()
+    r = poll_until(lambda: "working" in project.ok("logs", name).out and
+                   project.ok("logs", name), what="the one-off's output")
+    assert r.out == f"{name.removeprefix(project.name + '-')}  | working\n", r
+    assert watchers(project)
+    project.ok("down", "-t", "1")
+    assert containers(project) == []
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+
+
 PORTS = APP + """  site:
     image: BUSYBOX
     stop_signal: SIGKILL
