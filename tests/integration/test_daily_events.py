@@ -114,6 +114,37 @@ services:
         ev.stop()
 
 
+def test_events_json_attributes_carry_the_containers_labels_as_compose(project):
+    """Docker's attributes (the labels, name, image) less Compose's own labels, keys in
+    order as Compose's JSON map prints them."""
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    labels:
+      com.example.team: core
+      zz.last: "1"
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "--json")
+    try:
+        ev.synced("app")
+        project.ok("stop", "app")
+        got = ev.until(lambda line: '"action":"stop"' in line, "stop")
+        die = [line for line in got if '"action":"die"' in line][0]
+        attrs = json.loads(die)["attributes"]
+        assert attrs == {"com.example.team": "core", "exitCode": "137",
+                         "image": project.image, "name": f"{project.name}-app-1",
+                         "zz.last": "1"}, attrs
+        assert list(attrs) == sorted(attrs)
+        assert die.index('"com.example.team"') < die.index('"exitCode"') < \
+            die.index('"image"') < die.index('"zz.last"')
+    finally:
+        ev.stop()
+
+
 def test_events_text_lines_and_the_service_filter(project):
     project.write("""
 services:
@@ -266,6 +297,34 @@ services:
         assert len(project.supervisor_pids()) == 1
     finally:
         ev.stop()
+
+
+def test_events_left_running_across_down_leaves_nothing_once_it_ends(project):
+    """The supervisor events started again after down exits with its last client, and
+    takes the project's lock and directory (nothing else in them) with it."""
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "--json")
+    try:
+        ev.synced("app")
+        project.ok("down")
+        ev.until(lambda line: '"action":"destroy"' in line, "destroy")
+        poll_until(lambda: (project.root / "run" / project.name / "control.sock").exists(),
+                   what="the supervisor events started again")
+    finally:
+        ev.stop()
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+    assert not (project.root / "run" / project.name).exists(), list((project.root / "run" / project.name).iterdir())
+    assert not (project.root / "projects" / project.name).exists()
+    # The project comes up again as ever.
+    project.ok("up", "-d")
+    assert [c["State"] for c in project.ps_json()] == ["running"]
 
 
 def test_daily_commands_refuse_bad_flags_with_a_usage_error(project):
