@@ -292,13 +292,37 @@ static int add_volumes(struct run_ctx *r, const struct run_opts *o, struct stk_e
 	return 0;
 }
 
-/* -p [IP:]HOST:CONTAINER[/PROTO], as Docker's short syntax (no ranges, no random host
- * port yet). */
-static int parse_publish(const char *arg, struct net_port *p, struct stk_err *err)
+/* "N" or "N-M" (M >= N), ports 1..65535; *n: how many. */
+static bool parse_port_range(const char *s, uint16_t *first, size_t *n)
+{
+	char *end;
+	unsigned long a = strtoul(s, &end, 10), b = a;
+
+	if (end == s || !a || a > 65535)
+		return false;
+	if (*end == '-') {
+		const char *t = end + 1;
+
+		b = strtoul(t, &end, 10);
+		if (end == t || b < a || b > 65535)
+			return false;
+	}
+	if (*end)
+		return false;
+	*first = (uint16_t)a;
+	*n = b - a + 1;
+	return true;
+}
+
+/* -p [[IP:][HOST[-HOST2]]:]CONTAINER[-CONTAINER2][/PROTO], as `docker run -p`: no host
+ * port, or an empty one, is a free port the kernel's ephemeral range gives; a host
+ * range for one container port is its first free port; ranges on both sides pair up. */
+static int parse_publish(struct run_ctx *r, const char *arg, struct stk_err *err)
 {
 	_cleanup_free_ char *s = xstrdup(arg);
-	char *proto = strchr(s, '/'), *last, *end;
-	unsigned long host, target;
+	char *proto = strchr(s, '/'), *last, *host = NULL, *ip = NULL;
+	uint16_t target, hport = 0;
+	size_t n, nh = 0, i;
 
 	if (proto) {
 		*proto++ = '\0';
@@ -307,57 +331,66 @@ static int parse_publish(const char *arg, struct net_port *p, struct stk_err *er
 					   arg);
 	}
 	last = strrchr(s, ':');
-	if (!last)
-		return stk_err_set(err, ENOTSUP,
-				   "publish \"%s\": a random host port is not supported yet", arg);
-	*last++ = '\0';
-	target = strtoul(last, &end, 10);
-	if (*end || !target || target > 65535)
-		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
-				   arg);
-	p->host_ip = NULL;
-	last = strrchr(s, ':');
 	if (last) {
 		*last++ = '\0';
-		p->host_ip = xstrdup(s);
+		host = strrchr(s, ':');
+		if (host) {
+			*host++ = '\0';
+			ip = s;
+		} else {
+			host = s;
+		}
 	} else {
 		last = s;
 	}
-	host = strtoul(last, &end, 10);
-	if (*end || !host || host > 65535) {
-		free((char *)p->host_ip);
-		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", last, arg);
+	if (!parse_port_range(last, &target, &n))
+		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
+				   arg);
+	if (host && *host && !parse_port_range(host, &hport, &nh))
+		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", host, arg);
+	if (nh > 1 && n > 1 && nh != n)
+		return stk_err_set(err, EINVAL,
+				   "invalid ranges in \"%s\": the host's and the container's are "
+				   "not the same length",
+				   arg);
+	if (nh == 1 && n > 1)
+		return stk_err_set(err, EINVAL,
+				   "invalid ranges in \"%s\": one host port for %zu container ports",
+				   arg, n);
+	r->ports = xrealloc(r->ports, (r->nports + n + 1) * sizeof(*r->ports));
+	for (i = 0; i < n; i++) {
+		struct net_port *p = &r->ports[r->nports++];
+
+		memset(p, 0, sizeof(*p));
+		p->host_ip = ip && *ip ? xstrdup(ip) : NULL;
+		p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
+		p->container_port = (uint16_t)(target + i);
+		if (nh == n)
+			p->host_port = (uint16_t)(hport + i);
+		else if (nh > 1) { /* one container port, a range of host ports */
+			p->host_port = hport;
+			p->host_port_end = (uint16_t)(hport + nh - 1);
+		}
 	}
-	p->host_port = (uint16_t)host;
-	p->container_port = (uint16_t)target;
-	p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
 	return 0;
 }
 
-/* The ports to publish: -p, else with --service-ports the service's (those with a host
- * port); checked free before anything is made. */
+/* The ports to publish: -p, else with --service-ports the service's; checked free
+ * before anything is made. */
 static int run_ports(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
 {
 	size_t i, n = o->service_ports ? r->svc->nports : 0;
 
-	r->ports = xcalloc(o->npublish + n + 1, sizeof(*r->ports));
-	for (i = 0; i < o->npublish; i++) {
-		if (parse_publish(o->publish[i], &r->ports[r->nports], err) < 0)
-			return -1;
-		r->nports++;
-	}
+	r->ports = xcalloc(n + 1, sizeof(*r->ports));
 	for (i = 0; i < n; i++) {
-		const struct compose_port *p = &r->svc->ports[i];
-		struct net_port *q = &r->ports[r->nports];
+		struct net_port *q = &r->ports[r->nports++];
 
-		if (!p->published)
-			continue; /* a random host port: not supported yet */
-		q->proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP : NET_TCP;
-		q->host_ip = p->host_ip ? xstrdup(p->host_ip) : NULL;
-		q->host_port = (uint16_t)atoi(p->published);
-		q->container_port = (uint16_t)p->target;
-		r->nports++;
+		super_port_of(&r->svc->ports[i], q);
+		q->host_ip = q->host_ip ? xstrdup(q->host_ip) : NULL;
 	}
+	for (i = 0; i < o->npublish; i++)
+		if (parse_publish(r, o->publish[i], err) < 0)
+			return -1;
 	return net_ports_check(r->ports, r->nports, err);
 }
 
@@ -519,7 +552,16 @@ static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_e
 		nets[0] = r->svc->network_mode ? r->svc->network_mode : "default";
 	no.networks = nets;
 	no.nnetworks = r->svc->nnetworks ? r->svc->nnetworks : 1;
+	no.host_ports_out = xcalloc(r->nports + 1, sizeof(uint16_t));
 	rc = runtime_net_setup(&no, &r->spec, &r->net, err);
+	/* The host ports taken (a random one, one of a range), for `port` and `ps`. */
+	for (i = 0; rc == 0 && i < r->nports; i++) {
+		r->ports[i].host_port = no.host_ports_out[i];
+		r->ports[i].host_port_end = 0;
+	}
+	if (rc == 0 && r->nports)
+		rc = write_config(r, o, err);
+	free(no.host_ports_out);
 	if (rc == 0)
 		run_net_reload(r);
 	for (i = 0; i < r->svc->nnetworks; i++)

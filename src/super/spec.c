@@ -298,3 +298,8 @@ int super_container_spec(const struct state_paths *paths, const struct state_con
 	compose_project_free(model);
 	return rc;
 }
+
+void super_port_of(const struct compose_port *cp, struct net_port *out)
+{
+	sup_port_of(cp, out);
+}

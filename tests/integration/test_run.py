@@ -229,8 +229,41 @@ def test_run_publishes_ports_given_with_p_or_the_services_with_service_ports(pro
     r = project("run", "-d", "--no-deps", "-p", "127.0.0.1:18471:8080", "site")
     assert r.code == 1 and "18471" in r.err, r
     assert containers(project) == before
-    r = project("run", "--rm", "--no-deps", "-p", "8080", "site")
-    assert r.code == 1 and "random host port" in r.err, r
+
+
+def test_run_publishes_a_random_host_port_and_ranges_as_docker_run_p(project):
+    project.write(PORTS)
+    project.ok("up", "-d", "web")
+    # -p 8080: a free host port; `port` and `ps` say which, and it answers.
+    name = project.ok("run", "-d", "-e", "PORTNAME=random", "-p", "127.0.0.1::8080",
+                      "site").out.strip()
+    out = project.ok("port", "site", "8080").out.strip()
+    host, port = out.rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0, out
+    assert poll_until(lambda: fetch_or_none(int(port))) == "site-random\n"
+    project.ok("down", "-t", "1")
+    # Ranges pair up: 18480-18481 to 8080-8081; a host range for one port takes a free one.
+    project.ok("up", "-d", "web")
+    cmd = ["sh", "-c", "echo a > /tmp/index.html; httpd -p 8081 -h /tmp; "
+           "exec httpd -f -p 8080 -h /tmp"]
+    name = project.ok("run", "-d", "--no-deps", "-p", "127.0.0.1:18480-18481:8080-8081",
+                      "-p", "127.0.0.1:18490-18495:8080", "-p", "9000/udp", "site",
+                      *cmd).out.strip()
+    [row] = [r for r in project.ps_json("-a") if r["Name"] == name]
+    pubs = sorted((p["TargetPort"], p["PublishedPort"], p["Protocol"])
+                  for p in row["Publishers"])
+    assert pubs[:3] == [(8080, 18480, "tcp"), (8080, 18490, "tcp"), (8081, 18481, "tcp")], pubs
+    assert pubs[3][0] == 9000 and pubs[3][1] > 0 and pubs[3][2] == "udp", pubs
+    assert project.ok("port", "--protocol", "udp", "site", "9000").out == \
+        f"0.0.0.0:{pubs[3][1]}\n"
+    for port in (18480, 18481, 18490):
+        assert poll_until(lambda: fetch_or_none(port)) == "a\n"
+    for bad, msg in (("18470:80-81", "one host port for 2 container ports"),
+                     ("1-3:80-81", "not the same length"),
+                     ("80-", "invalid containerPort"),
+                     ("x:80", "invalid hostPort")):
+        r = project("run", "--rm", "--no-deps", "-p", bad, "site", "true")
+        assert r.code == 1 and msg in r.err, (bad, r)
 
 
 def fetch_or_none(port):
