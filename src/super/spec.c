@@ -207,6 +207,8 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 		icfg = v;
 	spec->id = xstrdup(c->id);
 	spec->state_dir = xasprintf("%s/engine", c->dir);
+	/* Kept with the record while the container is stopped (`cp`, the next start). */
+	spec->upper_dir = xasprintf("%s/upper", c->dir);
 	spec->cgroup_parent = state_cgroup_parent(s->project);
 	spec->cache_dir = xasprintf("%s/cache", s->paths.root);
 	spec->nlayers = ic.nlayers;

@@ -271,29 +271,42 @@ services:
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
 
 
-def test_events_go_on_across_down_and_the_next_up(project):
-    project.write("""
+SLEEPER = """
 services:
   app:
     image: BUSYBOX
     stop_signal: SIGKILL
     command: ["sleep", "1000"]
-""")
+"""
+
+
+def events_across_down(project):
+    """events streaming from before a down until the supervisor it starts again runs:
+    the stream and the destroy event's actions."""
+    project.write(SLEEPER)
     project.ok("up", "-d")
     ev = Events(project, "--json")
     try:
         ev.synced("app")
-        name = f"{project.name}-app-1"
         project.ok("down")
         got = ev.until(lambda line: '"action":"destroy"' in line, "destroy")
-        assert actions(got, name)[-1] == "destroy"
-        # down removed the runtime directory before events started a supervisor again,
-        # and up uses that one: one supervisor, its socket in place.
+        # down removed the runtime directory before events started a supervisor again.
         poll_until(lambda: (project.root / "run" / project.name / "control.sock").exists(),
                    what="the supervisor events started again")
+    except BaseException:
+        ev.stop()
+        raise
+    return ev, actions(got, f"{project.name}-app-1")
+
+
+def test_events_go_on_across_down_and_the_next_up(project):
+    ev, seen = events_across_down(project)
+    try:
+        assert seen[-1] == "destroy"
+        # up uses the supervisor events started: one supervisor, its socket in place.
         project.ok("up", "-d")
         got = ev.until(lambda line: '"action":"start"' in line, "start")
-        assert actions(got, name) == ["create", "start"]
+        assert actions(got, f"{project.name}-app-1") == ["create", "start"]
         assert len(project.supervisor_pids()) == 1
     finally:
         ev.stop()
@@ -302,25 +315,11 @@ services:
 def test_events_left_running_across_down_leaves_nothing_once_it_ends(project):
     """The supervisor events started again after down exits with its last client, and
     takes the project's lock and directory (nothing else in them) with it."""
-    project.write("""
-services:
-  app:
-    image: BUSYBOX
-    stop_signal: SIGKILL
-    command: ["sleep", "1000"]
-""")
-    project.ok("up", "-d")
-    ev = Events(project, "--json")
-    try:
-        ev.synced("app")
-        project.ok("down")
-        ev.until(lambda line: '"action":"destroy"' in line, "destroy")
-        poll_until(lambda: (project.root / "run" / project.name / "control.sock").exists(),
-                   what="the supervisor events started again")
-    finally:
-        ev.stop()
+    ev, _ = events_across_down(project)
+    ev.stop()
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
-    assert not (project.root / "run" / project.name).exists(), list((project.root / "run" / project.name).iterdir())
+    rundir = project.root / "run" / project.name
+    assert not rundir.exists(), list(rundir.iterdir())
     assert not (project.root / "projects" / project.name).exists()
     # The project comes up again as ever.
     project.ok("up", "-d")
