@@ -738,6 +738,39 @@ static void run_finish(struct run_ctx *r, const struct run_opts *o, bool started
 
 /* ---- run -d: the watcher ---- */
 
+/* The log: container.log, rotated to container.log.1 at RUN_LOG_MAX_SIZE (so at most
+ * twice that on disk), read back by `logs` as the supervisor's rotated files are. */
+#define RUN_LOG_MAX_SIZE (20LL * 1024 * 1024)
+struct run_log {
+	int fd;
+	const char *dir;
+	long long size;
+};
+
+static void run_log_open(struct run_log *lg)
+{
+	_cleanup_free_ char *path = xasprintf("%s/container.log", lg->dir);
+	struct stat st;
+
+	lg->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	lg->size = lg->fd >= 0 && fstat(lg->fd, &st) == 0 ? st.st_size : 0;
+}
+
+static void run_log_rotate(struct run_log *lg)
+{
+	_cleanup_free_ char *path = xasprintf("%s/container.log", lg->dir);
+	_cleanup_free_ char *old = xasprintf("%s.1", path);
+
+	if (lg->fd >= 0)
+		close(lg->fd);
+	/* Not there any more (a `down` removed the record): nothing is written again. */
+	if (rename(path, old) < 0) {
+		lg->fd = -1;
+		return;
+	}
+	run_log_open(lg);
+}
+
 /* One stream of the container's output, split into lines as the supervisor's log. */
 struct run_log_stream {
 	int fd;
@@ -746,7 +779,7 @@ struct run_log_stream {
 	size_t n;
 };
 
-static void run_log_record(int logfd, const char *stream, const char *line, size_t len)
+static void run_log_record(struct run_log *lg, const char *stream, const char *line, size_t len)
 {
 	struct json_object *o = json_object_new_object();
 	struct timespec ts;
@@ -765,15 +798,19 @@ static void run_log_record(int logfd, const char *stream, const char *line, size
 			xasprintf("%s\n",
 				  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 
+		ssize_t n = lg->fd >= 0 ? write(lg->fd, rec, strlen(rec)) : -1;
+
 		/* A full disk loses the line; the container goes on. */
-		if (logfd >= 0 && write(logfd, rec, strlen(rec)) < 0) {
-		}
+		if (n > 0)
+			lg->size += n;
 	}
 	json_object_put(o);
+	if (lg->size >= RUN_LOG_MAX_SIZE)
+		run_log_rotate(lg);
 }
 
 /* Reads what is there; false at the end of the stream. */
-static bool run_log_read(struct run_log_stream *st, int logfd)
+static bool run_log_read(struct run_log_stream *st, struct run_log *lg)
 {
 	char buf[65536];
 	ssize_t n = read(st->fd, buf, sizeof(buf));
@@ -783,7 +820,7 @@ static bool run_log_read(struct run_log_stream *st, int logfd)
 		return true;
 	if (n <= 0) {
 		if (st->n)
-			run_log_record(logfd, st->name, st->partial, st->n);
+			run_log_record(lg, st->name, st->partial, st->n);
 		st->n = 0;
 		return false;
 	}
@@ -797,7 +834,7 @@ static bool run_log_read(struct run_log_stream *st, int logfd)
 		st->n += take;
 		p += take;
 		if (st->partial[st->n - 1] == '\n' || st->n == sizeof(st->partial)) {
-			run_log_record(logfd, st->name, st->partial, st->n);
+			run_log_record(lg, st->name, st->partial, st->n);
 			st->n = 0;
 		}
 	}
@@ -808,13 +845,13 @@ static bool run_log_read(struct run_log_stream *st, int logfd)
  * container.log (read back by `stack logs NAME`). */
 static void run_watch_output(struct run_ctx *r)
 {
-	_cleanup_free_ char *path = xasprintf("%s/container.log", r->dir);
-	_cleanup_close_ int logfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	struct run_log lg = {.dir = r->dir};
 	struct run_log_stream st[2] = {{.fd = r->log_r[0], .name = "stdout"},
 				       {.fd = r->log_r[1], .name = "stderr"}};
 	bool exited = false;
 	int i;
 
+	run_log_open(&lg);
 	for (;;) {
 		struct pollfd pf[3] = {{.fd = st[0].fd, .events = POLLIN},
 				       {.fd = st[1].fd, .events = POLLIN},
@@ -829,12 +866,14 @@ static void run_watch_output(struct run_ctx *r)
 		if (pf[2].revents)
 			exited = true;
 		for (i = 0; i < 2; i++)
-			if (st[i].fd >= 0 && pf[i].revents && !run_log_read(&st[i], logfd)) {
+			if (st[i].fd >= 0 && pf[i].revents && !run_log_read(&st[i], &lg)) {
 				close(st[i].fd);
 				st[i].fd = -1;
 			}
 	}
 	r->log_r[0] = r->log_r[1] = -1;
+	if (lg.fd >= 0)
+		close(lg.fd);
 }
 
 /* The watcher, in its own session with /dev/null as its stdio once the CLI has been told

@@ -179,6 +179,21 @@ def test_run_detached_keeps_its_output_and_exit_code(project):
     assert container_cgroups(project) == []
 
 
+def test_run_detached_log_is_rotated_and_read_back_whole(project):
+    """Past 20 MiB the log moves to container.log.1 (one kept): 30 MB of output (no
+    newline: 16 KiB records) reads back whole."""
+    project.write(APP)
+    name = project.ok("run", "-d", "--no-deps", "job", "sh", "-c",
+                      "head -c 30000000 /dev/zero | tr '\\0' a").out.strip()
+    poll_until(lambda: not watchers(project), what="the watcher to exit", timeout=120)
+    [cdir] = [d for d in (project.root / "containers").iterdir()
+              if json.loads((d / "config.json").read_text())["name"] == name]
+    assert sorted(p.name for p in cdir.glob("container.log*")) == \
+        ["container.log", "container.log.1"]
+    out = project.ok("logs", "--no-log-prefix", name).out
+    assert out.count("a") == 30000000 and set(out) == {"a", "\n"}
+
+
 def test_run_detached_output_is_readable_while_it_runs_and_down_ends_its_watcher(project):
     project.write(APP)
     name = project.ok("run", "-d", "--rm", "--no-deps", "job", "sh", "-c",
