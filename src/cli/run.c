@@ -895,6 +895,9 @@ static int run_watch(struct run_ctx *r, const struct run_opts *o, int report)
 		dup2(devnull, i);
 	if (devnull > 2)
 		close(devnull);
+	/* Holds no directory of the user's busy, unless its paths are relative to it. */
+	if (r->paths.root[0] == '/' && r->paths.run[0] == '/' && chdir("/") < 0) {
+	}
 	if (write(report, "1", 1) < 0) {
 		/* the CLI is gone: the container runs on all the same */
 	}
