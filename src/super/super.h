@@ -121,6 +121,10 @@ int super_service_spec(const struct state_paths *paths, struct compose_project *
 		       const char *service, const char *id, const char *dir,
 		       struct engine_spec *spec, struct stk_err *err);
 /* The project's networks as the supervisor makes them at `up` (idempotent). */
+/* The net module's form of a compose port (a range or a random host port included). */
+struct compose_port;
+struct net_port;
+void super_port_of(const struct compose_port *cp, struct net_port *out);
 int super_networks_create(const struct state_paths *paths, struct compose_project *model,
 			  struct stk_err *err);
 /* Tell the project's supervisor, if one runs, that the CLI attached or detached a

@@ -1277,9 +1277,16 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 			/* nothing depends on the directory any more */
 		}
 		if (rc == 0) {
+			_cleanup_free_ char *log = xasprintf("%s/supervisor.log", s.rundir);
+			struct stat st;
+
 			unlink(sock);
 			unlink(lock);
+			/* Its log is kept when it has something to say. */
+			if (stat(log, &st) == 0 && st.st_size == 0)
+				unlink(log);
 			rmdir(s.rundir);
+			state_project_forget_unused(paths, project);
 		}
 	}
 	if (s.model)
