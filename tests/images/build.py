@@ -380,7 +380,7 @@ def build(name, cache, offline):
         return out
     # Two builders of one cache (a helper's tests next to a CI run) take turns: the second
     # waits for the first, then finds the image made instead of removing its half-made tree.
-    with open(cache / ".lock", "w") as lock:
+    with open(cache.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (out / "index.json").exists():
             return out
