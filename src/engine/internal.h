@@ -52,6 +52,9 @@ struct engine_container {
 	bool freeze_target;
 	int64_t freeze_deadline, freeze_nudge;
 	int64_t remove_deadline;
+	/* A start under way (engine_start_begin): the parent's end of the sync pair, non-
+	 * blocking, and the child's pidfd until it has exec'd; -1 otherwise. */
+	int start_sync, start_pidfd;
 	char **warnings;
 	size_t nwarnings;
 };
@@ -115,8 +118,9 @@ void __attribute__((noreturn)) child_fail(int sync, int step, const struct stk_e
 
 /* clone3 with the given flags; returns pid (0 in the child), sets *pidfd. */
 pid_t ns_clone(unsigned long flags, int cgroup_fd, int *pidfd);
-/* Wait for the child's messages until exec (EOF); handles SYNC_PTY, and SYNC_MOUNTED by
- * resolving the user inside the child's root (user NULL: the child never asks). */
+/* Read the child's messages until exec (EOF: 0); handles SYNC_PTY, and SYNC_MOUNTED by
+ * resolving the user inside the child's root (user NULL: the child never asks). A
+ * blocking socket waits for the end; a non-blocking one returns 1 when none is waiting. */
 struct user_request {
 	pid_t pid;
 	const char *user;
