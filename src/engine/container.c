@@ -196,8 +196,7 @@ int engine_start_begin(struct engine_container *c, struct stk_err *err)
 	c->pid = pid;
 	c->start_sync = sv[0];
 	c->start_pidfd = pidfd;
-	if (c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0)
-		goto fail;
+	/* v1: the child joins its cgroups itself, first thing after "go" (plan.c). */
 	/* Before the program runs: whoever sees it running can engine_open it. */
 	write_pid_file(c);
 	if (sync_send(sv[0], &go, -1) < 0) {

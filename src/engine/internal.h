@@ -66,6 +66,7 @@ void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
 /* Steps of the child's setup, reported with errno when one fails. */
 enum child_step {
 	STEP_SYNC = 1,
+	STEP_CGROUP,
 	STEP_CGROUPNS,
 	STEP_ROOTFS,
 	STEP_MOUNT,
@@ -147,6 +148,11 @@ struct child_plan {
 	char **env; /* PATH, HOSTNAME, TERM added; HOME too when known */
 	size_t home_slot; /* index of the HOME entry the child fills, or SIZE_MAX */
 	const struct child_user *user; /* NULL: ask the parent once mounted */
+	/* v1: the leaf's cgroup.procs of each hierarchy, which the child writes "0" to: the
+	 * move waits for an RCU grace period, in the child rather than in the parent, so
+	 * that the moves of containers started together overlap. */
+	int cg_procs[CGROUP_V1_MAX];
+	size_t ncg_procs;
 };
 int plan_build_start(const struct engine_container *c, struct child_plan *out, struct stk_err *err);
 /* The environment of a process: PATH, HOSTNAME (main only), TERM (tty) and HOME

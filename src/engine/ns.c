@@ -17,6 +17,7 @@
 
 static const char *const step_names[] = {
 	[STEP_SYNC] = "sync with parent",
+	[STEP_CGROUP] = "join cgroup",
 	[STEP_CGROUPNS] = "cgroup namespace",
 	[STEP_ROOTFS] = "mount rootfs",
 	[STEP_MOUNT] = "mount",
