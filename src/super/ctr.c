@@ -364,6 +364,9 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			.ipv6 = sn->ipv6_address,
 			.aliases = aliases,
 			.naliases = sn->aliases.n,
+			/* eth0's, for /etc/hosts and resolv.conf */
+			.gateway_out = i == 0 ? gw : NULL,
+			.ip6_out = i == 0 ? ip6 : NULL,
 		};
 		int rc;
 
@@ -390,12 +393,8 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			if (write_config(c, err) < 0)
 				return -1;
 		}
-		if (i == 0) {
+		if (i == 0)
 			memcpy(ip, addr, 16);
-			if (net_network_gateway(s->net, sn->name, gw, err) < 0 ||
-			    net_endpoint_address6(s->net, c->name, sn->name, ip6, err) < 0)
-				return -1;
-		}
 	}
 	return 0;
 }
