@@ -43,6 +43,10 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
 int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+/* v1: cgroup.procs of each hierarchy the container joins, opened (O_CLOEXEC) for a child
+ * to join by writing "0" itself (at most CGROUP_V1_MAX). */
+#define CGROUP_V1_MAX 16
+int cgroup_v1_open_procs(struct cgroup *cg, int fds[CGROUP_V1_MAX], size_t *n, struct stk_err *err);
 /* Ask the kernel to freeze or thaw; it gets there on its own (v1 may need a nudge). */
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 /* One look: 0 when the cgroup is frozen (or thawed) as asked, 1 not yet. nudge (v1):

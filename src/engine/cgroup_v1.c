@@ -3,6 +3,7 @@
 #include "engine/cgroup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,32 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 			continue;
 		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
 			return stk_err_wrap(err, "join cgroup");
+	}
+	return 0;
+}
+
+int cgroup_v1_open_procs(struct cgroup *cg, int fds[CGROUP_V1_MAX], size_t *n, struct stk_err *err)
+{
+	size_t i;
+
+	*n = 0;
+	for (i = 0; i < NCTRL && *n < CGROUP_V1_MAX; i++) {
+		_cleanup_free_ char *dir = NULL, *path = NULL;
+		int fd;
+
+		if (!ctrl_present(controllers[i]))
+			continue;
+		dir = ctrl_dir(controllers[i], cg->path);
+		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
+			continue;
+		path = xasprintf("%s/cgroup.procs", dir);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			while (*n > 0)
+				close(fds[--*n]);
+			return stk_err_sys(err, "join cgroup: open %s", path);
+		}
+		fds[(*n)++] = fd;
 	}
 	return 0;
 }

@@ -68,6 +68,7 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 	c->pid = -1;
 	c->pidfd = -1;
 	c->pty_master = -1;
+	c->start_sync = c->start_pidfd = -1;
 	engine_spec_copy(&c->spec, spec);
 	if (!c->spec.hostname)
 		c->spec.hostname = xstrndup(c->spec.id, 12);
@@ -110,20 +111,31 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 	return 0;
 }
 
-static void reap_failed_child(pid_t pid, int pidfd)
-{
-	siginfo_t si;
-
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
-	(void)pid;
-}
-
 static void unlink_pid_file(struct engine_container *c)
 {
 	_cleanup_free_ char *p = xasprintf("%s/pid", c->spec.state_dir);
 
 	unlink(p);
+}
+
+/* A start that failed (or was given up): the child killed and reaped (it never ran the
+ * program, so it goes at once), its pid file gone. */
+static void start_abort(struct engine_container *c)
+{
+	siginfo_t si;
+
+	if (c->start_sync >= 0)
+		close(c->start_sync);
+	c->start_sync = -1;
+	if (c->start_pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, c->start_pidfd, SIGKILL, NULL, 0);
+		waitid(P_PIDFD, (id_t)c->start_pidfd, &si, WEXITED);
+		close(c->start_pidfd);
+	}
+	c->start_pidfd = -1;
+	if (c->pid > 0)
+		unlink_pid_file(c);
+	c->pid = -1;
 }
 
 /* For engine_open from another process (exec, pause from the CLI). */
@@ -136,10 +148,9 @@ static void write_pid_file(struct engine_container *c)
 		engine_warn(c, "write %s: %s", p, strerror(errno));
 }
 
-int engine_start(struct engine_container *c, struct stk_err *err)
+int engine_start_begin(struct engine_container *c, struct stk_err *err)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-	struct user_request req = {.user = c->spec.user, .group_add = c->spec.group_add};
 	struct sync_msg go = {.type = SYNC_GO};
 	struct child_plan plan;
 	int sv[2], pidfd = -1;
@@ -182,25 +193,70 @@ int engine_start(struct engine_container *c, struct stk_err *err)
 	}
 	close(sv[1]);
 	child_plan_release(&plan);
-	req.pid = pid;
 	c->pid = pid;
-	if (c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0)
-		goto fail;
+	c->start_sync = sv[0];
+	c->start_pidfd = pidfd;
+	/* v1: the child joins its cgroups itself, first thing after "go" (plan.c). */
 	/* Before the program runs: whoever sees it running can engine_open it. */
 	write_pid_file(c);
-	if ((sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the container process")) ||
-	    ns_wait_exec(sv[0], &c->pty_master, &req, err) < 0)
+	if (sync_send(sv[0], &go, -1) < 0) {
+		stk_err_sys(err, "signal the container process");
 		goto fail;
-	close(sv[0]);
-	c->pidfd = pidfd;
+	}
+	/* From here the child sets itself up on its own: the caller watches start_sync. */
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		stk_err_sys(err, "start %s: sync socket", c->spec.id);
+		goto fail;
+	}
 	return 0;
 fail:
-	close(sv[0]);
-	reap_failed_child(pid, pidfd);
-	close(pidfd);
-	c->pid = -1;
-	unlink_pid_file(c);
+	start_abort(c);
 	return stk_err_wrap(err, "start %s", c->spec.id);
+}
+
+int engine_start_fd(const struct engine_container *c)
+{
+	return c->start_sync;
+}
+
+int engine_start_poll(struct engine_container *c, struct stk_err *err)
+{
+	struct user_request req = {.pid = c->pid,
+				   .user = c->spec.user,
+				   .group_add = c->spec.group_add};
+	int rc;
+
+	if (c->start_sync < 0)
+		return stk_err_set(err, EINVAL, "container %s: no start under way", c->spec.id);
+	rc = ns_wait_exec(c->start_sync, &c->pty_master, &req, err);
+	if (rc == 1)
+		return 1;
+	if (rc < 0) {
+		start_abort(c);
+		return stk_err_wrap(err, "start %s", c->spec.id);
+	}
+	close(c->start_sync);
+	c->start_sync = -1;
+	c->pidfd = stk_steal_fd(&c->start_pidfd);
+	return 0;
+}
+
+int engine_start(struct engine_container *c, struct stk_err *err)
+{
+	int rc;
+
+	if (engine_start_begin(c, err) < 0)
+		return -1;
+	while ((rc = engine_start_poll(c, err)) == 1) {
+		struct pollfd p = {.fd = c->start_sync, .events = POLLIN};
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			stk_err_sys(err, "start %s: wait for the container process", c->spec.id);
+			start_abort(c);
+			return -1;
+		}
+	}
+	return rc;
 }
 
 /* The cgroup of a container another process created, by its spec's names. */
@@ -239,6 +295,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out, s
 	c = xcalloc(1, sizeof(*c));
 	c->pid = pid;
 	c->pty_master = -1;
+	c->start_sync = c->start_pidfd = -1;
 	c->opened = true;
 	engine_spec_copy(&c->spec, spec);
 	c->cg = cgroup_of(spec);
@@ -513,6 +570,8 @@ int engine_remove(struct engine_container *c, struct stk_err *err)
 	struct stk_err ignored;
 	int rc = 0;
 
+	if (c->start_sync >= 0 || c->start_pidfd >= 0)
+		start_abort(c);
 	if (!c->remove_deadline)
 		c->remove_deadline = now_ms() + REMOVE_TIMEOUT_MS;
 	if (c->cg) {
@@ -597,6 +656,8 @@ void engine_container_free(struct engine_container *c)
 
 	if (!c)
 		return;
+	if (c->start_sync >= 0 || c->start_pidfd >= 0)
+		start_abort(c);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	if (c->pty_master >= 0)

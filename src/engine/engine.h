@@ -127,6 +127,16 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		  struct stk_err *err);
 /* Start the container's process; returns once it has exec'd its entrypoint. */
 int engine_start(struct engine_container *c, struct stk_err *err);
+/* The same in two halves, for a loop that starts many at once: engine_start_begin()
+ * clones the child, puts it in its cgroup and lets it go; the child then sets itself up
+ * (mounts, pivot_root, user, capabilities, seccomp) on its own. engine_start_fd() turns
+ * readable when it has something to say: call engine_start_poll() then, which returns 0
+ * once it has exec'd (engine_pidfd() is valid from then), 1 when it is not done yet, -1
+ * when it failed (the step and errno in err; the child is gone). The fd is the engine's:
+ * a caller that watches it with epoll watches a dup of it. */
+int engine_start_begin(struct engine_container *c, struct stk_err *err);
+int engine_start_fd(const struct engine_container *c);
+int engine_start_poll(struct engine_container *c, struct stk_err *err);
 
 /* Attach to a container another process started from the same spec (its state
  * directory holds the pid): for exec, pause, unpause, kill, stats. Such a handle cannot

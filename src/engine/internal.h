@@ -52,6 +52,9 @@ struct engine_container {
 	bool freeze_target;
 	int64_t freeze_deadline, freeze_nudge;
 	int64_t remove_deadline;
+	/* A start under way (engine_start_begin): the parent's end of the sync pair, non-
+	 * blocking, and the child's pidfd until it has exec'd; -1 otherwise. */
+	int start_sync, start_pidfd;
 	char **warnings;
 	size_t nwarnings;
 };
@@ -63,6 +66,7 @@ void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
 /* Steps of the child's setup, reported with errno when one fails. */
 enum child_step {
 	STEP_SYNC = 1,
+	STEP_CGROUP,
 	STEP_CGROUPNS,
 	STEP_ROOTFS,
 	STEP_MOUNT,
@@ -115,8 +119,9 @@ void __attribute__((noreturn)) child_fail(int sync, int step, const struct stk_e
 
 /* clone3 with the given flags; returns pid (0 in the child), sets *pidfd. */
 pid_t ns_clone(unsigned long flags, int cgroup_fd, int *pidfd);
-/* Wait for the child's messages until exec (EOF); handles SYNC_PTY, and SYNC_MOUNTED by
- * resolving the user inside the child's root (user NULL: the child never asks). */
+/* Read the child's messages until exec (EOF: 0); handles SYNC_PTY, and SYNC_MOUNTED by
+ * resolving the user inside the child's root (user NULL: the child never asks). A
+ * blocking socket waits for the end; a non-blocking one returns 1 when none is waiting. */
 struct user_request {
 	pid_t pid;
 	const char *user;
@@ -143,6 +148,11 @@ struct child_plan {
 	char **env; /* PATH, HOSTNAME, TERM added; HOME too when known */
 	size_t home_slot; /* index of the HOME entry the child fills, or SIZE_MAX */
 	const struct child_user *user; /* NULL: ask the parent once mounted */
+	/* v1: the leaf's cgroup.procs of each hierarchy, which the child writes "0" to: the
+	 * move waits for an RCU grace period, in the child rather than in the parent, so
+	 * that the moves of containers started together overlap. */
+	int cg_procs[CGROUP_V1_MAX];
+	size_t ncg_procs;
 };
 /* overlay's mount options for the spec's layers, writable layer and work dir. */
 char *plan_overlay_options(const struct engine_spec *s);

@@ -17,6 +17,7 @@
 
 static const char *const step_names[] = {
 	[STEP_SYNC] = "sync with parent",
+	[STEP_CGROUP] = "join cgroup",
 	[STEP_CGROUPNS] = "cgroup namespace",
 	[STEP_ROOTFS] = "mount rootfs",
 	[STEP_MOUNT] = "mount",
@@ -145,7 +146,8 @@ static int answer_user(int sync, const struct user_request *req, struct stk_err 
 }
 
 /* The child reports a pty master, asks for its user once mounted (start), and then
- * either fails or, by the close-on-exec of its end of the pair, has exec'd. */
+ * either fails or, by the close-on-exec of its end of the pair, has exec'd. On a
+ * non-blocking socket, 1 says that no message is waiting yet. */
 int ns_wait_exec(int sync, int *pty_master, const struct user_request *user, struct stk_err *err)
 {
 	for (;;) {
@@ -153,6 +155,8 @@ int ns_wait_exec(int sync, int *pty_master, const struct user_request *user, str
 		int fd = -1;
 		int rc = sync_recv(sync, &m, &fd);
 
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
 		if (rc < 0)
 			return stk_err_sys(err, "read from container process");
 		if (rc == 0)

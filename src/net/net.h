@@ -90,6 +90,9 @@ struct net_endpoint_spec {
 	size_t nports;
 	/* Or NULL: receives the host port each of ports got (nports of them). */
 	uint16_t *host_ports_out;
+	/* Or NULL: the network's gateway (16 bytes) and the IPv6 address leased ("" when the
+	 * network has none; 46 bytes), so the caller need not read the record again. */
+	char *gateway_out, *ip6_out;
 };
 
 /* Checks that every published port is free on the host (a range: that one of its ports

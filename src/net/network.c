@@ -596,6 +596,10 @@ int net_endpoint_attach(struct net_ctx *ctx, const struct net_endpoint_spec *spe
 		goto fail;
 	}
 	memcpy(ip_out, ip, INET_ADDRSTRLEN);
+	if (spec->gateway_out)
+		memcpy(spec->gateway_out, nw->gateway, INET_ADDRSTRLEN);
+	if (spec->ip6_out)
+		memcpy(spec->ip6_out, ip6, INET6_ADDRSTRLEN);
 	for (i = 0; spec->host_ports_out && i < spec->nports; i++)
 		spec->host_ports_out[i] = ports[i].host_port;
 	return 0;

@@ -256,7 +256,7 @@ void sup_ctr_write_state(struct sup_ctr *c)
 {
 	_cleanup_free_ char *path = xasprintf("%s/state.json", c->dir);
 	struct json_object *o = json_object_new_object();
-	static const char *const names[] = {"created", "running", "exited"};
+	static const char *const names[] = {"created", "running", "exited", "created"};
 	struct stk_err err;
 
 	json_object_object_add(o, "status",
@@ -364,6 +364,9 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			.ipv6 = sn->ipv6_address,
 			.aliases = aliases,
 			.naliases = sn->aliases.n,
+			/* eth0's, for /etc/hosts and resolv.conf */
+			.gateway_out = i == 0 ? gw : NULL,
+			.ip6_out = i == 0 ? ip6 : NULL,
 		};
 		int rc;
 
@@ -390,12 +393,8 @@ static int attach_networks(struct sup_ctr *c, const struct compose_service *svc,
 			if (write_config(c, err) < 0)
 				return -1;
 		}
-		if (i == 0) {
+		if (i == 0)
 			memcpy(ip, addr, 16);
-			if (net_network_gateway(s->net, sn->name, gw, err) < 0 ||
-			    net_endpoint_address6(s->net, c->name, sn->name, ip6, err) < 0)
-				return -1;
-		}
 	}
 	return 0;
 }
@@ -448,31 +447,148 @@ static void watch(struct sup_ctr *c)
 	uv_poll_start(&c->pidpoll, UV_READABLE, on_pidfd);
 }
 
-int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
+/* What a start keeps while the engine's child sets itself up: the poll on (a dup of)
+ * its sync socket, and what the child still reaches by path (the network namespace as
+ * /proc/<supervisor>/fd/N, staged binds) or the start still needs. */
+struct sup_start {
+	uv_poll_t poll;
+	struct sup_ctr *c;
+	int pollfd, nsfd;
+	struct json_object *icfg;
+	bool attached, tty;
+	enum sup_ctr_status before;
+};
+
+static void start_closed(uv_handle_t *h)
+{
+	struct sup_start *st = h->data;
+	struct sup_ctr *c = st->c;
+
+	close(st->pollfd);
+	free(st);
+	if (--c->handles == 0 && c->forgotten)
+		sup_ctr_free(c);
+}
+
+/* The start's resources; the poll handle closes (and keeps c allocated) until the
+ * loop has run its close callback. */
+static void start_release(struct sup_ctr *c, struct sup_start *st, bool ok)
+{
+	struct stk_err ignored;
+
+	c->start = NULL;
+	super_volumes_unstage(c->vols);
+	if (st->nsfd >= 0)
+		close(st->nsfd);
+	st->nsfd = -1;
+	if (!ok) {
+		json_object_put(st->icfg);
+		st->icfg = NULL;
+		super_volumes_release(c->vols);
+		c->vols = NULL;
+		sup_logs_close(c);
+		if (st->attached && c->s->net)
+			net_endpoint_detach(c->s->net, c->name, &ignored);
+	}
+	if (st->pollfd >= 0) {
+		uv_poll_stop(&st->poll);
+		uv_close((uv_handle_t *)&st->poll, start_closed);
+	} else {
+		free(st);
+		c->handles--;
+	}
+}
+
+/* The child has exec'd: watched, recorded, its healthcheck begun. */
+static void start_running(struct sup_ctr *c, struct sup_start *st)
 {
 	struct sup *s = c->s;
-	const struct compose_service *svc = sup_ctr_service(c);
+
+	if (st->tty)
+		sup_logs_take_pty(c, engine_take_pty_master(c->ec));
+	watch(c);
+	c->status = CTR_RUNNING;
+	c->exit_code = 0;
+	c->manual_stop = false;
+	c->started_at = now_ns();
+	c->finished_at = 0;
+	sup_health_start(c, st->icfg);
+	json_object_put(st->icfg);
+	st->icfg = NULL;
+	sup_ctr_write_state(c);
+	sup_event(c, "start", NULL, 0);
+	sup_netmode_follow(c);
+	if (s->net)
+		sup_net_changed(s);
+}
+
+static void start_end(struct sup_ctr *c, int rc, struct stk_err *err)
+{
+	struct sup_start *st = c->start;
+	sup_started_fn done = c->started;
+	void *arg = c->started_arg;
+
+	c->started = NULL;
+	c->started_arg = NULL;
+	if (rc == 0) {
+		start_running(c, st);
+	} else {
+		sup_engine_remove(c->s, c->ec);
+		c->ec = NULL;
+		c->status = st->before;
+		stk_err_wrap(err, "start %s", c->name);
+	}
+	start_release(c, st, rc == 0);
+	if (c->stop_deferred) {
+		c->stop_deferred = false;
+		sup_ctr_stop(c, c->stop_deferred_sig, c->stop_deferred_grace_ms,
+			     c->stop_deferred_remove, c->stop_deferred_op);
+	}
+	if (done) {
+		done(c, rc, err, arg);
+	} else if (rc < 0) {
+		/* A restart that failed counts as an exit. */
+		fprintf(stderr, "stack supervise: %s\n", err->msg);
+		c->exit_code = 128;
+		restart_maybe(c);
+		sup_ctr_write_state(c);
+	}
+	sup_maybe_exit(c->s);
+}
+
+static void on_start_readable(uv_poll_t *h, int status, int events)
+{
+	struct sup_start *st = h->data;
+	struct sup_ctr *c = st->c;
+	struct stk_err err;
+	int rc;
+
+	(void)status;
+	(void)events;
+	rc = engine_start_poll(c->ec, &err);
+	if (rc != 1)
+		start_end(c, rc, &err);
+}
+
+/* The blocking half of a start, up to the engine's clone: the spec, mounts, network
+ * namespace and endpoints, /etc files, log FIFOs. */
+static int start_prepare(struct sup_ctr *c, const struct compose_service *svc, struct sup_start *st,
+			 struct stk_err *err)
+{
+	struct sup *s = c->s;
 	struct engine_spec spec;
-	_cleanup_close_ int nsfd = -1, stdin_fd = -1;
+	_cleanup_close_ int stdin_fd = -1;
 	int wfds[2] = {-1, -1};
 	char ip[16] = "", ip6[46] = "", gw[16] = "", host[256];
-	const char *mode;
-	bool attached = false, host_mode;
-	struct json_object *icfg = NULL;
+	const char *mode = svc->network_mode;
+	bool host_mode = mode && !strcmp(mode, "host");
 	int rc = -1;
 
-	if (!svc)
-		return stk_err_set(err, ENOENT, "start %s: service %s is not in the project",
-				   c->name, c->service);
-	sup_ctr_restart_cancel(c);
-	mode = svc->network_mode;
-	host_mode = mode && !strcmp(mode, "host");
 	if (mode && strcmp(mode, "none") && !host_mode && !sup_netmode_shares(svc))
-		return stk_err_set(err, ENOTSUP, "start %s: network_mode %s is not supported",
-				   c->name, mode);
+		return stk_err_set(err, ENOTSUP, "network_mode %s is not supported", mode);
 	engine_spec_init(&spec);
-	if (sup_spec_build(s, svc, c, &spec, &icfg, err) < 0 ||
-	    sup_volumes_mount(c, svc, &spec, icfg, err) < 0)
+	if (sup_spec_build(s, svc, c, &spec, &st->icfg, err) < 0 ||
+	    sup_volumes_mount(c, svc, &spec, st->icfg, err) < 0)
 		goto out;
 	if (host_mode && !svc->hostname && gethostname(host, sizeof(host)) == 0) {
 		free(spec.hostname);
@@ -481,14 +597,14 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	if (host_mode) {
 		spec.netns = xasprintf("/proc/%d/ns/net", (int)getpid());
 	} else if (!mode) {
-		if (super_netns_new(&nsfd, err) < 0)
+		if (super_netns_new(&st->nsfd, err) < 0)
 			goto out;
-		attached = true;
-		if (attach_networks(c, svc, nsfd, spec.hostname, ip, ip6, gw, err) < 0)
+		st->attached = true;
+		if (attach_networks(c, svc, st->nsfd, spec.hostname, ip, ip6, gw, err) < 0)
 			goto out;
-		spec.netns = xasprintf("/proc/%d/fd/%d", (int)getpid(), nsfd);
+		spec.netns = xasprintf("/proc/%d/fd/%d", (int)getpid(), st->nsfd);
 	} else if (sup_netmode_shares(svc)) {
-		if (sup_netmode_join(c, svc, &spec, &nsfd, err) < 0 || write_config(c, err) < 0)
+		if (sup_netmode_join(c, svc, &spec, &st->nsfd, err) < 0 || write_config(c, err) < 0)
 			goto out;
 	}
 	/* A sharer has the other container's /etc/hosts and /etc/resolv.conf (the join). */
@@ -507,56 +623,62 @@ int sup_ctr_start(struct sup_ctr *c, struct stk_err *err)
 	if (svc->stdin_open && !svc->tty && sup_stdin_open(c, &stdin_fd, err) < 0)
 		goto out;
 	spec.stdio[0] = stdin_fd;
+	st->tty = spec.tty;
 	if (engine_create(&spec, &c->ec, err) < 0)
 		goto out;
-	if (engine_start(c->ec, err) < 0) {
+	if (engine_start_begin(c->ec, err) < 0) {
 		sup_engine_remove(c->s, c->ec);
 		c->ec = NULL;
 		goto out;
 	}
-	if (spec.tty)
-		sup_logs_take_pty(c, engine_take_pty_master(c->ec));
 	rc = 0;
 out:
-	super_volumes_unstage(c->vols);
+	/* The child has its own copies of the stdio fds from the clone on. */
 	if (wfds[0] >= 0)
 		close(wfds[0]);
 	if (wfds[1] >= 0)
 		close(wfds[1]);
 	engine_spec_release(&spec);
-	if (rc < 0) {
-		struct stk_err ignored;
+	return rc;
+}
 
-		json_object_put(icfg);
-		super_volumes_release(c->vols);
-		c->vols = NULL;
-		sup_logs_close(c);
-		if (attached && s->net)
-			net_endpoint_detach(s->net, c->name, &ignored);
-		return stk_err_wrap(err, "start %s", c->name);
-	}
-	watch(c);
-	c->status = CTR_RUNNING;
-	c->exit_code = 0;
-	c->manual_stop = false;
-	c->started_at = now_ns();
-	c->finished_at = 0;
-	sup_health_start(c, icfg);
-	json_object_put(icfg);
-	sup_ctr_write_state(c);
-	sup_event(c, "start", NULL, 0);
-	sup_netmode_follow(c);
-	if (s->net) {
-		struct stk_err e3;
+int sup_ctr_start(struct sup_ctr *c, sup_started_fn done, void *arg, struct stk_err *err)
+{
+	const struct compose_service *svc = sup_ctr_service(c);
+	struct sup_start *st;
+	int rc;
 
-		if (!s->rt) {
-			if (net_runtime_start(&s->loop, s->paths.root, s->project, NULL, &s->rt,
-					      &e3) < 0)
-				fprintf(stderr, "stack supervise: %s\n", e3.msg);
-		} else if (net_runtime_reload(s->rt, &e3) < 0) {
-			fprintf(stderr, "stack supervise: %s\n", e3.msg);
+	if (!svc)
+		return stk_err_set(err, ENOENT, "start %s: service %s is not in the project",
+				   c->name, c->service);
+	if (c->start)
+		return stk_err_set(err, EBUSY, "start %s: already starting", c->name);
+	sup_ctr_restart_cancel(c);
+	st = xcalloc(1, sizeof(*st));
+	st->c = c;
+	st->nsfd = st->pollfd = -1;
+	st->before = c->status;
+	c->start = st;
+	c->handles++;
+	rc = start_prepare(c, svc, st, err);
+	if (rc == 0) {
+		st->pollfd = fcntl(engine_start_fd(c->ec), F_DUPFD_CLOEXEC, 3);
+		if (st->pollfd < 0) {
+			rc = stk_err_sys(err, "watch the container process");
+			sup_engine_remove(c->s, c->ec);
+			c->ec = NULL;
 		}
 	}
+	if (rc < 0) {
+		start_release(c, st, false);
+		return stk_err_wrap(err, "start %s", c->name);
+	}
+	uv_poll_init(&c->s->loop, &st->poll, st->pollfd);
+	st->poll.data = st;
+	uv_poll_start(&st->poll, UV_READABLE, on_start_readable);
+	c->status = CTR_STARTING;
+	c->started = done;
+	c->started_arg = arg;
 	return 0;
 }
 
@@ -597,7 +719,7 @@ static void on_restart_timer(uv_timer_t *t)
 	c->restart_count++;
 	c->restart_attempts++;
 	sup_event(c, "restart", NULL, 0);
-	if (sup_ctr_start(c, &err) < 0) {
+	if (sup_ctr_start(c, NULL, NULL, &err) < 0) {
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 		c->exit_code = 128;
 		restart_maybe(c);
@@ -742,7 +864,7 @@ static void ctr_exited(struct sup_ctr *c)
 	if (s->net && net_endpoint_detach(s->net, c->name, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	if (s->rt)
-		net_runtime_reload(s->rt, &err);
+		sup_net_changed(s);
 	c->exit_code = ex.code;
 	c->status = CTR_EXITED;
 	c->finished_at = now_ns();
@@ -852,6 +974,15 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 	c->remove_after_stop = remove;
 	c->manual_stop = true;
 	sup_ctr_restart_cancel(c);
+	if (c->status == CTR_STARTING) {
+		/* The child is setting itself up: stopped once it has exec'd or failed. */
+		c->stop_deferred = true;
+		c->stop_deferred_sig = sig;
+		c->stop_deferred_grace_ms = grace_ms;
+		c->stop_deferred_remove = remove;
+		c->stop_deferred_op = op;
+		return;
+	}
 	if (c->status != CTR_RUNNING || !c->ec) {
 		if (remove)
 			remove_reporting(c, op);

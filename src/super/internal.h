@@ -26,7 +26,8 @@ struct sup_stream {
 	size_t npartial;
 };
 
-enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED };
+/* STARTING: the engine's child is setting itself up (sup_ctr_start); the loop goes on. */
+enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED, CTR_STARTING };
 enum sup_health_status { HEALTH_NONE, HEALTH_STARTING, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
 
 /* A container's healthcheck: its settings (the service's over the image's), the probe
@@ -51,6 +52,12 @@ struct sup_health {
 	char output[4096];
 	int last_exit;
 };
+
+struct sup_ctr;
+struct sup_start;
+/* A start's end: rc 0 (running) or -1 (err says why; the container is back as it was).
+ * The container stays allocated during the call even if the callback removes it. */
+typedef void (*sup_started_fn)(struct sup_ctr *c, int rc, const struct stk_err *err, void *arg);
 
 struct sup_ctr {
 	struct sup *s;
@@ -90,6 +97,15 @@ struct sup_ctr {
 	int handles; /* open uv handles; freed when zero after sup_ctr_forget */
 	int closing; /* handles being closed: none may be initialised again until then */
 	struct super_volumes *vols; /* its mounts' secrets and staged binds, while it runs */
+	/* A start under way, whom to tell when it ends, and a stop asked for meanwhile
+	 * (done once the start has ended). */
+	struct sup_start *start;
+	sup_started_fn started;
+	void *started_arg;
+	bool stop_deferred, stop_deferred_remove;
+	int stop_deferred_sig, stop_deferred_grace_ms;
+	struct sup_op *stop_deferred_op;
+	bool fresh; /* created by this up: a failed start removes it */
 	bool keep_anon_volumes; /* recreated: the next container gets its anonymous volumes */
 	bool remove_anon_volumes; /* rm -v */
 	bool forgotten;
@@ -125,6 +141,10 @@ struct sup {
 	int lock_fd;
 	struct sup_sub *subs; /* events.c: clients that subscribed to events */
 	struct json_object *anon_kept; /* {container name: {target: volume}} across recreate */
+	/* DNS and the loopback proxies reread the network record once per loop iteration
+	 * (and before a request answers), not once per container attached. */
+	uv_timer_t net_timer;
+	bool net_timer_open, net_dirty;
 };
 
 /* supervisor.c: events to a client */
@@ -132,6 +152,10 @@ void sup_client_send(struct sup_client *c, struct json_object *ev); /* takes ev 
 void sup_progress(struct sup_client *c, const char *kind, const char *name, const char *status);
 void sup_op_done(struct sup_op *op);
 void sup_maybe_exit(struct sup *s);
+/* The network record changed (an endpoint attached): DNS and proxies follow, batched. */
+void sup_net_changed(struct sup *s);
+/* Now, if anything changed since the last time. */
+void sup_net_flush(struct sup *s);
 
 /* ctr.c: one container's life */
 const struct compose_service *sup_ctr_service(const struct sup_ctr *c);
@@ -139,7 +163,10 @@ void sup_ctr_handle_close(struct sup_ctr *c, uv_handle_t *h);
 void sup_ctr_free(struct sup_ctr *c);
 int sup_ctr_create(struct sup *s, const struct compose_service *svc, int number,
 		   struct sup_ctr **out, struct stk_err *err);
-int sup_ctr_start(struct sup_ctr *c, struct stk_err *err);
+/* Begins a start: -1 if it failed at once (err; nothing called back), else 0 and
+ * done(c, rc, err, arg) is called once the engine's child has exec'd or failed. done
+ * NULL: a restart, whose failure is logged and counts as an exit. */
+int sup_ctr_start(struct sup_ctr *c, sup_started_fn done, void *arg, struct stk_err *err);
 /* Signal, grace timer, SIGKILL; op hears of the exit (and removal with remove). */
 void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op);
 int sup_ctr_remove(struct sup_ctr *c, struct stk_err *err);

@@ -132,7 +132,8 @@ static bool any_running(struct sup *s)
 	struct sup_ctr *c;
 
 	for (c = s->ctrs; c; c = c->next)
-		if (c->status == CTR_RUNNING || c->stopping || c->restart_pending)
+		if (c->status == CTR_RUNNING || c->status == CTR_STARTING || c->stopping ||
+		    c->restart_pending)
 			return true;
 	return false;
 }
@@ -179,6 +180,10 @@ void sup_maybe_exit(struct sup *s)
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	if (uv_is_active((uv_handle_t *)&s->idle) || s->idle.data)
 		uv_close((uv_handle_t *)&s->idle, NULL);
+	if (s->net_timer_open) {
+		s->net_timer_open = false;
+		uv_close((uv_handle_t *)&s->net_timer, NULL);
+	}
 	if (s->rt)
 		net_runtime_stop(s->rt);
 	s->rt = NULL;
@@ -188,6 +193,41 @@ void sup_maybe_exit(struct sup *s)
 		sup_logs_close(c);
 		sup_ctr_close_timers(c);
 	}
+}
+
+/* ---- DNS and proxies: the network record reread once per batch ---- */
+
+void sup_net_flush(struct sup *s)
+{
+	struct stk_err err;
+
+	if (!s->net_dirty)
+		return;
+	s->net_dirty = false;
+	if (s->net_timer_open)
+		uv_timer_stop(&s->net_timer);
+	if (!s->net)
+		return;
+	if (!s->rt) {
+		if (net_runtime_start(&s->loop, s->paths.root, s->project, NULL, &s->rt, &err) < 0)
+			fprintf(stderr, "stack supervise: %s\n", err.msg);
+	} else if (net_runtime_reload(s->rt, &err) < 0) {
+		fprintf(stderr, "stack supervise: %s\n", err.msg);
+	}
+}
+
+static void on_net_timer(uv_timer_t *t)
+{
+	sup_net_flush(t->data);
+}
+
+/* Timers run before the loop polls again, so a DNS query (read in the poll phase) never
+ * finds the record older than the containers that have started. */
+void sup_net_changed(struct sup *s)
+{
+	s->net_dirty = true;
+	if (s->net_timer_open && !uv_is_active((uv_handle_t *)&s->net_timer))
+		uv_timer_start(&s->net_timer, on_net_timer, 0, 0);
 }
 
 /* ---- requests ---- */
@@ -236,6 +276,8 @@ void sup_op_done(struct sup_op *op)
 		op->down = false;
 	if (op->down)
 		teardown_networks(s, op->error ? NULL : op->client);
+	/* What it attached answers DNS before the client hears "done". */
+	sup_net_flush(s);
 	/* A request's transient memory (the plan, the specs, JSON) and the network
 	 * libraries go back to the kernel rather than staying resident while the
 	 * supervisor idles. */
@@ -363,15 +405,6 @@ int super_networks_create(const struct state_paths *paths, struct compose_projec
 	return rc;
 }
 
-static int start_ctr(struct sup_ctr *c, struct sup_client *cl, struct stk_err *err)
-{
-	sup_progress(cl, "Container", c->name, "Starting");
-	if (sup_ctr_start(c, err) < 0)
-		return -1;
-	sup_progress(cl, "Container", c->name, "Started");
-	return 0;
-}
-
 /* ---- up: a job that starts services as their dependencies allow ---- */
 
 struct up_job {
@@ -389,6 +422,10 @@ struct up_job {
 	bool deadline_open;
 	bool waiting_printed;
 	bool recreated_done;
+	/* Starts under way (the engine's children setting themselves up, several at once),
+	 * and the first failure: the job ends only when none is in flight. */
+	int inflight;
+	char *error;
 	/* depends_on.restart: services whose containers this up recreated, and the
 	 * dependents it stopped to start them again after. */
 	struct json_object *recreated, *bounced;
@@ -420,6 +457,11 @@ static bool any_ctr(struct sup_ctr *c)
 static bool is_running(struct sup_ctr *c)
 {
 	return c->status == CTR_RUNNING;
+}
+
+static bool is_starting(struct sup_ctr *c)
+{
+	return c->status == CTR_STARTING;
 }
 
 static bool is_healthy(struct sup_ctr *c)
@@ -495,7 +537,9 @@ static int deps_ready(struct sup *s, struct up_job *j, const struct compose_serv
 						   d->service, bad->exit_code);
 			if (!svc_containers(s, d->service, is_completed, &any) || !any)
 				return 0;
-		} else if (!svc_containers(s, d->service, is_running, &any) && !any) {
+		} else if (first_of(s, d->service, is_starting) ||
+			   (!svc_containers(s, d->service, is_running, &any) && !any)) {
+			/* Started means exec'd: a start still under way is waited for. */
 			return 0;
 		}
 	}
@@ -568,8 +612,10 @@ static bool restarts_with_dependency(struct up_job *j, const struct compose_serv
 	return false;
 }
 
-/* 1: the service's containers are as wanted and started; 0: a container is being
- * stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
+static void job_started(struct sup_ctr *c, int rc, const struct stk_err *err, void *arg);
+
+/* 1: the service's containers are as wanted and their starts begun; 0: a container is
+ * being stopped to be recreated or scaled away (sup_changed() comes back); -1: failed. */
 static int up_service(struct sup *s, struct up_job *j, const struct compose_service *svc,
 		      struct stk_err *err)
 {
@@ -628,6 +674,9 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 			sup_progress(cl, "Container", c->name, "Running");
 			continue;
 		}
+		/* A restart under way: its dependents wait for it as for any start. */
+		if (c && c->status == CTR_STARTING)
+			continue;
 		/* It exited a moment ago: its handles close before it starts again. */
 		if (c && c->closing)
 			return 0;
@@ -645,7 +694,9 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 		}
 		if (state_int(j->req, "no_start"))
 			continue; /* create, up --no-start */
-		if (start_ctr(c, cl, err) < 0) {
+		c->fresh = fresh;
+		sup_progress(cl, "Container", c->name, "Starting");
+		if (sup_ctr_start(c, job_started, j, err) < 0) {
 			struct stk_err ignored;
 
 			/* A container that never ran is not left half-made. */
@@ -653,8 +704,31 @@ static int up_service(struct sup *s, struct up_job *j, const struct compose_serv
 				sup_ctr_remove(c, &ignored);
 			return stk_err_wrap(err, "%s", svc->name);
 		}
+		j->inflight++;
 	}
 	return 1;
+}
+
+static void job_advance(struct sup *s, struct up_job *j);
+
+/* A container of the job has exec'd (or failed): its dependents may go on. */
+static void job_started(struct sup_ctr *c, int rc, const struct stk_err *err, void *arg)
+{
+	struct up_job *j = arg;
+
+	j->inflight--;
+	if (rc < 0) {
+		struct stk_err ignored;
+
+		if (!j->error)
+			j->error = xasprintf("%s: %s", c->service, err->msg);
+		/* A container that never ran is not left half-made. */
+		if (c->fresh && !c->forgotten)
+			sup_ctr_remove(c, &ignored);
+	} else {
+		sup_progress(j->op->client, "Container", c->name, "Started");
+	}
+	sup_changed(c->s);
 }
 
 static void on_job_closed(uv_handle_t *h)
@@ -686,6 +760,7 @@ static void job_end(struct up_job *j, const char *error)
 	free(j->image_error);
 	free(j->order);
 	free(j->done);
+	free(j->error);
 	if (j->deadline_open)
 		uv_close((uv_handle_t *)&j->deadline, on_job_closed);
 	else
@@ -772,6 +847,14 @@ static void job_arm_deadline(struct sup *s, struct up_job *j)
 	uv_timer_start(&j->deadline, on_wait_timeout, (uint64_t)timeout * 1000, 0);
 }
 
+/* The job failed: it ends once no start of it is in flight (each one's callback needs
+ * it), and starts nothing new meanwhile. */
+static void job_fail(struct up_job *j, const char *msg)
+{
+	if (!j->error)
+		j->error = xstrdup(msg);
+}
+
 static void job_advance(struct sup *s, struct up_job *j)
 {
 	struct stk_err err;
@@ -780,7 +863,7 @@ static void job_advance(struct sup *s, struct up_job *j)
 	int r;
 
 	job_arm_deadline(s, j);
-	for (i = 0; i < s->model->nservices; i++) {
+	for (i = 0; !j->error && i < s->model->nservices; i++) {
 		const struct compose_service *svc = &s->model->services[j->order[i]];
 
 		if (j->done[i])
@@ -804,15 +887,15 @@ static void job_advance(struct sup *s, struct up_job *j)
 		/* Nothing starts: nothing waits for a dependency either. */
 		r = state_int(j->req, "no_start") ? 1 : deps_ready(s, j, svc, &err);
 		if (r < 0) {
-			job_end(j, err.msg);
-			return;
+			job_fail(j, err.msg);
+			break;
 		}
 		if (r == 0)
 			return; /* sup_changed() brings us back */
 		r = up_service(s, j, svc, &err);
 		if (r < 0) {
-			job_end(j, err.msg);
-			return;
+			job_fail(j, err.msg);
+			break;
 		}
 		if (r == 0) {
 			/* --force-recreate replaces each container once, not on every pass. */
@@ -820,6 +903,12 @@ static void job_advance(struct sup *s, struct up_job *j)
 			return;
 		}
 		j->done[i] = true;
+	}
+	if (j->inflight > 0)
+		return; /* each start's end brings us back */
+	if (j->error) {
+		job_end(j, j->error);
+		return;
 	}
 	if (held)
 		return; /* image_landed() or client_gone() brings us back */
@@ -879,7 +968,8 @@ static void on_wait_timeout(uv_timer_t *t)
 		if (wanted(j->req, c->service) && !is_healthy(c) && c->status != CTR_EXITED)
 			msg = xasprintf("timeout waiting for container %s to be healthy%s%s",
 					c->name, *c->health.output ? ": " : "", c->health.output);
-	job_end(j, msg ? msg : "timeout waiting for the project to be ready");
+	job_fail(j, msg ? msg : "timeout waiting for the project to be ready");
+	job_advance(s, j);
 }
 
 /* {"op":"image","image":REF} or with "error": the CLI whose up is waiting pulled REF,
@@ -1006,7 +1096,8 @@ static void stop_all(struct sup *s, struct sup_op *op, struct json_object *req, 
 		next = c->next;
 		if (!wanted(req, c->service) || orphan_kept(req, c->service))
 			continue;
-		if (!remove && c->status != CTR_RUNNING && !c->restart_pending)
+		if (!remove && c->status != CTR_RUNNING && c->status != CTR_STARTING &&
+		    !c->restart_pending)
 			continue;
 		op->pending++;
 		sup_ctr_stop(c, sup_ctr_stop_signal(c), req_timeout_ms(req, c), remove, op);
@@ -1029,28 +1120,93 @@ static void remove_stopped(struct sup *s, struct sup_op *op, struct json_object 
 	}
 }
 
-static int start_wanted(struct sup *s, struct sup_client *cl, struct json_object *req,
+/* start: the stopped containers of the wanted services, one after another in
+ * dependency order (each once the one before has exec'd). */
+struct start_chain {
+	struct sup_op *op;
+	char **ids; /* the containers to start, in order */
+	size_t n, next;
+};
+
+static void chain_next(struct start_chain *ch);
+
+static void chain_end(struct start_chain *ch, const char *error)
+{
+	struct sup_op *op = ch->op;
+	size_t i;
+
+	if (error && !op->error)
+		op->error = xstrdup(error);
+	for (i = 0; i < ch->n; i++)
+		free(ch->ids[i]);
+	free(ch->ids);
+	free(ch);
+	sup_op_done(op);
+}
+
+static void chain_started(struct sup_ctr *c, int rc, const struct stk_err *err, void *arg)
+{
+	struct start_chain *ch = arg;
+
+	if (rc < 0) {
+		chain_end(ch, err->msg);
+		return;
+	}
+	sup_progress(ch->op->client, "Container", c->name, "Started");
+	chain_next(ch);
+}
+
+static void chain_next(struct start_chain *ch)
+{
+	struct sup *s = ch->op->s;
+	struct stk_err err;
+
+	while (ch->next < ch->n) {
+		const char *id = ch->ids[ch->next++];
+		struct sup_ctr *c;
+
+		for (c = s->ctrs; c && strcmp(c->id, id); c = c->next)
+			;
+		if (!c || c->status == CTR_RUNNING || c->status == CTR_STARTING)
+			continue;
+		sup_progress(ch->op->client, "Container", c->name, "Starting");
+		if (sup_ctr_start(c, chain_started, ch, &err) < 0)
+			chain_end(ch, err.msg);
+		return;
+	}
+	chain_end(ch, NULL);
+}
+
+static int start_wanted(struct sup *s, struct sup_op *op, struct json_object *req,
 			struct stk_err *err)
 {
+	struct start_chain *ch;
 	size_t *order, i;
-	int rc = 0;
 
 	if (!s->model && load_model(s, req, err) < 0)
 		return -1;
+	ch = xcalloc(1, sizeof(*ch));
+	ch->op = op;
+	ch->ids = xcalloc(1, sizeof(*ch->ids));
 	order = xcalloc(s->model->nservices + 1, sizeof(*order));
 	compose_start_order(s->model, order);
-	for (i = 0; i < s->model->nservices && rc == 0; i++) {
+	for (i = 0; i < s->model->nservices; i++) {
 		const char *svc = s->model->services[order[i]].name;
 		struct sup_ctr *c;
 
 		if (!wanted(req, svc))
 			continue;
-		for (c = s->ctrs; c && rc == 0; c = c->next)
-			if (!strcmp(c->service, svc) && c->status != CTR_RUNNING)
-				rc = start_ctr(c, cl, err);
+		for (c = s->ctrs; c; c = c->next) {
+			if (strcmp(c->service, svc) || c->status == CTR_RUNNING)
+				continue;
+			ch->ids = xrealloc(ch->ids, (ch->n + 1) * sizeof(*ch->ids));
+			ch->ids[ch->n++] = xstrdup(c->id);
+		}
 	}
 	free(order);
-	return rc;
+	op->pending++;
+	chain_next(ch);
+	return 0;
 }
 
 static void kill_wanted(struct sup *s, struct sup_client *cl, struct json_object *req)
@@ -1095,7 +1251,7 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 	o = op_new(s, cl);
 	if (!strcmp(op, "up") || !strcmp(op, "start")) {
 		if ((!strcmp(op, "up") ? apply_up(s, o, req, &err)
-				       : start_wanted(s, cl, req, &err)) < 0)
+				       : start_wanted(s, o, req, &err)) < 0)
 			o->error = xstrdup(err.msg);
 	} else if (!strcmp(op, "down")) {
 		if (!s->model && load_model(s, req, &err) < 0)
@@ -1252,6 +1408,9 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 		s.idle.data = &s;
 		uv_timer_start(&s.idle, on_idle, SUP_IDLE_MS, 0);
 		uv_unref((uv_handle_t *)&s.idle);
+		uv_timer_init(&s.loop, &s.net_timer);
+		s.net_timer.data = &s;
+		s.net_timer_open = true;
 		_cleanup_free_ char *model = xasprintf("%s/compose.json", pdir);
 
 		/* Containers left running by a previous supervisor are adopted with their model. */

@@ -848,6 +848,89 @@ static void test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting(vo
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
+/* engine_start_begin / engine_start_poll: three children set themselves up at once (all
+ * begun before any is polled), the user handshake answered on the way; a program that
+ * does not exist fails with the exec step, its child gone and its pid file removed. */
+static void test_split_start_runs_several_at_once_and_reports_a_failed_exec(void **state)
+{
+	static char *ok_argv[] = {"/bin/busybox", "sh", "-c", "test \"$HOME\" = /home/app", NULL};
+	static char *bad_argv[] = {"/no/such/program", NULL};
+	enum { N = 4 };
+	char dir[256], rootfs[300], statedir[N][300], id[N][64], parent[64], pidfile[340];
+	struct engine_container *c[N];
+	struct engine_spec spec;
+	struct engine_exit ex;
+	struct stk_err err;
+	int rc[N], left = N, i;
+
+	(void)state;
+	if (geteuid() != 0 || access("/bin/busybox", X_OK) != 0)
+		skip();
+	make_test_dir(dir, sizeof(dir));
+	make_rootfs(dir);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", dir);
+	snprintf(parent, sizeof(parent), "stack-unit-%d", (int)getpid());
+	for (i = 0; i < N; i++) {
+		snprintf(statedir[i], sizeof(statedir[i]), "%s/state-%d", dir, i);
+		snprintf(id[i], sizeof(id[i]), "unit-split-%d-%d", (int)getpid(), i);
+		engine_spec_init(&spec);
+		spec.id = id[i];
+		spec.state_dir = statedir[i];
+		spec.cgroup_parent = parent;
+		spec.rootfs = rootfs;
+		spec.user = "app";
+		spec.argv = i == N - 1 ? bad_argv : ok_argv;
+		assert_int_equal(engine_create(&spec, &c[i], &err), 0);
+		if (engine_start_begin(c[i], &err) < 0)
+			fail_msg("begin %d: %s", i, err.msg);
+		assert_true(engine_start_fd(c[i]) >= 0);
+		assert_int_equal(engine_pidfd(c[i]), -1);
+		rc[i] = 1;
+	}
+	while (left > 0) {
+		struct pollfd p[N];
+		int map[N], n = 0;
+
+		for (i = 0; i < N; i++)
+			if (rc[i] == 1) {
+				p[n].fd = engine_start_fd(c[i]);
+				p[n].events = POLLIN;
+				map[n++] = i;
+			}
+		assert_true(poll(p, (nfds_t)n, 30000) > 0);
+		for (i = 0; i < n; i++) {
+			int k = map[i];
+
+			if (!p[i].revents)
+				continue;
+			rc[k] = engine_start_poll(c[k], &err);
+			if (rc[k] == 1)
+				continue;
+			left--;
+			if (k == N - 1) {
+				assert_int_equal(rc[k], -1);
+				assert_non_null(strstr(err.msg, "/no/such/program"));
+			} else if (rc[k] < 0) {
+				fail_msg("start %d: %s", k, err.msg);
+			}
+		}
+	}
+	for (i = 0; i < N - 1; i++) {
+		wait_exit(engine_pidfd(c[i]), container_try_wait, c[i], &ex);
+		assert_int_equal(ex.code, 0);
+	}
+	assert_int_equal(engine_pidfd(c[N - 1]), -1);
+	assert_int_equal(engine_start_fd(c[N - 1]), -1);
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", statedir[N - 1]);
+	assert_int_equal(access(pidfile, F_OK), -1);
+	for (i = 0; i < N; i++) {
+		if (engine_remove_blocking(c[i], &err) < 0)
+			fail_msg("remove %d: %s", i, err.msg);
+		engine_container_free(c[i]);
+	}
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
 /* The cgroup v2 readers on recorded interface files (tests/unit/fixtures). */
 static char *fixture_dir(const char *name)
 {
@@ -921,6 +1004,7 @@ int main(void)
 		cmocka_unit_test(
 			test_starts_while_threads_allocate_never_hang_and_child_never_allocates),
 		cmocka_unit_test(test_remove_of_a_frozen_container_says_not_yet_instead_of_waiting),
+		cmocka_unit_test(test_split_start_runs_several_at_once_and_reports_a_failed_exec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
