@@ -3,6 +3,7 @@
 #include "engine/cgroup.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,14 +181,13 @@ int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	return 0;
 }
 
-int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
+int cgv1_join_open(const struct cgroup *cg, struct cgroup_join *j, struct stk_err *err)
 {
-	char buf[32];
 	size_t i;
 
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	for (i = 0; i < NCTRL; i++) {
-		_cleanup_free_ char *dir = NULL;
+	for (i = 0; i < NCTRL && j->n < CGROUP_JOIN_MAX; i++) {
+		_cleanup_free_ char *dir = NULL, *tasks = NULL;
+		int fd;
 
 		if (!ctrl_present(controllers[i]))
 			continue;
@@ -196,8 +196,13 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 		 * know from the spec alone). */
 		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
 			continue;
-		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
-			return stk_err_wrap(err, "join cgroup");
+		tasks = xasprintf("%s/tasks", dir);
+		fd = open(tasks, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			cgroup_join_close(j);
+			return stk_err_sys(err, "join cgroup: open %s", tasks);
+		}
+		j->fd[j->n++] = fd;
 	}
 	return 0;
 }

@@ -143,6 +143,8 @@ void child_main(struct child_args *a)
 	child_reset_signals();
 	if (wait_go(sync, &err) < 0)
 		child_fail(sync, STEP_SYNC, &err);
+	if (cgroup_join_self(a->join, &err) < 0)
+		child_fail(sync, STEP_CGROUP, &err);
 	/* v1 has no CLONE_INTO_CGROUP: the namespace is made now that we are in place, so
 	 * that its root is the container's cgroup. */
 	if (a->cgroup_version == 1 && unshare(CLONE_NEWCGROUP) < 0) {

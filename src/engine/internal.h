@@ -47,6 +47,10 @@ struct engine_container {
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
+	/* Opened (engine_open): the exec record was read (caps and the process fields);
+	 * the filter of recorded_insns instructions is read by the first exec. */
+	bool recorded, seccomp_ready;
+	size_t recorded_insns;
 	/* A pause or unpause under way (engine_pause_poll), and a remove (engine_remove):
 	 * CLOCK_MONOTONIC milliseconds; 0 = none. */
 	bool freeze_target;
@@ -59,6 +63,14 @@ struct engine_container {
 void engine_warn(struct engine_container *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
+/* RLIMIT_NOFILE -> "nofile", as engine_spec_from_json reads it. */
+const char *engine_rlimit_name(int resource);
+
+/* record.c: the exec record, written at create, read back by engine_open (0, or 1 when
+ * there is none: a container created by an older stack) and by the first exec. */
+int exec_record_write(const struct engine_container *c, struct stk_err *err);
+int exec_record_load(struct engine_container *c, struct stk_err *err);
+int exec_record_load_seccomp(struct engine_container *c, struct stk_err *err);
 
 /* Steps of the child's setup, reported with errno when one fails. */
 enum child_step {
@@ -82,6 +94,7 @@ enum child_step {
 	STEP_SECCOMP,
 	STEP_NAMESPACES,
 	STEP_EXEC,
+	STEP_CGROUP,
 };
 const char *child_step_name(int step);
 
@@ -157,6 +170,7 @@ struct child_args {
 	const struct child_plan *plan;
 	int sync;
 	int cgroup_version;
+	const struct cgroup_join *join; /* v1: the child joins its cgroups itself */
 };
 void __attribute__((noreturn)) child_main(struct child_args *a);
 void child_reset_signals(void);

@@ -36,6 +36,7 @@ static const char *const step_names[] = {
 	[STEP_SECCOMP] = "load seccomp profile",
 	[STEP_NAMESPACES] = "join namespaces",
 	[STEP_EXEC] = "exec",
+	[STEP_CGROUP] = "join cgroup",
 };
 
 const char *child_step_name(int step)
