@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from conftest import STACK, run_stack
-from engine_helpers import needs_root
+from engine_helpers import MKDIR_DENIED_PROFILE, needs_root
 from netlib import needs_root as needs_netns
 from uplib import poll_until, project  # noqa: F401 (fixture)
 
@@ -297,13 +297,7 @@ def test_exec_process_is_in_every_cgroup_of_the_container(project):
 def test_exec_gets_the_containers_caps_user_and_seccomp_filter_even_after_its_profile_changed(
         project):
     profile = project.dir / "profile.json"
-    profile.write_text(json.dumps({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "archMap": [{"architecture": "SCMP_ARCH_X86_64",
-                     "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
-                      "errnoRet": 13}],
-    }))
+    profile.write_text(json.dumps(MKDIR_DENIED_PROFILE))
     up(project, WEB + f"""    user: nobody
     working_dir: /tmp
     cap_drop: [ALL]
