@@ -260,7 +260,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out, s
 	/* What exec needs: the record engine_create wrote, else (a container of an older
 	 * stack) the spec we were given; its seccomp filter waits for the first exec. */
 	rc = exec_record_load(c, err);
-	if (rc < 0 || (rc == 1 && caps_compute(&c->spec, &c->caps, err) < 0)) {
+	if (rc == 1 && caps_compute(&c->spec, &c->caps, err) < 0) {
 		engine_container_free(c);
 		return -1;
 	}

@@ -67,7 +67,8 @@ void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
 const char *engine_rlimit_name(int resource);
 
 /* record.c: the exec record, written at create, read back by engine_open (0, or 1 when
- * there is none: a container created by an older stack) and by the first exec. */
+ * there is none, or a damaged one: a container created by an older stack) and by the
+ * first exec (the filter, which must be there if the record says so). */
 int exec_record_write(const struct engine_container *c, struct stk_err *err);
 int exec_record_load(struct engine_container *c, struct stk_err *err);
 int exec_record_load_seccomp(struct engine_container *c, struct stk_err *err);

@@ -351,11 +351,15 @@ def test_exec_refuses_to_run_without_the_recorded_seccomp_filter(project):
 
 
 def test_exec_in_a_container_without_an_exec_record_rebuilds_its_spec(project):
-    # a container created by an older stack has no record: exec still filters and
-    # drops capabilities, from the applied model and the image as before
+    # a container created by an older stack has no record (and a damaged one is as
+    # none): exec still filters and drops capabilities, from the applied model and the
+    # image as before
     up(project)
-    (container_dir(project) / "engine" / "exec.json").unlink()
-    r = project.ok("exec", "-T", "web", "sh", "-c",
-                   "echo $SVCVAR; grep -E '^(Seccomp|CapEff):' /proc/self/status")
-    assert r.out.splitlines()[0] == "from-service" and "Seccomp:\t2" in r.out, r
-    assert not cap_eff(r.out) & (1 << 21), r
+    record = container_dir(project) / "engine" / "exec.json"
+    for damage in (lambda: record.write_text('{"environment": ['), record.unlink):
+        damage()
+        r = project.ok("exec", "-T", "web", "sh", "-c",
+                       "echo $SVCVAR; grep -E '^(Seccomp|CapEff):' /proc/self/status")
+        assert r.out.splitlines()[0] == "from-service" and "Seccomp:\t2" in r.out, r
+        assert not cap_eff(r.out) & (1 << 21), r
+    assert "CPU %" in project.ok("stats", "--no-stream").out
