@@ -1,8 +1,9 @@
 /* Exec: another process inside a running container. The new process is cloned into
  * the container's PID namespace (we set our pid_for_children from the pidfd for the
- * clone and restore it at once), placed in the container's cgroup, then joins the
- * other namespaces with one setns on the pidfd and finishes like PID 1 did: user,
- * capabilities, no_new_privs, seccomp, execve. */
+ * clone and restore it at once), joins the container's cgroups itself (cgroup.h says
+ * why), then the other namespaces with one setns on the pidfd, and finishes like PID 1
+ * did, with PID 1's capabilities and seccomp filter (from the exec record when another
+ * process started the container): user, capabilities, no_new_privs, seccomp, execve. */
 #include "engine/internal.h"
 
 #include <errno.h>
