@@ -34,17 +34,13 @@ struct exec_plan {
 
 static const struct seccomp_prog no_filter = {0};
 
-/* The filter of a container another process started: the one recorded at its create,
- * else (an older stack's container) compiled from the spec it was opened with. */
+/* The filter of a container another process started without an exec record (an older
+ * stack's): compiled from the spec it was opened with. */
 static int exec_seccomp(struct engine_container *c, struct stk_err *err)
 {
-	int rc;
-
 	if (!c->opened || c->seccomp_ready)
 		return 0;
-	rc = c->recorded ? exec_record_load_seccomp(c, err)
-			 : seccomp_prepare(&c->spec, c->caps, &c->seccomp, err);
-	if (rc < 0)
+	if (seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0)
 		return -1;
 	c->seccomp_ready = true;
 	return 0;

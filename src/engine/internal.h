@@ -47,10 +47,9 @@ struct engine_container {
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
-	/* Opened (engine_open): the exec record was read (caps and the process fields);
-	 * the filter of recorded_insns instructions is read by the first exec. */
+	/* Opened (engine_open): the exec record was read (caps, filter, process fields);
+	 * seccomp_ready: the filter is in seccomp (else the first exec compiles it). */
 	bool recorded, seccomp_ready;
-	size_t recorded_insns;
 	/* A pause or unpause under way (engine_pause_poll), and a remove (engine_remove):
 	 * CLOCK_MONOTONIC milliseconds; 0 = none. */
 	bool freeze_target;
@@ -66,12 +65,10 @@ void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
 /* RLIMIT_NOFILE -> "nofile", as engine_spec_from_json reads it. */
 const char *engine_rlimit_name(int resource);
 
-/* record.c: the exec record, written at create, read back by engine_open (0, or 1 when
- * there is none, or a damaged one: a container created by an older stack) and by the
- * first exec (the filter, which must be there if the record says so). */
+/* record.c: the exec record, written at create, read back by engine_open: 0, or 1 when
+ * there is none or a damaged one (a container created by an older stack). */
 int exec_record_write(const struct engine_container *c, struct stk_err *err);
 int exec_record_load(struct engine_container *c, struct stk_err *err);
-int exec_record_load_seccomp(struct engine_container *c, struct stk_err *err);
 
 /* Steps of the child's setup, reported with errno when one fails. */
 enum child_step {

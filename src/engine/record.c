@@ -6,9 +6,12 @@
  * filter cache's key).
  *
  * exec.json holds the process fields in the spec's JSON format (engine_spec_from_json
- * reads it back), the capability set and the filter's length; exec.bpf holds the filter's
- * instructions. Both are written before the container's process exists, and so before
- * anyone can open it (its pid file comes later): no rename is needed. */
+ * reads it back), the capability set and the filter (its instructions in hex): one small
+ * file, as each file a container has costs its create and its removal (on this ext4 with
+ * `discard`, up to milliseconds an unlink). It is written before the container's process
+ * exists, and so before anyone can open it (its pid file comes later): no rename is
+ * needed. A record that is missing or damaged in any way is as none: exec then rebuilds
+ * the whole spec and compiles the filter again, so it never runs unfiltered. */
 #include "engine/internal.h"
 
 #include <errno.h>
@@ -22,7 +25,6 @@
 #include "util/str.h"
 
 #define RECORD_JSON "exec.json"
-#define RECORD_BPF "exec.bpf"
 
 static void json_putp(struct json_object **o)
 {
@@ -79,12 +81,55 @@ static struct json_object *ulimits_json(const struct engine_spec *s)
 	return o;
 }
 
+static char *hex_encode(const void *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = data;
+	char *out = xmalloc(2 * len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return out;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* len bytes from exactly 2 * len hex digits; false on anything else. */
+static bool hex_decode(const char *hex, size_t hexlen, void *out, size_t len)
+{
+	unsigned char *p = out;
+	size_t i;
+
+	if (hexlen != 2 * len)
+		return false;
+	for (i = 0; i < len; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		p[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
 int exec_record_write(const struct engine_container *c, struct stk_err *err)
 {
 	const struct engine_spec *s = &c->spec;
 	_cleanup_(json_putp) struct json_object *o = json_object_new_object();
 	_cleanup_free_ char *json = record_path(s, RECORD_JSON);
-	_cleanup_free_ char *bpf = record_path(s, RECORD_BPF);
+	_cleanup_free_ char *filter =
+		hex_encode(c->seccomp.insns, c->seccomp.len * sizeof(*c->seccomp.insns));
 	const char *text;
 
 	json_object_object_add(o, "environment", strv_json(s->env));
@@ -97,9 +142,7 @@ int exec_record_write(const struct engine_container *c, struct stk_err *err)
 	json_object_object_add(o, "ulimits", ulimits_json(s));
 	json_object_object_add(o, "caps", json_object_new_int64((int64_t)c->caps));
 	json_object_object_add(o, "seccomp_insns", json_object_new_int64((int64_t)c->seccomp.len));
-	if (c->seccomp.len &&
-	    write_all(bpf, c->seccomp.insns, c->seccomp.len * sizeof(*c->seccomp.insns), err) < 0)
-		return -1;
+	json_object_object_add(o, "seccomp", json_object_new_string(filter));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	return write_all(json, text, strlen(text), err);
 }
@@ -131,12 +174,36 @@ static void take_fields(struct engine_spec *dst, struct engine_spec *rec)
 	rec->nulimits = 0;
 }
 
+/* The recorded filter: seccomp_insns instructions, in hex. */
+static bool take_filter(struct json_object *o, struct seccomp_prog *out)
+{
+	struct json_object *insns, *hex;
+	int64_t n;
+
+	if (!json_object_object_get_ex(o, "seccomp_insns", &insns) ||
+	    !json_object_object_get_ex(o, "seccomp", &hex) ||
+	    !json_object_is_type(hex, json_type_string))
+		return false;
+	n = json_object_get_int64(insns);
+	if (n < 0 || n > BPF_MAXINSNS)
+		return false;
+	out->len = (size_t)n;
+	out->insns = n ? xmalloc((size_t)n * sizeof(*out->insns)) : NULL;
+	if (!hex_decode(json_object_get_string(hex), (size_t)json_object_get_string_len(hex),
+			out->insns, out->len * sizeof(*out->insns))) {
+		seccomp_prog_release(out);
+		return false;
+	}
+	return true;
+}
+
 int exec_record_load(struct engine_container *c, struct stk_err *err)
 {
 	_cleanup_free_ char *path = record_path(&c->spec, RECORD_JSON);
 	_cleanup_free_ char *text = str_read_file(path, NULL);
 	_cleanup_(json_putp) struct json_object *o = NULL;
-	struct json_object *caps, *insns;
+	struct json_object *caps;
+	struct seccomp_prog filter = {0};
 	struct engine_spec rec;
 
 	/* Missing or damaged, it is as if there were none: the caller that needs it (exec)
@@ -144,37 +211,20 @@ int exec_record_load(struct engine_container *c, struct stk_err *err)
 	if (!text)
 		return 1;
 	o = json_tokener_parse(text);
+	if (!o || !json_object_object_get_ex(o, "caps", &caps) || !take_filter(o, &filter))
+		return 1;
 	engine_spec_init(&rec);
-	if (!o || !json_object_object_get_ex(o, "caps", &caps) ||
-	    !json_object_object_get_ex(o, "seccomp_insns", &insns) ||
-	    engine_spec_from_json(&rec, o, err) < 0) {
+	if (engine_spec_from_json(&rec, o, err) < 0) {
 		engine_spec_release(&rec);
+		seccomp_prog_release(&filter);
 		return 1;
 	}
 	take_fields(&c->spec, &rec);
 	engine_spec_release(&rec);
 	c->caps = (uint64_t)json_object_get_int64(caps);
-	c->recorded_insns = (size_t)json_object_get_int64(insns);
+	seccomp_prog_release(&c->seccomp);
+	c->seccomp = filter;
+	c->seccomp_ready = true;
 	c->recorded = true;
-	return 0;
-}
-
-int exec_record_load_seccomp(struct engine_container *c, struct stk_err *err)
-{
-	_cleanup_free_ char *path = record_path(&c->spec, RECORD_BPF);
-	_cleanup_free_ char *data = NULL;
-	size_t n = 0;
-
-	if (!c->recorded_insns)
-		return 0;
-	/* A missing or short filter must never mean an exec without one. */
-	data = str_read_file(path, &n);
-	if (!data)
-		return stk_err_sys(err, "read %s", path);
-	if (c->recorded_insns > BPF_MAXINSNS || n != c->recorded_insns * sizeof(struct sock_filter))
-		return stk_err_set(err, EINVAL, "%s: %zu bytes, not the %zu instructions recorded",
-				   path, n, c->recorded_insns);
-	c->seccomp.insns = (struct sock_filter *)(void *)steal(&data);
-	c->seccomp.len = c->recorded_insns;
 	return 0;
 }
