@@ -7,6 +7,11 @@ every tool once, the order rotating from round to round, so that a change of loa
 shared machine falls on all of them. Medians and 90th percentiles over every sample, the
 median of each round, and each tool's median over stack's.
 
+"exec after run" times an exec right after an (untimed) `run --rm` of the same tool: the
+kernel tears the one-off's network namespace down in the background after that run
+returns, and an exec that waits for an RCU grace period (a cgroup move by pid) pays for
+it.
+
     sudo /usr/bin/python3 bench/exec_run_bench.py [--rounds 3] [-n 20]
                                                   [--tools stack,docker,podman]
 
@@ -40,8 +45,12 @@ FLOOR = {"stack": [STACK, "--version"],
          "docker": ["/usr/bin/docker-compose", "--version"],
          "podman": ["/usr/bin/podman-compose", "--version"]}
 
-MEASURES = {"exec": ["exec", "-T", "app", "true"],
-            "run --rm": ["run", "--rm", "-T", "app", "true"]}
+EXEC = ["exec", "-T", "app", "true"]
+RUN = ["run", "--rm", "-T", "app", "true"]
+# measure: (argv timed, argv run untimed just before it, or None)
+MEASURES = {"exec": (EXEC, None),
+            "run --rm": (RUN, None),
+            "exec after run": (EXEC, RUN)}
 
 
 def timed_ms(argv, env):
@@ -94,20 +103,23 @@ def main():
             p = t.project("exec", PROJECT.format(ref=run.reg.ref("busybox")))
             projects[t.name] = p
             t.up(p)
-            for argv in MEASURES.values():  # warm the page cache, make the network
+            for argv in (EXEC, RUN):  # warm the page cache, make the network
                 timed_ms(t.cli(p, *argv), t.env)
         print(f"load average {os.getloadavg()[0]:.2f} before", flush=True)
         for r in range(a.rounds):
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             print(f"round {r + 1}: {', '.join(t.name for t in order)}", flush=True)
-            cases = [(m, lambda t, argv=argv: t.cli(projects[t.name], *argv))
-                     for m, argv in MEASURES.items()]
-            cases.append(("--version", lambda t: FLOOR[t.name]))
-            for m, argv_of in cases:
+            cases = [(m, lambda t, argv=argv: t.cli(projects[t.name], *argv),
+                      before and (lambda t, argv=before: t.cli(projects[t.name], *argv)))
+                     for m, (argv, before) in MEASURES.items()]
+            cases.append(("--version", lambda t: FLOOR[t.name], None))
+            for m, argv_of, before_of in cases:
                 for t in tools:
                     res.setdefault((t.name, m), []).append([])
                 for _ in range(a.n):
                     for t in order:
+                        if before_of:
+                            timed_ms(before_of(t), t.env)
                         res[t.name, m][-1].append(timed_ms(argv_of(t), t.env))
                 print("  " + m + ": " + ", ".join(
                     f"{t.name} {statistics.median(res[t.name, m][-1]):.1f}" for t in tools),

@@ -1,8 +1,9 @@
 /* exec SERVICE COMMAND [ARGS...]: a process in a service's running container, started by
  * the CLI itself (pidfd + setns through the engine) from the container's records, so it
- * works with no supervisor. The container's spec is rebuilt from the applied model (its
- * environment, user, working directory, capabilities, seccomp); the command's exit code
- * is stack's, 126/127 when it cannot be run, as Docker's. */
+ * works with no supervisor. What the command inherits of the container (its environment,
+ * user, working directory, capabilities, seccomp filter) is what the engine recorded when
+ * it created it; the command's exit code is stack's, 126/127 when it cannot be run, as
+ * Docker's. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cli/daily.h"
 #include "cli/exec.h"
 #include "cli/session.h"
 #include "compose/compose.h"
@@ -135,10 +137,13 @@ static int exec_signal(int sig, void *arg)
 static int exec_run(struct engine_container *ec, const struct exec_opts *o, char **env, char **argv,
 		    const char *name)
 {
+	/* Docker's exec --privileged: every capability and no seccomp filter, for this
+	 * process only. */
 	struct engine_exec_spec e = {.argv = argv,
 				     .env = env,
 				     .user = (char *)o->user,
 				     .workdir = (char *)o->workdir,
+				     .privileged = o->privileged,
 				     .tty = !o->detach && !o->no_tty && isatty(0),
 				     .stdio = {0, 1, 2}};
 	struct engine_process p = {.pidfd = -1, .pty_master = -1};
@@ -179,28 +184,34 @@ static int exec_run(struct engine_container *ec, const struct exec_opts *o, char
 	return ex.code;
 }
 
-/* The container's spec (from the records), opened for exec. */
+/* The container, opened for exec from its records: the engine's exec record (what its
+ * process was started with) when it has one, else (a container of an older stack) the
+ * spec rebuilt from the applied model and the image store. */
 static int exec_open(struct cli_globals *g, const struct state_container *rec,
-		     const struct exec_opts *o, struct engine_spec *spec,
 		     struct engine_container **ec)
 {
 	struct state_paths paths = {cli_state_root(g), cli_run_root(g)};
 	const char *name = state_str(rec->config, "name");
+	struct engine_spec spec;
 	struct stk_err err;
+	int rc;
 
-	if (super_container_spec(&paths, rec, spec, &err) < 0) {
+	if (daily_open(rec, ec, &err) < 0) {
 		cli_error("%s: %s", name, err.msg);
 		return -1;
 	}
-	/* Docker's exec --privileged: every capability and no seccomp filter, for this
-	 * process only. */
-	if (o->privileged)
-		spec->privileged = true;
-	if (engine_open(spec, ec, &err) < 0) {
+	if (engine_exec_recorded(*ec))
+		return 0;
+	engine_container_free(*ec);
+	*ec = NULL;
+	engine_spec_init(&spec);
+	rc = super_container_spec(&paths, rec, &spec, &err);
+	if (rc == 0)
+		rc = engine_open(&spec, ec, &err);
+	engine_spec_release(&spec);
+	if (rc < 0)
 		cli_error("%s: %s", name, err.msg);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static int exec_parse(struct cli_globals *g, int argc, char **argv, struct exec_opts *o)
@@ -282,7 +293,6 @@ int cli_exec(struct cli_globals *g, int argc, char **argv)
 	struct state_container *v = NULL;
 	const struct state_container *rec;
 	struct engine_container *ec = NULL;
-	struct engine_spec spec;
 	struct stk_err err;
 	char **env = NULL;
 	const char *service;
@@ -295,7 +305,6 @@ int cli_exec(struct cli_globals *g, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	}
 	service = argv[optind];
-	engine_spec_init(&spec);
 	rc = CLI_FAIL;
 	if (cli_load_project(g, &service, 1, false, &p) < 0)
 		goto out;
@@ -307,15 +316,13 @@ int cli_exec(struct cli_globals *g, int argc, char **argv)
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	if (cli_find_running(v, n, service, o.index, &rec) < 0 ||
-	    exec_open(g, rec, &o, &spec, &ec) < 0)
+	if (cli_find_running(v, n, service, o.index, &rec) < 0 || exec_open(g, rec, &ec) < 0)
 		goto out;
-	env = cli_env_merge(spec.env, o.env, o.nenv);
+	env = cli_env_merge(engine_env(ec), o.env, o.nenv);
 	rc = exec_run(ec, &o, env, argv + optind + 1, state_str(rec->config, "name"));
 out:
 	cli_strv_free(env);
 	engine_container_free(ec);
-	engine_spec_release(&spec);
 	state_containers_free(v, n);
 	if (p)
 		cli_project_release(p);

@@ -65,9 +65,26 @@ int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privi
 				: cgv1_apply(cg, r, privileged, extra, nextra, err);
 }
 
-int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
+int cgroup_join_open(const struct cgroup *cg, struct cgroup_join *j, struct stk_err *err)
 {
-	return cg->version == 2 ? cgv2_enter(cg, pid, err) : cgv1_enter(cg, pid, err);
+	j->n = 0;
+	return cg->version == 2 ? 0 : cgv1_join_open(cg, j, err);
+}
+
+int cgroup_join_self(const struct cgroup_join *j, struct stk_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < j->n; i++)
+		if (write(j->fd[i], "0", 1) != 1)
+			return stk_err_sys(err, "join cgroup");
+	return 0;
+}
+
+void cgroup_join_close(struct cgroup_join *j)
+{
+	while (j->n)
+		close(j->fd[--j->n]);
 }
 
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)

@@ -42,11 +42,21 @@ int cgroup_create(const char *parent, const char *id, const struct engine_resour
 /* Limits, and device rules: the default allowlist plus extra (the spec's devices). */
 int cgroup_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 		 const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
-int cgroup_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
-/* v1: cgroup.procs of each hierarchy the container joins, opened (O_CLOEXEC) for a child
- * to join by writing "0" itself (at most CGROUP_V1_MAX). */
-#define CGROUP_V1_MAX 16
-int cgroup_v1_open_procs(struct cgroup *cg, int fds[CGROUP_V1_MAX], size_t *n, struct stk_err *err);
+/* A new process joins the container's cgroups by itself. On v1, moving a process by its
+ * pid (cgroup.procs) takes the kernel's global threadgroup lock for writing, which first
+ * waits for an RCU grace period: 10-20 ms on a loaded machine, or while a network
+ * namespace is being torn down; a thread moving itself alone ("0" to tasks) takes no such
+ * lock. So the parent opens the files before the clone and the child, still one thread,
+ * writes them. v2 needs none of it (clone3 places the child, CLONE_INTO_CGROUP): n = 0. */
+#define CGROUP_JOIN_MAX 8
+struct cgroup_join {
+	int fd[CGROUP_JOIN_MAX];
+	size_t n;
+};
+int cgroup_join_open(const struct cgroup *cg, struct cgroup_join *j, struct stk_err *err);
+/* In the child, before it makes threads; allocates nothing. */
+int cgroup_join_self(const struct cgroup_join *j, struct stk_err *err);
+void cgroup_join_close(struct cgroup_join *j);
 /* Ask the kernel to freeze or thaw; it gets there on its own (v1 may need a nudge). */
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 /* One look: 0 when the cgroup is frozen (or thawed) as asked, 1 not yet. nudge (v1):
@@ -68,7 +78,7 @@ void cgroup_free(struct cgroup *cg);
 int cgv1_create(struct cgroup *cg, struct stk_err *err);
 int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
-int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
+int cgv1_join_open(const struct cgroup *cg, struct cgroup_join *j, struct stk_err *err);
 int cgv1_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv1_freeze_check(struct cgroup *cg, bool frozen, bool nudge, struct stk_err *err);
 int cgv1_kill_all(struct cgroup *cg, struct stk_err *err);
@@ -79,7 +89,6 @@ int cgv1_destroy(struct cgroup *cg, struct stk_err *err);
 int cgv2_create(struct cgroup *cg, struct stk_err *err);
 int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privileged,
 	       const struct cg_dev_rule *extra, size_t nextra, struct stk_err *err);
-int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err);
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_freeze_check(struct cgroup *cg, bool frozen, struct stk_err *err);
 int cgv2_kill_all(struct cgroup *cg, struct stk_err *err);

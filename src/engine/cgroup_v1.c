@@ -181,14 +181,13 @@ int cgv1_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	return 0;
 }
 
-int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
+int cgv1_join_open(const struct cgroup *cg, struct cgroup_join *j, struct stk_err *err)
 {
-	char buf[32];
 	size_t i;
 
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	for (i = 0; i < NCTRL; i++) {
-		_cleanup_free_ char *dir = NULL;
+	for (i = 0; i < NCTRL && j->n < CGROUP_JOIN_MAX; i++) {
+		_cleanup_free_ char *dir = NULL, *tasks = NULL;
+		int fd;
 
 		if (!ctrl_present(controllers[i]))
 			continue;
@@ -197,34 +196,13 @@ int cgv1_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
 		 * know from the spec alone). */
 		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
 			continue;
-		if (cg_write(dir, "cgroup.procs", buf, err) < 0)
-			return stk_err_wrap(err, "join cgroup");
-	}
-	return 0;
-}
-
-int cgroup_v1_open_procs(struct cgroup *cg, int fds[CGROUP_V1_MAX], size_t *n, struct stk_err *err)
-{
-	size_t i;
-
-	*n = 0;
-	for (i = 0; i < NCTRL && *n < CGROUP_V1_MAX; i++) {
-		_cleanup_free_ char *dir = NULL, *path = NULL;
-		int fd;
-
-		if (!ctrl_present(controllers[i]))
-			continue;
-		dir = ctrl_dir(controllers[i], cg->path);
-		if (is_cpuset(controllers[i]) && !cg->cpuset && access(dir, F_OK) < 0)
-			continue;
-		path = xasprintf("%s/cgroup.procs", dir);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
+		tasks = xasprintf("%s/tasks", dir);
+		fd = open(tasks, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
-			while (*n > 0)
-				close(fds[--*n]);
-			return stk_err_sys(err, "join cgroup: open %s", path);
+			cgroup_join_close(j);
+			return stk_err_sys(err, "join cgroup: open %s", tasks);
 		}
-		fds[(*n)++] = fd;
+		j->fd[j->n++] = fd;
 	}
 	return 0;
 }

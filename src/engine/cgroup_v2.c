@@ -133,15 +133,6 @@ int cgv2_apply(struct cgroup *cg, const struct engine_resources *r, bool privile
 	return 0;
 }
 
-int cgv2_enter(struct cgroup *cg, pid_t pid, struct stk_err *err)
-{
-	_cleanup_free_ char *dir = leaf_dir(cg);
-
-	if (write_ll(dir, "cgroup.procs", pid, err) < 0)
-		return stk_err_wrap(err, "join cgroup");
-	return 0;
-}
-
 int cgv2_freeze(struct cgroup *cg, bool frozen, struct stk_err *err)
 {
 	_cleanup_free_ char *dir = leaf_dir(cg);

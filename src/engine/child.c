@@ -143,11 +143,8 @@ void child_main(struct child_args *a)
 	child_reset_signals();
 	if (wait_go(sync, &err) < 0)
 		child_fail(sync, STEP_SYNC, &err);
-	for (size_t i = 0; i < plan->ncg_procs; i++)
-		if (write(plan->cg_procs[i], "0", 1) < 0) {
-			stk_err_sys(&err, "cgroup.procs");
-			child_fail(sync, STEP_CGROUP, &err);
-		}
+	if (cgroup_join_self(a->join, &err) < 0)
+		child_fail(sync, STEP_CGROUP, &err);
 	/* v1 has no CLONE_INTO_CGROUP: the namespace is made now that we are in place, so
 	 * that its root is the container's cgroup. */
 	if (a->cgroup_version == 1 && unshare(CLONE_NEWCGROUP) < 0) {

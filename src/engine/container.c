@@ -96,7 +96,7 @@ int engine_create(const struct engine_spec *spec, struct engine_container **out,
 		engine_container_free(c);
 		return -1;
 	}
-	if (rootfs_prepare_files(&c->spec, err) < 0 ||
+	if (exec_record_write(c, err) < 0 || rootfs_prepare_files(&c->spec, err) < 0 ||
 	    cgroup_create(c->spec.cgroup_parent, c->spec.id, &c->spec.res, &c->cg, err) < 0 ||
 	    cgroup_apply(c->cg, &c->spec.res, c->spec.privileged, c->dev_rules, c->ndev_rules,
 			 err) < 0) {
@@ -152,6 +152,7 @@ int engine_start_begin(struct engine_container *c, struct stk_err *err)
 {
 	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
 	struct sync_msg go = {.type = SYNC_GO};
+	struct cgroup_join join = {.n = 0};
 	struct child_plan plan;
 	int sv[2], pidfd = -1;
 	pid_t pid;
@@ -171,7 +172,12 @@ int engine_start_begin(struct engine_container *c, struct stk_err *err)
 		flags |= CLONE_NEWNET;
 	if (c->cg->version == 2)
 		flags |= CLONE_NEWCGROUP;
+	if (cgroup_join_open(c->cg, &join, err) < 0) {
+		child_plan_release(&plan);
+		return stk_err_wrap(err, "start %s", c->spec.id);
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		cgroup_join_close(&join);
 		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: socketpair", c->spec.id);
 	}
@@ -179,6 +185,7 @@ int engine_start_begin(struct engine_container *c, struct stk_err *err)
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		cgroup_join_close(&join);
 		child_plan_release(&plan);
 		return stk_err_sys(err, "start %s: clone3", c->spec.id);
 	}
@@ -186,17 +193,19 @@ int engine_start_begin(struct engine_container *c, struct stk_err *err)
 		struct child_args a = {.c = c,
 				       .plan = &plan,
 				       .sync = sv[1],
-				       .cgroup_version = c->cg->version};
+				       .cgroup_version = c->cg->version,
+				       .join = &join};
 
 		close(sv[0]);
 		child_main(&a);
 	}
 	close(sv[1]);
+	cgroup_join_close(&join);
 	child_plan_release(&plan);
 	c->pid = pid;
 	c->start_sync = sv[0];
 	c->start_pidfd = pidfd;
-	/* v1: the child joins its cgroups itself, first thing after "go" (plan.c). */
+	/* v1: the child joins its cgroups itself, first thing after "go" (cgroup.h). */
 	/* Before the program runs: whoever sees it running can engine_open it. */
 	write_pid_file(c);
 	if (sync_send(sv[0], &go, -1) < 0) {
@@ -284,7 +293,7 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out, s
 	_cleanup_free_ char *pidfile = NULL, *procfile = NULL, *cgroups = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
 	struct engine_container *c;
-	int pid = -1;
+	int pid = -1, rc;
 
 	if (!spec->id || !*spec->id || !spec->state_dir)
 		return stk_err_set(err, EINVAL, "container id and state directory are required");
@@ -307,14 +316,26 @@ int engine_open(const struct engine_spec *spec, struct engine_container **out, s
 		engine_container_free(c);
 		return stk_err_set(err, ESRCH, "container %s is not running", spec->id);
 	}
-	process_rlimits(c);
-	if (caps_compute(&c->spec, &c->caps, err) < 0 ||
-	    seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0) {
+	/* What exec needs: the record engine_create wrote, else (a container of an older
+	 * stack) the spec we were given; its seccomp filter waits for the first exec. */
+	rc = exec_record_load(c, err);
+	if (rc == 1 && caps_compute(&c->spec, &c->caps, err) < 0) {
 		engine_container_free(c);
 		return -1;
 	}
+	process_rlimits(c);
 	*out = c;
 	return 0;
+}
+
+bool engine_exec_recorded(const struct engine_container *c)
+{
+	return c->recorded || !c->opened;
+}
+
+char *const *engine_env(const struct engine_container *c)
+{
+	return c->spec.env;
 }
 
 pid_t engine_pid(const struct engine_container *c)

@@ -142,6 +142,13 @@ int engine_start_poll(struct engine_container *c, struct stk_err *err);
  * directory holds the pid): for exec, pause, unpause, kill, stats. Such a handle cannot
  * reap or remove; its pidfd still becomes readable when PID 1 exits. */
 int engine_open(const struct engine_spec *spec, struct engine_container **out, struct stk_err *err);
+/* Whether an opened container has what exec needs from its state directory (engine_create
+ * records the process fields, capabilities and seccomp filter there): then a spec of its
+ * names alone (id, state_dir, cgroup_parent) is enough for engine_open. False for a
+ * container created by an older stack: open it with its whole spec. */
+bool engine_exec_recorded(const struct engine_container *c);
+/* The container's environment (NULL-terminated; owned by the container). */
+char *const *engine_env(const struct engine_container *c);
 
 pid_t engine_pid(const struct engine_container *c);
 /* Readable when the container's PID 1 has exited; owned by the container. */
@@ -239,6 +246,7 @@ struct engine_exec_spec {
 	char **argv, **env; /* env NULL = the container's */
 	char *workdir; /* NULL = the container's */
 	char *user; /* NULL = the container's */
+	bool privileged; /* every capability and no seccomp filter, for this process only */
 	bool tty;
 	unsigned short tty_rows, tty_cols; /* the pty's size before the command runs */
 	int stdio[3];

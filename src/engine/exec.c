@@ -1,8 +1,9 @@
 /* Exec: another process inside a running container. The new process is cloned into
  * the container's PID namespace (we set our pid_for_children from the pidfd for the
- * clone and restore it at once), placed in the container's cgroup, then joins the
- * other namespaces with one setns on the pidfd and finishes like PID 1 did: user,
- * capabilities, no_new_privs, seccomp, execve. */
+ * clone and restore it at once), joins the container's cgroups itself (cgroup.h says
+ * why), then the other namespaces with one setns on the pidfd, and finishes like PID 1
+ * did, with PID 1's capabilities and seccomp filter (from the exec record when another
+ * process started the container): user, capabilities, no_new_privs, seccomp, execve. */
 #include "engine/internal.h"
 
 #include <errno.h>
@@ -26,7 +27,39 @@ struct exec_plan {
 	char **env;
 	size_t home_slot;
 	int rootfd; /* the container's root, as PID 1 sees it */
+	struct cgroup_join join;
+	uint64_t caps;
+	const struct seccomp_prog *seccomp;
 };
+
+static const struct seccomp_prog no_filter = {0};
+
+/* The filter of a container another process started without an exec record (an older
+ * stack's): compiled from the spec it was opened with. */
+static int exec_seccomp(struct engine_container *c, struct stk_err *err)
+{
+	if (!c->opened || c->seccomp_ready)
+		return 0;
+	if (seccomp_prepare(&c->spec, c->caps, &c->seccomp, err) < 0)
+		return -1;
+	c->seccomp_ready = true;
+	return 0;
+}
+
+/* Docker's exec --privileged: every capability we hold, no seccomp filter. */
+static int exec_security(struct engine_container *c, const struct engine_exec_spec *e,
+			 struct exec_plan *out, struct stk_err *err)
+{
+	struct engine_spec all = {.privileged = true};
+
+	if (e->privileged) {
+		out->seccomp = &no_filter;
+		return caps_compute(&all, &out->caps, err);
+	}
+	out->caps = c->caps;
+	out->seccomp = &c->seccomp;
+	return exec_seccomp(c, err);
+}
 
 /* setns(CLONE_NEWNS) puts us at the root of the namespace's first mount, which is the
  * container's root only when the host's root is a mount of its own: in a chroot (stack
@@ -43,12 +76,14 @@ static int open_proc_root(pid_t pid, struct stk_err *err)
 	return fd;
 }
 
-static int exec_plan_build(const struct engine_container *c, const struct engine_exec_spec *e,
+static int exec_plan_build(struct engine_container *c, const struct engine_exec_spec *e,
 			   struct exec_plan *out, struct stk_err *err)
 {
 	const char *user = e->user ? e->user : c->spec.user;
 
 	out->env = NULL;
+	if (exec_security(c, e, out, err) < 0)
+		return -1;
 	out->rootfd = open_proc_root(c->pid, err);
 	if (out->rootfd < 0)
 		return -1;
@@ -56,7 +91,7 @@ static int exec_plan_build(const struct engine_container *c, const struct engine
 		return stk_err_wrap(err, "%s", child_step_name(STEP_USER));
 	out->env = plan_env(e->env ? e->env : c->spec.env, NULL, e->tty, out->user.home,
 			    &out->home_slot);
-	return 0;
+	return cgroup_join_open(c->cg, &out->join, err);
 }
 
 static void exec_plan_freep(struct exec_plan **p)
@@ -67,6 +102,7 @@ static void exec_plan_freep(struct exec_plan **p)
 		return;
 	if ((*p)->rootfd >= 0)
 		close((*p)->rootfd);
+	cgroup_join_close(&(*p)->join);
 	for (i = 0; (*p)->env && (*p)->env[i]; i++)
 		free((*p)->env[i]);
 	free((*p)->env);
@@ -86,6 +122,8 @@ exec_child(struct engine_container *c, const struct engine_exec_spec *e,
 		stk_err_set(&err, EPIPE, "parent went away");
 		child_fail(sync, STEP_SYNC, &err);
 	}
+	if (cgroup_join_self(&plan->join, &err) < 0)
+		child_fail(sync, STEP_CGROUP, &err);
 	/* The network namespace too, whichever it is: the one PID 1 joined (spec.netns) may
 	 * have been given by a path that no longer exists, such as the supervisor's fd. */
 	if (setns(c->pidfd,
@@ -108,8 +146,8 @@ exec_child(struct engine_container *c, const struct engine_exec_spec *e,
 	p.stdio = e->stdio;
 	p.rlimits = c->rlimits;
 	p.nrlimits = c->nrlimits;
-	p.caps = c->caps;
-	p.seccomp = &c->seccomp;
+	p.caps = plan->caps;
+	p.seccomp = plan->seccomp;
 	process_exec(&c->spec, &p, sync);
 }
 
@@ -166,8 +204,8 @@ int engine_exec(struct engine_container *c, const struct engine_exec_spec *e,
 		close(sv[0]);
 		return stk_err_wrap(err, "exec in %s", c->spec.id);
 	}
-	if ((c->cg->version == 1 && cgroup_enter(c->cg, pid, err) < 0) ||
-	    (sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the exec process")) ||
+	cgroup_join_close(&plan->join);
+	if ((sync_send(sv[0], &go, -1) < 0 && stk_err_sys(err, "signal the exec process")) ||
 	    ns_wait_exec(sv[0], &out->pty_master, NULL, err) < 0) {
 		siginfo_t si;
 

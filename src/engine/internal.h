@@ -47,6 +47,9 @@ struct engine_container {
 	struct cg_dev_rule *dev_rules; /* and the rules that allow them */
 	size_t ndev_rules;
 	struct seccomp_prog seccomp; /* compiled in the parent; empty = no filter */
+	/* Opened (engine_open): the exec record was read (caps, filter, process fields);
+	 * seccomp_ready: the filter is in seccomp (else the first exec compiles it). */
+	bool recorded, seccomp_ready;
 	/* A pause or unpause under way (engine_pause_poll), and a remove (engine_remove):
 	 * CLOCK_MONOTONIC milliseconds; 0 = none. */
 	bool freeze_target;
@@ -62,6 +65,13 @@ struct engine_container {
 void engine_warn(struct engine_container *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void engine_spec_copy(struct engine_spec *dst, const struct engine_spec *src);
+/* RLIMIT_NOFILE -> "nofile", as engine_spec_from_json reads it. */
+const char *engine_rlimit_name(int resource);
+
+/* record.c: the exec record, written at create, read back by engine_open: 0, or 1 when
+ * there is none or a damaged one (a container created by an older stack). */
+int exec_record_write(const struct engine_container *c, struct stk_err *err);
+int exec_record_load(struct engine_container *c, struct stk_err *err);
 
 /* Steps of the child's setup, reported with errno when one fails. */
 enum child_step {
@@ -148,11 +158,6 @@ struct child_plan {
 	char **env; /* PATH, HOSTNAME, TERM added; HOME too when known */
 	size_t home_slot; /* index of the HOME entry the child fills, or SIZE_MAX */
 	const struct child_user *user; /* NULL: ask the parent once mounted */
-	/* v1: the leaf's cgroup.procs of each hierarchy, which the child writes "0" to: the
-	 * move waits for an RCU grace period, in the child rather than in the parent, so
-	 * that the moves of containers started together overlap. */
-	int cg_procs[CGROUP_V1_MAX];
-	size_t ncg_procs;
 };
 /* overlay's mount options for the spec's layers, writable layer and work dir. */
 char *plan_overlay_options(const struct engine_spec *s);
@@ -169,6 +174,7 @@ struct child_args {
 	const struct child_plan *plan;
 	int sync;
 	int cgroup_version;
+	const struct cgroup_join *join; /* v1: the child joins its cgroups itself */
 };
 void __attribute__((noreturn)) child_main(struct child_args *a);
 void child_reset_signals(void);

@@ -3,7 +3,7 @@ libstack_a_SOURCES += src/engine/engine.h src/engine/internal.h src/engine/cgrou
 	src/engine/process.c src/engine/rootfs.c src/engine/mount.c src/engine/dev.c \
 	src/engine/caps.c src/engine/seccomp.c src/engine/seccomp_json.c src/engine/user.c \
 	src/engine/exec.c src/engine/cgroup.c src/engine/cgroup_v1.c src/engine/cgroup_v2.c src/engine/cgroup_devices.c \
-	src/engine/spec.c src/engine/signal.c src/engine/initpath.c src/engine/plan.c
+	src/engine/spec.c src/engine/record.c src/engine/signal.c src/engine/initpath.c src/engine/plan.c
 
 # The PID 1 of `init: true` containers: static, so it runs in any image, and built
 # without the sanitizers, which cannot link statically.

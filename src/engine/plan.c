@@ -130,11 +130,8 @@ int plan_build_start(const struct engine_container *c, struct child_plan *out, s
 		return -1;
 	if (s->nlayers)
 		out->overlay_opts = plan_overlay_options(s);
-	if (c->cg->version == 1) {
+	if (c->cg->version == 1)
 		rootfs_list_cgroup_v1(s, &out->cgv1, &out->ncgv1);
-		if (cgroup_v1_open_procs(c->cg, out->cg_procs, &out->ncg_procs, err) < 0)
-			return -1;
-	}
 	if (sysctl_paths(s, &out->sysctl_paths, err) < 0)
 		return -1;
 	if (mount_prepare_sources(s, err) < 0)
@@ -155,10 +152,6 @@ static void strv_free(char **v)
 
 void child_plan_release(struct child_plan *p)
 {
-	size_t i;
-
-	for (i = 0; i < p->ncg_procs; i++)
-		close(p->cg_procs[i]);
 	free(p->overlay_opts);
 	free(p->cgv1);
 	strv_free(p->sysctl_paths);

@@ -245,6 +245,16 @@ int engine_rlimit_by_name(const char *name)
 	return -1;
 }
 
+const char *engine_rlimit_name(int resource)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++)
+		if (rlimit_names[i].res == resource)
+			return rlimit_names[i].name;
+	return "?";
+}
+
 static int get_ulimits(struct json_object *o, struct engine_spec *s, struct stk_err *err)
 {
 	struct json_object *v;

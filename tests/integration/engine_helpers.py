@@ -17,6 +17,14 @@ BUSYBOX = "/bin/busybox"
 CGROUP_PARENT = f"stack-test-{os.getpid()}"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
+# A Docker-format seccomp profile that allows everything but mkdir (EACCES).
+MKDIR_DENIED_PROFILE = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "archMap": [{"architecture": "SCMP_ARCH_X86_64",
+                 "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}],
+}
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the engine needs root")
 needs_busybox = pytest.mark.skipif(not os.path.exists(BUSYBOX),
                                    reason="busybox-static is not installed")

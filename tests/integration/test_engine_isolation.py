@@ -6,7 +6,8 @@ import signal
 import stat
 import subprocess
 
-from engine_helpers import cgroup_dir, engine, needs_busybox, needs_root  # noqa: F401
+from engine_helpers import (MKDIR_DENIED_PROFILE, cgroup_dir, engine,  # noqa: F401
+                            needs_busybox, needs_root)
 
 pytestmark = [needs_root, needs_busybox]
 
@@ -358,13 +359,7 @@ def test_from_host_namespaces_cgroup_and_fds(engine):
 
 def test_seccomp_profile_from_a_docker_json_file(engine, tmp_path):
     profile = tmp_path / "profile.json"
-    profile.write_text(json.dumps({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "archMap": [{"architecture": "SCMP_ARCH_X86_64",
-                     "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
-        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
-                      "errnoRet": 13}],
-    }))
+    profile.write_text(json.dumps(MKDIR_DENIED_PROFILE))
     r = engine.run("sh", "-c", "mkdir /tmp/x; grep Seccomp: /proc/self/status",
                    spec={"security_opt": [f"seccomp={profile}"]})
     assert "Permission denied" in r.err, r

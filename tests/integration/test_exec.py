@@ -2,6 +2,7 @@
 container, with and without a TTY (a pty driven from here), Compose's flags, errors and
 exit codes, and with the project's supervisor killed."""
 import fcntl
+import json
 import os
 import select
 import signal
@@ -9,9 +10,10 @@ import struct
 import subprocess
 import termios
 import time
+from pathlib import Path
 
 from conftest import STACK, run_stack
-from engine_helpers import needs_root
+from engine_helpers import MKDIR_DENIED_PROFILE, needs_root
 from netlib import needs_root as needs_netns
 from uplib import poll_until, project  # noqa: F401 (fixture)
 
@@ -251,3 +253,106 @@ services:
     assert (r.code, r.out) == (0, "1\n"), r
     r = project("exec", "-T", "cache", "redis-cli", "ping")
     assert (r.code, r.out) == (0, "PONG\n"), r
+
+
+def container_dir(project):
+    [d] = (project.root / "containers").iterdir()
+    return d
+
+
+def host_cgroups(pid):
+    return Path(f"/proc/{pid}/cgroup").read_text()
+
+
+def host_pid_of(cmdline, inner_pid):
+    """The host pid of the process with that command line and that pid in its own
+    namespace (the last field of NSpid)."""
+    for p in os.listdir("/proc"):
+        try:
+            if (p.isdigit() and Path(f"/proc/{p}/cmdline").read_bytes() == cmdline and
+                    f"\t{inner_pid}\n" in [ln[ln.rfind("\t"):] + "\n" for ln in
+                                           Path(f"/proc/{p}/status").read_text().splitlines()
+                                           if ln.startswith("NSpid:")]):
+                return int(p)
+        except OSError:
+            pass
+    return None
+
+
+def test_exec_process_is_in_every_cgroup_of_the_container(project):
+    # a cpuset limit gives the container a cpuset cgroup of its own, which exec joins too
+    up(project, WEB + '    cpuset: "0"\n')
+    pid1 = int((container_dir(project) / "engine" / "pid").read_text())
+    r = project.ok("exec", "-T", "web", "sh", "-c", "sleep 4242 >/dev/null 2>&1 & echo $!")
+    inner = int(r.out)
+    # the backgrounded sleep (its parent, the exec'd sh, is gone) is still in them
+    pid = host_pid_of(b"sleep\x004242\x00", inner)
+    assert pid is not None
+    assert "/stack/" in host_cgroups(pid1)
+    assert host_cgroups(pid) == host_cgroups(pid1)
+    top = project.ok("top", "web").out
+    assert "sleep 4242" in top, top
+
+
+def test_exec_gets_the_containers_caps_user_and_seccomp_filter_even_after_its_profile_changed(
+        project):
+    profile = project.dir / "profile.json"
+    profile.write_text(json.dumps(MKDIR_DENIED_PROFILE))
+    up(project, WEB + f"""    user: nobody
+    working_dir: /tmp
+    cap_drop: [ALL]
+    cap_add: [NET_RAW]
+    security_opt: ["seccomp={profile}", "no-new-privileges"]
+    ulimits:
+      nofile: 777
+""")
+    # the profile on the host now allows everything: exec keeps PID 1's filter
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW"}))
+    r = project("exec", "-T", "web", "sh", "-c",
+                "mkdir /tmp/x; id -un; pwd; ulimit -n; grep -E '^(CapEff|NoNewPrivs)' "
+                "/proc/self/status")
+    assert "mkdir: can't create directory '/tmp/x': Permission denied" in r.err, r
+    lines = r.out.splitlines()
+    assert lines[:3] == ["nobody", "/tmp", "777"], r
+    # NET_RAW (13) is the one capability left, and nobody's exec has none effective
+    assert lines[3:] == ["CapEff:\t0000000000000000", "NoNewPrivs:\t1"], r
+    r = project("exec", "-T", "-u", "root", "web", "grep", "CapEff", "/proc/self/status")
+    assert r.out == f"CapEff:\t{1 << 13:016x}\n", r
+
+
+def test_exec_environment_is_the_containers_not_a_rebuilt_images(project):
+    project.write("""
+services:
+  web:
+    build: .
+    stop_signal: SIGKILL
+    command: ["sleep", "100000"]
+""")
+    dockerfile = project.dir / "Dockerfile"
+    dockerfile.write_text(f"FROM {project.image}\nENV WHICH=first\n")
+    project.ok("up", "-d")
+    dockerfile.write_text(f"FROM {project.image}\nENV WHICH=second\n")
+    project.ok("build")
+    r = project.ok("exec", "-T", "web", "sh", "-c", "echo $WHICH")
+    assert r.out == "first\n", r
+
+
+def test_exec_in_a_container_without_an_exec_record_rebuilds_its_spec(project):
+    # a container created by an older stack has no record, and a damaged one (a filter cut
+    # short, garbage) is as none: exec still filters and drops capabilities, from the
+    # applied model and the image as before, never unfiltered
+    up(project)
+    record = container_dir(project) / "engine" / "exec.json"
+    rec = json.loads(record.read_text())
+    assert rec["seccomp_insns"] > 0 and len(rec["seccomp"]) == 16 * rec["seccomp_insns"]
+    rec["seccomp"] = rec["seccomp"][:-16]
+
+    def cut_filter():
+        record.write_text(json.dumps(rec))
+    for damage in (cut_filter, lambda: record.write_text('{"environment": ['), record.unlink):
+        damage()
+        r = project.ok("exec", "-T", "web", "sh", "-c",
+                       "echo $SVCVAR; grep -E '^(Seccomp|CapEff):' /proc/self/status")
+        assert r.out.splitlines()[0] == "from-service" and "Seccomp:\t2" in r.out, r
+        assert not cap_eff(r.out) & (1 << 21), r
+    assert "CPU %" in project.ok("stats", "--no-stream").out
