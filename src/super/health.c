@@ -158,15 +158,24 @@ static void schedule(struct sup_ctr *c, long long ms)
 }
 
 /* Arms the timer for the next probe: the schedule's, or sooner for a hint from the
- * container's output (at least HINT_GAP_MS after the previous probe started). */
+ * container's output: at least HINT_GAP_MS after the previous probe started, and as
+ * long after it ended as it ran, so that a container that writes all the time while it
+ * is not ready spends at most half of a CPU on its probes. */
 static void arm(struct sup_ctr *c)
 {
 	struct sup_health *h = &c->health;
 	long long now = now_ms(&c->s->loop), due = h->sched_due_ms;
 
 	if (h->hinted && h->fast_start && !h->passed) {
-		long long hint = h->probes ? h->probe_started_ms + HINT_GAP_MS : now;
+		/* On the wall clock the probes are logged with: uv_now() is coarse. */
+		long long at = h->probe_start_ns + HINT_GAP_MS * NS_PER_MS,
+			  idle = 2 * h->probe_end_ns - h->probe_start_ns, wall = sup_now_ns(),
+			  hint = now;
 
+		if (at < idle)
+			at = idle;
+		if (h->probes && at > wall)
+			hint += (at - wall + NS_PER_MS - 1) / NS_PER_MS;
 		if (hint < due)
 			due = hint;
 	}
@@ -186,7 +195,7 @@ static void record(struct sup_ctr *c)
 	sup_changed(c->s);
 }
 
-static void log_probe(struct sup_health *h, long long end_ns)
+static void log_probe(struct sup_health *h)
 {
 	struct sup_health_probe *p;
 
@@ -196,7 +205,7 @@ static void log_probe(struct sup_health *h, long long end_ns)
 	}
 	p = &h->log[h->nlog++];
 	p->start_ns = h->probe_start_ns;
-	p->end_ns = end_ns;
+	p->end_ns = h->probe_end_ns;
 	p->exit_code = h->last_exit;
 	p->by_output = h->by_output;
 }
@@ -243,8 +252,9 @@ static void probe_finished(struct sup_ctr *c)
 		snprintf(h->output, sizeof(h->output), "Health check exceeded timeout (%llds)",
 			 h->timeout_ms / 1000);
 	h->probing = false;
+	h->probe_end_ns = sup_now_ns();
 	h->last_exit = h->timed_out ? -1 : ex.code;
-	log_probe(h, sup_now_ns());
+	log_probe(h);
 	if (!h->timed_out && ex.code == 0) {
 		h->streak = 0;
 		h->passed = true;
@@ -287,8 +297,7 @@ static void probe_start(struct sup_ctr *c)
 	h->hinted = false;
 	h->probes++;
 	h->output_probes += h->by_output;
-	h->probe_started_ms = now;
-	h->probe_start_ns = sup_now_ns();
+	h->probe_start_ns = h->probe_end_ns = sup_now_ns();
 	if (!c->ec || pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		reschedule(c);
 		return;
@@ -299,7 +308,7 @@ static void probe_start(struct sup_ctr *c)
 		close(pfd[1]);
 		snprintf(h->output, sizeof(h->output), "%s", err.msg);
 		h->last_exit = -1;
-		log_probe(h, sup_now_ns());
+		log_probe(h);
 		if (counts(c, now) && ++h->streak >= h->retries && h->status != HEALTH_UNHEALTHY) {
 			h->status = HEALTH_UNHEALTHY;
 			sup_event(c, "health_status", NULL, 0);
@@ -338,7 +347,8 @@ void sup_health_output(struct sup_ctr *c)
 {
 	struct sup_health *h = &c->health;
 
-	if (!h->timer_open || !h->fast_start || h->passed || h->hinted)
+	if (!h->timer_open || !h->fast_start || h->passed || h->hinted ||
+	    h->status == HEALTH_UNHEALTHY)
 		return;
 	h->hinted = true;
 	if (!h->probing)

@@ -45,7 +45,8 @@ struct sup_health {
 	long long started_ms; /* the container's start, for start_period */
 	/* fast start: when the schedule's next probe is due (uv_now ms); output from the
 	 * container before the first pass asks for a probe sooner (hinted) */
-	long long sched_due_ms, probe_started_ms, probe_start_ns;
+	long long sched_due_ms;
+	long long probe_start_ns, probe_end_ns; /* the last probe's, on the wall clock */
 	long long count_due_ms; /* fast start: a failure counts toward retries from then */
 	bool hinted, by_output; /* by_output: the probe in flight was asked for by output */
 	long long probes, output_probes; /* run since the container started */

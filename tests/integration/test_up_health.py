@@ -94,6 +94,31 @@ services:
     assert all(p["trigger"] == "schedule" and p["exit_code"] != 0 for p in h["log"][:-1]), h
 
 
+def test_output_asks_for_probes_one_at_a_time_at_most_half_the_time(project):
+    # A container that writes all the time while its probe (0.1 s) keeps failing.
+    project.write("""
+services:
+  db:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "while :; do echo not ready yet; sleep 0.01; done"]
+    healthcheck:
+      test: ["CMD-SHELL", "sleep 0.1; exit 1"]
+      interval: 1h
+""")
+    project.ok("up", "-d")
+    h = poll_until(lambda: (lambda h: h["output_probes"] >= 6 and h)(
+        health_record(project, "db")), what="six probes asked for by output")
+    assert h["status"] == "starting", h  # failures count once an interval (1 h)
+    ms = 1_000_000
+    for prev, p in zip(h["log"], h["log"][1:]):
+        assert p["start"] >= prev["end"], h  # one probe at a time
+        if p["trigger"] == "output":
+            # idle at least as long as the previous probe ran (5 ms: the timer runs on a coarser clock)
+            assert p["start"] - prev["end"] >= prev["end"] - prev["start"] - 5 * ms, h
+            assert p["start"] - prev["start"] >= 20 * ms - 5 * ms, h
+
+
 def ticking(labels=""):
     """A db ready at once that prints a line every 50 ms; probes due every hour."""
     return f"""
