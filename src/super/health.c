@@ -21,6 +21,7 @@
 #define FAST_FIRST_MS 50
 /* Output-hinted probes: one at a time, starts at least this far apart. */
 #define HINT_GAP_MS 20
+#define HINT_BURST 3
 #define NS_PER_MS 1000000LL
 
 const char *sup_health_name(enum sup_health_status s)
@@ -158,9 +159,10 @@ static void schedule(struct sup_ctr *c, long long ms)
 }
 
 /* Arms the timer for the next probe: the schedule's, or sooner for a hint from the
- * container's output: at least HINT_GAP_MS after the previous probe started, and as
- * long after it ended as it ran, so that a container that writes all the time while it
- * is not ready spends at most half of a CPU on its probes. */
+ * container's output: at least HINT_GAP_MS after the previous probe started and, after
+ * HINT_BURST such probes in a row, as long after it ended as it ran, so that a
+ * container that writes all the time while it is not ready spends at most half of a
+ * CPU on its probes, while the few lines of a server becoming ready wait for nothing. */
 static void arm(struct sup_ctr *c)
 {
 	struct sup_health *h = &c->health;
@@ -172,7 +174,7 @@ static void arm(struct sup_ctr *c)
 			  idle = 2 * h->probe_end_ns - h->probe_start_ns, wall = sup_now_ns(),
 			  hint = now;
 
-		if (at < idle)
+		if (h->hint_run >= HINT_BURST && at < idle)
 			at = idle;
 		if (h->probes && at > wall)
 			hint += (at - wall + NS_PER_MS - 1) / NS_PER_MS;
@@ -297,6 +299,7 @@ static void probe_start(struct sup_ctr *c)
 	h->hinted = false;
 	h->probes++;
 	h->output_probes += h->by_output;
+	h->hint_run = h->by_output ? h->hint_run + 1 : 0;
 	h->probe_start_ns = h->probe_end_ns = sup_now_ns();
 	if (!c->ec || pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		reschedule(c);

@@ -50,6 +50,7 @@ struct sup_health {
 	long long count_due_ms; /* fast start: a failure counts toward retries from then */
 	bool hinted, by_output; /* by_output: the probe in flight was asked for by output */
 	long long probes, output_probes; /* run since the container started */
+	int hint_run; /* probes asked for by output since the schedule's last */
 	/* The last probes, oldest first, as Docker's State.Health.Log (without output). */
 	struct sup_health_probe {
 		long long start_ns, end_ns;
