@@ -2,8 +2,10 @@
  * container on a timer, with Docker's interval, timeout, retries, start_period and
  * start_interval. Until the first passing check stack probes on a doubling schedule
  * from 50 ms up to start_interval (interval when none is set), so a service is seen
- * healthy within tens of milliseconds of being so; after that it follows interval
- * exactly. The label io.stack.healthcheck.fast-start=false turns that off. */
+ * healthy within tens of milliseconds of being so; output from the container before
+ * then ("ready to accept connections") asks for a probe at once, besides. After the first
+ * pass it follows interval exactly. The label io.stack.healthcheck.fast-start=false turns
+ * both off. The last probes and their counts go to state.json. */
 #include "super/internal.h"
 
 #include <errno.h>
@@ -19,7 +21,8 @@
 #include "util/str.h"
 
 #define FAST_FIRST_MS 50
-/* Output-hinted probes: one at a time, starts at least this far apart. */
+/* Probes asked for by output: one at a time, starts at least HINT_GAP_MS apart; after
+ * HINT_BURST in a row, each also waits as long as the previous one ran. */
 #define HINT_GAP_MS 20
 #define HINT_BURST 3
 #define NS_PER_MS 1000000LL
