@@ -608,11 +608,15 @@ def main():
     ap.add_argument("--log-seconds", type=int, default=3)
     ap.add_argument("--tools", default="stack,docker,podman")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--logs-only", action="store_true",
+                    help="only the log measure (busybox only: no postgres or redis image)")
     ap.add_argument("--trace", action="store_true",
                     help="after each healthy run of stack, where its time went")
     ap.add_argument("--baseline", metavar="BIN",
                     help="also a baseline build of stack (the tool named 'baseline')")
     a = ap.parse_args()
+    if a.logs_only:
+        a.no_floor, a.big_rounds = True, 0
     if a.baseline:
         StackBaseline.binary = os.path.abspath(a.baseline)
         a.tools += ",baseline"
@@ -621,7 +625,8 @@ def main():
     def note(key, v):
         res.setdefault(key, []).append(v)
         print(f"  {key}: {v:.3f}", flush=True)
-    with peer_run("stack-compose-bench-", a.tools.split(","), IMAGES) as run:
+    images_used = ("busybox",) if a.logs_only else IMAGES
+    with peer_run("stack-compose-bench-", a.tools.split(","), images_used) as run:
         work, reg, images, tools = run.work, run.reg, run.images, run.tools
         print(f"load average {os.getloadavg()[0]:.2f} before", flush=True)
         for r in range(a.rounds):
@@ -629,7 +634,7 @@ def main():
             print(f"round {r + 1}", flush=True)
             if not a.no_floor:
                 note("floor", floor(images.layout("postgres"), work, a.trace))
-            for t in order:
+            for t in order if not a.logs_only else ():
                 p = t.project("healthy", healthy_project(reg))
                 note(f"{t.name} healthy", t.up_healthy(p))
                 if a.trace and hasattr(t, "trace"):

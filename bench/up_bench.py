@@ -31,6 +31,7 @@ if not os.environ.get("STACK_BENCH_NETNS"):
 from image_fixtures import PushedRegistry, TestImages  # noqa: E402
 
 STACK = os.environ.get("STACK_BIN", str(SRC / "build/stack"))
+MAPS = False
 
 
 def run(*args, root, proj, stack=None):
@@ -68,6 +69,18 @@ def pss_kib(pid):
     return 0
 
 
+def rss_by_object(pid):
+    """Resident KiB per mapped file (and [heap], [stack], anonymous), largest first."""
+    sizes, name = {}, None
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):
+            name = Path(head[5]).name if len(head) > 5 else "[anon]"
+        elif head and head[0] == "Rss:":
+            sizes[name] = sizes.get(name, 0) + int(head[1])
+    return sorted(((v, k) for k, v in sizes.items() if v), reverse=True)
+
+
 def cpu_ticks(pid):
     f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(f[11]) + int(f[12])
@@ -100,6 +113,9 @@ def bench(n, registry, work, stack, tag):
         perf.wait()
     pid = supervisor_pid(root)
     rss, pss = rss_kib(pid), pss_kib(pid)
+    if MAPS:
+        print(f"  {tag} {n}: " + ", ".join(f"{k} {v}" for v, k in rss_by_object(pid)),
+              flush=True)
     t0 = cpu_ticks(pid)
     time.sleep(5)
     idle = cpu_ticks(pid) - t0
@@ -122,8 +138,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--baseline")
+    ap.add_argument("--maps", action="store_true",
+                    help="print the supervisor's resident KiB per mapped object")
     ap.add_argument("n", type=int, nargs="*", default=[3, 100])
     a = ap.parse_args()
+    global MAPS
+    MAPS = a.maps
     stacks = [("this", STACK)] + ([("baseline", a.baseline)] if a.baseline else [])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     work = Path(tempfile.mkdtemp(prefix="stack-up-bench-"))

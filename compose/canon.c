@@ -80,6 +80,19 @@ struct node *c_string(struct canon *c, const struct node *in, const char *path,
 	return node_new_str(in->str, in->pos);
 }
 
+/* llround without libm, which nothing else needs (a process maps 300 KiB less): the
+ * integral part is exact in a long long below 9.2e18, and so is the fraction left. */
+static long long round_half_away(double x)
+{
+	long long t = (long long)x;
+	double frac = x - (double)t;
+
+	if (frac >= 0.5)
+		t++;
+	else if (frac <= -0.5)
+		t--;
+	return t;
+}
 /* A string where Compose also takes a number or boolean (environment values...). */
 struct node *c_scalar_string(struct canon *c, const struct node *in, const char *path,
 			     const struct attr *a)
@@ -109,7 +122,8 @@ struct node *c_float(struct canon *c, const struct node *in, const char *path, c
 	if (!node_as_float(in, &v) || !isfinite(v))
 		return canon_error(c, in, path, "must be a number");
 	snprintf(buf, sizeof(buf), "%.15g", v);
-	return node_new_typed(v == floor(v) && fabs(v) < 1e15 ? SC_INT : SC_FLOAT, buf, in->pos);
+	return node_new_typed(fabs(v) < 1e15 && v == (double)(long long)v ? SC_INT : SC_FLOAT, buf,
+			      in->pos);
 }
 
 struct node *c_bool(struct canon *c, const struct node *in, const char *path, const struct attr *a)
@@ -169,7 +183,7 @@ bool compose_parse_duration(const char *s, long long *ns)
 	}
 	if (total > 9.2e18)
 		return false;
-	*ns = (long long)llround(neg ? -total : total);
+	*ns = round_half_away(neg ? -total : total);
 	return true;
 }
 

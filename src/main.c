@@ -49,6 +49,8 @@ static const struct cli_command commands[] = {
 	{"wait", cli_wait, "Block until containers of all (or specified) services stop.", false},
 	{"volume", cli_volume, "Manage volumes", false},
 	{"supervise", cli_supervise, "The per-project supervisor (started by up)", true},
+	{"tty-keeper", cli_tty_keeper, "Holds a tty container's pty (started by the supervisor)",
+	 true},
 	{"net-plumbing", cli_net_plumbing, "Drive the network module directly (tests)", true},
 	{"runtime", cli_runtime, "Run one container in the foreground (plumbing)", true},
 };

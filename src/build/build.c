@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,9 +72,19 @@ static int private_mounts(struct stk_err *err)
 	return 0;
 }
 
-int build_prepare(struct stk_err *err)
+/* The guard first: it must not share the builder's mount namespace, which would keep
+ * the builder's mounts alive after the builder. */
+int build_prepare(const char *root, int report_fd, struct build_guard **guard, struct stk_err *err)
 {
-	return private_mounts(err);
+	*guard = NULL;
+	if (build_guard_start(root, report_fd, guard, err) < 0)
+		return -1;
+	if (private_mounts(err) < 0) {
+		build_guard_end(*guard);
+		*guard = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 bool build_interrupted(struct build *b)
@@ -1199,6 +1211,16 @@ static int run_triggers(struct stage_run *r, const struct df_instr *from, struct
 	return rc;
 }
 
+/* In a build of several stages, a failure names its stage (stages run side by side). */
+static int stage_fail(struct build *b, size_t index, struct stk_err *err)
+{
+	const char *name = b->df.stages[index].name;
+
+	if (b->df.nstages < 2)
+		return -1;
+	return name ? stk_err_wrap(err, "stage %s", name) : stk_err_wrap(err, "stage %zu", index);
+}
+
 static int run_stage(struct build *b, size_t index, const struct vars *meta, struct bstate *done,
 		     struct stk_err *err)
 {
@@ -1211,7 +1233,7 @@ static int run_stage(struct build *b, size_t index, const struct vars *meta, str
 	build_say(b, "Step %u/%u : %s\n", b->step, b->nsteps, sg->v[0].original);
 	if (stage_from(&r, sg, err) < 0) {
 		step_fail(b, &sg->v[0], err);
-		return -1;
+		return stage_fail(b, index, err);
 	}
 	rc = run_triggers(&r, &sg->v[0], err);
 	for (i = 1; rc == 0 && i < sg->n; i++) {
@@ -1226,7 +1248,7 @@ static int run_stage(struct build *b, size_t index, const struct vars *meta, str
 	vars_free(&r.vars);
 	if (rc < 0) {
 		bstate_release(&r.st);
-		return -1;
+		return stage_fail(b, index, err);
 	}
 	done[index] = r.st;
 	return 0;
@@ -1342,17 +1364,18 @@ static bool stage_ready(const struct stage_sched *ss, const struct bstate *done,
 }
 
 /* One stage in a child process, with scratch space of its own; its steps land in the
- * step cache, its error (if any) in errfile. */
+ * step cache, its error (if any) in errfile. It stops when the builder dies. */
 static pid_t stage_child(struct build *b, const struct stage_sched *ss, size_t i,
 			 const struct vars *meta, struct bstate *done, const char *errfile)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0) {
 		struct stk_err err;
 		char *work = xasprintf("%s/stage%zu", b->work, i);
 		int rc;
 
+		build_child_dies_with_parent(parent);
 		stk_err_clear(&err);
 		b->work = work;
 		b->seq = 0;
@@ -1371,40 +1394,103 @@ static pid_t stage_child(struct build *b, const struct stage_sched *ss, size_t i
 	return pid;
 }
 
+/* The stage children running side by side. */
+struct siblings {
+	size_t n, left;
+	pid_t *pids; /* 0 once reaped */
+	int *pidfds;
+	char **errfiles;
+	bool stopping;
+};
+
+/* SIGTERM, which a stage's child takes as an interrupt: its RUN container is killed and
+ * removed, and it exits. */
+static void siblings_stop(struct siblings *sb)
+{
+	size_t j;
+
+	sb->stopping = true;
+	for (j = 0; j < sb->n; j++)
+		if (sb->pids[j] > 0)
+			kill(sb->pids[j], SIGTERM);
+}
+
+/* Reaps child j; the first failure becomes the build's error and stops the others. */
+static void sibling_reap(struct build *b, struct siblings *sb, size_t j, int *rc,
+			 struct stk_err *err)
+{
+	int status = 0;
+
+	while (waitpid(sb->pids[j], &status, 0) < 0 && errno == EINTR)
+		;
+	sb->pids[j] = 0;
+	sb->left--;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (*rc == 0) {
+		_cleanup_free_ char *msg = str_read_file(sb->errfiles[j], NULL);
+		bool intr = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+
+		*rc = stk_err_set(err, intr ? EINTR : EIO, "%s",
+				  msg ? msg : "a stage's builder failed");
+		if (intr)
+			b->interrupted = true;
+	}
+	if (!sb->stopping)
+		siblings_stop(sb);
+}
+
+/* Until every child has exited: the first to fail stops the others at once, and an
+ * interrupt of the builder is passed on to them. */
+static int siblings_wait(struct build *b, struct siblings *sb, struct stk_err *err)
+{
+	_cleanup_free_ struct pollfd *p = xcalloc(sb->n + 1, sizeof(*p));
+	size_t j;
+	int rc = 0;
+
+	while (sb->left) {
+		for (j = 0; j < sb->n; j++)
+			p[j] = (struct pollfd){.fd = sb->pids[j] > 0 ? sb->pidfds[j] : -1,
+					       .events = POLLIN};
+		p[sb->n] = (struct pollfd){.fd = b->sigfd, .events = POLLIN};
+		if (poll(p, sb->n + 1, -1) < 0 && errno != EINTR)
+			return stk_err_sys(err, "poll");
+		if (p[sb->n].revents & POLLIN && build_interrupted(b) && !sb->stopping)
+			siblings_stop(sb);
+		for (j = 0; j < sb->n; j++)
+			if (sb->pids[j] > 0 && (p[j].revents || sb->pidfds[j] < 0))
+				sibling_reap(b, sb, j, &rc, err);
+	}
+	return rc;
+}
+
 /* Builds the ready stages side by side (as many as there are CPUs): each in a child
  * process, then each again here, quietly and from the cache, for its final state. */
 static int stages_side_by_side(struct build *b, const struct stage_sched *ss, const size_t *ready,
 			       size_t nready, const struct vars *meta, struct bstate *done,
 			       struct stk_err *err)
 {
-	pid_t *pids = xcalloc(nready, sizeof(*pids));
-	char **errfiles = xcalloc(nready, sizeof(*errfiles));
+	struct siblings sb = {.n = nready,
+			      .pids = xcalloc(nready, sizeof(pid_t)),
+			      .pidfds = xcalloc(nready, sizeof(int)),
+			      .errfiles = xcalloc(nready, sizeof(char *))};
 	size_t j;
 	int rc = 0, out = b->out;
 
 	fflush(NULL);
 	for (j = 0; j < nready; j++) {
-		errfiles[j] = build_scratch_path(b, "stage-error");
-		pids[j] = stage_child(b, ss, ready[j], meta, done, errfiles[j]);
+		sb.errfiles[j] = build_scratch_path(b, "stage-error");
+		sb.pids[j] = stage_child(b, ss, ready[j], meta, done, sb.errfiles[j]);
+		sb.pidfds[j] = sb.pids[j] > 0 ? (int)syscall(SYS_pidfd_open, sb.pids[j], 0) : -1;
+		if (sb.pids[j] > 0)
+			sb.left++;
+		else if (rc == 0)
+			rc = stk_err_sys(err, "fork a stage's builder");
 	}
-	for (j = 0; j < nready; j++) {
-		int status = 0;
-
-		while (pids[j] > 0 && waitpid(pids[j], &status, 0) < 0 && errno == EINTR)
-			;
-		if (rc == 0 && (pids[j] < 0 || !WIFEXITED(status) || WEXITSTATUS(status))) {
-			_cleanup_free_ char *msg = str_read_file(errfiles[j], NULL);
-
-			rc = stk_err_set(err,
-					 pids[j] > 0 && WIFEXITED(status) &&
-							 WEXITSTATUS(status) == 2
-						 ? EINTR
-						 : EIO,
-					 "%s", msg ? msg : "a stage's builder failed");
-			if (err->errnum == EINTR)
-				b->interrupted = true;
-		}
-	}
+	if (rc < 0)
+		siblings_stop(&sb);
+	if (siblings_wait(b, &sb, err) < 0 && rc == 0)
+		rc = -1;
 	b->out = -1;
 	b->reuse_cache = true;
 	for (j = 0; rc == 0 && j < nready; j++) {
@@ -1413,10 +1499,14 @@ static int stages_side_by_side(struct build *b, const struct stage_sched *ss, co
 	}
 	b->out = out;
 	b->reuse_cache = false;
-	for (j = 0; j < nready; j++)
-		free(errfiles[j]);
-	free(errfiles);
-	free(pids);
+	for (j = 0; j < nready; j++) {
+		free(sb.errfiles[j]);
+		if (sb.pidfds[j] >= 0)
+			close(sb.pidfds[j]);
+	}
+	free(sb.errfiles);
+	free(sb.pidfds);
+	free(sb.pids);
 	return rc;
 }
 
@@ -1491,9 +1581,10 @@ static int build_stages(struct build *b, char **id, struct stk_err *err)
 int build_image(struct image_store *s, const struct build_opts *o, char **image_id,
 		struct stk_err *err)
 {
-	struct build b = {.store = s, .o = o, .out = o->out_fd, .sigfd = -1};
+	struct build b = {.store = s, .o = o, .out = o->out_fd, .sigfd = -1, .lockfd = -1};
+	struct stk_err ignored;
 	sigset_t old;
-	_cleanup_free_ char *id = NULL, *tmpl = NULL, *dir = xasprintf("%s/build", o->root);
+	_cleanup_free_ char *id = NULL;
 	size_t i;
 	int rc = -1;
 
@@ -1505,14 +1596,13 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 	b.context = realpath(o->context, NULL);
 	if (!b.context)
 		return stk_err_sys(err, "build context %s", o->context);
-	tmpl = xasprintf("%s/tmp-XXXXXX", dir);
-	if (stk_mkdir_p(dir, 0700, err) < 0 || !mkdtemp(tmpl)) {
-		if (!err->msg[0])
-			stk_err_sys(err, "create %s", tmpl);
+	if (build_work_create(o->root, &b.work, &b.lockfd, err) < 0) {
 		free(b.context);
 		return -1;
 	}
-	b.work = steal(&tmpl);
+	b.records = b.work;
+	if (o->guard)
+		build_guard_announce(o->guard, b.work);
 	b.sigfd = signals_catch(&old);
 	if (load_dockerfile(&b, err) == 0 && build_ignore_load(&b, err) == 0)
 		rc = build_stages(&b, &id, err);
@@ -1523,7 +1613,11 @@ int build_image(struct image_store *s, const struct build_opts *o, char **image_
 		if (image_id)
 			*image_id = steal(&id);
 	}
-	rm_tree(b.work);
+	/* a container that could not be removed keeps its record, and the directory, for
+	 * the next sweep */
+	if (build_records_clean(b.work, &ignored) == 0)
+		rm_tree(b.work);
+	close(b.lockfd);
 	free(b.work);
 	if (b.sigfd >= 0)
 		close(b.sigfd);

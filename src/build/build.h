@@ -8,9 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "image/image.h"
 #include "util/err.h"
+
+struct build_guard;
 
 struct build_kv {
 	const char *key, *value;
@@ -50,11 +53,29 @@ struct build_opts {
 	size_t nssh;
 	int out_fd; /* progress and RUN output; -1 = none */
 	const struct image_pull_opts *pull; /* how FROM pulls a missing image; NULL = defaults */
+	struct build_guard *guard; /* build_prepare()'s: told of the build's scratch directory,
+				    * which it cleans up if the builder is killed; NULL = none */
 };
 
-/* Puts the calling process in a mount namespace of its own, where the builder mounts
- * read-only views of stages (COPY --from): call it before any thread exists. */
-int build_prepare(struct stk_err *err);
+/* The guard: a process that removes what a builder killed without a chance to clean up
+ * (kill -9) left behind: its RUN containers (every process of their cgroups), their
+ * cgroups and state directories, its scratch space. It sweeps what earlier builders of
+ * the root left when it starts; once the caller and every child it forks meanwhile are
+ * gone, it cleans up the builds it was told of (build_opts.guard), then sweeps again.
+ * report_fd (stderr, or -1) receives a line for what it cannot remove. */
+
+/* Starts the guard, then puts the calling process in a mount namespace of its own,
+ * where the builder mounts read-only views of stages (COPY --from): call it before any
+ * thread exists. */
+int build_prepare(const char *root, int report_fd, struct build_guard **guard, struct stk_err *err);
+/* After the builds: the guard sweeps once more and exits; waits for it. */
+void build_guard_end(struct build_guard *g);
+/* The sweep itself: every stale scratch directory of $ROOT/build and the RUN containers
+ * it records. A live build's are never touched. Blocks (up to seconds per container). */
+int build_sweep(const char *root, struct stk_err *err);
+/* In a child the builder forks (a service's build): SIGTERM when the parent dies, which
+ * the build takes as an interrupt. parent is the forking process's pid. */
+void build_child_dies_with_parent(pid_t parent);
 
 /* Builds; *image_id (optional) receives the config digest of the result. A failing
  * step's message reads "step N/M: RUN make: exit 2" followed by its last output lines.

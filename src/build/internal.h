@@ -47,6 +47,9 @@ struct build {
 	struct dockerfile df;
 	char *context; /* realpath */
 	char *work; /* $ROOT/build/tmp-XXXXXX: scratch space of this build */
+	const char *records; /* the build's top scratch directory, where RUN containers are
+			      * recorded (a stage's child has a `work` of its own below it) */
+	int lockfd; /* flock on it while the build (or a child of it) lives: reap.c */
 	char **ignore; /* .dockerignore patterns as written (with "!") */
 	size_t nignore;
 	unsigned step, nsteps;
@@ -86,6 +89,19 @@ char *build_mount_from(const struct df_flag *f);
  * `tail` receives the last output lines (for errors). */
 int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool net_none,
 	      const struct run_mounts *mounts, char **tail, int *code, struct stk_err *err);
+
+/* reap.c: the scratch directory, created locked; records of RUN containers while they
+ * exist (add before the container is created, drop once it is removed), so that a sweep
+ * can remove those of a builder that died; the containers recorded under dir removed. */
+struct build_guard;
+int build_guard_start(const char *root, int report_fd, struct build_guard **out,
+		      struct stk_err *err);
+/* Tells the guard of a scratch directory (made by build_work_create) to clean up. */
+void build_guard_announce(struct build_guard *g, const char *dir);
+int build_work_create(const char *root, char **dir, int *lockfd, struct stk_err *err);
+int build_record_add(struct build *b, const struct engine_spec *spec, struct stk_err *err);
+void build_record_drop(struct build *b, const char *id);
+int build_records_clean(const char *dir, struct stk_err *err);
 
 /* layer.c: the tree under dir (an overlay upper dir or a staging dir) as a layer tar at
  * tar_path; overlay whiteouts become ".wh." entries. */

@@ -325,8 +325,14 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	spec.nmounts = mounts->n;
 	_cleanup_free_ char *containers = xasprintf("%s/containers", b->o->root);
 
-	if (stk_mkdir_p(containers, 0755, err) < 0 || engine_create(&spec, &c, err) < 0 ||
-	    upper_root_mode(&spec, err) < 0 || engine_start(c, err) < 0)
+	/* recorded before it exists, so that no builder's death can leave it unrecorded */
+	if (stk_mkdir_p(containers, 0755, err) < 0 || build_record_add(b, &spec, err) < 0)
+		goto out;
+	if (engine_create(&spec, &c, err) < 0) {
+		build_record_drop(b, spec.id); /* a failed create removes what it made */
+		goto out;
+	}
+	if (upper_root_mode(&spec, err) < 0 || engine_start(c, err) < 0)
 		goto out;
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -339,9 +345,13 @@ int build_run(struct build *b, struct bstate *st, char **argv, char **env, bool 
 	if (ex.code == 0)
 		rc = commit_upper(b, st, spec.state_dir, layers, mounts, err);
 out:
-	if (c && build_container_remove(c, &rm_err) < 0 && rc == 0) {
-		*err = rm_err;
-		rc = -1;
+	if (c && build_container_remove(c, &rm_err) < 0) {
+		if (rc == 0) {
+			*err = rm_err;
+			rc = -1;
+		}
+	} else if (c) {
+		build_record_drop(b, spec.id);
 	}
 	engine_container_free(c);
 	spec.argv = NULL; /* the caller's */

@@ -44,6 +44,7 @@ struct build_cli {
 	const char **ssh; /* --ssh default | ID=SOCKET */
 	size_t nssh;
 	bool no_cache, quiet, pull;
+	struct build_guard *guard; /* build_prepare()'s */
 };
 
 struct kvs {
@@ -383,6 +384,7 @@ static int build_service(const struct compose_project *p, const struct compose_s
 		.ssh = ssh.v,
 		.nssh = ssh.n,
 		.out_fd = o->quiet ? -1 : STDOUT_FILENO,
+		.guard = o->guard,
 	};
 	stk_err_clear(&err);
 	rc = build_image(store, &bo, NULL, &err);
@@ -409,6 +411,7 @@ struct job {
 	struct strbuf buf[2];
 	int rc; /* -1 until done */
 	bool started;
+	bool canceled; /* stopped because another service's build failed */
 };
 
 /* Does j use another service's image (additional_contexts: service:NAME)? */
@@ -444,10 +447,13 @@ static int job_start(const struct compose_project *p, struct job *j, struct imag
 		close(out[1]);
 		return -1;
 	}
+	pid_t parent = getpid();
+
 	fflush(stdout);
 	fflush(stderr);
 	j->pid = fork();
 	if (j->pid == 0) {
+		build_child_dies_with_parent(parent);
 		dup2(out[1], STDOUT_FILENO);
 		dup2(errp[1], STDERR_FILENO);
 		_exit(build_service(p, j->s, store, root, o));
@@ -478,9 +484,22 @@ static void job_finish(struct job *j)
 	strbuf_free(&j->buf[1]);
 }
 
+/* The first build that fails stops the others (SIGTERM: each takes it as an interrupt,
+ * its RUN container removed), and nothing more starts. */
+static void jobs_stop(struct job *jobs, size_t n, const struct job *failed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (jobs[i].started && jobs[i].rc < 0 && &jobs[i] != failed) {
+			kill(jobs[i].pid, SIGTERM);
+			jobs[i].canceled = true;
+		}
+}
+
 /* Starts what can start: every dependency built; a failed dependency fails the job. */
 static size_t jobs_start_ready(const struct compose_project *p, struct job *jobs, size_t n,
-			       size_t running, size_t max, struct image_store *store,
+			       size_t running, size_t max, bool stop, struct image_store *store,
 			       const char *root, const struct build_cli *o)
 {
 	size_t i, k;
@@ -498,7 +517,7 @@ static size_t jobs_start_ready(const struct compose_project *p, struct job *jobs
 				}
 				ready = ready && jobs[k].rc == 0;
 			}
-		if (!ready || jobs[i].started)
+		if (!ready || jobs[i].started || stop)
 			continue;
 		if (job_start(p, &jobs[i], store, root, o) < 0) {
 			cli_error("%s: build: %s", jobs[i].s->name, strerror(errno));
@@ -516,12 +535,14 @@ static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t max = cpus > 1 ? (size_t)cpus : 1, running = 0, i;
+	const struct job *failed = NULL;
 	int rc = CLI_OK;
 
 	for (;;) {
 		struct pollfd *pf = xcalloc(2 * n, sizeof(*pf));
 
-		running = jobs_start_ready(p, jobs, n, running, max, store, root, o);
+		running =
+			jobs_start_ready(p, jobs, n, running, max, failed != NULL, store, root, o);
 		if (!running) {
 			free(pf);
 			break;
@@ -553,17 +574,29 @@ static int jobs_run(const struct compose_project *p, struct job *jobs, size_t n,
 			if (j->fd[0] < 0 && j->fd[1] < 0) {
 				job_finish(j);
 				running--;
+				if (j->rc != 0 && !failed) {
+					failed = j;
+					jobs_stop(jobs, n, j);
+				}
 			}
 		}
 		free(pf);
 	}
 	for (i = 0; i < n; i++) {
-		if (!jobs[i].started)
+		if ((jobs[i].canceled && jobs[i].rc != 0) || (!jobs[i].started && failed))
+			cli_error("%s: not built: the build of %s failed", jobs[i].s->name,
+				  failed->s->name);
+		else if (!jobs[i].started)
 			cli_error("%s: not built: its service: contexts depend on each other",
 				  jobs[i].s->name);
-		if (jobs[i].rc != 0)
-			rc = jobs[i].rc == 130 ? 130 : CLI_FAIL;
 	}
+	/* the first failure decides: an interrupt (130), or a build that failed */
+	if (failed)
+		rc = failed->rc == 130 ? 130 : CLI_FAIL;
+	else
+		for (i = 0; i < n; i++)
+			if (!jobs[i].started || jobs[i].rc != 0)
+				rc = CLI_FAIL;
 	return rc;
 }
 
@@ -647,7 +680,7 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	}
 	/* before any thread exists (pulls run a thread pool) */
-	if (build_prepare(&err) < 0) {
+	if (build_prepare(cli_state_root(g), STDERR_FILENO, &o.guard, &err) < 0) {
 		cli_error("build: %s", err.msg);
 		free(o.args);
 		free(o.secrets);
@@ -681,6 +714,7 @@ int cli_build(struct cli_globals *g, int argc, char **argv)
 		rc = build_service(p, jobs[0].s, store, cli_state_root(g), &o);
 	else if (rc == CLI_OK && njobs > 1)
 		rc = jobs_run(p, jobs, njobs, store, cli_state_root(g), &o);
+	build_guard_end(o.guard);
 	free(jobs);
 	image_store_free(store);
 	if (p)
@@ -761,7 +795,7 @@ static int build_jobs_in_child(const struct compose_project *p, struct job *jobs
 	struct build_cli o = {0};
 	sigset_t set, old;
 	int status = 0;
-	pid_t pid;
+	pid_t pid, parent = getpid();
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -772,14 +806,18 @@ static int build_jobs_in_child(const struct compose_project *p, struct job *jobs
 	pid = fork();
 	if (pid == 0) {
 		struct stk_err err;
+		int rc;
 
+		build_child_dies_with_parent(parent);
 		dup2(STDERR_FILENO, STDOUT_FILENO); /* up's stdout stays the services' */
-		if (build_prepare(&err) < 0) {
+		if (build_prepare(root, STDERR_FILENO, &o.guard, &err) < 0) {
 			cli_error("build: %s", err.msg);
 			_exit(CLI_FAIL);
 		}
-		_exit(n == 1 ? build_service(p, jobs[0].s, store, root, &o)
-			     : jobs_run(p, jobs, n, store, root, &o));
+		rc = n == 1 ? build_service(p, jobs[0].s, store, root, &o)
+			    : jobs_run(p, jobs, n, store, root, &o);
+		build_guard_end(o.guard);
+		_exit(rc);
 	}
 	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

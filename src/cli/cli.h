@@ -148,6 +148,8 @@ int cli_print_logs(const struct state_container *v, size_t n, const char *projec
 		   const struct cli_log_style *st);
 /* Hidden: the per-project supervisor (src/super/), started by the commands above. */
 int cli_supervise(struct cli_globals *g, int argc, char **argv);
+/* Hidden: holds a tty container's pty master (fd 3) until it exits (its pidfd, fd 4). */
+int cli_tty_keeper(struct cli_globals *g, int argc, char **argv);
 /* Hidden: drives src/net/ directly for tests. */
 int cli_net_plumbing(struct cli_globals *g, int argc, char **argv);
 int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv);

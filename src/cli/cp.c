@@ -1,6 +1,10 @@
 /* `cp`: copy files between a service's container and the host, as `docker compose cp`.
  * The copy itself is the engine's (engine_copy): paths in the container resolve inside
- * its root. */
+ * its root. A stopped container (exited or created, not removed) is copied from and to
+ * through its filesystem (its image's layers under its own writable layer) mounted for
+ * the copy in a mount namespace of this process, under the project's lock so that it
+ * does not start meanwhile. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/daily.h"
 #include "engine/engine.h"
+#include "super/super.h"
 #include "util/cleanup.h"
 #include "util/str.h"
 
@@ -47,24 +52,70 @@ static bool target_of(const struct state_container *c, const char *who, long ind
 	       (index <= 0 || state_int(c->config, "number") == index);
 }
 
-static int copy_one(const struct state_container *c, struct engine_copy_opts *o, const char *shown)
+/* The copy, from or to the root directory fd root. */
+static int copy_at(int root, const struct engine_copy_opts *o, struct stk_err *err)
+{
+	if (!strcmp(o->dst, "-") && !o->to_container)
+		return engine_copy_tar_at(root, o->src, o->follow_link, STDOUT_FILENO, err);
+	return engine_copy_at(root, o, err);
+}
+
+/* A container that does not run: its filesystem mounted for the copy. */
+static int copy_stopped(const struct daily_set *set, const struct state_container *c,
+			const struct engine_copy_opts *o, struct stk_err *err)
+{
+	_cleanup_close_ int lock = -1;
+	_cleanup_free_ char *scratch = xasprintf("%s/cp", c->dir);
+	struct engine_spec spec;
+	int root = -1, rc;
+
+	engine_spec_init(&spec);
+	rc = state_project_lock(&set->paths, set->project, &lock, err);
+	if (rc == 0)
+		rc = super_container_spec(&set->paths, c, &spec, err);
+	if (rc == 0) {
+		rc = engine_stopped_root_open(&spec, scratch, &root, err);
+		if (rc == 0)
+			rc = copy_at(root, o, err);
+		engine_stopped_root_close(scratch, root);
+	}
+	engine_spec_release(&spec);
+	return rc;
+}
+
+static int copy_one(const struct daily_set *set, const struct state_container *c,
+		    struct engine_copy_opts *o, const char *shown)
 {
 	const char *name = state_str(c->config, "name");
 	struct engine_container *ec = NULL;
 	struct stk_err err;
 	int rc = 0;
 
-	if (daily_open(c, &ec, &err) < 0 ||
-	    (!strcmp(o->dst, "-") && !o->to_container
-		     ? engine_copy_tar(ec, o->src, o->follow_link, STDOUT_FILENO, &err)
-		     : engine_copy(ec, o, &err)) < 0) {
-		cli_error("%s: %s", name, err.msg);
+	if (!state_container_running(c))
+		rc = copy_stopped(set, c, o, &err);
+	else if (daily_open(c, &ec, &err) < 0 ||
+		 (!strcmp(o->dst, "-") && !o->to_container
+			  ? engine_copy_tar(ec, o->src, o->follow_link, STDOUT_FILENO, &err)
+			  : engine_copy(ec, o, &err)) < 0)
 		rc = -1;
-	} else if (strcmp(o->dst, "-")) {
+	if (rc < 0)
+		cli_error("%s: %s", name, err.msg);
+	else if (strcmp(o->dst, "-"))
 		fprintf(stderr, " %s copy %s Copied\n", name, shown);
-	}
 	engine_container_free(ec);
 	return rc;
+}
+
+/* Running containers first; a service with none is copied from (or to) its stopped ones,
+ * as Compose does with containers that exist. */
+static bool copy_candidate(const struct state_container *c, bool stopped)
+{
+	const char *status = state_str(c->state, "status");
+
+	if (!stopped)
+		return state_container_running(c);
+	return !state_container_running(c) &&
+	       (!strcmp(status, "exited") || !strcmp(status, "created"));
 }
 
 static int parse_cp(struct cli_globals *g, int argc, char **argv, struct engine_copy_opts *o,
@@ -123,6 +174,7 @@ int cli_cp(struct cli_globals *g, int argc, char **argv)
 	const char *src_path, *dst_path, *who;
 	long index = 0;
 	size_t i, found = 0;
+	int pass;
 	bool from, to;
 	int rc = parse_cp(g, argc, argv, &o, &index);
 
@@ -149,16 +201,18 @@ int cli_cp(struct cli_globals *g, int argc, char **argv)
 		return CLI_FAIL;
 	shown = xasprintf("%s to %s", argv[optind], argv[optind + 1]);
 	rc = CLI_OK;
-	for (i = 0; i < set.n && rc == CLI_OK; i++) {
-		if (!target_of(&set.v[i], who, index) || !state_container_running(&set.v[i]))
-			continue;
-		/* From a service: its first replica only; to a service: every replica. */
-		if (from && found)
-			break;
-		found++;
-		if (copy_one(&set.v[i], &o, shown) < 0)
-			rc = CLI_FAIL;
-	}
+	for (pass = 0; pass < 2 && !found; pass++)
+		for (i = 0; i < set.n && rc == CLI_OK; i++) {
+			if (!target_of(&set.v[i], who, index) ||
+			    !copy_candidate(&set.v[i], pass == 1))
+				continue;
+			/* From a service: its first replica only; to a service: every replica. */
+			if (from && found)
+				break;
+			found++;
+			if (copy_one(&set, &set.v[i], &o, shown) < 0)
+				rc = CLI_FAIL;
+		}
 	if (!found) {
 		if (index > 0)
 			cli_error("service \"%s\" is not running container #%ld", who, index);

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,24 +58,41 @@ static void print_text(struct json_object *ev)
 	printf(")\n");
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The attributes in key order, as Go's encoding/json writes Compose's map. */
+static struct json_object *sorted_attributes(struct json_object *attrs)
+{
+	struct json_object *sorted = json_object_new_object();
+	size_t n = 0, i;
+	const char **keys = xcalloc((size_t)json_object_object_length(attrs) + 1, sizeof(char *));
+
+	json_object_object_foreach(attrs, k, v)
+	{
+		(void)v;
+		keys[n++] = k;
+	}
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 0; i < n; i++)
+		json_object_object_add(sorted, keys[i],
+				       json_object_get(json_object_object_get(attrs, keys[i])));
+	free(keys);
+	return sorted;
+}
+
 static void print_json(struct json_object *ev)
 {
-	struct json_object *o = json_object_new_object(), *attrs = NULL, *sorted;
+	struct json_object *o = json_object_new_object(), *attrs = NULL;
 	char when[64];
-	static const char *const keys[] = {"exitCode", "image", "name", "signal"};
-	size_t i;
 
 	json_object_object_get_ex(ev, "attributes", &attrs);
-	sorted = json_object_new_object();
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		struct json_object *v;
-
-		if (json_object_object_get_ex(attrs, keys[i], &v))
-			json_object_object_add(sorted, keys[i], json_object_get(v));
-	}
 	format_time(state_int(ev, "time_ns"), true, when, sizeof(when));
 	json_object_object_add(o, "action", json_object_new_string(state_str(ev, "action")));
-	json_object_object_add(o, "attributes", sorted);
+	json_object_object_add(o, "attributes",
+			       attrs ? sorted_attributes(attrs) : json_object_new_object());
 	json_object_object_add(o, "id", json_object_new_string(state_str(ev, "id")));
 	json_object_object_add(o, "service", json_object_new_string(state_str(ev, "service")));
 	json_object_object_add(o, "time", json_object_new_string(when));

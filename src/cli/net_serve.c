@@ -82,6 +82,10 @@ int cli_net_plumbing_serve(struct cli_globals *g, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error("net-plumbing", "serve PROJECT");
 	root = cli_state_root(g);
+	if (net_dns_preload(&err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
 	uv_loop_init(&loop);
 	if (net_runtime_start(&loop, root, argv[optind], &ro, &s.rt, &err) < 0) {
 		uv_run(&loop, UV_RUN_DEFAULT); /* let the runtime close what it opened */

@@ -246,6 +246,18 @@ static bool status_wanted(const struct row *r, const char **v, size_t n)
 	return n == 0;
 }
 
+static bool container_named(const struct state_container *c, char **names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(state_str(c->config, "name"), names[i]))
+			return true;
+	return false;
+}
+
+/* A service named on the command line, or the container itself by its name (how the
+ * log of a one-off container is read: `stack logs proj-app-run-0123456789ab`). */
 static bool service_named(const struct state_container *c, char **names, int n)
 {
 	int i;
@@ -253,7 +265,7 @@ static bool service_named(const struct state_container *c, char **names, int n)
 	for (i = 0; i < n; i++)
 		if (!strcmp(state_str(c->config, "service"), names[i]))
 			return true;
-	return n == 0;
+	return n == 0 || container_named(c, names, n);
 }
 
 int cli_ps(struct cli_globals *g, int argc, char **argv)
@@ -548,10 +560,13 @@ int cli_logs(struct cli_globals *g, int argc, char **argv)
 	if (project_containers(g, &v, &n, &project) < 0)
 		return CLI_FAIL;
 	st.ansi = cli_ansi(g);
-	/* --index N: the replica numbered N of each service asked for. */
+	/* --index N: the replica numbered N of each service asked for. One-off containers
+	 * (`run`) only by their name: Compose's logs leaves them out. */
 	sel = xcalloc(n + 1, sizeof(*sel));
 	for (i = 0; i < n; i++)
-		if (!index || state_int(v[i].config, "number") == index)
+		if (state_container_oneoff(&v[i])
+			    ? container_named(&v[i], argv + optind, argc - optind)
+			    : !index || state_int(v[i].config, "number") == index)
 			sel[nsel++] = v[i];
 	rc = cli_print_logs(sel, nsel, project, (const char *const *)argv + optind,
 			    (size_t)(argc - optind), &o, &st);

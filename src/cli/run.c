@@ -3,17 +3,25 @@
  * supervisor (the normal `up` path); the one-off itself is the CLI's: it owns the
  * terminal and the exit code, so the engine runs it here, on the project's networks
  * (whose DNS the supervisor serves), recorded like the services' containers (label
- * com.docker.compose.oneoff=True) so that `ps` sees it and `down` removes it. */
+ * com.docker.compose.oneoff=True) so that `ps` sees it and `down` removes it.
+ *
+ * With -d the CLI forks first: the child (its own session) starts the container, so it
+ * is its parent and gets its exit code; it keeps the container's output in its log,
+ * records the exit and, with --rm, removes it. The CLI prints the name once it runs. */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +58,8 @@ struct run_ctx {
 	size_t nports;
 	char **env;
 	long long started_at;
+	int log_w[2]; /* -d: the write ends of the output pipes, given to the container */
+	int log_r[2]; /* -d: their read ends, the watcher's */
 };
 
 static void run_usage(void)
@@ -282,13 +292,37 @@ static int add_volumes(struct run_ctx *r, const struct run_opts *o, struct stk_e
 	return 0;
 }
 
-/* -p [IP:]HOST:CONTAINER[/PROTO], as Docker's short syntax (no ranges, no random host
- * port yet). */
-static int parse_publish(const char *arg, struct net_port *p, struct stk_err *err)
+/* "N" or "N-M" (M >= N), ports 1..65535; *n: how many. */
+static bool parse_port_range(const char *s, uint16_t *first, size_t *n)
+{
+	char *end;
+	unsigned long a = strtoul(s, &end, 10), b = a;
+
+	if (end == s || !a || a > 65535)
+		return false;
+	if (*end == '-') {
+		const char *t = end + 1;
+
+		b = strtoul(t, &end, 10);
+		if (end == t || b < a || b > 65535)
+			return false;
+	}
+	if (*end)
+		return false;
+	*first = (uint16_t)a;
+	*n = b - a + 1;
+	return true;
+}
+
+/* -p [[IP:][HOST[-HOST2]]:]CONTAINER[-CONTAINER2][/PROTO], as `docker run -p`: no host
+ * port, or an empty one, is a free port the kernel's ephemeral range gives; a host
+ * range for one container port is its first free port; ranges on both sides pair up. */
+static int parse_publish(struct run_ctx *r, const char *arg, struct stk_err *err)
 {
 	_cleanup_free_ char *s = xstrdup(arg);
-	char *proto = strchr(s, '/'), *last, *end;
-	unsigned long host, target;
+	char *proto = strchr(s, '/'), *last, *host = NULL, *ip = NULL;
+	uint16_t target, hport = 0;
+	size_t n, nh = 0, i;
 
 	if (proto) {
 		*proto++ = '\0';
@@ -297,57 +331,66 @@ static int parse_publish(const char *arg, struct net_port *p, struct stk_err *er
 					   arg);
 	}
 	last = strrchr(s, ':');
-	if (!last)
-		return stk_err_set(err, ENOTSUP,
-				   "publish \"%s\": a random host port is not supported yet", arg);
-	*last++ = '\0';
-	target = strtoul(last, &end, 10);
-	if (*end || !target || target > 65535)
-		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
-				   arg);
-	p->host_ip = NULL;
-	last = strrchr(s, ':');
 	if (last) {
 		*last++ = '\0';
-		p->host_ip = xstrdup(s);
+		host = strrchr(s, ':');
+		if (host) {
+			*host++ = '\0';
+			ip = s;
+		} else {
+			host = s;
+		}
 	} else {
 		last = s;
 	}
-	host = strtoul(last, &end, 10);
-	if (*end || !host || host > 65535) {
-		free((char *)p->host_ip);
-		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", last, arg);
+	if (!parse_port_range(last, &target, &n))
+		return stk_err_set(err, EINVAL, "invalid containerPort \"%s\" in \"%s\"", last,
+				   arg);
+	if (host && *host && !parse_port_range(host, &hport, &nh))
+		return stk_err_set(err, EINVAL, "invalid hostPort \"%s\" in \"%s\"", host, arg);
+	if (nh > 1 && n > 1 && nh != n)
+		return stk_err_set(err, EINVAL,
+				   "invalid ranges in \"%s\": the host's and the container's are "
+				   "not the same length",
+				   arg);
+	if (nh == 1 && n > 1)
+		return stk_err_set(err, EINVAL,
+				   "invalid ranges in \"%s\": one host port for %zu container ports",
+				   arg, n);
+	r->ports = xrealloc(r->ports, (r->nports + n + 1) * sizeof(*r->ports));
+	for (i = 0; i < n; i++) {
+		struct net_port *p = &r->ports[r->nports++];
+
+		memset(p, 0, sizeof(*p));
+		p->host_ip = ip && *ip ? xstrdup(ip) : NULL;
+		p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
+		p->container_port = (uint16_t)(target + i);
+		if (nh == n)
+			p->host_port = (uint16_t)(hport + i);
+		else if (nh > 1) { /* one container port, a range of host ports */
+			p->host_port = hport;
+			p->host_port_end = (uint16_t)(hport + nh - 1);
+		}
 	}
-	p->host_port = (uint16_t)host;
-	p->container_port = (uint16_t)target;
-	p->proto = proto && !strcmp(proto, "udp") ? NET_UDP : NET_TCP;
 	return 0;
 }
 
-/* The ports to publish: -p, else with --service-ports the service's (those with a host
- * port); checked free before anything is made. */
+/* The ports to publish: -p, else with --service-ports the service's; checked free
+ * before anything is made. */
 static int run_ports(struct run_ctx *r, const struct run_opts *o, struct stk_err *err)
 {
 	size_t i, n = o->service_ports ? r->svc->nports : 0;
 
-	r->ports = xcalloc(o->npublish + n + 1, sizeof(*r->ports));
-	for (i = 0; i < o->npublish; i++) {
-		if (parse_publish(o->publish[i], &r->ports[r->nports], err) < 0)
-			return -1;
-		r->nports++;
-	}
+	r->ports = xcalloc(n + 1, sizeof(*r->ports));
 	for (i = 0; i < n; i++) {
-		const struct compose_port *p = &r->svc->ports[i];
-		struct net_port *q = &r->ports[r->nports];
+		struct net_port *q = &r->ports[r->nports++];
 
-		if (!p->published)
-			continue; /* a random host port: not supported yet */
-		q->proto = p->protocol && !strcmp(p->protocol, "udp") ? NET_UDP : NET_TCP;
-		q->host_ip = p->host_ip ? xstrdup(p->host_ip) : NULL;
-		q->host_port = (uint16_t)atoi(p->published);
-		q->container_port = (uint16_t)p->target;
-		r->nports++;
+		super_port_of(&r->svc->ports[i], q);
+		q->host_ip = q->host_ip ? xstrdup(q->host_ip) : NULL;
 	}
+	for (i = 0; i < o->npublish; i++)
+		if (parse_publish(r, o->publish[i], err) < 0)
+			return -1;
 	return net_ports_check(r->ports, r->nports, err);
 }
 
@@ -509,7 +552,16 @@ static int run_network(struct run_ctx *r, const struct run_opts *o, struct stk_e
 		nets[0] = r->svc->network_mode ? r->svc->network_mode : "default";
 	no.networks = nets;
 	no.nnetworks = r->svc->nnetworks ? r->svc->nnetworks : 1;
+	no.host_ports_out = xcalloc(r->nports + 1, sizeof(uint16_t));
 	rc = runtime_net_setup(&no, &r->spec, &r->net, err);
+	/* The host ports taken (a random one, one of a range), for `port` and `ps`. */
+	for (i = 0; rc == 0 && i < r->nports; i++) {
+		r->ports[i].host_port = no.host_ports_out[i];
+		r->ports[i].host_port_end = 0;
+	}
+	if (rc == 0 && r->nports)
+		rc = write_config(r, o, err);
+	free(no.host_ports_out);
 	if (rc == 0)
 		run_net_reload(r);
 	for (i = 0; i < r->svc->nnetworks; i++)
@@ -582,6 +634,16 @@ static int run_setup(struct run_ctx *r, const struct run_opts *o, struct stk_err
 		cli_session_winsize(&r->spec.tty_rows, &r->spec.tty_cols);
 	for (int i = 0; i < 3; i++)
 		r->spec.stdio[i] = o->detach ? -1 : i;
+	/* Detached: stdout and stderr go to pipes the watcher reads into the log. */
+	for (int i = 0; o->detach && i < 2; i++) {
+		int fds[2];
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return stk_err_sys(err, "create a pipe");
+		r->log_r[i] = fds[0];
+		r->log_w[i] = fds[1];
+		r->spec.stdio[i + 1] = fds[1];
+	}
 	if (write_config(r, o, err) < 0)
 		return -1;
 	return run_network(r, o, err);
@@ -594,29 +656,36 @@ static int run_signal(int sig, void *arg)
 	return engine_kill(arg, sig, &err);
 }
 
-/* Start it and, unless detached, serve it to its end; the exit code. */
-static int run_container(struct run_ctx *r, const struct run_opts *o)
+/* Create and start it; <0 with the exit code in *code when it could not be. */
+static int run_start(struct run_ctx *r, struct cli_session *s, int *code)
 {
-	struct cli_session s = {.stdin_open = true, .signal = run_signal};
-	struct engine_exit ex = {0};
 	struct stk_err err;
 	const char *const *w;
 
-	cli_session_block(&s);
+	cli_session_block(s);
 	if (engine_create(&r->spec, &r->ec, &err) < 0 || engine_start(r->ec, &err) < 0) {
-		cli_session_unblock(&s);
+		cli_session_unblock(s);
 		cli_error("%s: %s", r->name, err.msg);
-		return err.errnum == ENOENT && strstr(err.msg, "exec \"") ? 127 : 126;
+		*code = err.errnum == ENOENT && strstr(err.msg, "exec \"") ? 127 : 126;
+		return -1;
 	}
 	r->started_at = now_ns();
 	write_state(r, true, 0);
 	for (w = engine_warnings(r->ec); *w; w++)
 		fprintf(stderr, "stack: warning: %s\n", *w);
-	if (o->detach) {
-		cli_session_unblock(&s);
-		printf("%s\n", r->name);
-		return CLI_OK;
-	}
+	return 0;
+}
+
+/* In the foreground: serve it to its end; the exit code. */
+static int run_container(struct run_ctx *r)
+{
+	struct cli_session s = {.stdin_open = true, .signal = run_signal};
+	struct engine_exit ex = {0};
+	struct stk_err err;
+	int code;
+
+	if (run_start(r, &s, &code) < 0)
+		return code;
 	s.pidfd = engine_pidfd(r->ec);
 	s.pty = engine_take_pty_master(r->ec);
 	s.arg = r->ec;
@@ -630,34 +699,283 @@ static int run_container(struct run_ctx *r, const struct run_opts *o)
 	return ex.code;
 }
 
-/* Undo what is the CLI's: the container unless it runs on detached, its network
- * endpoint, and with --rm (or when it never started) its record. */
-static void run_finish(struct run_ctx *r, const struct run_opts *o, bool started)
+/* The project's lock if it has one, without making the project (a `down` may have
+ * removed it; `run --no-deps` makes none): the watcher's last writes do not race a
+ * `down` removing the record, nor bring it back. */
+static int run_lock_project(struct run_ctx *r)
+{
+	_cleanup_free_ char *dir = state_project_dir(&r->paths, r->p->name);
+	_cleanup_free_ char *path = xasprintf("%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	while (fd >= 0 && flock(fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	return fd;
+}
+
+/* Undo what is the CLI's: the container, its network endpoint, and with --rm (or when
+ * it never started) its record. gone: `down` removed the record (and the networks)
+ * while the container ran: only this process's own handles go. */
+static void run_finish(struct run_ctx *r, const struct run_opts *o, bool started, bool gone)
 {
 	struct stk_err err;
-	bool detached = started && o->detach;
 
-	if (r->ec && !detached && engine_remove_blocking(r->ec, &err) < 0)
+	if (r->ec && !gone && engine_remove_blocking(r->ec, &err) < 0)
 		cli_error("%s: %s", r->name, err.msg);
 	engine_container_free(r->ec);
-	if (detached) {
+	r->ec = NULL;
+	if (gone) {
 		runtime_net_forget(r->net);
 	} else if (r->net) {
 		runtime_net_release(r->net);
 		if (r->nports)
 			run_net_reload(r);
 	}
-	if (r->dir && (!started || (o->rm && !detached)) && state_remove_tree(r->dir, &err) < 0)
+	r->net = NULL;
+	if (r->dir && !gone && (!started || o->rm) && state_remove_tree(r->dir, &err) < 0)
 		cli_error("%s: %s", r->name, err.msg);
+}
+
+/* ---- run -d: the watcher ---- */
+
+/* The log: container.log, rotated to container.log.1 at RUN_LOG_MAX_SIZE (so at most
+ * twice that on disk), read back by `logs` as the supervisor's rotated files are. */
+#define RUN_LOG_MAX_SIZE (20LL * 1024 * 1024)
+struct run_log {
+	int fd;
+	const char *dir;
+	long long size;
+};
+
+static void run_log_open(struct run_log *lg)
+{
+	_cleanup_free_ char *path = xasprintf("%s/container.log", lg->dir);
+	struct stat st;
+
+	lg->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	lg->size = lg->fd >= 0 && fstat(lg->fd, &st) == 0 ? st.st_size : 0;
+}
+
+static void run_log_rotate(struct run_log *lg)
+{
+	_cleanup_free_ char *path = xasprintf("%s/container.log", lg->dir);
+	_cleanup_free_ char *old = xasprintf("%s.1", path);
+
+	if (lg->fd >= 0)
+		close(lg->fd);
+	/* Not there any more (a `down` removed the record): nothing is written again. */
+	if (rename(path, old) < 0) {
+		lg->fd = -1;
+		return;
+	}
+	run_log_open(lg);
+}
+
+/* One stream of the container's output, split into lines as the supervisor's log. */
+struct run_log_stream {
+	int fd;
+	const char *name;
+	char partial[16384];
+	size_t n;
+};
+
+static void run_log_record(struct run_log *lg, const char *stream, const char *line, size_t len)
+{
+	struct json_object *o = json_object_new_object();
+	struct timespec ts;
+	struct tm tm;
+	char tbuf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(tbuf, sizeof(tbuf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+	json_object_object_add(o, "log", json_object_new_string_len(line, (int)len));
+	json_object_object_add(o, "stream", json_object_new_string(stream));
+	json_object_object_add(o, "time", json_object_new_string(tbuf));
+	{
+		_cleanup_free_ char *rec =
+			xasprintf("%s\n",
+				  json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+
+		ssize_t n = lg->fd >= 0 ? write(lg->fd, rec, strlen(rec)) : -1;
+
+		/* A full disk loses the line; the container goes on. */
+		if (n > 0)
+			lg->size += n;
+	}
+	json_object_put(o);
+	if (lg->size >= RUN_LOG_MAX_SIZE)
+		run_log_rotate(lg);
+}
+
+/* Reads what is there; false at the end of the stream. */
+static bool run_log_read(struct run_log_stream *st, struct run_log *lg)
+{
+	char buf[65536];
+	ssize_t n = read(st->fd, buf, sizeof(buf));
+	const char *p = buf, *end;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0) {
+		if (st->n)
+			run_log_record(lg, st->name, st->partial, st->n);
+		st->n = 0;
+		return false;
+	}
+	for (end = buf + n; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t take = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if (take > sizeof(st->partial) - st->n)
+			take = sizeof(st->partial) - st->n;
+		memcpy(st->partial + st->n, p, take);
+		st->n += take;
+		p += take;
+		if (st->partial[st->n - 1] == '\n' || st->n == sizeof(st->partial)) {
+			run_log_record(lg, st->name, st->partial, st->n);
+			st->n = 0;
+		}
+	}
+	return true;
+}
+
+/* Until the container has exited and its output is drained: the output into
+ * container.log (read back by `stack logs NAME`). */
+static void run_watch_output(struct run_ctx *r)
+{
+	struct run_log lg = {.dir = r->dir};
+	struct run_log_stream st[2] = {{.fd = r->log_r[0], .name = "stdout"},
+				       {.fd = r->log_r[1], .name = "stderr"}};
+	bool exited = false;
+	int i;
+
+	run_log_open(&lg);
+	for (;;) {
+		struct pollfd pf[3] = {{.fd = st[0].fd, .events = POLLIN},
+				       {.fd = st[1].fd, .events = POLLIN},
+				       {.fd = exited ? -1 : engine_pidfd(r->ec), .events = POLLIN}};
+
+		if (st[0].fd < 0 && st[1].fd < 0 && exited)
+			break;
+		/* After the exit, what is still in the pipes (a process of the container's
+		 * that kept them open is gone with its PID namespace). */
+		if (poll(pf, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[2].revents)
+			exited = true;
+		for (i = 0; i < 2; i++)
+			if (st[i].fd >= 0 && pf[i].revents && !run_log_read(&st[i], &lg)) {
+				close(st[i].fd);
+				st[i].fd = -1;
+			}
+	}
+	r->log_r[0] = r->log_r[1] = -1;
+	if (lg.fd >= 0)
+		close(lg.fd);
+}
+
+/* The watcher, in its own session with /dev/null as its stdio once the CLI has been told
+ * (report) that the container runs; returns once it is over, with the record's fate. */
+static int run_watch(struct run_ctx *r, const struct run_opts *o, int report)
+{
+	struct engine_exit ex = {.code = CLI_FAIL};
+	struct stk_err err;
+	_cleanup_close_ int lock = -1;
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), i;
+	_cleanup_free_ char *config = xasprintf("%s/config.json", r->dir);
+	bool gone;
+
+	for (i = 0; i < 2; i++) {
+		close(r->log_w[i]);
+		r->log_w[i] = -1;
+	}
+	for (i = 0; i < 3 && devnull >= 0; i++)
+		dup2(devnull, i);
+	if (devnull > 2)
+		close(devnull);
+	/* Holds no directory of the user's busy, unless its paths are relative to it. */
+	if (r->paths.root[0] == '/' && r->paths.run[0] == '/' && chdir("/") < 0) {
+	}
+	if (write(report, "1", 1) < 0) {
+		/* the CLI is gone: the container runs on all the same */
+	}
+	close(report);
+	run_watch_output(r);
+	if (engine_try_wait(r->ec, &ex, &err) != 0)
+		ex.code = CLI_FAIL;
+	lock = run_lock_project(r);
+	gone = access(config, F_OK) < 0;
+	if (!gone)
+		write_state(r, false, ex.code);
+	run_finish(r, o, true, gone);
+	return CLI_OK;
+}
+
+/* run -d: fork; the child starts the container and watches it, the parent prints its
+ * name when it runs (or returns the child's exit code when it could not start). */
+static int run_detached(struct run_ctx *r, const struct run_opts *o, bool *watcher)
+{
+	struct cli_session s = {0};
+	struct stk_err err;
+	int rep[2], code, status;
+	pid_t pid;
+	char ok;
+	ssize_t n;
+
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		cli_error("%s: create a pipe: %s", r->name, strerror(errno));
+		return CLI_FAIL;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		cli_error("%s: fork: %s", r->name, strerror(errno));
+		close(rep[0]);
+		close(rep[1]);
+		return CLI_FAIL;
+	}
+	if (pid > 0) {
+		close(rep[1]);
+		while ((n = read(rep[0], &ok, 1)) < 0 && errno == EINTR)
+			;
+		close(rep[0]);
+		if (n == 1) {
+			printf("%s\n", r->name);
+			return CLI_OK;
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+	}
+	*watcher = true;
+	close(rep[0]);
+	/* No terminal's hangup or Ctrl-C reaches it. */
+	setsid();
+	if (run_setup(r, o, &err) < 0) {
+		cli_error("%s: %s", r->name, err.msg);
+		close(rep[1]);
+		return CLI_FAIL;
+	}
+	if (run_start(r, &s, &code) < 0) {
+		close(rep[1]);
+		return code;
+	}
+	cli_session_unblock(&s);
+	return run_watch(r, o, rep[1]);
 }
 
 int cli_run(struct cli_globals *g, int argc, char **argv)
 {
 	struct run_opts o = {0};
-	struct run_ctx r = {.paths = {cli_state_root(g), cli_run_root(g)}};
+	struct run_ctx r = {.paths = {cli_state_root(g), cli_run_root(g)},
+			    .log_w = {-1, -1},
+			    .log_r = {-1, -1}};
 	struct stk_err err;
 	const char *service;
-	bool started = false;
+	bool started = false, watcher = false;
 	int rc, i;
 
 	engine_spec_init(&r.spec);
@@ -687,14 +1005,31 @@ int cli_run(struct cli_globals *g, int argc, char **argv)
 				: xasprintf("%s-%s-run-%s", r.p->name, service, slug);
 	}
 	r.dir = state_container_dir(&r.paths, r.id);
+	if (o.detach) {
+		rc = run_detached(&r, &o, &watcher);
+		/* The CLI's side: the record and the container are the watcher's. */
+		if (!watcher)
+			goto release;
+		started = r.started_at != 0;
+		if (started)
+			goto release; /* run_watch finished it */
+		goto out;
+	}
 	if (run_setup(&r, &o, &err) < 0) {
 		cli_error("%s: %s", r.name, err.msg);
 		goto out;
 	}
-	rc = run_container(&r, &o);
+	rc = run_container(&r);
 	started = r.started_at != 0;
 out:
-	run_finish(&r, &o, started);
+	run_finish(&r, &o, started, false);
+release:
+	for (i = 0; i < 2; i++) {
+		if (r.log_r[i] >= 0)
+			close(r.log_r[i]);
+		if (r.log_w[i] >= 0)
+			close(r.log_w[i]);
+	}
 	engine_spec_release(&r.spec);
 	run_ports_free(&r);
 	free(r.id);
@@ -706,5 +1041,11 @@ out:
 	free(o.labels);
 	free(o.volumes);
 	free(o.publish);
+	/* The watcher is a fork of a process that may have had threads (an image pull's):
+	 * its exit runs no exit handler that would join them. */
+	if (watcher) {
+		fflush(NULL);
+		_exit(rc);
+	}
 	return rc;
 }

@@ -238,6 +238,7 @@ static int attach_all(const struct runtime_net_opts *o, struct runtime_net *rn,
 			.default_route = i == 0,
 			.ports = i == 0 ? o->ports : NULL,
 			.nports = i == 0 ? o->nports : 0,
+			.host_ports_out = i == 0 ? o->host_ports_out : NULL,
 		};
 
 		snprintf(ifname, sizeof(ifname), "eth%zu", i);

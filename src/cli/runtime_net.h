@@ -3,6 +3,7 @@
 #define STK_CLI_RUNTIME_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/err.h"
 
@@ -19,6 +20,7 @@ struct runtime_net_opts {
 	size_t nnetworks;
 	const struct net_port *ports; /* published on the first network */
 	size_t nports;
+	uint16_t *host_ports_out; /* or NULL: the host port each of ports got */
 };
 
 struct runtime_net;

@@ -666,6 +666,19 @@ int cli_supervise(struct cli_globals *g, int argc, char **argv)
 	return super_main(&paths, argv[optind], fd) == 0 ? CLI_OK : CLI_FAIL;
 }
 
+int cli_tty_keeper(struct cli_globals *g, int argc, char **argv)
+{
+	(void)g;
+	if (argc != 2)
+		return cli_usage_error("tty-keeper", "tty-keeper CONTAINER");
+	if (super_tty_keeper() < 0) {
+		cli_error("tty-keeper: only the supervisor starts it (the pty at fd 3, the "
+			  "container's pidfd at fd 4)");
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
 /* pause, unpause [SERVICE...]: the cgroup frozen or thawed by the CLI itself (it may
  * wait for the freeze; the supervisor's loop must not). */
 static int freeze(struct cli_globals *g, const char *cmd, int argc, char **argv)

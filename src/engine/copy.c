@@ -10,15 +10,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/internal.h"
 #include "util/cleanup.h"
 #include "util/lazy_archive.h"
 #include "util/str.h"
@@ -273,16 +277,20 @@ static int container_root(struct engine_container *c, struct stk_err *err)
 
 int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, struct stk_err *err)
 {
+	_cleanup_close_ int root = container_root(c, err);
+
+	return root < 0 ? -1 : engine_copy_at(root, o, err);
+}
+
+int engine_copy_at(int root, const struct engine_copy_opts *o, struct stk_err *err)
+{
 	struct copier cp = {.src = {-1},
 			    .dst = {-1},
 			    .archive = o->archive,
 			    .follow = o->follow_link};
-	_cleanup_close_ int root = container_root(c, err);
 	mode_t old;
 	int rc;
 
-	if (root < 0)
-		return -1;
 	if (o->to_container) {
 		cp.dst.root = root;
 		cp.uid = 0;
@@ -394,16 +402,23 @@ static int tar_entry(struct archive *a, int fd, const struct stat *st, const cha
 int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
 		    struct stk_err *err)
 {
-	struct side side = {container_root(c, err)};
+	_cleanup_close_ int root = container_root(c, err);
+
+	return root < 0 ? -1 : engine_copy_tar_at(root, src, follow_link, outfd, err);
+}
+
+int engine_copy_tar_at(int root, const char *src, bool follow_link, int outfd, struct stk_err *err)
+{
+	struct side side = {root};
 	bool contents = str_has_suffix(src, "/.") || !strcmp(src, ".");
 	bool src_slash = contents || str_has_suffix(src, "/");
-	_cleanup_close_ int root = side.root, fd = -1;
+	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *dir = NULL, *base = NULL;
 	struct archive *a;
 	struct stat st;
 	int rc;
 
-	if (root < 0 || stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
+	if (stk_lazylib_load(&stk_lazy_archive_lib, err) < 0)
 		return -1;
 	fd = side_open(&side, src, O_PATH | (follow_link || src_slash ? 0 : O_NOFOLLOW));
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -425,4 +440,53 @@ int engine_copy_tar(struct engine_container *c, const char *src, bool follow_lin
 		rc = stk_err_set(err, EIO, "write the archive: %s", archive_error_string(a));
 	archive_write_free(a);
 	return rc;
+}
+
+/* ---- a stopped container's root ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int engine_stopped_root_open(const struct engine_spec *spec, const char *scratch, int *root,
+			     struct stk_err *err)
+{
+	_cleanup_free_ char *mnt = xasprintf("%s/root", scratch);
+	_cleanup_free_ char *work = xasprintf("%s/work", scratch);
+	_cleanup_free_ char *opts = NULL;
+	struct engine_spec s = *spec;
+
+	if (!spec->nlayers || !spec->upper_dir)
+		return stk_err_set(err, ENOTSUP, "the container keeps no filesystem of its own");
+	if (unshare(CLONE_NEWNS) < 0)
+		return stk_err_sys(err, "create a mount namespace");
+	/* Nothing mounted here reaches the host's namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return stk_err_sys(err, "make the mount namespace private");
+	if ((mkdir(scratch, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(spec->upper_dir, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(mnt, 0700) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
+		return stk_err_sys(err, "prepare %s", scratch);
+	/* The engine's state directory is the running container's: work goes in scratch. */
+	s.state_dir = (char *)scratch;
+	opts = plan_overlay_options(&s);
+	if (mount("overlay", mnt, "overlay", 0, opts) < 0)
+		return stk_err_sys(err, "mount the container's filesystem");
+	*root = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*root < 0)
+		return stk_err_sys(err, "open the container's root");
+	return 0;
+}
+
+void engine_stopped_root_close(const char *scratch, int root)
+{
+	_cleanup_free_ char *mnt = xasprintf("%s/root", scratch);
+
+	if (root >= 0)
+		close(root);
+	umount2(mnt, MNT_DETACH);
+	nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

@@ -55,6 +55,10 @@ struct engine_resources {
 struct engine_spec {
 	char *id; /* unique name: cgroup leaf, state directory */
 	char *state_dir; /* per-container directory: upper, work, rootfs, etc files */
+	/* The writable layer; NULL: state_dir/upper, which goes with the state directory
+	 * when the container is removed. Elsewhere it outlives the run (a stopped
+	 * container keeps its files, as Docker's does) and is the caller's to remove. */
+	char *upper_dir;
 	char *cgroup_parent; /* shared by a project's containers, e.g. "stack/proj" */
 	char *cache_dir; /* the engine's disk cache (compiled seccomp filters); NULL = none */
 
@@ -191,6 +195,18 @@ int engine_copy(struct engine_container *c, const struct engine_copy_opts *o, st
 /* `cp SERVICE:SRC -`: src (resolved as engine_copy does) as a tar stream on outfd. */
 int engine_copy_tar(struct engine_container *c, const char *src, bool follow_link, int outfd,
 		    struct stk_err *err);
+/* The same from the root directory fd root (a stopped container's). */
+int engine_copy_at(int root, const struct engine_copy_opts *o, struct stk_err *err);
+int engine_copy_tar_at(int root, const char *src, bool follow_link, int outfd, struct stk_err *err);
+/* A stopped container's root (spec: its layers and spec->upper_dir), for `cp`: the
+ * overlay mounted on scratch/root (its work directory scratch/work, on the writable
+ * layer's filesystem) in a mount namespace of the caller's own (unshared here: the
+ * caller must be single-threaded), so no mount outlives the caller; *root is an O_PATH
+ * fd of it. The caller keeps the container from starting meanwhile (the project lock).
+ * engine_stopped_root_close unmounts it and removes scratch. */
+int engine_stopped_root_open(const struct engine_spec *spec, const char *scratch, int *root,
+			     struct stk_err *err);
+void engine_stopped_root_close(const char *scratch, int root);
 
 /* Kill what is left, remove the cgroup and the state directory. Never waits: 0 when
  * everything is gone, 1 while PID 1 is not reaped yet or the cgroup is still busy (a

@@ -144,6 +144,8 @@ struct child_plan {
 	size_t home_slot; /* index of the HOME entry the child fills, or SIZE_MAX */
 	const struct child_user *user; /* NULL: ask the parent once mounted */
 };
+/* overlay's mount options for the spec's layers, writable layer and work dir. */
+char *plan_overlay_options(const struct engine_spec *s);
 int plan_build_start(const struct engine_container *c, struct child_plan *out, struct stk_err *err);
 /* The environment of a process: PATH, HOSTNAME (main only), TERM (tty) and HOME
  * (home NULL: leave a slot for the child) added when missing. */

@@ -73,7 +73,7 @@ static char **init_argv(const struct engine_spec *s)
 	return argv;
 }
 
-static char *overlay_options(const struct engine_spec *s)
+char *plan_overlay_options(const struct engine_spec *s)
 {
 	struct strbuf opts;
 	size_t i;
@@ -82,7 +82,11 @@ static char *overlay_options(const struct engine_spec *s)
 	strbuf_adds(&opts, "lowerdir=");
 	for (i = 0; i < s->nlayers; i++)
 		strbuf_addf(&opts, "%s%s", i ? ":" : "", s->layers[i]);
-	strbuf_addf(&opts, ",upperdir=%s/upper,workdir=%s/work", s->state_dir, s->state_dir);
+	if (s->upper_dir)
+		strbuf_addf(&opts, ",upperdir=%s", s->upper_dir);
+	else
+		strbuf_addf(&opts, ",upperdir=%s/upper", s->state_dir);
+	strbuf_addf(&opts, ",workdir=%s/work", s->state_dir);
 	return strbuf_take(&opts);
 }
 
@@ -124,7 +128,7 @@ int plan_build_start(const struct engine_container *c, struct child_plan *out, s
 		       err) < 0)
 		return -1;
 	if (s->nlayers)
-		out->overlay_opts = overlay_options(s);
+		out->overlay_opts = plan_overlay_options(s);
 	if (c->cg->version == 1)
 		rootfs_list_cgroup_v1(s, &out->cgv1, &out->ncgv1);
 	if (sysctl_paths(s, &out->sysctl_paths, err) < 0)

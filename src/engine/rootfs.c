@@ -49,7 +49,9 @@ int rootfs_prepare_files(const struct engine_spec *s, struct stk_err *err)
 	size_t i;
 
 	for (i = 0; i < (s->nlayers ? 3u : 1u); i++) {
-		_cleanup_free_ char *d = xasprintf("%s/%s", s->state_dir, dirs[i]);
+		_cleanup_free_ char *d = i == 1 && s->upper_dir
+						 ? xstrdup(s->upper_dir)
+						 : xasprintf("%s/%s", s->state_dir, dirs[i]);
 
 		/* The upper dir's mode is the container's "/": 0755 as in Docker, or only root
 		 * could reach anything (the state directory above keeps others out). */

@@ -78,6 +78,7 @@ void engine_spec_copy(struct engine_spec *d, const struct engine_spec *s)
 	*d = *s;
 	d->id = dup0(s->id);
 	d->state_dir = dup0(s->state_dir);
+	d->upper_dir = dup0(s->upper_dir);
 	d->cgroup_parent = dup0(s->cgroup_parent);
 	d->cache_dir = dup0(s->cache_dir);
 	d->layers = s->nlayers ? xcalloc(s->nlayers, sizeof(char *)) : NULL;
@@ -123,6 +124,7 @@ void engine_spec_release(struct engine_spec *s)
 
 	free(s->id);
 	free(s->state_dir);
+	free(s->upper_dir);
 	free(s->cgroup_parent);
 	free(s->cache_dir);
 	for (i = 0; i < s->nlayers; i++)

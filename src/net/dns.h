@@ -60,12 +60,17 @@ enum net_dns_action {
 
 /* Handles one query. On NET_DNS_REPLY *out is a malloc'd wire message; a reply over UDP
  * that exceeds what the client accepts is truncated (TC). */
+/* A bare header answering msg with rcode, made without ldns (FORMERR for a message ldns
+ * cannot parse, SERVFAIL when ldns cannot be loaded); NET_DNS_DROP when msg carries no
+ * query header. */
+enum net_dns_action net_dns_rcode_raw(const uint8_t *msg, size_t len, int rcode, uint8_t **out,
+				      size_t *outlen);
 enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, size_t len, bool udp,
 				   uint8_t **out, size_t *outlen);
-/* A reply with only the question and rcode (SERVFAIL when upstreams fail). Returns -1
- * when the query cannot be parsed. */
 /* The largest reply the sender of this query takes over UDP (512, or its EDNS size). */
 size_t net_dns_udp_limit(const uint8_t *msg, size_t len);
+/* A reply with only the question and rcode (SERVFAIL when upstreams fail). Returns -1
+ * when the query cannot be parsed. */
 int net_dns_error_reply(const uint8_t *msg, size_t len, int rcode, uint8_t **out, size_t *outlen);
 
 #endif

@@ -47,9 +47,8 @@ static enum net_dns_action emit(ldns_pkt *r, uint8_t **out, size_t *outlen)
 	return NET_DNS_REPLY;
 }
 
-/* A message ldns cannot parse still gets FORMERR if it carries a header to answer. */
-static enum net_dns_action formerr_raw(const uint8_t *msg, size_t len, uint8_t **out,
-				       size_t *outlen)
+enum net_dns_action net_dns_rcode_raw(const uint8_t *msg, size_t len, int rcode, uint8_t **out,
+				      size_t *outlen)
 {
 	uint8_t *r;
 
@@ -62,7 +61,7 @@ static enum net_dns_action formerr_raw(const uint8_t *msg, size_t len, uint8_t *
 	r[0] = msg[0];
 	r[1] = msg[1];
 	r[2] = (uint8_t)(0x80 | (msg[2] & 0x79)); /* QR, opcode and RD of the query */
-	r[3] = LDNS_RCODE_FORMERR;
+	r[3] = (uint8_t)rcode;
 	*out = r;
 	*outlen = 12;
 	return NET_DNS_REPLY;
@@ -257,7 +256,7 @@ enum net_dns_action net_dns_handle(struct net_dns_zone *z, const uint8_t *msg, s
 	uint32_t addr;
 
 	if (ldns_wire2pkt(&q, msg, len) != LDNS_STATUS_OK)
-		return formerr_raw(msg, len, out, outlen);
+		return net_dns_rcode_raw(msg, len, LDNS_RCODE_FORMERR, out, outlen);
 	if (ldns_pkt_qr(q))
 		return NET_DNS_DROP; /* a response: never answer one (no loops) */
 	if (ldns_pkt_get_opcode(q) != LDNS_PACKET_QUERY) {

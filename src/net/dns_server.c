@@ -4,7 +4,10 @@
  * SERVFAIL when none replies in time. A truncated (TC) answer over UDP is asked again
  * over TCP, as a stub resolver would.
  * Only clients inside the network's subnet are answered: the zone of the network the
- * query arrived on holds only the containers that share that network. */
+ * query arrived on holds only the containers that share that network.
+ * ldns (and the libcrypto and libssl it links, 2 MiB resident that cannot be unloaded)
+ * is opened when the first query arrives, not when the sockets start listening: a
+ * project whose containers never resolve a name never maps it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,7 +465,15 @@ static void handle(struct dns_server *srv, struct dns_conn *conn, const struct s
 {
 	uint8_t *out = NULL;
 	size_t outlen = 0;
+	struct stk_err err;
 
+	/* Without ldns nothing can be parsed: a bare SERVFAIL, so the client does not wait. */
+	if (stk_lazylib_load(&stk_lazy_ldns_lib, &err) < 0) {
+		if (net_dns_rcode_raw(msg, len, LDNS_RCODE_SERVFAIL, &out, &outlen) ==
+		    NET_DNS_REPLY)
+			reply(srv, conn, from, out, outlen);
+		return;
+	}
 	switch (net_dns_handle(&srv->zone, msg, len, conn == NULL, &out, &outlen)) {
 	case NET_DNS_REPLY:
 		reply(srv, conn, from, out, outlen);
@@ -625,8 +636,6 @@ int net_dns_server_start(struct net_runtime *rt, const struct net_nw_rec *nw,
 	const char *step, *gw = nw->gateway;
 	int rc;
 
-	if (stk_lazylib_load(&stk_lazy_ldns_lib, err) < 0)
-		return -1;
 	srv = xcalloc(1, sizeof(*srv));
 	srv->rt = rt;
 	snprintf(srv->bridge, sizeof(srv->bridge), "%s", nw->bridge);
@@ -686,4 +695,9 @@ struct dns_server *net_dns_server_next(struct dns_server *srv)
 void net_dns_server_set_next(struct dns_server *srv, struct dns_server *next)
 {
 	srv->next = next;
+}
+
+int net_dns_preload(struct stk_err *err)
+{
+	return stk_lazylib_load(&stk_lazy_ldns_lib, err);
 }

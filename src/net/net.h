@@ -171,6 +171,10 @@ struct net_runtime_options {
 	unsigned upstream_timeout_ms; /* default 2000 */
 };
 
+/* The DNS server opens ldns at its first query; a command that only serves DNS loads it
+ * up front instead, to fail at once with the package to install. */
+int net_dns_preload(struct stk_err *err);
+
 /* Serves DNS on every gateway of the project and proxies its published ports on the
  * host's loopback. Reads the record; call net_runtime_reload() after it changed. */
 int net_runtime_start(uv_loop_t *loop, const char *state_root, const char *project,

@@ -42,21 +42,62 @@ int state_project_lock(const struct state_paths *p, const char *project, int *fd
 {
 	_cleanup_free_ char *dir = state_project_dir(p, project);
 	_cleanup_free_ char *path = xasprintf("%s/lock", dir);
-	int f;
 
-	if (stk_mkdir_p(dir, 0700, err) < 0)
-		return -1;
-	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (f < 0)
-		return stk_err_sys(err, "open %s", path);
-	while (flock(f, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(f);
-			return stk_err_sys(err, "lock %s", path);
+	for (;;) {
+		struct stat held, now;
+		int f;
+
+		if (stk_mkdir_p(dir, 0700, err) < 0)
+			return -1;
+		f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (f < 0)
+			return stk_err_sys(err, "open %s", path);
+		while (flock(f, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				close(f);
+				return stk_err_sys(err, "lock %s", path);
+			}
 		}
+		/* Whoever held it may have removed the project (down, an unused project's
+		 * supervisor): a lock on a file no longer there locks nothing; take it again. */
+		if (fstat(f, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino &&
+		    held.st_dev == now.st_dev) {
+			*fd = f;
+			return 0;
+		}
+		close(f);
 	}
-	*fd = f;
-	return 0;
+}
+
+void state_project_forget_unused(const struct state_paths *p, const char *project)
+{
+	_cleanup_free_ char *dir = state_project_dir(p, project);
+	_cleanup_free_ char *path = xasprintf("%s/lock", dir);
+	_cleanup_close_ int f = open(path, O_RDWR | O_CLOEXEC);
+	DIR *d;
+	struct state_container *v = NULL;
+	struct dirent *e;
+	struct stk_err err;
+	size_t n = 0;
+	bool other = false;
+
+	/* Held: someone is making something of the project. */
+	if (f < 0 || flock(f, LOCK_EX | LOCK_NB) < 0)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while (!other && (e = readdir(d)))
+		other = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			strcmp(e->d_name, "lock");
+	closedir(d);
+	if (other || state_list_containers(p, project, &v, &n, &err) < 0)
+		return;
+	state_containers_free(v, n);
+	if (n)
+		return;
+	unlink(path);
+	rmdir(dir);
 }
 
 static int write_json(const char *path, struct json_object *obj, bool durable, struct stk_err *err)

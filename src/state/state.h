@@ -35,6 +35,11 @@ char *state_cgroup_parent(const char *project);
 int state_project_lock(const struct state_paths *p, const char *project, int *fd,
 		       struct stk_err *err);
 
+/* The project's directory and lock go when nothing else is in it and it has no
+ * container (a supervisor that `events` started leaves no project behind), unless its
+ * lock is held. */
+void state_project_forget_unused(const struct state_paths *p, const char *project);
+
 /* Atomically replaces path with the JSON of obj, durably (fsync before the rename): for
  * records nothing else can rebuild (a container's config.json, the applied model). */
 int state_write_json(const char *path, struct json_object *obj, struct stk_err *err);

@@ -1,6 +1,7 @@
-/* The CLI's side of the supervisor: checks and pulls before anything starts, the
- * project lock, starting a supervisor when none answers, sending a request and passing
- * its events on; and `down` from disk when no supervisor runs. */
+/* The CLI's side of the supervisor: checks before anything starts, the project lock,
+ * starting a supervisor when none answers, sending a request and passing its events on
+ * (an up's pulls run meanwhile: up_pull.c); and `down` from disk when no supervisor
+ * runs. */
 #include "super/internal.h"
 
 #include <errno.h>
@@ -150,9 +151,10 @@ static int sup_request(const struct super_client *cl, int fd, struct json_object
 static int supervisor_lock_open(const struct state_paths *p, const char *project);
 static void wait_supervisor_exit(int lock_fd);
 
-/* sup_lock (optional) gets the supervisor's lock file, opened while it surely exists. */
+/* sup_lock (optional) gets the supervisor's lock file, opened while it surely exists;
+ * pulls (optional): images still being pulled, their results passed on as they land. */
 static int request(const struct super_client *cl, const char *project, struct json_object *req,
-		   int *sup_lock, struct stk_err *err)
+		   int *sup_lock, struct sup_pulls *pulls, struct stk_err *err)
 {
 	int attempt, rc = -1;
 
@@ -171,7 +173,8 @@ static int request(const struct super_client *cl, const char *project, struct js
 				close(*sup_lock);
 			*sup_lock = supervisor_lock_open(&cl->paths, project);
 		}
-		rc = sup_request(cl, fd, req, false, err);
+		rc = pulls ? sup_pulls_exchange(pulls, fd, req, err)
+			   : sup_request(cl, fd, req, false, err);
 		close(fd);
 		if (rc == 0 || err->errnum != EPIPE)
 			return rc;
@@ -191,6 +194,12 @@ static void event(const struct super_client *cl, const char *fmt_kind, const cha
 	if (cl->on_event)
 		cl->on_event(ev, cl->arg);
 	json_object_put(ev);
+}
+
+void sup_client_progress(const struct super_client *cl, const char *kind, const char *name,
+			 const char *status)
+{
+	event(cl, kind, name, status);
 }
 
 static struct json_object *services_json(const char *const *v, size_t n)
@@ -269,87 +278,6 @@ static int check_services(const struct super_client *cl, struct compose_project 
 				warn_selinux(cl, svc);
 		}
 	return 0;
-}
-
-struct pull_ctx {
-	const struct super_client *cl;
-	struct compose_project *p;
-	const char **svc_of; /* the first service of each ref */
-	const char *const *refs;
-	size_t n;
-};
-
-static void on_pulled(const char *ref, const struct stk_err *e, void *arg)
-{
-	struct pull_ctx *pc = arg;
-	size_t i;
-
-	for (i = 0; i < pc->n; i++)
-		if (!strcmp(pc->refs[i], ref) && !e)
-			event(pc->cl, "Image", pc->svc_of[i], "Pulled");
-}
-
-static int pull_missing(const struct super_client *cl, struct compose_project *p,
-			const struct super_up_opts *o, struct stk_err *err)
-{
-	struct image_store *store;
-	const char **refs = xcalloc(p->nservices + 1, sizeof(char *));
-	const char **svc_of = xcalloc(p->nservices + 1, sizeof(char *));
-	size_t i, j, n = 0;
-	int rc = 0;
-
-	if (image_store_open(cl->paths.root, &store, err) < 0) {
-		free(refs);
-		free(svc_of);
-		return -1;
-	}
-	for (i = 0; i < p->nservices && rc == 0; i++) {
-		const struct compose_service *svc = &p->services[i];
-		const char *policy = o->pull		? o->pull
-				     : svc->pull_policy ? svc->pull_policy
-							: "missing";
-		struct image_config ic;
-		bool have;
-
-		/* the CLI pulled or built the image of a service with build: */
-		if (!service_wanted(o, svc->name) || !svc->image || svc->build_context)
-			continue;
-		for (j = 0; j < n; j++)
-			if (!strcmp(refs[j], svc->image))
-				break;
-		if (j < n)
-			continue;
-		have = image_store_get(store, svc->image, &ic, err) == 0;
-		if (have)
-			image_config_free(&ic);
-		if (!strcmp(policy, "never") && !have)
-			rc = stk_err_set(err, ENOENT,
-					 "service %s: image %s is not in the store and "
-					 "pull_policy is never",
-					 svc->name, svc->image);
-		else if (!have || !strcmp(policy, "always")) {
-			svc_of[n] = svc->name;
-			refs[n++] = svc->image;
-		}
-	}
-	if (rc == 0 && n) {
-		struct pull_ctx pc = {cl, p, svc_of, refs, n};
-		struct image_pull_opts po = {0};
-
-		for (i = 0; i < n; i++)
-			event(cl, "Image", svc_of[i], "Pulling");
-		if (image_pull_all(store, refs, n, &po, on_pulled, &pc, err) < 0) {
-			/* Name the service of the image that failed. */
-			for (i = 0; i < n; i++)
-				if (strstr(err->msg, refs[i]))
-					break;
-			rc = stk_err_wrap(err, "service %s", svc_of[i < n ? i : 0]);
-		}
-	}
-	image_store_free(store);
-	free(refs);
-	free(svc_of);
-	return rc;
 }
 
 /* Before anything starts: network_mode container: names a container, and the published
@@ -454,18 +382,28 @@ static void add_with_deps(struct compose_project *p, const char *name, bool deps
 		add_with_deps(p, p->services[i].depends_on[j].service, deps, in);
 }
 
-static struct json_object *wanted_services(struct compose_project *p, const struct super_up_opts *o)
+/* The services an up brings (by index): those named and, unless --no-deps, what they
+ * depend on; none named: all. */
+static bool *wanted_set(struct compose_project *p, const struct super_up_opts *o)
 {
 	bool *in = xcalloc(p->nservices + 1, sizeof(bool));
-	struct json_object *a = json_object_new_array();
 	size_t i;
 
 	for (i = 0; i < o->nservices; i++)
 		add_with_deps(p, o->services[i], !o->no_deps, in);
+	for (i = 0; !o->nservices && i < p->nservices; i++)
+		in[i] = true;
+	return in;
+}
+
+static struct json_object *wanted_services(struct compose_project *p, const bool *in)
+{
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
 	for (i = 0; i < p->nservices; i++)
 		if (in[i])
 			json_object_array_add(a, json_object_new_string(p->services[i].name));
-	free(in);
 	return a;
 }
 
@@ -493,7 +431,10 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 {
 	_cleanup_close_ int lock = -1, sup_lock = -1;
 	_cleanup_(json_putp) struct json_object *req = json_object_new_object();
+	_cleanup_free_ bool *in = wanted_set(p, o);
+	struct sup_pulls *pulls = NULL;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < o->nservices; i++)
 		if (compose_service_index(p, o->services[i]) < 0)
@@ -513,7 +454,9 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	if (check_services(cl, p, o, err) < 0 ||
 	    state_project_lock(&cl->paths, p->name, &lock, err) < 0)
 		return -1;
-	if (check_ports(cl, p, o, err) < 0 || pull_missing(cl, p, o, err) < 0 ||
+	/* Images not in the store are pulled while the request runs: the supervisor starts
+	 * the other services meanwhile (docs/supervisor.md). */
+	if (check_ports(cl, p, o, err) < 0 || sup_pulls_plan(cl, p, in, o->pull, &pulls, err) < 0 ||
 	    write_model(cl, p, err) < 0) {
 		_cleanup_free_ char *pdir = state_project_dir(&cl->paths, p->name);
 		_cleanup_free_ char *model = xasprintf("%s/compose.json", pdir);
@@ -522,6 +465,7 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 		/* A project that never came up leaves no record behind. */
 		if (access(model, F_OK) < 0)
 			state_remove_tree(pdir, &ignored);
+		sup_pulls_free(pulls);
 		return -1;
 	}
 	json_object_object_add(req, "op", json_object_new_string("up"));
@@ -572,8 +516,14 @@ int super_up(const struct super_client *cl, struct compose_project *p,
 	json_object_object_add(req, "wait_timeout", json_object_new_int(o->wait_timeout));
 	/* The named services and, unless --no-deps, what they depend on. */
 	if (o->nservices)
-		json_object_object_add(req, "services", wanted_services(p, o));
-	if (request(cl, p->name, req, &sup_lock, err) == 0)
+		json_object_object_add(req, "services", wanted_services(p, in));
+	if (pulls)
+		sup_pulls_add_to_request(pulls, req);
+	rc = pulls ? sup_pulls_start(pulls, err) : 0;
+	if (rc == 0)
+		rc = request(cl, p->name, req, &sup_lock, pulls, err);
+	sup_pulls_free(pulls); /* after the last pull has ended */
+	if (rc == 0)
 		return 0;
 	forget_failed_project(cl, p->name, sup_lock);
 	return -1;
@@ -595,9 +545,20 @@ int super_net_reload(const struct super_client *cl, const char *project, struct 
 int super_pull(const struct super_client *cl, struct compose_project *p,
 	       const struct super_up_opts *o, struct stk_err *err)
 {
+	_cleanup_free_ bool *in = xcalloc(p->nservices + 1, sizeof(bool));
+	struct sup_pulls *pulls = NULL;
+	size_t i;
+	int rc;
+
 	if (check_services(cl, p, o, err) < 0)
 		return -1;
-	return pull_missing(cl, p, o, err);
+	for (i = 0; i < p->nservices; i++)
+		in[i] = service_wanted(o, p->services[i].name);
+	if (sup_pulls_plan(cl, p, in, o->pull, &pulls, err) < 0)
+		return -1;
+	rc = pulls ? sup_pulls_run(pulls, err) : 0;
+	sup_pulls_free(pulls);
+	return rc;
 }
 
 /* ---- down ---- */
@@ -870,7 +831,7 @@ int super_ctl(const struct super_client *cl, struct compose_project *p,
 		json_object_object_add(req, "volumes", json_object_new_boolean(o->volumes));
 		/* A supervisor that was killed left its containers running: a new one adopts
 		 * them, so stop and kill act on them too. */
-		rc = request(cl, p->name, req, NULL, err);
+		rc = request(cl, p->name, req, NULL, NULL, err);
 		if (rc < 0)
 			return -1;
 	}

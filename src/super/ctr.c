@@ -114,7 +114,7 @@ static struct sup_ctr *ctr_new(struct sup *s, const char *id, struct json_object
 	c->name = xstrdup(state_str(config, "name"));
 	c->service = xstrdup(state_str(config, "service"));
 	c->number = (int)state_int(config, "number");
-	c->log_fd = -1;
+	c->log_fd = c->tty_keeper = -1;
 	c->out.rfd = c->err.rfd = -1;
 	c->out.ctr = c->err.ctr = c;
 	c->out.name = "stdout";
@@ -536,6 +536,7 @@ out:
 	json_object_put(icfg);
 	sup_ctr_write_state(c);
 	sup_event(c, "start", NULL, 0);
+	sup_netmode_follow(c);
 	if (s->net) {
 		struct stk_err e3;
 
@@ -595,6 +596,18 @@ static void on_restart_timer(uv_timer_t *t)
 	}
 }
 
+static void restart_after(struct sup_ctr *c, long long ms)
+{
+	if (!c->restart_timer_open) {
+		uv_timer_init(&c->s->loop, &c->restart_timer);
+		c->restart_timer.data = c;
+		c->handles++;
+		c->restart_timer_open = true;
+	}
+	c->restart_pending = true;
+	uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)ms, 0);
+}
+
 /* The service's policy: deploy.restart_policy over restart, as Compose maps them
  * (none: no, any: always). max 0: no limit; delay and window -1: not set. */
 struct restart_policy {
@@ -649,14 +662,7 @@ static void restart_maybe(struct sup_ctr *c)
 		c->restart_delay_ms = 100;
 	else if (c->restart_delay_ms < 60000)
 		c->restart_delay_ms *= 2;
-	if (!c->restart_timer_open) {
-		uv_timer_init(&c->s->loop, &c->restart_timer);
-		c->restart_timer.data = c;
-		c->handles++;
-		c->restart_timer_open = true;
-	}
-	c->restart_pending = true;
-	uv_timer_start(&c->restart_timer, on_restart_timer, (uint64_t)c->restart_delay_ms, 0);
+	restart_after(c, c->restart_delay_ms);
 }
 
 /* Stopped, not closed: a handle being closed must not be initialised again before its
@@ -737,8 +743,12 @@ static void ctr_exited(struct sup_ctr *c)
 		sup_event(c, "stop", NULL, 0);
 	c->op = NULL;
 	c->stopping = false;
-	if (!op && !c->manual_stop)
+	/* A timer, not at once: the pidfd's handle closes at the end of this iteration. */
+	if (!op && !c->manual_stop && c->rejoin)
+		restart_after(c, 0);
+	else if (!op && !c->manual_stop)
 		restart_maybe(c);
+	c->rejoin = false;
 	if (op) {
 		if (c->remove_after_stop) {
 			sup_progress(op->client, "Container", c->name, "Stopped");
@@ -808,21 +818,11 @@ int sup_ctr_grace_ms(const struct sup_ctr *c)
 	return (int)state_int(c->config, "stop_grace_ms");
 }
 
-void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op)
+/* The stop signal, then SIGKILL to the cgroup when the grace period is over. */
+static void stop_begin(struct sup_ctr *c, int sig, int grace_ms)
 {
 	struct stk_err err;
 
-	c->remove_after_stop = remove;
-	c->manual_stop = true;
-	sup_ctr_restart_cancel(c);
-	if (c->status != CTR_RUNNING || !c->ec) {
-		if (remove)
-			remove_reporting(c, op);
-		sup_op_done(op);
-		return;
-	}
-	sup_progress(op->client, "Container", c->name, "Stopping");
-	c->op = op;
 	c->stopping = true;
 	sup_event(c, "kill", "signal", sig);
 	if (engine_kill(c->ec, sig, &err) < 0 || grace_ms <= 0) {
@@ -836,6 +836,30 @@ void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct 
 		c->stop_timer_open = true;
 	}
 	uv_timer_start(&c->stop_timer, on_grace_over, (uint64_t)grace_ms, 0);
+}
+
+void sup_ctr_stop(struct sup_ctr *c, int sig, int grace_ms, bool remove, struct sup_op *op)
+{
+	c->remove_after_stop = remove;
+	c->manual_stop = true;
+	sup_ctr_restart_cancel(c);
+	if (c->status != CTR_RUNNING || !c->ec) {
+		if (remove)
+			remove_reporting(c, op);
+		sup_op_done(op);
+		return;
+	}
+	sup_progress(op->client, "Container", c->name, "Stopping");
+	c->op = op;
+	stop_begin(c, sig, grace_ms);
+}
+
+void sup_ctr_rejoin(struct sup_ctr *c)
+{
+	if (c->status != CTR_RUNNING || !c->ec || c->stopping)
+		return;
+	c->rejoin = true;
+	stop_begin(c, sup_ctr_stop_signal(c), sup_ctr_grace_ms(c));
 }
 
 /* Removes the record and its directory; the container must not run. */

@@ -80,6 +80,7 @@ static struct json_object *event_new(struct sup_ctr *c, const char *action, cons
 				     long long val)
 {
 	struct json_object *ev = json_object_new_object(), *attrs = json_object_new_object();
+	struct json_object *labels;
 	_cleanup_free_ char *act = NULL;
 
 	if (!strcmp(action, "health_status"))
@@ -89,6 +90,15 @@ static struct json_object *event_new(struct sup_ctr *c, const char *action, cons
 	json_object_object_add(ev, "action", json_object_new_string(act ? act : action));
 	json_object_object_add(ev, "id", json_object_new_string(c->id));
 	json_object_object_add(ev, "service", json_object_new_string(c->service));
+	/* As Docker's: the container's labels, its name and image; Compose drops its own
+	 * com.docker.compose.* labels from what it prints. */
+	if (json_object_object_get_ex(c->config, "labels", &labels)) {
+		json_object_object_foreach(labels, k, v)
+		{
+			if (!str_has_prefix(k, "com.docker.compose."))
+				json_object_object_add(attrs, k, json_object_get(v));
+		}
+	}
 	json_object_object_add(attrs, "name", json_object_new_string(c->name));
 	json_object_object_add(attrs, "image",
 			       json_object_new_string(state_str(c->config, "image")));

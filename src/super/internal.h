@@ -81,6 +81,7 @@ struct sup_ctr {
 	bool polling;
 	struct sup_stream out, err;
 	int log_fd;
+	int tty_keeper; /* tty: pidfd of the process that keeps the pty master open; -1 */
 	long long log_size, log_max_size; /* rotation: logging.options max-size, max-file */
 	int log_max_files;
 	long long log_lost; /* lines that could not be written (disk full) */
@@ -97,6 +98,9 @@ struct sup_ctr {
 	 * of running); a stop or kill by the user turns it off until the next start. */
 	uv_timer_t restart_timer;
 	bool restart_timer_open, restart_pending, manual_stop;
+	/* network_mode service:/container:: the namespace it shares went with its target's
+	 * restart; once stopped it starts again in the new one (sup_netmode_follow). */
+	bool rejoin;
 	int restart_count;
 	int restart_attempts; /* toward max_attempts; a run as long as the window resets it */
 	long long restart_delay_ms;
@@ -165,6 +169,8 @@ void sup_ctr_notice_exits(struct sup *s);
 void sup_ctr_load_recorded(struct sup *s);
 int sup_ctr_stop_signal(const struct sup_ctr *c);
 int sup_ctr_grace_ms(const struct sup_ctr *c);
+/* Stops c as `stop` would, with no request waiting, and starts it again (c->rejoin). */
+void sup_ctr_rejoin(struct sup_ctr *c);
 
 /* The image ID a reference names in the store; NULL if it is not there. */
 char *sup_image_id(struct sup *s, const char *image);
@@ -195,6 +201,8 @@ int sup_netmode_check(const struct state_paths *paths, const struct compose_proj
 		      const struct compose_service *svc, struct stk_err *err);
 /* network_mode service: or container: */
 bool sup_netmode_shares(const struct compose_service *svc);
+/* t has just started: its sharers still in another (its old, dead) namespace rejoin. */
+void sup_netmode_follow(struct sup_ctr *t);
 /* svc_volumes.c: a service's volumes */
 /* Before anything is created: external volumes exist, drivers are local, bind sources
  * exist or (create) are made. Errors name the service. */
@@ -226,7 +234,8 @@ void sup_changed(struct sup *s);
 int sup_logs_open(struct sup_ctr *c, int wfds[2], struct stk_err *err);
 void sup_logs_attach(struct sup_ctr *c);
 void sup_logs_close(struct sup_ctr *c);
-/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO. */
+/* tty: the pty master (owned from now on) is read as stdout instead of the FIFO, and a
+ * keeper process holds it too, so that it outlives a killed supervisor. */
 void sup_logs_take_pty(struct sup_ctr *c, int master);
 /* stdin_open without tty: a FIFO no one writes, so the container's stdin stays open. */
 int sup_stdin_open(struct sup_ctr *c, int *fd, struct stk_err *err);
@@ -249,6 +258,28 @@ size_t sup_client_queued(struct sup_client *cl);
 /* client.c: the CLI side's connection to a project's supervisor, one started if asked. */
 int sup_connect(const struct state_paths *p, const char *project);
 int sup_spawn(const struct super_client *cl, const char *project, struct stk_err *err);
+/* A progress event ({"event":"progress","kind","name","status"}) to the client's callback,
+ * as the supervisor's reach it. */
+void sup_client_progress(const struct super_client *cl, const char *kind, const char *name,
+			 const char *status);
+
+/* up_pull.c: the images an up pulls (those of the services in[], NULL = all: missing
+ * ones, or all with "always", by --pull or else each service's pull_policy); *out NULL
+ * when there is nothing to pull. */
+struct sup_pulls;
+int sup_pulls_plan(const struct super_client *cl, struct compose_project *p, const bool *in,
+		   const char *pull, struct sup_pulls **out, struct stk_err *err);
+/* Pulls them all before returning (`pull`, `run`'s own image). */
+int sup_pulls_run(struct sup_pulls *pl, struct stk_err *err);
+/* Pulls them on a thread while the request runs: the request names them ("pulling"),
+ * and sup_pulls_exchange() sends it on fd, passes each pull's result on as it lands
+ * and the supervisor's events to the client's callback, until "done" (0) or "error"
+ * (-1; EPIPE when the supervisor closed the connection). */
+int sup_pulls_start(struct sup_pulls *pl, struct stk_err *err);
+void sup_pulls_add_to_request(struct sup_pulls *pl, struct json_object *req);
+int sup_pulls_exchange(struct sup_pulls *pl, int fd, struct json_object *req, struct stk_err *err);
+/* Waits for the thread, if one pulls. NULL is fine. */
+void sup_pulls_free(struct sup_pulls *pl);
 
 /* Remove a container's engine side and free it, retrying on a timer while it is busy. */
 void sup_engine_remove(struct sup *s, struct engine_container *ec);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "net/net.h"
@@ -209,6 +210,39 @@ bool sup_netmode_current(struct sup *s, const struct sup_ctr *c, const struct co
 		return true;
 	t = project_target(s, svc->network_mode);
 	return !t || !strcmp(t->id, state_str(c->config, "network_container"));
+}
+
+static bool same_netns(pid_t a, pid_t b)
+{
+	_cleanup_free_ char *pa = xasprintf("/proc/%d/ns/net", (int)a);
+	_cleanup_free_ char *pb = xasprintf("/proc/%d/ns/net", (int)b);
+	struct stat sa, sb;
+
+	/* A process that is gone has no namespace to leave: nothing to do for it. */
+	if (stat(pa, &sa) < 0 || stat(pb, &sb) < 0)
+		return true;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* A container restarted by its policy (or by `start`) runs in a new network namespace;
+ * its sharers would stay in the old one, with no network left. Docker Compose restarts
+ * the containers that depend on a restarted one's namespace: so do we, each stopped
+ * as by `stop` and started again, joining the new namespace (sup_netmode_join). */
+void sup_netmode_follow(struct sup_ctr *t)
+{
+	struct sup_ctr *c;
+
+	if (!t->ec)
+		return;
+	for (c = t->s->ctrs; c; c = c->next) {
+		const struct compose_service *svc = sup_ctr_service(c);
+
+		if (c == t || c->status != CTR_RUNNING || !c->ec || c->stopping || !svc ||
+		    !sup_netmode_shares(svc) || project_target(t->s, svc->network_mode) != t)
+			continue;
+		if (!same_netns(engine_pid(c->ec), engine_pid(t->ec)))
+			sup_ctr_rejoin(c);
+	}
 }
 
 bool sup_netmode_shares(const struct compose_service *svc)

@@ -207,6 +207,8 @@ int sup_spec_build(struct sup *s, const struct compose_service *svc, struct sup_
 		icfg = v;
 	spec->id = xstrdup(c->id);
 	spec->state_dir = xasprintf("%s/engine", c->dir);
+	/* Kept with the record while the container is stopped (`cp`, the next start). */
+	spec->upper_dir = xasprintf("%s/upper", c->dir);
 	spec->cgroup_parent = state_cgroup_parent(s->project);
 	spec->cache_dir = xasprintf("%s/cache", s->paths.root);
 	spec->nlayers = ic.nlayers;
@@ -297,4 +299,9 @@ int super_container_spec(const struct state_paths *paths, const struct state_con
 				spec, err);
 	compose_project_free(model);
 	return rc;
+}
+
+void super_port_of(const struct compose_port *cp, struct net_port *out)
+{
+	sup_port_of(cp, out);
 }

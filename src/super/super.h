@@ -51,8 +51,9 @@ struct super_up_opts {
 	bool keep_network_rules;
 };
 
-/* `up -d`: checks, pulls, records the model, starts the supervisor if none answers and
- * has it apply the model. Takes the project lock for its whole length. */
+/* `up -d`: checks, records the model, starts the supervisor if none answers and has it
+ * apply the model, pulling the missing images meanwhile (the services that need one wait
+ * for it). Takes the project lock for its whole length. */
 int super_up(const struct super_client *cl, struct compose_project *p,
 	     const struct super_up_opts *o, struct stk_err *err);
 
@@ -98,6 +99,10 @@ void super_events_notify(const struct super_client *cl, const char *project, con
  * no running container. "ok" or an error line is written to ready_fd once the control
  * socket listens (or it failed), then ready_fd is closed. */
 int super_main(const struct state_paths *paths, const char *project, int ready_fd);
+/* A tty container's keeper (`stack tty-keeper ID`, started by its supervisor): holds the
+ * pty master (fd 3), so that it outlives a killed supervisor, until the container exits
+ * (its pidfd, fd 4, is readable). -1 if started without them. */
+int super_tty_keeper(void);
 
 /* A network namespace of its own for a container, made (unshare, then back) before
  * the engine starts it; the fd keeps it alive until the container has joined it. */
@@ -116,6 +121,10 @@ int super_service_spec(const struct state_paths *paths, struct compose_project *
 		       const char *service, const char *id, const char *dir,
 		       struct engine_spec *spec, struct stk_err *err);
 /* The project's networks as the supervisor makes them at `up` (idempotent). */
+/* The net module's form of a compose port (a range or a random host port included). */
+struct compose_port;
+struct net_port;
+void super_port_of(const struct compose_port *cp, struct net_port *out);
 int super_networks_create(const struct state_paths *paths, struct compose_project *model,
 			  struct stk_err *err);
 /* Tell the project's supervisor, if one runs, that the CLI attached or detached a

@@ -54,6 +54,8 @@ static void on_client_closed(uv_handle_t *h)
 	sup_maybe_exit(s);
 }
 
+static void up_client_gone(struct sup_client *c);
+
 static void client_close(struct sup_client *c)
 {
 	struct sup_client **pp;
@@ -68,6 +70,7 @@ static void client_close(struct sup_client *c)
 			break;
 		}
 	uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+	up_client_gone(c);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -375,7 +378,12 @@ struct up_job {
 	struct up_job *next;
 	struct sup_op *op;
 	struct json_object *req;
-	size_t *order, next_svc;
+	size_t *order;
+	bool *done; /* by position in order: up_service() saw it through (or it failed) */
+	/* The images the CLI is still pulling for this up ({ref: null}) or failed to pull
+	 * ({ref: "why"}); those that landed are gone from it. */
+	struct json_object *images;
+	char *image_error; /* the first service that failed for its image: the job's error */
 	bool wait; /* --wait: end when every service runs and is healthy */
 	uv_timer_t deadline; /* --wait-timeout */
 	bool deadline_open;
@@ -674,7 +682,10 @@ static void job_end(struct up_job *j, const char *error)
 	json_object_put(j->req);
 	json_object_put(j->recreated);
 	json_object_put(j->bounced);
+	json_object_put(j->images);
+	free(j->image_error);
 	free(j->order);
+	free(j->done);
 	if (j->deadline_open)
 		uv_close((uv_handle_t *)&j->deadline, on_job_closed);
 	else
@@ -709,16 +720,85 @@ static int wait_done(struct sup *s, struct up_job *j, struct stk_err *err)
 	return 1;
 }
 
+/* 1: the images of svc and of what it depends on are in the store; 0: the CLI is still
+ * pulling one; -1: one could not be pulled (err names the service). */
+static int image_ready(struct sup *s, struct up_job *j, const struct compose_service *svc,
+		       struct stk_err *err)
+{
+	struct json_object *why;
+	size_t i;
+	int r;
+
+	if (svc->image && json_object_object_get_ex(j->images, svc->image, &why))
+		return why ? stk_err_set(err, EIO, "service %s: %s", svc->name,
+					 json_object_get_string(why))
+			   : 0;
+	for (i = 0; i < svc->ndepends_on; i++) {
+		const struct compose_depend *d = &svc->depends_on[i];
+		int k = compose_service_index(s->model, d->service);
+
+		if (k < 0 || (r = image_ready(s, j, &s->model->services[k], err)) == 1)
+			continue;
+		/* required: false goes on without a dependency that will never run. */
+		if (r < 0 && !d->required)
+			continue;
+		if (r < 0)
+			return stk_err_wrap(err, "service %s: dependency failed to start",
+					    svc->name);
+		return 0;
+	}
+	return 1;
+}
+
+/* The timer of --wait-timeout runs from when the images are all there, as Compose's
+ * covers the start and not the pull. */
+static void on_wait_timeout(uv_timer_t *t);
+
+static void job_arm_deadline(struct sup *s, struct up_job *j)
+{
+	long long timeout = state_int(j->req, "wait_timeout");
+
+	if (!j->wait || timeout <= 0 || j->deadline_open)
+		return;
+	json_object_object_foreach(j->images, ref, why)
+	{
+		(void)ref;
+		if (!why)
+			return; /* still pulling */
+	}
+	uv_timer_init(&s->loop, &j->deadline);
+	j->deadline.data = j;
+	j->deadline_open = true;
+	uv_timer_start(&j->deadline, on_wait_timeout, (uint64_t)timeout * 1000, 0);
+}
+
 static void job_advance(struct sup *s, struct up_job *j)
 {
 	struct stk_err err;
+	bool held = false; /* a service waits for its image */
+	size_t i;
 	int r;
 
-	while (j->next_svc < s->model->nservices) {
-		const struct compose_service *svc = &s->model->services[j->order[j->next_svc]];
+	job_arm_deadline(s, j);
+	for (i = 0; i < s->model->nservices; i++) {
+		const struct compose_service *svc = &s->model->services[j->order[i]];
 
+		if (j->done[i])
+			continue;
 		if (!wanted(j->req, svc->name)) {
-			j->next_svc++;
+			j->done[i] = true;
+			continue;
+		}
+		/* Services whose images are still coming wait; the others go on. */
+		r = image_ready(s, j, svc, &err);
+		if (r == 0) {
+			held = true;
+			continue;
+		}
+		if (r < 0) {
+			if (!j->image_error)
+				j->image_error = xstrdup(err.msg);
+			j->done[i] = true;
 			continue;
 		}
 		/* Nothing starts: nothing waits for a dependency either. */
@@ -739,7 +819,13 @@ static void job_advance(struct sup *s, struct up_job *j)
 			j->recreated_done = !strcmp(recreate_of(j, svc), "force");
 			return;
 		}
-		j->next_svc++;
+		j->done[i] = true;
+	}
+	if (held)
+		return; /* image_landed() or client_gone() brings us back */
+	if (j->image_error) {
+		job_end(j, j->image_error);
+		return;
 	}
 	if (j->wait) {
 		if (!j->waiting_printed) {
@@ -796,6 +882,49 @@ static void on_wait_timeout(uv_timer_t *t)
 	job_end(j, msg ? msg : "timeout waiting for the project to be ready");
 }
 
+/* {"op":"image","image":REF} or with "error": the CLI whose up is waiting pulled REF,
+ * or could not. Its services go on, or fail with their dependents. No reply. */
+static void image_landed(struct sup_client *cl, struct json_object *req)
+{
+	const char *ref = state_str(req, "image");
+	struct json_object *why;
+	struct up_job *j;
+
+	for (j = up_jobs; j; j = j->next) {
+		if (j->op->client != cl || !json_object_object_get_ex(j->images, ref, NULL))
+			continue;
+		if (json_object_object_get_ex(req, "error", &why))
+			json_object_object_add(j->images, ref, json_object_get(why));
+		else
+			json_object_object_del(j->images, ref);
+	}
+	sup_changed(cl->s);
+}
+
+/* The CLI that was pulling for an up went away: what it had not pulled never comes. */
+static void up_client_gone(struct sup_client *c)
+{
+	struct up_job *j;
+	bool any = false;
+
+	for (j = up_jobs; j; j = j->next) {
+		if (j->op->client != c)
+			continue;
+		json_object_object_foreach(j->images, ref, why)
+		{
+			if (why)
+				continue;
+			json_object_object_add(j->images, ref,
+					       json_object_new_string(
+						       "the pull stopped: the stack "
+						       "command that pulled it went away"));
+			any = true;
+		}
+	}
+	if (any)
+		sup_changed(c->s);
+}
+
 static void remove_orphans(struct sup *s, struct sup_op *op)
 {
 	struct sup_ctr *c, *next;
@@ -812,7 +941,8 @@ static void remove_orphans(struct sup *s, struct sup_op *op)
 static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, struct stk_err *err)
 {
 	struct up_job *j;
-	long long timeout = state_int(req, "wait_timeout");
+	struct json_object *pulling;
+	size_t i;
 
 	if (load_model(s, req, err) < 0 ||
 	    create_networks(s, op->client, state_int(req, "keep_network_rules") != 0, err) < 0)
@@ -825,13 +955,15 @@ static int apply_up(struct sup *s, struct sup_op *op, struct json_object *req, s
 	j->bounced = json_object_new_array();
 	j->wait = state_int(req, "wait") != 0;
 	j->order = xcalloc(s->model->nservices + 1, sizeof(*j->order));
+	j->done = xcalloc(s->model->nservices + 1, sizeof(*j->done));
 	compose_start_order(s->model, j->order);
-	if (j->wait && timeout > 0) {
-		uv_timer_init(&s->loop, &j->deadline);
-		j->deadline.data = j;
-		j->deadline_open = true;
-		uv_timer_start(&j->deadline, on_wait_timeout, (uint64_t)timeout * 1000, 0);
-	}
+	j->images = json_object_new_object();
+	if (json_object_object_get_ex(req, "pulling", &pulling))
+		for (i = 0; i < json_object_array_length(pulling); i++)
+			json_object_object_add(j->images,
+					       json_object_get_string(
+						       json_object_array_get_idx(pulling, i)),
+					       NULL);
 	j->next = up_jobs;
 	up_jobs = j;
 	if (state_int(req, "remove_orphans"))
@@ -953,6 +1085,10 @@ static void dispatch(struct sup_client *cl, struct json_object *req)
 	}
 	if (!strcmp(op, "notify")) {
 		sup_events_notify(s, cl, req);
+		return;
+	}
+	if (!strcmp(op, "image")) {
+		image_landed(cl, req);
 		return;
 	}
 	sup_ctr_notice_exits(s);
@@ -1141,9 +1277,16 @@ int super_main(const struct state_paths *paths, const char *project, int ready_f
 			/* nothing depends on the directory any more */
 		}
 		if (rc == 0) {
+			_cleanup_free_ char *log = xasprintf("%s/supervisor.log", s.rundir);
+			struct stat st;
+
 			unlink(sock);
 			unlink(lock);
+			/* Its log is kept when it has something to say. */
+			if (stat(log, &st) == 0 && st.st_size == 0)
+				unlink(log);
 			rmdir(s.rundir);
+			state_project_forget_unused(paths, project);
 		}
 	}
 	if (s.model)

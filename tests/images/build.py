@@ -15,6 +15,7 @@ log, apt's stderr) and one line naming the image and the step, and exits 1.
     build.py --offline IMAGE...            never downloads: an image that needs the mirror
                                            and is not in the cache is an error (exit 2)"""
 import argparse
+import fcntl
 import gzip
 import hashlib
 import io
@@ -377,6 +378,16 @@ def build(name, cache, offline):
     out = cache / name
     if (out / "index.json").exists():
         return out
+    # Two builders of one cache (a helper's tests next to a CI run) take turns: the second
+    # waits for the first, then finds the image made instead of removing its half-made tree.
+    with open(cache.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "index.json").exists():
+            return out
+        return build_locked(name, out, cache, offline)
+
+
+def build_locked(name, out, cache, offline):
     if offline and name in NEEDS_MIRROR:
         print(f"build.py: test image {name} is not in the cache {cache} and --offline "
               "forbids downloading it: scripts/test.sh builds the test images before the "

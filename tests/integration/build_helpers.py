@@ -4,12 +4,13 @@ against a state root of the test's own, running the built image from the store w
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import STACK
-from engine_helpers import CGROUP_PARENT, leftovers
+from engine_helpers import CGROUP_PARENT, cgroup_dir, leftovers
 
 
 def store_image(root: Path, name: str):
@@ -61,12 +62,42 @@ class Builder:
         self.write("Dockerfile", text.replace("@BASE@", self.base or "scratch"))
         self.write("compose.yaml", compose or "services:\n  app:\n    build: .\n")
 
-    def build(self, *args, env=None):
+    def _build_args(self, args, env):
         e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "STACK_BUILD_CGROUP_PARENT": CGROUP_PARENT}
         e.update(env or {})
-        p = subprocess.run([STACK, "--root", str(self.root), "-f", str(self.ctx / "compose.yaml"),
-                            "build", *args], capture_output=True, text=True, timeout=300, env=e)
+        return [STACK, "--root", str(self.root), "-f", str(self.ctx / "compose.yaml"),
+                "build", *args], e
+
+    def build(self, *args, env=None):
+        argv, e = self._build_args(args, env)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=e)
         return Result(p)
+
+    def start_build(self, *args, env=None):
+        """`stack build` in the background (a Popen with stdout and stderr piped)."""
+        argv, e = self._build_args(args, env)
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=e)
+
+    def running_run_containers(self, program, count=1, timeout=60):
+        """{id: host pids} of the RUN containers running program (their argv[0]), once
+        count of them are."""
+        containers = self.root / "containers"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = {}
+            for c in (containers.iterdir() if containers.exists() else []):
+                try:
+                    pids = [int(x) for x in (cgroup_dir("pids", c.name) / "cgroup.procs").read_text().split()]
+                    if any(Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0] == program.encode()
+                           for p in pids):
+                        found[c.name] = pids
+                except OSError:
+                    continue
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"{count} RUN container(s) running {program} not seen")
 
     def run(self, name="proj-app", cmd=None, spec=None):
         """Runs the image as `docker run` would: entrypoint + cmd, env, user, workdir."""
@@ -98,6 +129,30 @@ class Result:
 
     def __repr__(self):
         return f"<exit {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}>"
+
+
+def in_cgroup(pid, container_id):
+    """Is pid a live process of that container's cgroup?"""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
+def mounts_anywhere(path: Path):
+    """Mounts under path seen by any process, in any mount namespace: a builder's
+    private one (the views of COPY --from) included. A container's own mounts show as
+    paths inside it: they go with its processes, which the tests check are gone."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            lines = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+        except OSError:
+            continue
+        found.update(line.split()[4] for line in lines if str(path) in line.split()[4])
+    return sorted(found)
 
 
 def build_leftovers(b: Builder):

@@ -154,3 +154,39 @@ def push_layer_image(reg, repo, layers, config=None):
     }).encode()
     put_manifest(base, repo, "latest", manifest, "application/vnd.oci.image.manifest.v1+json")
     return reg.ref(repo)
+
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def push_busybox_plus_layer(registry, repo, tar):
+    """Pushes repo:latest to a PushedRegistry: busybox's layers and the layer tar on top.
+    Returns the digest of that last layer's blob."""
+    layout = registry.images.layout("busybox")
+    base = f"http://{registry.host}"
+
+    def blob(digest):
+        return (layout / "blobs/sha256" / digest.split(":", 1)[1]).read_bytes()
+
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(blob(index["manifests"][0]["digest"]))
+    config = json.loads(blob(manifest["config"]["digest"]))
+    gz = gzip.compress(tar, mtime=0)
+    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(tar).hexdigest())
+    cfg = json.dumps(config).encode()
+    layers = []
+    for d in manifest["layers"]:
+        push_blob(base, repo, blob(d["digest"]))
+        layers.append(d)
+    extra = push_blob(base, repo, gz)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                   "digest": extra, "size": len(gz)})
+    body = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": push_blob(base, repo, cfg), "size": len(cfg)},
+        "layers": layers,
+    }).encode()
+    put_manifest(base, repo, "latest", body, OCI_MANIFEST)
+    return extra

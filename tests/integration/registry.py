@@ -220,20 +220,22 @@ class Proxy:
     cut_after=bytes: close blob connections after that many body bytes; redirect_blobs:
     answer blob GETs with a 307 to the backend (or to redirect_to, "host:port");
     fail_blobs=n: answer n blob requests with fail_status (and Retry-After: retry_after);
-    delay={path substring: seconds}: hold matching requests back; tls=(cert, key) and
+    delay={path substring: seconds}: hold matching requests back; hold={path substring:
+    threading.Event}: hold matching requests until the test sets the event; tls=(cert, key) and
     name: serve HTTPS under that host name; bind: the address to listen on.
     `requests` records (method, path, headers), `arrivals` (method, path, monotonic time);
     `blob_spans` (path, start, end) of blob GETs served (not redirected)."""
 
     def __init__(self, backend_port, token=None, throttle=None, cut_after=None, port=None,
                  die_after_cut=False, redirect_blobs=False, fail_blobs=0, fail_status=503,
-                 retry_after=None, redirect_to=None, delay=None, tls=None, name="127.0.0.1",
-                 bind="127.0.0.1"):
+                 retry_after=None, redirect_to=None, delay=None, hold=None, tls=None,
+                 name="127.0.0.1", bind="127.0.0.1"):
         self.backend_port = backend_port
         self.redirect_blobs = redirect_blobs
         self.redirect_to = redirect_to or f"127.0.0.1:{backend_port}"
         self.retry_after = retry_after
         self.delay = delay or {}
+        self.hold = hold or {}
         self.tls = tls
         self.name = name
         self.bind = bind
@@ -301,6 +303,9 @@ class Proxy:
                 for part, secs in proxy.delay.items():
                     if part in self.path:
                         time.sleep(secs)
+                for part, event in proxy.hold.items():
+                    if part in self.path:
+                        event.wait(300)  # bounded: a test that fails still ends
                 if method == "GET" and "/blobs/" in self.path and not proxy.redirect_blobs:
                     start = self.last_write = time.monotonic()
                     try:

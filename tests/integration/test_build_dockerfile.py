@@ -419,8 +419,10 @@ def test_independent_services_build_in_parallel(builder):
     port = 47000 + os.getpid() % 1000
     # Both sides retry until a connection carried the message and its answer: a
     # connection that carried nothing (seen under load) does not end either step.
+    # `&& grep`: the step's shell stays PID 1 and runs timeout as a child; alone, sh -c
+    # would exec timeout as PID 1, whose command then ignores timeout's SIGTERM.
     builder.write("Dockerfile.listen", f"FROM {builder.base}\n"
-                  f"RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done'\n"
+                  f"RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done' && grep -q hello /got\n"
                   "CMD [\"cat\", \"/got\"]\n")
     builder.write("Dockerfile.talk", f"FROM {builder.base}\n"
                   f"RUN for i in $(seq 900); do [ \"$(echo hello | nc 127.0.0.1 {port})\" = ack ] && exit 0; sleep 0.1; done; exit 1\n")
@@ -487,9 +489,11 @@ def test_independent_stages_of_one_build_run_at_the_same_time(builder):
     # builder's network namespace. Both retry until one connection carried the message
     # and its answer.
     port = 48000 + os.getpid() % 1000
+    # `&& grep`: the step's shell stays PID 1 and runs timeout as a child; alone, sh -c
+    # would exec timeout as PID 1, whose command then ignores timeout's SIGTERM.
     builder.dockerfile(f"""
 FROM @BASE@ AS listen
-RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done'
+RUN timeout 90 sh -c 'until echo ack | nc -l -p {port} > /got && grep -q hello /got; do :; done' && grep -q hello /got
 
 FROM @BASE@ AS talk
 RUN for i in $(seq 900); do [ "$(echo hello | nc 127.0.0.1 {port})" = ack ] && echo talked > /talked && exit 0; sleep 0.1; done; exit 1
@@ -521,7 +525,7 @@ COPY --from=bad /x /x
 """)
     r = builder.build()
     assert r.code == 1, r
-    assert "stack: app: step 4/7: RUN echo broken stage; exit 4: exit 4" in r.err, r
+    assert "stack: app: stage bad: step 4/7: RUN echo broken stage; exit 4: exit 4" in r.err, r
     assert "broken stage" in r.err
 
 

@@ -135,25 +135,10 @@ def test_unsupported_run_mount_type_is_an_error(builder):
 
 def test_interrupt_stops_the_running_step_and_leaves_nothing(builder):
     import signal
-    import subprocess
-    import time
-    from build_helpers import CGROUP_PARENT
-    from conftest import STACK
 
     builder.dockerfile("FROM @BASE@\nRUN echo started; sleep 600\n")
-    p = subprocess.Popen([STACK, "--root", str(builder.root), "-f", str(builder.ctx / "compose.yaml"), "build"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={"PATH": "/usr/bin:/bin", "STACK_BUILD_CGROUP_PARENT": CGROUP_PARENT})
-    from engine_helpers import cgroup_dir
-    deadline = time.time() + 60
-    containers = builder.root / "containers"
-    running = False
-    while time.time() < deadline and not running:  # the step's container has a process
-        for c in (containers.iterdir() if containers.exists() else []):
-            procs = cgroup_dir("pids", c.name) / "cgroup.procs"
-            running = running or (procs.exists() and procs.read_text().strip() != "")
-        time.sleep(0.02)
-    assert running
+    p = builder.start_build()
+    builder.running_run_containers("sleep")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)

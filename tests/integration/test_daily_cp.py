@@ -183,9 +183,49 @@ def test_cp_bad_input_is_refused_with_a_message(project, tmp_path):
     assert r.code == 1 and "/no/such/file" in r.err, r
     r = project("cp", "--index", "3", "app:/etc/passwd", str(tmp_path / "x"))
     assert r.code == 1 and "#3" in r.err, r
-    project.ok("stop", "app")
+    project.ok("rm", "-f", "-s", "app")
     r = project("cp", "app:/etc/passwd", str(tmp_path / "x"))
     assert r.code == 1 and "no container found" in r.err, r
+
+
+def test_cp_from_and_to_a_stopped_container(project, tmp_path):
+    """Its files (the image's under its own writable layer, kept while it is stopped)
+    are read and written, the next start sees what was written, and symlinks in it still
+    resolve inside its root; no mount or scratch directory is left."""
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("host only")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    start(project, f"echo written > /made && mkdir -p {victim} && "
+                   f"ln -s {secret} /evil && ln -s {victim} /evilw && "
+                   "ln -s ../../../../../../.. /up")
+    project.ok("stop", "app")
+    [row] = project.ps_json("-a")
+    assert row["State"] == "exited", row
+    out = tmp_path / "out"
+    out.mkdir()
+    project.ok("cp", "app:/made", str(out / "made"))
+    assert (out / "made").read_text() == "written\n"
+    project.ok("cp", "app:/etc/passwd", str(out / "pw"))
+    assert (out / "pw").read_text().startswith("root:")
+    for path in ("/evil/key", f"/up{secret}/key"):
+        r = project("cp", f"app:{path}", str(out / "stolen"))
+        assert r.code == 1, r
+        assert not (out / "stolen").exists()
+    src = tmp_path / "f"
+    src.write_text("payload")
+    project.ok("cp", str(src), "app:/tmp/in")
+    project.ok("cp", str(src), "app:/evilw/")
+    project.ok("cp", str(src), f"app:/up{victim}/g")
+    assert os.listdir(victim) == []
+    [cdir] = list((project.root / "containers").iterdir())
+    assert sorted(p.name for p in cdir.iterdir() if p.name in ("cp", "engine")) == []
+    # The next start has what was copied in (and what it wrote itself).
+    project.ok("start", "app")
+    r = project.ok("exec", "-T", "app", "cat", "/tmp/in", "/made", f"{victim}/f",
+                   f"{victim}/g")
+    assert r.out == "payloadwritten\npayloadpayload", r
 
 
 def cp_to_stdout(project, *args):

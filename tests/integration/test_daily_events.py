@@ -114,6 +114,37 @@ services:
         ev.stop()
 
 
+def test_events_json_attributes_carry_the_containers_labels_as_compose(project):
+    """Docker's attributes (the labels, name, image) less Compose's own labels, keys in
+    order as Compose's JSON map prints them."""
+    project.write("""
+services:
+  app:
+    image: BUSYBOX
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+    labels:
+      com.example.team: core
+      zz.last: "1"
+""")
+    project.ok("up", "-d")
+    ev = Events(project, "--json")
+    try:
+        ev.synced("app")
+        project.ok("stop", "app")
+        got = ev.until(lambda line: '"action":"stop"' in line, "stop")
+        die = [line for line in got if '"action":"die"' in line][0]
+        attrs = json.loads(die)["attributes"]
+        assert attrs == {"com.example.team": "core", "exitCode": "137",
+                         "image": project.image, "name": f"{project.name}-app-1",
+                         "zz.last": "1"}, attrs
+        assert list(attrs) == sorted(attrs)
+        assert die.index('"com.example.team"') < die.index('"exitCode"') < \
+            die.index('"image"') < die.index('"zz.last"')
+    finally:
+        ev.stop()
+
+
 def test_events_text_lines_and_the_service_filter(project):
     project.write("""
 services:
@@ -240,32 +271,59 @@ services:
     poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
 
 
-def test_events_go_on_across_down_and_the_next_up(project):
-    project.write("""
+SLEEPER = """
 services:
   app:
     image: BUSYBOX
     stop_signal: SIGKILL
     command: ["sleep", "1000"]
-""")
+"""
+
+
+def events_across_down(project):
+    """events streaming from before a down until the supervisor it starts again runs:
+    the stream and the destroy event's actions."""
+    project.write(SLEEPER)
     project.ok("up", "-d")
     ev = Events(project, "--json")
     try:
         ev.synced("app")
-        name = f"{project.name}-app-1"
         project.ok("down")
         got = ev.until(lambda line: '"action":"destroy"' in line, "destroy")
-        assert actions(got, name)[-1] == "destroy"
-        # down removed the runtime directory before events started a supervisor again,
-        # and up uses that one: one supervisor, its socket in place.
+        # down removed the runtime directory before events started a supervisor again.
         poll_until(lambda: (project.root / "run" / project.name / "control.sock").exists(),
                    what="the supervisor events started again")
+    except BaseException:
+        ev.stop()
+        raise
+    return ev, actions(got, f"{project.name}-app-1")
+
+
+def test_events_go_on_across_down_and_the_next_up(project):
+    ev, seen = events_across_down(project)
+    try:
+        assert seen[-1] == "destroy"
+        # up uses the supervisor events started: one supervisor, its socket in place.
         project.ok("up", "-d")
         got = ev.until(lambda line: '"action":"start"' in line, "start")
-        assert actions(got, name) == ["create", "start"]
+        assert actions(got, f"{project.name}-app-1") == ["create", "start"]
         assert len(project.supervisor_pids()) == 1
     finally:
         ev.stop()
+
+
+def test_events_left_running_across_down_leaves_nothing_once_it_ends(project):
+    """The supervisor events started again after down exits with its last client, and
+    takes the project's lock and directory (nothing else in them) with it."""
+    ev, _ = events_across_down(project)
+    ev.stop()
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to exit")
+    rundir = project.root / "run" / project.name
+    assert not rundir.exists(), list(rundir.iterdir())
+    assert not (project.root / "projects" / project.name).exists()
+    # The project comes up again as ever.
+    project.ok("up", "-d")
+    assert [c["State"] for c in project.ps_json()] == ["running"]
 
 
 def test_daily_commands_refuse_bad_flags_with_a_usage_error(project):

@@ -127,6 +127,86 @@ def test_run_without_rm_keeps_an_exited_record(project):
     assert state["status"] == "exited"
 
 
+def link_names():
+    """The host's interfaces by name (their state changes on its own: a bridge goes UP)."""
+    return sorted(line.split(":")[1].strip() for line in links().splitlines())
+
+
+def watchers(project):
+    """The processes `run -d` left to watch its one-offs (its own, by the root it uses)."""
+    found = []
+    for pid in filter(str.isdigit, __import__("os").listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"run" in cmd and b"-d" in cmd and project.name.encode() in b" ".join(cmd):
+            found.append(int(pid))
+    return found
+
+
+def test_run_detached_rm_is_removed_when_it_exits(project):
+    """Its watcher (the process -d forks) waits for it: then nothing of it is left."""
+    project.write(APP)
+    project.ok("up", "-d", "web")
+    web_links = link_names()
+    r = project("run", "-d", "--rm", "job", "sh", "-c", "echo hi; sleep 0.2")
+    assert r.code == 0 and re.fullmatch(rf"{project.name}-job-run-[0-9a-f]{{12}}\n", r.out), r
+    poll_until(lambda: len(containers(project)) == 1, what="the one-off to be removed")
+    assert [c["Service"] for c in project.ps_json("-a")] == ["web"]
+    assert len(container_cgroups(project)) == 1
+    poll_until(lambda: link_names() == web_links, what="the one-off's veth to go")
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+
+
+def test_run_detached_keeps_its_output_and_exit_code(project):
+    project.write(APP)
+    name = project.ok("run", "-d", "--no-deps", "job", "sh", "-c",
+                      "echo to-out; echo to-err >&2; exit 5").out.strip()
+
+    def exited():
+        rows = [c for c in project.ps_json("-a") if c["Name"] == name]
+        return rows and rows[0]["State"] == "exited" and rows[0]
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+    row = poll_until(exited, what="the one-off to exit")
+    assert row["ExitCode"] == 5, row
+    # Its log, read by its name; the service's logs leave one-offs out, as Compose.
+    r = project.ok("logs", "--no-log-prefix", name)
+    assert sorted(r.out.splitlines()) == ["to-err", "to-out"], r
+    assert project.ok("logs", "job").out == ""
+    assert project.ok("logs").out == ""
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+    assert container_cgroups(project) == []
+
+
+def test_run_detached_log_is_rotated_and_read_back_whole(project):
+    """Past 20 MiB the log moves to container.log.1 (one kept): 30 MB of output (no
+    newline: 16 KiB records) reads back whole."""
+    project.write(APP)
+    name = project.ok("run", "-d", "--no-deps", "job", "sh", "-c",
+                      "head -c 30000000 /dev/zero | tr '\\0' a").out.strip()
+    poll_until(lambda: not watchers(project), what="the watcher to exit", timeout=120)
+    [cdir] = [d for d in (project.root / "containers").iterdir()
+              if json.loads((d / "config.json").read_text())["name"] == name]
+    assert sorted(p.name for p in cdir.glob("container.log*")) == \
+        ["container.log", "container.log.1"]
+    out = project.ok("logs", "--no-log-prefix", name).out
+    assert out.count("a") == 30000000 and set(out) == {"a", "\n"}
+
+
+def test_run_detached_output_is_readable_while_it_runs_and_down_ends_its_watcher(project):
+    project.write(APP)
+    name = project.ok("run", "-d", "--rm", "--no-deps", "job", "sh", "-c",
+                      "echo working; exec sleep 100000").out.strip()
+    r = poll_until(lambda: "working" in project.ok("logs", name).out and
+                   project.ok("logs", name), what="the one-off's output")
+    assert r.out == f"{name.removeprefix(project.name + '-')}  | working\n", r
+    assert watchers(project)
+    project.ok("down", "-t", "1")
+    assert containers(project) == []
+    poll_until(lambda: not watchers(project), what="the watcher to exit")
+
+
 PORTS = APP + """  site:
     image: BUSYBOX
     stop_signal: SIGKILL
@@ -164,8 +244,41 @@ def test_run_publishes_ports_given_with_p_or_the_services_with_service_ports(pro
     r = project("run", "-d", "--no-deps", "-p", "127.0.0.1:18471:8080", "site")
     assert r.code == 1 and "18471" in r.err, r
     assert containers(project) == before
-    r = project("run", "--rm", "--no-deps", "-p", "8080", "site")
-    assert r.code == 1 and "random host port" in r.err, r
+
+
+def test_run_publishes_a_random_host_port_and_ranges_as_docker_run_p(project):
+    project.write(PORTS)
+    project.ok("up", "-d", "web")
+    # -p 8080: a free host port; `port` and `ps` say which, and it answers.
+    name = project.ok("run", "-d", "-e", "PORTNAME=random", "-p", "127.0.0.1::8080",
+                      "site").out.strip()
+    out = project.ok("port", "site", "8080").out.strip()
+    host, port = out.rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0, out
+    assert poll_until(lambda: fetch_or_none(int(port))) == "site-random\n"
+    project.ok("down", "-t", "1")
+    # Ranges pair up: 18480-18481 to 8080-8081; a host range for one port takes a free one.
+    project.ok("up", "-d", "web")
+    cmd = ["sh", "-c", "echo a > /tmp/index.html; httpd -p 8081 -h /tmp; "
+           "exec httpd -f -p 8080 -h /tmp"]
+    name = project.ok("run", "-d", "--no-deps", "-p", "127.0.0.1:18480-18481:8080-8081",
+                      "-p", "127.0.0.1:18490-18495:8080", "-p", "9000/udp", "site",
+                      *cmd).out.strip()
+    [row] = [r for r in project.ps_json("-a") if r["Name"] == name]
+    pubs = sorted((p["TargetPort"], p["PublishedPort"], p["Protocol"])
+                  for p in row["Publishers"])
+    assert pubs[:3] == [(8080, 18480, "tcp"), (8080, 18490, "tcp"), (8081, 18481, "tcp")], pubs
+    assert pubs[3][0] == 9000 and pubs[3][1] > 0 and pubs[3][2] == "udp", pubs
+    assert project.ok("port", "--protocol", "udp", "site", "9000").out == \
+        f"0.0.0.0:{pubs[3][1]}\n"
+    for port in (18480, 18481, 18490):
+        assert poll_until(lambda: fetch_or_none(port)) == "a\n"
+    for bad, msg in (("18470:80-81", "one host port for 2 container ports"),
+                     ("1-3:80-81", "not the same length"),
+                     ("80-", "invalid containerPort"),
+                     ("x:80", "invalid hostPort")):
+        r = project("run", "--rm", "--no-deps", "-p", bad, "site", "true")
+        assert r.code == 1 and msg in r.err, (bad, r)
 
 
 def fetch_or_none(port):

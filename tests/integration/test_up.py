@@ -211,12 +211,13 @@ def test_unknown_service_on_the_command_line_fails_and_creates_nothing(project):
 
 
 def test_image_that_cannot_be_pulled_fails_naming_the_service(project):
-    project.write(TWO.replace("image: BUSYBOX\n    command: [\"sleep\"",
-                              "image: BUSYBOX-missing\n    command: [\"sleep\""))
+    # web depends on db: nothing starts, so nothing is left (a service that does not
+    # depend on it would start meanwhile: test_up_pull.py)
     project.write("""
 services:
   web:
     image: BUSYBOX
+    depends_on: [db]
   db:
     image: %s/nosuch:latest
 """ % project.registry.host)

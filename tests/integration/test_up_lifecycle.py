@@ -178,6 +178,51 @@ services:
     assert len(project.supervisor_pids()) == 1
 
 
+def tty_keepers():
+    """The pids of `stack tty-keeper ID` processes."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if args[:2] == [b"stack", b"tty-keeper"]:
+            found.append(int(pid))
+    return found
+
+
+def test_tty_output_is_logged_after_a_killed_supervisor_is_replaced(project):
+    """The pty master outlives the killed supervisor (its keeper holds it), and the
+    supervisor that adopts the container reads it again: what the container prints
+    after the adoption reaches `logs`."""
+    project.write("""
+services:
+  term:
+    image: BUSYBOX
+    tty: true
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "echo before; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo after-adoption; exec sleep 1000"]
+""")
+    project.ok("up", "-d")
+    poll_until(lambda: "before" in project.ok("logs", "--no-log-prefix").out, what="before")
+    [c] = project.ps_json()
+    pid = state(project, c["ID"])["pid"]
+    assert len(tty_keepers()) >= 1
+    [sup] = project.supervisor_pids()
+    os.kill(int(sup), signal.SIGKILL)
+    poll_until(lambda: not project.supervisor_pids(), what="the supervisor to die")
+    project.ok("up", "-d")
+    assert state(project, c["ID"])["pid"] == pid  # adopted, not restarted
+    project.ok("exec", "-T", "term", "touch", "/tmp/go")
+    out = poll_until(lambda: "after-adoption" in (o := project.ok("logs", "--no-log-prefix").out)
+                     and o, what="the output printed after the adoption")
+    assert out.replace("\r", "") == "before\nafter-adoption\n", out
+    keeper = (project.root / "containers" / c["ID"] / "tty-keeper.json").read_text()
+    project.ok("down", "-t", "0")
+    # Its keeper went with the container.
+    assert json.loads(keeper)["pid"] not in tty_keepers()
+
+
 def test_two_ups_at_once_are_serialised_without_duplicates(project):
     project.write("""
 services:

@@ -275,6 +275,68 @@ def test_recreating_the_shared_service_recreates_the_sharer(project):
     assert inet_line(side) == web_ip, side
 
 
+def pid_of(project, service):
+    c = [c for c in project.ps_json() if c["Service"] == service]
+    if not c:
+        return None
+    st = json.loads((project.root / "containers" / c[0]["ID"] / "state.json").read_text())
+    return st.get("pid") if st.get("status") == "running" else None
+
+
+def netns_of(project, service):
+    r = project("exec", "-T", service, "readlink", "/proc/self/ns/net")
+    return r.out.strip() if r.code == 0 else None
+
+
+def test_sharer_follows_its_service_restarted_by_the_restart_policy(project):
+    """web exits and its restart policy starts it again in a new network namespace: the
+    sidecar sharing it is restarted into the new one (as Compose's restart does for
+    dependents), not left in the dead namespace with loopback only."""
+    project.write("""
+services:
+  web:
+    image: BUSYBOX
+    restart: on-failure
+    stop_signal: SIGKILL
+    command: ["sh", "-c", "while [ ! -e /tmp/die ]; do sleep 0.05; done; rm /tmp/die; exit 3"]
+  sidecar:
+    image: BUSYBOX
+    network_mode: "service:web"
+    stop_signal: SIGKILL
+    command: ["sleep", "1000"]
+""")
+    project.ok("up", "-d")
+    before = netns_of(project, "web")
+    assert before and netns_of(project, "sidecar") == before
+    side_id = [c["ID"] for c in project.ps_json() if c["Service"] == "sidecar"]
+    project.ok("exec", "-T", "web", "touch", "/tmp/die")
+    after = poll_until(lambda: (ns := netns_of(project, "web")) not in (None, before) and ns,
+                       what="web to run again in a new namespace")
+    poll_until(lambda: netns_of(project, "sidecar") == after,
+               what="the sidecar to join web's new namespace")
+    ps = {c["Service"]: c for c in project.ps_json()}
+    assert ps["web"]["State"] == "running" and ps["sidecar"]["State"] == "running", ps
+    assert [ps["sidecar"]["ID"]] == side_id  # the same container, started again
+    # It has the network: web's eth0 is there, not only loopback.
+    r = project.ok("exec", "-T", "sidecar", "ip", "-4", "addr", "show", "eth0")
+    assert "inet " in r.out, r.out
+
+
+def test_restart_of_the_shared_service_leaves_the_sharer_in_its_namespace(project):
+    """`restart web` restarts its dependents (as Compose), and web's start also makes the
+    sharer rejoin: the two together end with both running, in one namespace."""
+    project.write(SHARED.replace("MARK", "true"))
+    project.ok("up", "-d")
+    before = pid_of(project, "web")
+    r = project.ok("restart", "web")
+    # (Both namespaces gone, the new one may reuse the old one's inode number: the pid.)
+    poll_until(lambda: pid_of(project, "web") not in (None, before), what="web started again")
+    poll_until(lambda: (ns := netns_of(project, "web")) and netns_of(project, "sidecar") == ns
+               and {c["Service"]: c["State"] for c in project.ps_json()} ==
+               {"web": "running", "sidecar": "running"},
+               what=f"both running, the sidecar in web's new namespace ({r.err})")
+
+
 def test_network_mode_none_has_only_loopback(project):
     project.write("""
 services:
