@@ -6,6 +6,11 @@ of them. Medians of the rounds, and ratios.
 
     sudo /usr/bin/python3 bench/compose_bench.py [--rounds 3] [--big-rounds 2] [--big 100]
                                                  [--log-seconds 3] [--tools stack,docker,podman]
+                                                 [--trace] [--no-floor] [--baseline BIN]
+
+--baseline BIN adds another build of stack as a tool of its own (before/after a change,
+in the same rounds); --log-seconds 0 leaves the log measure out; --trace prints, after each healthy run of
+stack, where its time went (container starts, the entrypoints' "ready" lines, probes).
 
 Measures:
 - healthy: `up -d` until every service of a Postgres + Redis + app project (healthchecks
@@ -197,19 +202,52 @@ class Tool:
 
 class Stack(Tool):
     name = "stack"
+    binary = STACK
 
     def cmd(self, proj, *args):
-        return [STACK, "--root", self.work / "root", "-p", proj.name.replace("proj-", "b"),
+        return [self.binary, "--root", self.work / "root", "-p", proj.name.replace("proj-", "b"),
                 "--project-directory", proj, *args]
 
     cli = cmd
 
     def setup(self, images=IMAGES):
         for img in images:
-            sh([STACK, "--root", self.work / "root", "pull", "-q", self.reg.ref(img)])
+            sh([self.binary, "--root", self.work / "root", "pull", "-q", self.reg.ref(img)])
 
     def up_healthy(self, proj):
-        return timed(self.cmd(proj, "up", "-d", "--wait"))
+        self.t0_ns = time.time_ns()
+        dt = timed(self.cmd(proj, "up", "-d", "--wait"))
+        self.t1_ns = self.t0_ns + int(dt * 1e9)
+        return dt
+
+    def trace(self, proj):
+        """Where the time of the last up_healthy went, from what the supervisor records:
+        each container's creation and start (config.json, state.json), the lines its
+        entrypoint logged saying it is ready, and its last probes (start, end, exit,
+        what asked for them), in ms from the start of `up`."""
+        import json
+        rows = []
+        for c in json.loads("[" + ",".join(sh(self.cmd(
+                proj, "ps", "-a", "--format", "json")).stdout.split("\n")[:-1]) + "]"):
+            d = self.work / "root/containers" / c["ID"]
+            cfg = json.loads((d / "config.json").read_text())
+            st = json.loads((d / "state.json").read_text())
+            svc = c["Service"]
+            rows += [(cfg["created"], svc, "created"), (st["started_at"], svc, "started")]
+            for ln in (d / "container.log").read_text().splitlines():
+                rec = json.loads(ln)
+                if "ready to accept connections" in rec["log"].lower():
+                    rows.append((rfc3339_ns(rec["time"]), svc, "log: " + rec["log"].strip()[-60:]))
+            h = st.get("health", {})
+            for p in h.get("log", []):
+                rows.append((p["start"], svc, f"probe ({p['trigger']}) → exit {p['exit_code']} "
+                             f"in {(p['end'] - p['start']) / 1e6:.1f} ms"))
+            rows.append((0, svc, f"{h.get('probes')} probes, {h.get('output_probes')} "
+                         "asked for by output"))
+        rows.append((self.t1_ns, "", "up --wait returned"))
+        for t, svc, what in sorted(rows, key=lambda r: (r[0] == 0, r[0])):
+            at = f"{(t - self.t0_ns) / 1e6:8.1f}" if t else " " * 8
+            print(f"    {at} ms  {svc:6} {what}", flush=True)
 
     def up(self, proj):
         return timed(self.cmd(proj, "up", "-d"))
@@ -437,8 +475,9 @@ def unpack(layout, dest):
             tf.extractall(dest, members, numeric_owner=True)
 
 
-def floor(layout, work):
-    """Postgres's entrypoint as a plain process in a fresh copy of the image's files."""
+def floor(layout, work, trace=False):
+    """Postgres's entrypoint as a plain process in a fresh copy of the image's files; with
+    trace, when it logged "ready to accept connections" (ms from its start)."""
     d = work / "floor"
     shutil.rmtree(d, ignore_errors=True)
     unpack(layout, d)
@@ -450,11 +489,25 @@ def floor(layout, work):
     try:
         t0 = time.monotonic()
         p = subprocess.Popen(["/usr/sbin/chroot", d, "docker-entrypoint.sh", "postgres"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE if trace else subprocess.DEVNULL)
+        ready = []
+        if trace:
+            import threading
+
+            def read():
+                for ln in p.stderr:
+                    if b"ready to accept connections" in ln:
+                        ready.append(time.monotonic() - t0)
+            threading.Thread(target=read, daemon=True).start()
         poll("floor postgres", lambda: p.poll() is None and sh(
             ["/usr/sbin/chroot", d, "pg_isready", "-q", "-h", "127.0.0.1", "-U", "app", "-d", "app"],
             env=env, check=False).returncode == 0, 120)
         dt = time.monotonic() - t0
+        if trace:
+            print("    floor: \"ready to accept connections\" at " +
+                  ", ".join(f"{x * 1000:.1f}" for x in ready) + f" ms, pg_isready passed "
+                  f"at {dt * 1000:.1f} ms", flush=True)
         p.terminate()
         p.wait(60)
         return dt
@@ -477,11 +530,26 @@ def count_lines(argv, env):
     return n
 
 
+def rfc3339_ns(text):
+    """2026-12-08T00:47:49.123456789Z → ns since the epoch."""
+    import calendar
+    sec, frac = text.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(sec, "%Y-%m-%dT%H:%M:%S")) * 10**9 + \
+        int(frac.ljust(9, "0")[:9])
+
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-KINDS = {"stack": Stack, "docker": DockerCompose, "podman": PodmanCompose}
+class StackBaseline(Stack):
+    """Another build of stack (--baseline), to compare a change with in the same run."""
+    name = "baseline"
+    binary = os.environ.get("STACK_BASELINE_BIN", "")
+
+
+KINDS = {"stack": Stack, "docker": DockerCompose, "podman": PodmanCompose,
+         "baseline": StackBaseline}
 
 
 @contextlib.contextmanager
@@ -542,9 +610,16 @@ def main():
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--logs-only", action="store_true",
                     help="only the log measure (busybox only: no postgres or redis image)")
+    ap.add_argument("--trace", action="store_true",
+                    help="after each healthy run of stack, where its time went")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="also a baseline build of stack (the tool named 'baseline')")
     a = ap.parse_args()
     if a.logs_only:
         a.no_floor, a.big_rounds = True, 0
+    if a.baseline:
+        StackBaseline.binary = os.path.abspath(a.baseline)
+        a.tools += ",baseline"
     res = {}
 
     def note(key, v):
@@ -558,12 +633,14 @@ def main():
             order = tools[r % len(tools):] + tools[:r % len(tools)]
             print(f"round {r + 1}", flush=True)
             if not a.no_floor:
-                note("floor", floor(images.layout("postgres"), work))
+                note("floor", floor(images.layout("postgres"), work, a.trace))
             for t in order if not a.logs_only else ():
                 p = t.project("healthy", healthy_project(reg))
                 note(f"{t.name} healthy", t.up_healthy(p))
+                if a.trace and hasattr(t, "trace"):
+                    t.trace(p)
                 note(f"{t.name} down -v", t.down(p, volumes=True))
-            for t in order:
+            for t in order if a.log_seconds > 0 else ():
                 p = t.project("log", log_project(reg, a.log_seconds))
                 t.up(p)
                 t.wait_exit(p, "log")
@@ -606,7 +683,9 @@ def main():
           f"({', '.join(f'{x:.3f}' for x in res.get('floor', []))})")
     for t in tools:
         h = med(res.get(f"{t.name} healthy", []))
-        print(f"{t.name}: healthy / floor = {h / fl:.2f}")
+        per = [x / f for x, f in zip(res.get(f"{t.name} healthy", []), res.get("floor", []))]
+        print(f"{t.name}: healthy / floor = {h / fl:.2f}; per round "
+              f"{', '.join(f'{x:.2f}' for x in per)} (median {med(per):.2f})")
 
 
 if __name__ == "__main__":

@@ -271,17 +271,8 @@ void sup_ctr_write_state(struct sup_ctr *c)
 	json_object_object_add(o, "finished_at", json_object_new_int64(c->finished_at));
 	if (c->log_lost)
 		json_object_object_add(o, "log_lines_lost", json_object_new_int64(c->log_lost));
-	if (c->health.status != HEALTH_NONE) {
-		struct json_object *h = json_object_new_object();
-
-		json_object_object_add(h, "status",
-				       json_object_new_string(sup_health_name(c->health.status)));
-		json_object_object_add(h, "failing_streak", json_object_new_int(c->health.streak));
-		json_object_object_add(h, "last_exit_code",
-				       json_object_new_int(c->health.last_exit));
-		json_object_object_add(h, "last_output", json_object_new_string(c->health.output));
-		json_object_object_add(o, "health", h);
-	}
+	if (c->health.status != HEALTH_NONE)
+		json_object_object_add(o, "health", sup_health_json(c));
 	if (state_update_json(path, o, &err) < 0)
 		fprintf(stderr, "stack supervise: %s\n", err.msg);
 	json_object_put(o);

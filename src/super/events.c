@@ -68,7 +68,7 @@ void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object 
 	sup_client_send(cl, done);
 }
 
-static long long wall_ns(void)
+long long sup_now_ns(void)
 {
 	struct timespec ts;
 
@@ -86,7 +86,7 @@ static struct json_object *event_new(struct sup_ctr *c, const char *action, cons
 	if (!strcmp(action, "health_status"))
 		act = xasprintf("health_status: %s", sup_health_name(c->health.status));
 	json_object_object_add(ev, "event", json_object_new_string("container"));
-	json_object_object_add(ev, "time_ns", json_object_new_int64(wall_ns()));
+	json_object_object_add(ev, "time_ns", json_object_new_int64(sup_now_ns()));
 	json_object_object_add(ev, "action", json_object_new_string(act ? act : action));
 	json_object_object_add(ev, "id", json_object_new_string(c->id));
 	json_object_object_add(ev, "service", json_object_new_string(c->service));

@@ -30,6 +30,8 @@ struct sup_stream {
 enum sup_ctr_status { CTR_CREATED, CTR_RUNNING, CTR_EXITED, CTR_STARTING };
 enum sup_health_status { HEALTH_NONE, HEALTH_STARTING, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
 
+#define SUP_HEALTH_LOG 5
+
 /* A container's healthcheck: its settings (the service's over the image's), the probe
  * in flight, and the outcome so far. */
 struct sup_health {
@@ -42,6 +44,21 @@ struct sup_health {
 	bool passed;
 	long long next_fast_ms;
 	long long started_ms; /* the container's start, for start_period */
+	/* fast start: when the schedule's next probe is due (uv_now ms); output from the
+	 * container before the first pass asks for a probe sooner (hinted) */
+	long long sched_due_ms;
+	long long probe_start_ns, probe_end_ns; /* the last probe's, on the wall clock */
+	long long count_due_ms; /* fast start: a failure counts toward retries from then */
+	bool hinted, by_output; /* by_output: the probe in flight was asked for by output */
+	long long probes, output_probes; /* run since the container started */
+	int hint_run; /* probes asked for by output since the schedule's last */
+	/* The last probes, oldest first, as Docker's State.Health.Log (without output). */
+	struct sup_health_probe {
+		long long start_ns, end_ns;
+		int exit_code;
+		bool by_output;
+	} log[SUP_HEALTH_LOG];
+	int nlog;
 	uv_timer_t timer; /* the next probe, or the probe's timeout while one runs */
 	bool timer_open;
 	bool probing, timed_out;
@@ -232,6 +249,10 @@ int sup_volumes_after_remove(struct sup *s, const char *name, struct json_object
 /* health.c */
 void sup_health_start(struct sup_ctr *c, struct json_object *image_config);
 void sup_health_stop(struct sup_ctr *c);
+/* The container wrote output: before its first pass, a hint to probe soon. */
+void sup_health_output(struct sup_ctr *c);
+/* state.json's "health" object. */
+struct json_object *sup_health_json(const struct sup_ctr *c);
 const char *sup_health_name(enum sup_health_status s);
 /* Called when a container's health or life changed: waiting requests move on. */
 void sup_changed(struct sup *s);
@@ -256,6 +277,8 @@ void sup_events_forget(struct sup *s, struct sup_client *cl);
 /* {"op":"notify","id","action"}: an event about a container the CLI acted on itself
  * (pause, unpause), passed on to the subscribers; answered with "done". */
 void sup_events_notify(struct sup *s, struct sup_client *cl, struct json_object *req);
+/* The wall clock in ns since the epoch, as events and state.json record times. */
+long long sup_now_ns(void);
 /* supervisor.c: bytes written to the client and not yet taken by the kernel. */
 size_t sup_client_queued(struct sup_client *cl);
 

@@ -413,6 +413,9 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
 		stream_close(st);
 		return;
 	}
+	/* "ready to accept connections": a hint to probe soon, before the first pass. */
+	if (nread > 0)
+		sup_health_output(st->ctr);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t take = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
