@@ -34,5 +34,7 @@ src/engine/seccomp_id.h: $(SECCOMP_ID_INPUTS)
 	id=`cat $(SECCOMP_ID_INPUTS) | sha256sum | cut -c1-16` && test -n "$$id" && \
 	printf '#define STK_SECCOMP_SOURCE_ID "%s"\n' "$$id" > $@.tmp && mv $@.tmp $@
 BUILT_SOURCES = src/engine/seccomp_id.h
+# Also for targets BUILT_SOURCES does not cover (`make unit`, one object) in a fresh tree.
+src/engine/seccomp.$(OBJEXT): src/engine/seccomp_id.h
 nodist_libstack_a_SOURCES = src/engine/seccomp_id.h
 CLEANFILES = src/engine/seccomp_id.h src/engine/seccomp_id.h.tmp
