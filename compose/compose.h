@@ -65,5 +65,12 @@ bool compose_parse_bytes(const char *s, long long *bytes);
 char *compose_project_render(const struct compose_project *p, enum compose_format fmt);
 /* A digest of one service's canonical configuration (hex SHA-256). */
 char *compose_service_hash(const struct compose_project *p, const char *service);
+/* The applied model the CLI records for the supervisor (projects/<name>/compose.json)
+ * carries each service's hash under this top-level extension, so the supervisor reads
+ * it rather than computing it (and never loads libcrypto for it). */
+#define COMPOSE_HASHES_KEY "x-stack-config-hashes"
+/* That recorded hash, or when the model has none for the service (a record written by an
+ * older stack), compose_service_hash's. */
+char *compose_recorded_hash(const struct compose_project *p, const char *service);
 
 #endif

@@ -277,3 +277,12 @@ char *compose_service_hash(const struct compose_project *p, const char *service)
 		strbuf_addf(&sb, "%02x", md[i]);
 	return strbuf_take(&sb);
 }
+
+char *compose_recorded_hash(const struct compose_project *p, const char *service)
+{
+	const struct node *h = node_map_get(node_map_get(p->tree, COMPOSE_HASHES_KEY), service);
+
+	if (h && h->kind == NODE_SCALAR && h->stype == SC_STR && strlen(h->str) == 64)
+		return xstrdup(h->str);
+	return compose_service_hash(p, service);
+}

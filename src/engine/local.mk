@@ -24,3 +24,17 @@ AM_CPPFLAGS += -DSTACK_LIBEXECDIR=\"$(pkglibexecdir)\"
 libstack_a_SOURCES += src/engine/copy.c
 # The cgroup v2 interface files the unit tests read.
 EXTRA_DIST += tests/unit/fixtures
+
+# The identity of the code that builds seccomp filters (seccomp.c with the default
+# profile's tables, seccomp_json.c), for the disk cache's file names: made here, so the
+# engine keys the built-in profile without a digest at run time (docs/engine.md).
+SECCOMP_ID_INPUTS = $(top_srcdir)/src/engine/seccomp.c $(top_srcdir)/src/engine/seccomp_json.c
+src/engine/seccomp_id.h: $(SECCOMP_ID_INPUTS)
+	$(AM_V_GEN)$(MKDIR_P) src/engine && \
+	id=`cat $(SECCOMP_ID_INPUTS) | sha256sum | cut -c1-16` && test -n "$$id" && \
+	printf '#define STK_SECCOMP_SOURCE_ID "%s"\n' "$$id" > $@.tmp && mv $@.tmp $@
+BUILT_SOURCES = src/engine/seccomp_id.h
+# Also for targets BUILT_SOURCES does not cover (`make unit`, one object) in a fresh tree.
+src/engine/seccomp.$(OBJEXT): src/engine/seccomp_id.h
+nodist_libstack_a_SOURCES = src/engine/seccomp_id.h
+CLEANFILES = src/engine/seccomp_id.h src/engine/seccomp_id.h.tmp

@@ -3,8 +3,9 @@
  * container's capabilities, and the x86, x32 and x86_64 ABIs all covered), or
  * "unconfined", or a Docker-format JSON file (seccomp_json.c). Built with libseccomp in
  * the parent, before the clone, and kept as classic BPF: in memory for a long-lived
- * process and on disk under the state root, keyed by a SHA-256 of everything the filter
- * depends on. The child only hands the instructions to seccomp(2). */
+ * process (keyed by the inputs themselves) and on disk under the state root (in a file
+ * named by everything the filter depends on, see cache_key). The child only hands the
+ * instructions to seccomp(2). */
 #include "engine/internal.h"
 #include "engine/seccomp.h"
 
@@ -20,10 +21,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include "util/lazy_crypto.h"
+#include "src/engine/seccomp_id.h" /* generated: STK_SECCOMP_SOURCE_ID (local.mk) */
 #include "util/cleanup.h"
+#include "util/lazy_crypto.h"
 #include "util/fs.h"
 #include "util/str.h"
 
@@ -231,63 +234,61 @@ static char *read_profile(const char *path, struct stk_err *err)
 	return text;
 }
 
-/* Everything the compiled filter depends on: libseccomp's version and the kernel API
- * level it detected, the native arch, the capability set, and the profile (the JSON
- * text, or the built-in tables above for the default one). */
-static void cache_key(const char *profile, uint64_t caps, unsigned char key[SHA256_DIGEST_LENGTH])
+/* Everything the compiled filter depends on besides the profile's text: libseccomp's
+ * version and the kernel API level it detected, the native arch, the capability set,
+ * and the code that builds it (this file with its tables, and seccomp_json.c), named
+ * at build time by STK_SECCOMP_SOURCE_ID, so the built-in profile's key takes no
+ * digest at run time. A file profile adds the SHA-256 of its text (libcrypto). */
+struct cache_key {
+	char tag[16];
+	char source[24];
+	char profile[72]; /* "default", or "file-" and the SHA-256 of the text in hex */
+	uint32_t major, minor, micro, api, arch, pad;
+	uint64_t caps;
+};
+
+/* A cache file: this header, then the instructions. */
+struct cache_header {
+	struct cache_key key;
+	uint64_t len; /* instructions */
+};
+
+static void cache_key(const char *profile, uint64_t caps, struct cache_key *k)
 {
 	const struct scmp_version *v = seccomp_version();
-	SHA256_CTX md;
-	struct {
-		char tag[16];
-		uint32_t major, minor, micro, api, arch, nallowed;
-		uint64_t caps;
-	} h;
-	size_t i, j;
 
-	memset(&h, 0, sizeof(h));
-	snprintf(h.tag, sizeof(h.tag), "stack-seccomp-2"); /* 2: binary tree */
-	h.major = v->major;
-	h.minor = v->minor;
-	h.micro = v->micro;
-	h.api = seccomp_api_get();
-	h.arch = seccomp_arch_native();
-	h.nallowed = profile ? 0 : (uint32_t)(sizeof(allowed) / sizeof(allowed[0]));
-	h.caps = caps;
-	SHA256_Init(&md);
-	SHA256_Update(&md, &h, sizeof(h));
+	memset(k, 0, sizeof(*k));
+	snprintf(k->tag, sizeof(k->tag), "stack-seccomp-3"); /* 3: no SHA-256 of the BPF */
+	snprintf(k->source, sizeof(k->source), "%s", STK_SECCOMP_SOURCE_ID);
+	k->major = v->major;
+	k->minor = v->minor;
+	k->micro = v->micro;
+	k->api = seccomp_api_get();
+	k->arch = seccomp_arch_native();
+	k->caps = caps;
 	if (profile) {
-		SHA256_Update(&md, "file", 5);
-		SHA256_Update(&md, profile, strlen(profile));
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		SHA256_CTX ctx;
+		size_t i;
+
+		SHA256_Init(&ctx);
+		SHA256_Update(&ctx, profile, strlen(profile));
+		SHA256_Final(md, &ctx);
+		memcpy(k->profile, "file-", 5);
+		for (i = 0; i < sizeof(md); i++)
+			snprintf(k->profile + 5 + 2 * i, 3, "%02x", md[i]);
 	} else {
-		SHA256_Update(&md, "default", 8);
-		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-			SHA256_Update(&md, allowed[i], strlen(allowed[i]) + 1);
-		for (i = 0; i < sizeof(by_cap) / sizeof(by_cap[0]); i++) {
-			SHA256_Update(&md, &by_cap[i].cap, sizeof(by_cap[i].cap));
-			for (j = 0; j < 24 && by_cap[i].names[j]; j++)
-				SHA256_Update(&md, by_cap[i].names[j],
-					      strlen(by_cap[i].names[j]) + 1);
-		}
-		SHA256_Update(&md, personalities, sizeof(personalities));
+		snprintf(k->profile, sizeof(k->profile), "default");
 	}
-	SHA256_Final(key, &md);
 }
 
-/* SHA-256 of a buffer, without the EVP layer (see the include above). */
-static void sha256(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
-{
-	SHA256_CTX md;
-
-	SHA256_Init(&md);
-	SHA256_Update(&md, data, len);
-	SHA256_Final(out, &md);
-}
-
-/* A long-lived caller (the supervisor) compiles each distinct filter once. */
+/* A long-lived caller (the supervisor) compiles each distinct filter once. The key is
+ * the inputs themselves (the caps, and the profile's text or NULL for the default), so
+ * a hit costs a comparison and no digest. */
 #define MEM_CACHE_SLOTS 8
 static struct {
-	unsigned char key[SHA256_DIGEST_LENGTH];
+	uint64_t caps;
+	char *profile;
 	struct seccomp_prog prog;
 } mem_cache[MEM_CACHE_SLOTS];
 static unsigned mem_cache_next;
@@ -299,25 +300,28 @@ static void prog_copy(struct seccomp_prog *dst, const struct sock_filter *insns,
 	memcpy(dst->insns, insns, len * sizeof(*insns));
 }
 
-static bool mem_cache_get(const unsigned char *key, struct seccomp_prog *out)
+static bool mem_cache_get(const char *profile, uint64_t caps, struct seccomp_prog *out)
 {
 	size_t i;
 
 	for (i = 0; i < MEM_CACHE_SLOTS; i++)
-		if (mem_cache[i].prog.len &&
-		    memcmp(mem_cache[i].key, key, SHA256_DIGEST_LENGTH) == 0) {
+		if (mem_cache[i].prog.len && mem_cache[i].caps == caps &&
+		    (profile ? mem_cache[i].profile && !strcmp(mem_cache[i].profile, profile)
+			     : !mem_cache[i].profile)) {
 			prog_copy(out, mem_cache[i].prog.insns, mem_cache[i].prog.len);
 			return true;
 		}
 	return false;
 }
 
-static void mem_cache_put(const unsigned char *key, const struct seccomp_prog *p)
+static void mem_cache_put(const char *profile, uint64_t caps, const struct seccomp_prog *p)
 {
 	unsigned slot = mem_cache_next++ % MEM_CACHE_SLOTS;
 
 	seccomp_prog_release(&mem_cache[slot].prog);
-	memcpy(mem_cache[slot].key, key, SHA256_DIGEST_LENGTH);
+	free(mem_cache[slot].profile);
+	mem_cache[slot].profile = profile ? xstrdup(profile) : NULL;
+	mem_cache[slot].caps = caps;
 	prog_copy(&mem_cache[slot].prog, p->insns, p->len);
 }
 
@@ -325,68 +329,94 @@ void seccomp_cache_clear(void)
 {
 	size_t i;
 
-	for (i = 0; i < MEM_CACHE_SLOTS; i++)
+	for (i = 0; i < MEM_CACHE_SLOTS; i++) {
 		seccomp_prog_release(&mem_cache[i].prog);
+		free(mem_cache[i].profile);
+		mem_cache[i].profile = NULL;
+	}
 	mem_cache_next = 0;
 }
 
-static char *disk_path(const char *cache_dir, const unsigned char *key, const char *suffix)
+/* The file is named by the key's fields, so a lookup is one open. */
+static char *disk_path(const char *cache_dir, const struct cache_key *k, const char *suffix)
 {
-	char hex[2 * SHA256_DIGEST_LENGTH + 1];
-	size_t i;
-
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(hex + 2 * i, 3, "%02x", key[i]);
-	return xasprintf("%s/seccomp/%s%s", cache_dir, hex, suffix);
+	return xasprintf("%s/seccomp/%s-%s-%u.%u.%u-api%u-%x-%016llx%s", cache_dir, k->profile,
+			 k->source, k->major, k->minor, k->micro, k->api, k->arch,
+			 (unsigned long long)k->caps, suffix);
 }
 
-/* A cache file is the SHA-256 of the instructions followed by them, so a torn or
- * damaged file is recognised and ignored. */
-static bool disk_cache_get(const char *cache_dir, const unsigned char *key,
+/* The shape the kernel requires of a classic BPF program (it checks again when the
+ * filter is installed, so a bad one fails the start, never runs it unconfined): jumps
+ * land inside the program, and it ends in a return. */
+static bool prog_well_formed(const struct sock_filter *insns, size_t len)
+{
+	size_t i;
+
+	if (!len || len > BPF_MAXINSNS || BPF_CLASS(insns[len - 1].code) != BPF_RET)
+		return false;
+	for (i = 0; i < len; i++) {
+		size_t left = len - i - 1;
+
+		if (BPF_CLASS(insns[i].code) != BPF_JMP)
+			continue;
+		if (BPF_OP(insns[i].code) == BPF_JA ? insns[i].k >= left
+						    : insns[i].jt >= left || insns[i].jf >= left)
+			return false;
+	}
+	return true;
+}
+
+/* A file is whole or absent (written aside, synced, renamed into place); what it holds
+ * must repeat the key and its length must be the header's, else it is ignored. */
+static bool disk_cache_get(const char *cache_dir, const struct cache_key *k,
 			   struct seccomp_prog *out)
 {
-	_cleanup_free_ char *path = disk_path(cache_dir, key, ".bpf");
+	_cleanup_free_ char *path = disk_path(cache_dir, k, ".bpf");
 	_cleanup_free_ char *data = NULL;
-	unsigned char sum[SHA256_DIGEST_LENGTH];
-	size_t n = 0, len;
+	struct cache_header h;
+	const struct sock_filter *insns;
+	size_t n = 0;
 
 	data = str_read_file(path, &n);
-	if (!data || n <= SHA256_DIGEST_LENGTH)
+	if (!data || n < sizeof(h))
 		return false;
-	len = (n - SHA256_DIGEST_LENGTH) / sizeof(struct sock_filter);
-	if ((n - SHA256_DIGEST_LENGTH) % sizeof(struct sock_filter) || len > BPF_MAXINSNS)
+	memcpy(&h, data, sizeof(h));
+	if (memcmp(&h.key, k, sizeof(*k)) != 0 || h.len > BPF_MAXINSNS ||
+	    n - sizeof(h) != h.len * sizeof(struct sock_filter))
 		return false;
-	sha256(data + SHA256_DIGEST_LENGTH, n - SHA256_DIGEST_LENGTH, sum);
-	if (memcmp(sum, data, SHA256_DIGEST_LENGTH) != 0)
+	insns = (const struct sock_filter *)(const void *)(data + sizeof(h));
+	if (!prog_well_formed(insns, (size_t)h.len))
 		return false;
-	prog_copy(out, (struct sock_filter *)(void *)(data + SHA256_DIGEST_LENGTH), len);
+	prog_copy(out, insns, (size_t)h.len);
 	return true;
 }
 
 /* Best effort: a cache that cannot be written only costs the next start a compile. */
-static void disk_cache_put(const char *cache_dir, const unsigned char *key,
+static void disk_cache_put(const char *cache_dir, const struct cache_key *k,
 			   const struct seccomp_prog *p)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/seccomp", cache_dir);
-	_cleanup_free_ char *path = disk_path(cache_dir, key, ".bpf");
-	_cleanup_free_ char *tmp = disk_path(cache_dir, key, "");
+	_cleanup_free_ char *path = disk_path(cache_dir, k, ".bpf");
+	_cleanup_free_ char *tmp = NULL;
 	_cleanup_close_ int fd = -1;
-	unsigned char sum[SHA256_DIGEST_LENGTH];
-	size_t bytes = p->len * sizeof(*p->insns);
+	struct cache_header h = {.key = *k, .len = p->len};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {p->insns, p->len * sizeof(*p->insns)}};
 	struct stk_err ignored;
-	char *t;
 
 	if (stk_mkdir_p(dir, 0700, &ignored) < 0)
 		return;
-	t = xasprintf("%s.tmp.%d", tmp, (int)getpid());
-	free(tmp);
-	tmp = t;
+	tmp = disk_path(cache_dir, k, "");
+	{
+		char *t = xasprintf("%s.tmp.%d", tmp, (int)getpid());
+
+		free(tmp);
+		tmp = t;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
-	sha256(p->insns, bytes, sum);
-	if (write(fd, sum, sizeof(sum)) != (ssize_t)sizeof(sum) ||
-	    write(fd, p->insns, bytes) != (ssize_t)bytes || fsync(fd) < 0 || rename(tmp, path) < 0)
+	if (writev(fd, iov, 2) != (ssize_t)(iov[0].iov_len + iov[1].iov_len) || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0)
 		unlink(tmp);
 }
 
@@ -446,8 +476,8 @@ int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_p
 		    struct stk_err *err)
 {
 	_cleanup_free_ char *profile = NULL;
-	unsigned char key[SHA256_DIGEST_LENGTH];
-	bool cached;
+	struct cache_key key;
+	bool on_disk;
 
 	out->insns = NULL;
 	out->len = 0;
@@ -458,24 +488,23 @@ int seccomp_prepare(const struct engine_spec *s, uint64_t caps, struct seccomp_p
 		if (!profile)
 			return -1;
 	}
-	/* Without libcrypto there is no key: compile every time rather than fail. */
-	cached = stk_lazylib_load(&stk_lazy_crypto_lib, &(struct stk_err){0}) == 0;
-	if (cached) {
-		cache_key(profile, caps, key);
-		if (mem_cache_get(key, out))
-			return 0;
-		if (s->cache_dir && disk_cache_get(s->cache_dir, key, out)) {
-			mem_cache_put(key, out);
+	if (mem_cache_get(profile, caps, out))
+		return 0;
+	/* A file profile's disk key needs libcrypto: without it, compile every time. */
+	on_disk = s->cache_dir &&
+		  (!profile || stk_lazylib_load(&stk_lazy_crypto_lib, &(struct stk_err){0}) == 0);
+	if (on_disk) {
+		cache_key(profile, caps, &key);
+		if (disk_cache_get(s->cache_dir, &key, out)) {
+			mem_cache_put(profile, caps, out);
 			return 0;
 		}
 	}
 	if (compile(s, profile, caps, out, err) < 0)
 		return profile ? stk_err_wrap(err, "seccomp profile %s", s->seccomp) : -1;
-	if (!cached)
-		return 0;
-	mem_cache_put(key, out);
-	if (s->cache_dir)
-		disk_cache_put(s->cache_dir, key, out);
+	mem_cache_put(profile, caps, out);
+	if (on_disk)
+		disk_cache_put(s->cache_dir, &key, out);
 	return 0;
 }
 

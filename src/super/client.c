@@ -329,9 +329,22 @@ static int write_model(const struct super_client *cl, struct compose_project *p,
 	_cleanup_free_ char *path = xasprintf("%s/compose.json", dir);
 	_cleanup_free_ char *json = compose_project_render(p, COMPOSE_JSON);
 	_cleanup_(json_putp) struct json_object *o = json_tokener_parse(json ? json : "");
+	struct json_object *hashes;
+	size_t i;
 
 	if (!o)
 		return stk_err_set(err, EINVAL, "render the project");
+	/* Each service's config hash, computed here, where libcrypto is loaded anyway: the
+	 * supervisor reads it (compose_recorded_hash) instead of loading libcrypto. */
+	hashes = json_object_new_object();
+	for (i = 0; i < p->nservices; i++) {
+		char *h = compose_service_hash(p, p->services[i].name);
+
+		json_object_object_add(hashes, p->services[i].name,
+				       json_object_new_string(h ? h : ""));
+		free(h);
+	}
+	json_object_object_add(o, COMPOSE_HASHES_KEY, hashes);
 	return state_write_json(path, o, err);
 }
 

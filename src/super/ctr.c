@@ -198,7 +198,7 @@ static struct json_object *config_new(struct sup *s, const struct compose_servic
 				      const char *command)
 {
 	struct json_object *o = json_object_new_object(), *labels = json_object_new_object();
-	_cleanup_free_ char *hash = compose_service_hash(s->model, svc->name);
+	_cleanup_free_ char *hash = compose_recorded_hash(s->model, svc->name);
 	_cleanup_free_ char *num = xasprintf("%d", number);
 	const char *files = s->config_files ? s->config_files : "";
 	size_t i;

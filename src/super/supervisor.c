@@ -549,7 +549,7 @@ static int deps_ready(struct sup *s, struct up_job *j, const struct compose_serv
 /* Does the container still match its service (config hash and image)? */
 static bool ctr_current(struct sup *s, struct sup_ctr *c, const struct compose_service *svc)
 {
-	_cleanup_free_ char *hash = compose_service_hash(s->model, svc->name);
+	_cleanup_free_ char *hash = compose_recorded_hash(s->model, svc->name);
 	_cleanup_free_ char *image_id = sup_image_id(s, svc->image);
 
 	return hash && !strcmp(hash, state_str(c->config, "config_hash")) &&

@@ -13,7 +13,6 @@
 #include <sys/syscall.h>
 #include <json-c/json.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
-#include <openssl/sha.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -437,15 +436,43 @@ static void write_bytes(const char *path, const void *a, size_t alen, const void
 	fclose(f);
 }
 
+/* A cache file written back with its header (the key, then the instruction count, the
+ * header's last 8 bytes) and the given instructions. */
+static void write_cache_file(const char *path, const char *head, size_t hlen, uint64_t len,
+			     const struct sock_filter *insns, size_t n)
+{
+	char *h = xmalloc(hlen);
+
+	memcpy(h, head, hlen);
+	memcpy(h + hlen - sizeof(len), &len, sizeof(len));
+	write_bytes(path, h, hlen, insns, n * sizeof(*insns));
+	free(h);
+}
+
+/* A fresh process (no cache in memory) gets the compiled filter a. */
+static void expect_compiled(const struct engine_spec *s, uint64_t caps,
+			    const struct seccomp_prog *a)
+{
+	struct seccomp_prog b;
+	struct stk_err err;
+
+	seccomp_cache_clear();
+	assert_int_equal(seccomp_prepare(s, caps, &b, &err), 0);
+	assert_int_equal(b.len, a->len);
+	assert_memory_equal(b.insns, a->insns, a->len * sizeof(*a->insns));
+	seccomp_prog_release(&b);
+}
+
 static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state)
 {
-	char dir[256], *file;
+	char dir[256], *file, *data;
 	struct sock_filter fake[2] = {{0x06, 0, 0, 0x7fff0000}, {0x06, 0, 0, 0x7fff0000}};
-	unsigned char sum[SHA256_DIGEST_LENGTH];
+	struct sock_filter jump[2] = {{0x15, 5, 0, 0}, {0x06, 0, 0, 0x7fff0000}};
 	struct seccomp_prog a, b, c;
 	struct engine_spec s;
 	struct stk_err err;
 	uint64_t caps;
+	size_t n = 0, hlen;
 
 	(void)state;
 	make_test_dir(dir, sizeof(dir));
@@ -457,28 +484,38 @@ static void test_seccomp_filter_is_compiled_once_and_cached_on_disk(void **state
 	assert_true(a.len > 100);
 	assert_int_equal(count_cache_files(dir), 1);
 
-	/* A fresh process reads the disk cache: what the file holds is what it gets. */
+	/* The default profile's file is named by its key's fields, no digest. */
 	file = first_cache_file(dir);
-	{
-		SHA256_CTX md;
+	assert_non_null(strstr(file, "/seccomp/default-"));
+	data = str_read_file(file, &n);
+	assert_non_null(data);
+	hlen = n - a.len * sizeof(*a.insns);
+	assert_memory_equal(data + hlen, a.insns, a.len * sizeof(*a.insns));
 
-		SHA256_Init(&md);
-		SHA256_Update(&md, fake, sizeof(fake));
-		SHA256_Final(sum, &md);
-	}
-	write_bytes(file, sum, sizeof(sum), fake, sizeof(fake));
+	/* A fresh process reads the disk cache: what the file holds is what it gets. */
+	write_cache_file(file, data, hlen, 2, fake, 2);
 	seccomp_cache_clear();
 	assert_int_equal(seccomp_prepare(&s, caps, &b, &err), 0);
 	assert_int_equal(b.len, 2);
 	seccomp_prog_release(&b);
-
-	/* A damaged file is ignored: the filter is compiled again and the file rewritten. */
-	sum[0] ^= 0xff;
-	write_bytes(file, sum, sizeof(sum), fake, sizeof(fake));
-	seccomp_cache_clear();
+	/* The process's own cache answers next, without the file. */
+	unlink(file);
 	assert_int_equal(seccomp_prepare(&s, caps, &b, &err), 0);
-	assert_int_equal(b.len, a.len);
-	assert_memory_equal(b.insns, a.insns, a.len * sizeof(*a.insns));
+	assert_int_equal(b.len, 2);
+	seccomp_prog_release(&b);
+
+	/* A damaged file is ignored: the filter is compiled again and the file rewritten.
+	 * Damaged: torn (fewer instructions than its header says), another key in its
+	 * header, or a program the kernel would refuse (a jump past its end). */
+	write_cache_file(file, data, hlen, 2, fake, 1);
+	expect_compiled(&s, caps, &a);
+	data[0] ^= 0xff;
+	write_cache_file(file, data, hlen, 2, fake, 2);
+	data[0] ^= 0xff;
+	expect_compiled(&s, caps, &a);
+	write_cache_file(file, data, hlen, 2, jump, 2);
+	expect_compiled(&s, caps, &a);
+	free(data);
 	seccomp_cache_clear();
 	assert_int_equal(seccomp_prepare(&s, caps, &c, &err), 0);
 	assert_memory_equal(c.insns, a.insns, a.len * sizeof(*a.insns));
