@@ -121,7 +121,9 @@ static int sup_request(const struct super_client *cl, int fd, struct json_object
 	size_t cap = 0;
 	int rc = -2;
 
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+	/* A supervisor that was just exiting has closed its end: EPIPE, not a SIGPIPE that
+	 * would kill the CLI before request() could start a fresh one. */
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line))
 		return stk_err_sys(err, "send to the supervisor");
 	f = fdopen(dup(fd), "r");
 	if (!f)
