@@ -16,7 +16,16 @@ mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup
 mount -t devtmpfs devtmpfs /newroot/dev
 mkdir -p /newroot/dev/pts 2>/dev/null
 mount -t devpts devpts /newroot/dev/pts
-# Writable scratch space on /run only: the sources may live under /tmp on the host.
+# Writable scratch space on /run and /var/tmp only: the sources may live under /tmp on
+# the host. Sources under /var/tmp or /run (a CI clone there) are moved onto the tmpfs
+# so that it does not hide them.
+kept=""
+case "$src" in /var/tmp/* | /run/*)
+	mkdir -p /keep && mount -o bind "/newroot$src" /keep && kept=1 ;;
+esac
 for d in run var/tmp; do mount -t tmpfs tmpfs "/newroot/$d"; done
+if [ -n "$kept" ]; then
+	mkdir -p "/newroot$src" && mount --move /keep "/newroot$src"
+fi
 umount /proc
 exec switch_root /newroot /bin/sh "$src/tests/vm/guest.sh" "$src" "$build"
